@@ -1,0 +1,32 @@
+# The two set-up commands (README): `make run` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test bench-api bench-sync openapi clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)  ## migrate, load demo data, serve on the embedded SQLite database
+	$(VENV)/bin/oneonone migrate
+	$(VENV)/bin/oneonone demo
+	$(VENV)/bin/oneonone serve --host $(HOST) --port $(PORT) --no-migrate
+
+test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
+	$(PY) -m pytest
+
+openapi: $(STAMP)  ## regenerate openapi/openapi.json from the app
+	$(PY) -m service.api.openapi > openapi/openapi.json
+
+bench-api: $(STAMP)
+	$(PY) bench/api.py
+
+clean:
+	rm -rf $(VENV) oneonone.db oneonone.db-wal oneonone.db-shm

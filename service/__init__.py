@@ -1,0 +1,1 @@
+"""oneonone: keeps manager-employee 1:1s healthy."""

@@ -1,0 +1,74 @@
+"""Request dependencies: the unit of work, the clock, the caller."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.models import ApiToken, Person
+from service.domain.access import Principal
+from service.errors import Forbidden, Unauthorized
+from service.security.tokens import hash_token, looks_like_api_token
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler returns normally,
+    rolled back on any error, so a failed request writes nothing."""
+    async with request.app.state.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def get_now(request: Request) -> datetime:
+    return request.app.state.clock.now()
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API token (`oneonone token create`) or an OIDC JWT.")
+
+
+async def get_principal(
+    request: Request,
+    session: Annotated[AsyncSession, Depends(get_session)],
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if creds is None or not creds.credentials:
+        raise Unauthorized("send `Authorization: Bearer <token>`")
+    token = creds.credentials
+    if looks_like_api_token(token):
+        row = (await session.execute(
+            select(Person.id, Person.email, Person.role)
+            .join(ApiToken, ApiToken.person_id == Person.id)
+            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+        )).first()
+    else:
+        verifier = request.app.state.oidc
+        if verifier is None:
+            raise Unauthorized("unknown token")
+        email = await verifier.verify(token)
+        row = (await session.execute(
+            select(Person.id, Person.email, Person.role).where(Person.email == email)
+        )).first()
+    if row is None:
+        raise Unauthorized("unknown or revoked token")
+    return Principal(person_id=row.id, email=row.email, role=row.role)
+
+
+def require_admin(p: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if not p.is_admin:
+        raise Forbidden("admin role required")
+    return p
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+Now = Annotated[datetime, Depends(get_now)]
+Caller = Annotated[Principal, Depends(get_principal)]
+Admin = Annotated[Principal, Depends(require_admin)]

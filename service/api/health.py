@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlalchemy import text
+
+from service.api.problems import responses
+from service.errors import AppError
+
+router = APIRouter(tags=["health"])
+
+
+class NotReady(AppError):
+    status, title, slug = 503, "Service Unavailable", "not-ready"
+
+
+@router.get("/healthz", summary="Process is up", operation_id="health-live")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Database is reachable", operation_id="health-ready",
+            responses=responses(503))
+async def readyz(request: Request) -> dict[str, str]:
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means "not ready"
+        raise NotReady(f"database unreachable: {exc.__class__.__name__}") from None
+    return {"status": "ok"}

@@ -1,0 +1,176 @@
+"""`oneonone` command line: serve | worker | migrate | demo | token | people | replay | keygen."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import sys
+from pathlib import Path
+
+from service.settings import get_settings
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from service.db.migrate import upgrade
+
+    url = args.database_url or get_settings().database_url
+    upgrade(url)
+    print(f"database at head: {_safe(url)}", file=sys.stderr)
+    return 0
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.api.app import create_app
+    from service.db.migrate import upgrade
+    from service.logging import configure
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_json)
+    if not args.no_migrate:
+        upgrade(settings.database_url)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=settings.log_level.lower(),
+                access_log=False)
+    return 0
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from service.domain import tokens
+
+    async def run() -> int:
+        async with _session() as (session, now):
+            if args.action == "create":
+                token = await tokens.create(session, args.email, args.name, now)
+                await session.commit()
+                print(token)
+            elif args.action == "revoke":
+                n = await tokens.revoke(session, args.prefix, now)
+                await session.commit()
+                print(f"revoked {n} token(s)", file=sys.stderr)
+            else:
+                for row in await tokens.list_for(session, args.email):
+                    state = "revoked" if row.revoked_at else "active"
+                    print(f"{row.prefix}…\t{row.name}\tcreated {row.created_at:%Y-%m-%d}\t{state}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cmd_people_import(args: argparse.Namespace) -> int:
+    from service.domain.people import PersonRow, import_people
+    from service.errors import ValidationFailed
+
+    with open(args.file, newline="") as fh:
+        rows = [PersonRow(email=r["email"], name=r.get("name") or r["email"],
+                          timezone=r.get("timezone") or "UTC", manager=r.get("manager") or None,
+                          role=r.get("role") or "member") for r in csv.DictReader(fh)]
+
+    async def run() -> int:
+        async with _session() as (session, now):
+            try:
+                result = await import_people(session, rows, now)
+            except ValidationFailed as exc:
+                print(f"error: {exc.detail}", file=sys.stderr)
+                for err in exc.extra["errors"]:  # rows are 1-based after the CSV header line
+                    print(f"  line {err['row'] + 2}: {err['field']}: {err['message']}", file=sys.stderr)
+                return 2
+            await session.commit()
+        print(f"imported: {result.created} created, {result.updated} updated", file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
+
+
+def _cmd_keygen(_args: argparse.Namespace) -> int:
+    from service.security.crypto import generate_key
+
+    print(generate_key())
+    return 0
+
+
+def _not_yet(name: str):
+    def run(_args: argparse.Namespace) -> int:
+        print(f"`oneonone {name}`: not yet implemented", file=sys.stderr)
+        return 1
+    return run
+
+
+class _session:
+    """A session and the current time for one CLI command."""
+
+    async def __aenter__(self):
+        from service.clock import SystemClock
+        from service.db.engine import create_engine, session_factory
+
+        self.engine = create_engine(get_settings().database_url)
+        self.session = session_factory(self.engine)()
+        return self.session, SystemClock().now()
+
+    async def __aexit__(self, *exc):
+        await self.session.close()
+        await self.engine.dispose()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oneonone", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="run the JSON API (and, on SQLite, an in-process worker)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("worker", help="run a calendar sync worker")
+    p.set_defaults(func=_not_yet("worker"))
+
+    p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    p.add_argument("--database-url")
+    p.set_defaults(func=_cmd_migrate)
+
+    p = sub.add_parser("demo", help="load demo data")
+    p.set_defaults(func=_not_yet("demo"))
+
+    p = sub.add_parser("token", help="create, list or revoke API tokens")
+    tsub = p.add_subparsers(dest="action", required=True)
+    t = tsub.add_parser("create", help="create a token for a person (printed once)")
+    t.add_argument("--email", required=True)
+    t.add_argument("--name", default="cli")
+    t = tsub.add_parser("list", help="list a person's tokens")
+    t.add_argument("--email", required=True)
+    t = tsub.add_parser("revoke", help="revoke a token by its prefix")
+    t.add_argument("prefix")
+    p.set_defaults(func=_cmd_token)
+
+    p = sub.add_parser("people", help="manage people and reporting lines")
+    psub = p.add_subparsers(dest="action", required=True)
+    t = psub.add_parser("import", help="import people from CSV (email,name,timezone,manager,role)")
+    t.add_argument("file", type=Path)
+    p.set_defaults(func=_cmd_people_import)
+
+    p = sub.add_parser("replay", help="replay a scenario through the real sync pipeline")
+    p.add_argument("scenario", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--database-url")
+    p.add_argument("--explain", action="store_true")
+    p.set_defaults(func=_not_yet("replay"))
+
+    p = sub.add_parser("keygen", help="print a new secret key for ONEONONE_SECRET_KEY")
+    p.set_defaults(func=_cmd_keygen)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

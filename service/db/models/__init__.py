@@ -1,0 +1,13 @@
+"""All ORM models, imported here so metadata is complete for Alembic."""
+from service.db.models.base import Base
+from service.db.models.findings import Finding
+from service.db.models.meetings import (
+    ActionItem, AgendaItem, Feedback, Meeting, MeetingStatus, PrivateNote, SharedNote, Template,
+)
+from service.db.models.pairs import Pair
+from service.db.models.people import ApiToken, Person, Role
+
+__all__ = [
+    "ActionItem", "AgendaItem", "ApiToken", "Base", "Feedback", "Finding", "Meeting",
+    "MeetingStatus", "Pair", "Person", "PrivateNote", "Role", "SharedNote", "Template",
+]

@@ -1,0 +1,54 @@
+"""One settings root (pydantic-settings): `ONEONONE_*` env vars and a `.env` file."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GoogleSettings(BaseModel):
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    # Service account JSON (domain-wide delegation) for org-wide access.
+    service_account_file: str = ""
+    api_endpoint: str = ""  # override for the sandbox fakes
+    token_uri: str = "https://oauth2.googleapis.com/token"
+
+
+class MicrosoftSettings(BaseModel):
+    tenant_id: str = "common"
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_endpoint: str = "https://graph.microsoft.com/v1.0"
+
+
+class OIDCSettings(BaseModel):
+    issuer: str = ""
+    audience: str = ""
+    jwks_url: str = ""  # defaults to the issuer's discovery document
+    email_claim: str = "email"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ONEONONE_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./oneonone.db"
+    # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).
+    secret_key: SecretStr = SecretStr("")
+    public_base_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    log_json: bool = False
+    db_pool_size: int = Field(10, ge=1)
+
+    google: GoogleSettings = GoogleSettings()
+    microsoft: MicrosoftSettings = MicrosoftSettings()
+    oidc: OIDCSettings = OIDCSettings()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

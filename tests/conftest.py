@@ -1,0 +1,112 @@
+"""Test harness: every database test runs on SQLite and on PostgreSQL.
+
+Each run migrates its own throw-away database with Alembic (`upgrade head`), so
+runs never collide; rows are deleted after each test, so the code under test
+commits for real (as in production) and tests never share state.
+
+`ONEONONE_TEST_DATABASES=sqlite` limits a local run to SQLite."""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import delete
+
+from service.api.app import create_app
+from service.clock import FixedClock
+from service.db.engine import create_engine, session_factory
+from service.db.migrate import upgrade
+from service.db.models import Base
+from service.settings import Settings
+from tests.factories import Factory
+
+PG_ADMIN_DSN = os.environ.get("ONEONONE_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
+BACKENDS = [b.strip() for b in os.environ.get("ONEONONE_TEST_DATABASES", "sqlite,postgres").split(",") if b.strip()]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(request, tmp_path_factory) -> str:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"oneonone_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except OSError as exc:
+        pytest.fail(f"PostgreSQL at {PG_ADMIN_DSN} is unreachable ({exc}); start it with "
+                    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
+                    "or set ONEONONE_TEST_DATABASES=sqlite", pytrace=False)
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    upgrade(url)
+    yield url
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+async def engine(db_url):
+    eng = create_engine(db_url, pool_size=5)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+async def sessions(engine):
+    maker = session_factory(engine)
+    yield maker
+    async with maker() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
+        await session.commit()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def settings(db_url) -> Settings:
+    return Settings(database_url=db_url, secret_key="", _env_file=None)
+
+
+@pytest.fixture
+async def app(settings, engine, sessions, clock):
+    return create_app(settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+async def client(app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+async def factory(sessions, clock) -> Factory:
+    return Factory(sessions, clock)
+
+
+def pytest_collection_modifyitems(config, items):
+    # A run that collects nothing must fail loudly (pytest exits 5); nothing to do here,
+    # but keep db tests grouped per backend for fewer engine switches.
+    items.sort(key=lambda item: getattr(getattr(item, "callspec", None), "params", {}).get("db_url", ""))
+
+
+ROOT = Path(__file__).resolve().parents[1]
