@@ -42,10 +42,6 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:  # handed in by service.db.migrate
-        _run_sync(connection)
-        return
     engine = create_engine(_url())
     async with engine.connect() as conn:
         await conn.run_sync(_run_sync)
@@ -55,5 +51,7 @@ async def run_online() -> None:
 
 if context.is_offline_mode():
     run_offline()
+elif config.attributes.get("connection") is not None:  # handed in by upgrade_async
+    _run_sync(config.attributes["connection"])
 else:
     asyncio.run(run_online())

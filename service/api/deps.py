@@ -35,9 +35,14 @@ def get_now(request: Request) -> datetime:
 _bearer = HTTPBearer(auto_error=False, description="An API token (`oneonone token create`) or an OIDC JWT.")
 
 
+# scope="function": the unit of work commits when the handler returns, *before*
+# the response is sent, so a failing commit becomes a problem response.
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
 async def get_principal(
     request: Request,
-    session: Annotated[AsyncSession, Depends(get_session)],
+    session: Session,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if creds is None or not creds.credentials:
@@ -62,13 +67,14 @@ async def get_principal(
     return Principal(person_id=row.id, email=row.email, role=row.role)
 
 
-def require_admin(p: Annotated[Principal, Depends(get_principal)]) -> Principal:
+Caller = Annotated[Principal, Depends(get_principal, scope="function")]
+
+
+def require_admin(p: Caller) -> Principal:
     if not p.is_admin:
         raise Forbidden("admin role required")
     return p
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
 Now = Annotated[datetime, Depends(get_now)]
-Caller = Annotated[Principal, Depends(get_principal)]
-Admin = Annotated[Principal, Depends(require_admin)]
+Admin = Annotated[Principal, Depends(require_admin, scope="function")]

@@ -28,3 +28,21 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+
+
+async def upgrade_async(url: str, revision: str = "head") -> None:
+    """`upgrade` for callers already inside an event loop (replay, tests, serve)."""
+    from service.db.engine import create_engine
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            def run(sync_conn):
+                cfg = alembic_config(url)
+                cfg.attributes["connection"] = sync_conn
+                command.upgrade(cfg, revision)
+
+            await conn.run_sync(run)
+            await conn.commit()
+    finally:
+        await engine.dispose()
