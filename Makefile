@@ -25,7 +25,9 @@ test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL
 openapi: $(STAMP)  ## regenerate openapi/openapi.json from the app
 	$(PY) -m service.api.openapi > openapi/openapi.json
 
-bench-api: $(STAMP)
+bench-api: $(STAMP)  ## full service vs bare FastAPI+asyncpg, same run (wrk if available)
+	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1) \
+		|| echo "wrk unavailable: using the built-in load generator"
 	$(PY) bench/api.py
 
 clean:

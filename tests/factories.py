@@ -62,3 +62,64 @@ class Factory:
         await self._add(ApiToken(person_id=person.id, name="test", token_hash=hash_token(token),
                                  prefix=token[:10], created_at=self.clock.now()))
         return {"Authorization": f"Bearer {token}"}
+
+    async def feedback(self, meeting: Meeting, person: Person, rating: int = 4, **kw: Any):
+        from service.db.models import Feedback
+
+        now = self.clock.now()
+        return await self._add(Feedback(meeting_id=meeting.id, person_id=person.id, rating=rating,
+                                        comment=kw.pop("comment", ""), created_at=now, updated_at=now, **kw))
+
+    async def finding(self, pair: Pair, *, type: str = "cadence_gap", key: str | None = None, **kw: Any):
+        from service.db.models import Finding
+
+        self._n += 1
+        return await self._add(Finding(
+            pair_id=pair.id, type=type, key=key or f"{type}:{pair.id}:{self._n}",
+            details=kw.pop("details", {}), detected_at=kw.pop("detected_at", self.clock.now()), **kw))
+
+    async def shared_note(self, meeting: Meeting, author: Person, body: str = "shared text", **kw: Any):
+        from service.db.models import SharedNote
+
+        return await self._add(SharedNote(meeting_id=meeting.id, body=body, version=kw.pop("version", 1),
+                                          updated_by=author.id, updated_at=self.clock.now(), **kw))
+
+    async def private_note(self, meeting: Meeting, author: Person, body: str = "my private text"):
+        from service.db.models import PrivateNote
+
+        now = self.clock.now()
+        return await self._add(PrivateNote(meeting_id=meeting.id, author_id=author.id, body=body,
+                                           created_at=now, updated_at=now))
+
+    async def org(self):
+        """A small org for access tests: `boss` manages `manager`, who manages `report`
+        (`pair`); `other_manager` manages `other_report` (`other_pair`); plus an
+        unrelated `member`, `hr` and `admin`. `h[name]` are each person's auth headers."""
+        from types import SimpleNamespace
+
+        boss = await self.person(name="Boss")
+        manager = await self.person(manager=boss, name="Manager")
+        report = await self.person(manager=manager, name="Report")
+        other_manager = await self.person(manager=boss, name="Other manager")
+        other_report = await self.person(manager=other_manager, name="Other report")
+        member = await self.person(name="Unrelated")
+        hr = await self.person(role="hr", name="HR")
+        admin = await self.person(role="admin", name="Admin")
+        o = SimpleNamespace(boss=boss, manager=manager, report=report, other_manager=other_manager,
+                            other_report=other_report, member=member, hr=hr, admin=admin)
+        o.boss_pair = await self.pair(boss, manager)
+        o.pair = await self.pair(manager, report)
+        o.other_pair = await self.pair(other_manager, other_report)
+        o.h = {name: await self.token(getattr(o, name)) for name in
+               ("boss", "manager", "report", "other_manager", "other_report", "member", "hr", "admin")}
+        return o
+
+    async def template(self, name: str | None = None, sections: list[dict] | None = None, **kw: Any):
+        from service.db.models import Template
+
+        self._n += 1
+        now = self.clock.now()
+        return await self._add(Template(
+            name=name or f"Template {self._n}", description=kw.pop("description", ""),
+            sections=sections or [{"title": "Check-in", "minutes": 5, "prompts": ["How are you?"]}],
+            created_at=now, updated_at=now, **kw))

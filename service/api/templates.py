@@ -1,5 +1,64 @@
+"""Agenda templates and applying them to a meeting."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from service.api.deps import Caller, Now, Session
+from service.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from service.api.problems import responses
+from service.api.schemas.meetings import Id, MeetingOut
+from service.api.schemas.templates import ApplyTemplate, TemplateCreate, TemplateOut
+from service.domain import meetings as meetings_domain
+from service.domain import templates as templates_domain
+from service.errors import BadRequest
 
 router = APIRouter(tags=["templates"])
+
+
+def _after_id(cursor: str | None) -> int | None:
+    """The id a `[id]` cursor continues after (400 if it is not one)."""
+    values = decode_cursor(cursor)
+    if values is None:
+        return None
+    if len(values) != 1 or not isinstance(values[0], int) or not 0 <= values[0] < 2**63:
+        raise BadRequest("invalid cursor")
+    return values[0]
+
+
+@router.get("/templates", summary="List agenda templates", response_model=Page[TemplateOut],
+            responses=responses(400, 401, 422))
+async def list_templates(session: Session, _caller: Caller, limit: Limit = 50, cursor: Cursor = None,
+                         q: Annotated[str | None, Query(max_length=200)] = None):
+    """Ordered by id; `q` matches a part of the name, ignoring case."""
+    after_id = _after_id(cursor)
+    rows = await templates_domain.list_templates(session, after_id=after_id, limit=limit + 1, q=q)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(items=rows, next_cursor=encode_cursor([rows[-1].id]) if more else None)
+
+
+@router.get("/templates/{template_id}", summary="Get an agenda template", response_model=TemplateOut,
+            responses=responses(401, 404))
+async def get_template(template_id: Id, session: Session, _caller: Caller):
+    return await templates_domain.require_template(session, template_id)
+
+
+@router.post("/templates", summary="Create an agenda template", response_model=TemplateOut,
+             status_code=status.HTTP_201_CREATED, responses=responses(401, 409, 422))
+async def create_template(body: TemplateCreate, session: Session, caller: Caller, now: Now):
+    """Any authenticated person. 409 if the name is taken (ignoring case)."""
+    return await templates_domain.create_template(
+        session, caller, name=body.name, description=body.description,
+        sections=[s.model_dump() for s in body.sections], now=now)
+
+
+@router.post("/meetings/{meeting_id}:apply-template", summary="Append a template's sections to the agenda",
+             response_model=MeetingOut, responses=responses(401, 404, 409, 422))
+async def apply_template(meeting_id: Id, body: ApplyTemplate, session: Session, caller: Caller, now: Now):
+    """Participants only. One shared item per section, authored by the caller: body = the
+    section title then a "- prompt" line per prompt, minutes = the section's. 409 if this
+    template is the one already applied, or the meeting is cancelled; 422 for an unknown
+    template."""
+    return await meetings_domain.apply_template(session, caller, meeting_id, body.template_id, now)

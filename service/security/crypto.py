@@ -19,7 +19,14 @@ class Vault:
         parts = [k.strip() for k in keys.split(",") if k.strip()]
         if not parts:
             raise SecretKeyMissing("ONEONONE_SECRET_KEY is empty: generate one with `oneonone keygen`")
-        self._fernet = MultiFernet([Fernet(k.encode()) for k in parts])
+        fernets = []
+        for i, key in enumerate(parts, 1):
+            try:
+                fernets.append(Fernet(key.encode()))
+            except ValueError:  # never echo the key itself
+                raise SecretKeyMissing(f"ONEONONE_SECRET_KEY entry {i} is not a Fernet key "
+                                       "(32 url-safe base64-encoded bytes): use `oneonone keygen`") from None
+        self._fernet = MultiFernet(fernets)
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()
@@ -31,7 +38,11 @@ class Vault:
             raise SecretKeyMissing("a stored secret cannot be decrypted with the configured keys") from exc
 
     def rotate(self, ciphertext: str) -> str:
-        return self._fernet.rotate(ciphertext.encode()).decode()
+        """Re-encrypt under the newest key (whichever configured key encrypted it)."""
+        try:
+            return self._fernet.rotate(ciphertext.encode()).decode()
+        except InvalidToken as exc:
+            raise SecretKeyMissing("a stored secret cannot be decrypted with the configured keys") from exc
 
 
 def generate_key() -> str:

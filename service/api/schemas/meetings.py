@@ -2,24 +2,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
+
+from annotated_types import Interval
 
 from pydantic import Field
 
 from service.api.schemas.common import In, Out, UTCTimestamp
+from service.api.schemas.pairs import PairOut  # noqa: F401  (re-exported: its historical home)
 from service.db.models import MeetingStatus
 
-
-class PairOut(Out):
-    id: int
-    manager_id: int
-    report_id: int
-    active: bool
-    cadence_days: int | None = Field(description="Intended cadence set by the pair")
-    cadence: str = Field(description="Detected: none, weekly, biweekly, monthly, irregular")
-    interval_days: float | None
-    last_held: datetime | None
-    next_scheduled: datetime | None
-    updated_at: datetime
+# A row id as the API accepts it (path, query or body): out-of-range numbers are a 422,
+# never a database overflow.
+Id = Annotated[int, Interval(ge=1, le=2**63 - 1)]
 
 
 class MeetingOut(Out):
@@ -42,7 +37,8 @@ class AgendaItemOut(Out):
     author_id: int
     body: str
     private: bool
-    position: int
+    position: int = Field(description="0-based index in the agenda as the caller sees it (private items of "
+                                      "the other participant take no place)")
     done: bool
     minutes: int | None
     carried_from_id: int | None
@@ -86,7 +82,17 @@ class MeetingDetailOut(MeetingOut):
 
 
 class MeetingCreate(In):
-    title: str = Field("1:1", max_length=300)
+    """`end` must be after `start`; a meeting lasts 5 minutes to 8 hours."""
+
+    title: str = Field("1:1", min_length=1, max_length=300)
     start: UTCTimestamp
     end: UTCTimestamp
-    template_id: int | None = None
+    template_id: Id | None = Field(None, description="Apply this template to the new meeting's agenda")
+
+
+class MeetingUpdate(In):
+    """Reschedule or rename a meeting created through the API; omitted fields keep their value."""
+
+    title: str = Field(None, min_length=1, max_length=300)  # type: ignore[assignment]  # omitted = unchanged
+    start: UTCTimestamp = Field(None)  # type: ignore[assignment]
+    end: UTCTimestamp = Field(None)  # type: ignore[assignment]

@@ -1,0 +1,219 @@
+"""API throughput: the full service vs a bare FastAPI+asyncpg endpoint, same run.
+
+    make bench-api        (or: .venv/bin/python bench/api.py --duration 10)
+
+Seeds a fresh PostgreSQL database with a meeting that has 10 agenda items, open
+action items and notes; starts the service (one uvicorn worker: auth, authorization,
+ORM, serialization) and the bare endpoint (bench/bare_app.py) one after the other on
+loopback; drives each with the same load (wrk if installed, else a built-in asyncio
+HTTP/1.1 keep-alive client) and prints requests/s, p50/p99 and the ratio."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.db.migrate import upgrade  # noqa: E402
+from service.security.tokens import hash_token, new_token  # noqa: E402
+
+ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN", "postgresql://root@127.0.0.1:5432/test")
+DB = "oneonone_bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def seed(dsn: str) -> tuple[int, int, str]:
+    """Returns (meeting id, caller person id, caller token)."""
+    now = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    conn = await asyncpg.connect(dsn)
+    try:
+        async def person(email, manager_id=None):
+            return await conn.fetchval(
+                "INSERT INTO people (email, name, timezone, manager_id, role, created_at, updated_at) "
+                "VALUES ($1, $2, 'Europe/Berlin', $3, 'member', $4, $4) RETURNING id",
+                email, email.split("@")[0].title(), manager_id, now)
+
+        manager = await person("maya@acme.test")
+        report = await person("li@acme.test", manager)
+        pair = await conn.fetchval(
+            "INSERT INTO pairs (manager_id, report_id, active, cadence, cadence_days, created_at, updated_at) "
+            "VALUES ($1, $2, true, 'weekly', 7, $3, $3) RETURNING id", manager, report, now)
+        meeting = await conn.fetchval(
+            "INSERT INTO meetings (pair_id, title, original_start, start, \"end\", status, created_at, updated_at) "
+            "VALUES ($1, '1:1', $2, $2, $3, 'scheduled', $4, $4) RETURNING id",
+            pair, now + timedelta(days=1), now + timedelta(days=1, minutes=30), now)
+        for i in range(12):  # 10 visible to the caller + 2 private ones of the manager
+            author = report if i % 2 == 0 else manager
+            private = i >= 10
+            await conn.execute(
+                "INSERT INTO agenda_items (meeting_id, author_id, body, private, position, done, created_at, updated_at) "
+                "VALUES ($1, $2, $3, $4, $5, false, $6, $6)",
+                meeting, manager if private else author, f"Talking point {i}: " + "x" * 80, private, i, now)
+        for i in range(3):
+            await conn.execute(
+                "INSERT INTO action_items (pair_id, meeting_id, owner_id, body, created_at, updated_at) "
+                "VALUES ($1, $2, $3, $4, $5, $5)", pair, meeting, report, f"Action {i}", now)
+        await conn.execute(
+            "INSERT INTO shared_notes (meeting_id, body, version, updated_by, updated_at) VALUES ($1, $2, 3, $3, $4)",
+            meeting, "Shared notes " * 20, manager, now)
+        await conn.execute(
+            "INSERT INTO private_notes (meeting_id, author_id, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+            meeting, report, "My private thoughts", now)
+        token = new_token()
+        await conn.execute(
+            "INSERT INTO api_tokens (person_id, name, token_hash, prefix, created_at) VALUES ($1, 'bench', $2, $3, $4)",
+            report, hash_token(token), token[:10], now)
+        return meeting, report, token
+    finally:
+        await conn.close()
+
+
+async def recreate_db() -> str:
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{DB}"')
+    finally:
+        await conn.close()
+    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + DB
+
+
+def start_server(app: str, port: int, env: dict[str, str], factory: bool = False) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+           "--workers", "1", "--log-level", "warning", "--no-access-log"]
+    if factory:
+        cmd.append("--factory")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{app} did not start")
+
+
+def run_wrk(url: str, headers: dict[str, str], duration: int, connections: int) -> dict[str, float]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise SystemExit(f"{url}: {non2xx.group(1)} non-2xx responses")
+    return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99")}
+
+
+async def _python_load(host: str, port: int, path: str, headers: dict[str, str], duration: float,
+                       connections: int) -> dict[str, float]:
+    """A minimal keep-alive HTTP/1.1 client: cheap enough to not be the bottleneck."""
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
+               + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+    latencies: list[float] = []
+    stop = time.monotonic() + duration
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        while time.monotonic() < stop:
+            t0 = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"{path}: {head.splitlines()[0].decode()}")
+            length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+        writer.close()
+
+    t_start = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.monotonic() - t_start
+    latencies.sort()
+    return {"rps": len(latencies) / elapsed, "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+
+
+def load(port: int, path: str, headers: dict[str, str], duration: int, connections: int) -> dict[str, float]:
+    if shutil.which("wrk"):
+        return run_wrk(f"http://127.0.0.1:{port}{path}", headers, duration, connections)
+    return asyncio.run(_python_load("127.0.0.1", port, path, headers, duration, connections))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10, help="seconds of load per target and round")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=2, help="alternate targets this many times; best round counts")
+    args = ap.parse_args()
+
+    pg_dsn = asyncio.run(recreate_db())
+    sa_url = pg_dsn.replace("postgresql://", "postgresql+asyncpg://")
+    print(f"migrating {DB} …", file=sys.stderr)
+    upgrade(sa_url)
+    meeting_id, person_id, token = asyncio.run(seed(pg_dsn))
+
+    targets = {
+        "service": ("service.api.app:create_app", True, f"/v1/meetings/{meeting_id}",
+                    {"Authorization": f"Bearer {token}"}, {"ONEONONE_DATABASE_URL": sa_url, "ONEONONE_LOG_LEVEL": "WARNING"}),
+        "bare": ("bench.bare_app:app", False, f"/bare/meetings/{meeting_id}?person_id={person_id}", {},
+                 {"BENCH_PG_DSN": pg_dsn}),
+    }
+    results: dict[str, dict[str, float]] = {}
+    tool = "wrk" if shutil.which("wrk") else "python keep-alive client"
+    print(f"load: {tool}, {args.connections} connections, {args.duration}s × {args.rounds} rounds each", file=sys.stderr)
+    for rnd in range(args.rounds):
+        for name, (app, factory, path, headers, env) in targets.items():
+            port = free_port()
+            proc = start_server(app, port, env, factory)
+            try:
+                load(port, path, headers, 2, args.connections)  # warm-up
+                r = load(port, path, headers, args.duration, args.connections)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            print(f"  round {rnd + 1} {name:8s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                  f"p99 {r['p99_ms']:6.2f} ms", file=sys.stderr)
+            if name not in results or r["rps"] > results[name]["rps"]:
+                results[name] = r
+
+    ratio = results["service"]["rps"] / results["bare"]["rps"]
+    print("\n| target | req/s | p50 ms | p99 ms |\n|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
+    print(f"\nservice / bare = {ratio:.2f}× (target ≥ 0.80×)")
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "api.json").write_text(json.dumps({"tool": tool, "results": results, "ratio": ratio}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

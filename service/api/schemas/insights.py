@@ -1,0 +1,87 @@
+"""Response shapes for insights: aggregates only, never meeting content."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ConfigDict, Field
+
+from service.api.schemas.common import Out
+
+
+class RangeOut(Out):
+    """The range [from, to] the figures cover (both ends inclusive)."""
+
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
+
+    from_: datetime = Field(alias="from", description="Inclusive start")
+    to: datetime = Field(description="Inclusive end")
+
+
+class InsightCounts(Out):
+    held: int
+    cancelled: int
+    declined: int
+    action_items_raised: int
+    action_items_done: int
+    ratings: int
+
+
+class InsightMetrics(Out):
+    """Ratios are null when their denominator is 0."""
+
+    held_rate: float | None = Field(
+        description="held / (held + cancelled + declined), meetings starting in the range and not in the future")
+    cancellation_rate: float | None = Field(description="cancelled / (held + cancelled + declined)")
+    avg_days_between_held: float | None = Field(
+        description="Mean days between consecutive held 1:1s of a pair (start to start)")
+    action_item_completion_rate: float | None = Field(
+        description="Action items raised in the range that are done / action items raised in the range")
+    average_rating: float | None = Field(description="Mean rating of the range's meetings")
+    counts: InsightCounts
+
+
+class PairInsightsOut(Out):
+    pair_id: int
+    manager_id: int
+    report_id: int
+    range: RangeOut
+    metrics: InsightMetrics
+
+
+class TeamPairOut(Out):
+    pair_id: int
+    report_id: int
+    metrics: InsightMetrics
+
+
+class ManagerInsightsOut(Out):
+    manager_id: int
+    range: RangeOut
+    pair_count: int = Field(description="The manager's active pairs (all of them count in `metrics`)")
+    metrics: InsightMetrics
+    pairs: list[TeamPairOut] = Field(
+        description="Per-pair rows, only for callers who may see the pairs (the manager, admins)")
+
+
+class OrgGroupOut(Out):
+    """One manager's team (reports are never named)."""
+
+    manager_id: int
+    manager_name: str
+    people: int = Field(description="Number of reports")
+    metrics: InsightMetrics
+
+
+class OrgTotalOut(Out):
+    people: int
+    metrics: InsightMetrics
+
+
+class OrgInsightsOut(Out):
+    range: RangeOut
+    min_group_size: int = Field(description="Teams with fewer reports are suppressed")
+    groups: list[OrgGroupOut]
+    suppressed_groups: int = Field(description="How many teams were suppressed")
+    total: OrgTotalOut | None = Field(
+        description="The whole org; null when fewer than `min_group_size` people, or when it would "
+                    "reveal the suppressed teams by subtraction")

@@ -1,0 +1,37 @@
+"""Response/request shapes for pairs (a manager and one report)."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import Field
+
+from service.api.schemas.common import In, Out
+
+
+class PairRole(str, enum.Enum):
+    """The caller's role in a pair."""
+
+    manager = "manager"
+    report = "report"
+
+
+class PairOut(Out):
+    id: int
+    manager_id: int
+    report_id: int
+    active: bool
+    cadence_days: int | None = Field(description="Intended cadence set by the pair")
+    cadence: str = Field(description="Detected: none, weekly, biweekly, monthly, irregular")
+    interval_days: float | None
+    last_held: datetime | None
+    next_scheduled: datetime | None
+    days_since_last_held: int | None = Field(
+        None, description="Whole days from `last_held` to now (the server's clock); null if never held")
+    updated_at: datetime
+
+
+class PairUpdate(In):
+    """Only the fields sent change; `cadence_days: null` clears the intended cadence."""
+
+    cadence_days: int | None = Field(None, ge=1, le=365, description="Intended days between 1:1s (1–365)")

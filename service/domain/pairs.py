@@ -1,0 +1,101 @@
+"""Pairs (a manager and one report) and the loaders every pair/meeting use case
+starts from, so access is decided in one place.
+
+Who gets what (see `access`):
+- seeing a pair and its meeting schedule: participants and admins; anyone else 404;
+- acting on a pair or a meeting's schedule (create, reschedule, cancel): participants;
+  an admin, who can see it, gets 403;
+- meeting content (agenda, notes, detail): participants only; anyone else, admins
+  included, 404."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.models import Meeting, Pair
+from service.domain.access import Principal, can_view_content, can_view_pair, is_participant
+from service.errors import Forbidden, NotFound
+
+
+def days_since_last_held(pair: Pair, now: datetime) -> int | None:
+    """Whole days from the pair's last held 1:1 (`last_held`, kept by the detector) to `now`."""
+    if pair.last_held is None:
+        return None
+    return max(0, (now - pair.last_held).days)
+
+
+async def load_pair(session: AsyncSession, principal: Principal, pair_id: int, *, act: bool = False) -> Pair:
+    """The pair if the caller may see it (404 otherwise); with `act`, only its participants
+    may go on (an admin gets 403)."""
+    pair = await session.get(Pair, pair_id)
+    if pair is None or not can_view_pair(principal, pair.manager_id, pair.report_id):
+        raise NotFound(f"pair {pair_id} not found")
+    if act and not is_participant(principal, pair.manager_id, pair.report_id):
+        raise Forbidden("only the pair's manager and report may do this")
+    return pair
+
+
+async def load_meeting(session: AsyncSession, principal: Principal, meeting_id: int, *, content: bool,
+                       lock: bool = False) -> tuple[Meeting, Pair]:
+    """The meeting and its pair, for a participant.
+
+    `content=True`: anyone but a participant gets 404 (admins too: content is private).
+    `content=False` (schedule actions): a non-participant who can see the pair (an admin)
+    gets 403, anyone else 404. `lock` takes the meeting row's write lock (PostgreSQL
+    `FOR UPDATE`; SQLite's write transaction already serialises) for read-modify-write."""
+    query = select(Meeting, Pair).join(Pair, Pair.id == Meeting.pair_id).where(Meeting.id == meeting_id)
+    if lock:
+        query = query.with_for_update(of=Meeting)
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise NotFound(f"meeting {meeting_id} not found")
+    meeting, pair = row.Meeting, row.Pair
+    if not can_view_content(principal, pair.manager_id, pair.report_id):
+        if content or not can_view_pair(principal, pair.manager_id, pair.report_id):
+            raise NotFound(f"meeting {meeting_id} not found")
+        raise Forbidden("only the pair's manager and report may do this")
+    return meeting, pair
+
+
+@dataclass(frozen=True)
+class PairFilter:
+    role: str | None = None  # "manager" | "report": the caller's role in the pair
+    active: bool | None = None
+    manager_id: int | None = None
+    report_id: int | None = None
+
+
+async def list_pairs(session: AsyncSession, principal: Principal, filters: PairFilter, *,
+                     after_id: int | None, limit: int) -> list[Pair]:
+    """Pairs the caller may see, ordered by id, at most `limit` after `after_id`."""
+    query = select(Pair).order_by(Pair.id).limit(limit)
+    me = principal.person_id
+    if not principal.is_admin:
+        query = query.where(or_(Pair.manager_id == me, Pair.report_id == me))
+    if filters.role == "manager":
+        query = query.where(Pair.manager_id == me)
+    elif filters.role == "report":
+        query = query.where(Pair.report_id == me)
+    if filters.active is not None:
+        query = query.where(Pair.active == filters.active)
+    if filters.manager_id is not None:
+        query = query.where(Pair.manager_id == filters.manager_id)
+    if filters.report_id is not None:
+        query = query.where(Pair.report_id == filters.report_id)
+    if after_id is not None:
+        query = query.where(Pair.id > after_id)
+    return list((await session.scalars(query)).all())
+
+
+async def set_cadence(session: AsyncSession, principal: Principal, pair_id: int, cadence_days: int | None,
+                      now: datetime) -> Pair:
+    """Set (or clear, with None) the pair's intended cadence. Participants and admins."""
+    pair = await load_pair(session, principal, pair_id)
+    if pair.cadence_days != cadence_days:
+        pair.cadence_days = cadence_days
+        pair.updated_at = now
+        await session.flush()
+    return pair

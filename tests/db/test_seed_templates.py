@@ -1,0 +1,74 @@
+"""Migration 0002 seeds the built-in "30-minute 1:1" template (checked on a freshly
+migrated database of each kind: the shared test database loses rows between tests)."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from alembic import command
+from sqlalchemy import select
+
+from service.db.engine import create_engine, session_factory
+from service.db.migrate import alembic_config, upgrade_async
+from service.db.models import Template
+from tests.conftest import BACKENDS, PG_ADMIN_DSN, _pg_admin
+
+EXPECTED = [
+    {"title": "Opening", "minutes": 5,
+     "prompts": ["How are you, really?", "Anything on your mind before we start?"]},
+    {"title": "Progress", "minutes": 10,
+     "prompts": ["What went well since last time?", "Where are you blocked?"]},
+    {"title": "Development", "minutes": 10,
+     "prompts": ["What do you want to learn next?", "What feedback do you have for me?"]},
+    {"title": "Forward planning", "minutes": 5,
+     "prompts": ["What are the priorities until next time?", "Which action items do we agree on?"]},
+]
+
+
+@pytest.fixture(params=BACKENDS)
+async def fresh_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    name = f"oneonone_seed_{uuid.uuid4().hex[:8]}"
+    await _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    finally:
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def templates_in(url: str) -> list[Template]:
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as s:
+            return list((await s.scalars(select(Template))).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_fresh_database_has_the_30_minute_template(fresh_url):
+    await upgrade_async(fresh_url, "0001")
+    assert await templates_in(fresh_url) == []
+    await upgrade_async(fresh_url)
+    [t] = await templates_in(fresh_url)
+    assert (t.name, t.created_by, t.sections) == ("30-minute 1:1", None, EXPECTED)
+    assert t.created_at == t.updated_at == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    assert sum(s["minutes"] for s in t.sections) == 30
+
+
+async def test_downgrade_removes_only_the_seeded_template(fresh_url):
+    await upgrade_async(fresh_url)
+    engine = create_engine(fresh_url)
+    try:
+        async with session_factory(engine)() as s:
+            s.add(Template(name="Ours", sections=[], created_at=datetime(2026, 3, 2, tzinfo=timezone.utc),
+                           updated_at=datetime(2026, 3, 2, tzinfo=timezone.utc)))
+            await s.commit()
+    finally:
+        await engine.dispose()
+    # Alembic's env runs its own event loop outside a handed-in connection: use a thread.
+    await asyncio.to_thread(command.downgrade, alembic_config(fresh_url), "0001")
+    assert [t.name for t in await templates_in(fresh_url)] == ["Ours"]
