@@ -1,0 +1,1 @@
+"""Calendar sync: provider adapters, normalizers and the reconciler."""
