@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     db_pool_size: int = Field(10, ge=1)
+    # Seconds an authenticated API token is trusted without a database look-up;
+    # revocation takes effect within this delay. 0 disables the cache.
+    auth_cache_seconds: float = Field(10, ge=0)
 
     google: GoogleSettings = GoogleSettings()
     microsoft: MicrosoftSettings = MicrosoftSettings()

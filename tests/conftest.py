@@ -84,7 +84,8 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(db_url) -> Settings:
-    return Settings(database_url=db_url, secret_key="", _env_file=None)
+    # No principal cache: tests revoke tokens and change roles between requests.
+    return Settings(database_url=db_url, secret_key="", auth_cache_seconds=0, _env_file=None)
 
 
 @pytest.fixture

@@ -5,20 +5,52 @@ import uuid
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.api import health, problems
 from service.api.routers import ROUTERS
 from service.clock import Clock, SystemClock
-from service.db.engine import create_engine, session_factory
+from service.db.engine import create_engine, read_session_factory, session_factory
 from service.security.oidc import OIDCVerifier
+from service.security.principal_cache import PrincipalCache
 from service.settings import Settings, get_settings
 
 
 def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def _bind(app: FastAPI, engine: AsyncEngine) -> None:
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.read_sessions = read_session_factory(engine)
+
+
+class RequestIdMiddleware:
+    """Tags logs and the response with `X-Request-ID` (the caller's, or a new one).
+    Plain ASGI: BaseHTTPMiddleware costs a task and a stream copy per request."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        rid = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
+        rid = rid or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=rid)
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
 
 
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None,
@@ -28,8 +60,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         owned = engine is None
-        app.state.engine = engine or create_engine(settings.database_url, pool_size=settings.db_pool_size)
-        app.state.sessions = session_factory(app.state.engine)
+        _bind(app, engine or create_engine(settings.database_url, pool_size=settings.db_pool_size))
         yield
         if owned:
             await app.state.engine.dispose()
@@ -44,22 +75,11 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.state.oidc = OIDCVerifier(settings.oidc) if settings.oidc.issuer else None
+    app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     if engine is not None:  # tests hand in an engine; make state usable without lifespan
-        app.state.engine = engine
-        app.state.sessions = session_factory(engine)
+        _bind(app, engine)
     problems.install(app)
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=rid)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["X-Request-ID"] = rid
-        return response
-
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")

@@ -7,19 +7,25 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import ApiToken, Person
 from service.domain.access import Principal
+from service.security.principal_cache import PrincipalCache
 from service.errors import Forbidden, Unauthorized
 from service.security.tokens import hash_token, looks_like_api_token
 
 
+_READ_ONLY = frozenset({"GET", "HEAD"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns normally,
-    rolled back on any error, so a failed request writes nothing."""
-    async with request.app.state.sessions() as session:
+    rolled back on any error, so a failed request writes nothing. GET and HEAD
+    handlers only read, and get a session without transaction round trips."""
+    factory = request.app.state.read_sessions if request.method in _READ_ONLY else request.app.state.sessions
+    async with factory() as session:
         try:
             yield session
             await session.commit()
@@ -40,6 +46,13 @@ _bearer = HTTPBearer(auto_error=False, description="An API token (`oneonone toke
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+# Built once: authentication runs on every request.
+_BY_TOKEN = (select(Person.id, Person.email, Person.role)
+             .join(ApiToken, ApiToken.person_id == Person.id)
+             .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None)))
+_BY_EMAIL = select(Person.id, Person.email, Person.role).where(Person.email == bindparam("email"))
+
+
 async def get_principal(
     request: Request,
     session: Session,
@@ -48,23 +61,25 @@ async def get_principal(
     if creds is None or not creds.credentials:
         raise Unauthorized("send `Authorization: Bearer <token>`")
     token = creds.credentials
-    if looks_like_api_token(token):
-        row = (await session.execute(
-            select(Person.id, Person.email, Person.role)
-            .join(ApiToken, ApiToken.person_id == Person.id)
-            .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-        )).first()
-    else:
+    if not looks_like_api_token(token):
         verifier = request.app.state.oidc
         if verifier is None:
             raise Unauthorized("unknown token")
-        email = await verifier.verify(token)
-        row = (await session.execute(
-            select(Person.id, Person.email, Person.role).where(Person.email == email)
-        )).first()
+        row = (await session.execute(_BY_EMAIL, {"email": await verifier.verify(token)})).first()
+        if row is None:
+            raise Unauthorized("no person with the token's email")
+        return Principal(person_id=row.id, email=row.email, role=row.role)
+
+    token_hash = hash_token(token)
+    cache: PrincipalCache = request.app.state.principal_cache
+    if (principal := cache.get(token_hash)) is not None:
+        return principal
+    row = (await session.execute(_BY_TOKEN, {"token_hash": token_hash})).first()
     if row is None:
         raise Unauthorized("unknown or revoked token")
-    return Principal(person_id=row.id, email=row.email, role=row.role)
+    principal = Principal(person_id=row.id, email=row.email, role=row.role)
+    cache.put(token_hash, principal)
+    return principal
 
 
 Caller = Annotated[Principal, Depends(get_principal, scope="function")]

@@ -15,8 +15,10 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
+    # No pre-ping (a round trip per checkout on the hot path): connections are
+    # recycled hourly, and a dead one fails a single request, which clients retry.
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600
     )
 
 
@@ -42,3 +44,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for read-only requests. On PostgreSQL they run in AUTOCOMMIT, saving
+    the BEGIN and COMMIT round trips of every GET; SQLite (in-process, no round
+    trips) keeps ordinary transactions."""
+    if engine.dialect.name == "sqlite":
+        return session_factory(engine)
+    return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))

@@ -34,7 +34,7 @@ class CliDb:
         """`GET /v1/me` with `token`, on an app serving this database."""
         async def run() -> httpx.Response:
             engine = create_engine(self.url)
-            app = create_app(Settings(database_url=self.url, _env_file=None), engine=engine)
+            app = create_app(Settings(database_url=self.url, auth_cache_seconds=0, _env_file=None), engine=engine)
             try:
                 async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
                     return await c.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
