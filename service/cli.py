@@ -138,6 +138,25 @@ def _cmd_people_import(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _cmd_demo(_args: argparse.Namespace) -> int:
+    from service import demo
+
+    async def run() -> int:
+        async with _session() as (session, now):
+            result = await demo.load(session, now)
+            await session.commit()
+        settings = get_settings()
+        print(("loaded demo data" if result.created else "demo data already present") +
+              f"\n  API:        {settings.public_base_url}/docs"
+              f"\n  demo user:  {result.email} (manager of three reports)"
+              f"\n  API token:  {result.token}"
+              f"\n  try:       curl -H 'Authorization: Bearer {result.token}' {settings.public_base_url}/v1/pairs",
+              file=sys.stderr)
+        return 0
+
+    return asyncio.run(run())
+
+
 def _cmd_keygen(_args: argparse.Namespace) -> int:
     from service.security.crypto import generate_key
 
@@ -185,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url")
     p.set_defaults(func=_cmd_migrate)
 
-    p = sub.add_parser("demo", help="load demo data")
-    p.set_defaults(func=_not_yet("demo"))
+    p = sub.add_parser("demo", help="load demo data and print a demo API token")
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("token", help="create, list or revoke API tokens")
     tsub = p.add_subparsers(dest="action", required=True)
