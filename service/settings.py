@@ -24,6 +24,18 @@ class MicrosoftSettings(BaseModel):
     graph_endpoint: str = "https://graph.microsoft.com/v1.0"
 
 
+class SyncSettings(BaseModel):
+    lookback_days: int = Field(120, ge=1)        # first full sync starts this far back
+    lookahead_days: int = Field(400, ge=14)      # Graph delta window reaches this far ahead
+    rebaseline_days: int = Field(7, ge=1)        # Graph: re-take the moving window this often
+    poll_minutes: float = Field(15, gt=0)        # sync anyway after this long without a notification
+    lease_seconds: float = Field(120, gt=0)      # a crashed worker's claim expires after this
+    batch_size: int = Field(10, ge=1)            # calendars claimed per worker round
+    google_channel_ttl_hours: int = Field(168, ge=1)          # ~7 days, Google's default
+    graph_subscription_minutes: int = Field(4230, ge=45)      # Graph's maximum for events
+    max_backoff_seconds: float = Field(3600, gt=0)
+
+
 class OIDCSettings(BaseModel):
     issuer: str = ""
     audience: str = ""
@@ -47,6 +59,7 @@ class Settings(BaseSettings):
     # revocation takes effect within this delay. 0 disables the cache.
     auth_cache_seconds: float = Field(10, ge=0)
 
+    sync: SyncSettings = SyncSettings()
     google: GoogleSettings = GoogleSettings()
     microsoft: MicrosoftSettings = MicrosoftSettings()
     oidc: OIDCSettings = OIDCSettings()

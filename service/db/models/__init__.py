@@ -1,5 +1,8 @@
 """All ORM models, imported here so metadata is complete for Alembic."""
 from service.db.models.base import Base
+from service.db.models.calendars import (
+    Calendar, CalendarConnection, CalendarEvent, EventRevision, PushChannel,
+)
 from service.db.models.findings import Finding
 from service.db.models.meetings import (
     ActionItem, AgendaItem, Feedback, Meeting, MeetingStatus, PrivateNote, SharedNote, Template,
@@ -8,6 +11,7 @@ from service.db.models.pairs import Pair
 from service.db.models.people import ApiToken, Person, Role
 
 __all__ = [
-    "ActionItem", "AgendaItem", "ApiToken", "Base", "Feedback", "Finding", "Meeting",
+    "ActionItem", "AgendaItem", "ApiToken", "Base", "Calendar", "CalendarConnection", "CalendarEvent",
+    "EventRevision", "PushChannel", "Feedback", "Finding", "Meeting",
     "MeetingStatus", "Pair", "Person", "PrivateNote", "Role", "SharedNote", "Template",
 ]

@@ -1,0 +1,128 @@
+"""Calendar sync state: grants, calendars (the work queue), push channels, and the
+normalized events with their revision history (what the detector reads)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db.models.base import Base, IdMixin, TimestampMixin
+from service.db.types import UTCDateTime
+
+
+class CalendarConnection(IdMixin, TimestampMixin, Base):
+    """A grant to read calendars: one person's OAuth consent (`user`), or org-wide
+    access (`org`: a Google service account with domain-wide delegation, or a
+    Microsoft app with client credentials). Secrets are Fernet-encrypted."""
+
+    __tablename__ = "calendar_connections"
+
+    provider: Mapped[str] = mapped_column(String(16))          # google | microsoft
+    kind: Mapped[str] = mapped_column(String(8))               # user | org
+    person_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    tenant: Mapped[str | None] = mapped_column(String(200))    # Google domain / Entra tenant id
+    # user: the refresh token; org: the service-account JSON or the client secret.
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(String(1000), default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | revoked | error
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Calendar(IdMixin, TimestampMixin, Base):
+    """One person's calendar on one provider, and the sync work queue: a webhook
+    marks it dirty, a worker claims it with a lease, syncs an increment, and
+    commits the events together with the new cursor."""
+
+    __tablename__ = "calendars"
+    __table_args__ = (
+        UniqueConstraint("provider", "external_id"),
+        Index("ix_calendars_due", "dirty", "next_poll_at"),
+    )
+
+    person_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(320))     # Google calendarId / Graph user id or UPN
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | error | disconnected
+    # Sync cursor: Google nextSyncToken / Graph deltaLink; null → full sync next.
+    cursor: Mapped[str | None] = mapped_column(Text)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)  # Graph delta window
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Work queue. `dirty_generation` grows with every notification; a sync clears
+    # `dirty` only if no notification arrived while it ran.
+    dirty: Mapped[bool] = mapped_column(Boolean, default=True)
+    dirty_generation: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PushChannel(IdMixin, Base):
+    """A Google watch channel or a Graph subscription. Only the SHA-256 of its
+    secret (channel token / clientState) is stored; webhooks compare hashes."""
+
+    __tablename__ = "push_channels"
+
+    calendar_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    channel_id: Mapped[str] = mapped_column(String(300), unique=True)  # channel id / subscription id
+    resource_id: Mapped[str | None] = mapped_column(String(300))       # Google resourceId
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CalendarEvent(IdMixin, Base):
+    """The current normalized state of one event in one calendar (see
+    service/domain/calendar.py: EventSnapshot). `removed_at` marks deletions."""
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (
+        UniqueConstraint("calendar_id", "event_id"),
+        Index("ix_calendar_events_calendar_id_start", "calendar_id", "start"),
+    )
+
+    calendar_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calendars.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    ical_uid: Mapped[str | None] = mapped_column(String(1024), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    series_id: Mapped[str | None] = mapped_column(String(1024))
+    original_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    recurrence: Mapped[list] = mapped_column(JSON, default=list)
+    organizer: Mapped[str | None] = mapped_column(String(320))
+    attendees: Mapped[list] = mapped_column(JSON, default=list)
+    busy: Mapped[bool] = mapped_column(Boolean, default=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    updated: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventRevision(IdMixin, Base):
+    """Every change seen to an event, with the provider's change time: the detector
+    needs when a 1:1 was cancelled or moved and what it looked like before.
+    `snapshot` is null for a removal."""
+
+    __tablename__ = "event_revisions"
+    __table_args__ = (Index("ix_event_revisions_calendar_id_event_id", "calendar_id", "event_id", "id"),)
+
+    calendar_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calendars.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    snapshot: Mapped[dict | None] = mapped_column(JSON)

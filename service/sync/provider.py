@@ -1,0 +1,104 @@
+"""The one port between the sync engine and calendar providers.
+
+Adapters (google.py, microsoft.py) speak their provider's protocol and return
+provider-neutral values: EventSnapshots and opaque cursors. Nothing past this
+module knows about sync tokens vs delta links, stubs, or Windows time zones."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from service.domain.calendar import EventSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarRef:
+    """What an adapter needs to address one calendar."""
+
+    calendar_id: int           # our row id (for logs)
+    email: str                 # the owner's email: EventSnapshot.calendar
+    external_id: str           # Google calendarId / Graph user id or UPN
+    credentials: str           # decrypted grant: refresh token or org credentials (never logged)
+    connection_kind: str       # "user" | "org"
+    time_zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncWindow:
+    """Bounds of a full sync: Google uses `start` (timeMin); Graph's delta view
+    is fixed to [start, end) when the baseline is taken."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """One increment: upserted events, removed event ids, and the cursor to
+    resume from. `baseline` is set on a full sync; on Graph a baseline is
+    complete for its window, so stored events in it that are absent were removed."""
+
+    upserts: list[EventSnapshot] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    cursor: str = ""
+    baseline: SyncWindow | None = None
+    time_zone: str | None = None       # the calendar's own zone, when the provider says
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A push channel as created: Google watch channel or Graph subscription."""
+
+    channel_id: str
+    resource_id: str | None
+    expires_at: datetime
+
+
+class ProviderError(Exception):
+    """A provider call failed. `retry_after` (seconds) when the provider said so."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
+                 transient: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.transient = transient
+
+
+class FullResyncRequired(ProviderError):
+    """The cursor expired (Google 410 fullSyncRequired, Graph 410 syncStateNotFound)."""
+
+    def __init__(self, message: str = "full resync required") -> None:
+        super().__init__(message, status=410, transient=True)
+
+
+class AuthorizationFailed(ProviderError):
+    """The grant is revoked or lacks consent; a person must reconnect."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=401, transient=False)
+
+
+class CalendarProvider(Protocol):
+    name: str
+
+    async def fetch_changes(self, calendar: CalendarRef, cursor: str | None, window: SyncWindow) -> ChangeSet:
+        """Everything changed since `cursor`, or a full sync over `window` when
+        `cursor` is None. Raises FullResyncRequired, ProviderError."""
+
+    async def get_event(self, calendar: CalendarRef, event_id: str) -> EventSnapshot | None:
+        """The event as it is now; None if it no longer exists (e.g. a deleted
+        series whose instances were reported removed)."""
+
+    async def watch(self, calendar: CalendarRef, address: str, lifecycle_address: str, secret: str,
+                    ttl_seconds: int) -> Channel:
+        """Open a push channel delivering to `address` with `secret` as the
+        channel token / clientState."""
+
+    async def renew(self, calendar: CalendarRef, channel: Channel, ttl_seconds: int) -> Channel | None:
+        """Extend a channel in place (Graph); None when the provider cannot (Google:
+        open a new channel, then stop the old one)."""
+
+    async def stop(self, calendar: CalendarRef, channel: Channel) -> None:
+        """Close a channel; late notifications for it are ignored by the webhooks."""
