@@ -108,12 +108,16 @@ class GoogleStore(GoogleListing):
 
     # -- reading single resources -------------------------------------------
     def get_event(self, calendar: str, event_id: str) -> dict[str, Any]:
-        """events.get: cancelled events are still returned (status cancelled)."""
+        """events.get: cancelled events are still returned (status cancelled); an
+        instance id (`<masterId>_<slot>`) is served even if never modified."""
         with self._lock:
             cal = self._calendar(calendar)
             held = cal.events.get(event_id)
             if held is None:
-                raise google_not_found()
+                try:
+                    return self._render(cal, self._held_or_instance(cal, event_id))
+                except ScenarioError:  # `<id>_<suffix>` of an event that is no series
+                    raise google_not_found() from None
             return self._render(cal, held.resource)
 
     # -- timeline operations --------------------------------------------------

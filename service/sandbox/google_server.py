@@ -1,0 +1,185 @@
+"""The fake Google Calendar v3 server (ASGI) that google-api-python-client talks to.
+
+    fake = GoogleFake(store, clock=clock)
+    server = LoopbackServer(fake.app).start()
+    build("calendar", "v3", credentials=Credentials(None, refresh_token=…, client_id=…,
+          client_secret=…, token_uri=f"{server.base_url}/token"), static_discovery=True,
+          client_options={"api_endpoint": f"{server.base_url}/calendar/v3/"})
+
+Routes: `POST /token` (see oauth_google), `GET /calendar/v3/calendars/{id}`,
+`GET …/calendars/{id}/events` (events.list with the exact query parameters
+the client sends), `GET …/events/{eventId}`, `POST …/events/watch`,
+`POST /calendar/v3/channels/stop`. Errors come in Google's JSON error shape.
+A token reads only its own user's calendar (`primary` is that calendar):
+another calendar answers 403. Timeline ops go through `apply`, which also
+notifies the calendars' channels."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from service.clock import Clock, SystemClock
+from service.sandbox.errors import GoogleApiError
+from service.sandbox.faults import FaultMiddleware, Faults, InjectedFailure
+from service.sandbox.google_channels import GoogleChannels
+from service.sandbox.google_store import GoogleStore
+from service.sandbox.notifier import Notifier
+from service.sandbox.oauth import Grant, TokenIssuer, TokenRejected
+from service.sandbox.oauth_google import GoogleAuth
+from service.sandbox.timefmt import parse_instant
+
+API_PREFIX = "/calendar/v3/"
+READ_SCOPES = frozenset(f"https://www.googleapis.com/auth/{s}" for s in
+                        ("calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly"))
+_JSON = "application/json; charset=UTF-8"
+_FAULTS = {429: ("rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
+           403: ("rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
+           500: ("backendError", "global", "Backend Error"),
+           503: ("backendError", "global", "The service is currently unavailable.")}
+
+
+def _error(exc: GoogleApiError, headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers, media_type=_JSON)
+
+
+def render_fault(request: Request, failure: InjectedFailure) -> Response:
+    reason, domain, message = _FAULTS.get(failure.status, ("error", "global", "Error"))
+    if failure.reason:
+        reason = failure.reason
+        if reason == "userRateLimitExceeded":
+            message = "User Rate Limit Exceeded"
+    return _error(GoogleApiError(failure.status, reason, message, domain=domain))
+
+
+def _bool(params: Any, name: str) -> bool:
+    value = params.get(name)
+    if value in (None, "false", "False"):
+        return False
+    if value in ("true", "True"):
+        return True
+    raise GoogleApiError(400, "invalid", f"Invalid value for: {name}")
+
+
+def _int(params: Any, name: str, default: int | None) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise GoogleApiError(400, "invalid", f"Invalid value for: {name}") from None
+
+
+Handler = Callable[[Request, Grant, str], Awaitable[Response]]
+
+
+class GoogleFake:
+    def __init__(self, store: GoogleStore, *, clock: Clock | None = None, issuer: TokenIssuer | None = None,
+                 faults: Faults | None = None, notifier: Notifier | None = None, require_https: bool = False,
+                 channel_max_ttl: timedelta = timedelta(days=30)) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.issuer = issuer or TokenIssuer(self.clock)
+        self.faults = faults or Faults()
+        self.notifier = notifier or Notifier(faults=self.faults)
+        self.auth = GoogleAuth(self.issuer, known_user=lambda email: email.lower() in self.store.calendars())
+        self.channels = GoogleChannels(self.clock, self.notifier, self.faults, require_https=require_https,
+                                       max_ttl=channel_max_ttl)
+        self.app = FaultMiddleware(self._starlette(), faults=self.faults, target="google",
+                                   api_prefix=API_PREFIX, render=render_fault)
+
+    # -- driving the fake ----------------------------------------------------------------
+    def apply(self, op: dict[str, Any]) -> int:
+        """Apply a timeline op (`provider: google`) and notify every calendar it touched."""
+        self.store.apply(op)
+        return self.changed(op["calendars"], at=parse_instant(op["at"]))
+
+    def changed(self, calendars: list[str], *, at: datetime | None = None) -> int:
+        """Notify the channels of calendars changed behind the API (e.g. directly in the store)."""
+        return sum(self.channels.notify(cal, at) for cal in calendars)
+
+    def expire_sync_tokens(self, calendar: str) -> None:
+        self.store.expire_sync_tokens(calendar)
+
+    # -- app -----------------------------------------------------------------------------
+    def _starlette(self) -> Starlette:
+        api = [
+            Route(API_PREFIX + "calendars/{calendarId}", self._guard(self._calendar), methods=["GET"]),
+            Route(API_PREFIX + "calendars/{calendarId}/events", self._guard(self._list), methods=["GET"]),
+            Route(API_PREFIX + "calendars/{calendarId}/events/watch", self._guard(self._watch), methods=["POST"]),
+            Route(API_PREFIX + "calendars/{calendarId}/events/{eventId}", self._guard(self._get), methods=["GET"]),
+            Route(API_PREFIX + "channels/stop", self._guard(self._stop, calendar=False), methods=["POST"]),
+        ]
+
+        async def not_found(request: Request, exc: HTTPException) -> Response:
+            return _error(GoogleApiError(exc.status_code, "notFound" if exc.status_code == 404 else "badRequest",
+                                         "Not Found" if exc.status_code == 404 else str(exc.detail)))
+
+        return Starlette(routes=self.auth.routes() + api, exception_handlers={404: not_found, 405: not_found})
+
+    def _guard(self, handler: Handler, *, calendar: bool = True) -> Callable[[Request], Awaitable[Response]]:
+        """Authentication, access control and Google's error shape around an API handler."""
+        async def endpoint(request: Request) -> Response:
+            try:
+                grant = self.issuer.check("google", request.headers.get("authorization"))
+            except TokenRejected:
+                return _error(GoogleApiError(401, "authError", "Invalid Credentials"),
+                              {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'})
+            try:
+                if not READ_SCOPES & set(grant.scopes):
+                    raise GoogleApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
+                cal = self._calendar_for(grant, request.path_params["calendarId"]) if calendar else ""
+                return await handler(request, grant, cal)
+            except GoogleApiError as exc:
+                return _error(exc)
+        return endpoint
+
+    def _calendar_for(self, grant: Grant, calendar_id: str) -> str:
+        cal = grant.user if calendar_id == "primary" else calendar_id.lower()
+        if cal != grant.user:
+            raise GoogleApiError(403, "forbidden", "Forbidden")
+        return cal or ""
+
+    async def _calendar(self, request: Request, grant: Grant, cal: str) -> Response:
+        return JSONResponse(self.store.get_calendar(cal), media_type=_JSON)
+
+    async def _list(self, request: Request, grant: Grant, cal: str) -> Response:
+        q = request.query_params
+        page = self.store.list_events(
+            cal, sync_token=q.get("syncToken"), page_token=q.get("pageToken"), time_min=q.get("timeMin"),
+            time_max=q.get("timeMax"), updated_min=q.get("updatedMin"), max_results=_int(q, "maxResults", 250),
+            show_deleted=_bool(q, "showDeleted"), single_events=_bool(q, "singleEvents"), order_by=q.get("orderBy"),
+            q=q.get("q"), i_cal_uid=q.get("iCalUID"),
+            private_extended_property=q.getlist("privateExtendedProperty") or None,
+            shared_extended_property=q.getlist("sharedExtendedProperty") or None)
+        return JSONResponse(page, media_type=_JSON)
+
+    async def _get(self, request: Request, grant: Grant, cal: str) -> Response:
+        return JSONResponse(self.store.get_event(cal, request.path_params["eventId"]), media_type=_JSON)
+
+    async def _watch(self, request: Request, grant: Grant, cal: str) -> Response:
+        body = await _json_body(request)
+        uri = f"{request.base_url}calendar/v3/calendars/{quote(cal, safe='')}/events?alt=json"
+        return JSONResponse(self.channels.watch(cal, grant.user or "", body, uri), media_type=_JSON)
+
+    async def _stop(self, request: Request, grant: Grant, cal: str) -> Response:
+        self.channels.stop(grant.user or "", await _json_body(request))
+        return Response(status_code=204)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        raise GoogleApiError(400, "parseError", "Parse Error") from None
+    if not isinstance(body, dict):
+        raise GoogleApiError(400, "parseError", "Parse Error")
+    return body

@@ -1,0 +1,64 @@
+"""Serve an ASGI app on a free loopback port from a background thread.
+
+The fakes must run on their own thread and event loop: the Google client is
+synchronous (httplib2), so a test calling it from the thread that would also
+run the server would deadlock. The socket is bound before the thread starts,
+so `base_url` is known (and stable) as soon as the object exists."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import uvicorn
+
+
+class LoopbackServer:
+    """`LoopbackServer(app).start()` → serving at `base_url` until `stop()`."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox") -> None:
+        self.app = app
+        self.name = name
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.host, self.port = self._sock.getsockname()[:2]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=1, timeout_keep_alive=30)
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT` (no trailing slash)."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> LoopbackServer:
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
+                                        name=f"{self.name}-server", daemon=True)
+        self._thread.start()
+        # Startup is infrastructure, not domain time: a monotonic deadline is fine here.
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} server did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._thread is None:
+            self._sock.close()
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        self._thread = None
+        self._sock.close()
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
