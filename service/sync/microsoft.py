@@ -1,0 +1,265 @@
+"""Microsoft Graph v1.0 adapter for the CalendarProvider port.
+
+Reading is calendarView delta (see /shared/providers.md):
+- no cursor: a baseline over the window, `GET /users/{id}/calendarView/delta
+  ?startDateTime&endDateTime`, following `@odata.nextLink` to the
+  `@odata.deltaLink`; the ChangeSet carries `baseline=window` because a
+  baseline is complete for its window;
+- a cursor is the deltaLink itself (opaque to the caller): GET it, follow
+  nextLinks. Links must point at our Graph endpoint (the bearer token goes
+  with them); one that does not is treated as an expired cursor;
+- items are instances only. `@removed` → `removed`. Any occurrence or
+  exception has its series master fetched once per call (stubs lack subject
+  and attendees; exceptions need the master's iCalendar UID), and the master
+  is upserted too: the delta never returns masters, and this is how a series'
+  recurrence reaches the store;
+- times are asked for in UTC (`Prefer: outlook.timezone="UTC"`); the zone an
+  event was scheduled in comes from originalStartTimeZone / the recurrence
+  (service.sync.normalize_microsoft does the mapping).
+
+Pushing is Graph subscriptions on `/users/{id}/events`; Graph validates the
+notification URL itself while creating (or renewing) one.
+
+Tokens: service.sync.microsoft_auth; HTTP, retries and error mapping:
+service.sync.microsoft_http."""
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import structlog
+
+from service.clock import Clock
+from service.domain.calendar import EventSnapshot
+from service.settings import Settings
+from service.sync.microsoft_auth import GraphTokens, RefreshTokenHook
+from service.sync.microsoft_http import GraphHttp, Sleep, error_code, graph_instant
+from service.sync.normalize_microsoft import GraphEventError, normalize_graph_event
+from service.sync.provider import (
+    CalendarRef, ChangeSet, Channel, FullResyncRequired, ProviderError, SyncWindow,
+)
+
+log = structlog.get_logger(__name__)
+
+UTC = timezone.utc
+PREFER_UTC = 'outlook.timezone="UTC"'
+# What normalize_microsoft reads; cancelledOccurrences (→ EXDATE) is served only when selected.
+EVENT_SELECT = ",".join((
+    "id", "type", "subject", "start", "end", "isAllDay", "isCancelled", "showAs", "responseStatus",
+    "attendees", "organizer", "iCalUId", "recurrence", "seriesMasterId", "originalStart",
+    "originalStartTimeZone", "originalEndTimeZone", "lastModifiedDateTime", "changeKey",
+    "cancelledOccurrences",
+))
+_INSTANCE_TYPES = ("occurrence", "exception")
+_NOT_FOUND = "ErrorItemNotFound"
+MAX_CLIENT_STATE = 128
+
+
+class _Increment:
+    """What one fetch_changes call has seen, last word per id winning."""
+
+    def __init__(self) -> None:
+        self.upserts: dict[str, EventSnapshot] = {}
+        self.removed: dict[str, None] = {}                  # ordered set
+        self.masters: dict[str, dict[str, Any] | None] = {}  # fetched this call; None: gone
+
+    def upsert(self, snapshot: EventSnapshot) -> None:
+        self.removed.pop(snapshot.event_id, None)
+        self.upserts[snapshot.event_id] = snapshot
+
+    def remove(self, event_id: str) -> None:
+        self.upserts.pop(event_id, None)
+        self.removed[event_id] = None
+
+
+class GraphCalendarProvider:
+    """CalendarProvider for Microsoft Graph. One instance per process: it owns
+    the shared HTTP client and the MSAL applications (call `aclose()`)."""
+
+    name = "microsoft"
+    windowed = True   # a delta cursor covers only its baseline's window: the engine re-baselines
+
+    def __init__(self, settings: Settings, *, clock: Clock, msal_http_client: Any = None,
+                 client: httpx.AsyncClient | None = None, sleep: Sleep = asyncio.sleep,
+                 rng: random.Random | None = None, page_size: int = 100, max_retries: int = 3,
+                 max_wait: float = 30.0, on_refresh_token: RefreshTokenHook | None = None) -> None:
+        self._settings = settings
+        self._clock = clock
+        self.page_size = page_size
+        self.tokens = GraphTokens(settings.microsoft, clock=clock, http_client=msal_http_client,
+                                  on_refresh_token=on_refresh_token)
+        self.http = GraphHttp(settings.microsoft.graph_endpoint, self.tokens, clock=clock, client=client,
+                              sleep=sleep, rng=rng, max_retries=max_retries, max_wait=max_wait)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    # -- reading -----------------------------------------------------------------------------
+    async def fetch_changes(self, calendar: CalendarRef, cursor: str | None, window: SyncWindow) -> ChangeSet:
+        prefer = (f"odata.maxpagesize={self.page_size}", PREFER_UTC)
+        if cursor is None:
+            url = self.http.url(f"{_user(calendar)}/calendarView/delta")
+            params: dict[str, str] | None = {"startDateTime": graph_instant(window.start),
+                                             "endDateTime": graph_instant(window.end)}
+        else:
+            if not self.http.owns(cursor):
+                # e.g. graph_endpoint was reconfigured: re-baseline rather than send the token elsewhere.
+                raise FullResyncRequired("delta cursor does not belong to the configured Graph endpoint")
+            url, params = cursor, None
+        seen = _Increment()
+        observed = self._clock.now()
+        pages = 0
+        while True:
+            page = await self.http.json(calendar, "GET", url, op="calendarView.delta", params=params, prefer=prefer)
+            pages += 1
+            for item in page.get("value") or []:
+                await self._absorb(calendar, item, seen, observed)
+            link = page.get("@odata.nextLink")
+            if link:
+                if not self.http.owns(link):
+                    raise ProviderError("calendarView.delta: nextLink outside the Graph endpoint", transient=False)
+                url, params = link, None
+                continue
+            delta = page.get("@odata.deltaLink")
+            if not delta or not self.http.owns(delta):
+                raise ProviderError("calendarView.delta: round ended without a usable deltaLink")
+            break
+        log.info("graph.delta", calendar_id=calendar.calendar_id, baseline=cursor is None, pages=pages,
+                 upserts=len(seen.upserts), removed=len(seen.removed), masters=len(seen.masters))
+        return ChangeSet(upserts=list(seen.upserts.values()), removed=list(seen.removed), cursor=delta,
+                         baseline=window if cursor is None else None)
+
+    async def _absorb(self, calendar: CalendarRef, item: dict[str, Any], seen: _Increment,
+                      observed: datetime) -> None:
+        event_id = item.get("id")
+        if not event_id:
+            return
+        if "@removed" in item:
+            seen.remove(event_id)
+            return
+        master = None
+        master_id = item.get("seriesMasterId")
+        if master_id and item.get("type") in _INSTANCE_TYPES:
+            master = await self._master(calendar, master_id, seen, observed)
+            if master is None:
+                seen.remove(event_id)  # the series went away between the delta page and now
+                return
+        snapshot = self._normalize(calendar, item, master, observed)
+        if snapshot is not None:
+            seen.upsert(snapshot)
+
+    async def _master(self, calendar: CalendarRef, master_id: str, seen: _Increment,
+                      observed: datetime) -> dict[str, Any] | None:
+        if master_id in seen.masters:
+            return seen.masters[master_id]
+        master = await self._get_resource(calendar, master_id, op="events.get(master)")
+        seen.masters[master_id] = master
+        if master is None:
+            seen.remove(master_id)
+        else:
+            snapshot = self._normalize(calendar, master, None, observed)
+            if snapshot is not None:
+                seen.upsert(snapshot)
+        return master
+
+    async def get_event(self, calendar: CalendarRef, event_id: str) -> EventSnapshot | None:
+        resource = await self._get_resource(calendar, event_id, op="events.get")
+        if resource is None:
+            return None
+        master = None
+        master_id = resource.get("seriesMasterId")
+        if master_id and resource.get("type") in _INSTANCE_TYPES:
+            master = await self._get_resource(calendar, master_id, op="events.get(master)")
+            if master is None:
+                return None  # an instance without its series no longer exists
+        snapshot = self._normalize(calendar, resource, master, self._clock.now())
+        if snapshot is None:
+            raise ProviderError("events.get: Graph returned an unreadable event", transient=False)
+        return snapshot
+
+    async def _get_resource(self, calendar: CalendarRef, event_id: str, *, op: str) -> dict[str, Any] | None:
+        url = self.http.url(f"{_user(calendar)}/events/{quote(event_id, safe='')}")
+        response = await self.http.request(calendar, "GET", url, op=op, params={"$select": EVENT_SELECT},
+                                           prefer=(PREFER_UTC,), accept=(404,))
+        if response.status_code == 404:
+            if error_code(response) == _NOT_FOUND:
+                return None
+            raise self.http.error(response, op)  # e.g. ErrorInvalidUser: the mailbox, not the event
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ProviderError(f"{op}: Graph answered an unexpected body")
+        return body
+
+    def _normalize(self, calendar: CalendarRef, resource: dict[str, Any], master: dict[str, Any] | None,
+                   observed: datetime) -> EventSnapshot | None:
+        try:
+            return normalize_graph_event(calendar.email, resource, master, observed_at=observed,
+                                         mailbox_time_zone=calendar.time_zone)
+        except (GraphEventError, ValueError, KeyError) as exc:
+            # One unreadable item must not stall the whole calendar; it is logged, not guessed at.
+            log.warning("graph.event_skipped", calendar_id=calendar.calendar_id, event_id=resource.get("id"),
+                        error=type(exc).__name__)
+            return None
+
+    # -- change notifications ----------------------------------------------------------------
+    def _expiry(self, ttl_seconds: int) -> datetime:
+        longest = self._settings.sync.graph_subscription_minutes * 60
+        return self._clock.now() + timedelta(seconds=max(1, min(ttl_seconds, longest)))
+
+    async def watch(self, calendar: CalendarRef, address: str, lifecycle_address: str, secret: str,
+                    ttl_seconds: int) -> Channel:
+        if not secret or len(secret) > MAX_CLIENT_STATE:
+            raise ValueError(f"clientState must be 1..{MAX_CLIENT_STATE} characters")
+        body = {"changeType": "created,updated,deleted", "notificationUrl": address,
+                "lifecycleNotificationUrl": lifecycle_address,
+                "resource": f"/{_user(calendar)}/events",
+                "expirationDateTime": graph_instant(self._expiry(ttl_seconds)), "clientState": secret}
+        try:
+            data = await self.http.json(calendar, "POST", self.http.url("subscriptions"), op="subscriptions.create",
+                                        json=body)
+        except ProviderError as exc:
+            if exc.status == 400:
+                # Mostly a failed validation handshake: our receiver was unreachable or slow.
+                raise ProviderError(str(exc), status=400, transient=True) from None
+            raise
+        channel = _channel(data, None)
+        log.info("graph.subscribed", calendar_id=calendar.calendar_id, channel_id=channel.channel_id,
+                 expires_at=channel.expires_at.isoformat())
+        return channel
+
+    async def renew(self, calendar: CalendarRef, channel: Channel, ttl_seconds: int) -> Channel | None:
+        url = self.http.url(f"subscriptions/{quote(channel.channel_id, safe='')}")
+        response = await self.http.request(calendar, "PATCH", url, op="subscriptions.renew",
+                                           json={"expirationDateTime": graph_instant(self._expiry(ttl_seconds))},
+                                           accept=(404,))
+        if response.status_code == 404:
+            log.info("graph.subscription_gone", calendar_id=calendar.calendar_id, channel_id=channel.channel_id)
+            return None  # expired or removed by Graph: the caller creates a new one
+        renewed = _channel(response.json(), channel.resource_id)
+        log.info("graph.renewed", calendar_id=calendar.calendar_id, channel_id=renewed.channel_id,
+                 expires_at=renewed.expires_at.isoformat())
+        return renewed
+
+    async def stop(self, calendar: CalendarRef, channel: Channel) -> None:
+        url = self.http.url(f"subscriptions/{quote(channel.channel_id, safe='')}")
+        await self.http.request(calendar, "DELETE", url, op="subscriptions.delete", accept=(404,))
+        log.info("graph.unsubscribed", calendar_id=calendar.calendar_id, channel_id=channel.channel_id)
+
+
+def _user(calendar: CalendarRef) -> str:
+    return f"users/{quote(calendar.external_id, safe='@')}"
+
+
+def _channel(data: Any, resource_id: str | None) -> Channel:
+    try:
+        expires = datetime.fromisoformat(data["expirationDateTime"]).astimezone(UTC)
+        return Channel(channel_id=str(data["id"]), resource_id=resource_id, expires_at=expires)
+    except (KeyError, TypeError, ValueError):
+        raise ProviderError("subscriptions: Graph answered without id or expirationDateTime") from None
+
+
+__all__ = ["EVENT_SELECT", "GraphCalendarProvider"]

@@ -1,0 +1,297 @@
+"""Access tokens for Microsoft Graph (MSAL), and the per-user connect flow.
+
+Grants (`CalendarRef.connection_kind`):
+- "org": app-only, client-credentials flow. `credentials` is either the client
+  secret alone (tenant and client id come from settings) or a JSON object
+  `{"tenant_id", "client_id", "client_secret"}` whose missing keys fall back to
+  settings, so one deployment can hold org grants for several tenants. MSAL
+  caches the app token; we only drop it after Graph answers 401.
+- "user": delegated. `credentials` is the user's refresh token, redeemed by our
+  web app (client id/secret and tenant from settings). MSAL does not cache what
+  `acquire_token_by_refresh_token` returns for reuse, so access tokens are kept
+  here, keyed by a hash of the refresh token, with their expiry on the injected
+  clock. Entra hands out a new refresh token on every redemption: we use the
+  newest one in-process and pass it to `on_refresh_token` so the caller can
+  store it (the old one keeps working until its own expiry).
+
+MSAL is synchronous and does blocking HTTP, so every call runs in a worker
+thread. Each application object is long-lived (building one fetches the
+authority's metadata) and guarded by its own lock: MSAL does not document its
+application objects as thread-safe, and serialising also means a cold cache
+costs one token request, not one per concurrent calendar.
+
+Nothing here logs or raises with a secret, a token or an Entra error
+description (which can carry user names): only error codes."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlsplit
+
+import msal
+import msal.authority
+import structlog
+
+from service.clock import Clock
+from service.settings import MicrosoftSettings, Settings
+from service.sync.provider import AuthorizationFailed, CalendarRef, ProviderError
+
+log = structlog.get_logger(__name__)
+
+APP_SCOPES = ["https://graph.microsoft.com/.default"]
+DELEGATED_SCOPES = ["Calendars.Read"]   # MSAL adds openid, profile, offline_access
+# Entra errors that no retry will fix: the grant or the app registration must change.
+_GRANT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client", "interaction_required",
+                           "consent_required", "login_required", "invalid_scope", "access_denied",
+                           "invalid_request", "invalid_tenant", "unsupported_grant_type"})
+_EXPIRY_SKEW = timedelta(minutes=5)     # refresh a little early: clocks and transit differ
+
+RefreshTokenHook = Callable[[CalendarRef, str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class AppCredentials:
+    tenant: str
+    client_id: str
+    client_secret: str = field(repr=False)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        # The secret only as a digest: keys end up in debuggers and reprs.
+        return (self.tenant, self.client_id, _digest(self.client_secret))
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def org_credentials(settings: MicrosoftSettings, credentials: str) -> AppCredentials:
+    """An org grant's credentials: a bare client secret or a JSON object (see module doc)."""
+    text = (credentials or "").strip()
+    given: dict[str, Any] = {}
+    if text.startswith("{"):
+        try:
+            given = json.loads(text)
+        except ValueError:
+            raise AuthorizationFailed("org credentials are not valid JSON") from None
+        if not isinstance(given, dict):
+            raise AuthorizationFailed("org credentials are not a JSON object")
+    secret = given.get("client_secret") if given else text
+    creds = AppCredentials(tenant=str(given.get("tenant_id") or settings.tenant_id),
+                           client_id=str(given.get("client_id") or settings.client_id),
+                           client_secret=str(secret or settings.client_secret.get_secret_value()))
+    if not creds.client_id or not creds.client_secret:
+        raise AuthorizationFailed("org credentials lack a client id or secret")
+    return creds
+
+
+def web_app_credentials(settings: MicrosoftSettings) -> AppCredentials:
+    """Our own registered web app: redeems users' codes and refresh tokens."""
+    return AppCredentials(settings.tenant_id, settings.client_id, settings.client_secret.get_secret_value())
+
+
+class MsalApps:
+    """One long-lived ConfidentialClientApplication per (tenant, client id, secret)."""
+
+    def __init__(self, settings: MicrosoftSettings, *, http_client: Any = None, timeout: float = 30.0) -> None:
+        self._authority_host = settings.authority_host.rstrip("/")
+        self._http_client = http_client      # None in production: MSAL's own requests session
+        self._timeout = timeout
+        self._apps: dict[tuple[str, str, str], tuple[msal.ConfidentialClientApplication, threading.Lock]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, creds: AppCredentials) -> tuple[msal.ConfidentialClientApplication, threading.Lock]:
+        """The app and its lock (blocking: builds the app on first use)."""
+        with self._lock:
+            held = self._apps.get(creds.key)
+            if held is None:
+                held = (self._build(creds), threading.Lock())
+                self._apps[creds.key] = held
+            return held
+
+    def peek(self, creds: AppCredentials) -> msal.ConfidentialClientApplication | None:
+        with self._lock:
+            held = self._apps.get(creds.key)
+        return held[0] if held else None
+
+    def _build(self, creds: AppCredentials) -> msal.ConfidentialClientApplication:
+        host = (urlsplit(self._authority_host).hostname or "").lower()
+        # Microsoft's instance discovery only knows Microsoft's login hosts; any
+        # other host (sovereign proxy, the sandbox's login.fake.test) serves its
+        # OpenID metadata directly, so discovery must be off for it.
+        known = host in msal.authority.WELL_KNOWN_AUTHORITY_HOSTS
+        kwargs: dict[str, Any] = {"instance_discovery": None if known else False}
+        if self._http_client is not None:
+            kwargs["http_client"] = self._http_client
+        else:
+            kwargs["timeout"] = self._timeout
+        try:
+            return msal.ConfidentialClientApplication(
+                creds.client_id, client_credential=creds.client_secret,
+                authority=f"{self._authority_host}/{creds.tenant}", **kwargs)
+        except ValueError as exc:
+            # Unknown tenant or authority: MSAL says so in a ValueError without secrets.
+            raise AuthorizationFailed(f"Entra authority rejected: {type(exc).__name__}") from None
+        except Exception as exc:  # noqa: BLE001 - network failure while fetching metadata
+            raise ProviderError(f"Entra metadata unavailable: {type(exc).__name__}") from None
+
+
+def _check(result: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    """An MSAL result, or the matching ProviderError (error code only, never the description)."""
+    if result and "access_token" in result:
+        return result
+    error = (result or {}).get("error") or "no_token"
+    codes = (result or {}).get("error_codes") or []
+    detail = f"{what}: {error}" + (f" (AADSTS{codes[0]})" if codes else "")
+    if error in _GRANT_ERRORS:
+        raise AuthorizationFailed(detail)
+    raise ProviderError(detail, transient=True)
+
+
+async def _in_thread(fn: Callable[[], dict[str, Any] | None], what: str) -> dict[str, Any]:
+    try:
+        result = await asyncio.to_thread(fn)
+    except ProviderError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - transport errors from MSAL's HTTP client
+        raise ProviderError(f"{what}: {type(exc).__name__}", transient=True) from None
+    return _check(result, what)
+
+
+@dataclass
+class _UserToken:
+    access_token: str = field(repr=False)
+    expires_at: datetime
+    refresh_token: str = field(repr=False)   # the newest one Entra gave us
+
+
+class GraphTokens:
+    """Access tokens for calendars' grants: app-only through MSAL's cache,
+    delegated through our own (see module doc)."""
+
+    max_cached_users = 10_000
+
+    def __init__(self, settings: MicrosoftSettings, *, clock: Clock, http_client: Any = None,
+                 on_refresh_token: RefreshTokenHook | None = None) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._apps = MsalApps(settings, http_client=http_client)
+        self._on_refresh_token = on_refresh_token
+        # refresh-token digest → token; LRU-bounded since every rotation adds a key.
+        self._users: OrderedDict[str, _UserToken] = OrderedDict()
+        self._user_locks: dict[int, asyncio.Lock] = {}   # per calendar: bounded by the calendars synced
+
+    async def access_token(self, calendar: CalendarRef) -> str:
+        if calendar.connection_kind == "org":
+            return await self._app_token(org_credentials(self._settings, calendar.credentials))
+        if calendar.connection_kind == "user":
+            return await self._user_token(calendar)
+        raise AuthorizationFailed(f"unknown connection kind {calendar.connection_kind!r}")
+
+    def invalidate(self, calendar: CalendarRef) -> None:
+        """Forget the cached access token after Graph rejected it (401)."""
+        if calendar.connection_kind == "user":
+            held = self._users.get(_digest(calendar.credentials))
+            if held is not None:
+                held.access_token = ""  # keep the newest refresh token, drop the access token
+            return
+        try:
+            app = self._apps.peek(org_credentials(self._settings, calendar.credentials))
+        except AuthorizationFailed:
+            return
+        if app is not None:
+            app.remove_tokens_for_client()  # all of this app's tokens: they are one and the same grant
+
+    async def _app_token(self, creds: AppCredentials) -> str:
+        def acquire() -> dict[str, Any] | None:
+            app, lock = self._apps.get(creds)
+            with lock:
+                return app.acquire_token_for_client(scopes=APP_SCOPES)  # served from MSAL's cache when fresh
+
+        return (await _in_thread(acquire, "app-only token"))["access_token"]
+
+    async def _user_token(self, calendar: CalendarRef) -> str:
+        key = _digest(calendar.credentials)
+        lock = self._user_locks.setdefault(calendar.calendar_id, asyncio.Lock())
+        async with lock:  # one redemption per calendar at a time; the others reuse its result
+            held = self._users.get(key)
+            if held is not None:
+                self._users.move_to_end(key)
+                if held.access_token and self._clock.now() < held.expires_at - _EXPIRY_SKEW:
+                    return held.access_token
+            refresh_token = held.refresh_token if held else calendar.credentials
+            creds = web_app_credentials(self._settings)
+
+            def redeem() -> dict[str, Any] | None:
+                app, app_lock = self._apps.get(creds)
+                with app_lock:
+                    return app.acquire_token_by_refresh_token(refresh_token, scopes=DELEGATED_SCOPES)
+
+            result = await _in_thread(redeem, "delegated token")
+            rotated = result.get("refresh_token") or refresh_token
+            entry = _UserToken(result["access_token"],
+                               self._clock.now() + timedelta(seconds=int(result.get("expires_in") or 0)), rotated)
+            # Under the stored token's digest and the rotated one's: once the caller
+            # stores the rotated token, its next CalendarRef still hits the cache.
+            for alias in {key, _digest(rotated)}:
+                self._users[alias] = entry
+                self._users.move_to_end(alias)
+            while len(self._users) > self.max_cached_users:
+                self._users.popitem(last=False)
+        if rotated != refresh_token and self._on_refresh_token is not None:
+            try:
+                await self._on_refresh_token(calendar, rotated)
+            except Exception:  # noqa: BLE001 - storing is best effort; the old token still works
+                log.warning("graph.refresh_token_not_stored", calendar_id=calendar.calendar_id)
+        return result["access_token"]
+
+
+# -- per-user connect flow (the calendars API) ------------------------------------------------
+_connect_apps: dict[tuple[str, int], MsalApps] = {}
+_connect_lock = threading.Lock()
+
+
+def _connect_app(settings: Settings, http_client: Any) -> tuple[msal.ConfidentialClientApplication, threading.Lock]:
+    key = (settings.microsoft.authority_host, id(http_client))
+    with _connect_lock:
+        apps = _connect_apps.setdefault(key, MsalApps(settings.microsoft, http_client=http_client))
+    return apps.get(web_app_credentials(settings.microsoft))
+
+
+def authorization_url(settings: Settings, redirect_uri: str, state: str, *, login_hint: str | None = None,
+                      http_client: Any = None) -> str:
+    """Where to send a person to grant calendar access. The first call per
+    process fetches the authority's OpenID metadata (blocking; the app is then
+    reused): from async code, call it in a thread."""
+    app, lock = _connect_app(settings, http_client)
+    with lock:
+        return app.get_authorization_request_url(DELEGATED_SCOPES, state=state, redirect_uri=redirect_uri,
+                                                 login_hint=login_hint)
+
+
+async def exchange_code(settings: Settings, code: str, redirect_uri: str, *,
+                        http_client: Any = None) -> tuple[str, str]:
+    """Redeem the code sent to `redirect_uri`: (refresh token, the person's email)."""
+    def redeem() -> dict[str, Any] | None:
+        app, lock = _connect_app(settings, http_client)
+        with lock:
+            return app.acquire_token_by_authorization_code(code, scopes=DELEGATED_SCOPES, redirect_uri=redirect_uri)
+
+    result = await _in_thread(redeem, "authorization code")
+    refresh_token = result.get("refresh_token")
+    if not refresh_token:
+        raise AuthorizationFailed("no refresh token: offline_access was not granted")
+    claims = result.get("id_token_claims") or {}
+    email = claims.get("preferred_username") or claims.get("email") or claims.get("upn")
+    if not email:
+        raise AuthorizationFailed("the id token names no user")
+    return refresh_token, str(email).lower()
+
+
+__all__ = ["AppCredentials", "GraphTokens", "MsalApps", "authorization_url", "exchange_code", "org_credentials"]
