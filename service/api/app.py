@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.api import health, problems
+from service.api import health, problems, webhooks
 from service.api.routers import ROUTERS
 from service.clock import Clock, SystemClock
 from service.db.engine import create_engine, read_session_factory, session_factory
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     problems.install(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(webhooks.router)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
     return app

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from service.api.problems import responses
@@ -27,3 +28,9 @@ async def readyz(request: Request) -> dict[str, str]:
     except Exception as exc:  # any driver error means "not ready"
         raise NotReady(f"database unreachable: {exc.__class__.__name__}") from None
     return {"status": "ok"}
+
+
+@router.get("/metrics", summary="Prometheus metrics", operation_id="health-metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
+async def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

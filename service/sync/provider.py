@@ -82,6 +82,9 @@ class AuthorizationFailed(ProviderError):
 
 class CalendarProvider(Protocol):
     name: str
+    # True when a cursor only covers the window of its baseline (Graph delta): the
+    # engine then re-takes the baseline as time moves on. Google's token covers all.
+    windowed: bool
 
     async def fetch_changes(self, calendar: CalendarRef, cursor: str | None, window: SyncWindow) -> ChangeSet:
         """Everything changed since `cursor`, or a full sync over `window` when

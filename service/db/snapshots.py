@@ -1,0 +1,66 @@
+"""EventSnapshot ⇄ JSON (revision history) and ⇄ CalendarEvent rows (current state)."""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from service.db.models import CalendarEvent
+from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Status
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _dt(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def to_json(s: EventSnapshot) -> dict[str, Any]:
+    return {
+        "calendar": s.calendar, "event_id": s.event_id, "kind": s.kind.value, "status": s.status.value,
+        "updated": _dt(s.updated), "provider": s.provider, "ical_uid": s.ical_uid, "series_id": s.series_id,
+        "original_start": _dt(s.original_start), "start": _dt(s.start), "end": _dt(s.end),
+        "timezone": s.timezone, "all_day": s.all_day, "recurrence": list(s.recurrence),
+        "organizer": s.organizer, "busy": s.busy, "title": s.title,
+        "attendees": [[a.email, a.response.value, a.resource, a.organizer] for a in s.attendees],
+    }
+
+
+def from_json(d: dict[str, Any]) -> EventSnapshot:
+    return EventSnapshot(
+        calendar=d["calendar"], event_id=d["event_id"], kind=Kind(d["kind"]), status=Status(d["status"]),
+        updated=_parse(d["updated"]), provider=d.get("provider", ""), ical_uid=d.get("ical_uid"),
+        series_id=d.get("series_id"), original_start=_parse(d.get("original_start")),
+        start=_parse(d.get("start")), end=_parse(d.get("end")), timezone=d.get("timezone"),
+        all_day=d.get("all_day", False), recurrence=tuple(d.get("recurrence") or ()),
+        organizer=d.get("organizer"), busy=d.get("busy", True), title=d.get("title", ""),
+        attendees=tuple(Attendee(e, Response(r), res, org) for e, r, res, org in d.get("attendees") or ()),
+    )
+
+
+def same_content(a: EventSnapshot, b: EventSnapshot) -> bool:
+    """Equal apart from the change time: Graph re-sends every occurrence of a
+    series whenever its master changes; those re-sends are not revisions."""
+    return dataclasses.replace(a, updated=_EPOCH) == dataclasses.replace(b, updated=_EPOCH)
+
+
+def row_values(s: EventSnapshot) -> dict[str, Any]:
+    return {
+        "ical_uid": s.ical_uid, "kind": s.kind.value, "series_id": s.series_id,
+        "original_start": s.original_start, "status": s.status.value, "start": s.start, "end": s.end,
+        "time_zone": s.timezone, "all_day": s.all_day, "recurrence": list(s.recurrence),
+        "organizer": s.organizer, "busy": s.busy, "title": s.title, "updated": s.updated,
+        "attendees": [[a.email, a.response.value, a.resource, a.organizer] for a in s.attendees],
+        "removed_at": None,
+    }
+
+
+def row_matches(row: CalendarEvent, s: EventSnapshot) -> bool:
+    """The stored row already shows this snapshot (change time aside)."""
+    if row.removed_at is not None:
+        return False
+    return all(getattr(row, k) == v for k, v in row_values(s).items() if k not in ("updated", "removed_at"))

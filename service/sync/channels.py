@@ -1,0 +1,102 @@
+"""Push channel lifecycle: every active calendar keeps one live channel.
+
+A channel is refreshed at half its lifetime: Graph subscriptions are renewed in
+place (PATCH); Google channels cannot be renewed, so a new one is opened first and
+the old one stopped after, leaving no gap. Late notifications for the stopped
+channel are acknowledged and ignored by the webhooks."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.clock import Clock
+from service.db.models import PushChannel
+from service.settings import Settings
+from service.sync.provider import CalendarProvider, CalendarRef, Channel, ProviderError
+from service.sync.webhooks import secret_hash
+
+log = structlog.get_logger(__name__)
+
+
+def due_for_refresh(channel: PushChannel, now: datetime) -> bool:
+    return now >= channel.created_at + (channel.expires_at - channel.created_at) / 2
+
+
+class ChannelManager:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, settings: Settings) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.settings = settings
+
+    def _ttl_seconds(self, provider: str) -> int:
+        sync = self.settings.sync
+        if provider == "google":
+            return sync.google_channel_ttl_hours * 3600
+        return sync.graph_subscription_minutes * 60
+
+    def _addresses(self, provider: str) -> tuple[str, str]:
+        base = self.settings.public_base_url.rstrip("/")
+        return f"{base}/webhooks/{provider}", f"{base}/webhooks/{provider}/lifecycle"
+
+    async def ensure(self, provider: CalendarProvider, ref: CalendarRef) -> None:
+        """Open, renew or replace this calendar's channel as its age requires.
+        Provider errors are logged, not raised: fallback polling covers the gap."""
+        async with self.sessions() as session:
+            live = list((await session.scalars(select(PushChannel).where(
+                PushChannel.calendar_id == ref.calendar_id, PushChannel.stopped_at.is_(None))
+                .order_by(PushChannel.created_at.desc()))).all())
+        now = self.clock.now()
+        current = live[0] if live else None
+        try:
+            if current is not None and not due_for_refresh(current, now):
+                return
+            if current is not None:
+                renewed = await provider.renew(ref, _as_channel(current), self._ttl_seconds(provider.name))
+                if renewed is not None:
+                    await self._save_renewal(current.id, renewed, now)
+                    return
+            await self._open(provider, ref, now)
+            for old in live:
+                await self._stop(provider, ref, old, now)
+        except ProviderError as err:
+            log.warning("channel_refresh_failed", calendar_id=ref.calendar_id, error=type(err).__name__,
+                        status=err.status)
+
+    async def _open(self, provider: CalendarProvider, ref: CalendarRef, now: datetime) -> None:
+        secret = secrets.token_urlsafe(48)  # ≤ 128 chars: Graph's clientState limit
+        address, lifecycle = self._addresses(provider.name)
+        channel = await provider.watch(ref, address, lifecycle, secret, self._ttl_seconds(provider.name))
+        async with self.sessions() as session:
+            session.add(PushChannel(calendar_id=ref.calendar_id, provider=provider.name,
+                                    channel_id=channel.channel_id, resource_id=channel.resource_id,
+                                    secret_hash=secret_hash(secret), expires_at=channel.expires_at,
+                                    created_at=now))
+            await session.commit()
+        log.info("channel_opened", calendar_id=ref.calendar_id, provider=provider.name,
+                 expires_at=channel.expires_at.isoformat())
+
+    async def _stop(self, provider: CalendarProvider, ref: CalendarRef, old: PushChannel, now: datetime) -> None:
+        try:
+            await provider.stop(ref, _as_channel(old))
+        except ProviderError as err:  # already gone at the provider: just forget it
+            log.info("channel_stop_failed", channel_id=old.channel_id, status=err.status)
+        async with self.sessions() as session:
+            row = await session.get(PushChannel, old.id)
+            if row is not None:
+                row.stopped_at = now
+                await session.commit()
+
+    async def _save_renewal(self, channel_row_id: int, renewed: Channel, now: datetime) -> None:
+        async with self.sessions() as session:
+            row = await session.get(PushChannel, channel_row_id)
+            # created_at starts the current lifetime: the next refresh is at its half.
+            row.expires_at, row.created_at = renewed.expires_at, now
+            await session.commit()
+
+
+def _as_channel(row: PushChannel) -> Channel:
+    return Channel(channel_id=row.channel_id, resource_id=row.resource_id, expires_at=row.expires_at)

@@ -1,0 +1,217 @@
+"""Sync workers: claim due calendars, pull an increment from the provider, and
+commit events, revisions and the new cursor in one short transaction.
+
+Provider I/O happens outside any transaction. A worker that dies mid-sync loses
+nothing: its lease expires, another worker claims the calendar and redoes the
+same increment from the same cursor, which the reconciler applies idempotently."""
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.clock import Clock
+from service.db.models import Calendar, CalendarConnection, Person
+from service.security.crypto import Vault
+from service.settings import SyncSettings
+from service.sync import queue, reconciler
+from service.sync.channels import ChannelManager
+from service.sync.provider import (
+    AuthorizationFailed, CalendarProvider, CalendarRef, ChangeSet, FullResyncRequired, ProviderError, SyncWindow,
+)
+
+log = structlog.get_logger(__name__)
+OnChanged = Callable[[set[int]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Job:
+    claim: queue.Claim
+    ref: CalendarRef
+    provider: CalendarProvider
+    cursor: str | None
+    window: SyncWindow
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(24):06x}"
+
+
+class SyncWorker:
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], providers: Mapping[str, CalendarProvider],
+                 vault: Vault | None, clock: Clock, settings: SyncSettings, owner: str | None = None,
+                 on_changed: OnChanged | None = None, channels: ChannelManager | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.sessions = sessions
+        self.providers = providers
+        self.vault = vault
+        self.clock = clock
+        self.settings = settings
+        self.owner = owner or default_owner()
+        self.on_changed = on_changed
+        self.channels = channels
+        self.rng = rng or random.Random()
+
+    # -- the loop ---------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        log.info("worker_started", owner=self.owner)
+        while not stop.is_set():
+            try:
+                busy = await self.run_once()
+            except Exception:  # a bad round must not kill the worker; it is logged
+                log.exception("worker_round_failed")
+                busy = 0
+            if not busy:
+                try:
+                    await asyncio.wait_for(stop.wait(), idle_seconds)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        """Claim a batch of due calendars and sync each; returns how many."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            claims = await queue.claim(session, owner=self.owner, now=now, limit=self.settings.batch_size,
+                                       lease_until=now + timedelta(seconds=self.settings.lease_seconds))
+            await session.commit()
+        for claim in claims:
+            await self.sync(claim)
+        return len(claims)
+
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Sync until nothing is due (replays, tests, the embedded server's start)."""
+        total = 0
+        for _ in range(max_rounds):
+            done = await self.run_once()
+            if not done:
+                return total
+            total += done
+        raise RuntimeError("sync queue did not drain")
+
+    # -- one calendar -----------------------------------------------------------------
+    async def sync(self, claim: queue.Claim) -> None:
+        job = await self._job(claim)
+        if job is None:
+            return
+        heartbeat = asyncio.create_task(self._heartbeat(claim.calendar_id))
+        try:
+            changes, gone = await self._fetch(job)
+        except ProviderError as err:
+            await self._failed(job, err)
+            return
+        finally:
+            heartbeat.cancel()
+        await self._commit(job, changes, gone)
+
+    async def _job(self, claim: queue.Claim) -> Job | None:
+        async with self.sessions() as session:
+            row = (await session.execute(
+                select(Calendar, CalendarConnection, Person.email)
+                .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
+                .join(Person, Person.id == Calendar.person_id)
+                .where(Calendar.id == claim.calendar_id))).first()
+        if row is None:
+            return None
+        calendar, connection, email = row
+        provider = self.providers.get(calendar.provider)
+        if provider is None:
+            log.warning("no_provider_configured", calendar_id=calendar.id, provider=calendar.provider)
+            return None
+        secret = self.vault.decrypt(connection.secret_encrypted) if connection.secret_encrypted and self.vault else ""
+        ref = CalendarRef(calendar_id=calendar.id, email=email, external_id=calendar.external_id,
+                          credentials=secret, connection_kind=connection.kind, time_zone=calendar.time_zone)
+        cursor, window = self._cursor_and_window(calendar, provider)
+        return Job(claim, ref, provider, cursor, window)
+
+    def _cursor_and_window(self, calendar: Calendar, provider: CalendarProvider) -> tuple[str | None, SyncWindow]:
+        now = self.clock.now()
+        window = SyncWindow(start=now - timedelta(days=self.settings.lookback_days),
+                            end=now + timedelta(days=self.settings.lookahead_days))
+        stale = (provider.windowed and calendar.window_start is not None
+                 and now - calendar.window_start - timedelta(days=self.settings.lookback_days)
+                 >= timedelta(days=self.settings.rebaseline_days))
+        if stale:  # the delta window has drifted: take a new baseline
+            return None, window
+        return calendar.cursor, window
+
+    async def _fetch(self, job: Job) -> tuple[ChangeSet, set[str]]:
+        try:
+            changes = await job.provider.fetch_changes(job.ref, job.cursor, job.window)
+        except FullResyncRequired:
+            log.info("full_resync", calendar_id=job.ref.calendar_id)
+            changes = await job.provider.fetch_changes(job.ref, None, job.window)
+        async with self.sessions() as session:
+            candidates = await reconciler.removed_series_candidates(session, job.ref.calendar_id, changes)
+        gone = {sid for sid in sorted(candidates) if await job.provider.get_event(job.ref, sid) is None}
+        return changes, gone
+
+    async def _commit(self, job: Job, changes: ChangeSet, gone: set[str]) -> None:
+        now = self.clock.now()
+        async with self.sessions() as session:
+            calendar = await session.get(Calendar, job.ref.calendar_id, with_for_update=True,
+                                         populate_existing=True)
+            if calendar is None or calendar.lease_owner != self.owner:
+                log.warning("lease_lost", calendar_id=job.ref.calendar_id)  # another worker redoes it
+                return
+            applied = await reconciler.apply(session, calendar, changes, gone_series=gone, observed_at=now)
+            calendar.cursor = changes.cursor
+            if changes.baseline is not None:
+                calendar.window_start, calendar.window_end = changes.baseline.start, changes.baseline.end
+            calendar.time_zone = changes.time_zone or calendar.time_zone
+            calendar.dirty = calendar.dirty_generation != job.claim.generation
+            calendar.next_poll_at = now + timedelta(minutes=self.settings.poll_minutes)
+            calendar.last_synced_at = now
+            calendar.failures, calendar.backoff_until, calendar.last_error = 0, None, None
+            calendar.lease_owner = calendar.lease_expires_at = None
+            person_id = calendar.person_id
+            await session.commit()
+        log.info("synced", calendar_id=job.ref.calendar_id, seen=applied.seen, changed=applied.changed,
+                 removed=applied.removed, full=changes.baseline is not None)
+        if (applied.changed or applied.removed) and self.on_changed is not None:
+            await self.on_changed({person_id})
+        if self.channels is not None:
+            await self.channels.ensure(job.provider, job.ref)
+
+    async def _failed(self, job: Job, err: ProviderError) -> None:
+        now = self.clock.now()
+        async with self.sessions() as session:
+            calendar = await session.get(Calendar, job.ref.calendar_id, with_for_update=True,
+                                         populate_existing=True)
+            if calendar is None or calendar.lease_owner != self.owner:
+                return
+            calendar.failures += 1
+            calendar.backoff_until = now + timedelta(seconds=self.backoff(calendar.failures, err.retry_after))
+            calendar.last_error, calendar.last_error_at = f"{type(err).__name__}: {err}"[:500], now
+            if isinstance(err, AuthorizationFailed) or not err.transient:
+                calendar.status = "error"  # a person must reconnect or an admin must look
+            calendar.lease_owner = calendar.lease_expires_at = None
+            await session.commit()
+        log.warning("sync_failed", calendar_id=job.ref.calendar_id, error=type(err).__name__,
+                    status=err.status, failures=calendar.failures)
+
+    def backoff(self, failures: int, retry_after: float | None) -> float:
+        """Exponential with full jitter, capped; the provider's Retry-After wins."""
+        if retry_after is not None:
+            return min(retry_after, self.settings.max_backoff_seconds)
+        ceiling = min(self.settings.max_backoff_seconds, 30 * 2 ** min(failures, 20))
+        return self.rng.uniform(ceiling / 2, ceiling)
+
+    async def _heartbeat(self, calendar_id: int) -> None:
+        """Keep the lease while a long sync pages through the provider."""
+        period = self.settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(period)
+            async with self.sessions() as session:
+                lease_until = self.clock.now() + timedelta(seconds=self.settings.lease_seconds)
+                kept = await queue.extend(session, calendar_id, self.owner, lease_until)
+                await session.commit()
+            if not kept:
+                return

@@ -1,0 +1,84 @@
+"""Webhooks verify the channel secret, mark the calendar dirty and answer at once."""
+from __future__ import annotations
+
+from service.db.models import Calendar
+from tests.sync.sync_factories import calendar, channel
+
+
+async def _state(sessions, cal_id):
+    async with sessions() as s:
+        row = await s.get(Calendar, cal_id)
+        return row.dirty, row.dirty_generation
+
+
+def _google_headers(channel_id, token, state="exists", number=2):
+    return {"X-Goog-Channel-ID": channel_id, "X-Goog-Channel-Token": token, "X-Goog-Resource-State": state,
+            "X-Goog-Resource-ID": "res-1", "X-Goog-Message-Number": str(number),
+            "X-Goog-Resource-URI": "https://www.googleapis.com/calendar/v3/calendars/x/events"}
+
+
+async def test_google_notification_marks_dirty_and_is_idempotent(client, factory, sessions):
+    cal = await calendar(factory, await factory.person())
+    await channel(factory, cal, "s3cret", channel_id="ch-1")
+    r = await client.post("/webhooks/google", headers=_google_headers("ch-1", "s3cret", "sync", 1))
+    assert r.status_code == 200 and await _state(sessions, cal.id) == (False, 0)  # handshake only
+    for n in (3, 2, 3):  # duplicated and out of order
+        assert (await client.post("/webhooks/google", headers=_google_headers("ch-1", "s3cret", number=n))).status_code == 200
+    assert await _state(sessions, cal.id) == (True, 3)
+
+
+async def test_google_wrong_token_or_unknown_channel_is_rejected(client, factory, sessions):
+    cal = await calendar(factory, await factory.person())
+    await channel(factory, cal, "s3cret", channel_id="ch-1")
+    for headers in (_google_headers("ch-1", "guess"), _google_headers("ch-9", "s3cret"), {}):
+        r = await client.post("/webhooks/google", headers=headers)
+        assert r.status_code == 403 and r.headers["content-type"].startswith("application/problem+json")
+    assert await _state(sessions, cal.id) == (False, 0)
+
+
+async def test_google_notification_after_stop_is_acknowledged_and_ignored(client, factory, sessions, clock):
+    cal = await calendar(factory, await factory.person())
+    await channel(factory, cal, "s3cret", channel_id="ch-1", stopped_at=clock.now())
+    assert (await client.post("/webhooks/google", headers=_google_headers("ch-1", "s3cret"))).status_code == 200
+    assert await _state(sessions, cal.id) == (False, 0)
+
+
+async def test_graph_validation_handshake_echoes_token_as_text(client):
+    for path in ("/webhooks/microsoft", "/webhooks/microsoft/lifecycle"):
+        r = await client.post(path, params={"validationToken": "Validation: Token <&>"})
+        assert r.status_code == 200 and r.text == "Validation: Token <&>"
+        assert r.headers["content-type"].startswith("text/plain")
+
+
+async def test_graph_notifications_verify_each_client_state(client, factory, sessions):
+    cal = await calendar(factory, await factory.person(), provider="microsoft")
+    other = await calendar(factory, await factory.person(), provider="microsoft")
+    await channel(factory, cal, "state-a", channel_id="sub-a")
+    await channel(factory, other, "state-b", channel_id="sub-b")
+    note = {"changeType": "updated", "resource": "Users/x/Events/y", "tenantId": "t"}
+    body = {"value": [{**note, "subscriptionId": "sub-a", "clientState": "state-a"},
+                      {**note, "subscriptionId": "sub-b", "clientState": "forged"}]}
+    assert (await client.post("/webhooks/microsoft", json=body)).status_code == 202
+    assert await _state(sessions, cal.id) == (True, 1)
+    assert await _state(sessions, other.id) == (False, 0)
+    forged = {"value": [{**note, "subscriptionId": "sub-b", "clientState": "forged"}]}
+    assert (await client.post("/webhooks/microsoft", json=forged)).status_code == 403
+    assert (await client.post("/webhooks/microsoft", content=b"not json")).status_code == 400
+    assert (await client.post("/webhooks/microsoft", json={"value": "x"})).status_code == 400
+
+
+async def test_graph_lifecycle_events(client, factory, sessions, clock):
+    from service.db.models import PushChannel
+    from sqlalchemy import select
+
+    cal = await calendar(factory, await factory.person(), provider="microsoft")
+    await channel(factory, cal, "st", channel_id="sub-1")
+    await channel(factory, cal, "st", channel_id="sub-2")
+    for sub, event in (("sub-1", "reauthorizationRequired"), ("sub-2", "subscriptionRemoved")):
+        body = {"value": [{"subscriptionId": sub, "clientState": "st", "lifecycleEvent": event}]}
+        assert (await client.post("/webhooks/microsoft/lifecycle", json=body)).status_code == 202
+    async with sessions() as s:
+        rows = {c.channel_id: c for c in (await s.scalars(select(PushChannel))).all()}
+    assert rows["sub-1"].expires_at == clock.now() and rows["sub-1"].stopped_at is None
+    assert rows["sub-2"].stopped_at == clock.now()
+    assert await _state(sessions, cal.id) == (True, 2)
