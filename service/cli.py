@@ -157,6 +157,12 @@ def _cmd_demo(_args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from service import replay
+
+    return replay.main(args.scenario, as_json=args.json, database_url=args.database_url, explain=args.explain)
+
+
 def _cmd_keygen(_args: argparse.Namespace) -> int:
     from service.security.crypto import generate_key
 
@@ -226,10 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("replay", help="replay a scenario through the real sync pipeline")
     p.add_argument("scenario", type=Path)
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--database-url")
-    p.add_argument("--explain", action="store_true")
-    p.set_defaults(func=_not_yet("replay"))
+    p.add_argument("--json", action="store_true", help="print oneonone-replay/1")
+    p.add_argument("--database-url", help="PostgreSQL server to use (a throw-away database is created there)")
+    p.add_argument("--explain", action="store_true", help="show the events and changes behind each finding")
+    p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("keygen", help="print a new secret key for ONEONONE_SECRET_KEY")
     p.set_defaults(func=_cmd_keygen)

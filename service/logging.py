@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
 
 
 def configure(level: str = "INFO", json: bool = False) -> None:
-    logging.basicConfig(level=level, format="%(message)s")
+    # stderr: stdout belongs to commands' output (`replay --json`, tokens).
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
@@ -18,5 +20,6 @@ def configure(level: str = "INFO", json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )

@@ -17,14 +17,17 @@ import uvicorn
 class LoopbackServer:
     """`LoopbackServer(app).start()` → serving at `base_url` until `stop()`."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox") -> None:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox",
+                 lifespan: str = "off") -> None:
         self.app = app
         self.name = name
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+        # lifespan="on" lets an app open its own resources (a database engine) on
+        # this server's event loop: async connections must not cross loops.
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan,
                                 timeout_graceful_shutdown=1, timeout_keep_alive=30)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

@@ -42,29 +42,50 @@ class ChannelManager:
         base = self.settings.public_base_url.rstrip("/")
         return f"{base}/webhooks/{provider}", f"{base}/webhooks/{provider}/lifecycle"
 
-    async def ensure(self, provider: CalendarProvider, ref: CalendarRef) -> None:
+    async def ensure(self, provider: CalendarProvider, ref: CalendarRef) -> bool:
         """Open, renew or replace this calendar's channel as its age requires.
-        Provider errors are logged, not raised: fallback polling covers the gap."""
+        Returns True when there was a gap in coverage (no unexpired channel): changes
+        made meanwhile were never notified, so the caller resyncs. Provider errors
+        are logged, not raised: fallback polling covers the gap."""
         async with self.sessions() as session:
             live = list((await session.scalars(select(PushChannel).where(
                 PushChannel.calendar_id == ref.calendar_id, PushChannel.stopped_at.is_(None))
                 .order_by(PushChannel.created_at.desc()))).all())
         now = self.clock.now()
         current = live[0] if live else None
+        gap = current is None or current.expires_at <= now
         try:
             if current is not None and not due_for_refresh(current, now):
-                return
-            if current is not None:
+                return False
+            if current is not None and not gap:
                 renewed = await provider.renew(ref, _as_channel(current), self._ttl_seconds(provider.name))
                 if renewed is not None:
                     await self._save_renewal(current.id, renewed, now)
-                    return
+                    return False
             await self._open(provider, ref, now)
             for old in live:
                 await self._stop(provider, ref, old, now)
         except ProviderError as err:
             log.warning("channel_refresh_failed", calendar_id=ref.calendar_id, error=type(err).__name__,
                         status=err.status)
+        return gap
+
+    async def due(self, calendar_ids: set[int] | None = None) -> list[int]:
+        """Active calendars whose channel is missing or past half its lifetime."""
+        from service.db.models import Calendar
+
+        now = self.clock.now()
+        async with self.sessions() as session:
+            query = select(Calendar.id).where(Calendar.status == "active", Calendar.last_synced_at.is_not(None))
+            if calendar_ids is not None:
+                query = query.where(Calendar.id.in_(calendar_ids))
+            candidates = set((await session.scalars(query)).all())
+            live = (await session.execute(select(PushChannel.calendar_id, PushChannel.created_at,
+                                                 PushChannel.expires_at)
+                                          .where(PushChannel.stopped_at.is_(None),
+                                                 PushChannel.calendar_id.in_(candidates)))).all()
+        healthy = {c for c, created, expires in live if now < created + (expires - created) / 2}
+        return sorted(candidates - healthy)
 
     async def _open(self, provider: CalendarProvider, ref: CalendarRef, now: datetime) -> None:
         secret = secrets.token_urlsafe(48)  # ≤ 128 chars: Graph's clientState limit

@@ -61,10 +61,15 @@ class SyncWorker:
         self.rng = rng or random.Random()
 
     # -- the loop ---------------------------------------------------------------------
-    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0, maintain_seconds: float = 60.0) -> None:
         log.info("worker_started", owner=self.owner)
+        loop = asyncio.get_running_loop()
+        next_maintenance = loop.time()
         while not stop.is_set():
             try:
+                if loop.time() >= next_maintenance:
+                    await self.maintain()
+                    next_maintenance = loop.time() + maintain_seconds
                 busy = await self.run_once()
             except Exception:  # a bad round must not kill the worker; it is logged
                 log.exception("worker_round_failed")
@@ -111,13 +116,13 @@ class SyncWorker:
             heartbeat.cancel()
         await self._commit(job, changes, gone)
 
-    async def _job(self, claim: queue.Claim) -> Job | None:
+    async def _load(self, calendar_id: int) -> tuple[Calendar, CalendarProvider, CalendarRef] | None:
         async with self.sessions() as session:
             row = (await session.execute(
                 select(Calendar, CalendarConnection, Person.email)
                 .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
                 .join(Person, Person.id == Calendar.person_id)
-                .where(Calendar.id == claim.calendar_id))).first()
+                .where(Calendar.id == calendar_id))).first()
         if row is None:
             return None
         calendar, connection, email = row
@@ -128,8 +133,33 @@ class SyncWorker:
         secret = self.vault.decrypt(connection.secret_encrypted) if connection.secret_encrypted and self.vault else ""
         ref = CalendarRef(calendar_id=calendar.id, email=email, external_id=calendar.external_id,
                           credentials=secret, connection_kind=connection.kind, time_zone=calendar.time_zone)
+        return calendar, provider, ref
+
+    async def _job(self, claim: queue.Claim) -> Job | None:
+        loaded = await self._load(claim.calendar_id)
+        if loaded is None:
+            return None
+        calendar, provider, ref = loaded
         cursor, window = self._cursor_and_window(calendar, provider)
         return Job(claim, ref, provider, cursor, window)
+
+    async def maintain(self, calendar_ids: set[int] | None = None) -> int:
+        """Keep push channels alive (the run loop calls this periodically). A calendar
+        whose channel had lapsed is resynced: its changes meanwhile were not notified."""
+        if self.channels is None:
+            return 0
+        refreshed = 0
+        for calendar_id in await self.channels.due(calendar_ids):
+            loaded = await self._load(calendar_id)
+            if loaded is None:
+                continue
+            _calendar, provider, ref = loaded
+            if await self.channels.ensure(provider, ref):
+                async with self.sessions() as session:
+                    await queue.mark_dirty(session, calendar_id, self.clock.now())
+                    await session.commit()
+            refreshed += 1
+        return refreshed
 
     def _cursor_and_window(self, calendar: Calendar, provider: CalendarProvider) -> tuple[str | None, SyncWindow]:
         now = self.clock.now()
