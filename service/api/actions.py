@@ -3,30 +3,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from service.api.deps import Caller, Now, Session
-from service.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from service.api.pagination import Cursor, Limit, Page, decode_int_cursor, encode_cursor
 from service.api.problems import responses
 from service.api.schemas.actions import ActionItemCreate, ActionItemPatch
+from service.api.schemas.common import Id
 from service.api.schemas.meetings import ActionItemOut
 from service.domain import actions as actions_domain
 from service.domain.actions import ActionStatus
-from service.domain.content import MAX_ID
-from service.errors import BadRequest
 
 router = APIRouter(tags=["actions"])
-
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-
-
-def after_id(cursor: str | None) -> int | None:
-    values = decode_cursor(cursor)
-    if values is None:
-        return None
-    if len(values) != 1 or type(values[0]) is not int or not 0 <= values[0] <= MAX_ID:
-        raise BadRequest("invalid cursor")
-    return values[0]
 
 
 @router.get("/pairs/{pair_id}/action-items", summary="List a pair's action items",
@@ -36,10 +24,10 @@ def after_id(cursor: str | None) -> int | None:
 async def list_action_items(
     pair_id: Id, session: Session, caller: Caller, limit: Limit = 50, cursor: Cursor = None,
     status: Annotated[ActionStatus, Query(description="open (not done), done, or all")] = ActionStatus.open,
-    owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    owner_id: Id | None = None,
 ):
     items = await actions_domain.list_action_items(session, pair_id, caller, status=status, owner_id=owner_id,
-                                                   after_id=after_id(cursor), limit=limit)
+                                                   after_id=decode_int_cursor(cursor), limit=limit)
     more = len(items) > limit
     items = items[:limit]
     return Page(items=items, next_cursor=encode_cursor([items[-1].id]) if more else None)

@@ -4,12 +4,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from service.api.deps import Caller, Now, Session
-from service.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from service.api.pagination import Cursor, Limit, Page, decode_int_cursor, encode_cursor
 from service.api.problems import responses
 from service.api.schemas.agenda import AgendaItemCreate, AgendaItemUpdate
-from service.api.schemas.meetings import AgendaItemOut, Id
+from service.api.schemas.common import Id
+from service.api.schemas.meetings import AgendaItemOut
 from service.domain import agenda as agenda_domain
-from service.errors import BadRequest
 
 router = APIRouter(tags=["agenda"])
 
@@ -21,10 +21,8 @@ async def list_agenda(meeting_id: Id, session: Session, caller: Caller, limit: L
     """Shared items and the caller's own private ones, in agenda order: the report's items
     first, then the manager's, each in creation order, unless someone reordered them.
     `position` is the index in this view (filters do not renumber)."""
-    after = decode_cursor(cursor)
-    if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
-        raise BadRequest("invalid cursor")
-    after_position = after[0] if after is not None else -1
+    after = decode_int_cursor(cursor)
+    after_position = after if after is not None else -1
     entries = [e for e in await agenda_domain.list_agenda(session, caller, meeting_id, done=done)
                if e.position > after_position]
     more = len(entries) > limit

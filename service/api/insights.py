@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from service.api.deps import Caller, Now, Session
 from service.api.problems import responses
-from service.api.schemas.common import UTCTimestamp
+from service.api.schemas.common import Id, UTCTimestamp
 from service.api.schemas.insights import (
     InsightMetrics, ManagerInsightsOut, OrgGroupOut, OrgInsightsOut, OrgTotalOut, PairInsightsOut, RangeOut,
     TeamPairOut,
@@ -27,7 +27,7 @@ def _range(w: insights.Window) -> RangeOut:
 
 @router.get("/pairs/{pair_id}", summary="Insights for one pair (its participants and admins)",
             response_model=PairInsightsOut, responses=responses(401, 404, 422))
-async def get_pair_insights(pair_id: int, session: Session, caller: Caller, now: Now,
+async def get_pair_insights(pair_id: Id, session: Session, caller: Caller, now: Now,
                             from_: From = None, to: To = None):
     w = insights.window(now, from_, to)
     result = await insights.pair_insight(session, caller, pair_id, w, now)
@@ -38,7 +38,7 @@ async def get_pair_insights(pair_id: int, session: Session, caller: Caller, now:
 @router.get("/managers/{manager_id}",
             summary="Insights for a manager's team (the manager, their management chain, admins)",
             response_model=ManagerInsightsOut, responses=responses(401, 404, 422))
-async def get_manager_insights(manager_id: int, session: Session, caller: Caller, now: Now,
+async def get_manager_insights(manager_id: Id, session: Session, caller: Caller, now: Now,
                                from_: From = None, to: To = None):
     w = insights.window(now, from_, to)
     result = await insights.team_insight(session, caller, manager_id, w, now)

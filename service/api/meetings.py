@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, status
 from service.api.deps import Caller, Now, Session
 from service.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from service.api.problems import responses
-from service.api.schemas.common import UTCTimestamp
-from service.api.schemas.meetings import Id, MeetingCreate, MeetingDetailOut, MeetingOut, MeetingUpdate
+from service.api.schemas.common import MAX_ID, Id, UTCTimestamp
+from service.api.schemas.meetings import MeetingCreate, MeetingDetailOut, MeetingOut, MeetingUpdate
 from service.db.models import MeetingStatus
 from service.domain import meetings as meetings_domain
 from service.errors import BadRequest
@@ -18,7 +18,6 @@ from service.errors import BadRequest
 router = APIRouter(tags=["meetings"])
 
 _MEETING_FIELDS = tuple(MeetingOut.model_fields)
-MAX_ID = 2**63 - 1
 
 
 def _after(cursor: str | None) -> tuple[datetime, int] | None:
@@ -26,8 +25,8 @@ def _after(cursor: str | None) -> tuple[datetime, int] | None:
     if values is None:
         return None
     try:
-        start, last_id = datetime.fromisoformat(values[0]), int(values[1])
-        if start.tzinfo is None or not 0 <= last_id <= MAX_ID:
+        start, last_id = datetime.fromisoformat(values[0]), values[1]
+        if len(values) != 2 or start.tzinfo is None or type(last_id) is not int or not 0 <= last_id <= MAX_ID:
             raise ValueError
         start = start.astimezone(timezone.utc)
     except (IndexError, TypeError, ValueError, OverflowError):

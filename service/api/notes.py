@@ -3,19 +3,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response
+from fastapi import APIRouter, Header, Response
 
 from service.api.deps import Caller, Now, Session
 from service.api.problems import responses
+from service.api.schemas.common import Id
 from service.api.schemas.meetings import PrivateNoteOut, SharedNoteOut
 from service.api.schemas.notes import NoteIn
 from service.domain import notes as notes_domain
-from service.domain.content import MAX_ID
 from service.domain.notes import ANY, Condition
 
 router = APIRouter(tags=["notes"])
-
-MeetingId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 _ETAG = {"ETag": {"description": 'The shared note\'s version as a strong entity tag, e.g. `"3"` '
                                  '(`"0"`: nothing written yet)', "schema": {"type": "string"}}}
@@ -24,6 +22,9 @@ IfMatch = Annotated[str | None, Header(
                 "428 without it, 412 when someone else changed the note since.")]
 IfNoneMatch = Annotated[str | None, Header(
     description="`*`: create the note only if none exists yet (412 otherwise).")]
+
+
+_MAX_VERSION_DIGITS = 19
 
 
 def etag(version: int) -> str:
@@ -45,7 +46,10 @@ def parse_etags(header: str | None, *, weak: bool) -> Condition:
                 continue
             tag = tag[2:]
         inner = tag[1:-1]
-        if len(tag) >= 2 and tag[0] == tag[-1] == '"' and inner.isascii() and inner.isdigit():
+        # Versions we issue are small: a long digit string names none (and would exceed
+        # Python's int-parsing limit).
+        if (len(tag) >= 2 and tag[0] == tag[-1] == '"' and inner.isascii() and inner.isdigit()
+                and len(inner) <= _MAX_VERSION_DIGITS):
             versions.add(int(inner))
     return frozenset(versions)
 
@@ -54,7 +58,7 @@ def parse_etags(header: str | None, *, weak: bool) -> Condition:
             description="Participants only. A meeting without a note answers 200 with an empty body "
                         'at version 0 (`ETag: "0"`).',
             response_model=SharedNoteOut, responses={200: {"headers": _ETAG}, **responses(401, 404, 422)})
-async def get_shared_note(meeting_id: MeetingId, session: Session, caller: Caller, response: Response):
+async def get_shared_note(meeting_id: Id, session: Session, caller: Caller, response: Response):
     note = await notes_domain.get_shared_note(session, meeting_id, caller)
     response.headers["ETag"] = etag(note.version)
     return note
@@ -67,7 +71,7 @@ async def get_shared_note(meeting_id: MeetingId, session: Session, caller: Calle
                         "(reload, merge, retry). Each write bumps the version.",
             response_model=SharedNoteOut,
             responses={200: {"headers": _ETAG}, **responses(401, 404, 412, 422, 428)})
-async def put_shared_note(meeting_id: MeetingId, body: NoteIn, session: Session, caller: Caller, now: Now,
+async def put_shared_note(meeting_id: Id, body: NoteIn, session: Session, caller: Caller, now: Now,
                           response: Response, if_match: IfMatch = None, if_none_match: IfNoneMatch = None):
     note = await notes_domain.put_shared_note(
         session, meeting_id, caller, body.body, now,
@@ -78,14 +82,14 @@ async def put_shared_note(meeting_id: MeetingId, body: NoteIn, session: Session,
 
 @router.get("/meetings/{meeting_id}/notes/private", summary="Get your own private note on a meeting",
             description="Participants only; always the caller's own note, never anyone else's. "
-                        "Not written yet: an empty body (with the meeting's creation time as `updated_at`).",
+                        "Not written yet: an empty body and `updated_at` null.",
             response_model=PrivateNoteOut, responses=responses(401, 404, 422))
-async def get_private_note(meeting_id: MeetingId, session: Session, caller: Caller):
+async def get_private_note(meeting_id: Id, session: Session, caller: Caller):
     return await notes_domain.get_private_note(session, meeting_id, caller)
 
 
 @router.put("/meetings/{meeting_id}/notes/private", summary="Replace your own private note on a meeting",
             description="Participants only. Visible to its author only, always (admins included).",
             response_model=PrivateNoteOut, responses=responses(401, 404, 422))
-async def put_private_note(meeting_id: MeetingId, body: NoteIn, session: Session, caller: Caller, now: Now):
+async def put_private_note(meeting_id: Id, body: NoteIn, session: Session, caller: Caller, now: Now):
     return await notes_domain.put_private_note(session, meeting_id, caller, body.body, now)

@@ -1,11 +1,15 @@
+"""People: the org directory (any authenticated person) and the admin-only import."""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from service.api.deps import Admin, Caller, Now, Session
-from service.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from service.api.pagination import Cursor, Limit, Page, decode_int_cursor, encode_cursor
 from service.api.problems import responses
+from service.api.schemas.common import Id, SearchText
 from service.api.schemas.people import ImportOut, PeopleImport, PersonOut
 from service.db.models import Person
 from service.domain import people as people_domain
@@ -17,15 +21,18 @@ router = APIRouter(prefix="/people", tags=["people"])
 @router.get("", summary="List people (the org directory)", response_model=Page[PersonOut],
             responses=responses(400, 401, 422))
 async def list_people(session: Session, _caller: Caller, limit: Limit = 50, cursor: Cursor = None,
-                      manager_id: int | None = None, q: str | None = None):
+                      manager_id: Id | None = None,
+                      q: Annotated[SearchText | None, Query(
+                          description="A part of the email or name, ignoring case")] = None):
+    """Ordered by id."""
     query = select(Person).order_by(Person.id).limit(limit + 1)
-    if (after := decode_cursor(cursor)) is not None:
-        query = query.where(Person.id > int(after[0]))
+    if (after := decode_int_cursor(cursor)) is not None:
+        query = query.where(Person.id > after)
     if manager_id is not None:
         query = query.where(Person.manager_id == manager_id)
     if q:
-        needle = f"%{q.lower()}%"
-        query = query.where(Person.email.like(needle) | Person.name.ilike(needle))
+        query = query.where(Person.email.contains(q.lower(), autoescape=True)
+                            | Person.name.icontains(q, autoescape=True))
     rows = list((await session.scalars(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
@@ -33,8 +40,8 @@ async def list_people(session: Session, _caller: Caller, limit: Limit = 50, curs
 
 
 @router.get("/{person_id}", summary="Get a person", response_model=PersonOut,
-            responses=responses(401, 404))
-async def get_person(person_id: int, session: Session, _caller: Caller):
+            responses=responses(401, 404, 422))
+async def get_person(person_id: Id, session: Session, _caller: Caller):
     person = await session.get(Person, person_id)
     if person is None:
         raise NotFound(f"person {person_id} not found")

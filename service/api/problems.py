@@ -68,7 +68,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         slug = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}.get(exc.status_code, "http")
-        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP Error")
+        title = {400: "Bad Request", 404: "Not Found",
+                 405: "Method Not Allowed"}.get(exc.status_code, "HTTP Error")
         return problem(request, exc.status_code, title, slug, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(Exception)

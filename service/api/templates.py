@@ -6,33 +6,23 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from service.api.deps import Caller, Now, Session
-from service.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from service.api.pagination import Cursor, Limit, Page, decode_int_cursor, encode_cursor
 from service.api.problems import responses
-from service.api.schemas.meetings import Id, MeetingOut
+from service.api.schemas.common import Id, SearchText
+from service.api.schemas.meetings import MeetingOut
 from service.api.schemas.templates import ApplyTemplate, TemplateCreate, TemplateOut
 from service.domain import meetings as meetings_domain
 from service.domain import templates as templates_domain
-from service.errors import BadRequest
 
 router = APIRouter(tags=["templates"])
-
-
-def _after_id(cursor: str | None) -> int | None:
-    """The id a `[id]` cursor continues after (400 if it is not one)."""
-    values = decode_cursor(cursor)
-    if values is None:
-        return None
-    if len(values) != 1 or not isinstance(values[0], int) or not 0 <= values[0] < 2**63:
-        raise BadRequest("invalid cursor")
-    return values[0]
 
 
 @router.get("/templates", summary="List agenda templates", response_model=Page[TemplateOut],
             responses=responses(400, 401, 422))
 async def list_templates(session: Session, _caller: Caller, limit: Limit = 50, cursor: Cursor = None,
-                         q: Annotated[str | None, Query(max_length=200)] = None):
+                         q: Annotated[SearchText | None, Query()] = None):
     """Ordered by id; `q` matches a part of the name, ignoring case."""
-    after_id = _after_id(cursor)
+    after_id = decode_int_cursor(cursor)
     rows = await templates_domain.list_templates(session, after_id=after_id, limit=limit + 1, q=q)
     more = len(rows) > limit
     rows = rows[:limit]

@@ -13,9 +13,6 @@ from service.db.models import Meeting, Pair
 from service.domain.access import Principal, can_view_content
 from service.errors import NotFound
 
-# Ids are BIGINT: larger numbers cannot name a row (and would overflow the driver).
-MAX_ID = 2**63 - 1
-
 
 async def load_meeting_for_participant(session: AsyncSession, meeting_id: int,
                                        principal: Principal) -> tuple[Meeting, Pair]:

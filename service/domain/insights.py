@@ -54,7 +54,13 @@ def window(now: datetime, start: datetime | None = None, end: datetime | None = 
            *, days: int = DEFAULT_DAYS) -> Window:
     """The requested range; `end` defaults to now and `start` to `days` before `end`."""
     end = end if end is not None else now
-    start = start if start is not None else end - timedelta(days=days)
+    if start is None:
+        try:
+            start = end - timedelta(days=days)
+        except OverflowError:  # `to` within `days` of the first representable instant
+            raise ValidationFailed("`to` is too early to default `from`", [{
+                "field": "query.to", "message": f"give `from` too: `to` minus {days} days is out of range",
+                "code": "range"}]) from None
     if end <= start:
         raise ValidationFailed("`to` must be after `from`",
                                [{"field": "query.to", "message": "must be after `from`", "code": "range"}])

@@ -94,14 +94,13 @@ async def put_shared_note(session: AsyncSession, meeting_id: int, principal: Pri
 
 
 async def get_private_note(session: AsyncSession, meeting_id: int, principal: Principal) -> PrivateNote:
-    """The caller's own private note; an unsaved empty one if they have not written any.
-
-    The never-written note carries the meeting's creation time as `updated_at`."""
-    meeting, _ = await load_meeting_for_participant(session, meeting_id, principal)
+    """The caller's own private note; an unsaved empty one if they have not written any
+    (with no timestamps: it was never written)."""
+    await load_meeting_for_participant(session, meeting_id, principal)
     note = await session.get(PrivateNote, (meeting_id, principal.person_id))
     if note is None:
         return PrivateNote(meeting_id=meeting_id, author_id=principal.person_id, body="",
-                           created_at=meeting.created_at, updated_at=meeting.created_at)
+                           created_at=None, updated_at=None)
     return note
 
 

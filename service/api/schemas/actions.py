@@ -6,14 +6,14 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from service.api.schemas.common import In
+from service.api.schemas.common import Id, In
 
 ACTION_BODY_MAX = 2_000
 
 
 class ActionItemCreate(In):
     body: str = Field(min_length=1, max_length=ACTION_BODY_MAX)
-    owner_id: int = Field(description="Who does it: the pair's manager or report")
+    owner_id: Id = Field(description="Who does it: the pair's manager or report")
     due_date: date | None = None
 
 
@@ -21,7 +21,7 @@ class ActionItemPatch(In):
     """Only the fields sent change. `due_date: null` clears the due date."""
 
     body: str | None = Field(None, min_length=1, max_length=ACTION_BODY_MAX)
-    owner_id: int | None = Field(None, description="The pair's manager or report")
+    owner_id: Id | None = Field(None, description="The pair's manager or report")
     due_date: date | None = None
     done: bool | None = Field(None, description="true: mark done (now); false: reopen")
 

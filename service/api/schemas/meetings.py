@@ -2,19 +2,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
-
-from annotated_types import Interval
-
 from pydantic import Field
 
-from service.api.schemas.common import In, Out, UTCTimestamp
+from service.api.schemas.common import Id, In, Out, UTCTimestamp
 from service.api.schemas.pairs import PairOut  # noqa: F401  (re-exported: its historical home)
 from service.db.models import MeetingStatus
-
-# A row id as the API accepts it (path, query or body): out-of-range numbers are a 422,
-# never a database overflow.
-Id = Annotated[int, Interval(ge=1, le=2**63 - 1)]
 
 
 class MeetingOut(Out):
@@ -69,7 +61,7 @@ class PrivateNoteOut(Out):
     meeting_id: int
     author_id: int
     body: str
-    updated_at: datetime
+    updated_at: datetime | None = Field(description="Null until the note is first written")
 
 
 class MeetingDetailOut(MeetingOut):

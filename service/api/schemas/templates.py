@@ -6,8 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from service.api.schemas.common import In, Out
-from service.api.schemas.meetings import Id
+from service.api.schemas.common import Id, In, Out
 
 
 Prompt = Annotated[str, Field(min_length=1, max_length=500)]
