@@ -1,4 +1,4 @@
-"""`oneonone` command line: serve | worker | migrate | demo | token | people | replay | keygen."""
+"""`oneonone` command line: serve | worker | migrate | demo | token | people | calendars | replay | keygen."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import csv
 import sys
 from pathlib import Path
 
+from service import cli_calendars
 from service.settings import get_settings
 
 
@@ -28,17 +29,72 @@ def _safe(url: str) -> str:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from service.api.app import create_app
     from service.db.migrate import upgrade
     from service.logging import configure
+    from service.runtime import build_app
 
     settings = get_settings()
     configure(settings.log_level, settings.log_json)
     if not args.no_migrate:
         upgrade(settings.database_url)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=settings.log_level.lower(),
-                access_log=False)
+    # --worker/--no-worker unset: an in-process worker on SQLite only (see runtime.build_app).
+    uvicorn.run(build_app(settings, worker=args.worker), host=args.host, port=args.port,
+                log_level=settings.log_level.lower(), access_log=False)
     return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    import structlog
+
+    from service.clock import SystemClock
+    from service.db.engine import create_engine, session_factory
+    from service.logging import configure
+    from service.runtime import build_worker, close_worker, run_worker
+    from service.security.crypto import SecretKeyMissing
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_json)
+    log = structlog.get_logger("service.worker")
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        try:
+            worker = build_worker(settings, session_factory(engine), SystemClock())
+        except SecretKeyMissing as exc:
+            await engine.dispose()
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 2
+        loop, main = asyncio.get_running_loop(), asyncio.current_task()
+
+        def on_signal(sig: signal.Signals) -> None:
+            # First signal: finish the calendar in hand, hand the rest of the batch back.
+            # Second: stop now; the lease expires and another worker redoes that increment.
+            if worker.stopping.is_set():
+                log.warning("worker_killed", signal=sig.name)
+                main.cancel()
+            else:
+                log.info("worker_stopping", signal=sig.name)
+                worker.stopping.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            synced = await run_worker(worker, once=args.once)
+            if args.once:
+                print(f"synced {synced} calendar(s)", file=sys.stderr)
+            log.info("worker_stopped", owner=worker.owner)
+            return 0
+        except asyncio.CancelledError:
+            return 1
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await close_worker(worker)
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
@@ -46,7 +102,7 @@ def _cmd_token(args: argparse.Namespace) -> int:
     from service.errors import AppError
 
     async def run() -> int:
-        async with _session() as (session, now):
+        async with session_scope() as (session, now):
             try:
                 if args.action == "create":
                     token = await tokens.create(session, args.email, args.name, now)
@@ -123,7 +179,7 @@ def _cmd_people_import(args: argparse.Namespace) -> int:
     lines = [line for line, _row in numbered]
 
     async def run() -> int:
-        async with _session() as (session, now):
+        async with session_scope() as (session, now):
             try:
                 result = await import_people(session, [row for _line, row in numbered], now)
             except ValidationFailed as exc:
@@ -142,7 +198,7 @@ def _cmd_demo(_args: argparse.Namespace) -> int:
     from service import demo
 
     async def run() -> int:
-        async with _session() as (session, now):
+        async with session_scope() as (session, now):
             result = await demo.load(session, now)
             await session.commit()
         settings = get_settings()
@@ -170,14 +226,7 @@ def _cmd_keygen(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_yet(name: str):
-    def run(_args: argparse.Namespace) -> int:
-        print(f"`oneonone {name}`: not yet implemented", file=sys.stderr)
-        return 1
-    return run
-
-
-class _session:
+class session_scope:
     """A session and the current time for one CLI command."""
 
     async def __aenter__(self):
@@ -201,10 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    p.add_argument("--worker", action=argparse.BooleanOptionalAction, default=None,
+                   help="run a sync worker in the server process (default: on SQLite only; on PostgreSQL "
+                        "run `oneonone worker` processes)")
     p.set_defaults(func=_cmd_serve)
 
-    p = sub.add_parser("worker", help="run a calendar sync worker")
-    p.set_defaults(func=_not_yet("worker"))
+    p = sub.add_parser("worker", help="run a calendar sync worker (until SIGTERM/SIGINT)")
+    p.add_argument("--once", action="store_true", help="sync everything due, then exit")
+    p.set_defaults(func=_cmd_worker)
 
     p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     p.add_argument("--database-url")
@@ -229,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = psub.add_parser("import", help="import people from CSV (email,name,timezone,manager,role)")
     t.add_argument("file", type=Path)
     p.set_defaults(func=_cmd_people_import)
+
+    cli_calendars.add_parser(sub)
 
     p = sub.add_parser("replay", help="replay a scenario through the real sync pipeline")
     p.add_argument("scenario", type=Path)

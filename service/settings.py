@@ -14,6 +14,7 @@ class GoogleSettings(BaseModel):
     service_account_file: str = ""
     api_endpoint: str = ""  # override for the sandbox fakes
     token_uri: str = "https://oauth2.googleapis.com/token"
+    auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"  # the consent screen (sandbox: the fake's)
 
 
 class MicrosoftSettings(BaseModel):

@@ -150,15 +150,30 @@ class SyncWorker:
             return 0
         refreshed = 0
         for calendar_id in await self.channels.due(calendar_ids):
-            loaded = await self._load(calendar_id)
-            if loaded is None:
+            # Under the calendar's lease, as a sync: two workers renewing one channel at
+            # once would each open one. A calendar leased elsewhere is left alone (the
+            # worker syncing it keeps its channel alive after the sync).
+            now = self.clock.now()
+            async with self.sessions() as session:
+                leased = await queue.lease(session, calendar_id, owner=self.owner, now=now,
+                                           lease_until=now + timedelta(seconds=self.settings.lease_seconds))
+                await session.commit()
+            if not leased:
                 continue
-            _calendar, provider, ref = loaded
-            if await self.channels.ensure(provider, ref):
+            gap = False
+            try:
+                loaded = await self._load(calendar_id)
+                if loaded is None:
+                    continue
+                _calendar, provider, ref = loaded
+                gap = await self.channels.ensure(provider, ref)
+                refreshed += 1
+            finally:
                 async with self.sessions() as session:
-                    await queue.mark_dirty(session, calendar_id, self.clock.now())
+                    await queue.release(session, calendar_id, self.owner)
+                    if gap:
+                        await queue.mark_dirty(session, calendar_id, self.clock.now())
                     await session.commit()
-            refreshed += 1
         return refreshed
 
     def _cursor_and_window(self, calendar: Calendar, provider: CalendarProvider) -> tuple[str | None, SyncWindow]:
@@ -190,6 +205,10 @@ class SyncWorker:
                                          populate_existing=True)
             if calendar is None or calendar.lease_owner != self.owner:
                 log.warning("lease_lost", calendar_id=job.ref.calendar_id)  # another worker redoes it
+                return
+            if calendar.status != "active":  # disconnected while we were fetching: drop the increment
+                calendar.lease_owner = calendar.lease_expires_at = None
+                await session.commit()
                 return
             applied = await reconciler.apply(session, calendar, changes, gone_series=gone, observed_at=now)
             calendar.cursor = changes.cursor

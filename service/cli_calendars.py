@@ -1,0 +1,182 @@
+"""`oneonone calendars connect-all | list`: org-wide calendar access, and what syncs.
+
+connect-all stores one org grant (Fernet-encrypted with ONEONONE_SECRET_KEY) and
+a calendar, marked for a full sync, for every person in scope who has none on
+that provider; workers (`oneonone worker`, or `oneonone serve` on SQLite) then
+sync them. The grant is not tried here: a wrong key or secret shows up as each
+calendar's `error` status and `last_error` after the first sync (`calendars list`)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from service.settings import Settings, get_settings
+
+PUBLIC_TENANTS = ("common", "organizations", "consumers")   # multi-tenant authorities: no app-only tokens
+LARGE = 1000   # progress lines on stderr from this many calendars on
+
+
+class UsageError(Exception):
+    """A problem with the command's input: printed as `error: …`, exit status 2."""
+
+
+def _google_secret(args: argparse.Namespace, settings: Settings) -> tuple[str, str | None]:
+    path = args.service_account_file or settings.google.service_account_file
+    if not path:
+        raise UsageError("--service-account-file is required (or ONEONONE_GOOGLE__SERVICE_ACCOUNT_FILE)")
+    try:
+        key = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    except ValueError:
+        raise UsageError(f"{path} is not JSON: expected a service-account key file") from None
+    # Checked field by field, never echoed: the file holds a private key.
+    if not isinstance(key, dict) or key.get("type") != "service_account" or not all(
+            isinstance(key.get(k), str) and key[k] for k in ("client_email", "private_key")):
+        raise UsageError(f"{path} is not a service-account key (type service_account, client_email, private_key)")
+    return json.dumps(key, separators=(",", ":")), (args.domain or "").strip().lower() or None
+
+
+def _microsoft_secret(args: argparse.Namespace, settings: Settings) -> tuple[str, str | None]:
+    ms = settings.microsoft
+    tenant = args.tenant or (ms.tenant_id if ms.tenant_id not in PUBLIC_TENANTS else "")
+    client_id = args.client_id or ms.client_id
+    secret = args.client_secret or ms.client_secret.get_secret_value()
+    if not tenant or tenant in PUBLIC_TENANTS:
+        raise UsageError("--tenant is required: the Entra tenant id (app-only access is per tenant)")
+    if not client_id:
+        raise UsageError("--client-id is required (or ONEONONE_MICROSOFT__CLIENT_ID)")
+    if not secret:
+        raise UsageError("--client-secret is required (or ONEONONE_MICROSOFT__CLIENT_SECRET, which keeps it "
+                         "out of the process list)")
+    return json.dumps({"tenant_id": tenant, "client_id": client_id, "client_secret": secret}), tenant
+
+
+def _read_emails(path: Path) -> list[str]:
+    """One address per line; blank lines and `#` comments skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or type(exc).__name__}") from None
+    emails: list[str] = []
+    bad: list[int] = []
+    for number, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip().strip(",").strip()
+        if not text:
+            continue
+        if "@" in text and not any(c.isspace() for c in text):
+            emails.append(text.lower())
+        else:
+            bad.append(number)
+    if bad:
+        raise UsageError(f"{path}: not an email address on line(s) {', '.join(map(str, bad[:10]))}")
+    if not emails:
+        raise UsageError(f"{path}: no email addresses")
+    return emails
+
+
+def _progress(done: int, total: int) -> None:
+    if total >= LARGE:
+        print(f"connect-all: {done}/{total} calendars", file=sys.stderr, flush=True)
+
+
+def cmd_connect_all(args: argparse.Namespace) -> int:
+    from service.domain.connections import connect_org
+    from service.security.crypto import SecretKeyMissing, Vault
+
+    settings = get_settings()
+    try:
+        vault = Vault(settings.secret_key.get_secret_value())
+    except SecretKeyMissing as exc:
+        print(f"error: {exc.detail}. The grant is stored encrypted with it; set the same key for the "
+              "workers and the API.", file=sys.stderr)
+        return 2
+    try:
+        secret, tenant = (_google_secret if args.provider == "google" else _microsoft_secret)(args, settings)
+        emails = _read_emails(args.emails) if args.emails else None
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scopes = {"google": "https://www.googleapis.com/auth/calendar.readonly",
+              "microsoft": "https://graph.microsoft.com/.default"}[args.provider]
+
+    async def run():
+        from service.cli import session_scope
+
+        async with session_scope() as (session, now):
+            result = await connect_org(session, vault, provider=args.provider, secret=secret, now=now, tenant=tenant,
+                                       domain=args.domain, emails=emails, scopes=scopes, progress=_progress)
+            await session.commit()
+        return result
+
+    result = asyncio.run(run())
+    scope = " and ".join(filter(None, [f"in {args.domain}" if args.domain else "",
+                                       f"listed in {args.emails}" if args.emails else ""])) or "in the directory"
+    print(f"{args.provider}: org connection {result.connection_id} "
+          f"({'created' if result.connection_created else 'updated'})"
+          f"\n  people {scope}: {result.matched}"
+          f"\n  calendars created: {result.created} (syncing: `oneonone worker`, or `oneonone serve` on SQLite)"
+          f"\n  already connected on {args.provider}: {result.already}")
+    if result.unknown:
+        shown = ", ".join(result.unknown[:10]) + (" …" if len(result.unknown) > 10 else "")
+        print(f"  unknown emails (import them first): {len(result.unknown)}: {shown}")
+    return 0
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from service.domain.connections import list_calendars
+
+    async def run() -> int:
+        from service.cli import session_scope
+        from service.domain.people import get_by_email
+
+        async with session_scope() as (session, _now):
+            person_id = None
+            if args.email:
+                person = await get_by_email(session, args.email.strip().lower())
+                if person is None:
+                    print(f"error: no person with email {args.email}", file=sys.stderr)
+                    return 1
+                person_id = person.id
+            print("id\temail\tprovider\tgrant\tstatus\tlast synced\tchannel expires\tlast error")
+            after = None
+            while True:  # in pages: an org can have tens of thousands
+                page = await list_calendars(session, person_id=person_id, provider=args.provider, status=args.status,
+                                            after_id=after, limit=1000)
+                for c in page:
+                    status = c.status + (" (pending)" if c.sync_pending else "")
+                    print(f"{c.id}\t{c.email}\t{c.provider}\t{c.connection}\t{status}\t{_when(c.last_synced_at)}\t"
+                          f"{_when(c.channel_expires_at)}\t{c.last_error or ''}")
+                if len(page) < 1000:
+                    return 0
+                after = page[-1].id
+
+    return asyncio.run(run())
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calendars", help="connect calendars org-wide, list calendars and their sync state")
+    csub = p.add_subparsers(dest="action", required=True)
+    c = csub.add_parser("connect-all", help="org-wide access: one grant, a calendar for everyone in scope",
+                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--provider", required=True, choices=("google", "microsoft"))
+    c.add_argument("--service-account-file", help="google: the service account's JSON key (domain-wide "
+                                                  "delegation of calendar.readonly)")
+    c.add_argument("--tenant", help="microsoft: the Entra tenant id")
+    c.add_argument("--client-id", help="microsoft: the app (client) id, with Calendars.Read application permission")
+    c.add_argument("--client-secret", help="microsoft: the app's secret (prefer ONEONONE_MICROSOFT__CLIENT_SECRET)")
+    c.add_argument("--domain", help="only people whose email is in this domain (google: also the grant's domain)")
+    c.add_argument("--emails", type=Path, help="only the people listed in this file, one email a line")
+    c.set_defaults(func=cmd_connect_all)
+    c = csub.add_parser("list", help="calendars and their sync state (no secrets)")
+    c.add_argument("--provider", choices=("google", "microsoft"))
+    c.add_argument("--status", choices=("active", "error", "disconnected"))
+    c.add_argument("--email", help="only this person's calendars")
+    c.set_defaults(func=cmd_list)

@@ -1,0 +1,225 @@
+"""Calendar connections: who granted us read access to which calendar, and how.
+
+- `connect_user`: a person's own OAuth consent (the calendars API's callback).
+- `connect_org`: org-wide access an admin grants once (`oneonone calendars
+  connect-all`): a Google service account with domain-wide delegation, or an
+  Entra app with Calendars.Read; one calendar per person, all marked dirty.
+- `disconnect`: the calendar stops syncing and its push channels are retired.
+
+Grants are stored Fernet-encrypted (service.security.crypto.Vault); nothing here
+returns or logs them. Flushes, never commits: the caller owns the transaction.
+Provider I/O (code exchange, channel stops) happens at the edges, outside."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.models import Calendar, CalendarConnection, Person, PushChannel
+from service.errors import AppError, Conflict
+from service.security.crypto import Vault
+
+PROVIDERS = ("google", "microsoft")
+Progress = Callable[[int, int], None]   # (done, total)
+
+
+class AccountMismatch(AppError):
+    """The account that consented is not the person's own: connecting it would file
+    someone else's calendar under this person (and a leaked state could be used to
+    plant an attacker's calendar on a victim)."""
+
+    status, title, slug = 403, "Calendar account mismatch", "calendar-account-mismatch"
+
+
+# -- errors shown to people ----------------------------------------------------------------------
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+_BEARER = re.compile(r"\bbearer\s+\S+", re.IGNORECASE)
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-~+/=]{32,}")   # tokens, keys, delta links' tokens
+MAX_ERROR = 300
+
+
+def sanitize_error(text: str | None) -> str | None:
+    """`last_error` as the API and CLI show it. Adapters already keep secrets out
+    of their messages; this is the second line: no URLs (cursors carry tokens), no
+    bearer values, no long opaque strings, bounded length."""
+    if not text:
+        return None
+    text = _URL.sub("<url>", text)
+    text = _BEARER.sub("Bearer <redacted>", text)
+    text = _OPAQUE.sub("<redacted>", text)
+    return text if len(text) <= MAX_ERROR else text[:MAX_ERROR - 1] + "…"
+
+
+# -- a person's own consent ---------------------------------------------------------------------------
+def _new_calendar(person_id: int, connection_id: int, provider: str, account: str, time_zone: str | None,
+                  now: datetime) -> dict:
+    # next_poll_at None and dirty: the first worker round syncs it in full.
+    return dict(person_id=person_id, connection_id=connection_id, provider=provider, external_id=account,
+                time_zone=time_zone, status="active", dirty=True, dirty_generation=0, failures=0,
+                created_at=now, updated_at=now)
+
+
+async def connect_user(session: AsyncSession, vault: Vault, *, person: Person, provider: str, account: str,
+                       refresh_token: str, scopes: str, now: datetime) -> Calendar:
+    """Store `person`'s grant and make their calendar sync. Idempotent: a reconnect
+    replaces the grant and revives the calendar (history, meetings and content kept)."""
+    account = account.strip().lower()
+    if account != person.email:
+        raise AccountMismatch(f"you signed in to {provider} as {account}, but this account is {person.email}: "
+                              "connect the calendar of your own address")
+    calendar = await session.scalar(select(Calendar).where(Calendar.provider == provider,
+                                                           Calendar.external_id == account).with_for_update())
+    if calendar is not None and calendar.person_id != person.id:
+        raise Conflict(f"this {provider} calendar is connected to another person")
+    connection = await session.scalar(select(CalendarConnection).where(
+        CalendarConnection.provider == provider, CalendarConnection.kind == "user",
+        CalendarConnection.person_id == person.id).order_by(CalendarConnection.id).limit(1).with_for_update())
+    if connection is None:
+        connection = CalendarConnection(provider=provider, kind="user", person_id=person.id, created_at=now)
+        session.add(connection)
+    connection.secret_encrypted = vault.encrypt(refresh_token)
+    connection.scopes, connection.status, connection.last_error, connection.updated_at = scopes, "active", None, now
+    await session.flush()
+    if calendar is None:
+        calendar = Calendar(**_new_calendar(person.id, connection.id, provider, account, person.timezone, now))
+        session.add(calendar)
+    else:
+        # A sync still running on the old grant must not clear the dirty flag: bump the generation.
+        calendar.connection_id, calendar.status, calendar.updated_at = connection.id, "active", now
+        calendar.dirty, calendar.dirty_generation = True, calendar.dirty_generation + 1
+        calendar.failures, calendar.backoff_until = 0, None
+        calendar.last_error = calendar.last_error_at = None
+    await session.flush()
+    return calendar
+
+
+# -- org-wide access ------------------------------------------------------------------------------------
+@dataclass
+class OrgConnectResult:
+    connection_id: int
+    connection_created: bool
+    matched: int                   # people in scope (all, the domain's, or the listed ones)
+    created: int                   # calendars created (dirty: the workers sync them)
+    already: int                   # in scope but already with a calendar on this provider
+    unknown: list[str] = field(default_factory=list)  # listed emails naming nobody
+
+
+async def connect_org(session: AsyncSession, vault: Vault, *, provider: str, secret: str, now: datetime,
+                      tenant: str | None = None, domain: str | None = None, emails: Iterable[str] | None = None,
+                      scopes: str = "", progress: Progress | None = None, chunk: int = 1000) -> OrgConnectResult:
+    """One org grant per (provider, tenant), re-used and re-keyed when run again, and a
+    calendar for every person in scope without one on `provider`. A person who has
+    one in any state (their own grant, an error, disconnected by them) is left alone."""
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r}")
+    tenant_clause = CalendarConnection.tenant == tenant if tenant else CalendarConnection.tenant.is_(None)
+    connection = await session.scalar(select(CalendarConnection).where(
+        CalendarConnection.provider == provider, CalendarConnection.kind == "org", tenant_clause)
+        .order_by(CalendarConnection.id).limit(1).with_for_update())
+    created_connection = connection is None
+    if connection is None:
+        connection = CalendarConnection(provider=provider, kind="org", tenant=tenant, created_at=now)
+        session.add(connection)
+    connection.secret_encrypted = vault.encrypt(secret)
+    connection.scopes, connection.status, connection.last_error, connection.updated_at = scopes, "active", None, now
+    await session.flush()
+
+    people = (await session.execute(select(Person.id, Person.email, Person.timezone).order_by(Person.id))).all()
+    unknown: list[str] = []
+    if domain:
+        suffix = "@" + domain.strip().lower().lstrip("@")
+        people = [p for p in people if p.email.endswith(suffix)]
+    if emails is not None:
+        wanted = {e.strip().lower() for e in emails if e.strip()}
+        unknown = sorted(wanted - {p.email for p in people})
+        people = [p for p in people if p.email in wanted]
+    taken = set((await session.scalars(select(Calendar.person_id).where(Calendar.provider == provider))).all())
+    taken_accounts = set((await session.scalars(
+        select(Calendar.external_id).where(Calendar.provider == provider))).all())
+    todo = [p for p in people if p.id not in taken and p.email not in taken_accounts]
+    for start in range(0, len(todo), chunk):
+        batch = todo[start:start + chunk]
+        await session.execute(insert(Calendar), [
+            _new_calendar(p.id, connection.id, provider, p.email, p.timezone, now) for p in batch])
+        if progress is not None:
+            progress(start + len(batch), len(todo))
+    return OrgConnectResult(connection_id=connection.id, connection_created=created_connection, matched=len(people),
+                            created=len(todo), already=len(people) - len(todo), unknown=unknown)
+
+
+# -- disconnecting ----------------------------------------------------------------------------------------
+async def disconnect(session: AsyncSession, calendar: Calendar, now: datetime) -> list[PushChannel]:
+    """Stop syncing `calendar` and retire its live channels here (webhooks ignore them
+    from now on). Returns those channels: the caller stops them at the provider,
+    best effort, once this is committed. The grant itself is kept (not revoked)."""
+    calendar.status, calendar.dirty, calendar.updated_at = "disconnected", False, now
+    channels = list((await session.scalars(select(PushChannel).where(
+        PushChannel.calendar_id == calendar.id, PushChannel.stopped_at.is_(None)))).all())
+    for channel in channels:
+        channel.stopped_at = now
+    await session.flush()
+    return channels
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CalendarView:
+    """A calendar as shown to people: sync state, never a grant or a cursor."""
+
+    id: int
+    person_id: int
+    email: str
+    provider: str
+    account: str
+    connection: str
+    status: str
+    sync_pending: bool
+    last_synced_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    channel_expires_at: datetime | None
+    created_at: datetime
+
+
+async def list_calendars(session: AsyncSession, *, person_id: int | None = None, provider: str | None = None,
+                         status: str | None = None, calendar_id: int | None = None, after_id: int | None = None,
+                         limit: int | None = None) -> list[CalendarView]:
+    """By id; `person_id` None: everyone's (admins, the CLI)."""
+    query = (select(Calendar, CalendarConnection.kind, Person.email)
+             .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
+             .join(Person, Person.id == Calendar.person_id).order_by(Calendar.id))
+    if person_id is not None:
+        query = query.where(Calendar.person_id == person_id)
+    if provider is not None:
+        query = query.where(Calendar.provider == provider)
+    if status is not None:
+        query = query.where(Calendar.status == status)
+    if calendar_id is not None:
+        query = query.where(Calendar.id == calendar_id)
+    if after_id is not None:
+        query = query.where(Calendar.id > after_id)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = (await session.execute(query)).all()
+    expiry = await _channel_expiry(session, [c.id for c, _kind, _email in rows])
+    return [CalendarView(id=c.id, person_id=c.person_id, email=email, provider=c.provider, account=c.external_id,
+                         connection=kind, status=c.status, sync_pending=c.dirty and c.status == "active",
+                         last_synced_at=c.last_synced_at, last_error=sanitize_error(c.last_error),
+                         last_error_at=c.last_error_at, channel_expires_at=expiry.get(c.id), created_at=c.created_at)
+            for c, kind, email in rows]
+
+
+async def _channel_expiry(session: AsyncSession, calendar_ids: list[int]) -> dict[int, datetime]:
+    """The live (not stopped) channel's expiry per calendar; the latest if two overlap
+    while a Google channel is being replaced."""
+    if not calendar_ids:
+        return {}
+    rows = await session.execute(
+        select(PushChannel.calendar_id, func.max(PushChannel.expires_at))
+        .where(PushChannel.calendar_id.in_(calendar_ids), PushChannel.stopped_at.is_(None))
+        .group_by(PushChannel.calendar_id))
+    return {calendar_id: expires for calendar_id, expires in rows.all()}

@@ -1,0 +1,246 @@
+"""service.runtime: the production wiring (providers from settings, the worker with its
+vault, channels, detector and refresh-token store, the graceful loop, the app with
+its in-process worker), exercised against the sandbox fakes on both databases."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from service.db.models import Calendar, CalendarConnection, CalendarEvent, Meeting
+from service.domain.connections import connect_org, connect_user
+from service.runtime import (
+    ProviderSet, build_app, build_providers, build_worker, close_providers, close_worker, configured_providers,
+    run_worker, store_rotated_refresh_tokens,
+)
+from service.security.crypto import SecretKeyMissing, Vault
+from service.settings import GoogleSettings, MicrosoftSettings, Settings
+from service.sync.microsoft_auth import exchange_code
+from service.sync.provider import CalendarRef
+from tests.conftest import T0
+from tests.sync.runtime_world import World, running_world
+
+REDIRECT = "http://127.0.0.1:8000/v1/calendars/microsoft/callback"
+
+
+@pytest.fixture
+async def world(db_url, sessions, clock):
+    async with running_world(db_url, clock) as w:
+        yield w
+
+
+def _org_secrets(world: World) -> dict[str, tuple[str, str | None]]:
+    """What `oneonone calendars connect-all` stores for each provider, and its tenant."""
+    google, microsoft = world.sandbox.google_connection(), world.sandbox.microsoft_connection()
+    return {"google": (json.dumps(dict(google.service_account_info)), None),
+            "microsoft": (json.dumps({"tenant_id": microsoft.tenant_id, "client_id": microsoft.client_id,
+                                      "client_secret": microsoft.client_secret}), microsoft.tenant_id)}
+
+
+async def _count(sessions, model, *where) -> int:
+    async with sessions() as s:
+        return await s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+# -- providers from settings ---------------------------------------------------------------------------
+def test_only_configured_providers_are_built(clock):
+    bare = Settings(_env_file=None)
+    assert configured_providers(bare) == set() and build_providers(bare, clock) == {}
+    google = Settings(_env_file=None, google=GoogleSettings(service_account_file="/keys/sa.json"))
+    assert set(build_providers(google, clock)) == {"google"}
+    both = Settings(_env_file=None, google=GoogleSettings(client_id="g"), microsoft=MicrosoftSettings(client_id="m"))
+    assert {name: p.name for name, p in build_providers(both, clock).items()} == {"google": "google",
+                                                                                 "microsoft": "microsoft"}
+
+
+async def test_an_org_grant_gets_its_adapter_on_demand(clock):
+    providers = ProviderSet(Settings(_env_file=None, google=GoogleSettings(client_id="g")), clock)
+    assert list(providers) == ["google"]
+    assert providers.get("microsoft").name == "microsoft"   # a calendar of it came up: built now
+    assert list(providers) == ["google", "microsoft"] and providers.get("yahoo") is None
+    await close_providers(providers)
+
+
+async def test_a_worker_needs_the_secret_key(sessions, clock):
+    with pytest.raises(SecretKeyMissing):
+        build_worker(Settings(_env_file=None, secret_key=""), sessions, clock)
+
+
+# -- org-wide grants, then a drain --------------------------------------------------------------------------
+async def test_connect_all_for_both_providers_then_a_drain_syncs_everyone(world, factory, sessions):
+    people = {}
+    for provider in ("google", "microsoft"):
+        manager = await factory.person(email=world.add(f"boss.{provider}@acme.test", provider))
+        report = await factory.person(manager=manager, email=world.add(f"dev.{provider}@acme.test", provider))
+        await factory.pair(manager, report)
+        world.one_on_one(provider, manager.email, report.email, T0 - timedelta(days=3), event_id=f"1on1{provider}")
+        people[provider] = [manager.email, report.email]
+    vault = Vault(world.settings.secret_key.get_secret_value())
+    async with sessions() as s:
+        for provider, (secret, tenant) in _org_secrets(world).items():
+            result = await connect_org(s, vault, provider=provider, secret=secret, tenant=tenant, now=T0,
+                                       emails=people[provider])
+            assert (result.matched, result.created, result.already) == (2, 2, 0)
+        await s.commit()
+
+    worker = world.worker(sessions)
+    try:
+        assert await worker.drain() == 4
+        assert await worker.drain() == 0   # nothing left due
+    finally:
+        await close_worker(worker)
+    async with sessions() as s:
+        calendars = (await s.scalars(select(Calendar).order_by(Calendar.id))).all()
+        assert all(c.last_synced_at == T0 and c.cursor and c.status == "active" for c in calendars)
+        assert await s.scalar(select(func.count()).select_from(CalendarEvent)) == 4
+        assert await s.scalar(select(func.count()).select_from(Meeting)) == 2   # one per pair: detector ran
+    # Every calendar got its push channel: Google watch channels, Graph subscriptions
+    # (whose validation handshake reached our webhooks over loopback).
+    assert {c.calendar for c in world.sandbox.google.channels.channels()} == set(people["google"])
+    assert {s.mailbox for s in world.sandbox.graph.subscriptions.all()} == set(people["microsoft"])
+
+
+async def test_connect_all_again_reuses_the_grant_and_skips_the_connected(world, factory, sessions):
+    for n in range(3):
+        await factory.person(email=f"p{n}@acme.test")
+    await factory.person(email="x@other.test")
+    vault = Vault(world.settings.secret_key.get_secret_value())
+    async with sessions() as s:
+        first = await connect_org(s, vault, provider="google", secret="{}", now=T0, domain="acme.test",
+                                  emails=["p0@acme.test", "P1@acme.test", "ghost@acme.test"])
+        again = await connect_org(s, vault, provider="google", secret='{"v": 2}', now=T0, domain="ACME.test")
+        await s.commit()
+    assert (first.matched, first.created, first.unknown) == (2, 2, ["ghost@acme.test"])
+    assert (again.connection_id, again.connection_created) == (first.connection_id, False)
+    assert (again.matched, again.created, again.already) == (3, 1, 2)
+    async with sessions() as s:
+        [connection] = (await s.scalars(select(CalendarConnection))).all()
+    assert vault.decrypt(connection.secret_encrypted) == '{"v": 2}'
+    assert await _count(sessions, Calendar) == 3
+
+
+# -- delegated grants: rotated refresh tokens are stored -----------------------------------------------
+async def test_rotated_refresh_tokens_are_stored_unless_the_grant_changed(world, factory, sessions):
+    person = await factory.person(email=world.add("ada@acme.test", "microsoft"))
+    entra = world.sandbox.graph.entra
+    code = entra.issue_code(world.settings.microsoft.client_id, person.email, REDIRECT, ["Calendars.Read"])
+    token, _ = await exchange_code(world.settings, code, REDIRECT, http_client=world.login)
+    vault = Vault(world.settings.secret_key.get_secret_value())
+    async with sessions() as s:
+        calendar = await connect_user(s, vault, person=person, provider="microsoft", account=person.email,
+                                      refresh_token=token, scopes="Calendars.Read", now=T0)
+        await s.commit()
+
+    async def stored() -> str:
+        async with sessions() as s:
+            return vault.decrypt((await s.scalars(select(CalendarConnection.secret_encrypted))).one())
+
+    worker = world.worker(sessions)
+    try:
+        assert await worker.drain() == 1
+    finally:
+        await close_worker(worker)
+    rotated = await stored()
+    assert rotated != token
+    # A reconnect happened meanwhile: a late rotation of the old grant must not overwrite it.
+    hook = store_rotated_refresh_tokens(sessions, vault, world.clock)
+    ref = CalendarRef(calendar_id=calendar.id, email=person.email, external_id=person.email, credentials=token,
+                      connection_kind="user")
+    await hook(ref, "0.fake-rt.stale-rotation")
+    assert await stored() == rotated
+    await hook(dataclasses.replace(ref, credentials=rotated), "0.fake-rt.next")
+    assert await stored() == "0.fake-rt.next"
+
+
+# -- the loop -----------------------------------------------------------------------------------------------
+async def test_stopping_finishes_the_calendar_in_hand_and_hands_back_the_rest(world, factory, sessions):
+    emails = [world.add(f"batch{n}@acme.test", "google") for n in range(3)]
+    for email in emails:
+        await factory.person(email=email)
+    vault = Vault(world.settings.secret_key.get_secret_value())
+    async with sessions() as s:
+        await connect_org(s, vault, provider="google", secret=_org_secrets(world)["google"][0], now=T0)
+        await s.commit()
+    worker = world.worker(sessions)
+    google = worker.providers["google"]
+    fetch = google.fetch_changes
+
+    async def fetch_then_stop(*args, **kwargs):  # SIGTERM arrives while the first calendar syncs
+        worker.stopping.set()
+        return await fetch(*args, **kwargs)
+
+    google.fetch_changes = fetch_then_stop
+    released: list[int] = []
+    release = worker._release
+
+    async def record_release(calendar_id: int) -> None:
+        released.append(calendar_id)
+        await release(calendar_id)
+
+    worker._release = record_release
+    try:
+        await asyncio.wait_for(run_worker(worker), 30)
+    finally:
+        await close_worker(worker)
+    async with sessions() as s:
+        calendars = (await s.scalars(select(Calendar).order_by(Calendar.id))).all()
+    synced = [c for c in calendars if c.last_synced_at is not None]
+    assert len(synced) == 1 and not synced[0].dirty
+    # The other two were claimed in the same batch, and handed back: the next worker takes them at once.
+    assert all(c.lease_owner is None and c.lease_expires_at is None for c in calendars)
+    assert sorted(released) == sorted(c.id for c in calendars if c not in synced)
+    assert sum(c.dirty for c in calendars) == 2
+
+
+async def test_run_once_keeps_channels_and_drains(world, factory, sessions):
+    for n in range(2):
+        await factory.person(email=world.add(f"once{n}@acme.test", "google"))
+    async with sessions() as s:
+        await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
+                          secret=_org_secrets(world)["google"][0], now=T0)
+        await s.commit()
+    worker = world.worker(sessions)
+    try:
+        assert await run_worker(worker, once=True) == 2
+        assert await run_worker(worker, once=True) == 0
+    finally:
+        await close_worker(worker)
+
+
+# -- `oneonone serve`: the in-process worker --------------------------------------------------------------------
+def test_serve_runs_a_worker_in_process_on_sqlite_only(db_url):
+    settings = Settings(_env_file=None, database_url=db_url)
+    for flag, expected in ((None, db_url.startswith("sqlite")), (True, True), (False, False)):
+        assert build_app(settings, worker=flag).state.embedded_worker is expected, flag
+
+
+async def test_the_in_process_worker_picks_up_a_dirty_calendar(db_url, sessions, clock, factory):
+    # On SQLite the in-process worker is the default; on PostgreSQL `--worker` asks for it.
+    worker = None if db_url.startswith("sqlite") else True
+    async with running_world(db_url, clock, worker=worker) as world:
+        person = await factory.person(email=world.add("live@acme.test", "google"))
+        world.one_on_one("google", person.email, "guest@acme.test", T0 - timedelta(days=1), event_id="live1")
+        async with sessions() as s:
+            await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
+                              secret=_org_secrets(world)["google"][0], now=T0)
+            await s.commit()
+        for _ in range(500):   # the worker idles a second between empty rounds
+            if await _count(sessions, Calendar, Calendar.last_synced_at.is_not(None)):
+                break
+            await asyncio.sleep(0.02)
+        assert world.app.state.worker is not None
+    assert await _count(sessions, CalendarEvent) == 1
+    async with sessions() as s:
+        calendar = (await s.scalars(select(Calendar))).one()
+    assert calendar.lease_owner is None and not calendar.dirty
+
+
+async def test_without_a_secret_key_serve_still_serves(db_url, sessions, clock):
+    async with running_world(db_url, clock, worker=True, secret_key="") as world:
+        async with world.api() as api:
+            assert (await api.get("/healthz")).status_code == 200
+        assert world.app.state.worker is None
