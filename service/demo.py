@@ -1,33 +1,41 @@
-"""Demo data for `make run`: a small org with 1:1s, agendas, notes and action items,
-written through the same domain functions the API uses.
+"""Demo data for `make run`, through the real sync path.
 
-Idempotent: an existing demo org is kept; each run prints a fresh demo token (older
-demo tokens are revoked)."""
+The bundled scenario (`sandbox/scenarios/demo.json`: eight people on Google and
+Outlook, three months of 1:1s with a clean series or two and one story per
+finding type) is replayed into the service's own database exactly as `oneonone
+replay` does it: fake Google and Graph servers on loopback, push notifications
+to the webhooks, the sync worker, the detector, on the scenario's clock (dates
+are fixed: the data is as of the scenario's `now`, Friday 2026-11-20 16:00 UTC).
+So `/v1/findings` shows what the detector concluded, each with its evidence.
+Then people's content is added on top of the synced meetings through the same
+domain functions the API uses (talking points, notes, action items, ratings),
+Ada becomes an admin and Hana HR, and the demo calendars are marked
+disconnected (their fake provider is gone once the replay ends).
+
+Idempotent: an existing demo org is kept as it is; each run prints a fresh demo
+token (older demo tokens are revoked)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import ApiToken, Pair, Person
-from service.domain import actions, agenda, feedback, meetings, notes, tokens
+from service.db.models import (
+    ApiToken, Calendar, CalendarConnection, Finding, Meeting, MeetingStatus, Pair, Person, PushChannel,
+)
+from service.domain import actions, agenda, feedback, notes, tokens
 from service.domain.access import Principal
-from service.domain.people import PersonRow, get_by_email, import_people
+from service.domain.people import get_by_email
 
+SCENARIO = Path(__file__).parent / "sandbox" / "scenarios" / "demo.json"
 DEMO_MANAGER = "maya.diaz@acme.test"
-ORG = [
-    PersonRow("ceo@acme.test", "Ada Okoye", "Europe/Berlin", None, "admin"),
-    PersonRow(DEMO_MANAGER, "Maya Diaz", "Europe/Berlin", "ceo@acme.test"),
-    PersonRow("li.wei@acme.test", "Li Wei", "Europe/Berlin", DEMO_MANAGER),
-    PersonRow("omar.haddad@acme.test", "Omar Haddad", "Europe/London", DEMO_MANAGER),
-    PersonRow("priya.sharma@acme.test", "Priya Sharma", "Asia/Kolkata", DEMO_MANAGER),
-    PersonRow("hana.berg@acme.test", "Hana Berg", "Europe/Berlin", "ceo@acme.test", "hr"),
-]
+ROLES = {"ada.okoye@acme.test": "admin", "hana.fischer@acme.test": "hr"}
 TALKING_POINTS = {
     "report": ["Career: what would a senior scope look like for me?", "Blocked on the data migration review"],
-    "manager": ["Feedback on the design review", "Q3 priorities"],
+    "manager": ["Feedback on the design review", "Q1 priorities"],
 }
 
 
@@ -36,49 +44,93 @@ class DemoResult:
     created: bool
     email: str
     token: str
+    as_of: datetime | None = None   # the scenario's `now`: what the data describes
+    findings: int = 0               # open findings
+
+
+def database_url(session: AsyncSession) -> str:
+    return session.bind.url.render_as_string(hide_password=False)
+
+
+async def load(session: AsyncSession, now: datetime) -> DemoResult:
+    """Load the demo org into `session`'s database unless it is there, then issue a
+    demo token for Maya (manager of three). The replay writes through its own
+    connections; `session` holds no transaction meanwhile (SQLite: no lock)."""
+    from service.replay.validate import instant
+    from service.replay.validate import load as load_scenario
+
+    scenario = load_scenario(SCENARIO)
+    as_of = instant(scenario["now"], "now")
+    created = await get_by_email(session, DEMO_MANAGER) is None
+    if created:
+        await session.rollback()  # end the read: the replay's writers must not wait for it
+        await replay(database_url(session), scenario)
+        await _add_content(session, as_of)
+        await _finish_setup(session, [p["email"] for p in scenario["org"]["people"]], now)
+    manager = await get_by_email(session, DEMO_MANAGER)
+    await session.execute(update(ApiToken).where(ApiToken.person_id == manager.id, ApiToken.name == "demo",
+                                                 ApiToken.revoked_at.is_(None)).values(revoked_at=now))
+    token = await tokens.create(session, DEMO_MANAGER, "demo", now)
+    open_findings = await session.scalar(select(func.count()).select_from(Finding)
+                                         .where(Finding.resolved_at.is_(None)))
+    return DemoResult(created=created, email=DEMO_MANAGER, token=token, as_of=as_of, findings=open_findings)
+
+
+async def replay(url: str, scenario: dict) -> None:
+    """The scenario through the production pipeline, into the database at `url`."""
+    from service.replay.harness import Harness
+
+    async with Harness(scenario, database_url=url, keep=True) as harness:
+        await harness.run()
 
 
 def _principal(person: Person) -> Principal:
     return Principal(person_id=person.id, email=person.email, role=person.role)
 
 
-async def load(session: AsyncSession, now: datetime) -> DemoResult:
+async def _add_content(session: AsyncSession, as_of: datetime) -> None:
+    """Maya's 1:1s with her reports get what people write: talking points on the
+    next one, notes, action items and ratings on the last ones held."""
     manager = await get_by_email(session, DEMO_MANAGER)
-    created = manager is None
-    if created:
-        await import_people(session, ORG, now)
-        manager = await get_by_email(session, DEMO_MANAGER)
-        for report_email in ("li.wei@acme.test", "omar.haddad@acme.test", "priya.sharma@acme.test"):
-            await _seed_pair(session, manager, await get_by_email(session, report_email), now)
-    await session.execute(update(ApiToken).where(ApiToken.person_id == manager.id, ApiToken.name == "demo",
-                                                 ApiToken.revoked_at.is_(None)).values(revoked_at=now))
-    token = await tokens.create(session, DEMO_MANAGER, "demo", now)
-    return DemoResult(created=created, email=DEMO_MANAGER, token=token)
+    m = _principal(manager)
+    pairs = (await session.execute(
+        select(Pair, Person).join(Person, Person.id == Pair.report_id)
+        .where(Pair.manager_id == manager.id).order_by(Pair.id))).all()
+    for n, (pair, report) in enumerate(pairs):
+        r = _principal(report)
+        rows = (await session.scalars(select(Meeting).where(Meeting.pair_id == pair.id)
+                                      .order_by(Meeting.start))).all()
+        held = [row for row in rows if row.status == MeetingStatus.held.value][-2:]
+        upcoming = next((row for row in rows if row.status == MeetingStatus.scheduled.value
+                         and row.start > as_of), None)
+        for i, meeting in enumerate(held):
+            after = meeting.end + timedelta(minutes=5)
+            await notes.put_shared_note(session, meeting.id, m,
+                                        f"Discussed {report.name.split()[0]}'s priorities and blockers.", after)
+            item = await actions.create_action_item(session, meeting.id, r, after, body="Draft the quarter plan"
+                                                    if i == 0 else "Share the migration review notes",
+                                                    owner_id=report.id)
+            if i == 0:
+                await actions.update_action_item(session, item.id, r, after + timedelta(days=2), {"done": True})
+            await feedback.put_own_feedback(session, meeting.id, r, after + timedelta(minutes=30),
+                                            rating=4 + (n + i) % 2, comment="")
+        if upcoming is not None:
+            for who, principal in (("report", r), ("manager", m)):
+                for body in TALKING_POINTS[who]:
+                    await agenda.add_item(session, principal, upcoming.id, body=body, private=False,
+                                          minutes=None, now=as_of - timedelta(hours=2))
+            await agenda.add_item(session, m, upcoming.id, body="Ask about workload (private)", private=True,
+                                  minutes=None, now=as_of - timedelta(hours=1))
 
 
-async def _seed_pair(session: AsyncSession, manager: Person, report: Person, now: datetime) -> None:
-    """Four weekly 1:1s: three past (held, with notes and ratings), one next week."""
-    from sqlalchemy import select
-
-    pair = await session.scalar(select(Pair).where(Pair.manager_id == manager.id, Pair.report_id == report.id))
-    m, r = _principal(manager), _principal(report)
-    await session.execute(update(Pair).where(Pair.id == pair.id).values(cadence_days=7))
-    base = (now - timedelta(days=21)).replace(hour=9, minute=0, second=0, microsecond=0)
-    for week in range(4):
-        start = base + timedelta(days=7 * week)
-        meeting = await meetings.create_meeting(session, m, pair.id, title=f"{manager.name} / {report.name} 1:1",
-                                                start=start, end=start + timedelta(minutes=30),
-                                                template_id=None, now=start - timedelta(days=3))
-        for who, principal in (("report", r), ("manager", m)):
-            for body in TALKING_POINTS[who]:
-                await agenda.add_item(session, principal, meeting.id, body=body, private=False, minutes=None,
-                                      now=start - timedelta(days=1))
-        await agenda.add_item(session, m, meeting.id, body="Ask about workload (private)", private=True,
-                              minutes=None, now=start - timedelta(days=1))
-        if start < now:
-            await notes.put_shared_note(session, meeting.id, m, f"Week {week + 1}: discussed priorities.",
-                                        start + timedelta(minutes=30))
-            await actions.create_action_item(session, meeting.id, r, start + timedelta(minutes=30),
-                                             body=f"Draft the week {week + 1} plan", owner_id=report.id)
-            await feedback.put_own_feedback(session, meeting.id, r, start + timedelta(hours=1),
-                                            rating=4 + week % 2, comment="")
+async def _finish_setup(session: AsyncSession, emails: list[str], now: datetime) -> None:
+    """Roles, and the demo calendars disconnected: their fake provider is gone."""
+    for email, role in ROLES.items():
+        await session.execute(update(Person).where(Person.email == email).values(role=role, updated_at=now))
+    calendar_ids = select(Calendar.id).join(Person, Person.id == Calendar.person_id).where(Person.email.in_(emails))
+    await session.execute(update(PushChannel).where(PushChannel.calendar_id.in_(calendar_ids),
+                                                    PushChannel.stopped_at.is_(None)).values(stopped_at=now))
+    await session.execute(update(CalendarConnection).where(CalendarConnection.id.in_(
+        select(Calendar.connection_id).where(Calendar.id.in_(calendar_ids)))).values(status="revoked", updated_at=now))
+    await session.execute(update(Calendar).where(Calendar.id.in_(calendar_ids))
+                          .values(status="disconnected", dirty=False, updated_at=now))

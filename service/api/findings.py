@@ -4,21 +4,18 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from service.api.deps import Caller, Now, Session
 from service.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from service.api.problems import responses
+from service.api.schemas.common import MAX_ID, Id
 from service.api.schemas.findings import FindingOut
 from service.domain import findings as findings_domain
-from service.domain.content import MAX_ID
 from service.domain.findings import FindingFilter, FindingStatus, FindingType
 from service.errors import BadRequest
 
 router = APIRouter(tags=["findings"])
-
-FindingId = Annotated[int, Path(ge=1, le=MAX_ID)]
-OptionalId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def after_key(cursor: str | None) -> tuple[datetime, int] | None:
@@ -39,16 +36,19 @@ def after_key(cursor: str | None) -> tuple[datetime, int] | None:
 
 @router.get("/findings", summary="List findings about the 1:1s you can see",
             description="Participants see their pairs' findings, admins all; anyone else an empty list. "
-                        "Newest first (detected_at, then id, descending).",
+                        "Newest first (detected_at, then id, descending). Filters combine: `pair_id`, "
+                        "`manager_id`, `report_id`, `type`, `status` (open by default) and `acknowledged`. "
+                        "Each finding explains itself in `details.evidence`.",
             response_model=Page[FindingOut], responses=responses(400, 401, 422))
 async def list_findings(
     session: Session, caller: Caller, limit: Limit = 50, cursor: Cursor = None,
-    pair_id: OptionalId = None, manager_id: OptionalId = None, type: FindingType | None = None,
+    pair_id: Id | None = None, manager_id: Id | None = None, report_id: Id | None = None,
+    type: FindingType | None = None,
     status: Annotated[FindingStatus, Query(description="open (not resolved), resolved, or all")] = FindingStatus.open,
     acknowledged: Annotated[bool | None, Query(description="Only (un)acknowledged findings")] = None,
 ):
-    filters = FindingFilter(pair_id=pair_id, manager_id=manager_id, type=type, status=status,
-                            acknowledged=acknowledged)
+    filters = FindingFilter(pair_id=pair_id, manager_id=manager_id, report_id=report_id, type=type,
+                            status=status, acknowledged=acknowledged)
     rows = await findings_domain.list_findings(session, caller, filters, after=after_key(cursor), limit=limit)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -58,7 +58,7 @@ async def list_findings(
 
 @router.get("/findings/{finding_id}", summary="Get a finding", response_model=FindingOut,
             responses=responses(401, 404, 422))
-async def get_finding(finding_id: FindingId, session: Session, caller: Caller):
+async def get_finding(finding_id: Id, session: Session, caller: Caller):
     return await findings_domain.get_finding(session, finding_id, caller)
 
 
@@ -66,5 +66,5 @@ async def get_finding(finding_id: FindingId, session: Session, caller: Caller):
              description="The pair's participants or an admin. Idempotent: acknowledging again keeps the "
                          "first acknowledgement (who and when).",
              response_model=FindingOut, responses=responses(401, 404, 422))
-async def acknowledge_finding(finding_id: FindingId, session: Session, caller: Caller, now: Now):
+async def acknowledge_finding(finding_id: Id, session: Session, caller: Caller, now: Now):
     return await findings_domain.acknowledge(session, finding_id, caller, now)

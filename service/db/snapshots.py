@@ -11,22 +11,25 @@ from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Sta
 _EPOCH = datetime(1970, 1, 1)
 
 
-def _dt(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _attendees(s: EventSnapshot) -> list[list[Any]]:
+    # `_value_`, not `.value`: the enum property costs more than the rest of the row.
+    return [[a.email, a.response._value_, a.resource, a.organizer] for a in s.attendees]
+
+
 def to_json(s: EventSnapshot) -> dict[str, Any]:
+    updated, original_start, start, end = s.updated, s.original_start, s.start, s.end
     return {
-        "calendar": s.calendar, "event_id": s.event_id, "kind": s.kind.value, "status": s.status.value,
-        "updated": _dt(s.updated), "provider": s.provider, "ical_uid": s.ical_uid, "series_id": s.series_id,
-        "original_start": _dt(s.original_start), "start": _dt(s.start), "end": _dt(s.end),
+        "calendar": s.calendar, "event_id": s.event_id, "kind": s.kind._value_, "status": s.status._value_,
+        "updated": None if updated is None else updated.isoformat(), "provider": s.provider,
+        "ical_uid": s.ical_uid, "series_id": s.series_id,
+        "original_start": None if original_start is None else original_start.isoformat(),
+        "start": None if start is None else start.isoformat(), "end": None if end is None else end.isoformat(),
         "timezone": s.timezone, "all_day": s.all_day, "recurrence": list(s.recurrence),
-        "organizer": s.organizer, "busy": s.busy, "title": s.title,
-        "attendees": [[a.email, a.response.value, a.resource, a.organizer] for a in s.attendees],
+        "organizer": s.organizer, "busy": s.busy, "title": s.title, "attendees": _attendees(s),
     }
 
 
@@ -50,17 +53,25 @@ def same_content(a: EventSnapshot, b: EventSnapshot) -> bool:
 
 def row_values(s: EventSnapshot) -> dict[str, Any]:
     return {
-        "ical_uid": s.ical_uid, "kind": s.kind.value, "series_id": s.series_id,
-        "original_start": s.original_start, "status": s.status.value, "start": s.start, "end": s.end,
+        "ical_uid": s.ical_uid, "kind": s.kind._value_, "series_id": s.series_id,
+        "original_start": s.original_start, "status": s.status._value_, "start": s.start, "end": s.end,
         "time_zone": s.timezone, "all_day": s.all_day, "recurrence": list(s.recurrence),
         "organizer": s.organizer, "busy": s.busy, "title": s.title, "updated": s.updated,
-        "attendees": [[a.email, a.response.value, a.resource, a.organizer] for a in s.attendees],
-        "removed_at": None,
+        "attendees": _attendees(s), "removed_at": None,
     }
+
+
+_NOT_CONTENT = ("updated", "removed_at")
 
 
 def row_matches(row: CalendarEvent, s: EventSnapshot) -> bool:
     """The stored row already shows this snapshot (change time aside)."""
     if row.removed_at is not None:
         return False
-    return all(getattr(row, k) == v for k, v in row_values(s).items() if k not in ("updated", "removed_at"))
+    return all(getattr(row, k) == v for k, v in row_values(s).items() if k not in _NOT_CONTENT)
+
+
+def values_match(values: dict[str, Any], s: EventSnapshot) -> bool:
+    """`row_values` of an earlier snapshot already show this one (change time aside)."""
+    return values.get("removed_at") is None and all(
+        values[k] == v for k, v in row_values(s).items() if k not in _NOT_CONTENT)

@@ -56,6 +56,7 @@ class FindingView:
 class FindingFilter:
     pair_id: int | None = None
     manager_id: int | None = None
+    report_id: int | None = None
     type: FindingType | None = None
     status: FindingStatus = FindingStatus.open
     acknowledged: bool | None = None
@@ -89,6 +90,8 @@ async def list_findings(session: AsyncSession, principal: Principal, filters: Fi
         query = query.where(Finding.pair_id == filters.pair_id)
     if filters.manager_id is not None:
         query = query.where(Pair.manager_id == filters.manager_id)
+    if filters.report_id is not None:
+        query = query.where(Pair.report_id == filters.report_id)
     if filters.type is not None:
         query = query.where(Finding.type == filters.type.value)
     if filters.status is FindingStatus.open:

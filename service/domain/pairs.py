@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Meeting, Pair
+from service.db.models import Meeting, MeetingStatus, Pair
 from service.domain.access import Principal, can_view_content, can_view_pair, is_participant
 from service.errors import Forbidden, NotFound
 
@@ -25,6 +25,31 @@ def days_since_last_held(pair: Pair, now: datetime) -> int | None:
     if pair.last_held is None:
         return None
     return max(0, (now - pair.last_held).days)
+
+
+# A held 1:1 extends a pair's streak; a cancelled or declined one ends it.
+STREAK_BREAKERS = (MeetingStatus.cancelled.value, MeetingStatus.declined.value)
+
+
+async def current_streaks(session: AsyncSession, pair_ids: list[int], now: datetime) -> dict[int, int]:
+    """Per pair: how many consecutive held 1:1s up to the last one, counting back from
+    `now` until a cancelled or declined one (0 if the latest is one). Meetings still
+    `scheduled` (upcoming, or just ended and not settled yet) neither count nor break.
+    Calendar and API meetings alike; one query for a page of pairs."""
+    if not pair_ids:
+        return {}
+    last_break = (select(Meeting.pair_id, func.max(Meeting.start).label("at"))
+                  .where(Meeting.pair_id.in_(pair_ids), Meeting.status.in_(STREAK_BREAKERS), Meeting.start <= now)
+                  .group_by(Meeting.pair_id).subquery())
+    rows = await session.execute(
+        select(Meeting.pair_id, func.count())
+        .outerjoin(last_break, last_break.c.pair_id == Meeting.pair_id)
+        .where(Meeting.pair_id.in_(pair_ids), Meeting.status == MeetingStatus.held.value, Meeting.start <= now,
+               or_(last_break.c.at.is_(None), Meeting.start > last_break.c.at))
+        .group_by(Meeting.pair_id))
+    streaks = dict.fromkeys(pair_ids, 0)
+    streaks.update({pair_id: count for pair_id, count in rows.all()})
+    return streaks
 
 
 async def load_pair(session: AsyncSession, principal: Principal, pair_id: int, *, act: bool = False) -> Pair:
@@ -92,10 +117,12 @@ async def list_pairs(session: AsyncSession, principal: Principal, filters: PairF
 
 async def set_cadence(session: AsyncSession, principal: Principal, pair_id: int, cadence_days: int | None,
                       now: datetime) -> Pair:
-    """Set (or clear, with None) the pair's intended cadence. Participants and admins."""
+    """Set (or clear, with None) the pair's intended cadence. Participants and admins.
+    The detector looks at the pair again on its next periodic pass (`schedule`)."""
     pair = await load_pair(session, principal, pair_id)
     if pair.cadence_days != cadence_days:
         pair.cadence_days = cadence_days
         pair.updated_at = now
+        pair.next_check_at = now
         await session.flush()
     return pair

@@ -1,22 +1,31 @@
 """Run the detector over the stored calendar history and persist what it
 concludes: each pair's cadence, its sync-created meetings (updated in place, so
 agendas, notes and action items stay attached across reschedules and full
-resyncs) and its findings (stable keys: recomputing is idempotent; a finding
-that stops being true is resolved, never duplicated)."""
+resyncs), its findings (stable keys: recomputing is idempotent; a finding that
+stops being true is resolved, never duplicated) and when it must be looked at
+again with no calendar change (`next_check_at`, see `schedule`).
+
+On PostgreSQL the pairs recomputed are row-locked (in id order) for the
+transaction, so two recomputations of one pair (a sync and the periodic pass)
+run one after the other instead of both inserting the same findings."""
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Text, cast, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from service.db.models import Calendar, EventRevision, Finding, Meeting, MeetingStatus, Pair, Person
+from service.db.models import (
+    ActionItem, AgendaItem, Calendar, EventRevision, Feedback, Finding, Meeting, MeetingStatus, Pair, Person,
+    PrivateNote, SharedNote,
+)
 from service.domain import carryover
 from service.domain.calendar import CalendarHistory, EventChange, OrgPerson, Policy
-from service.domain.detection import Detection, PairDetection, detect_pair, people_index
+from service.domain.detection import Detection, PairDetection, detect_pairs, people_index
 from service.domain.detection import Finding as DetectedFinding
 from service.domain.detection import Meeting as DetectedMeeting
 from service.db.snapshots import from_json
@@ -24,56 +33,174 @@ from service.db.snapshots import from_json
 # Only occurrences this recent are re-judged: older meetings and findings keep
 # the state they had when they left the detector's window.
 WINDOW = timedelta(days=90)
+# Statuses that make a meeting's open talking points move on to the next one.
+FINISHED = (MeetingStatus.cancelled.value, MeetingStatus.held.value, MeetingStatus.declined.value)
 
 
-@dataclass(frozen=True)
-class Org:
-    people: list[OrgPerson]
-    pairs: list[tuple[Pair, str, str]]   # active pair rows with manager and report emails
+PairRow = tuple[Pair, str, str]   # an active pair with its manager's and its report's emails
 
 
-async def load_org(session: AsyncSession, person_ids: set[int] | None = None) -> Org:
+async def load_pairs(session: AsyncSession, person_ids: set[int] | None = None,
+                     pair_ids: set[int] | None = None) -> list[PairRow]:
+    """Active pairs: all, those involving `person_ids`, or those among `pair_ids`;
+    row-locked on PostgreSQL."""
     manager = aliased(Person)
-    people = (await session.execute(select(Person.email, Person.name, Person.timezone, manager.email)
-                                    .outerjoin(manager, manager.id == Person.manager_id))).all()
     query = (select(Pair, manager.email, Person.email)
              .join(manager, manager.id == Pair.manager_id).join(Person, Person.id == Pair.report_id)
              .where(Pair.active.is_(True), Person.manager_id == Pair.manager_id).order_by(Pair.id))
     if person_ids is not None:
         query = query.where(Pair.manager_id.in_(person_ids) | Pair.report_id.in_(person_ids))
-    pairs = [(row[0], row[1], row[2]) for row in (await session.execute(query)).all()]
-    return Org([OrgPerson(email=e, manager=m, timezone=tz, name=n) for e, n, tz, m in people], pairs)
+    if pair_ids is not None:
+        query = query.where(Pair.id.in_(pair_ids))
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Pair)
+    return [(row[0], row[1], row[2]) for row in (await session.execute(query)).all()]
 
 
-async def load_history(session: AsyncSession, emails: Iterable[str]) -> CalendarHistory:
+async def load_people(session: AsyncSession, emails: set[str] | None = None) -> list[OrgPerson]:
+    """Org members (all, or those among `emails`) with their manager's email."""
+    manager = aliased(Person)
+    query = select(Person.email, Person.name, Person.timezone, manager.email).outerjoin(
+        manager, manager.id == Person.manager_id)
+    if emails is not None:
+        query = query.where(Person.email.in_(sorted(emails)))
+    rows = (await session.execute(query)).all()
+    return [OrgPerson(email=e, manager=m, timezone=tz, name=n) for e, n, tz, m in rows]
+
+
+Revision = tuple[int, EventChange]   # (revision id, the change)
+
+
+class HistoryCache:
+    """Parsed revisions per calendar, for a process that recomputes the same people
+    over and over (a replay; a worker). Revisions are append-only, and a calendar's
+    are committed in id order (one sync of a calendar at a time, under its lease),
+    so what was read stays valid and only newer revisions are read again. One
+    cache per database; not for a database whose rows are deleted and re-created
+    (tests), where ids come back."""
+
+    def __init__(self) -> None:
+        self.calendars: dict[int, tuple[str, int, list[Revision]]] = {}   # id → (email, last id, revisions)
+
+
+async def load_history(session: AsyncSession, emails: Iterable[str],
+                       cache: HistoryCache | None = None) -> CalendarHistory:
+    """Every revision of these people's calendars, in revision order. Snapshots come
+    as text and are parsed here (orjson: the history is the bulk of a recompute)."""
+    wanted = sorted(set(emails))
+    if cache is None:
+        revisions = await _revisions(session, Person.email.in_(wanted))
+    else:
+        revisions = await _cached_revisions(session, wanted, cache)
     history = CalendarHistory()
-    rows = await session.stream(
-        select(Person.email, EventRevision.event_id, EventRevision.changed_at, EventRevision.snapshot)
-        .join(Calendar, Calendar.id == EventRevision.calendar_id).join(Person, Person.id == Calendar.person_id)
-        .where(Person.email.in_(sorted(set(emails)))).order_by(EventRevision.id)
-        .execution_options(yield_per=5000))
-    async for email, event_id, changed_at, snapshot in rows:
-        history.add(EventChange(calendar=email, event_id=event_id, changed_at=changed_at,
-                                snapshot=from_json(snapshot) if snapshot else None))
+    for _id, change in revisions:
+        history.add(change)
     return history
 
 
-async def recompute(session: AsyncSession, now: datetime, person_ids: set[int] | None = None) -> Detection:
-    """Detect and persist for every active pair involving `person_ids` (all if None)."""
-    org = await load_org(session, person_ids)
-    history = await load_history(session, (email for _, m, r in org.pairs for email in (m, r)))
-    index = people_index(org.people)
-    results = []
-    for pair, manager_email, report_email in org.pairs:
-        policy = Policy(manager_email, report_email, pair.cadence_days) if pair.cadence_days else None
-        result = detect_pair(history, manager_email, report_email, index, policy, now)
-        await persist(session, pair, result, now)
-        results.append(result)
-    await session.flush()
+async def _revisions(session: AsyncSession, *where) -> list[Revision]:
+    rows = await session.stream(
+        select(EventRevision.id, Person.email, EventRevision.event_id, EventRevision.changed_at,
+               cast(EventRevision.snapshot, Text))
+        .join(Calendar, Calendar.id == EventRevision.calendar_id).join(Person, Person.id == Calendar.person_id)
+        .where(*where).order_by(EventRevision.id).execution_options(yield_per=5000))
+    out = []
+    async for revision_id, email, event_id, changed_at, text in rows:
+        data = orjson.loads(text) if text else None
+        out.append((revision_id, EventChange(calendar=email, event_id=event_id, changed_at=changed_at,
+                                             snapshot=from_json(data) if data else None)))
+    return out
+
+
+async def _cached_revisions(session: AsyncSession, emails: list[str], cache: HistoryCache) -> list[Revision]:
+    calendars = (await session.execute(select(Calendar.id, Person.email).join(Person, Person.id == Calendar.person_id)
+                                       .where(Person.email.in_(emails)))).all()
+    streams = []
+    for calendar_id, email in calendars:
+        email_then, last, revisions = cache.calendars.get(calendar_id) or (email, 0, [])
+        if email_then != email:   # the calendar changed hands: start over
+            last, revisions = 0, []
+        new = await _revisions(session, EventRevision.calendar_id == calendar_id, EventRevision.id > last)
+        revisions.extend(new)
+        cache.calendars[calendar_id] = (email, new[-1][0] if new else last, revisions)
+        streams.append(revisions)
+    return list(heapq.merge(*streams, key=lambda revision: revision[0]))
+
+
+def participants(history: CalendarHistory) -> set[str]:
+    """Everyone who organizes or attends an event of the history: the only org
+    members the detector can need (to tell whether an event is a 1:1)."""
+    found: set[str] = set()
+    for changes in history.changes.values():
+        for change in changes:
+            snap = change.snapshot
+            if snap is None:
+                continue
+            if snap.organizer:
+                found.add(snap.organizer.lower())
+            found.update(a.email.lower() for a in snap.attendees)
+    return found
+
+
+async def recompute(session: AsyncSession, now: datetime, person_ids: set[int] | None = None, *,
+                    pair_ids: set[int] | None = None, cache: HistoryCache | None = None) -> Detection:
+    """Detect and persist for every active pair involving `person_ids` (all if None),
+    or for the active pairs among `pair_ids`. The pairs are detected together
+    (`detect_pairs`: one pass over their people's calendars) and persisted together.
+    `cache` keeps parsed history between calls (see `HistoryCache`)."""
+    pairs = await load_pairs(session, person_ids, pair_ids)
+    if not pairs:
+        return Detection.combine([])
+    emails = {email for _, manager, report in pairs for email in (manager, report)}
+    history = await load_history(session, emails, cache)
+    everyone = person_ids is None and pair_ids is None
+    index = people_index(await load_people(session, None if everyone else emails | participants(history)))
+    results = detect_pairs(history, [(m, r, Policy(m, r, pair.cadence_days) if pair.cadence_days else None)
+                                     for pair, m, r in pairs], index, now)
+    await persist_all(session, [(pair, result) for (pair, _m, _r), result in zip(pairs, results)], now)
     return Detection.combine(results)
 
 
-async def persist(session: AsyncSession, pair: Pair, result: PairDetection, now: datetime) -> None:
+async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetection]], now: datetime) -> None:
+    """Pairs' detections into their rows, a few statements for the whole batch."""
+    ids = [pair.id for pair, _ in batch]
+    meetings: dict[int, dict[tuple[str | None, datetime], Meeting]] = {pair_id: {} for pair_id in ids}
+    for row in (await session.scalars(select(Meeting).where(Meeting.pair_id.in_(ids),
+                                                           Meeting.source_uid.is_not(None)))).all():
+        meetings[row.pair_id][(row.source_uid, row.original_start)] = row
+    findings: dict[int, dict[str, Finding]] = {pair_id: {} for pair_id in ids}
+    for row in (await session.scalars(select(Finding).where(Finding.pair_id.in_(ids)))).all():
+        findings[row.pair_id][row.key] = row
+    finished: list[Meeting] = []
+    vanished: list[Meeting] = []
+    by_start: dict[int, dict[datetime, Meeting]] = {}
+    for pair, result in batch:
+        _persist_pair(pair, result, now)
+        by_start[pair.id] = _merge_meetings(session, pair, result.meetings, meetings[pair.id], now,
+                                            finished, vanished)
+    await session.flush()
+    # A slot the calendar no longer produces (series re-timed or ended, no longer a
+    # 1:1): it is not an occurrence any more. A row holding nothing goes; one that
+    # holds something (agenda, notes…) stays, as cancelled.
+    empty = await _without_content(session, [row.id for row in vanished])
+    for row in vanished:
+        if row.id in empty:
+            await session.delete(row)
+        else:
+            row.status, row.cancelled_at, row.updated_at = MeetingStatus.cancelled.value, now, now
+            finished.append(row)
+    for pair, result in batch:
+        _merge_findings(session, pair, result.findings, by_start[pair.id], findings[pair.id], now)
+    await session.flush()
+    if finished:  # only meetings with talking points can carry any over
+        with_items = set((await session.scalars(select(AgendaItem.meeting_id).where(
+            AgendaItem.meeting_id.in_([row.id for row in finished])).distinct())).all())
+        for row in sorted(finished, key=lambda r: r.start):
+            if row.id in with_items:
+                await carryover.carry_over(session, row.id, now)
+
+
+def _persist_pair(pair: Pair, result: PairDetection, now: datetime) -> None:
     summary = result.pair
     values = {"cadence": summary.cadence, "interval_days": summary.interval_days,
               "last_held": summary.last_held, "next_scheduled": summary.next_scheduled}
@@ -81,19 +208,18 @@ async def persist(session: AsyncSession, pair: Pair, result: PairDetection, now:
         for key, value in values.items():
             setattr(pair, key, value)
         pair.updated_at = now
-    meetings = await _persist_meetings(session, pair, result.meetings, now)
-    await _persist_findings(session, pair, result.findings, meetings, now)
+    pair.next_check_at = result.next_change
 
 
 def _source(m: DetectedMeeting) -> str:
     return m.ical_uid or m.event_id or ""
 
 
-async def _persist_meetings(session: AsyncSession, pair: Pair, detected: tuple[DetectedMeeting, ...],
-                            now: datetime) -> dict[datetime, Meeting]:
-    stored = {(m.source_uid, m.original_start): m for m in (await session.scalars(
-        select(Meeting).where(Meeting.pair_id == pair.id, Meeting.source_uid.is_not(None)))).all()}
-    finished: list[Meeting] = []
+def _merge_meetings(session: AsyncSession, pair: Pair, detected: tuple[DetectedMeeting, ...],
+                    stored: dict[tuple[str | None, datetime], Meeting], now: datetime,
+                    finished: list[Meeting], vanished: list[Meeting]) -> dict[datetime, Meeting]:
+    """Update the pair's calendar meetings in place (new ones added); collects those
+    that just finished (cancelled, held, declined) and those no longer produced."""
     by_start: dict[datetime, Meeting] = {}
     for m in detected:
         row = stored.pop((_source(m), m.original_start), None)
@@ -106,19 +232,24 @@ async def _persist_meetings(session: AsyncSession, pair: Pair, detected: tuple[D
                           source_series_id=m.series_id, cancelled_at=m.cancelled_at)
         if changed:
             row.updated_at = now
-        if m.status in (MeetingStatus.cancelled.value, MeetingStatus.held.value) and was != m.status:
+        if m.status in FINISHED and was != m.status:
             finished.append(row)
         by_start[m.original_start] = row
-    for (_uid, start), row in stored.items():
-        # A slot the calendar no longer produces (series re-timed or ended): it is
-        # not an occurrence any more. Keep the row (it may hold notes) as cancelled.
-        if start >= now - WINDOW and row.status == MeetingStatus.scheduled.value:
-            row.status, row.cancelled_at, row.updated_at = MeetingStatus.cancelled.value, now, now
-            finished.append(row)
-    await session.flush()
-    for row in sorted(finished, key=lambda r: r.start):
-        await carryover.carry_over(session, row.id, now)
+    vanished += [row for (_uid, start), row in stored.items()
+                 if start >= now - WINDOW and row.status == MeetingStatus.scheduled.value]
     return by_start
+
+
+async def _without_content(session: AsyncSession, ids: list[int]) -> set[int]:
+    """The meetings among `ids` with no agenda item, note, action item or rating."""
+    if not ids:
+        return set()
+    held = [exists().where(model.meeting_id == Meeting.id)
+            for model in (AgendaItem, SharedNote, PrivateNote, ActionItem, Feedback)]
+    query = select(Meeting.id).where(Meeting.id.in_(ids))
+    for clause in held:
+        query = query.where(~clause)
+    return set((await session.scalars(query)).all())
 
 
 def _assign(row: Meeting, **values) -> bool:
@@ -130,9 +261,8 @@ def _assign(row: Meeting, **values) -> bool:
     return changed
 
 
-async def _persist_findings(session: AsyncSession, pair: Pair, detected: tuple[DetectedFinding, ...],
-                            meetings: dict[datetime, Meeting], now: datetime) -> None:
-    stored = {f.key: f for f in (await session.scalars(select(Finding).where(Finding.pair_id == pair.id))).all()}
+def _merge_findings(session: AsyncSession, pair: Pair, detected: tuple[DetectedFinding, ...],
+                    meetings: dict[datetime, Meeting], stored: dict[str, Finding], now: datetime) -> None:
     for f in detected:
         details = {**f.details, **_key_fields(f), "evidence": list(f.evidence)}
         meeting = meetings.get(f.occurrence_start) if f.occurrence_start else None

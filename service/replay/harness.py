@@ -5,15 +5,17 @@ service's own app serves the webhooks on loopback too; calendars are connected
 with org-wide grants (a service account with domain-wide delegation, an Entra
 app) exactly as `oneonone calendars connect-all` does; each timeline op is
 applied at its time on the injected clock, its push notifications are delivered
-over HTTP, and the normal worker pulls the increments. The detector runs after
-each increment (as in production) and once more at `now`."""
+over HTTP, and the normal worker pulls the increments. Entries made at one
+instant are synced together (`instants`); the detector runs over the changed
+people's pairs after each instant's increments (production: after each
+increment), with their parsed history kept between runs, and once more at `now`."""
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,21 +28,21 @@ from service.api.app import create_app
 from service.clock import FixedClock
 from service.db.engine import create_engine, is_sqlite, session_factory
 from service.db.migrate import upgrade_async
-from service.db.models import Calendar, CalendarConnection, Pair, Person
+from service.db.models import Calendar, Pair, Person
+from service.domain.connections import connect_org
 from service.domain.detection import Detection
 from service.domain.people import PersonRow, import_people
-from service.domain.recompute import recompute
+from service.domain.recompute import HistoryCache, recompute
 from service.replay.validate import instant
 from service.sandbox.providers import SandboxProviders
 from service.sandbox.serve import LoopbackServer
-from service.security.crypto import Vault, generate_key
+from service.runtime import build_worker, close_worker
+from service.security.crypto import generate_key
 from service.settings import GoogleSettings, MicrosoftSettings, Settings, SyncSettings
-from service.sync.channels import ChannelManager
-from service.sync.google import GoogleCalendarProvider
-from service.sync.microsoft import GraphCalendarProvider
-from service.sync.worker import SyncWorker
+from service.sync.provider import CalendarProvider
 
 Progress = Callable[[str], None]
+ProviderFactory = Callable[[Settings, FixedClock, Any], Mapping[str, CalendarProvider]]
 # Notifications drive a replay; fallback polling stays on but only fires for a
 # calendar that heard nothing for a year of scenario time, so clock jumps between
 # entries do not re-poll every calendar.
@@ -48,14 +50,20 @@ REPLAY_POLL_MINUTES = 365 * 24 * 60
 
 
 class Harness:
-    def __init__(self, scenario: dict[str, Any], *, database_url: str | None = None,
-                 progress: Progress | None = None) -> None:
+    def __init__(self, scenario: dict[str, Any], *, database_url: str | None = None, keep: bool = False,
+                 progress: Progress | None = None, providers: ProviderFactory | None = None) -> None:
+        """`keep`: replay into the database at `database_url` itself (migrated, never
+        dropped; the demo loads this way) instead of a throw-away one beside it.
+        `providers(settings, clock, msal_http_client)`: the worker's adapters, for tests
+        that build them with their own knobs (an injected `sleep`, timeouts)."""
         self.scenario = scenario
         self.start = instant(scenario["start"], "start")
         self.now = instant(scenario["now"], "now")
         self.clock = FixedClock(self.start)
         self._database_url = database_url
+        self._keep = keep
         self._progress = progress or (lambda _msg: None)
+        self._providers = providers
         self._cleanup: list[Callable[[], Any]] = []
 
     # -- set-up and tear-down -----------------------------------------------------------------
@@ -93,18 +101,19 @@ class Harness:
         self.settings = settings.model_copy(update={"public_base_url": server.base_url})
         server.start()
         self._cleanup.append(server.stop)
-        self.vault = Vault(self.settings.secret_key.get_secret_value())
-        providers = {
-            "google": GoogleCalendarProvider(self.settings, clock=self.clock),
-            "microsoft": GraphCalendarProvider(self.settings, clock=self.clock,
-                                               msal_http_client=microsoft.http_client()),
-        }
-        self._cleanup.append(providers["microsoft"].aclose)
-        self.worker = SyncWorker(sessions=self.sessions, providers=providers, vault=self.vault, clock=self.clock,
-                                 settings=self.settings.sync, on_changed=self._detect,
-                                 channels=ChannelManager(self.sessions, self.clock, self.settings))
+        # Production's own wiring (service.runtime): adapters, vault, channels, detector on change.
+        custom = self._providers(self.settings, self.clock, microsoft.http_client()) if self._providers else None
+        self.history = HistoryCache()   # one database, written by this run alone
+        self._changed: set[int] = set()
+        self.worker = build_worker(self.settings, self.sessions, self.clock,
+                                   msal_http_client=microsoft.http_client(), providers=custom,
+                                   on_changed=self._on_changed)
+        self._cleanup.append(lambda: close_worker(self.worker))
+        self.vault = self.worker.vault
 
     async def _database(self) -> str:
+        if self._keep and self._database_url is not None:
+            return self._database_url
         if self._database_url is None or is_sqlite(self._database_url):
             folder = tempfile.mkdtemp(prefix="oneonone-replay-")
             self._cleanup.append(lambda: shutil.rmtree(folder, ignore_errors=True))
@@ -127,11 +136,12 @@ class Harness:
     async def run(self) -> Detection:
         await self.connect()
         timeline = self.scenario.get("timeline") or []
-        step = max(1, len(timeline) // 20)
-        for i, entry in enumerate(timeline, 1):
-            await self.apply(entry)
-            if len(timeline) >= 200 and i % step == 0:
-                self._progress(f"replay: {i}/{len(timeline)} entries applied ({entry['at']})")
+        step, done = max(1, len(timeline) // 20), 0
+        for group in instants(timeline):
+            await self.apply_all(group)
+            if len(timeline) >= 200 and (done + len(group)) // step > done // step:
+                self._progress(f"replay: {done + len(group)}/{len(timeline)} entries applied ({group[-1]['at']})")
+            done += len(group)
         return await self.finish()
 
     async def connect(self) -> None:
@@ -149,6 +159,7 @@ class Harness:
             self._progress(f"replay: connecting {len(people)} calendars")
         await self.worker.drain()
         await self.sandbox.flush()
+        await self._detect()
 
     async def _policies(self, session) -> None:
         ids = {p.email: p.id for p in (await session.scalars(select(Person))).all()}
@@ -159,37 +170,53 @@ class Harness:
                 pair.cadence_days = policy["cadence_days"]
 
     async def _calendars(self, session, people: list[dict[str, Any]]) -> None:
+        """Org-wide grants, as `oneonone calendars connect-all` makes them."""
         google = self.sandbox.google_connection()
         microsoft = self.sandbox.microsoft_connection()
-        now = self.clock.now()
         secrets = {"google": json.dumps(dict(google.service_account_info)),
                    "microsoft": json.dumps({"tenant_id": microsoft.tenant_id, "client_id": microsoft.client_id,
                                             "client_secret": microsoft.client_secret})}
-        connections = {}
+        tenants = {"google": None, "microsoft": microsoft.tenant_id}
         for provider, secret in secrets.items():
-            connection = CalendarConnection(provider=provider, kind="org", secret_encrypted=self.vault.encrypt(secret),
-                                            scopes="calendar.readonly", status="active", created_at=now,
-                                            updated_at=now)
-            session.add(connection)
-            connections[provider] = connection
-        await session.flush()
-        ids = {p.email: p.id for p in (await session.scalars(select(Person))).all()}
-        for person in people:
-            email = person["email"].lower()
-            session.add(Calendar(person_id=ids[email], connection_id=connections[person["provider"]].id,
-                                 provider=person["provider"], external_id=email, time_zone=person.get("timezone"),
-                                 status="active", dirty=True, dirty_generation=0, failures=0,
-                                 created_at=now, updated_at=now))
+            emails = [p["email"] for p in people if p["provider"] == provider]
+            await connect_org(session, self.vault, provider=provider, secret=secret, now=self.clock.now(),
+                              tenant=tenants[provider], emails=emails, scopes="calendar.readonly")
 
     async def apply(self, entry: dict[str, Any]) -> None:
-        self.clock.set(instant(entry["at"], "at"))
+        await self.apply_all([entry])
+
+    async def apply_all(self, entries: list[dict[str, Any]]) -> None:
+        """Entries made at one instant (see `instants`): applied to the providers in
+        order, then synced together, as a worker finds them when it next looks."""
+        self.clock.set(instant(entries[0]["at"], "at"))
         # A running service renews channels continuously; between entries the clock
-        # jumps, so catch up on the channels of the calendars this entry touches.
-        await self.worker.maintain(await self._calendar_ids(entry["calendars"]))
+        # jumps, so catch up on the channels of the calendars these entries touch.
+        await self.worker.maintain(await self._calendar_ids([c for e in entries for c in e["calendars"]]))
         await self.worker.drain()
-        self.sandbox.apply(entry)
+        for entry in entries:
+            self.sandbox.apply(entry)
         await self.sandbox.flush()      # notifications → webhooks → calendars marked dirty
         await self.worker.drain()       # the worker pulls the increments
+        await self._detect()
+
+    async def sync(self) -> None:
+        """Sync whatever is due now and run the detector over what changed: for tests
+        that move the clock between entries (a backoff or a lease running out)."""
+        await self.worker.drain()
+        await self._detect()
+
+    async def _on_changed(self, person_ids: set[int]) -> None:
+        self._changed |= person_ids
+
+    async def _detect(self) -> None:
+        """The detector over the pairs of everyone whose calendar changed, once for
+        the increments of an instant (production runs it after each increment)."""
+        if not self._changed:
+            return
+        changed, self._changed = self._changed, set()
+        async with self.sessions() as session:
+            await recompute(session, self.clock.now(), changed, cache=self.history)
+            await session.commit()
 
     async def _calendar_ids(self, emails: list[str]) -> set[int]:
         async with self.sessions() as session:
@@ -200,14 +227,30 @@ class Harness:
         self.clock.set(self.now)
         await self.worker.drain()
         async with self.sessions() as session:
-            detection = await recompute(session, self.now)
+            ids = await self._people_ids(session) if self._keep else None  # a kept database holds others too
+            detection = await recompute(session, self.now, ids, cache=self.history)
             await session.commit()
         return detection
 
-    async def _detect(self, person_ids: set[int]) -> None:
-        async with self.sessions() as session:
-            await recompute(session, self.clock.now(), person_ids)
-            await session.commit()
+    async def _people_ids(self, session) -> set[int]:
+        emails = [p["email"].lower() for p in self.scenario["org"]["people"]]
+        return set((await session.scalars(select(Person.id).where(Person.email.in_(emails)))).all())
+
+
+def instants(timeline: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive entries at one instant, in order, that change different events:
+    synced together, each event still goes through every state the timeline gives
+    it (a second change to an event at the same instant starts a new group)."""
+    groups: list[list[dict[str, Any]]] = []
+    seen: set[tuple[str, str]] = set()
+    for entry in timeline:
+        event = (entry["provider"], entry.get("event_id") or (entry.get("event") or {}).get("id") or "")
+        if not groups or entry["at"] != groups[-1][0]["at"] or event in seen:
+            groups.append([])
+            seen = set()
+        groups[-1].append(entry)
+        seen.add(event)
+    return groups
 
 
 async def _pg(dsn: str, sql: str) -> None:

@@ -88,23 +88,25 @@ def dateutil_ready(lines: Iterable[str], tz: ZoneInfo | None) -> tuple[str, ...]
 
 
 def _email(value: Any) -> str | None:
-    return value.strip().lower() if isinstance(value, str) and value.strip() else None
+    if isinstance(value, str):
+        value = value.strip()
+        if value:
+            return value.lower()
+    return None
 
 
 def _attendees(resource: Mapping[str, Any], organizer: str | None) -> tuple[Attendee, ...]:
     out: list[Attendee] = []
     seen: set[str] = set()
+    responses, needs_action = _RESPONSES, Response.needs_action
     for person in resource.get("attendees") or []:
         email = _email(person.get("email"))
         if email is None or email in seen:
             continue
         seen.add(email)
-        out.append(Attendee(
-            email=email,
-            response=_RESPONSES.get(person.get("responseStatus", ""), Response.needs_action),
-            resource=bool(person.get("resource", False)),
-            organizer=bool(person.get("organizer", False)) or (email == organizer),
-        ))
+        out.append(Attendee(email, responses.get(person.get("responseStatus", ""), needs_action),
+                            bool(person.get("resource", False)),
+                            bool(person.get("organizer", False)) or email == organizer))
     return tuple(out)
 
 

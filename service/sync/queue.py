@@ -51,6 +51,24 @@ async def extend(session: AsyncSession, calendar_id: int, owner: str, lease_unti
     return result.rowcount == 1
 
 
+async def lease(session: AsyncSession, calendar_id: int, *, owner: str, now: datetime,
+                lease_until: datetime) -> bool:
+    """Lease one calendar, due or not, for work besides a sync (its channel upkeep);
+    False while another worker's lease on it is live."""
+    result = await session.execute(
+        update(Calendar).where(Calendar.id == calendar_id,
+                               or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now))
+        .values(lease_owner=owner, lease_expires_at=lease_until).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+async def release(session: AsyncSession, calendar_id: int, owner: str) -> None:
+    """Give a lease back (no-op if it is no longer ours)."""
+    await session.execute(
+        update(Calendar).where(Calendar.id == calendar_id, Calendar.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False))
+
+
 async def mark_dirty(session: AsyncSession, calendar_id: int, now: datetime) -> None:
     await session.execute(
         update(Calendar).where(Calendar.id == calendar_id)

@@ -2,19 +2,27 @@
 
 Runs inside the worker's write transaction, after every provider call is done:
 the events, their revisions and the new cursor commit together or not at all, so
-a crash re-fetches the same increment and applying it again changes nothing."""
+a crash re-fetches the same increment and applying it again changes nothing.
+
+Rows that are new (most of them on a calendar's first baseline) and every
+revision are written with Core executemany INSERTs in batches, not one ORM object
+each; rows that already exist are compared and updated through the ORM. A
+calendar with no stored events yet skips the lookups of existing rows altogether."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Calendar, CalendarEvent, EventRevision
 from service.domain.calendar import EventSnapshot, Kind
 from service.sync.provider import ChangeSet
-from service.db.snapshots import row_matches, row_values, to_json
+from service.db.snapshots import row_matches, row_values, to_json, values_match
+
+_CHUNK = 100                         # rows per INSERT batch: few alive at once (see apply)
 
 
 @dataclass
@@ -42,25 +50,45 @@ async def removed_series_candidates(session: AsyncSession, calendar_id: int, cha
 async def apply(session: AsyncSession, calendar: Calendar, changes: ChangeSet, *, gone_series: set[str],
                 observed_at: datetime) -> Applied:
     result = Applied(seen=len(changes.upserts))
+    upserted = {s.event_id for s in changes.upserts}
     removed = set(changes.removed) | gone_series
-    ids = {s.event_id for s in changes.upserts} | removed
-    rows = {r.event_id: r for r in await _rows(session, calendar.id, ids)}
-    for snapshot in changes.upserts:
-        _upsert(session, calendar.id, rows.get(snapshot.event_id), snapshot, observed_at, result)
-    if changes.baseline is not None:
+    stored = await _has_rows(session, calendar.id)
+    rows = {r.event_id: r for r in await _rows(session, calendar.id, upserted | removed)} if stored else {}
+    # In batches, so that only one batch of rows is alive at a time (a first baseline
+    # of a large calendar holds 100,000s of snapshots already). An event listed twice
+    # (which the adapters never send) makes it one batch: the later copy must see the first.
+    upserts = changes.upserts
+    batch = _CHUNK if len(upserted) == len(upserts) else max(1, len(upserts))
+    for i in range(0, len(upserts), batch):
+        new_rows: dict[str, dict[str, Any]] = {}
+        revisions: list[dict[str, Any]] = []
+        for snapshot in upserts[i:i + batch]:
+            _upsert(calendar.id, rows.get(snapshot.event_id), new_rows, revisions, snapshot, observed_at, result)
+        await _insert(session, CalendarEvent, list(new_rows.values()))
+        await _insert(session, EventRevision, revisions)
+    revisions = []
+    if changes.baseline is not None and stored:  # nothing stored before: nothing can be missing
         removed |= await _absent_from_baseline(session, calendar.id, changes, rows)
-    for event_id in removed:
-        row = rows.get(event_id) or await session.scalar(
-            select(CalendarEvent).where(CalendarEvent.calendar_id == calendar.id, CalendarEvent.event_id == event_id))
-        if row is None or row.removed_at is not None or event_id in {s.event_id for s in changes.upserts}:
+    if stored:
+        missing = removed - rows.keys() - upserted
+        rows.update((r.event_id, r) for r in await _rows(session, calendar.id, missing))
+    for event_id in sorted(removed):
+        row = rows.get(event_id)
+        if row is None or row.removed_at is not None or event_id in upserted:
             continue
         row.removed_at = observed_at
-        session.add(EventRevision(calendar_id=calendar.id, event_id=event_id, changed_at=observed_at,
-                                  observed_at=observed_at, snapshot=None))
+        revisions.append(dict(calendar_id=calendar.id, event_id=event_id, changed_at=observed_at,
+                              observed_at=observed_at, snapshot=None))
         result.removed += 1
         result.event_ids.add(event_id)
     await session.flush()
+    await _insert(session, EventRevision, revisions)
     return result
+
+
+async def _has_rows(session: AsyncSession, calendar_id: int) -> bool:
+    return (await session.scalar(
+        select(CalendarEvent.id).where(CalendarEvent.calendar_id == calendar_id).limit(1))) is not None
 
 
 async def _rows(session: AsyncSession, calendar_id: int, ids: set[str]) -> list[CalendarEvent]:
@@ -72,18 +100,30 @@ async def _rows(session: AsyncSession, calendar_id: int, ids: set[str]) -> list[
     return found
 
 
-def _upsert(session: AsyncSession, calendar_id: int, row: CalendarEvent | None, snapshot: EventSnapshot,
-            observed_at: datetime, result: Applied) -> None:
-    if row is not None and row_matches(row, snapshot):
-        return
-    values = row_values(snapshot)
-    if row is None:
-        session.add(CalendarEvent(calendar_id=calendar_id, event_id=snapshot.event_id, **values))
+async def _insert(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:
+    """Core executemany INSERTs in chunks, in the given order (revision ids follow it)."""
+    table = model.__table__
+    for i in range(0, len(rows), _CHUNK):
+        await session.execute(insert(table), rows[i:i + _CHUNK])
+
+
+def _upsert(calendar_id: int, row: CalendarEvent | None, new_rows: dict[str, dict[str, Any]],
+            revisions: list[dict[str, Any]], snapshot: EventSnapshot, observed_at: datetime, result: Applied) -> None:
+    pending = new_rows.get(snapshot.event_id)
+    if pending is not None:          # listed twice in one increment: the later copy wins
+        if values_match(pending, snapshot):
+            return
+        pending.update(row_values(snapshot))
+    elif row is None:
+        new_rows[snapshot.event_id] = dict(calendar_id=calendar_id, event_id=snapshot.event_id,
+                                           **row_values(snapshot))
     else:
-        for key, value in values.items():
+        if row_matches(row, snapshot):
+            return
+        for key, value in row_values(snapshot).items():
             setattr(row, key, value)
-    session.add(EventRevision(calendar_id=calendar_id, event_id=snapshot.event_id,
-                              changed_at=snapshot.updated, observed_at=observed_at, snapshot=to_json(snapshot)))
+    revisions.append(dict(calendar_id=calendar_id, event_id=snapshot.event_id, changed_at=snapshot.updated,
+                          observed_at=observed_at, snapshot=to_json(snapshot)))
     result.changed += 1
     result.event_ids.add(snapshot.event_id)
 

@@ -82,6 +82,10 @@ async def test_filters(client, org):
     assert await listed(client, h, pair_id=org.pair.id, status="all") == [org.cancelled.id, org.gap.id, org.old.id]
     assert await listed(client, h, manager_id=org.other_manager.id) == [org.theirs.id]
     assert await listed(client, h, manager_id=org.manager.id, type="cadence_gap") == [org.gap.id]
+    assert await listed(client, h, report_id=org.manager.id) == [org.bosses.id]
+    assert await listed(client, h, report_id=org.other_report.id, manager_id=org.other_manager.id) == [
+        org.theirs.id]
+    assert await listed(client, h, report_id=org.report.id, manager_id=org.other_manager.id) == []
     assert await listed(client, h, type="shortened") == []
     assert await listed(client, h, type="shortened", status="all") == [org.old.id]
     # A participant's filters never widen what they see.
@@ -92,7 +96,7 @@ async def test_filters(client, org):
     assert await listed(client, org.h["report"], acknowledged=False) == [org.cancelled.id]
 
     for params in ({"type": "rude"}, {"status": "closed"}, {"acknowledged": "maybe"}, {"pair_id": "x"},
-                   {"manager_id": 2**63}, {"limit": 0}):
+                   {"manager_id": 2**63}, {"report_id": 0}, {"limit": 0}):
         r = await client.get("/v1/findings", headers=h, params=params)
         assert r.status_code == 422 and r.json()["errors"], params
 

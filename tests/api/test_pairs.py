@@ -122,3 +122,23 @@ async def test_invalid_cadence_is_422_and_changes_nothing(client, factory, body)
 async def test_pairs_need_authentication(client):
     assert (await client.get("/v1/pairs")).status_code == 401
     assert (await client.patch("/v1/pairs/1", json={"cadence_days": 7})).status_code == 401
+
+
+async def test_current_streak_counts_held_1on1s_back_to_a_cancelled_or_declined_one(client, factory):
+    manager, report = await factory.person(), await factory.person()
+    pair = await factory.pair(manager, report)
+    other = await factory.pair(await factory.person(), report)
+    fresh = await factory.pair(await factory.person(), report)
+    week = timedelta(days=7)
+    history = ["held", "declined", "held", "cancelled", "held", "held", "held"]
+    for i, status in enumerate(history):
+        await factory.meeting(pair, start=T0 - (len(history) - i) * week, status=status)
+    await factory.meeting(pair, start=T0 - timedelta(hours=2), status="scheduled")   # ended, not settled yet
+    await factory.meeting(pair, start=T0 + week)                                     # upcoming
+    await factory.meeting(pair, start=T0 + 2 * week, status="cancelled")             # future: no effect
+    await factory.meeting(other, start=T0 - 2 * week, status="held")
+    await factory.meeting(other, start=T0 - week, status="declined")
+    h = await factory.token(report)
+    assert (await client.get(f"/v1/pairs/{pair.id}", headers=h)).json()["current_streak"] == 3
+    listed = (await client.get("/v1/pairs", headers=h)).json()["items"]
+    assert [(p["id"], p["current_streak"]) for p in listed] == [(pair.id, 3), (other.id, 0), (fresh.id, 0)]

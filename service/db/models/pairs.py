@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, IdMixin, TimestampMixin
 from service.db.types import UTCDateTime
+
+# `next_check_at` of a pair the detector has not looked at yet: due at once.
+DUE_NOW = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class Pair(IdMixin, TimestampMixin, Base):
@@ -25,3 +28,7 @@ class Pair(IdMixin, TimestampMixin, Base):
     interval_days: Mapped[float | None] = mapped_column(Float)
     last_held: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_scheduled: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the detector must look again although no calendar changed (a meeting
+    # ends, a gap grows too long…; `schedule.recompute_due`). Null: only a calendar
+    # change can change what it concludes.
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True, default=DUE_NOW)

@@ -4,6 +4,7 @@ Pure functions of (history, org, policies, now): no I/O, no wall clock.
 
     detection = detect(history, people, policies, now)
     one = detect_pair(history, manager_email, report_email, people_index(people), policy, now)
+    some = detect_pairs(history, [(manager, report, policy), ...], people_index(people), now)
     document = to_replay_json(detection, now)      # oneonone-replay/1
 
 Modules: `records` (history → per-calendar event records), `recurrence`
@@ -12,7 +13,8 @@ it), `singles` and `series` (replaying each occurrence's changes without
 rewriting history), `occurrences` (entry point), `classify` (what is a 1:1;
 merging copies), `cadence`, `busy` (double-booking blocks), `findings` (one
 function per type), `engine` (orchestration), `model` (output types),
-`replay` (the JSON document), `rules` (the SPEC's numbers).
+`replay` (the JSON document), `rules` (the SPEC's numbers), `boundaries`
+(when a pair's result can next change with no calendar change).
 
 Where the SPEC is silent, these choices were made (details in each module):
 - History is never rewritten, for any change: a move, a length change, an
@@ -50,9 +52,9 @@ Where the SPEC is silent, these choices were made (details in each module):
   matter and are skipped; an unknown time zone is read as UTC.
 - Known limit: state first seen at the initial sync is dated by the provider's
   last-change time, which may postdate the change that made it."""
-from service.domain.detection.engine import detect, detect_pair, people_index, reporting_lines
+from service.domain.detection.engine import detect, detect_pair, detect_pairs, people_index, reporting_lines
 from service.domain.detection.model import Detection, Finding, Meeting, PairDetection, PairSummary
 from service.domain.detection.replay import FORMAT, to_replay_json
 
 __all__ = ["FORMAT", "Detection", "Finding", "Meeting", "PairDetection", "PairSummary", "detect",
-           "detect_pair", "people_index", "reporting_lines", "to_replay_json"]
+           "detect_pair", "detect_pairs", "people_index", "reporting_lines", "to_replay_json"]

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Iterable, Mapping
 
 from service.domain.calendar import CalendarHistory, OrgPerson, Policy
+from service.domain.detection.boundaries import next_change
 from service.domain.detection.busy import BusyIndex, build_busy_index
 from service.domain.detection.cadence import (
     bucket, display_interval, horizon, infer_interval, series_interval,
@@ -125,7 +126,7 @@ class _Run:
         facts = PairFacts(pair[0], pair[1], now, occurrences, window, interval)
         findings = all_findings(facts, self.busy)
         return PairDetection(_summary(facts), tuple(_meeting(o, now) for o in window),
-                             tuple(findings))
+                             tuple(findings), next_change(facts, hi, bool(records)))
 
 
 def _summary(facts: PairFacts) -> PairSummary:
@@ -166,16 +167,34 @@ def detect(history: CalendarHistory, people: list[OrgPerson], policies: list[Pol
     index = people_index(people)
     by_pair = _policies(policies)
     run = _Run(index_history(history, since=_earliest(now)), index, now)
-    pairs = reporting_lines(index)
-    pending = Counter(email for pair in pairs for email in pair)
+    return Detection.combine(_run_pairs(run, [(pair, by_pair.get(pair)) for pair in reporting_lines(index)]))
+
+
+def _run_pairs(run: _Run, pairs: list[tuple[Pair, Policy | None]]) -> list[PairDetection]:
+    """Each pair in turn; a calendar's caches go once its last pair is done."""
+    pending = Counter(email for pair, _ in pairs for email in pair)
     results = []
-    for pair in pairs:
-        results.append(run.pair(pair, by_pair.get(pair)))
+    for pair, policy in pairs:
+        results.append(run.pair(pair, policy))
         for email in pair:
             pending[email] -= 1
             if not pending[email]:
                 run.release(email)
-    return Detection.combine(results)
+    return results
+
+
+def detect_pairs(history: CalendarHistory, pairs: Iterable[tuple[str, str, Policy | None]],
+                 people_index: Mapping[str, OrgPerson], now: datetime) -> list[PairDetection]:
+    """Several pairs (manager, report, policy) at once, reading only their people's
+    calendars, with indexes and caches shared as in `detect`: each result equals
+    `detect_pair`'s for that pair. `people_index` maps lower-cased emails to org
+    members (at least every participant of those calendars' events)."""
+    now = as_utc(now)
+    wanted = [((manager.lower(), report.lower()), policy) for manager, report, policy in pairs]
+    calendars = {email for pair, _ in wanted for email in pair}
+    people = {email.lower(): person for email, person in people_index.items()}
+    run = _Run(index_history(history, calendars=calendars, since=_earliest(now)), people, now)
+    return _run_pairs(run, wanted)
 
 
 def detect_pair(history: CalendarHistory, manager_email: str, report_email: str,

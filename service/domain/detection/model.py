@@ -97,6 +97,9 @@ class PairDetection:
     pair: PairSummary
     meetings: tuple[Meeting, ...]
     findings: tuple[Finding, ...]
+    # The earliest later `now` at which this may differ with no calendar change
+    # (see `boundaries`); None: only a calendar change can change it.
+    next_change: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

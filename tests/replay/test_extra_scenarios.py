@@ -1,0 +1,42 @@
+"""Our own scenarios (tests/replay/scenarios/, written by build.py with `expect`
+worked out from SPEC.md) for cases the public ones leave out, replayed through the
+production pipeline on SQLite and PostgreSQL: they must score perfectly too."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.domain.detection import to_replay_json
+from service.replay.harness import Harness, instants
+from service.replay.validate import load
+from tests.conftest import BACKENDS
+from tests.replay.test_public_scenarios import _checker, _database_url
+
+HERE = Path(__file__).resolve().parent / "scenarios"
+SCENARIOS = sorted(HERE.glob("*.json"))
+
+
+def test_there_are_extra_scenarios():
+    assert len(SCENARIOS) >= 5
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+async def test_extra_scenario_scores_perfectly(path: Path, backend: str):
+    scenario = load(path)
+    async with Harness(scenario, database_url=_database_url(backend)) as harness:
+        detection = await harness.run()
+    result = _checker().score(scenario["expect"], to_replay_json(detection, harness.now))
+    assert (result["f_fp"], result["f_fn"]) == (0, 0), (result["missed"], result["extra"])
+    assert result["m_ok"] == result["m_total"] and result["m_extra"] == 0, result["m_wrong"]
+    assert result["p_ok"] == result["p_total"]
+
+
+def test_entries_at_one_instant_are_grouped_unless_they_change_one_event_twice():
+    g = lambda at, event_id, op="update": {"at": at, "op": op, "provider": "google", "event_id": event_id}  # noqa: E731
+    create = {"at": "t1", "op": "create", "provider": "google", "event": {"id": "a"}}
+    timeline = [create, g("t1", "b"), g("t1", "a"), g("t2", "a"), g("t2", "c"),
+                {"at": "t2", "op": "update", "provider": "microsoft", "event_id": "a"}]
+    assert [[e["event_id"] if "event_id" in e else "+a" for e in group] for group in instants(timeline)] == [
+        ["+a", "b"], ["a"], ["a", "c", "a"]]
