@@ -30,5 +30,9 @@ bench-api: $(STAMP)  ## full service vs bare FastAPI+asyncpg, same run (wrk if a
 		|| echo "wrk unavailable: using the built-in load generator"
 	$(PY) bench/api.py
 
+bench-sync: $(STAMP)  ## initial full sync of 100,000 events: SyncWorker + Google adapter vs httpx+orjson+COPY, same run
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
+	$(PY) bench/sync.py
+
 clean:
 	rm -rf $(VENV) oneonone.db oneonone.db-wal oneonone.db-shm

@@ -18,6 +18,9 @@ Each round, into a fresh PostgreSQL database migrated with service.db.migrate:
   (calendar_events rows + event_revisions) and the commit. Timed from the claim
   to the commit; broken down into fetch (HTTP + JSON parse + normalization, the
   latter also shown alone) and the DB write (reconciler, then claim/load/commit).
+  What production does after the commit (the detector for the calendar's owner,
+  opening a watch channel) is not part of it. The adapter must ask for pages of
+  2,500 (maxResults, checked on the fake's side).
 - floor: the same pages from the same fake with httpx, parsed with orjson, the
   raw fields loaded with asyncpg COPY (copy_records_to_table) into a table like
   calendar_events (same columns and indexes), committed.
