@@ -6,7 +6,7 @@ tests build the very same pieces, so what they exercise is what production runs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ from service.db.engine import is_sqlite
 from service.db.models import Calendar, CalendarConnection
 from service.domain.connections import PROVIDERS
 from service.domain.recompute import recompute
+from service.domain.schedule import recompute_due
 from service.security.crypto import SecretKeyMissing, Vault
 from service.settings import Settings
 from service.sync import queue
@@ -134,6 +135,18 @@ def recompute_on_change(sessions: async_sessionmaker[AsyncSession], clock: Clock
     return on_changed
 
 
+def time_driven_pass(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Callable[[], Awaitable[int]]:
+    """Findings that appear with no calendar change (a 1:1 ended, a gap grew, the
+    no_upcoming horizon moved): recompute the pairs whose next boundary passed."""
+    async def tick() -> int:
+        async with sessions() as session:
+            handled = await recompute_due(session, clock.now())
+            await session.commit()
+        return handled
+
+    return tick
+
+
 # -- the worker ------------------------------------------------------------------------------------------
 class StoppableWorker(SyncWorker):
     """A SyncWorker that stops between calendars: once `stopping` is set, the round in
@@ -170,7 +183,8 @@ def build_worker(settings: Settings, sessions: async_sessionmaker[AsyncSession],
                                 on_refresh_token=store_rotated_refresh_tokens(sessions, vault, clock))
     return StoppableWorker(sessions=sessions, providers=providers, vault=vault, clock=clock, settings=settings.sync,
                            owner=owner, on_changed=on_changed or recompute_on_change(sessions, clock),
-                           channels=ChannelManager(sessions, clock, settings))
+                           channels=ChannelManager(sessions, clock, settings),
+                           on_tick=time_driven_pass(sessions, clock))
 
 
 async def close_worker(worker: SyncWorker) -> None:

@@ -49,6 +49,7 @@ class SyncWorker:
     def __init__(self, *, sessions: async_sessionmaker[AsyncSession], providers: Mapping[str, CalendarProvider],
                  vault: Vault | None, clock: Clock, settings: SyncSettings, owner: str | None = None,
                  on_changed: OnChanged | None = None, channels: ChannelManager | None = None,
+                 on_tick: Callable[[], Awaitable[object]] | None = None,
                  rng: random.Random | None = None) -> None:
         self.sessions = sessions
         self.providers = providers
@@ -58,6 +59,7 @@ class SyncWorker:
         self.owner = owner or default_owner()
         self.on_changed = on_changed
         self.channels = channels
+        self.on_tick = on_tick  # the periodic time-driven detection pass, beside channel upkeep
         self.rng = rng or random.Random()
 
     # -- the loop ---------------------------------------------------------------------
@@ -69,6 +71,8 @@ class SyncWorker:
             try:
                 if loop.time() >= next_maintenance:
                     await self.maintain()
+                    if self.on_tick is not None:
+                        await self.on_tick()
                     next_maintenance = loop.time() + maintain_seconds
                 busy = await self.run_once()
             except Exception:  # a bad round must not kill the worker; it is logged

@@ -244,3 +244,19 @@ async def test_without_a_secret_key_serve_still_serves(db_url, sessions, clock):
         async with world.api() as api:
             assert (await api.get("/healthz")).status_code == 200
         assert world.app.state.worker is None
+
+
+async def test_worker_tick_runs_the_time_driven_pass(sessions, clock, settings, factory):
+    """The worker's periodic step closes ended API meetings (held) with no calendar change."""
+    from datetime import timedelta
+
+    from service.db.models import Meeting
+    from service.runtime import time_driven_pass
+
+    manager = await factory.person()
+    report = await factory.person(manager=manager)
+    pair = await factory.pair(manager, report)
+    meeting = await factory.meeting(pair, start=clock.now() - timedelta(hours=2))
+    assert await time_driven_pass(sessions, clock)() >= 1
+    async with sessions() as s:
+        assert (await s.get(Meeting, meeting.id)).status == "held"
