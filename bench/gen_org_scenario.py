@@ -6,8 +6,9 @@
 Managers have seven reports each (the first person is the CEO); 60 % of people
 are on Google and 40 % on Outlook, spread over six time zones. Every reporting
 line gets a 1:1 series in the organizer's zone and working hours (weekly 60 %,
-biweekly 30 %, monthly 10 %; 30, 45 or 60 minutes; a tenth organized by the
-report, a tenth starting mid-year), except 4 % of pairs that never meet. Over
+biweekly 30 %, monthly 10 %; 30, 45 or 60 minutes; where both are free of
+other recurring meetings; a tenth organized by the report, a tenth starting
+mid-year), except 4 % of pairs that never meet. Over
 the year each series sees what real calendars see: cancellations (half of them
 rebooked a day or two later as a one-off), moves with short or long notice,
 shortened and declined occurrences, a tenth re-timed mid-year ("this and
@@ -46,12 +47,36 @@ class _Org:
                               tz=self.rnd.choices(zones, weights)[0],
                               provider="google" if self.rnd.random() < 0.6 else "microsoft")
 
+        # Each person's recurring meetings as (start, end) minutes of a UTC week: new
+        # series go where everyone invited is free, as people book them.
+        self.week: dict[str, list[tuple[int, int]]] = {}
+
     # -- helpers -----------------------------------------------------------------------
     def local_slot(self, zone: str, day: date) -> str:
         """A working-hours start on `day` in `zone`, on the quarter hour."""
         hour = self.rnd.randint(9, 16)
         minute = self.rnd.choice((0, 15, 30, 45)) if hour < 16 else 0
         return datetime(day.year, day.month, day.day, hour, minute).isoformat()
+
+    def free_slot(self, people: list[str], zone: str, after: datetime, minutes: int) -> tuple[date, str]:
+        """A first day after `after` and a local start on it when `people` have no
+        recurring meeting yet (the best of a few tries); booked for them."""
+        best = None
+        for _ in range(40):
+            day = self.first_day(after, self.rnd.randrange(5))
+            start = self.local_slot(zone, day)
+            utc = datetime.fromisoformat(start).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+            begin = utc.weekday() * 1440 + utc.hour * 60 + utc.minute
+            span = (begin, begin + minutes)
+            clashes = sum(1 for p in people for a, b in self.week.get(p, ()) if a < span[1] and span[0] < b)
+            if best is None or clashes < best[0]:
+                best = (clashes, day, start, span)
+            if not clashes:
+                break
+        _, day, start, span = best
+        for p in people:
+            self.week.setdefault(p, []).append(span)
+        return day, start
 
     def first_day(self, after: datetime, weekday: int) -> date:
         d = after.date() + timedelta(days=1)
@@ -102,16 +127,14 @@ class _Org:
         self.changes(m, created, end)
 
     def series(self, organizer: str, attendee: str, zone: str, kind: str, created: datetime) -> Meeting:
-        rnd = self.rnd
-        weekday = rnd.randrange(5)
-        day = self.first_day(created, weekday)
-        if kind == "monthly":
+        minutes = self.rnd.choice((30, 30, 45, 60))
+        day, start = self.free_slot([organizer, attendee], zone, created, minutes)
+        if kind == "monthly":   # on that day of the month (28th at the latest)
             rule = MonthlyOnDay(min(day.day, 28))
-            day = day.replace(day=min(day.day, 28))
+            start = day.replace(day=min(day.day, 28)).isoformat() + start[10:]
         else:
-            rule = Weekly(DAYS[weekday], 2 if kind == "biweekly" else 1)
-        return self.story.series(organizer, [attendee], at=created, first=self.local_slot(zone, day), rule=rule,
-                                 minutes=rnd.choice((30, 30, 45, 60)), tz=zone)
+            rule = Weekly(DAYS[day.weekday()], 2 if kind == "biweekly" else 1)
+        return self.story.series(organizer, [attendee], at=created, first=start, rule=rule, minutes=minutes, tz=zone)
 
     def changes(self, m: Meeting, created: datetime, until: datetime) -> None:
         """Cancellations, moves, shortenings and declines on slots in (created, until]."""
@@ -143,9 +166,9 @@ class _Org:
     # -- noise ---------------------------------------------------------------------------
     def team_sync(self, manager: str, reports: list[str]) -> None:
         zone = self.story.people[manager].tz
-        day = self.first_day(self.start, self.rnd.randrange(5))
-        self.story.series(manager, reports, at=self.start, first=self.local_slot(zone, day),
-                          rule=Weekly(DAYS[day.weekday()]), minutes=30, tz=zone, title="Team sync")
+        day, start = self.free_slot([manager, *reports], zone, self.start, 30)
+        self.story.series(manager, reports, at=self.start, first=start, rule=Weekly(DAYS[day.weekday()]),
+                          minutes=30, tz=zone, title="Team sync")
 
     def busy_blocks(self, email: str, count: int) -> None:
         zone = self.story.people[email].tz

@@ -102,6 +102,9 @@ class GoogleCalendarProvider:
         self._timeout = timeout
         self._cache_size = cache_size                    # a built service holds ~0.4 MB
         self._clients: OrderedDict[tuple, _Client] = OrderedDict()
+        # Parsed service-account keys by grant digest: loading the RSA key costs ~30 ms,
+        # and an org grant serves every calendar of the domain (`with_subject` is cheap).
+        self._org_keys: OrderedDict[str, Any] = OrderedDict()
 
     # -- the port ----------------------------------------------------------------------
     async def fetch_changes(self, calendar: CalendarRef, cursor: str | None, window: SyncWindow) -> ChangeSet:
@@ -227,13 +230,20 @@ class GoogleCalendarProvider:
                 client_secret=settings.client_secret.get_secret_value(), token_uri=settings.token_uri,
                 scopes=list(SCOPES))
         if calendar.connection_kind == "org":
-            try:
-                info = json.loads(calendar.credentials) if calendar.credentials else self._service_account_file()
-                # The configured token endpoint wins over the key file's (the same in production).
-                info = {**info, "token_uri": settings.token_uri}
-                creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
-            except (ValueError, KeyError, TypeError, OSError):
-                raise AuthorizationFailed("google: the service-account key is unusable") from None
+            digest = hashlib.sha256(calendar.credentials.encode()).hexdigest() if calendar.credentials else ""
+            creds = self._org_keys.get(digest)
+            if creds is None:
+                try:
+                    info = json.loads(calendar.credentials) if calendar.credentials else self._service_account_file()
+                    # The configured token endpoint wins over the key file's (the same in production).
+                    info = {**info, "token_uri": settings.token_uri}
+                    creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+                except (ValueError, KeyError, TypeError, OSError):
+                    raise AuthorizationFailed("google: the service-account key is unusable") from None
+                if digest:   # the process-wide key file is read afresh each time
+                    self._org_keys[digest] = creds
+                    while len(self._org_keys) > 16:
+                        self._org_keys.popitem(last=False)
             # Domain-wide delegation: act as the calendar's owner.
             return creds.with_subject(calendar.email)
         raise AuthorizationFailed(f"google: unknown connection kind {calendar.connection_kind!r}")
