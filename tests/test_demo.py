@@ -2,7 +2,6 @@
 service's database, content on top, idempotent, with a working token."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 from sqlalchemy import func, select
@@ -12,18 +11,11 @@ from service.db.models import AgendaItem, ApiToken, Calendar, Finding, Meeting, 
 from service.domain.detection import to_replay_json
 from service.replay.harness import Harness
 from service.replay.validate import instant, load
-from tests.replay.test_public_scenarios import PUBLIC, _database_url
+from tests.replay.scoring import checker, database_url
 
 
 async def _count(session, model) -> int:
     return await session.scalar(select(func.count()).select_from(model))
-
-
-def _checker():
-    spec = importlib.util.spec_from_file_location("scenario_check", PUBLIC.parent / "check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 async def test_demo_replays_the_bundled_scenario_once_and_prints_a_working_token(sessions, client, clock):
@@ -74,9 +66,9 @@ async def test_the_demo_scenario_replays_to_its_expectations(db_url):
     """What the story plants is what the detector finds (pairs and findings)."""
     scenario = load(demo.SCENARIO)
     backend = "sqlite" if db_url.startswith("sqlite") else "postgres"
-    async with Harness(scenario, database_url=_database_url(backend)) as harness:
+    async with Harness(scenario, database_url=database_url(backend)) as harness:
         detection = await harness.run()
-    result = _checker().score(scenario["expect"], to_replay_json(detection, harness.now))
+    result = checker().score(scenario["expect"], to_replay_json(detection, harness.now))
     assert (result["f_fp"], result["f_fn"]) == (0, 0), (result["missed"], result["extra"])
     assert result["p_ok"] == result["p_total"] == 7
     json.dumps(scenario)  # the bundled file is plain JSON

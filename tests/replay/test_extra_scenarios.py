@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from service.domain.detection import to_replay_json
-from service.replay.harness import Harness, instants
-from service.replay.validate import load
+from service.replay.harness import instants
 from tests.conftest import BACKENDS
-from tests.replay.test_public_scenarios import _checker, _database_url
+from tests.replay.scoring import assert_scores_perfectly
 
 HERE = Path(__file__).resolve().parent / "scenarios"
 SCENARIOS = sorted(HERE.glob("*.json"))
@@ -24,13 +22,7 @@ def test_there_are_extra_scenarios():
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 async def test_extra_scenario_scores_perfectly(path: Path, backend: str):
-    scenario = load(path)
-    async with Harness(scenario, database_url=_database_url(backend)) as harness:
-        detection = await harness.run()
-    result = _checker().score(scenario["expect"], to_replay_json(detection, harness.now))
-    assert (result["f_fp"], result["f_fn"]) == (0, 0), (result["missed"], result["extra"])
-    assert result["m_ok"] == result["m_total"] and result["m_extra"] == 0, result["m_wrong"]
-    assert result["p_ok"] == result["p_total"]
+    await assert_scores_perfectly(path, backend)
 
 
 def test_entries_at_one_instant_are_grouped_unless_they_change_one_event_twice():

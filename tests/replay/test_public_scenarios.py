@@ -3,7 +3,6 @@ over HTTP, webhooks, leased workers, the detector), scores perfectly — on SQLi
 and on PostgreSQL."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,36 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from service.domain.detection import to_replay_json
-from service.replay.harness import Harness
-from service.replay.validate import load
-from tests.conftest import BACKENDS, PG_ADMIN_DSN, ROOT
+from tests.conftest import BACKENDS, ROOT
+from tests.replay.scoring import PUBLIC, assert_scores_perfectly
 
-PUBLIC = ROOT.parent / "shared" / "scenarios" / "public"
 SCENARIOS = sorted(PUBLIC.glob("*.json"))
-
-
-def _checker():
-    spec = importlib.util.spec_from_file_location("scenario_check", PUBLIC.parent / "check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _database_url(backend: str) -> str | None:
-    return None if backend == "sqlite" else PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 async def test_public_scenario_scores_perfectly(path: Path, backend: str):
-    scenario = load(path)
-    async with Harness(scenario, database_url=_database_url(backend)) as harness:
-        detection = await harness.run()
-    result = _checker().score(scenario["expect"], to_replay_json(detection, harness.now))
-    assert (result["f_fp"], result["f_fn"]) == (0, 0), (result["missed"], result["extra"])
-    assert result["m_ok"] == result["m_total"] and result["m_extra"] == 0, result["m_wrong"]
-    assert result["p_ok"] == result["p_total"]
+    await assert_scores_perfectly(path, backend)
 
 
 def test_cli_prints_replay_json():
