@@ -17,8 +17,11 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         return engine
     # No pre-ping (a round trip per checkout on the hot path): connections are
     # recycled hourly, and a dead one fails a single request, which clients retry.
+    # No overflow: under sustained load, overflow connections are opened and closed
+    # per checkout (a TLS negotiation and a backend fork each); waiting for a pooled
+    # one is far cheaper. pool_size is the process's cap on PostgreSQL connections.
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600
+        url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=3600
     )
 
 

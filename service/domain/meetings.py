@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db.hot import HotQuery
 from service.db.models import ActionItem, AgendaItem, Meeting, MeetingStatus, Pair, PrivateNote, SharedNote
 from service.domain import carryover
 from service.domain import templates as templates_domain
@@ -156,7 +157,7 @@ _meetings, _pairs, _agenda, _actions = (Meeting.__table__, Pair.__table__, Agend
 _shared, _private = SharedNote.__table__, PrivateNote.__table__
 _SHARED_COLS = ("meeting_id", "body", "version", "updated_by", "updated_at")
 _PRIVATE_COLS = ("meeting_id", "author_id", "body", "updated_at")
-_DETAIL_HEAD = (
+_DETAIL_HEAD = HotQuery(
     select(_meetings, _pairs.c.manager_id, _pairs.c.report_id,
            *(_shared.c[c].label(f"shared_{c}") for c in _SHARED_COLS),
            *(_private.c[c].label(f"private_{c}") for c in _PRIVATE_COLS))
@@ -165,12 +166,12 @@ _DETAIL_HEAD = (
     .outerjoin(_private, and_(_private.c.meeting_id == _meetings.c.id, _private.c.author_id == bindparam("me")))
     .where(_meetings.c.id == bindparam("meeting_id"))
 )
-_DETAIL_AGENDA = (
+_DETAIL_AGENDA = HotQuery(
     select(_agenda)
     .where(_agenda.c.meeting_id == bindparam("meeting_id"), visible_to(bindparam("me")))
     .order_by(*ordering(bindparam("report_id")))
 )
-_DETAIL_ACTIONS = (
+_DETAIL_ACTIONS = HotQuery(
     select(_actions)
     .where(_actions.c.pair_id == bindparam("pair_id"), _actions.c.done_at.is_(None))
     .order_by(_actions.c.due_date.is_(None), _actions.c.due_date, _actions.c.id)
@@ -194,16 +195,14 @@ async def meeting_detail(session: AsyncSession, principal: Principal, meeting_id
     open action items by (due date, nulls last; id), the shared note and their own
     private note. Three queries."""
     me = principal.person_id
-    head = (await session.execute(_DETAIL_HEAD, {"meeting_id": meeting_id, "me": me})).first()
+    head = await _DETAIL_HEAD.first(session, meeting_id=meeting_id, me=me)
     if head is None or not can_view_content(principal, head.manager_id, head.report_id):
         raise NotFound(f"meeting {meeting_id} not found")
-    items = (await session.execute(_DETAIL_AGENDA, {"meeting_id": meeting_id, "me": me,
-                                                    "report_id": head.report_id})).all()
-    actions = (await session.execute(_DETAIL_ACTIONS, {"pair_id": head.pair_id})).all()
-    values = head._mapping
-    shared = ({c: values[f"shared_{c}"] for c in _SHARED_COLS}
-              if values["shared_meeting_id"] is not None else None)
-    private = ({c: values[f"private_{c}"] for c in _PRIVATE_COLS}
-               if values["private_meeting_id"] is not None else None)
+    items = await _DETAIL_AGENDA.all(session, meeting_id=meeting_id, me=me, report_id=head.report_id)
+    actions = await _DETAIL_ACTIONS.all(session, pair_id=head.pair_id)
+    shared = ({c: getattr(head, f"shared_{c}") for c in _SHARED_COLS}
+              if head.shared_meeting_id is not None else None)
+    private = ({c: getattr(head, f"private_{c}") for c in _PRIVATE_COLS}
+               if head.private_meeting_id is not None else None)
     return MeetingDetail(meeting=head, agenda=[AgendaEntry.of(item, i) for i, item in enumerate(items)],
                          open_action_items=list(actions), shared_note=shared, private_note=private)
