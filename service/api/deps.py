@@ -23,9 +23,13 @@ _READ_ONLY = frozenset({"GET", "HEAD"})
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns normally,
     rolled back on any error, so a failed request writes nothing. GET and HEAD
-    handlers only read, and get a session without transaction round trips."""
-    factory = request.app.state.read_sessions if request.method in _READ_ONLY else request.app.state.sessions
-    async with factory() as session:
+    handlers only read: their session (no transaction round trips on PostgreSQL)
+    is closed, never committed."""
+    if request.method in _READ_ONLY:
+        async with request.app.state.read_sessions() as session:
+            yield session
+        return
+    async with request.app.state.sessions() as session:
         try:
             yield session
             await session.commit()

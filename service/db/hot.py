@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 Processor = Callable[[Any], Any] | None
 
@@ -51,22 +51,22 @@ class HotQuery:
         self._by_dialect: dict[str, _Compiled] = {}
 
     async def all(self, session: AsyncSession, **params: Any) -> Sequence[Any]:
-        conn = await session.connection()
-        if not _driver_ok(conn):
+        driver = await _driver(session)
+        if driver is None:
             return (await session.execute(self.stmt, params)).all()
-        compiled, args = self._prepare(conn.dialect, params)
-        records = await (await conn.get_raw_connection()).driver_connection.fetch(compiled.sql, *args)
-        return [self._row(compiled, r) for r in records]
+        compiled, args = self._prepare(session, params)
+        return [self._row(compiled, r) for r in await driver.fetch(compiled.sql, *args)]
 
     async def first(self, session: AsyncSession, **params: Any) -> Any | None:
-        conn = await session.connection()
-        if not _driver_ok(conn):
+        driver = await _driver(session)
+        if driver is None:
             return (await session.execute(self.stmt, params)).first()
-        compiled, args = self._prepare(conn.dialect, params)
-        record = await (await conn.get_raw_connection()).driver_connection.fetchrow(compiled.sql, *args)
+        compiled, args = self._prepare(session, params)
+        record = await driver.fetchrow(compiled.sql, *args)
         return None if record is None else self._row(compiled, record)
 
-    def _prepare(self, dialect: Dialect, params: dict[str, Any]) -> tuple[_Compiled, list[Any]]:
+    def _prepare(self, session: AsyncSession, params: dict[str, Any]) -> tuple[_Compiled, list[Any]]:
+        dialect = session.bind.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
             compiled = self._by_dialect[dialect.name] = _compile(self.stmt, dialect)
@@ -79,6 +79,21 @@ class HotQuery:
         return self.row._make(proc(v) if proc else v for proc, v in zip(compiled.results, record))
 
 
-def _driver_ok(conn: AsyncConnection) -> bool:
-    return (conn.dialect.driver == "asyncpg"
-            and conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
+async def _driver(session: AsyncSession) -> Any | None:
+    """The session's asyncpg connection when queries may bypass SQLAlchemy, else None.
+    Remembered per session transaction: a request's hot queries share one lookup, and
+    a commit or close (a new transaction, maybe a new connection) looks again."""
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(_INFO_KEY)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1]
+    conn = await session.connection()
+    driver = None
+    if (conn.dialect.driver == "asyncpg"
+            and conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"):
+        driver = (await conn.get_raw_connection()).driver_connection
+    session.info[_INFO_KEY] = (session.sync_session.get_transaction(), driver)
+    return driver
+
+
+_INFO_KEY = "service.db.hot.driver"

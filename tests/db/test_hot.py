@@ -109,3 +109,16 @@ async def test_postgres_reads_bypass_sqlalchemy_execution_but_writes_do_not(engi
 def test_expanding_parameters_are_refused_up_front():
     with pytest.raises(TypeError, match="expanding"):
         HotQuery(select(_agenda).where(_agenda.c.id.in_(bindparam("ids", expanding=True))))
+
+
+async def test_a_session_reused_after_close_or_commit_looks_up_its_connection_again(engine, factory):
+    meeting, report = await _seed(factory)
+    params = {"meeting_id": meeting.id, "since": T0, "author_id": report.id}
+    for make_session in (read_session_factory(engine), session_factory(engine)):
+        async with make_session() as session:
+            before = [tuple(r) for r in await _AGENDA.all(session, **params)]
+            await session.commit()
+            after_commit = [tuple(r) for r in await _AGENDA.all(session, **params)]
+            await session.close()
+            after_close = [tuple(r) for r in await _AGENDA.all(session, **params)]
+        assert before == after_commit == after_close and len(before) == 2
