@@ -32,7 +32,8 @@ async def get_pair_insights(pair_id: Id, session: Session, caller: Caller, now: 
     w = insights.window(now, from_, to)
     result = await insights.pair_insight(session, caller, pair_id, w, now)
     return PairInsightsOut(pair_id=result.pair_id, manager_id=result.manager_id, report_id=result.report_id,
-                           range=_range(w), metrics=InsightMetrics.model_validate(result.metrics))
+                           range=_range(w), metrics=InsightMetrics.model_validate(result.metrics),
+                           own_average_rating=result.own_average_rating)
 
 
 @router.get("/managers/{manager_id}",

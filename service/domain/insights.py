@@ -1,9 +1,9 @@
 """Insights: how healthy 1:1s are over a date range, for a pair, a team, the org.
 
-The arithmetic is pure (`rate`, `held_gaps`, `summarize`, `suppress`); the queries
-aggregate per pair in SQL (three grouped queries, however many pairs) and the
-per-pair tallies are pooled in Python, so one code path serves a pair, a team and
-the whole org on SQLite and PostgreSQL.
+The arithmetic is pure (`rate`, `held_gaps`, `summarize`, `suppress`, `org_view`);
+the queries aggregate per pair in SQL (three grouped queries, however many pairs)
+and the per-pair tallies are pooled in Python, so one code path serves a pair, a
+team and the whole org on SQLite and PostgreSQL.
 
 Definitions, over a window [start, end] (both ends inclusive, so the default
 window, the last 90 days up to now, includes now):
@@ -14,18 +14,31 @@ window, the last 90 days up to now, includes now):
   each pair (a pair's n held meetings give n - 1 intervals) and pooled over pairs;
 - action-item completion = items raised (created_at) in the window that are done
   now / items raised in the window;
-- average rating = mean of the ratings given on the window's meetings.
+- average rating = mean of the ratings given on the window's meetings, the
+  viewer's own included; `counts.ratings` is how many there are;
+- own average rating (pair insights only) = mean of the viewer's own ratings on
+  the window's meetings.
 Every ratio is None when its denominator is 0.
 
 Visibility: a pair's insights follow the pair (participants, admins); a team's
 aggregates are for the manager, everyone above them and admins, the per-pair rows
 only for those who may see the pairs; the org view is for HR and admins and shows
-aggregates of teams of at least `MIN_GROUP_SIZE` reports only."""
+aggregates of teams of at least `MIN_GROUP_SIZE` reports only.
+
+Feedback is private to its author (see `service.domain.feedback`), so the average
+rating and `counts.ratings` are shown only when the ratings pooled come from at
+least `MIN_GROUP_SIZE` distinct raters other than the viewer; otherwise both are
+None. A viewer who knows their own ratings could otherwise work out the others'
+(a pair has only one other rater, so a pair's average is never shown: its
+participants get their own average instead), and a window around a single
+meeting would give a lone rater away to anyone above them. The org total's
+rating is also withheld when subtracting the teams' shown ratings from it would
+isolate the ratings of 1 to `MIN_GROUP_SIZE` - 1 other people."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import astuple, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, case, func, select
@@ -83,8 +96,22 @@ def held_gaps(held: int, first: datetime | None, last: datetime | None) -> tuple
 
 
 @dataclass(frozen=True, slots=True)
+class Ratings:
+    """The sum and the number of one rater's ratings."""
+
+    total: int = 0
+    count: int = 0
+
+    def __add__(self, other: Ratings) -> Ratings:
+        return Ratings(self.total + other.total, self.count + other.count)
+
+
+@dataclass(frozen=True, slots=True)
 class Tally:
-    """Raw sums for one pair; tallies of several pairs add up."""
+    """Raw sums for one pair; tallies of several pairs add up.
+
+    Ratings are kept per rater (person id): whether their average may be shown
+    depends on how many distinct people gave them and on who is looking."""
 
     held: int = 0
     cancelled: int = 0
@@ -93,15 +120,23 @@ class Tally:
     gaps: int = 0
     actions_raised: int = 0
     actions_done: int = 0
-    rating_sum: int = 0
-    ratings: int = 0
+    ratings: Mapping[int, Ratings] = field(default_factory=dict)
 
     def __add__(self, other: Tally) -> Tally:
-        return Tally(*(a + b for a, b in zip(astuple(self), astuple(other))))
+        return pooled((self, other))
+
+
+_COUNTERS = tuple(f.name for f in fields(Tally) if f.name != "ratings")
 
 
 def pooled(tallies: Iterable[Tally]) -> Tally:
-    return sum(tallies, Tally())
+    """The sum of `tallies` in one pass; a rater's ratings in several pairs add up."""
+    tallies = list(tallies)
+    ratings: defaultdict[int, Ratings] = defaultdict(Ratings)
+    for t in tallies:
+        for rater, r in t.ratings.items():
+            ratings[rater] += r
+    return Tally(**{name: sum(getattr(t, name) for t in tallies) for name in _COUNTERS}, ratings=dict(ratings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +146,7 @@ class Counts:
     declined: int
     action_items_raised: int
     action_items_done: int
-    ratings: int
+    ratings: int | None  # None with the average rating: it would tell who rated
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,17 +159,39 @@ class Metrics:
     counts: Counts
 
 
-def summarize(t: Tally) -> Metrics:
+def other_raters(t: Tally, viewer_id: int) -> int:
+    """How many distinct people besides the viewer gave the ratings in `t`."""
+    return len(t.ratings.keys() - {viewer_id})
+
+
+def shows_rating(t: Tally, viewer_id: int) -> bool:
+    """Whether `t`'s ratings are pooled over enough people that the viewer, who
+    knows their own, cannot single anyone out."""
+    return other_raters(t, viewer_id) >= MIN_GROUP_SIZE
+
+
+def own_average_rating(t: Tally, viewer_id: int) -> float | None:
+    own = t.ratings.get(viewer_id, Ratings())
+    return rate(own.total, own.count)
+
+
+def summarize(t: Tally, viewer_id: int) -> Metrics:
+    """`t`'s figures as the viewer may see them."""
+    return _metrics(t, show_rating=shows_rating(t, viewer_id))
+
+
+def _metrics(t: Tally, *, show_rating: bool) -> Metrics:
     outcomes = t.held + t.cancelled + t.declined
+    pooled_ratings = sum(t.ratings.values(), Ratings())
     return Metrics(
         held_rate=rate(t.held, outcomes),
         cancellation_rate=rate(t.cancelled, outcomes),
         avg_days_between_held=rate(t.gap_days, t.gaps),
         action_item_completion_rate=rate(t.actions_done, t.actions_raised),
-        average_rating=rate(t.rating_sum, t.ratings),
+        average_rating=rate(pooled_ratings.total, pooled_ratings.count) if show_rating else None,
         counts=Counts(held=t.held, cancelled=t.cancelled, declined=t.declined,
                       action_items_raised=t.actions_raised, action_items_done=t.actions_done,
-                      ratings=t.ratings),
+                      ratings=pooled_ratings.count if show_rating else None),
     )
 
 
@@ -176,31 +233,12 @@ def suppress(groups: Iterable[Group], min_size: int = MIN_GROUP_SIZE) -> Suppres
     )
 
 
-def can_view_team(p: Principal, chain: set[int]) -> bool:
-    """`chain` is the manager and everyone above them."""
-    return p.is_admin or p.person_id in chain
-
-
-def can_view_org(p: Principal) -> bool:
-    return p.is_admin or p.is_hr
-
-
-# --- queries -----------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class PairInsight:
-    pair_id: int
-    manager_id: int
-    report_id: int
-    metrics: Metrics
-
-
-@dataclass(frozen=True, slots=True)
-class TeamInsight:
-    manager_id: int
-    pair_count: int
-    metrics: Metrics
-    pairs: list[PairInsight]  # only the pairs the viewer may see
+def subtraction_reveals_ratings(groups: list[Group], viewer_id: int) -> bool:
+    """Whether the org total's rating minus the ratings the visible teams show would
+    leave the ratings of 1 to `MIN_GROUP_SIZE` - 1 people besides the viewer."""
+    unshown = pooled(g.tally for g in groups
+                     if g.people < MIN_GROUP_SIZE or not shows_rating(g.tally, viewer_id))
+    return 0 < other_raters(unshown, viewer_id) < MIN_GROUP_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +256,53 @@ class OrgInsight:
     suppressed_groups: int
     total_people: int | None
     total: Metrics | None
+
+
+def org_view(groups: Iterable[Group], viewer_id: int) -> OrgInsight:
+    """The org as the viewer may see it: small teams suppressed, ratings shown only
+    where pooled over enough other people, also against subtraction."""
+    groups = list(groups)
+    result = suppress(groups)
+    total = None
+    if result.total is not None:
+        total = _metrics(result.total, show_rating=shows_rating(result.total, viewer_id)
+                         and not subtraction_reveals_ratings(groups, viewer_id))
+    return OrgInsight(
+        min_group_size=MIN_GROUP_SIZE,
+        groups=[GroupInsight(g.manager_id, g.manager_name, g.people, summarize(g.tally, viewer_id))
+                for g in result.visible],
+        suppressed_groups=result.suppressed_groups,
+        total_people=result.total_people,
+        total=total,
+    )
+
+
+def can_view_team(p: Principal, chain: set[int]) -> bool:
+    """`chain` is the manager and everyone above them."""
+    return p.is_admin or p.person_id in chain
+
+
+def can_view_org(p: Principal) -> bool:
+    return p.is_admin or p.is_hr
+
+
+# --- queries -----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PairInsight:
+    pair_id: int
+    manager_id: int
+    report_id: int
+    metrics: Metrics
+    own_average_rating: float | None = None  # the viewer's own ratings: pair insights only
+
+
+@dataclass(frozen=True, slots=True)
+class TeamInsight:
+    manager_id: int
+    pair_count: int
+    metrics: Metrics
+    pairs: list[PairInsight]  # only the pairs the viewer may see
 
 
 async def tallies(session: AsyncSession, pair_ids: Select | list[int], w: Window,
@@ -246,10 +331,10 @@ async def tallies(session: AsyncSession, pair_ids: Select | list[int], w: Window
         .group_by(ActionItem.pair_id)
     )
     ratings = await session.execute(
-        select(Meeting.pair_id, func.sum(Feedback.rating), func.count(Feedback.rating))
+        select(Meeting.pair_id, Feedback.person_id, func.sum(Feedback.rating), func.count(Feedback.rating))
         .join(Meeting, Meeting.id == Feedback.meeting_id)
         .where(Meeting.pair_id.in_(pair_ids), in_window)
-        .group_by(Meeting.pair_id)
+        .group_by(Meeting.pair_id, Feedback.person_id)
     )
     parts: dict[int, dict] = defaultdict(dict)
     for pair_id, n_held, n_cancelled, n_declined, first, last in meetings:
@@ -258,8 +343,8 @@ async def tallies(session: AsyncSession, pair_ids: Select | list[int], w: Window
                               gap_days=gap_days, gaps=gaps)
     for pair_id, raised, done in actions:
         parts[pair_id].update(actions_raised=raised, actions_done=done)
-    for pair_id, rating_sum, n_ratings in ratings:
-        parts[pair_id].update(rating_sum=int(rating_sum or 0), ratings=n_ratings)
+    for pair_id, rater, rating_sum, n_ratings in ratings:
+        parts[pair_id].setdefault("ratings", {})[rater] = Ratings(int(rating_sum), n_ratings)
     return {pair_id: Tally(**kw) for pair_id, kw in parts.items()}
 
 
@@ -277,7 +362,8 @@ async def pair_insight(session: AsyncSession, viewer: Principal, pair_id: int, w
     if pair is None or not can_view_pair(viewer, pair.manager_id, pair.report_id):
         raise NotFound(f"pair {pair_id} not found")
     tally = (await tallies(session, [pair.id], w, now)).get(pair.id, Tally())
-    return PairInsight(pair.id, pair.manager_id, pair.report_id, summarize(tally))
+    return PairInsight(pair.id, pair.manager_id, pair.report_id, summarize(tally, viewer.person_id),
+                       own_average_rating=own_average_rating(tally, viewer.person_id))
 
 
 async def team_insight(session: AsyncSession, viewer: Principal, manager_id: int, w: Window,
@@ -292,14 +378,14 @@ async def team_insight(session: AsyncSession, viewer: Principal, manager_id: int
         .where(Pair.manager_id == manager_id, Pair.active.is_(True)).order_by(Pair.id)
     )).all()
     by_pair = await tallies(session, [p.id for p in pairs], w, now)
-    rows = [PairInsight(p.id, p.manager_id, p.report_id, summarize(by_pair.get(p.id, Tally())))
+    rows = [PairInsight(p.id, p.manager_id, p.report_id, summarize(by_pair.get(p.id, Tally()), viewer.person_id))
             for p in pairs if can_view_pair(viewer, p.manager_id, p.report_id)]
     return TeamInsight(manager_id=manager_id, pair_count=len(pairs),
-                       metrics=summarize(pooled(by_pair.values())), pairs=rows)
+                       metrics=summarize(pooled(by_pair.values()), viewer.person_id), pairs=rows)
 
 
 async def org_insight(session: AsyncSession, viewer: Principal, w: Window, now: datetime) -> OrgInsight:
-    """Per-team aggregates over active pairs, small teams suppressed (HR, admins)."""
+    """Per-team aggregates over active pairs, small teams and ratings suppressed (HR, admins)."""
     if not can_view_org(viewer):
         raise Forbidden("org insights are for the hr and admin roles")
     active = select(Pair.id).where(Pair.active.is_(True))
@@ -310,16 +396,9 @@ async def org_insight(session: AsyncSession, viewer: Principal, w: Window, now: 
     by_pair = await tallies(session, active, w, now)
     names: dict[int, str] = {}
     reports: dict[int, set[int]] = defaultdict(set)
-    team: dict[int, Tally] = defaultdict(Tally)
+    team: dict[int, list[Tally]] = defaultdict(list)
     for p in pairs:
         names[p.manager_id] = p.name
         reports[p.manager_id].add(p.report_id)
-        team[p.manager_id] += by_pair.get(p.id, Tally())
-    result = suppress(Group(m, names[m], len(reports[m]), team[m]) for m in names)
-    return OrgInsight(
-        min_group_size=MIN_GROUP_SIZE,
-        groups=[GroupInsight(g.manager_id, g.manager_name, g.people, summarize(g.tally)) for g in result.visible],
-        suppressed_groups=result.suppressed_groups,
-        total_people=result.total_people,
-        total=summarize(result.total) if result.total is not None else None,
-    )
+        team[p.manager_id].append(by_pair.get(p.id, Tally()))
+    return org_view((Group(m, names[m], len(reports[m]), pooled(team[m])) for m in names), viewer.person_id)

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import ConfigDict, Field
 
 from service.api.schemas.common import Out
+from service.domain.insights import MIN_GROUP_SIZE
 
 
 class RangeOut(Out):
@@ -23,7 +24,9 @@ class InsightCounts(Out):
     declined: int
     action_items_raised: int
     action_items_done: int
-    ratings: int
+    ratings: int | None = Field(
+        description="Ratings given on the range's meetings; null whenever `average_rating` is, since it "
+                    "would tell who rated")
 
 
 class InsightMetrics(Out):
@@ -36,7 +39,10 @@ class InsightMetrics(Out):
         description="Mean days between consecutive held 1:1s of a pair (start to start)")
     action_item_completion_rate: float | None = Field(
         description="Action items raised in the range that are done / action items raised in the range")
-    average_rating: float | None = Field(description="Mean rating of the range's meetings")
+    average_rating: float | None = Field(
+        description=f"Mean rating of the range's meetings; null unless the ratings come from at least "
+                    f"{MIN_GROUP_SIZE} people other than the caller (so never for a single pair: see "
+                    f"`own_average_rating`)")
     counts: InsightCounts
 
 
@@ -46,6 +52,8 @@ class PairInsightsOut(Out):
     report_id: int
     range: RangeOut
     metrics: InsightMetrics
+    own_average_rating: float | None = Field(
+        description="Mean of the caller's own ratings of the range's meetings; null if they gave none")
 
 
 class TeamPairOut(Out):
@@ -74,7 +82,9 @@ class OrgGroupOut(Out):
 
 class OrgTotalOut(Out):
     people: int
-    metrics: InsightMetrics
+    metrics: InsightMetrics = Field(
+        description=f"`average_rating` and `counts.ratings` are also null when subtracting the teams' from them "
+                    f"would leave the ratings of 1 to {MIN_GROUP_SIZE - 1} people other than the caller")
 
 
 class OrgInsightsOut(Out):
