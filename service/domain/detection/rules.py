@@ -25,10 +25,14 @@ GAP_FACTOR = 1.5                    # cadence_gap: gap strictly above this many 
 MIN_HORIZON = timedelta(days=14)    # no_upcoming looks max(2 × interval, 14 d) ahead
 
 # Graph reports a deleted series as removals of the master and of every
-# instance; they are observed together but not necessarily in the same
-# microsecond. An instance removal this close to its master's deletion is part
-# of that deletion, not a cancellation of its own.
+# instance; they carry no time of their own and are observed together, not
+# necessarily in the same microsecond. An instance removal this close to its
+# master's deletion is part of that deletion, not a cancellation of its own.
 REMOVAL_TOLERANCE = timedelta(minutes=5)
+# A cancelled instance carries the provider's own change time (Google's
+# `updated`), which a series deletion stamps on its exceptions within moments;
+# a cancellation stamped earlier than this was a cancellation of its own.
+STAMPED_TOLERANCE = timedelta(seconds=2)
 
 # Occurrences are expanded a little beyond the window so that replacements
 # (±7 days around a slot of the window) and moved occurrences are seen.

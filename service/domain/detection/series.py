@@ -19,8 +19,8 @@ Series versions (`t_k`, master snapshot k):
 Instance snapshots (Google exceptions; Graph lists every occurrence):
 - a live one sets the occurrence's start/end; a different start is a move;
 - the occurrence is "modified individually" while the instance differs from
-  what the series gives the slot (times, title or answers — Graph's plain
-  occurrences do not); series edits of time and length then pass it by, while
+  what the series gives the slot (times or title; an answer is not a change of
+  the occurrence, and Graph's plain occurrences do not differ); series edits of time and length then pass it by, while
   an EXDATE still cancels it and the series' end (UNTIL/COUNT) still removes it;
 - a cancelled one or a removal cancels it ("instance") — unless the series
   itself explains it: the master is deleted at that moment (series deletion),
@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from service.domain.calendar import EventSnapshot
 from service.domain.detection.records import EventRecord, InstanceVersion
 from service.domain.detection.recurrence import EXCLUDED, LIVE, SlotSet, slot_set
-from service.domain.detection.rules import REMOVAL_TOLERANCE
+from service.domain.detection.rules import REMOVAL_TOLERANCE, STAMPED_TOLERANCE
 from service.domain.detection.timeline import (
     EXDATE, INSTANCE, SERIES_DELETED, CopyOccurrence, Responses, answers, is_live, merged, track,
 )
@@ -132,14 +132,17 @@ class _Replay:
         occ.end = self.original_start + version.length
         occ.snapshot = version.snap
 
-    def apply_gone(self, at: datetime, instance_id: str, versions: list[_Version]) -> None:
-        """A cancelled instance or a removed one."""
+    def apply_gone(self, at: datetime, instance_id: str, versions: list[_Version], *, removed: bool) -> None:
+        """A cancelled instance (stamped with its own change time) or a removed one
+        (`removed`: observed, not stamped)."""
         if self.occ is None:
             return
-        # The series version in force, allowing for removals observed with it.
+        # The series version in force, allowing for the master's deletion being
+        # seen or stamped a moment after the instance's.
+        tolerance = REMOVAL_TOLERANCE if removed else STAMPED_TOLERANCE
         current = None
         for version in versions:
-            if version.at > at + REMOVAL_TOLERANCE:
+            if version.at > at + tolerance:
                 break
             current = version
         if current is None or current.snap is None:
@@ -183,16 +186,16 @@ class _Replay:
         self.modified = self._differs(snap)
 
     def _differs(self, snap: EventSnapshot) -> bool:
-        """Modified individually: other times, title or answers than the series
-        gives this slot. (Graph lists plain occurrences too; they do not differ.)"""
+        """Modified individually: other times or title than the series gives this
+        slot. An answer to one occurrence is not a change of it (it is tracked as
+        an answer), so a later series edit still moves or resizes it. (Graph lists
+        plain occurrences too; they do not differ.)"""
         version = self.in_force
         if version is None or version.snap is None or version.length is None:
             return True
         if (snap.start, snap.end) != (self.original_start, self.original_start + version.length):
             return True
-        if snap.title != version.snap.title:
-            return True
-        return bool(snap.attendees) and answers(snap) != answers(version.snap)
+        return snap.title != version.snap.title
 
     def result(self) -> CopyOccurrence | None:
         occ = self.occ
@@ -223,7 +226,7 @@ def _replay(record: EventRecord, original_start: datetime, versions: list[_Versi
         if is_live(snap):
             state.apply_instance(at, snap, instance_id)
         else:
-            state.apply_gone(at, instance_id, versions)
+            state.apply_gone(at, instance_id, versions, removed=snap is None)
     return state.result()
 
 
