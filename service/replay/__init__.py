@@ -26,13 +26,13 @@ def main(path: Path, *, as_json: bool, database_url: str | None, explain: bool) 
 async def _run(scenario: dict, *, as_json: bool, database_url: str | None, explain: bool) -> int:
     from service.domain.detection import to_replay_json
     from service.replay.harness import Harness
-    from service.replay.report import explain_json, render
+    from service.replay.report import explain_json, render, spelled_as_given
 
     started = time.monotonic()
     progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     async with Harness(scenario, database_url=database_url, progress=progress) as harness:
         detection = await harness.run()
-    document = to_replay_json(detection, harness.now)
+    document = spelled_as_given(to_replay_json(detection, harness.now), scenario["org"]["people"])
     if as_json:
         print(json.dumps(explain_json(document, detection) if explain else document, indent=2))
     else:

@@ -31,7 +31,19 @@ def render(document: dict[str, Any], detection: Detection, *, explain: bool) -> 
 
 
 def _identity(finding: dict[str, Any]) -> tuple:
-    return tuple(sorted((k, str(v)) for k, v in finding.items()))
+    # Case-insensitive: the document may carry emails as the scenario spells them.
+    return tuple(sorted((k, str(v).lower()) for k, v in finding.items()))
+
+
+def spelled_as_given(document: dict[str, Any], people: list[dict[str, Any]]) -> dict[str, Any]:
+    """Emails as the scenario's org spells them: people are matched case-insensitively
+    (and stored lower-cased), but the output names them the way the input did."""
+    spelling = {p["email"].lower(): p["email"] for p in people}
+    for section in ("pairs", "meetings", "findings"):
+        for item in document[section]:
+            for role in ("manager", "report"):
+                item[role] = spelling.get(item[role], item[role])
+    return document
 
 
 def explain_json(document: dict[str, Any], detection: Detection) -> dict[str, Any]:

@@ -30,3 +30,24 @@ def test_cli_prints_replay_json():
     document = json.loads(proc.stdout)
     assert document["format"] == "oneonone-replay/1"
     assert {f["type"] for f in document["findings"]} == {"late_reschedule"}
+
+
+def test_output_spells_emails_as_the_scenario_does(tmp_path):
+    """People match case-insensitively, but the output names them as the org lists them
+    (scoring compares emails exactly); --explain still finds each finding's evidence."""
+    source = (PUBLIC / "04-late-move.json").read_text()
+    people = json.loads(source)["org"]["people"]
+    spelled = {p["email"]: p["email"].split("@")[0].title() + "@ACME.test" for p in people}
+    text = source
+    for lower, mixed in spelled.items():
+        text = text.replace(f'"{lower}"', f'"{mixed}"', 1)  # the org entry; events keep lower case
+    path = tmp_path / "mixed-case.json"
+    path.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "service.cli", "replay", str(path), "--json", "--explain"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    names = {item[role] for section in ("pairs", "meetings", "findings") for item in document[section]
+             for role in ("manager", "report")}
+    assert names and names <= set(spelled.values())
+    assert document["findings"] and all(f["evidence"] for f in document["findings"])
