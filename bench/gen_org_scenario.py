@@ -103,7 +103,7 @@ class _Org:
         organizer, attendee = (report, manager) if rnd.random() < 0.1 else (manager, report)
         zone = s.people[organizer].tz
         kind = rnd.choices(("weekly", "biweekly", "monthly"), (60, 30, 10))[0]
-        created = self.start if rnd.random() < 0.9 else self.start + timedelta(days=rnd.randint(30, 240))
+        created = self.start if rnd.random() < 0.9 else self.start + timedelta(days=self.late_start())
         m = self.series(organizer, attendee, zone, kind, created)
         end = self.now + timedelta(days=10)
         if rnd.random() < 0.1:                                # re-timed mid-year: this and following
@@ -125,6 +125,11 @@ class _Org:
                     self.changes(self.series(organizer, attendee, zone, kind, again), again, end)
                 return
         self.changes(m, created, end)
+
+    def late_start(self) -> int:
+        """Days after `start` for a series that starts mid-story: up to 240, but a
+        month before `now` at the latest (a short story, `--months` below 9)."""
+        return min(self.rnd.randint(30, 240), (self.now - self.start).days - 30)
 
     def series(self, organizer: str, attendee: str, zone: str, kind: str, created: datetime) -> Meeting:
         minutes = self.rnd.choice((30, 30, 45, 60))

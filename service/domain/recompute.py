@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import Text, cast, exists, select
+from sqlalchemy import Text, and_, cast, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -68,19 +69,41 @@ async def load_people(session: AsyncSession, emails: set[str] | None = None) -> 
     return [OrgPerson(email=e, manager=m, timezone=tz, name=n) for e, n, tz, m in rows]
 
 
-Revision = tuple[int, EventChange]   # (revision id, the change)
+Revision = tuple[int, int, EventChange]   # (revision id, calendar id, the change)
+_CALENDARS_PER_READ = 100
+EventKey = tuple[str, str]           # (calendar email, event id)
+
+
+@dataclass
+class _Calendar:
+    """One calendar's parsed history: each event's changes in revision order, and the
+    events in the order of their first revision (the order `CalendarHistory` keeps)."""
+
+    email: str
+    last: int = 0                                                  # highest revision id read
+    changes: dict[EventKey, list[EventChange]] = field(default_factory=dict)
+    first: list[tuple[int, EventKey]] = field(default_factory=list)   # (first revision id, event)
+
+    def add(self, revision_id: int, change: EventChange) -> None:
+        stream = self.changes.get(change.key)
+        if stream is None:
+            stream = self.changes[change.key] = []
+            self.first.append((revision_id, change.key))
+        stream.append(change)
+        self.last = revision_id
 
 
 class HistoryCache:
     """Parsed revisions per calendar, for a process that recomputes the same people
     over and over (a replay; a worker). Revisions are append-only, and a calendar's
     are committed in id order (one sync of a calendar at a time, under its lease),
-    so what was read stays valid and only newer revisions are read again. One
-    cache per database; not for a database whose rows are deleted and re-created
-    (tests), where ids come back."""
+    so what was read stays valid and only newer revisions are read again, and a
+    history is assembled from the calendars' event streams without re-reading or
+    re-grouping their revisions. One cache per database; not for a database whose
+    rows are deleted and re-created (tests), where ids come back."""
 
     def __init__(self) -> None:
-        self.calendars: dict[int, tuple[str, int, list[Revision]]] = {}   # id → (email, last id, revisions)
+        self.calendars: dict[int, _Calendar] = {}
 
 
 async def load_history(session: AsyncSession, emails: Iterable[str],
@@ -88,43 +111,53 @@ async def load_history(session: AsyncSession, emails: Iterable[str],
     """Every revision of these people's calendars, in revision order. Snapshots come
     as text and are parsed here (orjson: the history is the bulk of a recompute)."""
     wanted = sorted(set(emails))
-    if cache is None:
-        revisions = await _revisions(session, Person.email.in_(wanted))
-    else:
-        revisions = await _cached_revisions(session, wanted, cache)
+    if cache is not None:
+        return await _cached_history(session, wanted, cache)
     history = CalendarHistory()
-    for _id, change in revisions:
+    for _id, _calendar_id, change in await _revisions(session, Person.email.in_(wanted)):
         history.add(change)
     return history
 
 
 async def _revisions(session: AsyncSession, *where) -> list[Revision]:
     rows = await session.stream(
-        select(EventRevision.id, Person.email, EventRevision.event_id, EventRevision.changed_at,
-               cast(EventRevision.snapshot, Text))
+        select(EventRevision.id, EventRevision.calendar_id, Person.email, EventRevision.event_id,
+               EventRevision.changed_at, cast(EventRevision.snapshot, Text))
         .join(Calendar, Calendar.id == EventRevision.calendar_id).join(Person, Person.id == Calendar.person_id)
         .where(*where).order_by(EventRevision.id).execution_options(yield_per=5000))
     out = []
-    async for revision_id, email, event_id, changed_at, text in rows:
+    async for revision_id, calendar_id, email, event_id, changed_at, text in rows:
         data = orjson.loads(text) if text else None
-        out.append((revision_id, EventChange(calendar=email, event_id=event_id, changed_at=changed_at,
-                                             snapshot=from_json(data) if data else None)))
+        change = EventChange(calendar=email, event_id=event_id, changed_at=changed_at,
+                             snapshot=from_json(data) if data else None)
+        out.append((revision_id, calendar_id, change))
     return out
 
 
-async def _cached_revisions(session: AsyncSession, emails: list[str], cache: HistoryCache) -> list[Revision]:
+async def _cached_history(session: AsyncSession, emails: list[str], cache: HistoryCache) -> CalendarHistory:
     calendars = (await session.execute(select(Calendar.id, Person.email).join(Person, Person.id == Calendar.person_id)
                                        .where(Person.email.in_(emails)))).all()
-    streams = []
+    parsed: dict[int, _Calendar] = {}
     for calendar_id, email in calendars:
-        email_then, last, revisions = cache.calendars.get(calendar_id) or (email, 0, [])
-        if email_then != email:   # the calendar changed hands: start over
-            last, revisions = 0, []
-        new = await _revisions(session, EventRevision.calendar_id == calendar_id, EventRevision.id > last)
-        revisions.extend(new)
-        cache.calendars[calendar_id] = (email, new[-1][0] if new else last, revisions)
-        streams.append(revisions)
-    return list(heapq.merge(*streams, key=lambda revision: revision[0]))
+        known = cache.calendars.get(calendar_id)
+        if known is None or known.email != email:   # new, or the calendar changed hands: start over
+            known = cache.calendars[calendar_id] = _Calendar(email)
+        parsed[calendar_id] = known
+    # What is new since each calendar was last read: one statement per few calendars
+    # (SQLite bounds an expression's depth; a first read can cover the whole org).
+    ids = list(parsed)
+    for i in range(0, len(ids), _CALENDARS_PER_READ):
+        newer = or_(*(and_(EventRevision.calendar_id == calendar_id, EventRevision.id > parsed[calendar_id].last)
+                      for calendar_id in ids[i:i + _CALENDARS_PER_READ]))
+        for revision_id, calendar_id, change in await _revisions(session, newer):
+            parsed[calendar_id].add(revision_id, change)
+    # The events of all calendars in the order of their first revision, as
+    # `CalendarHistory.add` over the merged revisions would have met them.
+    streams: dict[EventKey, list[EventChange]] = {}
+    for c in parsed.values():
+        streams.update(c.changes)
+    order = heapq.merge(*(c.first for c in parsed.values()))
+    return CalendarHistory({key: streams[key] for _first, key in order})
 
 
 def participants(history: CalendarHistory) -> set[str]:
@@ -165,8 +198,11 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
     """Pairs' detections into their rows, a few statements for the whole batch."""
     ids = [pair.id for pair, _ in batch]
     meetings: dict[int, dict[tuple[str | None, datetime], Meeting]] = {pair_id: {} for pair_id in ids}
+    # Only occurrences in the window are detected or can vanish (see _merge_meetings):
+    # older rows are never touched, so they are not read.
     for row in (await session.scalars(select(Meeting).where(Meeting.pair_id.in_(ids),
-                                                           Meeting.source_uid.is_not(None)))).all():
+                                                           Meeting.source_uid.is_not(None),
+                                                           Meeting.original_start >= now - WINDOW))).all():
         meetings[row.pair_id][(row.source_uid, row.original_start)] = row
     findings: dict[int, dict[str, Finding]] = {pair_id: {} for pair_id in ids}
     for row in (await session.scalars(select(Finding).where(Finding.pair_id.in_(ids)))).all():

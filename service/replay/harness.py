@@ -105,6 +105,7 @@ class Harness:
         custom = self._providers(self.settings, self.clock, microsoft.http_client()) if self._providers else None
         self.history = HistoryCache()   # one database, written by this run alone
         self._changed: set[int] = set()
+        self._calendars_by_email: dict[str, int] | None = None
         self.worker = build_worker(self.settings, self.sessions, self.clock,
                                    msal_http_client=microsoft.http_client(), providers=custom,
                                    on_changed=self._on_changed)
@@ -219,9 +220,12 @@ class Harness:
             await session.commit()
 
     async def _calendar_ids(self, emails: list[str]) -> set[int]:
-        async with self.sessions() as session:
-            return set((await session.scalars(select(Calendar.id).where(
-                Calendar.external_id.in_([e.lower() for e in emails])))).all())
+        """Calendars are connected once, at `start`: their ids are read once too."""
+        if self._calendars_by_email is None:
+            async with self.sessions() as session:
+                self._calendars_by_email = dict((await session.execute(
+                    select(Calendar.external_id, Calendar.id))).all())
+        return {self._calendars_by_email[e.lower()] for e in emails if e.lower() in self._calendars_by_email}
 
     async def finish(self) -> Detection:
         self.clock.set(self.now)

@@ -36,7 +36,7 @@ from service.sandbox.graph_store import GraphStore
 from service.sandbox.graph_subscriptions import _RESOURCE, GraphSubscriptions
 from service.sandbox.notifier import Notifier
 from service.sandbox.oauth import FAKE_LOGIN_HOST, Grant, TokenIssuer, TokenRejected
-from service.sandbox.oauth_entra import EntraAuth, object_id
+from service.sandbox.oauth_entra import EntraAuth
 from service.sandbox.timefmt import parse_instant
 
 API_PREFIX = "/v1.0/"
@@ -67,7 +67,7 @@ class GraphFake:
         self.faults = faults or Faults()
         self.notifier = notifier or Notifier(faults=self.faults)
         self.tenant_id = tenant_id
-        self.entra = EntraAuth(self.issuer, tenant_id, login_host, known_user=lambda e: e.lower() in store.mailboxes())
+        self.entra = EntraAuth(self.issuer, tenant_id, login_host, known_user=store.has_mailbox)
         self.subscriptions = GraphSubscriptions(self.clock, self.notifier, self.faults, tenant_id,
                                                 max_minutes=max_subscription_minutes,
                                                 validate_on_renew=validate_on_renew, require_https=require_https)
@@ -158,10 +158,7 @@ class GraphFake:
             if grant.app_only:
                 raise GraphApiError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
             return grant.user or ""
-        mailbox = user.lower()
-        for known in self.store.mailboxes():
-            if object_id(known) == mailbox:
-                mailbox = known
+        mailbox = self.store.mailbox_named(user)
         if grant.app_only:
             if grant.tenant != self.tenant_id or not READ_PERMISSIONS & set(grant.roles):
                 raise GraphApiError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")

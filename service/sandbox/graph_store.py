@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from service.sandbox.errors import GraphApiError, ScenarioError, graph_not_found
 from service.sandbox.graph_delta import GraphDelta
 from service.sandbox.graph_view import GraphEvent, Mailbox, change_key, materialize, shape_of
+from service.sandbox.oauth_entra import object_id
 from service.sandbox.timefmt import UTC, graph_offset, graph_stamp, graph_time, parse_instant
 from service.sync.windows_zones import UnknownTimeZone, to_iana
 
@@ -48,6 +49,7 @@ class GraphStore(GraphDelta):
                  default_page_size: int = 10) -> None:
         self._lock = threading.RLock()
         self._mailboxes: dict[str, Mailbox] = {}
+        self._by_object_id: dict[str, str] = {}          # Entra object id → mailbox (`/users/{id}` paths)
         self._serial = 0
         self._uids: dict[tuple[str, str], str] = {}     # (mailbox, id) → iCalendar UID (beta `uid`)
         GraphDelta.__init__(self, base_url=base_url, stub_occurrences=stub_occurrences,
@@ -59,9 +61,19 @@ class GraphStore(GraphDelta):
             key = email.lower()
             if key not in self._mailboxes:
                 self._mailboxes[key] = Mailbox(key, time_zone)
+                self._by_object_id[object_id(key)] = key
 
     def mailboxes(self) -> list[str]:
         return list(self._mailboxes)
+
+    def has_mailbox(self, email: str) -> bool:
+        return email.lower() in self._mailboxes
+
+    def mailbox_named(self, user: str) -> str:
+        """The mailbox a path segment names: its email or its Entra object id
+        (lower-cased as given when it names none)."""
+        key = user.lower()
+        return self._by_object_id.get(key, key)
 
     def _mailbox(self, email: str, *, create: bool = False) -> Mailbox:
         key = email.lower()

@@ -42,15 +42,24 @@ class ChannelManager:
         base = self.settings.public_base_url.rstrip("/")
         return f"{base}/webhooks/{provider}", f"{base}/webhooks/{provider}/lifecycle"
 
-    async def ensure(self, provider: CalendarProvider, ref: CalendarRef) -> bool:
+    @staticmethod
+    async def live(session: AsyncSession, calendar_id: int) -> list[PushChannel]:
+        """The calendar's channels not stopped, newest first."""
+        return list((await session.scalars(select(PushChannel).where(
+            PushChannel.calendar_id == calendar_id, PushChannel.stopped_at.is_(None))
+            .order_by(PushChannel.created_at.desc()))).all())
+
+    async def ensure(self, provider: CalendarProvider, ref: CalendarRef,
+                     live: list[PushChannel] | None = None) -> bool:
         """Open, renew or replace this calendar's channel as its age requires.
         Returns True when there was a gap in coverage (no unexpired channel): changes
         made meanwhile were never notified, so the caller resyncs. Provider errors
-        are logged, not raised: fallback polling covers the gap."""
-        async with self.sessions() as session:
-            live = list((await session.scalars(select(PushChannel).where(
-                PushChannel.calendar_id == ref.calendar_id, PushChannel.stopped_at.is_(None))
-                .order_by(PushChannel.created_at.desc()))).all())
+        are logged, not raised: fallback polling covers the gap. `live`: the
+        calendar's channels as `live` returns them, when the caller has just read
+        them in a transaction of its own (one fewer per call)."""
+        if live is None:
+            async with self.sessions() as session:
+                live = await self.live(session, ref.calendar_id)
         now = self.clock.now()
         current = live[0] if live else None
         gap = current is None or current.expires_at <= now

@@ -50,6 +50,8 @@ async def removed_series_candidates(session: AsyncSession, calendar_id: int, cha
 async def apply(session: AsyncSession, calendar: Calendar, changes: ChangeSet, *, gone_series: set[str],
                 observed_at: datetime) -> Applied:
     result = Applied(seen=len(changes.upserts))
+    if not changes.upserts and not changes.removed and not gone_series and changes.baseline is None:
+        return result                # an empty increment: nothing to look up
     upserted = {s.event_id for s in changes.upserts}
     removed = set(changes.removed) | gone_series
     stored = await _has_rows(session, calendar.id)

@@ -122,11 +122,15 @@ class SyncWorker:
 
     async def _load(self, calendar_id: int) -> tuple[Calendar, CalendarProvider, CalendarRef] | None:
         async with self.sessions() as session:
-            row = (await session.execute(
-                select(Calendar, CalendarConnection, Person.email)
-                .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
-                .join(Person, Person.id == Calendar.person_id)
-                .where(Calendar.id == calendar_id))).first()
+            return await self._read(session, calendar_id)
+
+    async def _read(self, session: AsyncSession, calendar_id: int
+                    ) -> tuple[Calendar, CalendarProvider, CalendarRef] | None:
+        row = (await session.execute(
+            select(Calendar, CalendarConnection, Person.email)
+            .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
+            .join(Person, Person.id == Calendar.person_id)
+            .where(Calendar.id == calendar_id))).first()
         if row is None:
             return None
         calendar, connection, email = row
@@ -158,19 +162,20 @@ class SyncWorker:
             # once would each open one. A calendar leased elsewhere is left alone (the
             # worker syncing it keeps its channel alive after the sync).
             now = self.clock.now()
-            async with self.sessions() as session:
+            async with self.sessions() as session:   # one transaction: lease, calendar, channels
                 leased = await queue.lease(session, calendar_id, owner=self.owner, now=now,
                                            lease_until=now + timedelta(seconds=self.settings.lease_seconds))
+                loaded = await self._read(session, calendar_id) if leased else None
+                live = await self.channels.live(session, calendar_id) if loaded is not None else None
                 await session.commit()
             if not leased:
                 continue
             gap = False
             try:
-                loaded = await self._load(calendar_id)
                 if loaded is None:
                     continue
                 _calendar, provider, ref = loaded
-                gap = await self.channels.ensure(provider, ref)
+                gap = await self.channels.ensure(provider, ref, live)
                 refreshed += 1
             finally:
                 async with self.sessions() as session:
@@ -225,13 +230,15 @@ class SyncWorker:
             calendar.failures, calendar.backoff_until, calendar.last_error = 0, None, None
             calendar.lease_owner = calendar.lease_expires_at = None
             person_id = calendar.person_id
+            # Read here rather than in a transaction of their own: one per sync.
+            live = await self.channels.live(session, calendar.id) if self.channels is not None else None
             await session.commit()
         log.info("synced", calendar_id=job.ref.calendar_id, seen=applied.seen, changed=applied.changed,
                  removed=applied.removed, full=changes.baseline is not None)
+        if self.channels is not None:  # before the detector runs: what was just read is still current
+            await self.channels.ensure(job.provider, job.ref, live)
         if (applied.changed or applied.removed) and self.on_changed is not None:
             await self.on_changed({person_id})
-        if self.channels is not None:
-            await self.channels.ensure(job.provider, job.ref)
 
     async def _failed(self, job: Job, err: ProviderError) -> None:
         now = self.clock.now()
