@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.clock import Clock
@@ -165,9 +165,7 @@ class StoppableWorker(SyncWorker):
 
     async def _release(self, calendar_id: int) -> None:
         async with self.sessions() as session:
-            await session.execute(update(Calendar).where(Calendar.id == calendar_id, Calendar.lease_owner == self.owner)
-                                  .values(lease_owner=None, lease_expires_at=None)
-                                  .execution_options(synchronize_session=False))
+            await queue.release(session, [calendar_id], self.owner)
             await session.commit()
 
 

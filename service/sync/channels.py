@@ -7,10 +7,11 @@ channel are acknowledged and ignored by the webhooks."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
@@ -43,11 +44,14 @@ class ChannelManager:
         return f"{base}/webhooks/{provider}", f"{base}/webhooks/{provider}/lifecycle"
 
     @staticmethod
-    async def live(session: AsyncSession, calendar_id: int) -> list[PushChannel]:
-        """The calendar's channels not stopped, newest first."""
-        return list((await session.scalars(select(PushChannel).where(
-            PushChannel.calendar_id == calendar_id, PushChannel.stopped_at.is_(None))
-            .order_by(PushChannel.created_at.desc()))).all())
+    async def live(session: AsyncSession, calendar_ids: Iterable[int]) -> dict[int, list[PushChannel]]:
+        """Each calendar's channels not stopped, newest first (calendars without any: absent)."""
+        found: dict[int, list[PushChannel]] = {}
+        for row in (await session.scalars(select(PushChannel).where(
+                PushChannel.calendar_id.in_(list(calendar_ids)), PushChannel.stopped_at.is_(None))
+                .order_by(PushChannel.created_at.desc(), PushChannel.id.desc()))).all():
+            found.setdefault(row.calendar_id, []).append(row)
+        return found
 
     async def ensure(self, provider: CalendarProvider, ref: CalendarRef,
                      live: list[PushChannel] | None = None) -> bool:
@@ -59,7 +63,7 @@ class ChannelManager:
         them in a transaction of its own (one fewer per call)."""
         if live is None:
             async with self.sessions() as session:
-                live = await self.live(session, ref.calendar_id)
+                live = (await self.live(session, [ref.calendar_id])).get(ref.calendar_id, [])
         now = self.clock.now()
         current = live[0] if live else None
         gap = current is None or current.expires_at <= now
@@ -71,9 +75,7 @@ class ChannelManager:
                 if renewed is not None:
                     await self._save_renewal(current.id, renewed, now)
                     return False
-            await self._open(provider, ref, now)
-            for old in live:
-                await self._stop(provider, ref, old, now)
+            await self._replace(provider, ref, live, now)
         except ProviderError as err:
             log.warning("channel_refresh_failed", calendar_id=ref.calendar_id, error=type(err).__name__,
                         status=err.status)
@@ -96,29 +98,30 @@ class ChannelManager:
         healthy = {c for c, created, expires in live if now < created + (expires - created) / 2}
         return sorted(candidates - healthy)
 
-    async def _open(self, provider: CalendarProvider, ref: CalendarRef, now: datetime) -> None:
+    async def _replace(self, provider: CalendarProvider, ref: CalendarRef, old: list[PushChannel],
+                       now: datetime) -> None:
+        """A new channel first, then the old ones stopped (no gap), recorded together."""
         secret = secrets.token_urlsafe(48)  # ≤ 128 chars: Graph's clientState limit
         address, lifecycle = self._addresses(provider.name)
         channel = await provider.watch(ref, address, lifecycle, secret, self._ttl_seconds(provider.name))
+        log.info("channel_opened", calendar_id=ref.calendar_id, provider=provider.name,
+                 expires_at=channel.expires_at.isoformat())
+        for row in old:
+            if row.expires_at <= now:
+                continue  # expired: the provider has already dropped it, there is nothing to stop
+            try:
+                await provider.stop(ref, _as_channel(row))
+            except ProviderError as err:  # already gone at the provider: just forget it
+                log.info("channel_stop_failed", channel_id=row.channel_id, status=err.status)
         async with self.sessions() as session:
             session.add(PushChannel(calendar_id=ref.calendar_id, provider=provider.name,
                                     channel_id=channel.channel_id, resource_id=channel.resource_id,
                                     secret_hash=secret_hash(secret), expires_at=channel.expires_at,
                                     created_at=now))
+            if old:
+                await session.execute(update(PushChannel).where(PushChannel.id.in_([row.id for row in old]))
+                                      .values(stopped_at=now).execution_options(synchronize_session=False))
             await session.commit()
-        log.info("channel_opened", calendar_id=ref.calendar_id, provider=provider.name,
-                 expires_at=channel.expires_at.isoformat())
-
-    async def _stop(self, provider: CalendarProvider, ref: CalendarRef, old: PushChannel, now: datetime) -> None:
-        try:
-            await provider.stop(ref, _as_channel(old))
-        except ProviderError as err:  # already gone at the provider: just forget it
-            log.info("channel_stop_failed", channel_id=old.channel_id, status=err.status)
-        async with self.sessions() as session:
-            row = await session.get(PushChannel, old.id)
-            if row is not None:
-                row.stopped_at = now
-                await session.commit()
 
     async def _save_renewal(self, channel_row_id: int, renewed: Channel, now: datetime) -> None:
         async with self.sessions() as session:

@@ -6,6 +6,7 @@ LOCKED)`: concurrent workers never block on, or take, each other's calendars.
 SQLite has one writer at a time (BEGIN IMMEDIATE), which serializes claims."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,27 +52,31 @@ async def extend(session: AsyncSession, calendar_id: int, owner: str, lease_unti
     return result.rowcount == 1
 
 
-async def lease(session: AsyncSession, calendar_id: int, *, owner: str, now: datetime,
-                lease_until: datetime) -> bool:
-    """Lease one calendar, due or not, for work besides a sync (its channel upkeep);
-    False while another worker's lease on it is live."""
-    result = await session.execute(
-        update(Calendar).where(Calendar.id == calendar_id,
+async def lease(session: AsyncSession, calendar_ids: list[int], *, owner: str, now: datetime,
+                lease_until: datetime) -> list[int]:
+    """Lease calendars, due or not, for work besides a sync (their channel upkeep);
+    those under another worker's live lease are left out."""
+    rows = await session.execute(
+        update(Calendar).where(Calendar.id.in_(calendar_ids),
                                or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now))
-        .values(lease_owner=owner, lease_expires_at=lease_until).execution_options(synchronize_session=False))
-    return result.rowcount == 1
+        .values(lease_owner=owner, lease_expires_at=lease_until)
+        .returning(Calendar.id).execution_options(synchronize_session=False))
+    return sorted(rows.scalars())
 
 
-async def release(session: AsyncSession, calendar_id: int, owner: str) -> None:
-    """Give a lease back (no-op if it is no longer ours)."""
+async def release(session: AsyncSession, calendar_ids: list[int], owner: str) -> None:
+    """Give leases back (no-op for those no longer ours)."""
     await session.execute(
-        update(Calendar).where(Calendar.id == calendar_id, Calendar.lease_owner == owner)
+        update(Calendar).where(Calendar.id.in_(calendar_ids), Calendar.lease_owner == owner)
         .values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False))
 
 
-async def mark_dirty(session: AsyncSession, calendar_id: int, now: datetime) -> None:
+async def mark_dirty(session: AsyncSession, calendar_ids: Iterable[int], now: datetime) -> None:
+    ids = list(calendar_ids)
+    if not ids:
+        return
     await session.execute(
-        update(Calendar).where(Calendar.id == calendar_id)
+        update(Calendar).where(Calendar.id.in_(ids))
         .values(dirty=True, dirty_generation=Calendar.dirty_generation + 1, last_notified_at=now)
         .execution_options(synchronize_session=False))
 

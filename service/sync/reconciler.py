@@ -34,17 +34,22 @@ class Applied:
 
 
 async def removed_series_candidates(session: AsyncSession, calendar_id: int, changes: ChangeSet) -> set[str]:
-    """Series whose instances were reported removed but which were not themselves
-    re-sent: the worker asks the provider whether each still exists (a deleted
-    Graph series shows up only as removed instances)."""
-    if not changes.removed:
-        return set()
-    rows = await session.scalars(
-        select(CalendarEvent.series_id).where(
+    """Series that may have been deleted, for the worker to ask the provider about:
+    a deleted Graph series shows up only as its instances gone, reported removed by
+    an increment or, on a baseline (a full re-read), absent from it."""
+    series: set[str] = set()
+    if changes.removed:
+        series.update(await session.scalars(select(CalendarEvent.series_id).where(
             CalendarEvent.calendar_id == calendar_id, CalendarEvent.event_id.in_(changes.removed),
-            CalendarEvent.series_id.is_not(None)))
+            CalendarEvent.series_id.is_not(None))))
+    if changes.baseline is not None:
+        present = {s.event_id for s in changes.upserts}
+        series.update(series_id for event_id, series_id in await session.execute(
+            select(CalendarEvent.event_id, CalendarEvent.series_id).where(
+                *_live_in_window(calendar_id, changes), CalendarEvent.series_id.is_not(None)))
+            if event_id not in present)
     resent = {s.event_id for s in changes.upserts if s.kind is Kind.series}
-    return {series_id for series_id in rows if series_id not in resent}
+    return series - resent
 
 
 async def apply(session: AsyncSession, calendar: Calendar, changes: ChangeSet, *, gone_series: set[str],
@@ -70,7 +75,7 @@ async def apply(session: AsyncSession, calendar: Calendar, changes: ChangeSet, *
         await _insert(session, EventRevision, revisions)
     revisions = []
     if changes.baseline is not None and stored:  # nothing stored before: nothing can be missing
-        removed |= await _absent_from_baseline(session, calendar.id, changes, rows)
+        removed |= await _absent_from_baseline(session, calendar.id, changes)
     if stored:
         missing = removed - rows.keys() - upserted
         rows.update((r.event_id, r) for r in await _rows(session, calendar.id, missing))
@@ -130,15 +135,18 @@ def _upsert(calendar_id: int, row: CalendarEvent | None, new_rows: dict[str, dic
     result.event_ids.add(snapshot.event_id)
 
 
-async def _absent_from_baseline(session: AsyncSession, calendar_id: int, changes: ChangeSet,
-                                seen_rows: dict[str, CalendarEvent]) -> set[str]:
+async def _absent_from_baseline(session: AsyncSession, calendar_id: int, changes: ChangeSet) -> set[str]:
     """A baseline lists every non-series event in its window: stored ones it
     omits were deleted while we were not looking (e.g. behind an expired cursor).
     Series masters are checked through the provider instead (gone_series)."""
-    window = changes.baseline
     present = {s.event_id for s in changes.upserts}
-    stored = await session.scalars(select(CalendarEvent.event_id).where(
-        CalendarEvent.calendar_id == calendar_id, CalendarEvent.removed_at.is_(None),
-        CalendarEvent.kind != Kind.series.value,
-        and_(CalendarEvent.start >= window.start, CalendarEvent.start < window.end)))
+    stored = await session.scalars(select(CalendarEvent.event_id).where(*_live_in_window(calendar_id, changes)))
     return {event_id for event_id in stored if event_id not in present}
+
+
+def _live_in_window(calendar_id: int, changes: ChangeSet) -> tuple:
+    """Stored, not removed, non-series events starting in the baseline's window."""
+    window = changes.baseline
+    return (CalendarEvent.calendar_id == calendar_id, CalendarEvent.removed_at.is_(None),
+            CalendarEvent.kind != Kind.series.value,
+            and_(CalendarEvent.start >= window.start, CalendarEvent.start < window.end))

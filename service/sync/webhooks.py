@@ -53,7 +53,7 @@ async def google(session: AsyncSession, headers: Mapping[str, str], now: datetim
     elif channel.stopped_at is not None or headers.get("x-goog-resource-state") == "sync":
         outcome = Outcome.ignored
     else:
-        await queue.mark_dirty(session, channel.calendar_id, now)
+        await queue.mark_dirty(session, [channel.calendar_id], now)
         outcome = Outcome.accepted
     WEBHOOKS.labels("google", outcome.value).inc()
     if outcome is Outcome.rejected:
@@ -80,7 +80,7 @@ async def microsoft(session: AsyncSession, body: Any, now: datetime, *, lifecycl
         else:
             if lifecycle:
                 await _lifecycle(session, channel, str(item.get("lifecycleEvent", "")), now)
-            await queue.mark_dirty(session, channel.calendar_id, now)
+            await queue.mark_dirty(session, [channel.calendar_id], now)
             outcome = Outcome.accepted
         WEBHOOKS.labels("microsoft", outcome.value).inc()
         outcomes.append(outcome)

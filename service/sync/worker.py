@@ -122,26 +122,28 @@ class SyncWorker:
 
     async def _load(self, calendar_id: int) -> tuple[Calendar, CalendarProvider, CalendarRef] | None:
         async with self.sessions() as session:
-            return await self._read(session, calendar_id)
+            return (await self._read(session, [calendar_id])).get(calendar_id)
 
-    async def _read(self, session: AsyncSession, calendar_id: int
-                    ) -> tuple[Calendar, CalendarProvider, CalendarRef] | None:
-        row = (await session.execute(
-            select(Calendar, CalendarConnection, Person.email)
-            .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
-            .join(Person, Person.id == Calendar.person_id)
-            .where(Calendar.id == calendar_id))).first()
-        if row is None:
-            return None
-        calendar, connection, email = row
-        provider = self.providers.get(calendar.provider)
-        if provider is None:
-            log.warning("no_provider_configured", calendar_id=calendar.id, provider=calendar.provider)
-            return None
-        secret = self.vault.decrypt(connection.secret_encrypted) if connection.secret_encrypted and self.vault else ""
-        ref = CalendarRef(calendar_id=calendar.id, email=email, external_id=calendar.external_id,
-                          credentials=secret, connection_kind=connection.kind, time_zone=calendar.time_zone)
-        return calendar, provider, ref
+    async def _read(self, session: AsyncSession, calendar_ids: list[int]
+                    ) -> dict[int, tuple[Calendar, CalendarProvider, CalendarRef]]:
+        """Calendars with what a provider call needs: the adapter and a CalendarRef
+        (credentials decrypted). Calendars whose provider is not configured: absent."""
+        loaded = {}
+        for calendar, connection, email in (await session.execute(
+                select(Calendar, CalendarConnection, Person.email)
+                .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
+                .join(Person, Person.id == Calendar.person_id)
+                .where(Calendar.id.in_(calendar_ids)))).all():
+            provider = self.providers.get(calendar.provider)
+            if provider is None:
+                log.warning("no_provider_configured", calendar_id=calendar.id, provider=calendar.provider)
+                continue
+            secret = (self.vault.decrypt(connection.secret_encrypted)
+                      if connection.secret_encrypted and self.vault else "")
+            loaded[calendar.id] = calendar, provider, CalendarRef(
+                calendar_id=calendar.id, email=email, external_id=calendar.external_id, credentials=secret,
+                connection_kind=connection.kind, time_zone=calendar.time_zone)
+        return loaded
 
     async def _job(self, claim: queue.Claim) -> Job | None:
         loaded = await self._load(claim.calendar_id)
@@ -153,37 +155,37 @@ class SyncWorker:
 
     async def maintain(self, calendar_ids: set[int] | None = None) -> int:
         """Keep push channels alive (the run loop calls this periodically). A calendar
-        whose channel had lapsed is resynced: its changes meanwhile were not notified."""
+        whose channel had lapsed is marked for a resync: its changes meanwhile were
+        not notified. Returns how many calendars' channels were looked after."""
         if self.channels is None:
             return 0
-        refreshed = 0
-        for calendar_id in await self.channels.due(calendar_ids):
-            # Under the calendar's lease, as a sync: two workers renewing one channel at
-            # once would each open one. A calendar leased elsewhere is left alone (the
-            # worker syncing it keeps its channel alive after the sync).
-            now = self.clock.now()
-            async with self.sessions() as session:   # one transaction: lease, calendar, channels
-                leased = await queue.lease(session, calendar_id, owner=self.owner, now=now,
-                                           lease_until=now + timedelta(seconds=self.settings.lease_seconds))
-                loaded = await self._read(session, calendar_id) if leased else None
-                live = await self.channels.live(session, calendar_id) if loaded is not None else None
-                await session.commit()
-            if not leased:
-                continue
-            gap = False
-            try:
-                if loaded is None:
-                    continue
-                _calendar, provider, ref = loaded
-                gap = await self.channels.ensure(provider, ref, live)
-                refreshed += 1
-            finally:
+        due = await self.channels.due(calendar_ids)
+        for start in range(0, len(due), self.settings.batch_size):
+            await self._maintain_batch(due[start:start + self.settings.batch_size])
+        return len(due)
+
+    async def _maintain_batch(self, calendar_ids: list[int]) -> None:
+        # Under the calendars' leases, as a sync: two workers renewing one channel at
+        # once would each open one. A calendar leased elsewhere is left alone (the
+        # worker syncing it keeps its channel alive after the sync).
+        now = self.clock.now()
+        async with self.sessions() as session:   # one transaction: leases, calendars, channels
+            leased = await queue.lease(session, calendar_ids, owner=self.owner, now=now,
+                                       lease_until=now + timedelta(seconds=self.settings.lease_seconds))
+            loaded = await self._read(session, leased) if leased else {}
+            live = await self.channels.live(session, loaded) if loaded else {}
+            await session.commit()
+        gaps: set[int] = set()
+        try:
+            for calendar_id, (_calendar, provider, ref) in loaded.items():
+                if await self.channels.ensure(provider, ref, live.get(calendar_id, [])):
+                    gaps.add(calendar_id)
+        finally:
+            if leased:
                 async with self.sessions() as session:
-                    await queue.release(session, calendar_id, self.owner)
-                    if gap:
-                        await queue.mark_dirty(session, calendar_id, self.clock.now())
+                    await queue.release(session, leased, self.owner)
+                    await queue.mark_dirty(session, gaps, self.clock.now())
                     await session.commit()
-        return refreshed
 
     def _cursor_and_window(self, calendar: Calendar, provider: CalendarProvider) -> tuple[str | None, SyncWindow]:
         now = self.clock.now()
@@ -231,7 +233,8 @@ class SyncWorker:
             calendar.lease_owner = calendar.lease_expires_at = None
             person_id = calendar.person_id
             # Read here rather than in a transaction of their own: one per sync.
-            live = await self.channels.live(session, calendar.id) if self.channels is not None else None
+            live = ((await self.channels.live(session, [calendar.id])).get(calendar.id, [])
+                    if self.channels is not None else None)
             await session.commit()
         log.info("synced", calendar_id=job.ref.calendar_id, seen=applied.seen, changed=applied.changed,
                  removed=applied.removed, full=changes.baseline is not None)

@@ -307,15 +307,14 @@ class Replay:
 
     async def catch_up(self, i: int) -> None:
         """What `Harness.apply` does before entry i's change (clock at the entry, the
-        calendars' channels maintained, whatever that made due synced), done early,
-        so that a request fault set next meets the sync of the change itself and
-        not a channel renewal (Google's events.watch shares events.list's path)."""
+        calendars' channels maintained), done early, so that a request fault set
+        next meets the sync of the change itself and not a channel renewal (Google's
+        events.watch shares events.list's path)."""
         entry = self.timeline[i]
         self.h.clock.set(at(entry["at"]))
         emails = [e.lower() for e in entry["calendars"]]
         ids = {c.id for email, c in (await self.calendars()).items() if email in emails}
         await self.h.worker.maintain(ids)
-        await self.h.sync()
 
     async def calendars(self) -> dict[str, Calendar]:
         async with self.h.sessions() as session:

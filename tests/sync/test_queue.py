@@ -48,8 +48,8 @@ async def test_concurrent_claimers_never_share_a_calendar(factory, sessions, clo
 async def test_mark_dirty_bumps_the_generation(factory, sessions, clock):
     cal = await calendar(factory, await factory.person())
     async with sessions() as s:
-        await queue.mark_dirty(s, cal.id, clock.now())
-        await queue.mark_dirty(s, cal.id, clock.now())
+        await queue.mark_dirty(s, [cal.id], clock.now())
+        await queue.mark_dirty(s, [cal.id], clock.now())
         await s.commit()
         assert await queue.has_due(s, clock.now())
     claims = await _claim(sessions, "w", clock.now())

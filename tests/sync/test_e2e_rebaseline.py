@@ -1,0 +1,73 @@
+"""A Graph series deleted while nobody looked, then met by a re-baseline (a full
+re-read of the moving calendarView window): the re-read does not list the series
+or its instances at all, so the worker must ask Graph about the series itself and
+record the deletion as a deletion, exactly as an incremental sync would (the
+master removed, no occurrence cancelled one by one)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from service.db.models import Calendar, CalendarEvent, Finding
+from service.replay.harness import Harness
+from tests.conftest import BACKENDS
+from tests.sync.e2e_helpers import _op, database_url, graph_event, graph_weekly
+
+pytestmark = pytest.mark.parametrize("backend", BACKENDS)
+
+BOSS, REPORT = "boss@acme.test", "dev@acme.test"
+UID = "040000008200E00074C5B7101A82E00800000000D1D1D1D1D1D1D1D1000000000000000000000000"
+IDS = {BOSS: "AAMkAGboss0D0master0AAA=", REPORT: "AAMkAGdev0D0master0AAA="}
+
+
+def _scenario(deleted_at: str) -> dict:
+    people = [{"email": BOSS, "manager": None, "timezone": "Europe/Berlin", "provider": "microsoft"},
+              {"email": REPORT, "manager": BOSS, "timezone": "Europe/Berlin", "provider": "microsoft"}]
+    series = {email: graph_event(event_id, "Boss / Dev 1:1", "2026-01-06T10:00:00", "2026-01-06T10:30:00",
+                                 BOSS, [REPORT], uid=UID, recurrence=graph_weekly("tuesday", "2026-01-06"))
+              for email, event_id in IDS.items()}
+    return {"format": "oneonone-scenario/1", "start": "2026-01-05T00:00:00Z", "now": "2026-03-30T12:00:00Z",
+            "org": {"people": people},
+            "timeline": [_op("2026-01-05T00:00:00Z", "create", "microsoft", [email], event=series[email])
+                         for email in IDS]
+            + [_op(deleted_at, "delete", "microsoft", [email], event_id=IDS[email]) for email in IDS]}
+
+
+async def test_a_series_deleted_before_a_rebaseline_is_recorded_as_deleted(backend):
+    async with Harness(_scenario("2026-01-05T00:00:00Z"), database_url=database_url(backend)) as probe:
+        rebaseline = timedelta(days=probe.settings.sync.rebaseline_days)
+    deleted = probe.start + rebaseline + timedelta(days=2)
+    scenario = _scenario(deleted.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    async with Harness(scenario, database_url=database_url(backend)) as harness:
+        await harness.connect()
+        creates, deletes = scenario["timeline"][:2], scenario["timeline"][2:]
+        await harness.apply_all(creates)
+        # Deleted after the subscriptions lapsed (nobody is told), found by the upkeep
+        # that follows: the resync is due for a new baseline.
+        harness.clock.set(deleted)
+        for entry in deletes:
+            harness.sandbox.apply(entry)
+        await harness.sandbox.flush()
+        assert await harness.worker.maintain() == 2
+        await harness.sync()
+        async with harness.sessions() as session:
+            windows = set((await session.scalars(select(Calendar.window_start))).all())
+            masters = (await session.scalars(select(CalendarEvent).where(CalendarEvent.kind == "series"))).all()
+            live_instances = (await session.scalars(select(CalendarEvent).where(
+                CalendarEvent.kind == "instance", CalendarEvent.removed_at.is_(None),
+                CalendarEvent.start >= deleted))).all()
+        # The deletion's sync was a new baseline on both mailboxes…
+        assert {w.replace(tzinfo=None) for w in windows} == {
+            (deleted - timedelta(days=harness.settings.sync.lookback_days)).replace(tzinfo=None)}
+        # …and still saw the series go as a whole.
+        assert sorted(m.event_id for m in masters) == sorted(IDS.values())
+        assert {m.removed_at.replace(tzinfo=None) for m in masters} == {deleted.replace(tzinfo=None)}
+        assert live_instances == []
+        detection = await harness.finish()
+        async with harness.sessions() as session:
+            kinds = set((await session.scalars(select(Finding.type))).all())
+    assert "cancelled_without_reschedule" not in kinds   # a deleted series is not a cancelled 1:1
+    after = [m for m in detection.meetings if m.original_start >= deleted]
+    assert after and {(m.status, m.cancelled_at) for m in after} == {("cancelled", deleted)}
