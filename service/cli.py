@@ -216,7 +216,8 @@ def _cmd_demo(_args: argparse.Namespace) -> int:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from service import replay
 
-    return replay.main(args.scenario, as_json=args.json, database_url=args.database_url, explain=args.explain)
+    return replay.main(args.scenario, as_json=args.json, database_url=args.database_url, explain=args.explain,
+                       incremental=args.incremental)
 
 
 def _cmd_keygen(_args: argparse.Namespace) -> int:
@@ -290,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print oneonone-replay/1")
     p.add_argument("--database-url", help="PostgreSQL server to use (a throw-away database is created there)")
     p.add_argument("--explain", action="store_true", help="show the events and changes behind each finding")
+    p.add_argument("--incremental", action="store_true",
+                   help="also run the detector after each instant's syncs, as a running service does after "
+                        "each sync (slower; the result at `now` is the same)")
     p.set_defaults(func=_cmd_replay)
 
     p = sub.add_parser("keygen", help="print a new secret key for ONEONONE_SECRET_KEY")

@@ -9,7 +9,7 @@ from pathlib import Path
 from service.replay.validate import ScenarioError, load
 
 
-def main(path: Path, *, as_json: bool, database_url: str | None, explain: bool) -> int:
+def main(path: Path, *, as_json: bool, database_url: str | None, explain: bool, incremental: bool = False) -> int:
     import asyncio
 
     from service.logging import configure
@@ -20,17 +20,18 @@ def main(path: Path, *, as_json: bool, database_url: str | None, explain: bool) 
     except ScenarioError as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_run(scenario, as_json=as_json, database_url=database_url, explain=explain))
+    return asyncio.run(_run(scenario, as_json=as_json, database_url=database_url, explain=explain,
+                            incremental=incremental))
 
 
-async def _run(scenario: dict, *, as_json: bool, database_url: str | None, explain: bool) -> int:
+async def _run(scenario: dict, *, as_json: bool, database_url: str | None, explain: bool, incremental: bool) -> int:
     from service.domain.detection import to_replay_json
     from service.replay.harness import Harness
     from service.replay.report import explain_json, render, spelled_as_given
 
     started = time.monotonic()
     progress = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-    async with Harness(scenario, database_url=database_url, progress=progress) as harness:
+    async with Harness(scenario, database_url=database_url, progress=progress, incremental=incremental) as harness:
         detection = await harness.run()
     document = spelled_as_given(to_replay_json(detection, harness.now), scenario["org"]["people"])
     if as_json:

@@ -31,6 +31,19 @@ class GraphEvent:
     resource: dict[str, Any]
     exceptions: dict[datetime, dict[str, Any]] = field(default_factory=dict)  # original start (UTC) →
     cancelled: set[datetime] = field(default_factory=set)                    # original starts (UTC)
+    # A master's slots by (changeKey, window): delta rounds keep their first window,
+    # so each round would otherwise expand every series of the mailbox again.
+    slots: dict[tuple, tuple[SeriesShape, list[datetime]]] = field(default_factory=dict, repr=False)
+
+    def slots_in(self, lo: datetime, hi: datetime) -> tuple[SeriesShape, list[datetime]]:
+        key = (self.resource["changeKey"], lo, hi)
+        found = self.slots.get(key)
+        if found is None:
+            if len(self.slots) >= 4:
+                self.slots.clear()
+            shape = shape_of(self.resource)
+            found = self.slots[key] = (shape, shape.slots(lo, hi))
+        return found
 
 
 @dataclass
@@ -139,8 +152,8 @@ def view(mb: Mailbox, lo: datetime, hi: datetime) -> list[Instance]:
                 out.append(Instance(event_id, "singleInstance", start, end, (res["changeKey"],),
                                     all_day_zone=_all_day_zone(res)))
             continue
-        shape = shape_of(res)
-        for slot in shape.slots(lo, hi):
+        shape, slots = held.slots_in(lo, hi)
+        for slot in slots:
             original = slot.astimezone(UTC)
             if original in held.cancelled or original in held.exceptions:
                 continue

@@ -22,14 +22,24 @@ async def test_public_scenario_scores_perfectly(path: Path, backend: str):
     await assert_scores_perfectly(path, backend)
 
 
-def test_cli_prints_replay_json():
-    path = PUBLIC / "04-late-move.json"
-    proc = subprocess.run([sys.executable, "-m", "service.cli", "replay", str(path), "--json"],
+def _cli_replay(path: Path, *flags: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "service.cli", "replay", str(path), "--json", *flags],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    document = json.loads(proc.stdout)
+    return json.loads(proc.stdout)
+
+
+def test_cli_prints_replay_json():
+    document = _cli_replay(PUBLIC / "04-late-move.json")
     assert document["format"] == "oneonone-replay/1"
     assert {f["type"] for f in document["findings"]} == {"late_reschedule"}
+
+
+def test_detecting_after_each_instant_changes_nothing_at_now():
+    """`--incremental` runs the detector as a live service does (after every sync); the
+    document at `now` is the same, explanations included."""
+    path = max(SCENARIOS, key=lambda p: p.stat().st_size)   # the busiest public story
+    assert _cli_replay(path, "--explain", "--incremental") == _cli_replay(path, "--explain")
 
 
 def test_output_spells_emails_as_the_scenario_does(tmp_path):

@@ -399,12 +399,20 @@ def _iso(value: datetime | None) -> str | None:
 
 
 async def stored_rows(harness: Harness) -> dict[str, Any]:
+    """Events (and their revisions) only up to the end of the first window: every
+    later window reaches further, by how much depends on when each calendar last
+    re-baselined (a 410's full resync does, a quiet run may not have)."""
     manager, report = aliased(Person), aliased(Person)
+    horizon = harness.start + timedelta(days=harness.settings.sync.lookahead_days)
     async with harness.sessions() as session:
         emails = dict((await session.execute(select(Calendar.id, Person.email)
                                              .join(Person, Person.id == Calendar.person_id))).all())
         events = {}
+        beyond = set()
         for row in (await session.scalars(select(CalendarEvent))).all():
+            if row.start is not None and row.start >= horizon:
+                beyond.add((row.calendar_id, row.event_id))
+                continue
             events[f"{emails[row.calendar_id]} {row.event_id}"] = {
                 "ical_uid": row.ical_uid, "kind": row.kind, "series_id": row.series_id,
                 "original_start": _iso(row.original_start), "status": row.status, "start": _iso(row.start),
@@ -414,6 +422,8 @@ async def stored_rows(harness: Harness) -> dict[str, Any]:
                 "removed_at": _iso(row.removed_at)}
         revisions: dict[str, list] = {}
         for row in (await session.scalars(select(EventRevision).order_by(EventRevision.id))).all():
+            if (row.calendar_id, row.event_id) in beyond:
+                continue
             revisions.setdefault(f"{emails[row.calendar_id]} {row.event_id}", []).append(
                 (_iso(row.changed_at), row.snapshot))
         pairs = {}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -32,6 +32,9 @@ EXCLUDED = 2   # the rule produces it but an EXDATE/EXRULE removes it
 
 _UNTIL = re.compile(r"UNTIL=([0-9]{8})(T[0-9]{6})?(Z?)", re.IGNORECASE)
 _INTERVAL_DAYS = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 30, "YEARLY": 365}
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_CHUNK = 28 * DAY
+_TICK = timedelta(microseconds=1)
 
 
 @lru_cache(maxsize=512)
@@ -105,23 +108,33 @@ class SlotSet:
     exrules: list[rrule]
     exdates: frozenset[datetime]
     rdates: tuple[datetime, ...]
-    _ranges: dict[tuple[datetime, datetime], dict[datetime, int]] = field(default_factory=dict)
+    # Expansions by aligned chunk of time: detection runs at ever-later `now`s ask
+    # for ever-shifting [lo, hi] ranges, which mostly cover the same chunks.
+    _chunks: dict[int, dict[datetime, int]] = field(default_factory=dict)
 
     def between(self, lo: datetime, hi: datetime) -> dict[datetime, int]:
         """{slot start (UTC): LIVE | EXCLUDED} for slots starting in [lo, hi]."""
-        key = (lo, hi)
-        cached = self._ranges.get(key)
-        if cached is None:
-            cached = self._ranges[key] = self._expand(lo, hi)
-        return cached
+        out: dict[datetime, int] = {}
+        for k in range((lo - _EPOCH) // _CHUNK, (hi - _EPOCH) // _CHUNK + 1):
+            for instant, state in self._chunk(k).items():
+                if lo <= instant <= hi:
+                    out[instant] = state
+        return out
 
     def state(self, original_start: datetime, hint: dict[datetime, int] | None = None,
               lo: datetime | None = None, hi: datetime | None = None) -> int | None:
         """LIVE, EXCLUDED or None (no such slot). `hint` is an expansion over
-        [lo, hi]; outside it the slot is looked up on its own."""
+        [lo, hi]; outside it the slot is looked up in its chunk."""
         if hint is not None and lo is not None and hi is not None and lo <= original_start <= hi:
             return hint.get(original_start)
-        return self._expand(original_start, original_start).get(original_start)
+        return self._chunk((original_start - _EPOCH) // _CHUNK).get(original_start)
+
+    def _chunk(self, k: int) -> dict[datetime, int]:
+        found = self._chunks.get(k)
+        if found is None:
+            start = _EPOCH + k * _CHUNK
+            found = self._chunks[k] = self._expand(start, start + _CHUNK - _TICK)
+        return found
 
     def ends_before(self, instant: datetime) -> bool:
         """True when the series has no slot at or after `instant` (UNTIL/COUNT)."""
