@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench-api bench-sync openapi clean
+.PHONY: run test bench-api bench-sync bench-latency openapi clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,10 @@ bench-api: $(STAMP)  ## full service vs bare FastAPI+asyncpg, same run (wrk if a
 bench-sync: $(STAMP)  ## initial full sync of 100,000 events: SyncWorker + Google adapter vs httpx+orjson+COPY, same run
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	$(PY) bench/sync.py
+
+bench-latency: $(STAMP)  ## webhook to finding: serve + worker processes on PostgreSQL vs the bare path, same run
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
+	$(PY) bench/latency.py
 
 clean:
 	rm -rf $(VENV) oneonone.db oneonone.db-wal oneonone.db-shm

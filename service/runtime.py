@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import structlog
@@ -23,7 +23,7 @@ from service.domain.recompute import recompute
 from service.domain.schedule import recompute_due
 from service.security.crypto import SecretKeyMissing, Vault
 from service.settings import Settings
-from service.sync import queue
+from service.sync import doorbell, queue
 from service.sync.channels import ChannelManager
 from service.sync.google import GoogleCalendarProvider
 from service.sync.microsoft import GraphCalendarProvider
@@ -193,7 +193,19 @@ async def run_worker(worker: StoppableWorker, *, once: bool = False, idle_second
     """Until `worker.stopping` is set; `once`: keep channels alive, sync everything due,
     return how many syncs ran."""
     if not once:
-        await worker.run(worker.stopping, idle_seconds=idle_seconds)
+        engine = worker.sessions.kw["bind"]
+        listening = None
+        if engine.dialect.name == "postgresql":   # webhooks in other processes NOTIFY
+            listening = asyncio.create_task(
+                doorbell.listen(engine.url.render_as_string(hide_password=False), worker.stopping),
+                name="oneonone-doorbell")
+        try:
+            await worker.run(worker.stopping, idle_seconds=idle_seconds)
+        finally:
+            if listening is not None:
+                listening.cancel()
+                with suppress(asyncio.CancelledError):
+                    await listening
         return 0
     await worker.maintain()
     total = 0

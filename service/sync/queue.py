@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Calendar
+from service.sync import doorbell
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ async def mark_dirty(session: AsyncSession, calendar_ids: Iterable[int], now: da
         update(Calendar).where(Calendar.id.in_(ids))
         .values(dirty=True, dirty_generation=Calendar.dirty_generation + 1, last_notified_at=now)
         .execution_options(synchronize_session=False))
+    await doorbell.announce(session)
 
 
 async def has_due(session: AsyncSession, now: datetime) -> bool:

@@ -24,6 +24,7 @@ from service.security.crypto import Vault
 from service.settings import SyncSettings
 from service.sync import queue, reconciler
 from service.sync.channels import ChannelManager
+from service.sync.doorbell import BELL, Doorbell
 from service.sync.provider import (
     AuthorizationFailed, CalendarProvider, CalendarRef, ChangeSet, FullResyncRequired, ProviderError, SyncWindow,
 )
@@ -50,7 +51,7 @@ class SyncWorker:
                  vault: Vault | None, clock: Clock, settings: SyncSettings, owner: str | None = None,
                  on_changed: OnChanged | None = None, channels: ChannelManager | None = None,
                  on_tick: Callable[[], Awaitable[object]] | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, bell: Doorbell = BELL) -> None:
         self.sessions = sessions
         self.providers = providers
         self.vault = vault
@@ -61,6 +62,7 @@ class SyncWorker:
         self.channels = channels
         self.on_tick = on_tick  # the periodic time-driven detection pass, beside channel upkeep
         self.rng = rng or random.Random()
+        self.doorbell = bell
 
     # -- the loop ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0, maintain_seconds: float = 60.0) -> None:
@@ -78,11 +80,8 @@ class SyncWorker:
             except Exception:  # a bad round must not kill the worker; it is logged
                 log.exception("worker_round_failed")
                 busy = 0
-            if not busy:
-                try:
-                    await asyncio.wait_for(stop.wait(), idle_seconds)
-                except TimeoutError:
-                    pass
+            if not busy:  # until a webhook rings (see doorbell), at most idle_seconds
+                await self.doorbell.wait(stop, idle_seconds)
 
     async def run_once(self) -> int:
         """Claim a batch of due calendars and sync each; returns how many."""
@@ -160,11 +159,10 @@ class SyncWorker:
         if self.channels is None:
             return 0
         due = await self.channels.due(calendar_ids)
-        for start in range(0, len(due), self.settings.batch_size):
-            await self._maintain_batch(due[start:start + self.settings.batch_size])
-        return len(due)
+        size = self.settings.batch_size
+        return sum([await self._maintain_batch(due[i:i + size]) for i in range(0, len(due), size)])
 
-    async def _maintain_batch(self, calendar_ids: list[int]) -> None:
+    async def _maintain_batch(self, calendar_ids: list[int]) -> int:
         # Under the calendars' leases, as a sync: two workers renewing one channel at
         # once would each open one. A calendar leased elsewhere is left alone (the
         # worker syncing it keeps its channel alive after the sync).
@@ -186,6 +184,7 @@ class SyncWorker:
                     await queue.release(session, leased, self.owner)
                     await queue.mark_dirty(session, gaps, self.clock.now())
                     await session.commit()
+        return len(loaded)
 
     def _cursor_and_window(self, calendar: Calendar, provider: CalendarProvider) -> tuple[str | None, SyncWindow]:
         now = self.clock.now()
