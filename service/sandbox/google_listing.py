@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import copy
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from service.sandbox.google_store import GoogleCalendar
 
 MAX_RESULTS = 2500
+KEPT_LISTINGS = 8      # per calendar (see GoogleListing)
 _EXPANSION_DAYS = 730            # singleEvents without timeMax: how far instances go
 _RESTRICTIONS = ("timeMin", "timeMax", "updatedMin", "q", "orderBy", "iCalUID",
                  "privateExtendedProperty", "sharedExtendedProperty")
@@ -78,7 +80,11 @@ class GoogleListing:
     page_cap: int | None
 
     def __init__(self) -> None:
-        self._runs: list[_Run] = []
+        # Listings in progress, by number; only a calendar's last few are kept (their
+        # items are only needed to serve the next pages), so a long replay stays small.
+        self._runs: dict[int, _Run] = {}
+        self._run_count = 0
+        self._recent_runs: dict[str, deque[int]] = {}
         self.page_cap = None     # knob: serve at most this many items per page
 
     def list_events(
@@ -124,8 +130,17 @@ class GoogleListing:
                 items.sort(key=lambda r: google_time(r.get("start") or r["originalStartTime"], cal.time_zone)[0])
             run = _Run(cal.email, cal.epoch, params, items,
                        _encode(f"sync|{cal.email}|{cal.epoch}|{cal.counter}"))
-            self._runs.append(run)
-            return self._page(cal, len(self._runs) - 1, 0, size)
+            run_no = self._keep_run(cal.email, run)
+            return self._page(cal, run_no, 0, size)
+
+    def _keep_run(self, calendar: str, run: _Run) -> int:
+        run_no, self._run_count = self._run_count, self._run_count + 1
+        self._runs[run_no] = run
+        recent = self._recent_runs.setdefault(calendar, deque())
+        recent.append(run_no)
+        while len(recent) > KEPT_LISTINGS:
+            self._runs.pop(recent.popleft(), None)
+        return run_no
 
     # -- pages -------------------------------------------------------------------
     def _page(self, cal: GoogleCalendar, run_no: int, offset: int, size: int) -> dict[str, Any]:
@@ -153,9 +168,9 @@ class GoogleListing:
         if len(parts) != 3 or parts[0] != "page" or not parts[1].isdigit() or not parts[2].isdigit():
             raise _bad("Invalid page token value.", "invalid")
         run_no, offset = int(parts[1]), int(parts[2])
-        if run_no >= len(self._runs) or self._runs[run_no].calendar != cal.email:
+        run = self._runs.get(run_no)
+        if run is None or run.calendar != cal.email:
             raise _bad("Invalid page token value.", "invalid")
-        run = self._runs[run_no]
         if run.params != params:
             # Google wants the other parameters repeated unchanged with pageToken.
             raise _bad("Page token does not match the request parameters.", "invalid")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import copy
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from service.sandbox.graph_view import GraphEvent
 
 MAX_PAGE_SIZE = 1000
+KEPT_ROUNDS = 8        # per mailbox (see GraphDelta)
 
 
 @dataclass
@@ -80,8 +82,13 @@ class GraphDelta:
         self.base_url = base_url.rstrip("/")
         self.stub_occurrences = stub_occurrences          # knob: occurrences come as stubs
         self.default_page_size = default_page_size
-        self._states: list[_DeltaState] = []
-        self._rounds: list[_Round] = []
+        # Rounds and the delta states they end in, by number. Only a mailbox's last few
+        # are kept: an older token answers 410 (Graph also lets delta tokens expire),
+        # and a long replay stays small.
+        self._states: dict[int, _DeltaState] = {}
+        self._rounds: dict[int, _Round] = {}
+        self._round_count = 0
+        self._recent: dict[str, deque[int]] = {}
 
     def invalidate_delta_tokens(self, mailbox: str) -> None:
         """Knob: every delta/skip token issued so far for `mailbox` now answers 410."""
@@ -122,7 +129,7 @@ class GraphDelta:
                         or not parts[2].isdigit() or not parts[3].isdigit()):
                     raise _gone()
                 round_no, offset = int(parts[2]), int(parts[3])
-                if round_no >= len(self._rounds) or self._rounds[round_no].epoch != mb.epoch:
+                if round_no not in self._rounds or self._rounds[round_no].epoch != mb.epoch:
                     raise _gone()
                 return self._page(mb, round_no, offset, max_page_size and size, label)
             if delta_token is not None:
@@ -130,7 +137,7 @@ class GraphDelta:
                 if len(parts) != 3 or parts[0] != "delta" or parts[1] != mb.email or not parts[2].isdigit():
                     raise _gone()
                 state_no = int(parts[2])
-                if state_no >= len(self._states) or self._states[state_no].epoch != mb.epoch:
+                if state_no not in self._states or self._states[state_no].epoch != mb.epoch:
                     raise _gone()
                 old = self._states[state_no]
                 lo, hi, before = old.lo, old.hi, old.fingerprints  # the first request's window
@@ -152,10 +159,16 @@ class GraphDelta:
                 if gone not in now_ids:
                     reason = "changed" if instance_exists(mb, gone) else "deleted"
                     entries.append({"removed": reason, "id": gone})
-            self._states.append(_DeltaState(mb.email, mb.epoch, lo, hi,
-                                            {item.id: item.fingerprint for item in current}))
-            self._rounds.append(_Round(mb.email, mb.epoch, entries, len(self._states) - 1, size))
-            return self._page(mb, len(self._rounds) - 1, 0, size, label)
+            number, self._round_count = self._round_count, self._round_count + 1
+            self._states[number] = _DeltaState(mb.email, mb.epoch, lo, hi,
+                                               {item.id: item.fingerprint for item in current})
+            self._rounds[number] = _Round(mb.email, mb.epoch, entries, number, size)
+            recent = self._recent.setdefault(mb.email, deque())
+            recent.append(number)
+            while len(recent) > KEPT_ROUNDS:
+                old_number = recent.popleft()
+                del self._states[old_number], self._rounds[old_number]
+            return self._page(mb, number, 0, size, label)
 
     # -- helpers -------------------------------------------------------------------
     @staticmethod

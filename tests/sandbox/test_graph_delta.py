@@ -77,6 +77,26 @@ def test_delta_link_returns_only_changes() -> None:
     assert graph_drain(store, MAYA, delta_token=token2)[0] == []
 
 
+def test_a_mailbox_keeps_its_last_delta_tokens_only() -> None:
+    """Graph lets old delta tokens expire: the fake keeps a mailbox's last KEPT_ROUNDS
+    (another mailbox's rounds do not push them out)."""
+    from service.sandbox.graph_delta import KEPT_ROUNDS
+
+    store = graph_store(MAYA, LI)
+    _weekly(store)
+    _, first, _ = graph_drain(store, MAYA, **WINDOW)
+    _, other, _ = graph_drain(store, LI, **WINDOW)
+    token = first
+    for _ in range(KEPT_ROUNDS - 1):
+        token = graph_drain(store, MAYA, delta_token=token)[1]
+    assert graph_drain(store, MAYA, delta_token=first)[0] == []      # still among the last ones
+    with pytest.raises(GraphApiError) as err:
+        graph_drain(store, MAYA, delta_token=first)                  # one round later: expired
+    assert (err.value.status, err.value.code) == (410, "syncStateNotFound")
+    assert graph_drain(store, MAYA, delta_token=token)[0] == []
+    assert graph_drain(store, LI, delta_token=other)[0] == []
+
+
 def test_cancel_occurrence_is_removed_and_master_change_resends_occurrences() -> None:
     store = graph_store()
     _weekly(store)
