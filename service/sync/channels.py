@@ -100,19 +100,12 @@ class ChannelManager:
 
     async def _replace(self, provider: CalendarProvider, ref: CalendarRef, old: list[PushChannel],
                        now: datetime) -> None:
-        """A new channel first, then the old ones stopped (no gap), recorded together."""
+        """A new channel first (no gap); recorded, the old ones marked stopped in the
+        same transaction (their late notifications are then acknowledged and ignored),
+        then stopped at the provider."""
         secret = secrets.token_urlsafe(48)  # ≤ 128 chars: Graph's clientState limit
         address, lifecycle = self._addresses(provider.name)
         channel = await provider.watch(ref, address, lifecycle, secret, self._ttl_seconds(provider.name))
-        log.info("channel_opened", calendar_id=ref.calendar_id, provider=provider.name,
-                 expires_at=channel.expires_at.isoformat())
-        for row in old:
-            if row.expires_at <= now:
-                continue  # expired: the provider has already dropped it, there is nothing to stop
-            try:
-                await provider.stop(ref, _as_channel(row))
-            except ProviderError as err:  # already gone at the provider: just forget it
-                log.info("channel_stop_failed", channel_id=row.channel_id, status=err.status)
         async with self.sessions() as session:
             session.add(PushChannel(calendar_id=ref.calendar_id, provider=provider.name,
                                     channel_id=channel.channel_id, resource_id=channel.resource_id,
@@ -122,6 +115,15 @@ class ChannelManager:
                 await session.execute(update(PushChannel).where(PushChannel.id.in_([row.id for row in old]))
                                       .values(stopped_at=now).execution_options(synchronize_session=False))
             await session.commit()
+        log.info("channel_opened", calendar_id=ref.calendar_id, provider=provider.name,
+                 expires_at=channel.expires_at.isoformat())
+        for row in old:
+            if row.expires_at <= now:
+                continue  # expired: the provider has already dropped it, there is nothing to stop
+            try:
+                await provider.stop(ref, _as_channel(row))
+            except ProviderError as err:  # already gone at the provider: just forget it
+                log.info("channel_stop_failed", channel_id=row.channel_id, status=err.status)
 
     async def _save_renewal(self, channel_row_id: int, renewed: Channel, now: datetime) -> None:
         async with self.sessions() as session:
