@@ -7,7 +7,7 @@ import csv
 import sys
 from pathlib import Path
 
-from service import cli_calendars
+from service import cli_calendars, eventloop
 from service.settings import get_settings
 
 
@@ -94,7 +94,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
             await close_worker(worker)
             await engine.dispose()
 
-    return asyncio.run(run())
+    return eventloop.run(run())
 
 
 def _cmd_token(args: argparse.Namespace) -> int:

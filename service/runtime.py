@@ -29,7 +29,7 @@ from service.sync.google import GoogleCalendarProvider
 from service.sync.microsoft import GraphCalendarProvider
 from service.sync.microsoft_auth import RefreshTokenHook
 from service.sync.provider import CalendarProvider, CalendarRef, Channel, ProviderError
-from service.sync.worker import OnChanged, SyncWorker
+from service.sync.worker import Loaded, OnChanged, SyncWorker
 
 log = structlog.get_logger(__name__)
 SHUTDOWN_GRACE_SECONDS = 60.0   # the embedded worker's last calendar, before the server gives up on it
@@ -157,11 +157,11 @@ class StoppableWorker(SyncWorker):
         super().__init__(**kwargs)
         self.stopping = asyncio.Event()
 
-    async def sync(self, claim: queue.Claim) -> None:
+    async def sync(self, claim: queue.Claim, loaded: Loaded | None) -> None:
         if self.stopping.is_set():
             await self._release(claim.calendar_id)
             return
-        await super().sync(claim)
+        await super().sync(claim, loaded)
 
     async def _release(self, calendar_id: int) -> None:
         async with self.sessions() as session:

@@ -10,8 +10,7 @@ from service.replay.validate import ScenarioError, load
 
 
 def main(path: Path, *, as_json: bool, database_url: str | None, explain: bool, incremental: bool = False) -> int:
-    import asyncio
-
+    from service import eventloop
     from service.logging import configure
 
     configure("WARNING")
@@ -20,7 +19,7 @@ def main(path: Path, *, as_json: bool, database_url: str | None, explain: bool, 
     except ScenarioError as exc:
         print(f"error: {path}: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_run(scenario, as_json=as_json, database_url=database_url, explain=explain,
+    return eventloop.run(_run(scenario, as_json=as_json, database_url=database_url, explain=explain,
                             incremental=incremental))
 
 

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import httpx
 
+from service import eventloop
 from service.sandbox.faults import Faults
 
 
@@ -133,7 +134,7 @@ class Notifier:
         ready = threading.Event()
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = eventloop.new_event_loop()
             asyncio.set_event_loop(loop)
             self._loop = loop
             self._drain_lock = asyncio.Lock()

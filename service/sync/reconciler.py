@@ -33,6 +33,11 @@ class Applied:
     event_ids: set[str] = field(default_factory=set)
 
 
+def may_remove_series(changes: ChangeSet) -> bool:
+    """Whether `removed_series_candidates` can find any (most increments: no)."""
+    return bool(changes.removed) or changes.baseline is not None
+
+
 async def removed_series_candidates(session: AsyncSession, calendar_id: int, changes: ChangeSet) -> set[str]:
     """Series that may have been deleted, for the worker to ask the provider about:
     a deleted Graph series shows up only as its instances gone, reported removed by

@@ -31,6 +31,7 @@ from service.sync.provider import (
 
 log = structlog.get_logger(__name__)
 OnChanged = Callable[[set[int]], Awaitable[None]]
+Loaded = tuple[Calendar, CalendarProvider, CalendarRef]   # a calendar, its adapter, what a call needs
 
 
 @dataclass(frozen=True)
@@ -86,12 +87,13 @@ class SyncWorker:
     async def run_once(self) -> int:
         """Claim a batch of due calendars and sync each; returns how many."""
         now = self.clock.now()
-        async with self.sessions() as session:
+        async with self.sessions() as session:   # the claim and what the syncs need: one transaction
             claims = await queue.claim(session, owner=self.owner, now=now, limit=self.settings.batch_size,
                                        lease_until=now + timedelta(seconds=self.settings.lease_seconds))
+            loaded = await self._read(session, [c.calendar_id for c in claims]) if claims else {}
             await session.commit()
         for claim in claims:
-            await self.sync(claim)
+            await self.sync(claim, loaded.get(claim.calendar_id))
         return len(claims)
 
     async def drain(self, max_rounds: int = 1000) -> int:
@@ -105,10 +107,14 @@ class SyncWorker:
         raise RuntimeError("sync queue did not drain")
 
     # -- one calendar -----------------------------------------------------------------
-    async def sync(self, claim: queue.Claim) -> None:
-        job = await self._job(claim)
-        if job is None:
+    async def sync(self, claim: queue.Claim, loaded: Loaded | None) -> None:
+        """`loaded`: the calendar as `_read` gives it when claimed (the lease keeps its
+        cursor ours meanwhile); None: its provider is not configured here."""
+        if loaded is None:
             return
+        calendar, provider, ref = loaded
+        cursor, window = self._cursor_and_window(calendar, provider)
+        job = Job(claim, ref, provider, cursor, window)
         heartbeat = asyncio.create_task(self._heartbeat(claim.calendar_id))
         try:
             changes, gone = await self._fetch(job)
@@ -119,12 +125,7 @@ class SyncWorker:
             heartbeat.cancel()
         await self._commit(job, changes, gone)
 
-    async def _load(self, calendar_id: int) -> tuple[Calendar, CalendarProvider, CalendarRef] | None:
-        async with self.sessions() as session:
-            return (await self._read(session, [calendar_id])).get(calendar_id)
-
-    async def _read(self, session: AsyncSession, calendar_ids: list[int]
-                    ) -> dict[int, tuple[Calendar, CalendarProvider, CalendarRef]]:
+    async def _read(self, session: AsyncSession, calendar_ids: list[int]) -> dict[int, Loaded]:
         """Calendars with what a provider call needs: the adapter and a CalendarRef
         (credentials decrypted). Calendars whose provider is not configured: absent."""
         loaded = {}
@@ -143,14 +144,6 @@ class SyncWorker:
                 calendar_id=calendar.id, email=email, external_id=calendar.external_id, credentials=secret,
                 connection_kind=connection.kind, time_zone=calendar.time_zone)
         return loaded
-
-    async def _job(self, claim: queue.Claim) -> Job | None:
-        loaded = await self._load(claim.calendar_id)
-        if loaded is None:
-            return None
-        calendar, provider, ref = loaded
-        cursor, window = self._cursor_and_window(calendar, provider)
-        return Job(claim, ref, provider, cursor, window)
 
     async def maintain(self, calendar_ids: set[int] | None = None) -> int:
         """Keep push channels alive (the run loop calls this periodically). A calendar
@@ -203,8 +196,10 @@ class SyncWorker:
         except FullResyncRequired:
             log.info("full_resync", calendar_id=job.ref.calendar_id)
             changes = await job.provider.fetch_changes(job.ref, None, job.window)
-        async with self.sessions() as session:
-            candidates = await reconciler.removed_series_candidates(session, job.ref.calendar_id, changes)
+        candidates: set[str] = set()
+        if reconciler.may_remove_series(changes):
+            async with self.sessions() as session:
+                candidates = await reconciler.removed_series_candidates(session, job.ref.calendar_id, changes)
         gone = {sid for sid in sorted(candidates) if await job.provider.get_event(job.ref, sid) is None}
         return changes, gone
 
