@@ -28,10 +28,10 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import pg  # noqa: E402
 from service.db.migrate import upgrade  # noqa: E402
 from service.security.tokens import hash_token, new_token  # noqa: E402
 
-ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN", "postgresql://root@127.0.0.1:5432/test")
 DB = "oneonone_bench"
 
 
@@ -85,16 +85,6 @@ async def seed(dsn: str) -> tuple[int, int, str]:
         return meeting, report, token
     finally:
         await conn.close()
-
-
-async def recreate_db() -> str:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DB}"')
-    finally:
-        await conn.close()
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + DB
 
 
 def start_server(app: str, port: int, env: dict[str, str], factory: bool = False) -> subprocess.Popen:
@@ -174,7 +164,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=2, help="alternate targets this many times; best round counts")
     args = ap.parse_args()
 
-    pg_dsn = asyncio.run(recreate_db())
+    pg_dsn = asyncio.run(pg.recreate(DB))
     sa_url = pg_dsn.replace("postgresql://", "postgresql+asyncpg://")
     print(f"migrating {DB} …", file=sys.stderr)
     upgrade(sa_url)

@@ -53,6 +53,8 @@ from starlette.routing import Route
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import pg  # noqa: E402
+
 from service.clock import SystemClock  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
 from service.db.migrate import upgrade_async  # noqa: E402
@@ -62,7 +64,6 @@ from service.sandbox.providers import SandboxProviders  # noqa: E402
 from service.sandbox.serve import LoopbackServer  # noqa: E402
 from service.security.crypto import Vault, generate_key  # noqa: E402
 
-ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN", "postgresql://root@127.0.0.1:5432/test")
 DOMAIN = "latency.test"
 ZONE = "Europe/Berlin"
 
@@ -293,9 +294,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 async def run(samples: int, reports: int) -> dict[str, Any]:
     clock = SystemClock()
     name = f"oneonone_bench_latency_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(ADMIN_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    url = (await pg.recreate(name)).replace("postgresql://", "postgresql+asyncpg://")
     processes = Processes()
     story = Story(reports, clock.now())
     try:
@@ -340,8 +339,7 @@ async def run(samples: int, reports: int) -> dict[str, Any]:
             floor = await measure_floor(story, sandbox, url, clock, samples)
     finally:
         processes.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await pg.drop(name)
     return {"service": _summary(service), "floor": _summary(floor)}
 
 

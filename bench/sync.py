@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import subprocess
 import sys
@@ -50,7 +49,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN", "postgresql://root@127.0.0.1:5432/test")
+from bench import pg  # noqa: E402
+
 DB = "oneonone_bench_sync"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 OWNER = "bench.owner@acme.test"
@@ -88,7 +88,6 @@ def generate_events(n: int, seed: int, *, now: datetime = NOW, lookback_days: in
     colleagues = [f"person{i:03d}@acme.test" for i in range(300)] + [f"guest{i:02d}@partner.test" for i in range(40)]
     rooms = [f"room-{i}@resource.calendar.google.com" for i in range(8)]
     first_day = now - timedelta(days=lookback_days - 1)
-    span = (now - first_day).total_seconds()
     used: set[str] = set()
     descriptions = ["Agenda: " + " ".join(rng.choice(TITLES).lower() for _ in range(12)) for _ in range(64)]
 
@@ -340,32 +339,14 @@ class FakeProcess:
 
 
 # -- database --------------------------------------------------------------------------------------------------------
-async def recreate_db() -> str:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DB}"')
-    finally:
-        await conn.close()
-    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + DB
-
-
 def fresh_database() -> tuple[str, str]:
     """(asyncpg DSN, SQLAlchemy URL) of a freshly created and migrated database."""
     from service.db.migrate import upgrade
 
-    pg_dsn = asyncio.run(recreate_db())
+    pg_dsn = asyncio.run(pg.recreate(DB))
     sa_url = pg_dsn.replace("postgresql://", "postgresql+asyncpg://")
     upgrade(sa_url)
     return pg_dsn, sa_url
-
-
-async def drop_db() -> None:
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 # -- the production path ----------------------------------------------------------------------------------------------
@@ -596,7 +577,7 @@ def main() -> int:
             rounds.append(record)
     finally:
         fake.close()
-        asyncio.run(drop_db())
+        asyncio.run(pg.drop(DB))
 
     best = {name: max((r[name] for r in rounds), key=lambda x: x["events_per_s"]) for name in ("service", "floor")}
     spread = {name: [min(r[name]["events_per_s"] for r in rounds), max(r[name]["events_per_s"] for r in rounds)]
