@@ -11,16 +11,26 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
-from service.db.models import PushChannel
+from service.db.models import Calendar, PushChannel
 from service.settings import Settings
 from service.sync.provider import CalendarProvider, CalendarRef, Channel, ProviderError
 from service.sync.webhooks import secret_hash
 
 log = structlog.get_logger(__name__)
+
+
+# Built once: `live` runs after every sync, `due` before every upkeep round.
+_LIVE = (select(PushChannel).where(PushChannel.calendar_id.in_(bindparam("ids", expanding=True)),
+                                   PushChannel.stopped_at.is_(None))
+         .order_by(PushChannel.created_at.desc(), PushChannel.id.desc()))
+_LIVE_TIMES = (select(PushChannel.calendar_id, PushChannel.created_at, PushChannel.expires_at)
+               .where(PushChannel.stopped_at.is_(None), PushChannel.calendar_id.in_(bindparam("ids", expanding=True))))
+_SYNCED = select(Calendar.id).where(Calendar.status == "active", Calendar.last_synced_at.is_not(None))
+_SYNCED_AMONG = _SYNCED.where(Calendar.id.in_(bindparam("ids", expanding=True)))
 
 
 def due_for_refresh(channel: PushChannel, now: datetime) -> bool:
@@ -47,9 +57,7 @@ class ChannelManager:
     async def live(session: AsyncSession, calendar_ids: Iterable[int]) -> dict[int, list[PushChannel]]:
         """Each calendar's channels not stopped, newest first (calendars without any: absent)."""
         found: dict[int, list[PushChannel]] = {}
-        for row in (await session.scalars(select(PushChannel).where(
-                PushChannel.calendar_id.in_(list(calendar_ids)), PushChannel.stopped_at.is_(None))
-                .order_by(PushChannel.created_at.desc(), PushChannel.id.desc()))).all():
+        for row in (await session.scalars(_LIVE, {"ids": list(calendar_ids)})).all():
             found.setdefault(row.calendar_id, []).append(row)
         return found
 
@@ -83,18 +91,13 @@ class ChannelManager:
 
     async def due(self, calendar_ids: set[int] | None = None) -> list[int]:
         """Active calendars whose channel is missing or past half its lifetime."""
-        from service.db.models import Calendar
-
         now = self.clock.now()
         async with self.sessions() as session:
-            query = select(Calendar.id).where(Calendar.status == "active", Calendar.last_synced_at.is_not(None))
-            if calendar_ids is not None:
-                query = query.where(Calendar.id.in_(calendar_ids))
-            candidates = set((await session.scalars(query)).all())
-            live = (await session.execute(select(PushChannel.calendar_id, PushChannel.created_at,
-                                                 PushChannel.expires_at)
-                                          .where(PushChannel.stopped_at.is_(None),
-                                                 PushChannel.calendar_id.in_(candidates)))).all()
+            if calendar_ids is None:
+                candidates = set((await session.scalars(_SYNCED)).all())
+            else:
+                candidates = set((await session.scalars(_SYNCED_AMONG, {"ids": list(calendar_ids)})).all())
+            live = (await session.execute(_LIVE_TIMES, {"ids": list(candidates)})).all()
         healthy = {c for c, created, expires in live if now < created + (expires - created) / 2}
         return sorted(candidates - healthy)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Calendar
@@ -23,33 +23,56 @@ class Claim:
     generation: int   # dirty_generation when claimed: later notifications keep it dirty
 
 
-def _due(now: datetime):
+# Built once (bound parameters, no per-call construction): these run several
+# times per sync, and building a statement costs about as much as executing it.
+_calendars = Calendar.__table__
+_c = _calendars.c
+
+
+def _due_now():
+    now = bindparam("now")
     return (
-        Calendar.status == "active",
-        or_(Calendar.dirty.is_(True), Calendar.next_poll_at.is_(None), Calendar.next_poll_at <= now),
-        or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now),
-        or_(Calendar.backoff_until.is_(None), Calendar.backoff_until <= now),
+        _c.status == "active",
+        or_(_c.dirty.is_(True), _c.next_poll_at.is_(None), _c.next_poll_at <= now),
+        or_(_c.lease_expires_at.is_(None), _c.lease_expires_at < now),
+        or_(_c.backoff_until.is_(None), _c.backoff_until <= now),
     )
+
+
+def _claim_statement(skip_locked: bool):
+    due = select(_c.id).where(*_due_now()).order_by(_c.dirty.desc(), _c.id).limit(bindparam("limit"))
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True)
+    return (update(_calendars).where(_c.id.in_(due.scalar_subquery()))
+            .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("lease_until"))
+            .returning(_c.id, _c.dirty_generation))
+
+
+_CLAIM = {"postgresql": _claim_statement(skip_locked=True), "sqlite": _claim_statement(skip_locked=False)}
+_EXTEND = (update(_calendars).where(_c.id == bindparam("calendar_id"), _c.lease_owner == bindparam("owner"))
+           .values(lease_expires_at=bindparam("lease_until")))
+_LEASE = (update(_calendars)
+          .where(_c.id.in_(bindparam("ids", expanding=True)),
+                 or_(_c.lease_expires_at.is_(None), _c.lease_expires_at < bindparam("now")))
+          .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("lease_until"))
+          .returning(_c.id))
+_RELEASE = (update(_calendars).where(_c.id.in_(bindparam("ids", expanding=True)), _c.lease_owner == bindparam("owner"))
+            .values(lease_owner=None, lease_expires_at=None))
+_MARK_DIRTY = (update(_calendars).where(_c.id.in_(bindparam("ids", expanding=True)))
+               .values(dirty=True, dirty_generation=_c.dirty_generation + 1, last_notified_at=bindparam("now")))
+_HAS_DUE = select(_c.id).where(*_due_now()).limit(1)
 
 
 async def claim(session: AsyncSession, *, owner: str, now: datetime, lease_until: datetime,
                 limit: int) -> list[Claim]:
-    due = select(Calendar.id).where(*_due(now)).order_by(Calendar.dirty.desc(), Calendar.id).limit(limit)
-    if session.bind.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    rows = await session.execute(
-        update(Calendar).where(Calendar.id.in_(due.scalar_subquery()))
-        .values(lease_owner=owner, lease_expires_at=lease_until)
-        .returning(Calendar.id, Calendar.dirty_generation)
-        .execution_options(synchronize_session=False))
+    rows = await session.execute(_CLAIM[session.bind.dialect.name],
+                                 {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until})
     return [Claim(r.id, r.dirty_generation) for r in rows]
 
 
 async def extend(session: AsyncSession, calendar_id: int, owner: str, lease_until: datetime) -> bool:
     """Heartbeat for a long sync; False if the lease was lost (expired and re-claimed)."""
-    result = await session.execute(
-        update(Calendar).where(Calendar.id == calendar_id, Calendar.lease_owner == owner)
-        .values(lease_expires_at=lease_until).execution_options(synchronize_session=False))
+    result = await session.execute(_EXTEND, {"calendar_id": calendar_id, "owner": owner, "lease_until": lease_until})
     return result.rowcount == 1
 
 
@@ -57,31 +80,23 @@ async def lease(session: AsyncSession, calendar_ids: list[int], *, owner: str, n
                 lease_until: datetime) -> list[int]:
     """Lease calendars, due or not, for work besides a sync (their channel upkeep);
     those under another worker's live lease are left out."""
-    rows = await session.execute(
-        update(Calendar).where(Calendar.id.in_(calendar_ids),
-                               or_(Calendar.lease_expires_at.is_(None), Calendar.lease_expires_at < now))
-        .values(lease_owner=owner, lease_expires_at=lease_until)
-        .returning(Calendar.id).execution_options(synchronize_session=False))
+    rows = await session.execute(_LEASE, {"ids": list(calendar_ids), "now": now, "owner": owner,
+                                          "lease_until": lease_until})
     return sorted(rows.scalars())
 
 
 async def release(session: AsyncSession, calendar_ids: list[int], owner: str) -> None:
     """Give leases back (no-op for those no longer ours)."""
-    await session.execute(
-        update(Calendar).where(Calendar.id.in_(calendar_ids), Calendar.lease_owner == owner)
-        .values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False))
+    await session.execute(_RELEASE, {"ids": list(calendar_ids), "owner": owner})
 
 
 async def mark_dirty(session: AsyncSession, calendar_ids: Iterable[int], now: datetime) -> None:
     ids = list(calendar_ids)
     if not ids:
         return
-    await session.execute(
-        update(Calendar).where(Calendar.id.in_(ids))
-        .values(dirty=True, dirty_generation=Calendar.dirty_generation + 1, last_notified_at=now)
-        .execution_options(synchronize_session=False))
+    await session.execute(_MARK_DIRTY, {"ids": ids, "now": now})
     await doorbell.announce(session)
 
 
 async def has_due(session: AsyncSession, now: datetime) -> bool:
-    return (await session.scalar(select(Calendar.id).where(*_due(now)).limit(1))) is not None
+    return (await session.scalar(_HAS_DUE, {"now": now})) is not None

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Calendar, CalendarEvent, EventRevision
+from service.db.models import CalendarEvent, EventRevision
 from service.domain.calendar import EventSnapshot, Kind
 from service.sync.provider import ChangeSet
 from service.db.snapshots import row_matches, row_values, to_json, values_match
@@ -57,15 +57,15 @@ async def removed_series_candidates(session: AsyncSession, calendar_id: int, cha
     return series - resent
 
 
-async def apply(session: AsyncSession, calendar: Calendar, changes: ChangeSet, *, gone_series: set[str],
+async def apply(session: AsyncSession, calendar_id: int, changes: ChangeSet, *, gone_series: set[str],
                 observed_at: datetime) -> Applied:
     result = Applied(seen=len(changes.upserts))
     if not changes.upserts and not changes.removed and not gone_series and changes.baseline is None:
         return result                # an empty increment: nothing to look up
     upserted = {s.event_id for s in changes.upserts}
     removed = set(changes.removed) | gone_series
-    stored = await _has_rows(session, calendar.id)
-    rows = {r.event_id: r for r in await _rows(session, calendar.id, upserted | removed)} if stored else {}
+    stored = await _has_rows(session, calendar_id)
+    rows = {r.event_id: r for r in await _rows(session, calendar_id, upserted | removed)} if stored else {}
     # In batches, so that only one batch of rows is alive at a time (a first baseline
     # of a large calendar holds 100,000s of snapshots already). An event listed twice
     # (which the adapters never send) makes it one batch: the later copy must see the first.
@@ -75,21 +75,21 @@ async def apply(session: AsyncSession, calendar: Calendar, changes: ChangeSet, *
         new_rows: dict[str, dict[str, Any]] = {}
         revisions: list[dict[str, Any]] = []
         for snapshot in upserts[i:i + batch]:
-            _upsert(calendar.id, rows.get(snapshot.event_id), new_rows, revisions, snapshot, observed_at, result)
+            _upsert(calendar_id, rows.get(snapshot.event_id), new_rows, revisions, snapshot, observed_at, result)
         await _insert(session, CalendarEvent, list(new_rows.values()))
         await _insert(session, EventRevision, revisions)
     revisions = []
     if changes.baseline is not None and stored:  # nothing stored before: nothing can be missing
-        removed |= await _absent_from_baseline(session, calendar.id, changes)
+        removed |= await _absent_from_baseline(session, calendar_id, changes)
     if stored:
         missing = removed - rows.keys() - upserted
-        rows.update((r.event_id, r) for r in await _rows(session, calendar.id, missing))
+        rows.update((r.event_id, r) for r in await _rows(session, calendar_id, missing))
     for event_id in sorted(removed):
         row = rows.get(event_id)
         if row is None or row.removed_at is not None or event_id in upserted:
             continue
         row.removed_at = observed_at
-        revisions.append(dict(calendar_id=calendar.id, event_id=event_id, changed_at=observed_at,
+        revisions.append(dict(calendar_id=calendar_id, event_id=event_id, changed_at=observed_at,
                               observed_at=observed_at, snapshot=None))
         result.removed += 1
         result.event_ids.add(event_id)
@@ -98,17 +98,21 @@ async def apply(session: AsyncSession, calendar: Calendar, changes: ChangeSet, *
     return result
 
 
+# Built once: they run for every increment.
+_ANY_ROW = select(CalendarEvent.id).where(CalendarEvent.calendar_id == bindparam("calendar_id")).limit(1)
+_ROWS = select(CalendarEvent).where(CalendarEvent.calendar_id == bindparam("calendar_id"),
+                                    CalendarEvent.event_id.in_(bindparam("ids", expanding=True)))
+
+
 async def _has_rows(session: AsyncSession, calendar_id: int) -> bool:
-    return (await session.scalar(
-        select(CalendarEvent.id).where(CalendarEvent.calendar_id == calendar_id).limit(1))) is not None
+    return (await session.scalar(_ANY_ROW, {"calendar_id": calendar_id})) is not None
 
 
 async def _rows(session: AsyncSession, calendar_id: int, ids: set[str]) -> list[CalendarEvent]:
     found: list[CalendarEvent] = []
     ordered = sorted(ids)
     for i in range(0, len(ordered), 500):  # keep IN lists bounded on both databases
-        found += (await session.scalars(select(CalendarEvent).where(
-            CalendarEvent.calendar_id == calendar_id, CalendarEvent.event_id.in_(ordered[i:i + 500])))).all()
+        found += (await session.scalars(_ROWS, {"calendar_id": calendar_id, "ids": ordered[i:i + 500]})).all()
     return found
 
 

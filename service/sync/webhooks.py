@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import PushChannel
@@ -30,6 +30,10 @@ class Outcome(str, enum.Enum):
     rejected = "rejected"    # unknown channel or wrong secret
 
 
+_CHANNEL = select(PushChannel).where(PushChannel.channel_id == bindparam("channel_id"),
+                                     PushChannel.provider == bindparam("provider"))  # built once: every notification
+
+
 def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -38,8 +42,7 @@ async def _verified(session: AsyncSession, provider: str, channel_id: str | None
                     secret: str | None) -> PushChannel | None:
     if not channel_id or not secret:
         return None
-    channel = await session.scalar(
-        select(PushChannel).where(PushChannel.channel_id == channel_id, PushChannel.provider == provider))
+    channel = await session.scalar(_CHANNEL, {"channel_id": channel_id, "provider": provider})
     if channel is None or not hmac.compare_digest(channel.secret_hash, secret_hash(secret)):
         return None
     return channel

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
@@ -32,6 +32,20 @@ from service.sync.provider import (
 log = structlog.get_logger(__name__)
 OnChanged = Callable[[set[int]], Awaitable[None]]
 Loaded = tuple[Calendar, CalendarProvider, CalendarRef]   # a calendar, its adapter, what a call needs
+
+
+# Built once: they run for every sync (see service.sync.queue).
+_READ = (select(Calendar, CalendarConnection, Person.email)
+         .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
+         .join(Person, Person.id == Calendar.person_id)
+         .where(Calendar.id.in_(bindparam("ids", expanding=True))))
+_calendar = Calendar.__table__.c
+_LOCK = (select(_calendar.lease_owner, _calendar.status, _calendar.dirty_generation, _calendar.person_id)
+         .where(_calendar.id == bindparam("id")).with_for_update())
+# SET clause: the columns named in the parameters (besides `calendar_id`).
+_SET = update(Calendar.__table__).where(_calendar.id == bindparam("calendar_id"))
+_LOCKED = (select(Calendar).where(Calendar.id == bindparam("id")).with_for_update()
+           .execution_options(populate_existing=True))
 
 
 @dataclass(frozen=True)
@@ -129,11 +143,7 @@ class SyncWorker:
         """Calendars with what a provider call needs: the adapter and a CalendarRef
         (credentials decrypted). Calendars whose provider is not configured: absent."""
         loaded = {}
-        for calendar, connection, email in (await session.execute(
-                select(Calendar, CalendarConnection, Person.email)
-                .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
-                .join(Person, Person.id == Calendar.person_id)
-                .where(Calendar.id.in_(calendar_ids)))).all():
+        for calendar, connection, email in (await session.execute(_READ, {"ids": list(calendar_ids)})).all():
             provider = self.providers.get(calendar.provider)
             if provider is None:
                 log.warning("no_provider_configured", calendar_id=calendar.id, provider=calendar.provider)
@@ -205,29 +215,28 @@ class SyncWorker:
 
     async def _commit(self, job: Job, changes: ChangeSet, gone: set[str]) -> None:
         now = self.clock.now()
+        calendar_id = job.ref.calendar_id
         async with self.sessions() as session:
-            calendar = await session.get(Calendar, job.ref.calendar_id, with_for_update=True,
-                                         populate_existing=True)
-            if calendar is None or calendar.lease_owner != self.owner:
-                log.warning("lease_lost", calendar_id=job.ref.calendar_id)  # another worker redoes it
+            locked = (await session.execute(_LOCK, {"id": calendar_id})).one_or_none()
+            if locked is None or locked.lease_owner != self.owner:
+                log.warning("lease_lost", calendar_id=calendar_id)  # another worker redoes it
                 return
-            if calendar.status != "active":  # disconnected while we were fetching: drop the increment
-                calendar.lease_owner = calendar.lease_expires_at = None
+            if locked.status != "active":  # disconnected while we were fetching: drop the increment
+                await session.execute(_SET, {"calendar_id": calendar_id, "lease_owner": None, "lease_expires_at": None})
                 await session.commit()
                 return
-            applied = await reconciler.apply(session, calendar, changes, gone_series=gone, observed_at=now)
-            calendar.cursor = changes.cursor
+            applied = await reconciler.apply(session, calendar_id, changes, gone_series=gone, observed_at=now)
+            values = {"cursor": changes.cursor, "dirty": locked.dirty_generation != job.claim.generation,
+                      "next_poll_at": now + timedelta(minutes=self.settings.poll_minutes), "last_synced_at": now,
+                      "failures": 0, "backoff_until": None, "last_error": None,
+                      "lease_owner": None, "lease_expires_at": None}
             if changes.baseline is not None:
-                calendar.window_start, calendar.window_end = changes.baseline.start, changes.baseline.end
-            calendar.time_zone = changes.time_zone or calendar.time_zone
-            calendar.dirty = calendar.dirty_generation != job.claim.generation
-            calendar.next_poll_at = now + timedelta(minutes=self.settings.poll_minutes)
-            calendar.last_synced_at = now
-            calendar.failures, calendar.backoff_until, calendar.last_error = 0, None, None
-            calendar.lease_owner = calendar.lease_expires_at = None
-            person_id = calendar.person_id
+                values.update(window_start=changes.baseline.start, window_end=changes.baseline.end)
+            if changes.time_zone:
+                values["time_zone"] = changes.time_zone
+            await session.execute(_SET, {"calendar_id": calendar_id, **values})
             # Read here rather than in a transaction of their own: one per sync.
-            live = ((await self.channels.live(session, [calendar.id])).get(calendar.id, [])
+            live = ((await self.channels.live(session, [calendar_id])).get(calendar_id, [])
                     if self.channels is not None else None)
             await session.commit()
         log.info("synced", calendar_id=job.ref.calendar_id, seen=applied.seen, changed=applied.changed,
@@ -235,13 +244,12 @@ class SyncWorker:
         if self.channels is not None:  # before the detector runs: what was just read is still current
             await self.channels.ensure(job.provider, job.ref, live)
         if (applied.changed or applied.removed) and self.on_changed is not None:
-            await self.on_changed({person_id})
+            await self.on_changed({locked.person_id})
 
     async def _failed(self, job: Job, err: ProviderError) -> None:
         now = self.clock.now()
         async with self.sessions() as session:
-            calendar = await session.get(Calendar, job.ref.calendar_id, with_for_update=True,
-                                         populate_existing=True)
+            calendar = await session.scalar(_LOCKED, {"id": job.ref.calendar_id})
             if calendar is None or calendar.lease_owner != self.owner:
                 return
             calendar.failures += 1

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from service.db.models import Calendar, CalendarEvent, EventRevision
+from service.db.models import CalendarEvent, EventRevision
 from service.db.snapshots import from_json, row_matches
 from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Status
 from service.sync import reconciler
@@ -50,8 +50,7 @@ def _window(now: datetime) -> SyncWindow:
 
 async def _apply(sessions, calendar_id: int, changes: ChangeSet, at: datetime, gone: set[str] = frozenset()):
     async with sessions() as s:
-        cal = await s.get(Calendar, calendar_id)
-        applied = await reconciler.apply(s, cal, changes, gone_series=set(gone), observed_at=at)
+        applied = await reconciler.apply(s, calendar_id, changes, gone_series=set(gone), observed_at=at)
         await s.commit()
     return applied
 
