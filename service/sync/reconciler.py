@@ -58,13 +58,15 @@ async def removed_series_candidates(session: AsyncSession, calendar_id: int, cha
 
 
 async def apply(session: AsyncSession, calendar_id: int, changes: ChangeSet, *, gone_series: set[str],
-                observed_at: datetime) -> Applied:
+                observed_at: datetime, first_sync: bool = True) -> Applied:
+    """`first_sync`: the calendar may have no stored events yet (worth a look before
+    looking any up); False once it has been synced."""
     result = Applied(seen=len(changes.upserts))
     if not changes.upserts and not changes.removed and not gone_series and changes.baseline is None:
         return result                # an empty increment: nothing to look up
     upserted = {s.event_id for s in changes.upserts}
     removed = set(changes.removed) | gone_series
-    stored = await _has_rows(session, calendar_id)
+    stored = not first_sync or await _has_rows(session, calendar_id)
     rows = {r.event_id: r for r in await _rows(session, calendar_id, upserted | removed)} if stored else {}
     # In batches, so that only one batch of rows is alive at a time (a first baseline
     # of a large calendar holds 100,000s of snapshots already). An event listed twice

@@ -40,8 +40,8 @@ _READ = (select(Calendar, CalendarConnection, Person.email)
          .join(Person, Person.id == Calendar.person_id)
          .where(Calendar.id.in_(bindparam("ids", expanding=True))))
 _calendar = Calendar.__table__.c
-_LOCK = (select(_calendar.lease_owner, _calendar.status, _calendar.dirty_generation, _calendar.person_id)
-         .where(_calendar.id == bindparam("id")).with_for_update())
+_LOCK = (select(_calendar.lease_owner, _calendar.status, _calendar.dirty_generation, _calendar.person_id,
+                _calendar.last_synced_at).where(_calendar.id == bindparam("id")).with_for_update())
 # SET clause: the columns named in the parameters (besides `calendar_id`).
 _SET = update(Calendar.__table__).where(_calendar.id == bindparam("calendar_id"))
 _LOCKED = (select(Calendar).where(Calendar.id == bindparam("id")).with_for_update()
@@ -167,8 +167,8 @@ class SyncWorker:
 
     async def _maintain_batch(self, calendar_ids: list[int]) -> int:
         # Under the calendars' leases, as a sync: two workers renewing one channel at
-        # once would each open one. A calendar leased elsewhere is left alone (the
-        # worker syncing it keeps its channel alive after the sync).
+        # once would each open one. A calendar leased elsewhere (being synced) is left
+        # for the next round: a channel is refreshed at half its lifetime, days ahead.
         now = self.clock.now()
         async with self.sessions() as session:   # one transaction: leases, calendars, channels
             leased = await queue.lease(session, calendar_ids, owner=self.owner, now=now,
@@ -225,7 +225,9 @@ class SyncWorker:
                 await session.execute(_SET, {"calendar_id": calendar_id, "lease_owner": None, "lease_expires_at": None})
                 await session.commit()
                 return
-            applied = await reconciler.apply(session, calendar_id, changes, gone_series=gone, observed_at=now)
+            first = locked.last_synced_at is None
+            applied = await reconciler.apply(session, calendar_id, changes, gone_series=gone, observed_at=now,
+                                             first_sync=first)
             values = {"cursor": changes.cursor, "dirty": locked.dirty_generation != job.claim.generation,
                       "next_poll_at": now + timedelta(minutes=self.settings.poll_minutes), "last_synced_at": now,
                       "failures": 0, "backoff_until": None, "last_error": None,
@@ -235,14 +237,13 @@ class SyncWorker:
             if changes.time_zone:
                 values["time_zone"] = changes.time_zone
             await session.execute(_SET, {"calendar_id": calendar_id, **values})
-            # Read here rather than in a transaction of their own: one per sync.
-            live = ((await self.channels.live(session, [calendar_id])).get(calendar_id, [])
-                    if self.channels is not None else None)
             await session.commit()
         log.info("synced", calendar_id=job.ref.calendar_id, seen=applied.seen, changed=applied.changed,
                  removed=applied.removed, full=changes.baseline is not None)
-        if self.channels is not None:  # before the detector runs: what was just read is still current
-            await self.channels.ensure(job.provider, job.ref, live)
+        if first and self.channels is not None:
+            # Its first channel at once, so that notifications flow from now on; keeping
+            # channels alive afterwards is `maintain`'s (periodic, batched, under leases).
+            await self.channels.ensure(job.provider, job.ref)
         if (applied.changed or applied.removed) and self.on_changed is not None:
             await self.on_changed({locked.person_id})
 
