@@ -23,7 +23,7 @@ from service.sync.webhooks import secret_hash
 log = structlog.get_logger(__name__)
 
 
-# Built once: `live` runs after every sync, `due` before every upkeep round.
+# Built once: they run in every upkeep round (a replay has one per instant).
 _LIVE = (select(PushChannel).where(PushChannel.calendar_id.in_(bindparam("ids", expanding=True)),
                                    PushChannel.stopped_at.is_(None))
          .order_by(PushChannel.created_at.desc(), PushChannel.id.desc()))
