@@ -9,9 +9,9 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from service.db.models import Calendar, CalendarConnection, CalendarEvent, Meeting
+from service.db.models import Calendar, CalendarConnection, CalendarEvent, Meeting, PushChannel
 from service.domain.connections import connect_org, connect_user
 from service.runtime import (
     ProviderSet, build_app, build_providers, build_worker, close_providers, close_worker, configured_providers,
@@ -207,6 +207,37 @@ async def test_run_once_keeps_channels_and_drains(world, factory, sessions):
     try:
         assert await run_worker(worker, once=True) == 2
         assert await run_worker(worker, once=True) == 0
+    finally:
+        await close_worker(worker)
+
+
+async def test_the_first_sync_opens_a_channel_and_later_upkeep_is_the_periodic_pass(world, factory, sessions,
+                                                                                     clock):
+    await factory.person(email=world.add("upkeep@acme.test", "google"))
+    async with sessions() as s:
+        await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
+                          secret=_org_secrets(world)["google"][0], now=T0)
+        await s.commit()
+
+    async def live_channel_ids() -> list[str]:
+        async with sessions() as s:
+            return list((await s.scalars(select(PushChannel.channel_id).where(PushChannel.stopped_at.is_(None)))))
+
+    worker = world.worker(sessions)
+    try:
+        assert await worker.drain() == 1
+        opened = await live_channel_ids()
+        assert len(opened) == 1, "open right after the first sync, before any upkeep round"
+        # Past half the channel's lifetime, a sync leaves it alone; the upkeep round replaces it.
+        clock.set(T0 + timedelta(hours=world.settings.sync.google_channel_ttl_hours * 0.6))
+        async with sessions() as s:
+            await s.execute(update(Calendar).values(dirty=True))
+            await s.commit()
+        assert await worker.drain() == 1
+        assert await live_channel_ids() == opened
+        assert await worker.maintain() == 1
+        renewed = await live_channel_ids()
+        assert len(renewed) == 1 and renewed != opened
     finally:
         await close_worker(worker)
 
