@@ -1,11 +1,10 @@
-"""EventSnapshot ⇄ JSON (revision history) and ⇄ CalendarEvent rows (current state)."""
+"""EventSnapshot ⇄ JSON (revision history) and ⇄ calendar_events rows (current state)."""
 from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
 from typing import Any
 
-from service.db.models import CalendarEvent
 from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Status
 
 _EPOCH = datetime(1970, 1, 1)
@@ -64,8 +63,9 @@ def row_values(s: EventSnapshot) -> dict[str, Any]:
 _NOT_CONTENT = ("updated", "removed_at")
 
 
-def row_matches(row: CalendarEvent, s: EventSnapshot) -> bool:
-    """The stored row already shows this snapshot (change time aside)."""
+def row_matches(row: Any, s: EventSnapshot) -> bool:
+    """The stored row (a calendar_events row, or a CalendarEvent) already shows
+    this snapshot (change time aside)."""
     if row.removed_at is not None:
         return False
     return all(getattr(row, k) == v for k, v in row_values(s).items() if k not in _NOT_CONTENT)

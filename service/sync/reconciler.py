@@ -6,15 +6,16 @@ a crash re-fetches the same increment and applying it again changes nothing.
 
 Rows that are new (most of them on a calendar's first baseline) and every
 revision are written with Core executemany INSERTs in batches, not one ORM object
-each; rows that already exist are compared and updated through the ORM. A
-calendar with no stored events yet skips the lookups of existing rows altogether."""
+each; rows that already exist are read as plain rows, compared, and the changed
+ones updated with one executemany UPDATE. A calendar's first sync looks whether it
+has stored events at all before looking any up."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select
+from sqlalchemy import Row, and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import CalendarEvent, EventRevision
@@ -73,49 +74,63 @@ async def apply(session: AsyncSession, calendar_id: int, changes: ChangeSet, *, 
     # (which the adapters never send) makes it one batch: the later copy must see the first.
     upserts = changes.upserts
     batch = _CHUNK if len(upserted) == len(upserts) else max(1, len(upserts))
+    updates: dict[str, dict[str, Any]] = {}      # stored rows' new values, by event id
     for i in range(0, len(upserts), batch):
         new_rows: dict[str, dict[str, Any]] = {}
         revisions: list[dict[str, Any]] = []
         for snapshot in upserts[i:i + batch]:
-            _upsert(calendar_id, rows.get(snapshot.event_id), new_rows, revisions, snapshot, observed_at, result)
+            _upsert(calendar_id, rows.get(snapshot.event_id), new_rows, updates, revisions, snapshot,
+                    observed_at, result)
         await _insert(session, CalendarEvent, list(new_rows.values()))
         await _insert(session, EventRevision, revisions)
+    await _update(session, list(updates.values()))
     revisions = []
     if changes.baseline is not None and stored:  # nothing stored before: nothing can be missing
         removed |= await _absent_from_baseline(session, calendar_id, changes)
     if stored:
         missing = removed - rows.keys() - upserted
         rows.update((r.event_id, r) for r in await _rows(session, calendar_id, missing))
+    removals = []
     for event_id in sorted(removed):
         row = rows.get(event_id)
         if row is None or row.removed_at is not None or event_id in upserted:
             continue
-        row.removed_at = observed_at
+        removals.append({"row_id": row.id, "removed_at": observed_at})
         revisions.append(dict(calendar_id=calendar_id, event_id=event_id, changed_at=observed_at,
                               observed_at=observed_at, snapshot=None))
         result.removed += 1
         result.event_ids.add(event_id)
-    await session.flush()
+    await _update(session, removals)
     await _insert(session, EventRevision, revisions)
     return result
 
 
-# Built once: they run for every increment.
-_ANY_ROW = select(CalendarEvent.id).where(CalendarEvent.calendar_id == bindparam("calendar_id")).limit(1)
-_ROWS = select(CalendarEvent).where(CalendarEvent.calendar_id == bindparam("calendar_id"),
-                                    CalendarEvent.event_id.in_(bindparam("ids", expanding=True)))
+# Built once: they run for every increment. Stored rows are read and written as
+# plain rows (Core), not ORM objects: an increment compares many and changes few.
+_events = CalendarEvent.__table__
+_ANY_ROW = select(_events.c.id).where(_events.c.calendar_id == bindparam("calendar_id")).limit(1)
+_ROWS = select(_events).where(_events.c.calendar_id == bindparam("calendar_id"),
+                              _events.c.event_id.in_(bindparam("ids", expanding=True)))
+# SET clause: the columns named in the parameters (besides `row_id`).
+_UPDATE = update(_events).where(_events.c.id == bindparam("row_id"))
 
 
 async def _has_rows(session: AsyncSession, calendar_id: int) -> bool:
     return (await session.scalar(_ANY_ROW, {"calendar_id": calendar_id})) is not None
 
 
-async def _rows(session: AsyncSession, calendar_id: int, ids: set[str]) -> list[CalendarEvent]:
-    found: list[CalendarEvent] = []
+async def _rows(session: AsyncSession, calendar_id: int, ids: set[str]) -> list[Row]:
+    found: list[Row] = []
     ordered = sorted(ids)
     for i in range(0, len(ordered), 500):  # keep IN lists bounded on both databases
-        found += (await session.scalars(_ROWS, {"calendar_id": calendar_id, "ids": ordered[i:i + 500]})).all()
+        found += (await session.execute(_ROWS, {"calendar_id": calendar_id, "ids": ordered[i:i + 500]})).all()
     return found
+
+
+async def _update(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Core executemany UPDATEs by row id, in chunks (every dict names the same columns)."""
+    for i in range(0, len(rows), _CHUNK):
+        await session.execute(_UPDATE, rows[i:i + _CHUNK])
 
 
 async def _insert(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:
@@ -125,9 +140,10 @@ async def _insert(session: AsyncSession, model: type, rows: list[dict[str, Any]]
         await session.execute(insert(table), rows[i:i + _CHUNK])
 
 
-def _upsert(calendar_id: int, row: CalendarEvent | None, new_rows: dict[str, dict[str, Any]],
-            revisions: list[dict[str, Any]], snapshot: EventSnapshot, observed_at: datetime, result: Applied) -> None:
-    pending = new_rows.get(snapshot.event_id)
+def _upsert(calendar_id: int, row: Row | None, new_rows: dict[str, dict[str, Any]],
+            updates: dict[str, dict[str, Any]], revisions: list[dict[str, Any]], snapshot: EventSnapshot,
+            observed_at: datetime, result: Applied) -> None:
+    pending = new_rows.get(snapshot.event_id) or updates.get(snapshot.event_id)
     if pending is not None:          # listed twice in one increment: the later copy wins
         if values_match(pending, snapshot):
             return
@@ -138,8 +154,7 @@ def _upsert(calendar_id: int, row: CalendarEvent | None, new_rows: dict[str, dic
     else:
         if row_matches(row, snapshot):
             return
-        for key, value in row_values(snapshot).items():
-            setattr(row, key, value)
+        updates[snapshot.event_id] = dict(row_id=row.id, **row_values(snapshot))
     revisions.append(dict(calendar_id=calendar_id, event_id=snapshot.event_id, changed_at=snapshot.updated,
                           observed_at=observed_at, snapshot=to_json(snapshot)))
     result.changed += 1

@@ -154,3 +154,14 @@ async def test_an_event_listed_twice_keeps_the_later_copy(factory, sessions, clo
     assert rows["ev1000"]["title"] == "Later" and len(rows) == 2
     assert [(r[0], r[3]["title"]) for r in revisions] == [
         ("ev1000", "Meeting 1000"), ("ev1001", "Meeting 1001"), ("ev1000", "Later")]
+
+    # A stored event listed twice: compared against the first copy's values, not the stored row.
+    later = now + timedelta(hours=1)
+    renamed = _snap(1000, now, title="Renamed", updated=later)
+    moved = dataclasses.replace(renamed, start=renamed.start + timedelta(hours=1),
+                                end=renamed.end + timedelta(hours=1), updated=later + timedelta(minutes=1))
+    applied = await _apply(sessions, cal.id, ChangeSet(upserts=[renamed, renamed, moved], cursor="c2"), later)
+    assert (applied.changed, applied.event_ids) == (2, {"ev1000"})
+    rows, revisions = await _state(sessions, cal.id)
+    assert (rows["ev1000"]["title"], rows["ev1000"]["start"]) == ("Renamed", moved.start)
+    assert [from_json(r[3]) for r in revisions[-2:]] == [renamed, moved]
