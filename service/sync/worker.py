@@ -40,12 +40,11 @@ _READ = (select(Calendar, CalendarConnection, Person.email)
          .join(Person, Person.id == Calendar.person_id)
          .where(Calendar.id.in_(bindparam("ids", expanding=True))))
 _calendar = Calendar.__table__.c
+# A sync's outcome is written under the calendar's row lock, as plain values.
 _LOCK = (select(_calendar.lease_owner, _calendar.status, _calendar.dirty_generation, _calendar.person_id,
-                _calendar.last_synced_at).where(_calendar.id == bindparam("id")).with_for_update())
+                _calendar.last_synced_at, _calendar.failures).where(_calendar.id == bindparam("id")).with_for_update())
 # SET clause: the columns named in the parameters (besides `calendar_id`).
 _SET = update(Calendar.__table__).where(_calendar.id == bindparam("calendar_id"))
-_LOCKED = (select(Calendar).where(Calendar.id == bindparam("id")).with_for_update()
-           .execution_options(populate_existing=True))
 
 
 @dataclass(frozen=True)
@@ -249,19 +248,21 @@ class SyncWorker:
 
     async def _failed(self, job: Job, err: ProviderError) -> None:
         now = self.clock.now()
+        calendar_id = job.ref.calendar_id
         async with self.sessions() as session:
-            calendar = await session.scalar(_LOCKED, {"id": job.ref.calendar_id})
-            if calendar is None or calendar.lease_owner != self.owner:
+            locked = (await session.execute(_LOCK, {"id": calendar_id})).one_or_none()
+            if locked is None or locked.lease_owner != self.owner:
                 return
-            calendar.failures += 1
-            calendar.backoff_until = now + timedelta(seconds=self.backoff(calendar.failures, err.retry_after))
-            calendar.last_error, calendar.last_error_at = f"{type(err).__name__}: {err}"[:500], now
+            failures = locked.failures + 1
+            values = {"failures": failures, "last_error": f"{type(err).__name__}: {err}"[:500], "last_error_at": now,
+                      "backoff_until": now + timedelta(seconds=self.backoff(failures, err.retry_after)),
+                      "lease_owner": None, "lease_expires_at": None}
             if isinstance(err, AuthorizationFailed) or not err.transient:
-                calendar.status = "error"  # a person must reconnect or an admin must look
-            calendar.lease_owner = calendar.lease_expires_at = None
+                values["status"] = "error"  # a person must reconnect or an admin must look
+            await session.execute(_SET, {"calendar_id": calendar_id, **values})
             await session.commit()
-        log.warning("sync_failed", calendar_id=job.ref.calendar_id, error=type(err).__name__,
-                    status=err.status, failures=calendar.failures)
+        log.warning("sync_failed", calendar_id=calendar_id, error=type(err).__name__, status=err.status,
+                    failures=failures)
 
     def backoff(self, failures: int, retry_after: float | None) -> float:
         """Exponential with full jitter, capped; the provider's Retry-After wins."""
