@@ -60,7 +60,6 @@ _RELEASE = (update(_calendars).where(_c.id.in_(bindparam("ids", expanding=True))
             .values(lease_owner=None, lease_expires_at=None))
 _MARK_DIRTY = (update(_calendars).where(_c.id.in_(bindparam("ids", expanding=True)))
                .values(dirty=True, dirty_generation=_c.dirty_generation + 1, last_notified_at=bindparam("now")))
-_HAS_DUE = select(_c.id).where(*_due_now()).limit(1)
 
 
 async def claim(session: AsyncSession, *, owner: str, now: datetime, lease_until: datetime,
@@ -96,7 +95,3 @@ async def mark_dirty(session: AsyncSession, calendar_ids: Iterable[int], now: da
         return
     await session.execute(_MARK_DIRTY, {"ids": ids, "now": now})
     await doorbell.announce(session)
-
-
-async def has_due(session: AsyncSession, now: datetime) -> bool:
-    return (await session.scalar(_HAS_DUE, {"now": now})) is not None
