@@ -16,18 +16,18 @@ def dsn(name: str) -> str:
 
 async def recreate(name: str) -> str:
     """Drop (if left over from an interrupted run) and create `name`; its DSN."""
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
     return dsn(name)
 
 
 async def drop(name: str) -> None:
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _admin(*statements: str) -> None:
     conn = await asyncpg.connect(ADMIN_DSN)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for sql in statements:
+            await conn.execute(sql)
     finally:
         await conn.close()

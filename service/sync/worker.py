@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
@@ -216,12 +216,12 @@ class SyncWorker:
         now = self.clock.now()
         calendar_id = job.ref.calendar_id
         async with self.sessions() as session:
-            locked = (await session.execute(_LOCK, {"id": calendar_id})).one_or_none()
-            if locked is None or locked.lease_owner != self.owner:
+            locked = await self._lock_ours(session, calendar_id)
+            if locked is None:
                 log.warning("lease_lost", calendar_id=calendar_id)  # another worker redoes it
                 return
             if locked.status != "active":  # disconnected while we were fetching: drop the increment
-                await session.execute(_SET, {"calendar_id": calendar_id, "lease_owner": None, "lease_expires_at": None})
+                await queue.release(session, [calendar_id], self.owner)
                 await session.commit()
                 return
             first = locked.last_synced_at is None
@@ -250,8 +250,8 @@ class SyncWorker:
         now = self.clock.now()
         calendar_id = job.ref.calendar_id
         async with self.sessions() as session:
-            locked = (await session.execute(_LOCK, {"id": calendar_id})).one_or_none()
-            if locked is None or locked.lease_owner != self.owner:
+            locked = await self._lock_ours(session, calendar_id)
+            if locked is None:
                 return
             failures = locked.failures + 1
             values = {"failures": failures, "last_error": f"{type(err).__name__}: {err}"[:500], "last_error_at": now,
@@ -263,6 +263,11 @@ class SyncWorker:
             await session.commit()
         log.warning("sync_failed", calendar_id=calendar_id, error=type(err).__name__, status=err.status,
                     failures=failures)
+
+    async def _lock_ours(self, session: AsyncSession, calendar_id: int) -> Row | None:
+        """The calendar's row, locked, while our lease holds; None once it is lost."""
+        locked = (await session.execute(_LOCK, {"id": calendar_id})).one_or_none()
+        return locked if locked is not None and locked.lease_owner == self.owner else None
 
     def backoff(self, failures: int, retry_after: float | None) -> float:
         """Exponential with full jitter, capped; the provider's Retry-After wins."""
