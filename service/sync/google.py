@@ -48,6 +48,7 @@ from service.settings import GoogleSettings, Settings
 from service.sync.normalize_google import GoogleEventError, normalize_google_event
 from service.sync.provider import (AuthorizationFailed, CalendarRef, ChangeSet, Channel, FullResyncRequired,
                                    ProviderError, SyncWindow)
+from service.sync.token_expiry import TokenExpiry
 
 log = structlog.get_logger(__name__)
 
@@ -107,6 +108,7 @@ class GoogleCalendarProvider:
         self._cache_size = cache_size                    # calendars whose credentials are kept
         # Refreshed in place by AuthorizedHttp; shared by a calendar's calls.
         self._credentials_by_calendar: OrderedDict[tuple, Any] = OrderedDict()
+        self._token_expiry = TokenExpiry(self._clock, max_entries=cache_size)
         self._built: _Api | None = None
         # Parsed service-account keys by grant digest: loading the RSA key costs ~30 ms,
         # and an org grant serves every calendar of the domain (`with_subject` is cheap).
@@ -219,19 +221,20 @@ class GoogleCalendarProvider:
             self._built = _Api(events=service.events(), channels=service.channels())
         return self._built
 
-    def _calendar_credentials(self, calendar: CalendarRef) -> Any:
-        # Keyed by a digest of the grant too, so a reconnected calendar gets fresh credentials.
+    def _calendar_credentials(self, calendar: CalendarRef) -> tuple[tuple, Any]:
+        """(cache key, credentials): keyed by a digest of the grant too, so a
+        reconnected calendar gets fresh credentials."""
         digest = hashlib.sha256(calendar.credentials.encode()).hexdigest()
         key = (calendar.calendar_id, calendar.connection_kind, calendar.email.lower(), digest)
         cached = self._credentials_by_calendar
         creds = cached.get(key)
         if creds is not None:
             cached.move_to_end(key)
-            return creds
+            return key, creds
         cached[key] = creds = self._credentials(calendar)
         while len(cached) > self._cache_size:
             cached.popitem(last=False)
-        return creds
+        return key, creds
 
     def _credentials(self, calendar: CalendarRef) -> Any:
         settings = self._settings
@@ -270,13 +273,20 @@ class GoogleCalendarProvider:
     def _session(self, calendar: CalendarRef) -> Iterator[tuple[_Api, Any]]:
         """The resources and a private transport with the calendar's credentials for
         one adapter call (used sequentially, never shared), closed afterwards."""
-        creds = self._calendar_credentials(calendar)
+        key, creds = self._calendar_credentials(calendar)
+        if self._token_expiry.stale(key):
+            creds.token = None    # AuthorizedHttp refreshes before the request, not after a 401
         api = self._api()
         http = google_auth_httplib2.AuthorizedHttp(creds, http=httplib2.Http(timeout=self._timeout))
         try:
             yield api, http
         finally:
             http.close()
+            if creds.token and creds.expiry:
+                # google-auth set `expiry` from its own wall-clock reading: the difference
+                # to the wall clock now is the token's remaining lifetime.
+                remaining = creds.expiry - datetime.now(UTC).replace(tzinfo=None)
+                self._token_expiry.note(key, creds.token, remaining.total_seconds())
 
     # -- calls, retries, errors ------------------------------------------------------------
     async def _call(self, calendar: CalendarRef, op: str, http: Any, send: Callable[[Any], Any]) -> Any:

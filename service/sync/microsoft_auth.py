@@ -5,7 +5,8 @@ Grants (`CalendarRef.connection_kind`):
   secret alone (tenant and client id come from settings) or a JSON object
   `{"tenant_id", "client_id", "client_secret"}` whose missing keys fall back to
   settings, so one deployment can hold org grants for several tenants. MSAL
-  caches the app token; we only drop it after Graph answers 401.
+  caches the app token; we drop it after Graph answers 401, or before a call
+  once it has expired on the injected clock (token_expiry.py).
 - "user": delegated. `credentials` is the user's refresh token, redeemed by our
   web app (client id/secret and tenant from settings). MSAL does not cache what
   `acquire_token_by_refresh_token` returns for reuse, so access tokens are kept
@@ -41,6 +42,7 @@ import structlog
 from service.clock import Clock
 from service.settings import MicrosoftSettings, Settings
 from service.sync.provider import AuthorizationFailed, CalendarRef, ProviderError
+from service.sync.token_expiry import SKEW, TokenExpiry
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +52,6 @@ DELEGATED_SCOPES = ["Calendars.Read"]   # MSAL adds openid, profile, offline_acc
 _GRANT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client", "interaction_required",
                            "consent_required", "login_required", "invalid_scope", "access_denied",
                            "invalid_request", "invalid_tenant", "unsupported_grant_type"})
-_EXPIRY_SKEW = timedelta(minutes=5)     # refresh a little early: clocks and transit differ
 
 RefreshTokenHook = Callable[[CalendarRef, str], Awaitable[None]]
 
@@ -182,6 +183,7 @@ class GraphTokens:
         self._settings = settings
         self._clock = clock
         self._apps = MsalApps(settings, http_client=http_client)
+        self._app_expiry = TokenExpiry(clock)
         self._on_refresh_token = on_refresh_token
         # refresh-token digest → token; LRU-bounded since every rotation adds a key.
         self._users: OrderedDict[str, _UserToken] = OrderedDict()
@@ -212,7 +214,12 @@ class GraphTokens:
         def acquire() -> dict[str, Any] | None:
             app, lock = self._apps.get(creds)
             with lock:
-                return app.acquire_token_for_client(scopes=APP_SCOPES)  # served from MSAL's cache when fresh
+                if self._app_expiry.stale(creds.key):
+                    app.remove_tokens_for_client()
+                result = app.acquire_token_for_client(scopes=APP_SCOPES)  # served from MSAL's cache when fresh
+                if result and "access_token" in result:
+                    self._app_expiry.note(creds.key, result["access_token"], float(result.get("expires_in") or 0))
+                return result
 
         return (await _in_thread(acquire, "app-only token"))["access_token"]
 
@@ -223,7 +230,7 @@ class GraphTokens:
             held = self._users.get(key)
             if held is not None:
                 self._users.move_to_end(key)
-                if held.access_token and self._clock.now() < held.expires_at - _EXPIRY_SKEW:
+                if held.access_token and self._clock.now() < held.expires_at - SKEW:
                     return held.access_token
             refresh_token = held.refresh_token if held else calendar.credentials
             creds = web_app_credentials(self._settings)

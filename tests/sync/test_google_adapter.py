@@ -326,6 +326,26 @@ async def test_expired_access_token_is_refreshed_transparently(world: Sandbox,
     assert len(token_posts) == 2
 
 
+async def test_a_token_expired_on_the_injected_clock_is_refreshed_before_the_call(
+        world: Sandbox, provider: GoogleCalendarProvider) -> None:
+    """google-auth judges expiry by the wall clock; the fake by the injected one. The
+    adapter refreshes ahead of the call instead of learning it from a 401."""
+    email = world.person("clock")
+    seed_calendar(world.store, email)
+    ref = world.user_ref(email)
+    await provider.get_event(ref, "single1")
+    world.recorder.requests.clear()
+    world.clock.set(T0 + timedelta(hours=2))   # the fake's 1-hour token is long gone
+    try:
+        assert (await provider.get_event(ref, "single1")) is not None
+        assert (await provider.get_event(ref, "single1")) is not None   # the new token is reused
+    finally:
+        world.clock.set(T0)
+    paths = [path for _method, path, _query in world.recorder.requests]
+    assert paths == ["/token", f"/calendar/v3/calendars/{email}/events/single1",
+                     f"/calendar/v3/calendars/{email}/events/single1"]
+
+
 async def test_401_even_after_refreshing_is_an_authorization_failure(world: Sandbox,
                                                                      provider: GoogleCalendarProvider,
                                                                      sleeps: list[float]) -> None:

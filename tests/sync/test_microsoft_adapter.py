@@ -272,6 +272,20 @@ async def test_expired_app_token_is_reacquired_transparently(world: Sandbox, pro
     assert statuses[0] == 401 and statuses[-1] == 200 and len(token_posts) == 1
 
 
+async def test_an_app_token_expired_on_the_injected_clock_is_reacquired_before_the_call(
+        world: Sandbox, provider: GraphCalendarProvider) -> None:
+    """MSAL's cache judges expiry by the wall clock; the fake by the injected one."""
+    email = world.mailbox()
+    world.seed(email)
+    ref = world.org_ref(email)
+    baseline = await provider.fetch_changes(ref, None, WINDOW)
+    world.recorder.calls.clear()
+    world.tick(120)                             # the fake's 1-hour token is long gone
+    await provider.fetch_changes(ref, baseline.cursor, WINDOW)
+    assert [c["status"] for c in world.recorder.calls] == [200, 200]   # no 401 on the way
+    assert world.recorder.calls[0]["path"].endswith("/oauth2/v2.0/token")
+
+
 async def test_concurrent_calendars_share_one_app_token(world: Sandbox, provider: GraphCalendarProvider) -> None:
     refs = [world.org_ref(world.mailbox()) for _ in range(5)]
     results = await asyncio.gather(*(provider.fetch_changes(ref, None, WINDOW) for ref in refs))
