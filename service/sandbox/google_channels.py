@@ -66,16 +66,22 @@ class GoogleChannels:
         # receivers in tests and replays are plain http, so this is a knob.
         self.require_https = require_https
         self._channels: dict[str, Channel] = {}
+        # By calendar too: a change notifies its calendar's channels, and a long
+        # replay opens thousands of channels over many calendars.
+        self._by_calendar: dict[str, list[Channel]] = {}
         self._lock = threading.Lock()
 
     def channels(self, calendar: str | None = None) -> list[Channel]:
         with self._lock:
-            return [c for c in self._channels.values() if calendar is None or c.calendar == calendar.lower()]
+            if calendar is None:
+                return list(self._channels.values())
+            return list(self._by_calendar.get(calendar.lower(), ()))
 
     def clear(self) -> None:
         """Forget every channel (a test's clean slate)."""
         with self._lock:
             self._channels.clear()
+            self._by_calendar.clear()
 
     def watch(self, calendar: str, owner: str, body: dict[str, Any], resource_uri: str) -> dict[str, Any]:
         channel_id, address = body.get("id"), body.get("address")
@@ -111,6 +117,7 @@ class GoogleChannels:
             channel = Channel(channel_id, resource_id(calendar), resource_uri, calendar.lower(), owner, str(address),
                               None if token is None else str(token), expiration)
             self._channels[channel_id] = channel
+            self._by_calendar.setdefault(channel.calendar, []).append(channel)
             sync = self._message(channel, "sync")
         self.notifier.enqueue(sync)
         return channel.resource()
@@ -127,8 +134,8 @@ class GoogleChannels:
         """Queue an `exists` message on every live channel of `calendar`; returns how many."""
         when = at or self.clock.now()
         with self._lock:
-            messages = [self._message(c, "exists") for c in self._channels.values()
-                        if c.calendar == calendar.lower() and when < c.expiration
+            messages = [self._message(c, "exists") for c in self._by_calendar.get(calendar.lower(), ())
+                        if when < c.expiration
                         and (not c.stopped or self.faults.deliver_after_stop)]
         for message in messages:
             self.notifier.enqueue(message)

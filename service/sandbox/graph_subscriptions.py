@@ -89,6 +89,9 @@ class GraphSubscriptions:
         self.validation_timeout = validation_timeout
         self.notification_timeout = notification_timeout
         self._subs: dict[str, Subscription] = {}
+        # By mailbox too: a change notifies its mailbox's subscriptions, and a long
+        # replay creates thousands of them over many mailboxes.
+        self._by_mailbox: dict[str, list[Subscription]] = {}
         self._lock = threading.Lock()
 
     def all(self, *, include_deleted: bool = False) -> list[Subscription]:
@@ -99,6 +102,7 @@ class GraphSubscriptions:
         """Forget every subscription (a test's clean slate)."""
         with self._lock:
             self._subs.clear()
+            self._by_mailbox.clear()
 
     # -- API operations (the caller has checked the token may read `mailbox`) -------------------
     async def create(self, grant: Grant, mailbox: str, body: dict[str, Any]) -> Subscription:
@@ -120,6 +124,7 @@ class GraphSubscriptions:
                            str(uuid.uuid5(uuid.NAMESPACE_URL, f"fake-entra:sp:{grant.client_id}")))
         with self._lock:
             self._subs[sub.id] = sub
+            self._by_mailbox.setdefault(sub.mailbox, []).append(sub)
         return sub
 
     async def renew(self, grant: Grant, sub_id: str, body: dict[str, Any]) -> Subscription:
@@ -156,8 +161,10 @@ class GraphSubscriptions:
     def notify(self, mailbox: str, change_type: str, event_id: str, *, etag: str | None = None,
                at: datetime | None = None) -> int:
         when = at or self.clock.now()
-        targets = [s for s in self.all(include_deleted=self.faults.deliver_after_stop)
-                   if s.mailbox == mailbox.lower() and change_type in s.change_types and when < s.expiration]
+        with self._lock:
+            held = list(self._by_mailbox.get(mailbox.lower(), ()))
+        targets = [s for s in held if (not s.deleted or self.faults.deliver_after_stop)
+                   and change_type in s.change_types and when < s.expiration]
         resource = f"Users/{object_id(mailbox)}/Events/{event_id}"
         for sub in targets:
             data: dict[str, Any] = {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": resource, "id": event_id}

@@ -34,6 +34,9 @@ class GraphEvent:
     # A master's slots by (changeKey, window): delta rounds keep their first window,
     # so each round would otherwise expand every series of the mailbox again.
     slots: dict[tuple, tuple[SeriesShape, list[datetime]]] = field(default_factory=dict, repr=False)
+    # Its occurrences as view items, by what they depend on: a mailbox's view is
+    # taken on every delta round, and most of its series did not change since the last.
+    instances: dict[tuple, list[Instance]] = field(default_factory=dict, repr=False)
 
     def slots_in(self, lo: datetime, hi: datetime) -> tuple[SeriesShape, list[datetime]]:
         key = (self.resource["changeKey"], lo, hi)
@@ -43,6 +46,28 @@ class GraphEvent:
                 self.slots.clear()
             shape = shape_of(self.resource)
             found = self.slots[key] = (shape, shape.slots(lo, hi))
+        return found
+
+    def occurrences_in(self, mb: Mailbox, event_id: str, lo: datetime, hi: datetime) -> list[Instance]:
+        """The series' occurrences in [lo, hi), neither cancelled nor made exceptions."""
+        res = self.resource
+        key = (res["changeKey"], lo, hi, frozenset(self.cancelled), frozenset(self.exceptions))
+        found = self.instances.get(key)
+        if found is None:
+            if len(self.instances) >= 4:
+                self.instances.clear()
+            shape, slots = self.slots_in(lo, hi)
+            found = []
+            for slot in slots:
+                original = slot.astimezone(UTC)
+                if original in self.cancelled or original in self.exceptions:
+                    continue
+                occ = occurrence_id(event_id, original)
+                mb.occurrences[occ] = (event_id, original)
+                found.append(Instance(occ, "occurrence", slot, slot + shape.duration,
+                                      ("occurrence", res["changeKey"], slot), event_id, original,
+                                      _all_day_zone(res)))
+            self.instances[key] = found
         return found
 
 
@@ -152,16 +177,7 @@ def view(mb: Mailbox, lo: datetime, hi: datetime) -> list[Instance]:
                 out.append(Instance(event_id, "singleInstance", start, end, (res["changeKey"],),
                                     all_day_zone=_all_day_zone(res)))
             continue
-        shape, slots = held.slots_in(lo, hi)
-        for slot in slots:
-            original = slot.astimezone(UTC)
-            if original in held.cancelled or original in held.exceptions:
-                continue
-            occ = occurrence_id(event_id, original)
-            mb.occurrences[occ] = (event_id, original)
-            out.append(Instance(occ, "occurrence", slot, slot + shape.duration,
-                                ("occurrence", res["changeKey"], slot), event_id, original,
-                                _all_day_zone(res)))
+        out.extend(held.occurrences_in(mb, event_id, lo, hi))
         for original, exc in held.exceptions.items():
             start, end = event_times(exc)
             if start < hi and end > lo:
