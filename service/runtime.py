@@ -92,7 +92,7 @@ class ProviderSet(Mapping[str, CalendarProvider]):
 
 
 async def close_providers(providers: Mapping[str, CalendarProvider]) -> None:
-    """Release the adapters' HTTP clients (Graph's; Google's are per call)."""
+    """Release the adapters' HTTP clients and the connections they keep."""
     for name in list(providers):
         closer = getattr(providers[name], "aclose", None)
         if closer is not None:

@@ -45,10 +45,12 @@ class Recorder:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
+        self.clients: list[tuple[str, int]] = []          # each request's client address (its connection)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             self.requests.append((scope["method"], scope["path"], parse_qs(scope["query_string"].decode())))
+            self.clients.append(tuple(scope["client"]))
         await self.app(scope, receive, send)
 
     def lists(self) -> list[dict[str, list[str]]]:
@@ -105,6 +107,7 @@ def sandbox():
 @pytest.fixture
 def world(sandbox: Sandbox):
     sandbox.recorder.requests.clear()
+    sandbox.recorder.clients.clear()
     yield sandbox
     sandbox.fake.faults.reset()
     sandbox.store.page_cap = None
@@ -310,6 +313,23 @@ async def test_a_hung_request_times_out_and_is_retried(world: Sandbox, sleeps: l
     world.fake.faults.delay(2.0, 1)
     changes = await provider.fetch_changes(ref, None, WINDOW)
     assert len(changes.upserts) == 7 and sleeps == [1.0]
+
+
+async def test_calls_reuse_a_connection_and_a_failed_call_drops_its_own(
+        world: Sandbox, provider: GoogleCalendarProvider) -> None:
+    email = world.person("keepalive")
+    seed_calendar(world.store, email)
+    ref = world.user_ref(email)
+    await provider.get_event(ref, "single1")           # token + event: one connection
+    await provider.fetch_changes(ref, None, WINDOW)
+    assert len(set(world.recorder.clients)) == 1
+    world.fake.faults.fail_next(1, 400)               # a non-retryable failure closes that connection
+    with pytest.raises(ProviderError):
+        await provider.get_event(ref, "single1")
+    await provider.get_event(ref, "single1")
+    first, *_, failed, after = world.recorder.clients
+    assert failed == first and after != first
+    await provider.aclose()
 
 
 # -- credentials -------------------------------------------------------------------------------
