@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import structlog
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
@@ -33,7 +33,8 @@ _SYNCED = select(Calendar.id).where(Calendar.status == "active", Calendar.last_s
 _SYNCED_AMONG = _SYNCED.where(Calendar.id.in_(bindparam("ids", expanding=True)))
 
 
-def due_for_refresh(channel: PushChannel, now: datetime) -> bool:
+def due_for_refresh(channel: PushChannel | Row, now: datetime) -> bool:
+    """Past half its lifetime (a channel, or a row with its created_at and expires_at)."""
     return now >= channel.created_at + (channel.expires_at - channel.created_at) / 2
 
 
@@ -98,7 +99,7 @@ class ChannelManager:
             else:
                 candidates = set((await session.scalars(_SYNCED_AMONG, {"ids": list(calendar_ids)})).all())
             live = (await session.execute(_LIVE_TIMES, {"ids": list(candidates)})).all()
-        healthy = {c for c, created, expires in live if now < created + (expires - created) / 2}
+        healthy = {row.calendar_id for row in live if not due_for_refresh(row, now)}
         return sorted(candidates - healthy)
 
     async def _replace(self, provider: CalendarProvider, ref: CalendarRef, old: list[PushChannel],

@@ -56,8 +56,9 @@ _LEASE = (update(_calendars)
                  or_(_c.lease_expires_at.is_(None), _c.lease_expires_at < bindparam("now")))
           .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("lease_until"))
           .returning(_c.id))
+RELEASED = {"lease_owner": None, "lease_expires_at": None}   # a lease handed back
 _RELEASE = (update(_calendars).where(_c.id.in_(bindparam("ids", expanding=True)), _c.lease_owner == bindparam("owner"))
-            .values(lease_owner=None, lease_expires_at=None))
+            .values(**RELEASED))
 _MARK_DIRTY = (update(_calendars).where(_c.id.in_(bindparam("ids", expanding=True)))
                .values(dirty=True, dirty_generation=_c.dirty_generation + 1, last_notified_at=bindparam("now")))
 

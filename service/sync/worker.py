@@ -229,8 +229,7 @@ class SyncWorker:
                                              first_sync=first)
             values = {"cursor": changes.cursor, "dirty": locked.dirty_generation != job.claim.generation,
                       "next_poll_at": now + timedelta(minutes=self.settings.poll_minutes), "last_synced_at": now,
-                      "failures": 0, "backoff_until": None, "last_error": None,
-                      "lease_owner": None, "lease_expires_at": None}
+                      "failures": 0, "backoff_until": None, "last_error": None, **queue.RELEASED}
             if changes.baseline is not None:
                 values.update(window_start=changes.baseline.start, window_end=changes.baseline.end)
             if changes.time_zone:
@@ -256,7 +255,7 @@ class SyncWorker:
             failures = locked.failures + 1
             values = {"failures": failures, "last_error": f"{type(err).__name__}: {err}"[:500], "last_error_at": now,
                       "backoff_until": now + timedelta(seconds=self.backoff(failures, err.retry_after)),
-                      "lease_owner": None, "lease_expires_at": None}
+                      **queue.RELEASED}
             if isinstance(err, AuthorizationFailed) or not err.transient:
                 values["status"] = "error"  # a person must reconnect or an admin must look
             await session.execute(_SET, {"calendar_id": calendar_id, **values})

@@ -22,7 +22,8 @@ from service.sandbox.graph_view import occurrence_id
 from service.sandbox.oauth_entra import object_id
 from service.sync.microsoft import GraphCalendarProvider
 from service.sync.microsoft_auth import authorization_url, exchange_code
-from service.sync.provider import AuthorizationFailed, CalendarRef, Channel, FullResyncRequired, ProviderError
+from service.sync.provider import (AuthorizationFailed, CalendarRef, ChangeSet, Channel, FullResyncRequired,
+                                   ProviderError)
 from tests.sync.graph_sandbox import MASTER, REDIRECT, WEEKLY_MONDAYS, WINDOW, Sandbox, at, next_number
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,14 @@ async def provider(world: Sandbox, sleeps: list[float]):
                                     page_size=4)
     yield adapter
     await adapter.aclose()
+
+
+async def seeded_baseline(world: Sandbox, provider: GraphCalendarProvider) -> tuple[str, CalendarRef, ChangeSet]:
+    """A fresh seeded mailbox, its org grant, and its first baseline."""
+    email = world.mailbox()
+    world.seed(email)
+    ref = world.org_ref(email)
+    return email, ref, await provider.fetch_changes(ref, None, WINDOW)
 
 
 def by_id(changes) -> dict[str, Any]:
@@ -122,10 +131,7 @@ async def test_windows_time_zones_become_dst_correct_utc(world: Sandbox, provide
 
 async def test_increment_reports_a_moved_occurrence_as_an_exception(world: Sandbox,
                                                                     provider: GraphCalendarProvider) -> None:
-    email = world.mailbox()
-    world.seed(email)
-    ref = world.org_ref(email)
-    baseline = await provider.fetch_changes(ref, None, WINDOW)
+    email, ref, baseline = await seeded_baseline(world, provider)
     original = at("2026-03-09T08:00:00Z")
     world.store.move_occurrence([email], MASTER, original, {"dateTime": "2026-03-10T11:00:00.0000000",
                                                             "timeZone": "W. Europe Standard Time"},
@@ -144,10 +150,7 @@ async def test_increment_reports_a_moved_occurrence_as_an_exception(world: Sandb
 
 async def test_cancelled_occurrence_is_removed_and_the_master_gets_an_exdate(
         world: Sandbox, provider: GraphCalendarProvider) -> None:
-    email = world.mailbox()
-    world.seed(email)
-    ref = world.org_ref(email)
-    baseline = await provider.fetch_changes(ref, None, WINDOW)
+    email, ref, baseline = await seeded_baseline(world, provider)
     original = at("2026-03-16T08:00:00Z")
     world.store.cancel_occurrence([email], MASTER, original, at=world.tick())
     changes = await provider.fetch_changes(ref, baseline.cursor, WINDOW)
@@ -159,10 +162,7 @@ async def test_cancelled_occurrence_is_removed_and_the_master_gets_an_exdate(
 
 async def test_deleted_series_removes_its_instances_and_get_event_says_none(
         world: Sandbox, provider: GraphCalendarProvider) -> None:
-    email = world.mailbox()
-    world.seed(email)
-    ref = world.org_ref(email)
-    baseline = await provider.fetch_changes(ref, None, WINDOW)
+    email, ref, baseline = await seeded_baseline(world, provider)
     instance_ids = {s.event_id for s in baseline.upserts if s.kind is Kind.instance}
     assert (await provider.get_event(ref, MASTER)).kind is Kind.series
     world.store.delete([email], MASTER, at=world.tick())
@@ -193,10 +193,7 @@ async def test_get_event_reads_one_event_and_an_occurrence_with_its_series(
 @pytest.mark.parametrize("code", ["syncStateNotFound", "resyncRequired"])
 async def test_expired_delta_token_requires_a_full_resync(world: Sandbox, provider: GraphCalendarProvider,
                                                           code: str) -> None:
-    email = world.mailbox()
-    world.seed(email)
-    ref = world.org_ref(email)
-    baseline = await provider.fetch_changes(ref, None, WINDOW)
+    email, ref, baseline = await seeded_baseline(world, provider)
     world.fake.faults.graph_gone_code = code
     world.fake.invalidate_delta_tokens(email)
     with pytest.raises(FullResyncRequired):
@@ -259,10 +256,7 @@ async def test_forbidden_mailbox_is_not_transient(world: Sandbox, provider: Grap
 
 # -- tokens ----------------------------------------------------------------------------------
 async def test_expired_app_token_is_reacquired_transparently(world: Sandbox, provider: GraphCalendarProvider) -> None:
-    email = world.mailbox()
-    world.seed(email)
-    ref = world.org_ref(email)
-    baseline = await provider.fetch_changes(ref, None, WINDOW)
+    _, ref, baseline = await seeded_baseline(world, provider)
     world.recorder.calls.clear()
     world.fake.issuer.expire_all()
     changes = await provider.fetch_changes(ref, baseline.cursor, WINDOW)
@@ -275,10 +269,7 @@ async def test_expired_app_token_is_reacquired_transparently(world: Sandbox, pro
 async def test_an_app_token_expired_on_the_injected_clock_is_reacquired_before_the_call(
         world: Sandbox, provider: GraphCalendarProvider) -> None:
     """MSAL's cache judges expiry by the wall clock; the fake by the injected one."""
-    email = world.mailbox()
-    world.seed(email)
-    ref = world.org_ref(email)
-    baseline = await provider.fetch_changes(ref, None, WINDOW)
+    _, ref, baseline = await seeded_baseline(world, provider)
     world.recorder.calls.clear()
     world.tick(120)                             # the fake's 1-hour token is long gone
     await provider.fetch_changes(ref, baseline.cursor, WINDOW)
