@@ -15,7 +15,6 @@ rows). Detection is a function of the synced history at `now`, so the result
 is the same either way."""
 from __future__ import annotations
 
-import gc
 import json
 import shutil
 import tempfile
@@ -241,17 +240,10 @@ class Harness:
     async def finish(self) -> Detection:
         self.clock.set(self.now)
         await self.worker.drain()
-        # Everything alive now (the fakes' calendars above all) outlives the final
-        # detection, whose millions of new objects trigger full collections: frozen,
-        # it is not re-scanned by each (on a 2,000-person org they took 13 of 114 s).
-        gc.freeze()
-        try:
-            async with self.sessions() as session:
-                ids = await self._people_ids(session) if self._keep else None  # a kept database holds others too
-                detection = await recompute(session, self.now, ids, cache=self.history)
-                await session.commit()
-        finally:
-            gc.unfreeze()
+        async with self.sessions() as session:
+            ids = await self._people_ids(session) if self._keep else None  # a kept database holds others too
+            detection = await recompute(session, self.now, ids, cache=self.history)
+            await session.commit()
         return detection
 
     async def _people_ids(self, session) -> set[int]:
