@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import datetime
 from typing import Any
 
-from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Status
+from service.domain.calendar import KINDS, STATUSES, Attendee, EventSnapshot, Response
 
 _EPOCH = datetime(1970, 1, 1)
 
@@ -32,29 +33,15 @@ def to_json(s: EventSnapshot) -> dict[str, Any]:
     }
 
 
-# A full recompute parses every stored revision: enum members are looked up by
-# value in plain dicts (calling the enum class costs several times more), and
-# attendees, which recur in revision after revision, are built once each.
-_KINDS = {k.value: k for k in Kind}
-_STATUSES = {s.value: s for s in Status}
-_RESPONSES = {r.value: r for r in Response}
-_ATTENDEES: dict[tuple[str, str, bool, bool], Attendee] = {}
-_ATTENDEES_KEPT = 100_000     # distinct (email, response, resource, organizer): bounded by the org
-
-
+@functools.lru_cache(maxsize=100_000)
 def _attendee(email: str, response: str, resource: bool, organizer: bool) -> Attendee:
-    key = (email, response, resource, organizer)
-    found = _ATTENDEES.get(key)
-    if found is None:
-        found = Attendee(email, _RESPONSES[response], resource, organizer)
-        if len(_ATTENDEES) < _ATTENDEES_KEPT:
-            _ATTENDEES[key] = found
-    return found
+    """Attendees recur in revision after revision of a full recompute: built once each."""
+    return Attendee(email, Response(response), resource, organizer)
 
 
 def from_json(d: dict[str, Any]) -> EventSnapshot:
     return EventSnapshot(
-        calendar=d["calendar"], event_id=d["event_id"], kind=_KINDS[d["kind"]], status=_STATUSES[d["status"]],
+        calendar=d["calendar"], event_id=d["event_id"], kind=KINDS[d["kind"]], status=STATUSES[d["status"]],
         updated=_parse(d["updated"]), provider=d.get("provider", ""), ical_uid=d.get("ical_uid"),
         series_id=d.get("series_id"), original_start=_parse(d.get("original_start")),
         start=_parse(d.get("start")), end=_parse(d.get("end")), timezone=d.get("timezone"),

@@ -18,11 +18,9 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Status
+from service.domain.calendar import RESPONSES, STATUSES, Attendee, EventSnapshot, Kind, Response, Status
 
 UTC = timezone.utc
-_RESPONSES = {r.value: r for r in Response}
-_STATUSES = {s.value: s for s in Status}
 
 
 class GoogleEventError(ValueError):
@@ -98,7 +96,7 @@ def _email(value: Any) -> str | None:
 def _attendees(resource: Mapping[str, Any], organizer: str | None) -> tuple[Attendee, ...]:
     out: list[Attendee] = []
     seen: set[str] = set()
-    responses, needs_action = _RESPONSES, Response.needs_action
+    responses, needs_action = RESPONSES, Response.needs_action
     for person in resource.get("attendees") or []:
         email = _email(person.get("email"))
         if email is None or email in seen:
@@ -123,7 +121,7 @@ def normalize_google_event(
     event_id = resource.get("id")
     if not event_id:
         raise GoogleEventError("event without id")
-    status = _STATUSES.get(resource.get("status") or "confirmed", Status.confirmed)
+    status = STATUSES.get(resource.get("status") or "confirmed", Status.confirmed)
     if resource.get("updated"):
         updated = _instant(resource["updated"])
     elif observed_at is not None:
