@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench-api bench-sync bench-latency openapi clean
+.PHONY: run test bench-api bench-sync bench-latency bench-detect openapi clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -18,9 +18,9 @@ run: $(STAMP)  ## migrate, load demo data, serve on the embedded SQLite database
 	$(VENV)/bin/oneonone demo
 	$(VENV)/bin/oneonone serve --host $(HOST) --port $(PORT) --no-migrate
 
-test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL
+test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL, one pytest process per core
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 openapi: $(STAMP)  ## regenerate openapi/openapi.json from the app
 	$(PY) -m service.api.openapi > openapi/openapi.json
@@ -37,6 +37,9 @@ bench-sync: $(STAMP)  ## initial full sync of 100,000 events: SyncWorker + Googl
 bench-latency: $(STAMP)  ## webhook to finding: serve + worker processes on PostgreSQL vs the bare path, same run
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	$(PY) bench/latency.py
+
+bench-detect: $(STAMP)  ## 2,000 people × 12 months: pure detector and DB-backed recompute vs the issue's budgets
+	$(PY) bench/detect.py
 
 clean:
 	rm -rf $(VENV) oneonone.db oneonone.db-wal oneonone.db-shm

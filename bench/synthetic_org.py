@@ -1,4 +1,5 @@
-"""A synthetic organisation with a year of calendar history, for performance.
+"""A synthetic organisation with a year of calendar history (bench/detect.py; the
+detector's agreement tests use a small one).
 
 `synthetic_org(2000)` gives 2,000 people (managers with 8 reports each), one
 weekly 1:1 series per reporting line (a quarter of them on Graph: per-mailbox
