@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import Text, and_, cast, exists, or_, select
+from sqlalchemy import Row, Text, and_, cast, exists, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -211,11 +211,16 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
         findings[row.pair_id][row.key] = row
     finished: list[Meeting] = []
     vanished: list[Meeting] = []
-    by_start: dict[int, dict[datetime, Meeting]] = {}
+    new: list[dict] = []
+    by_start: dict[int, dict[datetime, int | None]] = {}
     for pair, result in batch:
         _persist_pair(pair, result, now)
-        by_start[pair.id] = _merge_meetings(session, pair, result.meetings, meetings[pair.id], now,
-                                            finished, vanished)
+        by_start[pair.id] = _merge_meetings(pair, result.meetings, meetings[pair.id], now, finished, vanished, new)
+    await _insert(session, Meeting, new)
+    created = {(v["pair_id"], v["source_uid"], v["original_start"]) for v in new}
+    for pair_id, source_uid, original_start, meeting_id in await _inserted(session, new):
+        if (pair_id, source_uid, original_start) in created and by_start[pair_id][original_start] is None:
+            by_start[pair_id][original_start] = meeting_id
     await session.flush()
     # A slot the calendar no longer produces (series re-timed or ended, no longer a
     # 1:1): it is not an occurrence any more. A row holding nothing goes; one that
@@ -227,8 +232,10 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
         else:
             row.status, row.cancelled_at, row.updated_at = MeetingStatus.cancelled.value, now, now
             finished.append(row)
+    new_findings: list[dict] = []
     for pair, result in batch:
-        _merge_findings(session, pair, result.findings, by_start[pair.id], findings[pair.id], now)
+        _merge_findings(pair, result.findings, by_start[pair.id], findings[pair.id], now, new_findings)
+    await _insert(session, Finding, new_findings)
     await session.flush()
     if finished:  # only meetings with talking points can carry any over
         with_items = set((await session.scalars(select(AgendaItem.meeting_id).where(
@@ -253,18 +260,23 @@ def _source(m: DetectedMeeting) -> str:
     return m.ical_uid or m.event_id or ""
 
 
-def _merge_meetings(session: AsyncSession, pair: Pair, detected: tuple[DetectedMeeting, ...],
+def _merge_meetings(pair: Pair, detected: tuple[DetectedMeeting, ...],
                     stored: dict[tuple[str | None, datetime], Meeting], now: datetime,
-                    finished: list[Meeting], vanished: list[Meeting]) -> dict[datetime, Meeting]:
-    """Update the pair's calendar meetings in place (new ones added); collects those
-    that just finished (cancelled, held, declined) and those no longer produced."""
-    by_start: dict[datetime, Meeting] = {}
+                    finished: list[Meeting], vanished: list[Meeting], new: list[dict]) -> dict[datetime, int | None]:
+    """Update the pair's calendar meetings in place and collect the new ones' rows
+    (`new`), those that just finished (cancelled, held, declined) and those no
+    longer produced. Returns the meetings' ids by original start (None: new, not
+    inserted yet). A new meeting has nothing to carry over: it is not `finished`."""
+    by_start: dict[datetime, int | None] = {}
     for m in detected:
         row = stored.pop((_source(m), m.original_start), None)
         if row is None:
-            row = Meeting(pair_id=pair.id, source_uid=_source(m), original_start=m.original_start,
-                          created_at=now, updated_at=now, title=m.title or "1:1")
-            session.add(row)
+            new.append(dict(pair_id=pair.id, source_uid=_source(m), original_start=m.original_start,
+                            title=m.title or "1:1", start=m.start, end=m.end, status=m.status,
+                            source_series_id=m.series_id, cancelled_at=m.cancelled_at,
+                            created_at=now, updated_at=now))
+            by_start[m.original_start] = None
+            continue
         was = row.status
         changed = _assign(row, title=m.title or row.title or "1:1", start=m.start, end=m.end, status=m.status,
                           source_series_id=m.series_id, cancelled_at=m.cancelled_at)
@@ -272,7 +284,7 @@ def _merge_meetings(session: AsyncSession, pair: Pair, detected: tuple[DetectedM
             row.updated_at = now
         if m.status in FINISHED and was != m.status:
             finished.append(row)
-        by_start[m.original_start] = row
+        by_start[m.original_start] = row.id
     vanished += [row for (_uid, start), row in stored.items()
                  if start >= now - WINDOW and row.status == MeetingStatus.scheduled.value]
     return by_start
@@ -299,15 +311,16 @@ def _assign(row: Meeting, **values) -> bool:
     return changed
 
 
-def _merge_findings(session: AsyncSession, pair: Pair, detected: tuple[DetectedFinding, ...],
-                    meetings: dict[datetime, Meeting], stored: dict[str, Finding], now: datetime) -> None:
+def _merge_findings(pair: Pair, detected: tuple[DetectedFinding, ...], meetings: dict[datetime, int | None],
+                    stored: dict[str, Finding], now: datetime, new: list[dict]) -> None:
+    """Update, reopen or resolve the pair's stored findings; collect new ones' rows (`new`)."""
     for f in detected:
         details = {**f.details, **_key_fields(f), "evidence": list(f.evidence)}
-        meeting = meetings.get(f.occurrence_start) if f.occurrence_start else None
         row = stored.pop(f.key, None)
         if row is None:
-            session.add(Finding(pair_id=pair.id, meeting_id=meeting.id if meeting else None, type=f.type,
-                                key=f.key, details=details, detected_at=now))
+            new.append(dict(pair_id=pair.id, meeting_id=meetings.get(f.occurrence_start) if f.occurrence_start
+                            else None, type=f.type, key=f.key, details=details, detected_at=now,
+                            resolved_at=None, acknowledged_by=None, acknowledged_at=None))
             continue
         if row.resolved_at is not None:  # true again: reopen rather than duplicate
             row.resolved_at = None
@@ -317,6 +330,29 @@ def _merge_findings(session: AsyncSession, pair: Pair, detected: tuple[DetectedF
         moment = _moment(row)
         if row.resolved_at is None and (moment is None or moment >= now - WINDOW):
             row.resolved_at = now
+
+
+_INSERT_CHUNK = 1000
+
+
+async def _insert(session: AsyncSession, model: type, rows: list[dict]) -> None:
+    """Core executemany INSERTs in chunks: tens of thousands of meetings on a first full
+    recompute, where ORM objects cost several times as much. (No RETURNING: SQLite
+    cannot promise its order, so SQLAlchemy would insert row by row.)"""
+    for i in range(0, len(rows), _INSERT_CHUNK):
+        await session.execute(insert(model.__table__), rows[i:i + _INSERT_CHUNK])
+
+
+async def _inserted(session: AsyncSession, new: list[dict]) -> list[Row]:
+    """(pair id, source uid, original start, id) of the rows that may be the `new`
+    meetings just inserted: their pairs' meetings from the earliest new start on."""
+    if not new:
+        return []
+    return list((await session.execute(
+        select(Meeting.pair_id, Meeting.source_uid, Meeting.original_start, Meeting.id).where(
+            Meeting.pair_id.in_(sorted({v["pair_id"] for v in new})),
+            Meeting.original_start >= min(v["original_start"] for v in new),
+            Meeting.source_uid.is_not(None)))).all())
 
 
 def _key_fields(f: DetectedFinding) -> dict[str, str]:
