@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import Row, Text, and_, cast, exists, insert, or_, select
+from sqlalchemy import Text, and_, cast, exists, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -217,10 +217,11 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
         _persist_pair(pair, result, now)
         by_start[pair.id] = _merge_meetings(pair, result.meetings, meetings[pair.id], now, finished, vanished, new)
     await _insert(session, Meeting, new)
-    created = {(v["pair_id"], v["source_uid"], v["original_start"]) for v in new}
-    for pair_id, source_uid, original_start, meeting_id in await _inserted(session, new):
-        if (pair_id, source_uid, original_start) in created and by_start[pair_id][original_start] is None:
-            by_start[pair_id][original_start] = meeting_id
+    ids = await _inserted(session, new)
+    for v in new:
+        slots = by_start[v["pair_id"]]
+        if slots[v["original_start"]] is None:
+            slots[v["original_start"]] = ids[(v["pair_id"], v["source_uid"], v["original_start"])]
     await session.flush()
     # A slot the calendar no longer produces (series re-timed or ended, no longer a
     # 1:1): it is not an occurrence any more. A row holding nothing goes; one that
@@ -319,8 +320,7 @@ def _merge_findings(pair: Pair, detected: tuple[DetectedFinding, ...], meetings:
         row = stored.pop(f.key, None)
         if row is None:
             new.append(dict(pair_id=pair.id, meeting_id=meetings.get(f.occurrence_start) if f.occurrence_start
-                            else None, type=f.type, key=f.key, details=details, detected_at=now,
-                            resolved_at=None, acknowledged_by=None, acknowledged_at=None))
+                            else None, type=f.type, key=f.key, details=details, detected_at=now))
             continue
         if row.resolved_at is not None:  # true again: reopen rather than duplicate
             row.resolved_at = None
@@ -343,16 +343,17 @@ async def _insert(session: AsyncSession, model: type, rows: list[dict]) -> None:
         await session.execute(insert(model.__table__), rows[i:i + _INSERT_CHUNK])
 
 
-async def _inserted(session: AsyncSession, new: list[dict]) -> list[Row]:
-    """(pair id, source uid, original start, id) of the rows that may be the `new`
-    meetings just inserted: their pairs' meetings from the earliest new start on."""
+async def _inserted(session: AsyncSession, new: list[dict]) -> dict[tuple[int, str, datetime], int]:
+    """The ids of the `new` meetings just inserted, by their unique key (pair id, source
+    uid, original start): their pairs' meetings from the earliest new start on."""
     if not new:
-        return []
-    return list((await session.execute(
+        return {}
+    rows = await session.execute(
         select(Meeting.pair_id, Meeting.source_uid, Meeting.original_start, Meeting.id).where(
             Meeting.pair_id.in_(sorted({v["pair_id"] for v in new})),
             Meeting.original_start >= min(v["original_start"] for v in new),
-            Meeting.source_uid.is_not(None)))).all())
+            Meeting.source_uid.is_not(None)))
+    return {(pair_id, uid, start): meeting_id for pair_id, uid, start, meeting_id in rows}
 
 
 def _key_fields(f: DetectedFinding) -> dict[str, str]:
