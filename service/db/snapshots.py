@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from service.domain.calendar import KINDS, STATUSES, Attendee, EventSnapshot, Response
+from service.domain.calendar import KINDS, STATUSES, Attendee, EventSnapshot, Kind, Response
 
 _EPOCH = datetime(1970, 1, 1)
+# See `horizon`.
+UNBOUNDED = datetime(9999, 12, 31, tzinfo=timezone.utc)
+_NOTHING = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -49,6 +52,25 @@ def from_json(d: dict[str, Any]) -> EventSnapshot:
         organizer=d.get("organizer"), busy=d.get("busy", True), title=d.get("title", ""),
         attendees=tuple(_attendee(*a) for a in d.get("attendees") or ()),
     )
+
+
+def horizon(s: EventSnapshot | None) -> datetime:
+    """How far in time a revision's state reaches (event_revisions.horizon), so that a
+    recompute can leave unread the events that ended before anything it judges: the
+    latest of its start, end and original start. A series reaches into the future (it
+    expands), and so does a state with no time; a removal reaches nothing by itself
+    (what it removes is in the event's earlier revisions)."""
+    if s is None:
+        return _NOTHING
+    moments = [m for m in (s.start, s.end, s.original_start) if m is not None]
+    return UNBOUNDED if s.kind is Kind.series or not moments else max(moments)
+
+
+def revision(calendar_id: int, event_id: str, changed_at: datetime, observed_at: datetime,
+             snapshot: EventSnapshot | None) -> dict[str, Any]:
+    """An event_revisions row's values: the new state (None: the event removed)."""
+    return dict(calendar_id=calendar_id, event_id=event_id, changed_at=changed_at, observed_at=observed_at,
+                snapshot=None if snapshot is None else to_json(snapshot), horizon=horizon(snapshot))
 
 
 def same_content(a: EventSnapshot, b: EventSnapshot) -> bool:

@@ -10,13 +10,15 @@ transaction, so two recomputations of one pair (a sync and the periodic pass)
 run one after the other instead of both inserting the same findings."""
 from __future__ import annotations
 
+import gc
 import heapq
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import orjson
-from sqlalchemy import Text, and_, cast, exists, insert, or_, select
+from sqlalchemy import Text, and_, cast, exists, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -29,7 +31,9 @@ from service.domain.calendar import CalendarHistory, EventChange, OrgPerson, Pol
 from service.domain.detection import Detection, PairDetection, detect_pairs, people_index
 from service.domain.detection import Finding as DetectedFinding
 from service.domain.detection import Meeting as DetectedMeeting
-from service.db.snapshots import from_json
+from service.domain.detection.rules import earliest
+from service.db.snapshots import UNBOUNDED, from_json
+from service.db.types import UTCDateTime
 
 # Only occurrences this recent are re-judged: older meetings and findings keep
 # the state they had when they left the detector's window.
@@ -106,27 +110,48 @@ class HistoryCache:
         self.calendars: dict[int, _Calendar] = {}
 
 
-async def load_history(session: AsyncSession, emails: Iterable[str],
-                       cache: HistoryCache | None = None) -> CalendarHistory:
+async def load_history(session: AsyncSession, emails: Iterable[str], cache: HistoryCache | None = None,
+                       since: datetime | None = None) -> CalendarHistory:
     """Every revision of these people's calendars, in revision order. Snapshots come
-    as text and are parsed here (orjson: the history is the bulk of a recompute)."""
+    as text and are parsed here (orjson: the history is the bulk of a recompute).
+    `since`: leave out the events none of whose states reach it (see `_reaching`); not
+    with `cache`, which keeps every event (one left out now may change later and then
+    need its earlier states)."""
     wanted = sorted(set(emails))
     if cache is not None:
         return await _cached_history(session, wanted, cache)
     history = CalendarHistory()
-    for _id, _calendar_id, change in await _revisions(session, Person.email.in_(wanted)):
+    for _id, _calendar_id, change in await _revisions(session, Person.email.in_(wanted), since=since):
         history.add(change)
     return history
 
 
-async def _revisions(session: AsyncSession, *where) -> list[Revision]:
-    rows = await session.stream(
-        select(EventRevision.id, EventRevision.calendar_id, Person.email, EventRevision.event_id,
-               EventRevision.changed_at, cast(EventRevision.snapshot, Text))
-        .join(Calendar, Calendar.id == EventRevision.calendar_id).join(Person, Person.id == Calendar.person_id)
-        .where(*where).order_by(EventRevision.id).execution_options(yield_per=5000))
+def _joined(query, *where):
+    return (query.join(Calendar, Calendar.id == EventRevision.calendar_id)
+            .join(Person, Person.id == Calendar.person_id).where(*where))
+
+
+def _reaching(since: datetime, *where):
+    """The events (calendar id, event id) with a state reaching `since`: the others
+    ended before anything the detector judges (a year of history is mostly such)."""
+    reach = func.max(func.coalesce(EventRevision.horizon, literal(UNBOUNDED, UTCDateTime())))
+    return (_joined(select(EventRevision.calendar_id, EventRevision.event_id), *where)
+            .group_by(EventRevision.calendar_id, EventRevision.event_id).having(reach >= since).subquery())
+
+
+async def _revisions(session: AsyncSession, *where, since: datetime | None = None) -> list[Revision]:
+    query = _joined(select(EventRevision.id, EventRevision.calendar_id, Person.email, EventRevision.event_id,
+                           EventRevision.changed_at, cast(EventRevision.snapshot, Text)), *where)
+    if since is not None:
+        events = _reaching(since, *where)
+        query = query.join(events, and_(events.c.calendar_id == EventRevision.calendar_id,
+                                        events.c.event_id == EventRevision.event_id))
+    # On the session's connection, as Core rows: the ORM's row handling costs more
+    # than the database's work here. By partition: each async step is a greenlet
+    # switch, too dear to take per row.
+    connection = await session.connection()
+    rows = await connection.stream(query.order_by(EventRevision.id).execution_options(yield_per=5000))
     out = []
-    # By partition: each async step is a greenlet switch, too dear to take per row.
     async for partition in rows.partitions():
         for revision_id, calendar_id, email, event_id, changed_at, text in partition:
             data = orjson.loads(text) if text else None
@@ -183,17 +208,42 @@ async def recompute(session: AsyncSession, now: datetime, person_ids: set[int] |
     or for the active pairs among `pair_ids`. The pairs are detected together
     (`detect_pairs`: one pass over their people's calendars) and persisted together.
     `cache` keeps parsed history between calls (see `HistoryCache`)."""
-    pairs = await load_pairs(session, person_ids, pair_ids)
-    if not pairs:
-        return Detection.combine([])
-    emails = {email for _, manager, report in pairs for email in (manager, report)}
-    history = await load_history(session, emails, cache)
-    everyone = person_ids is None and pair_ids is None
-    index = people_index(await load_people(session, None if everyone else emails | participants(history)))
-    results = detect_pairs(history, [(m, r, Policy(m, r, pair.cadence_days) if pair.cadence_days else None)
-                                     for pair, m, r in pairs], index, now)
-    await persist_all(session, [(pair, result) for (pair, _m, _r), result in zip(pairs, results)], now)
-    return Detection.combine(results)
+    with _collector_paused():
+        pairs = await load_pairs(session, person_ids, pair_ids)
+        if not pairs:
+            return Detection.combine([])
+        emails = {email for _, manager, report in pairs for email in (manager, report)}
+        history = await load_history(session, emails, cache, None if cache else earliest(now))
+        everyone = person_ids is None and pair_ids is None
+        index = people_index(await load_people(session, None if everyone else emails | participants(history)))
+        results = detect_pairs(history, [(m, r, Policy(m, r, pair.cadence_days) if pair.cadence_days else None)
+                                         for pair, m, r in pairs], index, now)
+        await persist_all(session, [(pair, result) for (pair, _m, _r), result in zip(pairs, results)], now)
+        return Detection.combine(results)
+
+
+class _Pause:
+    depth = 0           # recomputes running in this process (tasks of one event loop)
+    restore = False     # whether the collector was on when the first began
+
+
+@contextmanager
+def _collector_paused():
+    """A full recompute builds millions of objects that live until it ends, and the
+    cyclic garbage collector would traverse them again and again as they pile up (a
+    quarter of its time). What it drops is almost all acyclic, freed by reference
+    counting as it goes, so the collector waits until the last recompute running in
+    this process is done."""
+    if _Pause.depth == 0:
+        _Pause.restore = gc.isenabled()
+        gc.disable()
+    _Pause.depth += 1
+    try:
+        yield
+    finally:
+        _Pause.depth -= 1
+        if _Pause.depth == 0 and _Pause.restore:
+            gc.enable()
 
 
 async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetection]], now: datetime) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.db.models import CalendarEvent, EventRevision
 from service.domain.calendar import EventSnapshot, Kind
 from service.sync.provider import ChangeSet
-from service.db.snapshots import row_matches, row_values, to_json, values_match
+from service.db.snapshots import revision, row_matches, row_values, values_match
 
 _CHUNK = 100                         # rows per INSERT batch: few alive at once (see apply)
 
@@ -96,8 +96,7 @@ async def apply(session: AsyncSession, calendar_id: int, changes: ChangeSet, *, 
         if row is None or row.removed_at is not None or event_id in upserted:
             continue
         removals.append({"row_id": row.id, "removed_at": observed_at})
-        revisions.append(dict(calendar_id=calendar_id, event_id=event_id, changed_at=observed_at,
-                              observed_at=observed_at, snapshot=None))
+        revisions.append(revision(calendar_id, event_id, observed_at, observed_at, None))
         result.removed += 1
         result.event_ids.add(event_id)
     await _update(session, removals)
@@ -155,8 +154,7 @@ def _upsert(calendar_id: int, row: Row | None, new_rows: dict[str, dict[str, Any
         if row_matches(row, snapshot):
             return
         updates[snapshot.event_id] = dict(row_id=row.id, **row_values(snapshot))
-    revisions.append(dict(calendar_id=calendar_id, event_id=snapshot.event_id, changed_at=snapshot.updated,
-                          observed_at=observed_at, snapshot=to_json(snapshot)))
+    revisions.append(revision(calendar_id, snapshot.event_id, snapshot.updated, observed_at, snapshot))
     result.changed += 1
     result.event_ids.add(snapshot.event_id)
 

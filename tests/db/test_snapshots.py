@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 
-from service.db.snapshots import from_json, to_json
+from service.db.snapshots import UNBOUNDED, from_json, horizon, to_json
 from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Status
 
 T = datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)
@@ -47,3 +47,19 @@ def test_attendees_parsed_again_are_equal_but_not_confused():
     assert first == again == base
     assert first.attendees[0] is again.attendees[0]
     assert other.attendees[0].response is Response.declined
+
+
+def test_horizon_is_the_latest_moment_a_state_reaches():
+    single = EventSnapshot(calendar="maya@acme.test", event_id="e", kind=Kind.single, status=Status.confirmed,
+                           updated=T, start=T, end=T + timedelta(minutes=30))
+    moved_earlier = dataclasses.replace(single, kind=Kind.instance, series_id="s", original_start=T + timedelta(days=3))
+    stub = EventSnapshot(calendar="li@acme.test", event_id="s_1", kind=Kind.instance, status=Status.cancelled,
+                         updated=T, series_id="s", original_start=T)
+    assert horizon(single) == T + timedelta(minutes=30)
+    assert horizon(moved_earlier) == T + timedelta(days=3)     # its slot still counts
+    assert horizon(stub) == T
+    # A series expands into the future, and a state with no time cannot be placed.
+    assert horizon(dataclasses.replace(single, kind=Kind.series)) == UNBOUNDED
+    assert horizon(dataclasses.replace(single, start=None, end=None)) == UNBOUNDED
+    # A removal says nothing by itself: the event's other revisions decide.
+    assert horizon(None) < T

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from service.db.models import (
     AgendaItem, Calendar, CalendarConnection, EventRevision, Finding, Meeting, Pair, Person,
 )
-from service.db.snapshots import to_json
+from service.db.snapshots import revision
 from service.domain.people import PersonRow, import_people
 from service.domain.recompute import recompute
 from service.domain.schedule import recompute_due
@@ -52,8 +52,7 @@ async def load_world(session, w: World, now: datetime) -> None:
 def add_revisions(session, w: World, ids: dict[str, int], since: int = 0) -> int:
     changes = [c for stream in w.history.changes.values() for c in stream]
     for c in changes[since:]:
-        session.add(EventRevision(calendar_id=ids[c.calendar], event_id=c.event_id, changed_at=c.changed_at,
-                                  observed_at=c.changed_at, snapshot=to_json(c.snapshot) if c.snapshot else None))
+        session.add(EventRevision(**revision(ids[c.calendar], c.event_id, c.changed_at, c.changed_at, c.snapshot)))
     return len(changes)
 
 

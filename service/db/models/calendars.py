@@ -116,7 +116,8 @@ class CalendarEvent(IdMixin, Base):
 class EventRevision(IdMixin, Base):
     """Every change seen to an event, with the provider's change time: the detector
     needs when a 1:1 was cancelled or moved and what it looked like before.
-    `snapshot` is null for a removal."""
+    `snapshot` is null for a removal. `horizon`: how far in time the state reaches
+    (snapshots.horizon); null on rows written before it was recorded (read as unbounded)."""
 
     __tablename__ = "event_revisions"
     __table_args__ = (Index("ix_event_revisions_calendar_id_event_id", "calendar_id", "event_id", "id"),)
@@ -126,3 +127,4 @@ class EventRevision(IdMixin, Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     snapshot: Mapped[dict | None] = mapped_column(JSON)
+    horizon: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -23,7 +23,7 @@ from service.domain.detection.model import Detection, Meeting, PairDetection, Pa
 from service.domain.detection.occurrences import CopyOccurrence, copy_occurrences
 from service.domain.detection.records import EventRecord, index_history
 from service.domain.detection.rules import (
-    DAY, EXPANSION_MARGIN, WINDOW_FUTURE, WINDOW_PAST, as_utc, in_window,
+    DAY, EXPANSION_MARGIN, WINDOW_FUTURE, as_utc, earliest, in_window,
 )
 
 Pair = tuple[str, str]
@@ -51,7 +51,7 @@ class _Run:
         self.records = records
         self.people = people
         self.now = now
-        self.lo = _earliest(now)
+        self.lo = earliest(now)
         self.default_hi = now + WINDOW_FUTURE + EXPANSION_MARGIN
         self._busy: dict[str, dict[tuple[datetime, datetime], BusyIndex]] = {}
         self._pairs: dict[Pair, list[EventRecord]] | None = None
@@ -150,12 +150,6 @@ def _meeting(occ: PairOccurrence, now: datetime) -> Meeting:
         cancelled_at=occ.cancelled_at)
 
 
-def _earliest(now: datetime) -> datetime:
-    """Nothing that ended before this can matter: the window starts at now - 90 d
-    and replacements are looked for up to 7 days before its slots."""
-    return now - WINDOW_PAST - EXPANSION_MARGIN
-
-
 def _policies(policies: Iterable[Policy]) -> dict[Pair, Policy]:
     return {(p.manager.lower(), p.report.lower()): p for p in policies}
 
@@ -166,7 +160,7 @@ def detect(history: CalendarHistory, people: list[OrgPerson], policies: list[Pol
     now = as_utc(now)
     index = people_index(people)
     by_pair = _policies(policies)
-    run = _Run(index_history(history, since=_earliest(now)), index, now)
+    run = _Run(index_history(history, since=earliest(now)), index, now)
     return Detection.combine(_run_pairs(run, [(pair, by_pair.get(pair)) for pair in reporting_lines(index)]))
 
 
@@ -193,7 +187,7 @@ def detect_pairs(history: CalendarHistory, pairs: Iterable[tuple[str, str, Polic
     wanted = [((manager.lower(), report.lower()), policy) for manager, report, policy in pairs]
     calendars = {email for pair, _ in wanted for email in pair}
     people = {email.lower(): person for email, person in people_index.items()}
-    run = _Run(index_history(history, calendars=calendars, since=_earliest(now)), people, now)
+    run = _Run(index_history(history, calendars=calendars, since=earliest(now)), people, now)
     return _run_pairs(run, wanted)
 
 
@@ -205,6 +199,6 @@ def detect_pair(history: CalendarHistory, manager_email: str, report_email: str,
     now = as_utc(now)
     pair = (manager_email.lower(), report_email.lower())
     people = {email.lower(): person for email, person in people_index.items()}
-    run = _Run(index_history(history, calendars=pair, since=_earliest(now)), people, now)
+    run = _Run(index_history(history, calendars=pair, since=earliest(now)), people, now)
     return run.pair(pair, policy)
 

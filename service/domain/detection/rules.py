@@ -74,6 +74,12 @@ def window(now: datetime) -> tuple[datetime, datetime]:
     return now - WINDOW_PAST, now + WINDOW_FUTURE
 
 
+def earliest(now: datetime) -> datetime:
+    """Nothing that ended before this can matter: the window starts at now - 90 d
+    and replacements are looked for up to 7 days before its slots."""
+    return now - WINDOW_PAST - EXPANSION_MARGIN
+
+
 def in_window(original_start: datetime, now: datetime) -> bool:
     lo, hi = window(now)
     return lo <= original_start <= hi
