@@ -110,7 +110,9 @@ class Harness:
         self._cleanup.append(server.stop)
         # Production's own wiring (service.runtime): adapters, vault, channels, detector on change.
         custom = self._providers(self.settings, self.clock, microsoft.http_client()) if self._providers else None
-        self.history = HistoryCache()   # one database, written by this run alone
+        # Parsed history kept between the detector's runs (one database, written by this
+        # run alone); a replay that detects only at `now` reads once, what can matter.
+        self.history = HistoryCache() if self._incremental else None
         self._changed: set[int] = set()
         self._calendars_by_email: dict[str, int] | None = None
         self.worker = build_worker(self.settings, self.sessions, self.clock,
