@@ -8,10 +8,8 @@ from typing import Any
 
 from service.domain.calendar import KINDS, STATUSES, Attendee, EventSnapshot, Kind, Response
 
-_EPOCH = datetime(1970, 1, 1)
-# See `horizon`.
-UNBOUNDED = datetime(9999, 12, 31, tzinfo=timezone.utc)
-_NOTHING = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+UNBOUNDED = datetime(9999, 12, 31, tzinfo=timezone.utc)   # see `horizon`
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -61,7 +59,7 @@ def horizon(s: EventSnapshot | None) -> datetime:
     expands), and so does a state with no time; a removal reaches nothing by itself
     (what it removes is in the event's earlier revisions)."""
     if s is None:
-        return _NOTHING
+        return _EPOCH
     moments = [m for m in (s.start, s.end, s.original_start) if m is not None]
     return UNBOUNDED if s.kind is Kind.series or not moments else max(moments)
 
