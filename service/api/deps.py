@@ -38,7 +38,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-def get_now(request: Request) -> datetime:
+# Dependencies that do not await are still `async def`: FastAPI runs a plain
+# `def` on its thread pool, a hop there and back on every request.
+async def get_now(request: Request) -> datetime:
     return request.app.state.clock.now()
 
 
@@ -89,7 +91,7 @@ async def get_principal(
 Caller = Annotated[Principal, Depends(get_principal, scope="function")]
 
 
-def require_admin(p: Caller) -> Principal:
+async def require_admin(p: Caller) -> Principal:
     if not p.is_admin:
         raise Forbidden("admin role required")
     return p

@@ -5,6 +5,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
+from service.db.sqlite_driver import async_creator
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -12,7 +14,7 @@ def is_sqlite(url: str) -> bool:
 
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, async_creator=async_creator(url, timeout=30))
         _configure_sqlite(engine)
         return engine
     # No pre-ping (a round trip per checkout on the hot path): connections are
