@@ -120,4 +120,5 @@ def async_creator(url: str, **connect_args: Any) -> Callable[[], OneHopConnectio
     parsed = make_url(url)
     args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
     kwargs.update(connect_args)
-    return lambda: OneHopConnection(lambda: sqlite3.connect(*args, **kwargs), 64)
+    # iter_chunk_size: aiosqlite's own default (its `async for` over a cursor; ours reads in CHUNKs).
+    return lambda: OneHopConnection(lambda: sqlite3.connect(*args, **kwargs), iter_chunk_size=64)
