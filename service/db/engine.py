@@ -44,7 +44,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn):
         # Take the write lock up front: two writers never deadlock on lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # The driver runs BEGIN IMMEDIATE with the transaction's first statement.
+        conn.connection.driver_connection.begin_immediate()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -110,8 +110,51 @@ class OneHopCursor:
 
 
 class OneHopConnection(aiosqlite.Connection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._begin_pending = False   # BEGIN IMMEDIATE runs before the next call's own work
+        self._in_transaction = False  # sqlite3's in_transaction, as of the last hop
+
     def cursor(self) -> OneHopCursor:  # type: ignore[override]
         return OneHopCursor(self)
+
+    def begin_immediate(self) -> None:
+        """Open a write transaction with the next statement (no hop now)."""
+        self._begin_pending = True
+
+    async def commit(self) -> None:
+        self._begin_pending = False
+        if self._in_transaction:
+            await self._execute(self._conn.commit)
+
+    async def rollback(self) -> None:
+        self._begin_pending = False
+        if self._in_transaction:
+            await self._execute(self._conn.rollback)
+
+    async def close(self) -> None:
+        self._begin_pending = False
+        await super().close()
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        begin, self._begin_pending = self._begin_pending, False
+        return await super()._execute(self._on_thread, begin, fn, *args, **kwargs)
+
+    def _on_thread(self, begin: bool, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        conn = self._conn
+        try:
+            if begin:
+                conn.execute("BEGIN IMMEDIATE")
+            return fn(*args, **kwargs)
+        finally:
+            self._in_transaction = _in_transaction(conn)
+
+
+def _in_transaction(conn: sqlite3.Connection) -> bool:
+    try:
+        return conn.in_transaction
+    except sqlite3.ProgrammingError:  # closed
+        return False
 
 
 def async_creator(url: str, **connect_args: Any) -> Callable[[], OneHopConnection]:

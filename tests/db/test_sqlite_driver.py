@@ -2,6 +2,10 @@
 plain aiosqlite, with one hop to the connection's thread per statement."""
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
+import pytest
 import sqlalchemy as sa
 
 from service.db.engine import create_engine
@@ -53,8 +57,7 @@ async def test_a_stream_reads_past_the_first_chunk_in_order(tmp_path):
         await engine.dispose()
 
 
-async def test_a_statement_is_one_hop_to_the_connection_thread(tmp_path, monkeypatch):
-    engine = await _engine(tmp_path)
+def _count_hops(monkeypatch) -> list:
     hops = []
     real = OneHopConnection._execute
 
@@ -62,13 +65,75 @@ async def test_a_statement_is_one_hop_to_the_connection_thread(tmp_path, monkeyp
         hops.append(fn)
         return await real(self, fn, *args, **kwargs)
 
+    monkeypatch.setattr(OneHopConnection, "_execute", counted)
+    return hops
+
+
+async def test_a_statement_is_one_hop_to_the_connection_thread(tmp_path, monkeypatch):
+    engine = await _engine(tmp_path)
+
     try:
         async with engine.connect() as conn:
             await conn.execute(sa.select(_rows.c.n))                      # the connection is checked out
-            monkeypatch.setattr(OneHopConnection, "_execute", counted)
+            hops = _count_hops(monkeypatch)
             rows = (await conn.execute(sa.select(_rows.c.n).where(_rows.c.n > 0))).all()
         assert rows == []
         # The select (cursor, execute, rows and close at once), then the rollback on check-in.
         assert len(hops) == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_a_transaction_costs_no_hops_of_its_own(tmp_path, monkeypatch):
+    engine = await _engine(tmp_path)
+    try:
+        async with engine.connect():
+            pass                                                           # the connection is opened
+        hops = _count_hops(monkeypatch)
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(_rows).values(n=1))
+        # BEGIN IMMEDIATE and the insert in one hop, the commit in another; the pool's
+        # rollback on check-in finds no transaction open and costs none.
+        assert len(hops) == 2
+        async with engine.begin():
+            pass                                                           # nothing ran: nothing to commit
+        assert len(hops) == 2
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.select(_rows.c.n))).scalars().all() == [1]
+    finally:
+        await engine.dispose()
+
+
+async def test_the_write_lock_is_taken_by_the_first_statement_even_a_read(tmp_path):
+    engine = await _engine(tmp_path)
+
+    def write_elsewhere() -> None:
+        other = sqlite3.connect(tmp_path / "driver.db", timeout=0)
+        try:
+            other.execute("INSERT INTO rows (n) VALUES (99)")
+            other.commit()
+        finally:
+            other.close()
+
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.select(_rows.c.n))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                await asyncio.to_thread(write_elsewhere)
+        await asyncio.to_thread(write_elsewhere)                           # committed: the lock is gone
+    finally:
+        await engine.dispose()
+
+
+async def test_a_rolled_back_transaction_leaves_nothing(tmp_path):
+    engine = await _engine(tmp_path)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.insert(_rows).values(n=1))
+            await conn.rollback()
+            await conn.execute(sa.insert(_rows).values(n=2))
+            await conn.commit()
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.select(_rows.c.n))).scalars().all() == [2]
     finally:
         await engine.dispose()
