@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import structlog
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
@@ -23,17 +23,24 @@ from service.sync.webhooks import secret_hash
 log = structlog.get_logger(__name__)
 
 
-# Built once: they run in every upkeep round (a replay has one per instant).
-_LIVE = (select(PushChannel).where(PushChannel.calendar_id.in_(bindparam("ids", expanding=True)),
-                                   PushChannel.stopped_at.is_(None))
-         .order_by(PushChannel.created_at.desc(), PushChannel.id.desc()))
-_LIVE_TIMES = (select(PushChannel.calendar_id, PushChannel.created_at, PushChannel.expires_at)
-               .where(PushChannel.stopped_at.is_(None), PushChannel.calendar_id.in_(bindparam("ids", expanding=True))))
+# Built once, as Core: they run in every upkeep round (a replay has one per instant);
+# channels are read and written as plain rows.
+_channels = PushChannel.__table__
+_c = _channels.c
+_LIVE = (select(_c.id, _c.calendar_id, _c.channel_id, _c.resource_id, _c.expires_at, _c.created_at)
+         .where(_c.calendar_id.in_(bindparam("ids", expanding=True)), _c.stopped_at.is_(None))
+         .order_by(_c.created_at.desc(), _c.id.desc()))
+_LIVE_TIMES = (select(_c.calendar_id, _c.created_at, _c.expires_at)
+               .where(_c.stopped_at.is_(None), _c.calendar_id.in_(bindparam("ids", expanding=True))))
+_INSERT = insert(_channels)
+_STOP = update(_channels).where(_c.id.in_(bindparam("ids", expanding=True))).values(stopped_at=bindparam("now"))
+_RENEWED = (update(_channels).where(_c.id == bindparam("row_id"))
+            .values(expires_at=bindparam("expires_at"), created_at=bindparam("now")))
 _SYNCED = select(Calendar.id).where(Calendar.status == "active", Calendar.last_synced_at.is_not(None))
 _SYNCED_AMONG = _SYNCED.where(Calendar.id.in_(bindparam("ids", expanding=True)))
 
 
-def due_for_refresh(channel: PushChannel | Row, now: datetime) -> bool:
+def due_for_refresh(channel: Row, now: datetime) -> bool:
     """Past half its lifetime (a channel, or a row with its created_at and expires_at)."""
     return now >= channel.created_at + (channel.expires_at - channel.created_at) / 2
 
@@ -55,15 +62,14 @@ class ChannelManager:
         return f"{base}/webhooks/{provider}", f"{base}/webhooks/{provider}/lifecycle"
 
     @staticmethod
-    async def live(session: AsyncSession, calendar_ids: Iterable[int]) -> dict[int, list[PushChannel]]:
+    async def live(session: AsyncSession, calendar_ids: Iterable[int]) -> dict[int, list[Row]]:
         """Each calendar's channels not stopped, newest first (calendars without any: absent)."""
-        found: dict[int, list[PushChannel]] = {}
-        for row in (await session.scalars(_LIVE, {"ids": list(calendar_ids)})).all():
+        found: dict[int, list[Row]] = {}
+        for row in (await session.execute(_LIVE, {"ids": list(calendar_ids)})).all():
             found.setdefault(row.calendar_id, []).append(row)
         return found
 
-    async def ensure(self, provider: CalendarProvider, ref: CalendarRef,
-                     live: list[PushChannel] | None = None) -> bool:
+    async def ensure(self, provider: CalendarProvider, ref: CalendarRef, live: list[Row] | None = None) -> bool:
         """Open, renew or replace this calendar's channel as its age requires.
         Returns True when there was a gap in coverage (no unexpired channel): changes
         made meanwhile were never notified, so the caller resyncs. Provider errors
@@ -102,8 +108,7 @@ class ChannelManager:
         healthy = {row.calendar_id for row in live if not due_for_refresh(row, now)}
         return sorted(candidates - healthy)
 
-    async def _replace(self, provider: CalendarProvider, ref: CalendarRef, old: list[PushChannel],
-                       now: datetime) -> None:
+    async def _replace(self, provider: CalendarProvider, ref: CalendarRef, old: list[Row], now: datetime) -> None:
         """A new channel first (no gap); recorded, the old ones marked stopped in the
         same transaction (their late notifications are then acknowledged and ignored),
         then stopped at the provider."""
@@ -111,13 +116,12 @@ class ChannelManager:
         address, lifecycle = self._addresses(provider.name)
         channel = await provider.watch(ref, address, lifecycle, secret, self._ttl_seconds(provider.name))
         async with self.sessions() as session:
-            session.add(PushChannel(calendar_id=ref.calendar_id, provider=provider.name,
-                                    channel_id=channel.channel_id, resource_id=channel.resource_id,
-                                    secret_hash=secret_hash(secret), expires_at=channel.expires_at,
-                                    created_at=now))
+            await session.execute(_INSERT, dict(calendar_id=ref.calendar_id, provider=provider.name,
+                                                channel_id=channel.channel_id, resource_id=channel.resource_id,
+                                                secret_hash=secret_hash(secret), expires_at=channel.expires_at,
+                                                created_at=now))
             if old:
-                await session.execute(update(PushChannel).where(PushChannel.id.in_([row.id for row in old]))
-                                      .values(stopped_at=now).execution_options(synchronize_session=False))
+                await session.execute(_STOP, {"ids": [row.id for row in old], "now": now})
             await session.commit()
         log.info("channel_opened", calendar_id=ref.calendar_id, provider=provider.name,
                  expires_at=channel.expires_at.isoformat())
@@ -131,11 +135,10 @@ class ChannelManager:
 
     async def _save_renewal(self, channel_row_id: int, renewed: Channel, now: datetime) -> None:
         async with self.sessions() as session:
-            row = await session.get(PushChannel, channel_row_id)
             # created_at starts the current lifetime: the next refresh is at its half.
-            row.expires_at, row.created_at = renewed.expires_at, now
+            await session.execute(_RENEWED, {"row_id": channel_row_id, "expires_at": renewed.expires_at, "now": now})
             await session.commit()
 
 
-def _as_channel(row: PushChannel) -> Channel:
+def _as_channel(row: Row) -> Channel:
     return Channel(channel_id=row.channel_id, resource_id=row.resource_id, expires_at=row.expires_at)

@@ -31,15 +31,17 @@ from service.sync.provider import (
 
 log = structlog.get_logger(__name__)
 OnChanged = Callable[[set[int]], Awaitable[None]]
-Loaded = tuple[Calendar, CalendarProvider, CalendarRef]   # a calendar, its adapter, what a call needs
+Loaded = tuple[Row, CalendarProvider, CalendarRef]   # a calendar (as _READ reads it), its adapter, what a call needs
 
 
-# Built once: they run for every sync (see service.sync.queue).
-_READ = (select(Calendar, CalendarConnection, Person.email)
-         .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
-         .join(Person, Person.id == Calendar.person_id)
-         .where(Calendar.id.in_(bindparam("ids", expanding=True))))
+# Built once, as Core over the columns a sync needs: they run for every sync (see service.sync.queue).
 _calendar = Calendar.__table__.c
+_connection = CalendarConnection.__table__.c
+_READ = (select(_calendar.id, _calendar.provider, _calendar.external_id, _calendar.time_zone, _calendar.cursor,
+                _calendar.window_start, _connection.kind, _connection.secret_encrypted, Person.__table__.c.email)
+         .join_from(Calendar.__table__, CalendarConnection.__table__, _connection.id == _calendar.connection_id)
+         .join(Person.__table__, Person.__table__.c.id == _calendar.person_id)
+         .where(_calendar.id.in_(bindparam("ids", expanding=True))))
 # A sync's outcome is written under the calendar's row lock, as plain values.
 _LOCK = (select(_calendar.lease_owner, _calendar.status, _calendar.dirty_generation, _calendar.person_id,
                 _calendar.last_synced_at, _calendar.failures).where(_calendar.id == bindparam("id")).with_for_update())
@@ -142,16 +144,16 @@ class SyncWorker:
         """Calendars with what a provider call needs: the adapter and a CalendarRef
         (credentials decrypted). Calendars whose provider is not configured: absent."""
         loaded = {}
-        for calendar, connection, email in (await session.execute(_READ, {"ids": list(calendar_ids)})).all():
+        for calendar in (await session.execute(_READ, {"ids": list(calendar_ids)})).all():
             provider = self.providers.get(calendar.provider)
             if provider is None:
                 log.warning("no_provider_configured", calendar_id=calendar.id, provider=calendar.provider)
                 continue
-            secret = (self.vault.decrypt(connection.secret_encrypted)
-                      if connection.secret_encrypted and self.vault else "")
+            secret = (self.vault.decrypt(calendar.secret_encrypted)
+                      if calendar.secret_encrypted and self.vault else "")
             loaded[calendar.id] = calendar, provider, CalendarRef(
-                calendar_id=calendar.id, email=email, external_id=calendar.external_id, credentials=secret,
-                connection_kind=connection.kind, time_zone=calendar.time_zone)
+                calendar_id=calendar.id, email=calendar.email, external_id=calendar.external_id, credentials=secret,
+                connection_kind=calendar.kind, time_zone=calendar.time_zone)
         return loaded
 
     async def maintain(self, calendar_ids: set[int] | None = None) -> int:
@@ -188,7 +190,7 @@ class SyncWorker:
                     await session.commit()
         return len(loaded)
 
-    def _cursor_and_window(self, calendar: Calendar, provider: CalendarProvider) -> tuple[str | None, SyncWindow]:
+    def _cursor_and_window(self, calendar: Row, provider: CalendarProvider) -> tuple[str | None, SyncWindow]:
         now = self.clock.now()
         window = SyncWindow(start=now - timedelta(days=self.settings.lookback_days),
                             end=now + timedelta(days=self.settings.lookahead_days))
