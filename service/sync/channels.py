@@ -41,7 +41,7 @@ _SYNCED_AMONG = _SYNCED.where(Calendar.id.in_(bindparam("ids", expanding=True)))
 
 
 def due_for_refresh(channel: Row, now: datetime) -> bool:
-    """Past half its lifetime (a channel, or a row with its created_at and expires_at)."""
+    """Past half its lifetime (a channel's row: its created_at and expires_at)."""
     return now >= channel.created_at + (channel.expires_at - channel.created_at) / 2
 
 

@@ -37,10 +37,11 @@ Loaded = tuple[Row, CalendarProvider, CalendarRef]   # a calendar (as _READ read
 # Built once, as Core over the columns a sync needs: they run for every sync (see service.sync.queue).
 _calendar = Calendar.__table__.c
 _connection = CalendarConnection.__table__.c
+_person = Person.__table__.c
 _READ = (select(_calendar.id, _calendar.provider, _calendar.external_id, _calendar.time_zone, _calendar.cursor,
-                _calendar.window_start, _connection.kind, _connection.secret_encrypted, Person.__table__.c.email)
+                _calendar.window_start, _connection.kind, _connection.secret_encrypted, _person.email)
          .join_from(Calendar.__table__, CalendarConnection.__table__, _connection.id == _calendar.connection_id)
-         .join(Person.__table__, Person.__table__.c.id == _calendar.person_id)
+         .join(Person.__table__, _person.id == _calendar.person_id)
          .where(_calendar.id.in_(bindparam("ids", expanding=True))))
 # A sync's outcome is written under the calendar's row lock, as plain values.
 _LOCK = (select(_calendar.lease_owner, _calendar.status, _calendar.dirty_generation, _calendar.person_id,
