@@ -36,8 +36,9 @@ _INSERT = insert(_channels)
 _STOP = update(_channels).where(_c.id.in_(bindparam("ids", expanding=True))).values(stopped_at=bindparam("now"))
 _RENEWED = (update(_channels).where(_c.id == bindparam("row_id"))
             .values(expires_at=bindparam("expires_at"), created_at=bindparam("now")))
-_SYNCED = select(Calendar.id).where(Calendar.status == "active", Calendar.last_synced_at.is_not(None))
-_SYNCED_AMONG = _SYNCED.where(Calendar.id.in_(bindparam("ids", expanding=True)))
+_calendar = Calendar.__table__.c
+_SYNCED = select(_calendar.id).where(_calendar.status == "active", _calendar.last_synced_at.is_not(None))
+_SYNCED_AMONG = _SYNCED.where(_calendar.id.in_(bindparam("ids", expanding=True)))
 
 
 def due_for_refresh(channel: Row, now: datetime) -> bool:
