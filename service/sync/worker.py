@@ -80,6 +80,7 @@ class SyncWorker:
         self.on_tick = on_tick  # the periodic time-driven detection pass, beside channel upkeep
         self.rng = rng or random.Random()
         self.doorbell = bell
+        self._left_dirty = False   # a calendar synced in this round was notified again meanwhile (see drain)
 
     # -- the loop ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0, maintain_seconds: float = 60.0) -> None:
@@ -113,13 +114,17 @@ class SyncWorker:
         return len(claims)
 
     async def drain(self, max_rounds: int = 1000) -> int:
-        """Sync until nothing is due (replays, tests, the embedded server's start)."""
+        """Sync until nothing is due (replays, tests, the embedded server's start).
+        A round that claimed fewer than a batch took everything then due; unless one
+        of its calendars was notified again while it synced, nothing is due after it,
+        and the claim that would find nothing is not made."""
         total = 0
         for _ in range(max_rounds):
+            self._left_dirty = False
             done = await self.run_once()
-            if not done:
-                return total
             total += done
+            if done < self.settings.batch_size and not self._left_dirty:
+                return total
         raise RuntimeError("sync queue did not drain")
 
     # -- one calendar -----------------------------------------------------------------
@@ -230,7 +235,9 @@ class SyncWorker:
             first = locked.last_synced_at is None
             applied = await reconciler.apply(session, calendar_id, changes, gone_series=gone, observed_at=now,
                                              first_sync=first)
-            values = {"cursor": changes.cursor, "dirty": locked.dirty_generation != job.claim.generation,
+            notified_meanwhile = locked.dirty_generation != job.claim.generation
+            self._left_dirty |= notified_meanwhile
+            values = {"cursor": changes.cursor, "dirty": notified_meanwhile,
                       "next_poll_at": now + timedelta(minutes=self.settings.poll_minutes), "last_synced_at": now,
                       "failures": 0, "backoff_until": None, "last_error": None, **queue.RELEASED}
             if changes.baseline is not None:

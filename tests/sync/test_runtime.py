@@ -19,6 +19,7 @@ from service.runtime import (
 )
 from service.security.crypto import SecretKeyMissing, Vault
 from service.settings import GoogleSettings, MicrosoftSettings, Settings
+from service.sync import queue
 from service.sync.microsoft_auth import exchange_code
 from service.sync.provider import CalendarRef
 from tests.conftest import T0
@@ -207,6 +208,47 @@ async def test_run_once_keeps_channels_and_drains(world, factory, sessions):
     try:
         assert await run_worker(worker, once=True) == 2
         assert await run_worker(worker, once=True) == 0
+    finally:
+        await close_worker(worker)
+
+
+async def test_a_drain_syncs_again_a_calendar_notified_while_it_synced_then_stops_after_a_short_round(
+        world, factory, sessions, clock):
+    await factory.person(email=world.add("again@acme.test", "google"))
+    async with sessions() as s:
+        await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
+                          secret=_org_secrets(world)["google"][0], now=T0)
+        await s.commit()
+    worker = world.worker(sessions)
+    google = worker.providers["google"]
+    fetch = google.fetch_changes
+    fetched: list[int] = []
+
+    async def notified_while_fetching(ref, *args, **kwargs):
+        fetched.append(ref.calendar_id)
+        if len(fetched) == 1:   # a webhook marks the calendar dirty while its first sync is under way
+            async with sessions() as s:
+                await queue.mark_dirty(s, [ref.calendar_id], clock.now())
+                await s.commit()
+        return await fetch(ref, *args, **kwargs)
+
+    google.fetch_changes = notified_while_fetching
+    rounds: list[int] = []
+    run_once = worker.run_once
+
+    async def counted_round() -> int:
+        rounds.append(await run_once())
+        return rounds[-1]
+
+    worker.run_once = counted_round
+    try:
+        assert await worker.drain() == 2
+        assert len(fetched) == 2 and len(set(fetched)) == 1
+        # Both rounds were short of a batch; the second left nothing notified meanwhile,
+        # so the drain ended without a claim that would have found nothing.
+        assert rounds == [1, 1]
+        assert await _count(sessions, Calendar, Calendar.dirty.is_(True)) == 0
+        assert await worker.drain() == 0 and rounds == [1, 1, 0]
     finally:
         await close_worker(worker)
 
