@@ -8,6 +8,13 @@ webhook runs dozens of statements. This connection's cursors execute, read the
 rows and close in one hop. A statement with many rows (a stream) keeps its
 cursor open and reads the rest in chunks, a hop each.
 
+Transactions cost no hops of their own either: `begin_immediate()` (the
+engine's `begin` event) only notes that the next statement opens one, and
+BEGIN IMMEDIATE runs in that statement's hop; a commit or rollback with no
+transaction open (nothing ran since the begin; the pool's rollback when a
+connection is checked in after a commit) is answered without a hop. Whether one
+is open is read from sqlite3 after every hop, never guessed.
+
 SQLAlchemy's aiosqlite dialect stays as it is: this is an `aiosqlite.Connection`
 whose `cursor()` returns such a cursor, handed to the engine as its
 `async_creator`."""

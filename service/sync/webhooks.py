@@ -35,6 +35,8 @@ _channels = PushChannel.__table__
 _CHANNEL = (select(_channels.c.id, _channels.c.channel_id, _channels.c.calendar_id, _channels.c.secret_hash,
                    _channels.c.stopped_at)
             .where(_channels.c.channel_id == bindparam("channel_id"), _channels.c.provider == bindparam("provider")))
+# SET clause: the columns named in the parameters (besides `row_id`).
+_CHANNEL_SET = update(_channels).where(_channels.c.id == bindparam("row_id"))
 
 
 def secret_hash(secret: str) -> str:
@@ -103,4 +105,4 @@ async def _lifecycle(session: AsyncSession, channel: Row, event: str, now: datet
         values = {"stopped_at": now}
     else:
         return
-    await session.execute(update(PushChannel).where(PushChannel.id == channel.id).values(**values))
+    await session.execute(_CHANNEL_SET, {"row_id": channel.id, **values})

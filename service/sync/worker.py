@@ -34,7 +34,7 @@ OnChanged = Callable[[set[int]], Awaitable[None]]
 Loaded = tuple[Row, CalendarProvider, CalendarRef]   # a calendar (as _READ reads it), its adapter, what a call needs
 
 
-# Built once, as Core over the columns a sync needs: they run for every sync (see service.sync.queue).
+# Built once, as Core over the columns a sync needs: these run for every sync (see service.sync.queue).
 _calendar = Calendar.__table__.c
 _connection = CalendarConnection.__table__.c
 _person = Person.__table__.c
