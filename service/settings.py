@@ -28,7 +28,7 @@ class MicrosoftSettings(BaseModel):
 class SyncSettings(BaseModel):
     lookback_days: int = Field(120, ge=1)        # first full sync starts this far back
     lookahead_days: int = Field(400, ge=14)      # Graph delta window reaches this far ahead
-    rebaseline_days: int = Field(90, ge=1)       # Graph: re-take the moving window this often (it still reaches ≥ 310 days ahead)
+    rebaseline_days: int = Field(180, ge=1)      # Graph: re-take the fixed window this often (it still reaches ≥ 220 days ahead)
     poll_minutes: float = Field(15, gt=0)        # sync anyway after this long without a notification
     lease_seconds: float = Field(120, gt=0)      # a crashed worker's claim expires after this
     batch_size: int = Field(10, ge=1)            # calendars claimed per worker round

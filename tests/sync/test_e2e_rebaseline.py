@@ -5,7 +5,7 @@ record the deletion as a deletion, exactly as an incremental sync would (the
 master removed, no occurrence cancelled one by one)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -22,13 +22,14 @@ UID = "040000008200E00074C5B7101A82E00800000000D1D1D1D1D1D1D1D100000000000000000
 IDS = {BOSS: "AAMkAGboss0D0master0AAA=", REPORT: "AAMkAGdev0D0master0AAA="}
 
 
-def _scenario(deleted_at: str) -> dict:
+def _scenario(deleted: datetime) -> dict:
     people = [{"email": BOSS, "manager": None, "timezone": "Europe/Berlin", "provider": "microsoft"},
               {"email": REPORT, "manager": BOSS, "timezone": "Europe/Berlin", "provider": "microsoft"}]
     series = {email: graph_event(event_id, "Boss / Dev 1:1", "2026-01-06T10:00:00", "2026-01-06T10:30:00",
                                  BOSS, [REPORT], uid=UID, recurrence=graph_weekly("tuesday", "2026-01-06"))
               for email, event_id in IDS.items()}
-    return {"format": "oneonone-scenario/1", "start": "2026-01-05T00:00:00Z", "now": "2026-03-30T12:00:00Z",
+    deleted_at, now = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (deleted, deleted + timedelta(days=9)))
+    return {"format": "oneonone-scenario/1", "start": "2026-01-05T00:00:00Z", "now": now,
             "org": {"people": people},
             "timeline": [_op("2026-01-05T00:00:00Z", "create", "microsoft", [email], event=series[email])
                          for email in IDS]
@@ -36,10 +37,11 @@ def _scenario(deleted_at: str) -> dict:
 
 
 async def test_a_series_deleted_before_a_rebaseline_is_recorded_as_deleted(backend):
-    async with Harness(_scenario("2026-01-05T00:00:00Z"), database_url=database_url(backend)) as probe:
+    start = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    async with Harness(_scenario(start), database_url=database_url(backend)) as probe:
         rebaseline = timedelta(days=probe.settings.sync.rebaseline_days)
-    deleted = probe.start + rebaseline + timedelta(days=2)
-    scenario = _scenario(deleted.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    deleted = start + rebaseline + timedelta(days=2)
+    scenario = _scenario(deleted)
     async with Harness(scenario, database_url=database_url(backend)) as harness:
         await harness.connect()
         creates, deletes = scenario["timeline"][:2], scenario["timeline"][2:]
