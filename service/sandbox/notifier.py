@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from service.sandbox.faults import Faults
 
+
 @dataclass(frozen=True)
 class Delivery:
     kind: str                   # "google" | "graph" | "graph-lifecycle" | "graph-validation"
@@ -64,9 +65,9 @@ class Notifier:
         self.results: list[DeliveryResult] = []
         self._pending: list[Delivery] = []
         self._lock = threading.Lock()
-        self._drain_lock = threading.Lock()   # one drain at a time: deliveries never overlap
-        # Two threads: a handshake (`send_now`) must not wait behind a drain.
-        self._threads: ThreadPoolExecutor | None = None
+        # One thread per lane: drains run one at a time, in order (deliveries never
+        # overlap); a handshake (`send_now`) has its own, so it never waits behind a drain.
+        self._lanes: dict[str, ThreadPoolExecutor] = {}
         self._local = threading.local()       # each thread's connections, by (scheme, host:port)
         self._connections: list[http.client.HTTPConnection] = []
         self._retried_upto = 0
@@ -84,18 +85,18 @@ class Notifier:
         if self.auto:
             window = self.faults.reorder_window
             if self.faults.reorder_rng is None or (window is not None and count >= window):
-                self._submit(self._drain)
+                self._submit("deliveries", self._drain)
 
     async def flush(self) -> list[DeliveryResult]:
         """Deliver everything queued and wait for the answers (the results of this flush)."""
-        return await asyncio.wrap_future(self._submit(self._drain))
+        return await asyncio.wrap_future(self._submit("deliveries", self._drain))
 
     def flush_sync(self, timeout: float = 60.0) -> list[DeliveryResult]:
-        return self._submit(self._drain).result(timeout)
+        return self._submit("deliveries", self._drain).result(timeout)
 
     async def send_now(self, delivery: Delivery) -> DeliveryResult:
         """Deliver one request immediately, bypassing queue and faults (the validation handshake)."""
-        return await asyncio.wrap_future(self._submit(self._send, delivery))
+        return await asyncio.wrap_future(self._submit("handshakes", self._send, delivery))
 
     def redeliver_failed(self) -> int:
         """Queue again the change notifications that failed since the last call (Graph
@@ -118,20 +119,21 @@ class Notifier:
 
     def close(self) -> None:
         with self._lock:
-            threads, self._threads = self._threads, None
-        if threads is not None:
-            threads.shutdown(wait=True)
+            lanes, self._lanes = list(self._lanes.values()), {}
+        for lane in lanes:
+            lane.shutdown(wait=True)
         with self._lock:
             connections, self._connections = self._connections, []
         for connection in connections:
             connection.close()
 
     # -- delivery ------------------------------------------------------------------
-    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+    def _submit(self, lane: str, fn: Callable[..., Any], *args: Any) -> Future:
         with self._lock:
-            if self._threads is None:
-                self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sandbox-notifier")
-            return self._threads.submit(fn, *args)
+            executor = self._lanes.get(lane)
+            if executor is None:
+                executor = self._lanes[lane] = ThreadPoolExecutor(1, thread_name_prefix=f"sandbox-notifier-{lane}")
+            return executor.submit(fn, *args)
 
     def _batch(self) -> list[Delivery]:
         with self._lock:
@@ -144,8 +146,7 @@ class Notifier:
         return batch
 
     def _drain(self) -> list[DeliveryResult]:
-        with self._drain_lock:
-            return [self._send(delivery) for delivery in self._batch()]
+        return [self._send(delivery) for delivery in self._batch()]
 
     def _send(self, delivery: Delivery) -> DeliveryResult:
         url = urlsplit(delivery.url)
