@@ -30,14 +30,16 @@ _c = _channels.c
 _LIVE = (select(_c.id, _c.calendar_id, _c.channel_id, _c.resource_id, _c.expires_at, _c.created_at)
          .where(_c.calendar_id.in_(bindparam("ids", expanding=True)), _c.stopped_at.is_(None))
          .order_by(_c.created_at.desc(), _c.id.desc()))
-_LIVE_TIMES = (select(_c.calendar_id, _c.created_at, _c.expires_at)
-               .where(_c.stopped_at.is_(None), _c.calendar_id.in_(bindparam("ids", expanding=True))))
 _INSERT = insert(_channels)
 _STOP = update(_channels).where(_c.id.in_(bindparam("ids", expanding=True))).values(stopped_at=bindparam("now"))
 _RENEWED = (update(_channels).where(_c.id == bindparam("row_id"))
             .values(expires_at=bindparam("expires_at"), created_at=bindparam("now")))
 _calendar = Calendar.__table__.c
-_SYNCED = select(_calendar.id).where(_calendar.status == "active", _calendar.last_synced_at.is_not(None))
+# Synced calendars with their live channels' lifetimes (none: NULLs), for `due`.
+_SYNCED = (select(_calendar.id, _c.created_at, _c.expires_at)
+           .join_from(Calendar.__table__, _channels, (_c.calendar_id == _calendar.id) & _c.stopped_at.is_(None),
+                      isouter=True)
+           .where(_calendar.status == "active", _calendar.last_synced_at.is_not(None)))
 _SYNCED_AMONG = _SYNCED.where(_calendar.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -102,12 +104,11 @@ class ChannelManager:
         now = self.clock.now()
         async with self.sessions() as session:
             if calendar_ids is None:
-                candidates = set((await session.scalars(_SYNCED)).all())
+                rows = (await session.execute(_SYNCED)).all()
             else:
-                candidates = set((await session.scalars(_SYNCED_AMONG, {"ids": list(calendar_ids)})).all())
-            live = (await session.execute(_LIVE_TIMES, {"ids": list(candidates)})).all()
-        healthy = {row.calendar_id for row in live if not due_for_refresh(row, now)}
-        return sorted(candidates - healthy)
+                rows = (await session.execute(_SYNCED_AMONG, {"ids": list(calendar_ids)})).all()
+        healthy = {row.id for row in rows if row.created_at is not None and not due_for_refresh(row, now)}
+        return sorted({row.id for row in rows} - healthy)
 
     async def _replace(self, provider: CalendarProvider, ref: CalendarRef, old: list[Row], now: datetime) -> None:
         """A new channel first (no gap); recorded, the old ones marked stopped in the
