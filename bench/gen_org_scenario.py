@@ -205,6 +205,11 @@ class _Org:
         return self.story
 
 
+def org_story(people: int, months: int, seed: int = 1) -> Story:
+    """The organisation's story (`.document()` is the scenario)."""
+    return _Org(people, months, seed).build()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=2000)
@@ -212,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
-    story = _Org(args.people, args.months, args.seed).build()
+    story = org_story(args.people, args.months, args.seed)
     story.write(args.output, indent=None)
     ops: dict[str, int] = {}
     for op in story.timeline:

@@ -19,7 +19,7 @@ import json
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,11 +57,13 @@ REPLAY_POLL_MINUTES = 10 * 365 * 24 * 60
 class Harness:
     def __init__(self, scenario: dict[str, Any], *, database_url: str | None = None, keep: bool = False,
                  progress: Progress | None = None, providers: ProviderFactory | None = None,
-                 incremental: bool = True) -> None:
+                 incremental: bool = True, calendars: Collection[str] | None = None) -> None:
         """`keep`: replay into the database at `database_url` itself (migrated, never
         dropped; the demo loads this way) instead of a throw-away one beside it.
         `providers(settings, clock, msal_http_client)`: the worker's adapters, for tests
-        that build them with their own knobs (an injected `sleep`, timeouts)."""
+        that build them with their own knobs (an injected `sleep`, timeouts).
+        `calendars`: connect only these people's calendars (a shard, see shards.py);
+        the providers still hold, and the timeline still changes, everyone's."""
         self.scenario = scenario
         self.start = instant(scenario["start"], "start")
         self.now = instant(scenario["now"], "now")
@@ -71,6 +73,7 @@ class Harness:
         self._progress = progress or (lambda _msg: None)
         self._providers = providers
         self._incremental = incremental
+        self._shard = None if calendars is None else {email.lower() for email in calendars}
         self._cleanup: list[Callable[[], Any]] = []
 
     # -- set-up and tear-down -----------------------------------------------------------------
@@ -124,17 +127,9 @@ class Harness:
     async def _database(self) -> str:
         if self._keep and self._database_url is not None:
             return self._database_url
-        if self._database_url is None or is_sqlite(self._database_url):
-            folder = tempfile.mkdtemp(prefix="oneonone-replay-")
-            self._cleanup.append(lambda: shutil.rmtree(folder, ignore_errors=True))
-            return f"sqlite+aiosqlite:///{Path(folder) / 'replay.db'}"
-        # PostgreSQL: a fresh database beside the one named, dropped afterwards.
-        url = make_url(self._database_url)
-        name = f"oneonone_replay_{uuid.uuid4().hex[:12]}"
-        admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        await _pg(admin_dsn, f'CREATE DATABASE "{name}"')
-        self._cleanup.append(lambda: _pg(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        return url.set(database=name).render_as_string(hide_password=False)
+        url, drop = await throwaway_database(self._database_url)
+        self._cleanup.append(drop)
+        return url
 
     async def __aexit__(self, *exc: object) -> None:
         while self._cleanup:
@@ -145,24 +140,27 @@ class Harness:
     # -- the story ---------------------------------------------------------------------------------
     async def run(self) -> Detection:
         await self.connect()
+        await self.timeline()
+        return await self.finish()
+
+    async def timeline(self, label: str = "replay") -> None:
+        """Every timeline entry, instant by instant, with a progress line now and then."""
         timeline = self.scenario.get("timeline") or []
         step, done = max(1, len(timeline) // 20), 0
         for group in instants(timeline):
             await self.apply_all(group)
             if len(timeline) >= 200 and (done + len(group)) // step > done // step:
-                self._progress(f"replay: {done + len(group)}/{len(timeline)} entries applied ({group[-1]['at']})")
+                self._progress(f"{label}: {done + len(group)}/{len(timeline)} entries applied ({group[-1]['at']})")
             done += len(group)
-        return await self.finish()
 
     async def connect(self) -> None:
         """At `start`: the org, its policies, and every calendar connected (full sync,
         watch channels and subscriptions)."""
         people = self.scenario["org"]["people"]
+        if self._shard is not None:
+            people = [p for p in people if p["email"].lower() in self._shard]
         async with self.sessions() as session:
-            await import_people(session, [
-                PersonRow(email=p["email"], name=p.get("name") or p["email"], timezone=p.get("timezone") or "UTC",
-                          manager=p.get("manager")) for p in people], self.clock.now())
-            await self._policies(session)
+            await load_org(session, self.scenario, self.clock.now())
             await self._calendars(session, people)
             await session.commit()
         if len(people) >= 50:
@@ -170,14 +168,6 @@ class Harness:
         await self.worker.drain()
         await self.sandbox.flush()
         await self._detect()
-
-    async def _policies(self, session) -> None:
-        ids = {p.email: p.id for p in (await session.scalars(select(Person))).all()}
-        for policy in self.scenario.get("policies") or []:
-            pair = await session.scalar(select(Pair).where(Pair.manager_id == ids[policy["manager"].lower()],
-                                                           Pair.report_id == ids[policy["report"].lower()]))
-            if pair is not None:
-                pair.cadence_days = policy["cadence_days"]
 
     async def _calendars(self, session, people: list[dict[str, Any]]) -> None:
         """Org-wide grants, as `oneonone calendars connect-all` makes them."""
@@ -199,11 +189,16 @@ class Harness:
         """Entries made at one instant (see `instants`): applied to the providers in
         order, then synced together, as a worker finds them when it next looks."""
         self.clock.set(instant(entries[0]["at"], "at"))
+        touched = await self._calendar_ids([c for e in entries for c in e["calendars"]])
+        if not touched:   # only calendars this replay did not connect (another shard's)
+            for entry in entries:
+                self.sandbox.apply(entry)
+            return
         # A running service renews channels continuously; between entries the clock
         # jumps, so catch up on the channels of the calendars these entries touch.
         # One whose channel had lapsed is resynced with the entries' increments
         # (nothing else changes a replay's calendars in between).
-        await self.worker.maintain(await self._calendar_ids([c for e in entries for c in e["calendars"]]))
+        await self.worker.maintain(touched)
         for entry in entries:
             self.sandbox.apply(entry)
         await self.sandbox.flush()      # notifications → webhooks → calendars marked dirty
@@ -239,9 +234,13 @@ class Harness:
                     select(Calendar.external_id, Calendar.id))).all())
         return {self._calendars_by_email[e.lower()] for e in emails if e.lower() in self._calendars_by_email}
 
-    async def finish(self) -> Detection:
+    async def settle(self) -> None:
+        """At `now`: whatever is still due is synced."""
         self.clock.set(self.now)
         await self.worker.drain()
+
+    async def finish(self) -> Detection:
+        await self.settle()
         async with self.sessions() as session:
             ids = await self._people_ids(session) if self._keep else None  # a kept database holds others too
             detection = await recompute(session, self.now, ids, cache=self.history)
@@ -267,6 +266,38 @@ def instants(timeline: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         groups[-1].append(entry)
         seen.add(event)
     return groups
+
+
+async def load_org(session, scenario: dict[str, Any], now: datetime) -> None:
+    """The scenario's people, reporting lines and cadence policies."""
+    await import_people(session, [
+        PersonRow(email=p["email"], name=p.get("name") or p["email"], timezone=p.get("timezone") or "UTC",
+                  manager=p.get("manager")) for p in scenario["org"]["people"]], now)
+    ids = {p.email: p.id for p in (await session.scalars(select(Person))).all()}
+    for policy in scenario.get("policies") or []:
+        pair = await session.scalar(select(Pair).where(Pair.manager_id == ids[policy["manager"].lower()],
+                                                       Pair.report_id == ids[policy["report"].lower()]))
+        if pair is not None:
+            pair.cadence_days = policy["cadence_days"]
+
+
+async def throwaway_database(database_url: str | None) -> tuple[str, Callable[[], Awaitable[None]]]:
+    """A new empty database and what drops it: a file in a temporary folder (SQLite,
+    the default), or one created beside the PostgreSQL database named."""
+    if database_url is None or is_sqlite(database_url):
+        folder = tempfile.mkdtemp(prefix="oneonone-replay-")
+
+        async def remove() -> None:
+            shutil.rmtree(folder, ignore_errors=True)
+        return f"sqlite+aiosqlite:///{Path(folder) / 'replay.db'}", remove
+    url = make_url(database_url)
+    name = f"oneonone_replay_{uuid.uuid4().hex[:12]}"
+    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    await _pg(admin_dsn, f'CREATE DATABASE "{name}"')
+
+    async def drop() -> None:
+        await _pg(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return url.set(database=name).render_as_string(hide_password=False), drop
 
 
 async def _pg(dsn: str, sql: str) -> None:
