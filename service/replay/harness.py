@@ -154,13 +154,16 @@ class Harness:
             done += len(group)
 
     async def connect(self) -> None:
-        """At `start`: the org, its policies, and every calendar connected (full sync,
-        watch channels and subscriptions)."""
+        """At `start`: the org, its policies, and every calendar (a shard's: its
+        people's) connected (full sync, watch channels and subscriptions)."""
         people = self.scenario["org"]["people"]
         if self._shard is not None:
             people = [p for p in people if p["email"].lower() in self._shard]
         async with self.sessions() as session:
-            await load_org(session, self.scenario, self.clock.now())
+            await import_people(session, [
+                PersonRow(email=p["email"], name=p.get("name") or p["email"], timezone=p.get("timezone") or "UTC",
+                          manager=p.get("manager")) for p in self.scenario["org"]["people"]], self.clock.now())
+            await self._policies(session)
             await self._calendars(session, people)
             await session.commit()
         if len(people) >= 50:
@@ -168,6 +171,14 @@ class Harness:
         await self.worker.drain()
         await self.sandbox.flush()
         await self._detect()
+
+    async def _policies(self, session) -> None:
+        ids = {p.email: p.id for p in (await session.scalars(select(Person))).all()}
+        for policy in self.scenario.get("policies") or []:
+            pair = await session.scalar(select(Pair).where(Pair.manager_id == ids[policy["manager"].lower()],
+                                                           Pair.report_id == ids[policy["report"].lower()]))
+            if pair is not None:
+                pair.cadence_days = policy["cadence_days"]
 
     async def _calendars(self, session, people: list[dict[str, Any]]) -> None:
         """Org-wide grants, as `oneonone calendars connect-all` makes them."""
@@ -266,19 +277,6 @@ def instants(timeline: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         groups[-1].append(entry)
         seen.add(event)
     return groups
-
-
-async def load_org(session, scenario: dict[str, Any], now: datetime) -> None:
-    """The scenario's people, reporting lines and cadence policies."""
-    await import_people(session, [
-        PersonRow(email=p["email"], name=p.get("name") or p["email"], timezone=p.get("timezone") or "UTC",
-                  manager=p.get("manager")) for p in scenario["org"]["people"]], now)
-    ids = {p.email: p.id for p in (await session.scalars(select(Person))).all()}
-    for policy in scenario.get("policies") or []:
-        pair = await session.scalar(select(Pair).where(Pair.manager_id == ids[policy["manager"].lower()],
-                                                       Pair.report_id == ids[policy["report"].lower()]))
-        if pair is not None:
-            pair.cadence_days = policy["cadence_days"]
 
 
 async def throwaway_database(database_url: str | None) -> tuple[str, Callable[[], Awaitable[None]]]:

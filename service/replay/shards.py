@@ -8,8 +8,8 @@ only its own calendars, and those at the very instants the single replay
 syncs them: a timeline entry names the calendars it changes, nothing else
 notifies, so a calendar's synced history depends on its own entries alone.
 
-The shards' synced calendars and revisions are then merged into one database,
-and the detector runs there at `now`, as it does at the end of a single replay:
+The other shards' synced calendars and revisions are then merged into the first
+shard's database, and the detector runs there at `now`, as it does at the end of a single replay:
 the result is the same document, in a fraction of the time on a machine with
 cores to spare."""
 from __future__ import annotations
@@ -27,11 +27,10 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from service.db.engine import create_engine, session_factory
-from service.db.migrate import upgrade_async
 from service.db.models import Calendar, CalendarConnection, EventRevision, Person
 from service.domain.detection import Detection
 from service.domain.recompute import recompute
-from service.replay.harness import Harness, load_org, throwaway_database
+from service.replay.harness import Harness, throwaway_database
 from service.replay.validate import instant
 
 Progress = Callable[[str], None]
@@ -94,9 +93,7 @@ async def replay_in_shards(scenario: dict[str, Any], *, jobs: int, database_url:
             await asyncio.gather(*(
                 loop.run_in_executor(pool, _shard_process, scenario, group, url, f"replay [shard {i}/{len(groups)}]")
                 for i, (group, url) in enumerate(zip(groups, urls), start=1)))
-        target, drop = await throwaway_database(database_url)
-        databases.push_async_callback(drop)
-        return await detect_merged(scenario, target, urls, progress)
+        return await detect_merged(scenario, urls, progress)
 
 
 def _shard_process(scenario: dict[str, Any], emails: list[str], url: str, label: str) -> None:
@@ -121,17 +118,15 @@ async def replay_shard(scenario: dict[str, Any], emails: list[str], url: str, la
     progress(f"replay: synced in {time.monotonic() - started:.1f} s")
 
 
-async def detect_merged(scenario: dict[str, Any], target: str, sources: list[str],
+async def detect_merged(scenario: dict[str, Any], urls: list[str],
                         progress: Progress = lambda _message: None) -> Detection:
-    """The shards' histories merged into the database at `target`, and the detector at `now`."""
-    await upgrade_async(target)
-    engine = create_engine(target)
+    """The other shards' histories merged into the first one's database (which
+    already holds the org), and the detector at `now` there."""
+    engine = create_engine(urls[0])
     try:
         async with session_factory(engine)() as session:
             started = time.monotonic()
-            start = instant(scenario["start"], "start")
-            await load_org(session, scenario, start)
-            merged = await _merge(session, sources, start)
+            merged = await _merge(session, urls[1:], instant(scenario["start"], "start"))
             progress(f"replay: {merged} revisions merged in {time.monotonic() - started:.1f} s")
             started = time.monotonic()
             detection = await recompute(session, instant(scenario["now"], "now"))
@@ -175,9 +170,12 @@ async def _merge(session, sources: list[str], now: datetime) -> int:
 
 
 async def _connection(session, connections: dict[str, int], provider: str, now: datetime) -> int:
-    """One org grant per provider for the merged calendars (no secret: nothing syncs there)."""
+    """The provider's org grant for merged calendars: the shard's own, or one without a
+    secret (nothing syncs in the merged database)."""
     if provider not in connections:
-        connections[provider] = (await session.execute(insert(CalendarConnection).values(
+        found = await session.scalar(select(CalendarConnection.id).where(
+            CalendarConnection.provider == provider, CalendarConnection.kind == "org").limit(1))
+        connections[provider] = found or (await session.execute(insert(CalendarConnection).values(
             provider=provider, kind="org", scopes="calendar.readonly", created_at=now, updated_at=now)
             .returning(CalendarConnection.id))).scalar_one()
     return connections[provider]

@@ -13,6 +13,7 @@ import pytest
 from bench.gen_org_scenario import org_story
 from service.domain.detection import to_replay_json
 from service.replay.harness import Harness, throwaway_database
+from service.replay import auto_jobs
 from service.replay.report import explain_json
 from service.replay.shards import detect_merged, partition, replay_shard
 from service.replay.validate import load
@@ -50,13 +51,12 @@ async def _sharded(scenario: dict, jobs: int, backend: str = "sqlite"):
     groups = partition(scenario, jobs)
     async with AsyncExitStack() as databases:
         urls = []
-        for _ in range(len(groups) + 1):
+        for group in groups:
             url, drop = await throwaway_database(database_url(backend))
             databases.push_async_callback(drop)
             urls.append(url)
-        for i, group in enumerate(groups):
-            await replay_shard(scenario, group, urls[i], f"shard {i}")
-        return await detect_merged(scenario, urls[-1], urls[:-1])
+            await replay_shard(scenario, group, url, f"shard {len(urls)}")
+        return await detect_merged(scenario, urls)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
@@ -105,3 +105,10 @@ async def test_cli_jobs_runs_shards_in_processes(tmp_path):
 def test_cli_rejects_bad_jobs(flags, message):
     proc = _cli(PUBLIC / "04-late-move.json", *flags)
     assert proc.returncode == 2 and message in proc.stderr
+
+
+@pytest.mark.parametrize("entries, cores, jobs", [(999, 8, 1), (1000, 8, 4), (1000, 2, 2), (5000, 1, 1),
+                                                   (5000, None, 1)])
+def test_long_timelines_are_sharded_one_per_core_up_to_four(monkeypatch, entries, cores, jobs):
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert auto_jobs({"timeline": [{}] * entries}) == jobs
