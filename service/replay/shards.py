@@ -9,9 +9,9 @@ syncs them: a timeline entry names the calendars it changes, nothing else
 notifies, so a calendar's synced history depends on its own entries alone.
 
 The other shards' synced calendars and revisions are then merged into the first
-shard's database, and the detector runs there at `now`, as it does at the end of a single replay:
-the result is the same document, in a fraction of the time on a machine with
-cores to spare."""
+shard's database, and the detector runs there at `now`, as it does at the end
+of a single replay: the result is the same document, in a fraction of the time
+on a machine with cores to spare."""
 from __future__ import annotations
 
 import asyncio
