@@ -12,8 +12,8 @@ import pytest
 
 from bench.gen_org_scenario import org_story
 from service.domain.detection import to_replay_json
-from service.replay.harness import Harness, throwaway_database
 from service.replay import auto_jobs
+from service.replay.harness import Harness, throwaway_database
 from service.replay.report import explain_json
 from service.replay.shards import detect_merged, partition, replay_shard
 from service.replay.validate import load
@@ -73,6 +73,14 @@ async def test_a_public_scenario_split_three_ways_scores_perfectly(path: Path):
 async def test_an_org_split_in_shards_gives_the_single_replays_document(backend: str):
     """Team syncs and 1:1s cross the shards' boundaries; every finding type shows up."""
     scenario = org_story(16, 6, seed=1).document()
+    shard_of = {email: i for i, group in enumerate(partition(scenario, 3)) for email in group}
+    shards_per_event: dict[str, set[int]] = {}
+    for entry in scenario["timeline"]:
+        if entry["op"] == "create":
+            event = entry["event"]
+            shards_per_event.setdefault(event["iCalUId" if "iCalUId" in event else "iCalUID"], set()).update(
+                shard_of[c] for c in entry["calendars"])
+    assert any(len(shards) > 1 for shards in shards_per_event.values())
     async with Harness(scenario, incremental=False) as harness:
         single = await harness.run()
     sharded = await _sharded(scenario, 3, backend)
