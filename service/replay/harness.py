@@ -57,13 +57,15 @@ REPLAY_POLL_MINUTES = 10 * 365 * 24 * 60
 class Harness:
     def __init__(self, scenario: dict[str, Any], *, database_url: str | None = None, keep: bool = False,
                  progress: Progress | None = None, providers: ProviderFactory | None = None,
-                 incremental: bool = True, calendars: Collection[str] | None = None) -> None:
+                 incremental: bool = True, calendars: Collection[str] | None = None,
+                 label: str = "replay") -> None:
         """`keep`: replay into the database at `database_url` itself (migrated, never
         dropped; the demo loads this way) instead of a throw-away one beside it.
         `providers(settings, clock, msal_http_client)`: the worker's adapters, for tests
         that build them with their own knobs (an injected `sleep`, timeouts).
         `calendars`: connect only these people's calendars (a shard, see shards.py);
-        the providers still hold, and the timeline still changes, everyone's."""
+        the providers still hold, and the timeline still changes, everyone's.
+        `label`: what its progress lines start with."""
         self.scenario = scenario
         self.start = instant(scenario["start"], "start")
         self.now = instant(scenario["now"], "now")
@@ -71,6 +73,7 @@ class Harness:
         self._database_url = database_url
         self._keep = keep
         self._progress = progress or (lambda _msg: None)
+        self._label = label
         self._providers = providers
         self._incremental = incremental
         self._shard = None if calendars is None else {email.lower() for email in calendars}
@@ -143,14 +146,14 @@ class Harness:
         await self.timeline()
         return await self.finish()
 
-    async def timeline(self, label: str = "replay") -> None:
+    async def timeline(self) -> None:
         """Every timeline entry, instant by instant, with a progress line now and then."""
         timeline = self.scenario.get("timeline") or []
         step, done = max(1, len(timeline) // 20), 0
         for group in instants(timeline):
             await self.apply_all(group)
             if len(timeline) >= 200 and (done + len(group)) // step > done // step:
-                self._progress(f"{label}: {done + len(group)}/{len(timeline)} entries applied ({group[-1]['at']})")
+                self._progress(f"{self._label}: {done + len(group)}/{len(timeline)} entries applied ({group[-1]['at']})")
             done += len(group)
 
     async def connect(self) -> None:
@@ -167,7 +170,7 @@ class Harness:
             await self._calendars(session, people)
             await session.commit()
         if len(people) >= 50:
-            self._progress(f"replay: connecting {len(people)} calendars")
+            self._progress(f"{self._label}: connecting {len(people)} calendars")
         await self.worker.drain()
         await self.sandbox.flush()
         await self._detect()

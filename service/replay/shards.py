@@ -18,7 +18,7 @@ import asyncio
 import multiprocessing
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import datetime
@@ -42,28 +42,22 @@ def partition(scenario: dict[str, Any], jobs: int) -> list[list[str]]:
     timeline entries naming their calendar each). Groups are contiguous runs of
     the org chart's depth-first order, so a manager mostly shares a shard with
     their reports, and the instants of a 1:1's changes are replayed by one shard."""
-    people = scenario["org"]["people"]
-    emails = [p["email"].lower() for p in people]
-    known = set(emails)
+    managers = {p["email"].lower(): (p.get("manager") or "").lower() or None for p in scenario["org"]["people"]}
     reports: dict[str | None, list[str]] = {}
-    for p in people:
-        manager = (p.get("manager") or "").lower()
-        reports.setdefault(manager if manager in known else None, []).append(p["email"].lower())
+    for email, manager in managers.items():
+        reports.setdefault(manager, []).append(email)
     order: list[str] = []
-    seen: set[str] = set()
     stack = list(reversed(reports.get(None, [])))
-    while stack:
+    while stack:   # one manager each: from the roots, nobody is met twice
         email = stack.pop()
-        if email in seen:
-            continue
-        seen.add(email)
         order.append(email)
         stack.extend(reversed(reports.get(email, [])))
-    order += [e for e in emails if e not in seen]   # reporting cycles: validation allows none, but stay total
+    reached = set(order)
+    order += [e for e in managers if e not in reached]   # no root reaches them: a reporting cycle, a manager not listed
     weight = dict.fromkeys(order, 1)
     for entry in scenario.get("timeline") or []:
-        for calendar in entry["calendars"]:
-            weight[calendar.lower()] = weight.get(calendar.lower(), 0) + 1
+        for calendar in entry["calendars"]:     # validated: each calendar named is a person's
+            weight[calendar.lower()] += 1
     jobs = max(1, min(jobs, len(order)))
     total, done = sum(weight[e] for e in order), 0
     groups: list[list[str]] = [[] for _ in range(jobs)]
@@ -75,25 +69,32 @@ def partition(scenario: dict[str, Any], jobs: int) -> list[list[str]]:
     return [g for g in groups if g]
 
 
+Shard = tuple[list[str], str, str]   # a shard's people, its database's URL, its progress label
+ShardRunner = Callable[[dict[str, Any], list[Shard]], Awaitable[None]]
+
+
 async def replay_in_shards(scenario: dict[str, Any], *, jobs: int, database_url: str | None,
-                           progress: Progress) -> Detection:
-    """The scenario replayed by up to `jobs` processes, detected over their merged history."""
+                           progress: Progress, run: ShardRunner | None = None) -> Detection:
+    """The scenario replayed by up to `jobs` shards, detected over their merged history.
+    `run`: how the shards run (default: side by side, a process each)."""
     groups = partition(scenario, jobs)
     progress(f"replay: {len(groups)} shards of {', '.join(str(len(g)) for g in groups)} people, "
              f"one process each")
     async with AsyncExitStack() as databases:
-        urls = []
-        for _ in groups:
+        shards = []
+        for i, group in enumerate(groups, start=1):
             url, drop = await throwaway_database(database_url)
             databases.push_async_callback(drop)
-            urls.append(url)
-        loop = asyncio.get_running_loop()
-        # spawn: the shards start clean, not as forks of a process with threads and a running loop.
-        with ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn")) as pool:
-            await asyncio.gather(*(
-                loop.run_in_executor(pool, _shard_process, scenario, group, url, f"replay [shard {i}/{len(groups)}]")
-                for i, (group, url) in enumerate(zip(groups, urls), start=1)))
-        return await detect_merged(scenario, urls, progress)
+            shards.append((group, url, f"replay [shard {i}/{len(groups)}]"))
+        await (run or in_processes)(scenario, shards)
+        return await _detect_merged(scenario, [url for _group, url, _label in shards], progress)
+
+
+async def in_processes(scenario: dict[str, Any], shards: list[Shard]) -> None:
+    loop = asyncio.get_running_loop()
+    # spawn: the shards start clean, not as forks of a process with threads and a running loop.
+    with ProcessPoolExecutor(len(shards), mp_context=multiprocessing.get_context("spawn")) as pool:
+        await asyncio.gather(*(loop.run_in_executor(pool, _shard_process, scenario, *shard) for shard in shards))
 
 
 def _shard_process(scenario: dict[str, Any], emails: list[str], url: str, label: str) -> None:
@@ -107,18 +108,18 @@ def _shard_process(scenario: dict[str, Any], emails: list[str], url: str, label:
 async def replay_shard(scenario: dict[str, Any], emails: list[str], url: str, label: str) -> None:
     """A shard: the replay of these people's calendars into the database at `url`."""
     def progress(message: str) -> None:
-        print(message.replace("replay:", f"{label}:", 1), file=sys.stderr, flush=True)
+        print(message, file=sys.stderr, flush=True)
 
     started = time.monotonic()
     async with Harness(scenario, database_url=url, keep=True, incremental=False, calendars=emails,
-                       progress=progress) as harness:
+                       progress=progress, label=label) as harness:
         await harness.connect()
-        await harness.timeline(label)
+        await harness.timeline()
         await harness.settle()
-    progress(f"replay: synced in {time.monotonic() - started:.1f} s")
+    progress(f"{label}: synced in {time.monotonic() - started:.1f} s")
 
 
-async def detect_merged(scenario: dict[str, Any], urls: list[str],
+async def _detect_merged(scenario: dict[str, Any], urls: list[str],
                         progress: Progress = lambda _message: None) -> Detection:
     """The other shards' histories merged into the first one's database (which
     already holds the org), and the detector at `now` there."""
@@ -148,15 +149,20 @@ async def _merge(session, sources: list[str], now: datetime) -> int:
         engine = create_engine(url)
         try:
             async with engine.connect() as source:
-                ids: dict[int, int] = {}   # the shard's calendar id → the merged one
-                for row in (await source.execute(select(Calendar.__table__, Person.email.label("email"))
-                                                 .join(Person, Person.id == Calendar.person_id)
-                                                 .order_by(Calendar.id))).mappings():
-                    values = {k: v for k, v in row.items() if k not in ("id", "email")}
-                    values.update(person_id=people[row["email"]],
-                                  connection_id=await _connection(session, connections, row["provider"], now))
-                    ids[row["id"]] = (await session.execute(
-                        insert(Calendar).values(**values).returning(Calendar.id))).scalar_one()
+                calendars = (await source.execute(select(Calendar.__table__, Person.email.label("email"))
+                                                  .join(Person, Person.id == Calendar.person_id)
+                                                  .order_by(Calendar.id))).mappings().all()
+                for provider in {row["provider"] for row in calendars}:
+                    await _connection(session, connections, provider, now)
+                await session.execute(insert(Calendar), [
+                    {**{k: v for k, v in row.items() if k not in ("id", "email")}, "person_id": people[row["email"]],
+                     "connection_id": connections[row["provider"]]} for row in calendars])
+                # (provider, account) is unique: the shard's calendar id → the merged one.
+                accounts = [row["external_id"] for row in calendars]
+                merged_ids = {(provider, account): id_ for id_, provider, account in (await session.execute(
+                    select(Calendar.id, Calendar.provider, Calendar.external_id)
+                    .where(Calendar.external_id.in_(accounts)))).all()}
+                ids = {row["id"]: merged_ids[row["provider"], row["external_id"]] for row in calendars}
                 revisions = await source.stream(select(EventRevision.__table__).order_by(EventRevision.id)
                                                 .execution_options(yield_per=_INSERT_CHUNK))
                 async for chunk in revisions.mappings().partitions():
@@ -169,13 +175,12 @@ async def _merge(session, sources: list[str], now: datetime) -> int:
     return merged
 
 
-async def _connection(session, connections: dict[str, int], provider: str, now: datetime) -> int:
-    """The provider's org grant for merged calendars: the shard's own, or one without a
-    secret (nothing syncs in the merged database)."""
+async def _connection(session, connections: dict[str, int], provider: str, now: datetime) -> None:
+    """Note in `connections` the provider's org grant for merged calendars: the shard's
+    own, or a new one without a secret (nothing syncs in the merged database)."""
     if provider not in connections:
         found = await session.scalar(select(CalendarConnection.id).where(
             CalendarConnection.provider == provider, CalendarConnection.kind == "org").limit(1))
         connections[provider] = found or (await session.execute(insert(CalendarConnection).values(
             provider=provider, kind="org", scopes="calendar.readonly", created_at=now, updated_at=now)
             .returning(CalendarConnection.id))).scalar_one()
-    return connections[provider]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,9 @@ import pytest
 from bench.gen_org_scenario import org_story
 from service.domain.detection import to_replay_json
 from service.replay import auto_jobs
-from service.replay.harness import Harness, throwaway_database
+from service.replay.harness import Harness
 from service.replay.report import explain_json
-from service.replay.shards import detect_merged, partition, replay_shard
+from service.replay.shards import partition, replay_in_shards, replay_shard
 from service.replay.validate import load
 from tests.conftest import BACKENDS, ROOT
 from tests.replay.scoring import PUBLIC, checker, database_url
@@ -46,17 +45,15 @@ def test_partition_covers_everyone_once_and_never_makes_an_empty_shard():
     assert len(groups) == 3 and sorted(sum(groups, [])) == sorted(p["email"] for p in story["org"]["people"])
 
 
+async def _one_after_another(scenario: dict, shards: list) -> None:
+    for shard in shards:
+        await replay_shard(scenario, *shard)
+
+
 async def _sharded(scenario: dict, jobs: int, backend: str = "sqlite"):
-    """What `replay_in_shards` does, with the shards run one after the other in this process."""
-    groups = partition(scenario, jobs)
-    async with AsyncExitStack() as databases:
-        urls = []
-        for group in groups:
-            url, drop = await throwaway_database(database_url(backend))
-            databases.push_async_callback(drop)
-            urls.append(url)
-            await replay_shard(scenario, group, url, f"shard {len(urls)}")
-        return await detect_merged(scenario, urls)
+    """`replay_in_shards`, with the shards run one after the other in this process."""
+    return await replay_in_shards(scenario, jobs=jobs, database_url=database_url(backend), progress=print,
+                                  run=_one_after_another)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
