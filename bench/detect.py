@@ -42,8 +42,8 @@ from bench.synthetic_org import synthetic_org  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
 from service.db.migrate import upgrade_async  # noqa: E402
 from service.db.models import Calendar, CalendarConnection, EventRevision, Pair, Person  # noqa: E402
-from service.db.snapshots import revision  # noqa: E402
-from service.domain.calendar import CalendarHistory, OrgPerson, Policy  # noqa: E402
+from service.domain.event_codec import revision  # noqa: E402
+from service.domain.events import CalendarHistory, OrgPerson, Policy  # noqa: E402
 from service.domain.detection import Detection, detect, detect_pair, people_index  # noqa: E402
 from service.domain.detection.rules import earliest  # noqa: E402
 from service.domain.people import PersonRow, import_people  # noqa: E402

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from service.domain.calendar import (
+from service.domain.events import (
     Attendee, CalendarHistory, EventChange, EventSnapshot, Kind, OrgPerson, Policy, Response, Status,
 )
 

@@ -98,24 +98,24 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    from service.domain import tokens
+    from service.domain import api_tokens
     from service.errors import AppError
 
     async def run() -> int:
         async with session_scope() as (session, now):
             try:
                 if args.action == "create":
-                    token = await tokens.create(session, args.email, args.name, now)
+                    token = await api_tokens.create(session, args.email, args.name, now)
                     await session.commit()
                     print(token)
                 elif args.action == "revoke":
-                    n = await tokens.revoke(session, args.prefix, now)
+                    n = await api_tokens.revoke(session, args.prefix, now)
                     await session.commit()
                     print(f"revoked {n} token(s)", file=sys.stderr)
                     if n == 0:
                         return 1
                 else:
-                    for row in await tokens.list_for(session, args.email):
+                    for row in await api_tokens.list_for(session, args.email):
                         state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
                         print(f"{row.prefix}…\t{row.name}\tcreated {row.created_at:%Y-%m-%d}\t{state}")
             except AppError as exc:

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.db.models import (
     ApiToken, Calendar, CalendarConnection, Finding, Meeting, MeetingStatus, Pair, Person, PushChannel,
 )
-from service.domain import actions, agenda, feedback, notes, tokens
+from service.domain import actions, agenda, api_tokens, feedback, notes
 from service.domain.access import Principal
 from service.domain.people import get_by_email
 
@@ -70,7 +70,7 @@ async def load(session: AsyncSession, now: datetime) -> DemoResult:
     manager = await get_by_email(session, DEMO_MANAGER)
     await session.execute(update(ApiToken).where(ApiToken.person_id == manager.id, ApiToken.name == "demo",
                                                  ApiToken.revoked_at.is_(None)).values(revoked_at=now))
-    token = await tokens.create(session, DEMO_MANAGER, "demo", now)
+    token = await api_tokens.create(session, DEMO_MANAGER, "demo", now)
     open_findings = await session.scalar(select(func.count()).select_from(Finding)
                                          .where(Finding.resolved_at.is_(None)))
     return DemoResult(created=created, email=DEMO_MANAGER, token=token, as_of=as_of, findings=open_findings)

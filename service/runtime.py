@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from service.clock import Clock
-from service.db.engine import is_sqlite
+from service.db import dialect
 from service.db.models import Calendar, CalendarConnection
 from service.domain.connections import PROVIDERS
 from service.domain.recompute import recompute
@@ -193,12 +193,10 @@ async def run_worker(worker: StoppableWorker, *, once: bool = False, idle_second
     """Until `worker.stopping` is set; `once`: keep channels alive, sync everything due,
     return how many syncs ran."""
     if not once:
-        engine = worker.sessions.kw["bind"]
+        dsn = dialect.listen_dsn(worker.sessions.kw["bind"])
         listening = None
-        if engine.dialect.name == "postgresql":   # webhooks in other processes NOTIFY
-            listening = asyncio.create_task(
-                doorbell.listen(engine.url.render_as_string(hide_password=False), worker.stopping),
-                name="oneonone-doorbell")
+        if dsn is not None:   # webhooks in other processes NOTIFY
+            listening = asyncio.create_task(doorbell.listen(dsn, worker.stopping), name="oneonone-doorbell")
         try:
             await worker.run(worker.stopping, idle_seconds=idle_seconds)
         finally:
@@ -252,7 +250,7 @@ def build_app(settings: Settings, *, worker: bool | None = None, clock: Clock | 
     app = create_app(settings, engine=engine, clock=clock)
     app.state.msal_http_client = msal_http_client   # the calendars API's Entra calls (sandbox: loopback)
     app.state.worker = None                         # the embedded worker, once started
-    app.state.embedded_worker = is_sqlite(settings.database_url) if worker is None else worker
+    app.state.embedded_worker = dialect.is_sqlite(settings.database_url) if worker is None else worker
     if app.state.embedded_worker:
         _embed_worker(app, settings, msal_http_client)
     return app

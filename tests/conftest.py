@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy import delete
 
 from service.api.app import create_app
 from service.clock import FixedClock
+from service.db.dialect import throwaway_database
 from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade
 from service.db.models import Base
@@ -27,16 +26,9 @@ from service.settings import Settings
 from tests.factories import Factory
 
 PG_ADMIN_DSN = os.environ.get("ONEONONE_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
+PG_URL = PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://")   # the server scratch databases go to
 BACKENDS = [b.strip() for b in os.environ.get("ONEONONE_TEST_DATABASES", "sqlite,postgres").split(",") if b.strip()]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -46,18 +38,15 @@ def db_url(request, tmp_path_factory) -> str:
         upgrade(url)
         yield url
         return
-    name = f"oneonone_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        url, drop = asyncio.run(throwaway_database(PG_URL))
     except OSError as exc:
         pytest.fail(f"PostgreSQL at {PG_ADMIN_DSN} is unreachable ({exc}); start it with "
                     "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
                     "or set ONEONONE_TEST_DATABASES=sqlite", pytrace=False)
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
     upgrade(url)
     yield url
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(drop())
 
 
 @pytest.fixture(scope="session")

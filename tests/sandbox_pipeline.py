@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from service.domain.calendar import CalendarHistory, EventChange, EventSnapshot, OrgPerson, Policy
+from service.domain.events import CalendarHistory, EventChange, EventSnapshot, OrgPerson, Policy
 from service.sandbox.errors import GoogleApiError, GraphApiError
 from service.sandbox.google_store import GoogleStore
 from service.sandbox.graph_store import GraphStore

@@ -15,7 +15,7 @@ from service.api.routers import ROUTERS
 from service.clock import Clock, SystemClock
 from service.db.engine import create_engine, read_session_factory, session_factory
 from service.security.oidc import OIDCVerifier
-from service.security.principal_cache import PrincipalCache
+from service.api.principal_cache import PrincipalCache
 from service.settings import Settings, get_settings
 
 

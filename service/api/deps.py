@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import ApiToken, Person
 from service.domain.access import Principal
-from service.security.principal_cache import PrincipalCache
+from service.api.principal_cache import PrincipalCache
 from service.errors import Forbidden, Unauthorized
 from service.security.tokens import hash_token, looks_like_api_token
 

@@ -19,6 +19,8 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db.dialect import raw_reader
+
 Processor = Callable[[Any], Any] | None
 
 
@@ -87,11 +89,7 @@ async def _driver(session: AsyncSession) -> Any | None:
     cached = session.info.get(_INFO_KEY)
     if cached is not None and transaction is not None and cached[0] is transaction:
         return cached[1]
-    conn = await session.connection()
-    driver = None
-    if (conn.dialect.driver == "asyncpg"
-            and conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"):
-        driver = (await conn.get_raw_connection()).driver_connection
+    driver = await raw_reader(await session.connection())
     session.info[_INFO_KEY] = (session.sync_session.get_transaction(), driver)
     return driver
 

@@ -27,12 +27,12 @@ from service.db.models import (
     PrivateNote, SharedNote,
 )
 from service.domain import carryover
-from service.domain.calendar import CalendarHistory, EventChange, OrgPerson, Policy
-from service.domain.detection import Detection, PairDetection, detect_pairs, people_index
-from service.domain.detection import Finding as DetectedFinding
-from service.domain.detection import Meeting as DetectedMeeting
+from service.domain.events import CalendarHistory, EventChange, OrgPerson, Policy
+from service.domain.detection import (
+    DetectedFinding, DetectedMeeting, Detection, PairDetection, detect_pairs, people_index,
+)
 from service.domain.detection.rules import earliest
-from service.db.snapshots import UNBOUNDED, from_json
+from service.domain.event_codec import UNBOUNDED, from_json
 from service.db.types import UTCDateTime
 
 # Only occurrences this recent are re-judged: older meetings and findings keep
@@ -52,13 +52,12 @@ async def load_pairs(session: AsyncSession, person_ids: set[int] | None = None,
     manager = aliased(Person)
     query = (select(Pair, manager.email, Person.email)
              .join(manager, manager.id == Pair.manager_id).join(Person, Person.id == Pair.report_id)
-             .where(Pair.active.is_(True), Person.manager_id == Pair.manager_id).order_by(Pair.id))
+             .where(Pair.active.is_(True), Person.manager_id == Pair.manager_id).order_by(Pair.id)
+             .with_for_update(of=Pair))
     if person_ids is not None:
         query = query.where(Pair.manager_id.in_(person_ids) | Pair.report_id.in_(person_ids))
     if pair_ids is not None:
         query = query.where(Pair.id.in_(pair_ids))
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(of=Pair)
     return [(row[0], row[1], row[2]) for row in (await session.execute(query)).all()]
 
 

@@ -54,9 +54,7 @@ async def recompute_due(session: AsyncSession, now: datetime, *, last_run: datet
 async def due_pairs(session: AsyncSession, now: datetime, limit: int) -> list[int]:
     """Active pairs whose next boundary has passed, most overdue first."""
     query = (select(Pair.id).where(Pair.active.is_(True), Pair.next_check_at <= now)
-             .order_by(Pair.next_check_at, Pair.id).limit(limit))
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+             .order_by(Pair.next_check_at, Pair.id).limit(limit).with_for_update(skip_locked=True))
     return list((await session.scalars(query)).all())
 
 

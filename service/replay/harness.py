@@ -30,7 +30,8 @@ from sqlalchemy.engine import make_url
 
 from service.api.app import create_app
 from service.clock import FixedClock
-from service.db.engine import create_engine, is_sqlite, session_factory
+from service.db.dialect import throwaway_database
+from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade_async
 from service.db.models import Calendar, Pair, Person
 from service.domain.connections import connect_org
@@ -280,33 +281,6 @@ def instants(timeline: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         groups[-1].append(entry)
         seen.add(event)
     return groups
-
-
-async def throwaway_database(database_url: str | None) -> tuple[str, Callable[[], Awaitable[None]]]:
-    """A new empty database and what drops it: a file in a temporary folder (SQLite,
-    the default), or one created beside the PostgreSQL database named."""
-    if database_url is None or is_sqlite(database_url):
-        folder = tempfile.mkdtemp(prefix="oneonone-replay-")
-
-        async def remove() -> None:
-            shutil.rmtree(folder, ignore_errors=True)
-        return f"sqlite+aiosqlite:///{Path(folder) / 'replay.db'}", remove
-    url = make_url(database_url)
-    name = f"oneonone_replay_{uuid.uuid4().hex[:12]}"
-    admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    await _pg(admin_dsn, f'CREATE DATABASE "{name}"')
-
-    async def drop() -> None:
-        await _pg(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return url.set(database=name).render_as_string(hide_password=False), drop
-
-
-async def _pg(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def replay_time(value: str) -> datetime:

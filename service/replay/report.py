@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from service.domain.detection import Detection, Finding
-from service.domain.detection.replay import finding_json
+from service.domain.detection import Detection, DetectedFinding
+from service.domain.detection.document import finding_json
 
 
 def render(document: dict[str, Any], detection: Detection, *, explain: bool) -> str:
@@ -22,7 +22,7 @@ def render(document: dict[str, Any], detection: Detection, *, explain: bool) -> 
     for f in document["findings"]:
         fields = ", ".join(f"{k}={v}" for k, v in f.items() if k not in ("type", "manager", "report"))
         lines.append(f"  {f['type']}: {f['manager']} / {f['report']} ({fields})")
-        found: Finding | None = evidence.get(_identity(f))
+        found: DetectedFinding | None = evidence.get(_identity(f))
         if explain and found is not None:
             lines += [f"      because: {line}" for line in found.evidence] or ["      (no evidence recorded)"]
     if not document["findings"]:

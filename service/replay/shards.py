@@ -30,7 +30,8 @@ from service.db.engine import create_engine, session_factory
 from service.db.models import Calendar, CalendarConnection, EventRevision, Person
 from service.domain.detection import Detection
 from service.domain.recompute import recompute
-from service.replay.harness import Harness, throwaway_database
+from service.db.dialect import throwaway_database
+from service.replay.harness import Harness
 from service.replay.validate import instant
 
 Progress = Callable[[str], None]

@@ -15,10 +15,11 @@ import asyncio
 
 import asyncpg
 import structlog
-from sqlalchemy import event, func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+
+from service.db import dialect
 
 log = structlog.get_logger(__name__)
 
@@ -71,8 +72,7 @@ async def announce(session: AsyncSession) -> None:
     """Called in a transaction that marks calendars dirty: workers hear of it when
     (and only if) it commits."""
     session.sync_session.info[_RING] = True
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(select(func.pg_notify(CHANNEL, "")))
+    await dialect.notify(session, CHANNEL)
 
 
 @event.listens_for(Session, "after_commit")
@@ -86,11 +86,10 @@ def _forget_on_rollback(session: Session) -> None:
     session.info.pop(_RING, None)
 
 
-async def listen(database_url: str, stop: asyncio.Event, bell: Doorbell = BELL,
-                 retry_seconds: float = 5.0) -> None:
-    """LISTEN for workers' doorbell notifications until `stop`; a lost connection is
-    opened again (and rings once: something may have been missed meanwhile)."""
-    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+async def listen(dsn: str, stop: asyncio.Event, bell: Doorbell = BELL, retry_seconds: float = 5.0) -> None:
+    """LISTEN for workers' doorbell notifications until `stop` on a connection of its
+    own (`dsn`: dialect.listen_dsn); a lost connection is opened again (and rings
+    once: something may have been missed meanwhile)."""
     while not stop.is_set():
         lost = asyncio.Event()
         try:

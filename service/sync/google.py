@@ -45,7 +45,7 @@ from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
 from service.clock import Clock, SystemClock
-from service.domain.calendar import EventSnapshot
+from service.domain.events import EventSnapshot
 from service.settings import GoogleSettings, Settings
 from service.sync.normalize_google import GoogleEventError, normalize_google_event
 from service.sync.provider import (AuthorizationFailed, CalendarRef, ChangeSet, Channel, FullResyncRequired,

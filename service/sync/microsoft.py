@@ -34,7 +34,7 @@ import httpx
 import structlog
 
 from service.clock import Clock
-from service.domain.calendar import EventSnapshot
+from service.domain.events import EventSnapshot
 from service.settings import Settings
 from service.sync.microsoft_auth import GraphTokens, RefreshTokenHook
 from service.sync.microsoft_http import GraphHttp, Sleep, error_code, graph_instant

@@ -1,6 +1,6 @@
 """Google Calendar v3 `Event` resources → the neutral EventSnapshot.
 
-Pure functions: no I/O, no clock. Mapping (see service.domain.calendar):
+Pure functions: no I/O, no clock. Mapping (see service.domain.events):
 - kind: `recurringEventId` → instance; `recurrence` → series; else single;
 - a cancelled instance may be a stub (id, recurringEventId, originalStartTime,
   status only): start/end stay None, its slot is `original_start`;
@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from service.domain.calendar import RESPONSES, STATUSES, Attendee, EventSnapshot, Kind, Response, Status
+from service.domain.events import RESPONSES, STATUSES, Attendee, EventSnapshot, Kind, Response, Status
 
 UTC = timezone.utc
 

@@ -1,6 +1,6 @@
 """Microsoft Graph v1.0 `event` resources → the neutral EventSnapshot.
 
-Pure functions: no I/O, no clock. Mapping (see service.domain.calendar):
+Pure functions: no I/O, no clock. Mapping (see service.domain.events):
 - kind: seriesMaster → series; occurrence/exception → instance; else single;
 - an occurrence from calendarView delta may be a stub (id, type,
   seriesMasterId, originalStart, start, end): its other details come from the
@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
-from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Status
+from service.domain.events import Attendee, EventSnapshot, Kind, Response, Status
 from service.sync.windows_zones import UnknownTimeZone, to_iana
 
 UTC = timezone.utc

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from service.domain.calendar import EventSnapshot
+from service.domain.events import EventSnapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,16 +39,11 @@ def _due_now():
     )
 
 
-def _claim_statement(skip_locked: bool):
-    due = select(_c.id).where(*_due_now()).order_by(_c.dirty.desc(), _c.id).limit(bindparam("limit"))
-    if skip_locked:
-        due = due.with_for_update(skip_locked=True)
-    return (update(_calendars).where(_c.id.in_(due.scalar_subquery()))
-            .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("lease_until"))
-            .returning(_c.id, _c.dirty_generation))
-
-
-_CLAIM = {"postgresql": _claim_statement(skip_locked=True), "sqlite": _claim_statement(skip_locked=False)}
+_DUE = (select(_c.id).where(*_due_now()).order_by(_c.dirty.desc(), _c.id).limit(bindparam("limit"))
+        .with_for_update(skip_locked=True))
+_CLAIM = (update(_calendars).where(_c.id.in_(_DUE.scalar_subquery()))
+          .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("lease_until"))
+          .returning(_c.id, _c.dirty_generation))
 _EXTEND = (update(_calendars).where(_c.id == bindparam("calendar_id"), _c.lease_owner == bindparam("owner"))
            .values(lease_expires_at=bindparam("lease_until")))
 _LEASE = (update(_calendars)
@@ -65,7 +60,7 @@ _MARK_DIRTY = (update(_calendars).where(_c.id.in_(bindparam("ids", expanding=Tru
 
 async def claim(session: AsyncSession, *, owner: str, now: datetime, lease_until: datetime,
                 limit: int) -> list[Claim]:
-    rows = await session.execute(_CLAIM[session.bind.dialect.name],
+    rows = await session.execute(_CLAIM,
                                  {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until})
     return [Claim(r.id, r.dirty_generation) for r in rows]
 

@@ -19,9 +19,9 @@ from sqlalchemy import Row, and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import CalendarEvent, EventRevision
-from service.domain.calendar import EventSnapshot, Kind
+from service.domain.events import EventSnapshot, Kind
 from service.sync.provider import ChangeSet
-from service.db.snapshots import revision, row_matches, row_values, values_match
+from service.domain.event_codec import revision, row_matches, row_values, values_match
 
 _CHUNK = 100                         # rows per INSERT batch: few alive at once (see apply)
 

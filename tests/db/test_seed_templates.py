@@ -3,17 +3,17 @@ migrated database of each kind: the shared test database loses rows between test
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timezone
 
 import pytest
 from alembic import command
 from sqlalchemy import select
 
+from service.db.dialect import throwaway_database
 from service.db.engine import create_engine, session_factory
 from service.db.migrate import alembic_config, upgrade_async
 from service.db.models import Template
-from tests.conftest import BACKENDS, PG_ADMIN_DSN, _pg_admin
+from tests.conftest import BACKENDS, PG_URL
 
 EXPECTED = [
     {"title": "Opening", "minutes": 5,
@@ -29,15 +29,11 @@ EXPECTED = [
 
 @pytest.fixture(params=BACKENDS)
 async def fresh_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"oneonone_seed_{uuid.uuid4().hex[:8]}"
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+    url, drop = await throwaway_database(None if request.param == "sqlite" else PG_URL)
     try:
-        yield PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+        yield url
     finally:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop()
 
 
 async def templates_in(url: str) -> list[Template]:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from service.db.models import (
     AgendaItem, Calendar, CalendarConnection, EventRevision, Finding, Meeting, Pair, Person,
 )
-from service.db.snapshots import revision
+from service.domain.event_codec import revision
 from service.domain.people import PersonRow, import_people
 from service.domain.recompute import recompute
 from service.domain.schedule import recompute_due

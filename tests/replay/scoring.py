@@ -8,7 +8,7 @@ from pathlib import Path
 from service.domain.detection import to_replay_json
 from service.replay.harness import Harness
 from service.replay.validate import load
-from tests.conftest import PG_ADMIN_DSN, ROOT
+from tests.conftest import PG_URL, ROOT
 
 PUBLIC = ROOT.parent / "shared" / "scenarios" / "public"
 
@@ -21,7 +21,7 @@ def checker():
 
 
 def database_url(backend: str) -> str | None:
-    return None if backend == "sqlite" else PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://")
+    return None if backend == "sqlite" else PG_URL
 
 
 async def assert_scores_perfectly(path: Path, backend: str) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.domain.calendar import CalendarHistory, EventSnapshot, Kind, Response, Status
+from service.domain.events import CalendarHistory, EventSnapshot, Kind, Response, Status
 from tests.sandbox_pipeline import history_from_scenario
 
 UTC = timezone.utc

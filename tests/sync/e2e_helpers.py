@@ -33,7 +33,7 @@ from service.replay.harness import Harness
 from service.replay.validate import instant
 from service.sync.google import GoogleCalendarProvider, RetryPolicy
 from service.sync.microsoft import GraphCalendarProvider
-from tests.conftest import PG_ADMIN_DSN
+from tests.conftest import PG_URL
 
 UTC = timezone.utc
 BERLIN = "Europe/Berlin"
@@ -43,7 +43,7 @@ MAYA, BEN, LI, OLA, KIM = (f"{n}@acme.test" for n in ("maya", "ben", "li", "ola"
 
 
 def database_url(backend: str) -> str | None:
-    return None if backend == "sqlite" else PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://")
+    return None if backend == "sqlite" else PG_URL
 
 
 def at(text: str) -> datetime:

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from service.db.dialect import listen_dsn
 from service.db.models import Calendar, CalendarEvent
 from service.domain.connections import connect_org
 from service.runtime import close_worker, run_worker
@@ -40,7 +41,8 @@ async def test_a_dirty_mark_rings_on_commit_only(factory, sessions, db_url):
     cal = await calendar(factory, await factory.person(email="bell@acme.test"))
     heard = Doorbell()                      # what a worker process hears over LISTEN
     stop = asyncio.Event()
-    listener = asyncio.create_task(listen(db_url, stop, heard)) if db_url.startswith("postgresql") else None
+    dsn = listen_dsn(sessions.kw["bind"])
+    listener = asyncio.create_task(listen(dsn, stop, heard)) if dsn else None
     try:
         if listener is not None:
             assert await _rings_within(heard, 5), "LISTEN rings once connected (it may have missed something)"

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from structlog.testing import capture_logs
 
 from service.clock import FixedClock
-from service.domain.calendar import Kind, Status
+from service.domain.events import Kind, Status
 from service.sandbox.google_server import GoogleFake
 from service.sandbox.google_store import GoogleStore
 from service.sandbox.serve import LoopbackServer

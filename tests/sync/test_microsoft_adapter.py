@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from structlog.testing import capture_logs
 
-from service.domain.calendar import Kind, Status
+from service.domain.events import Kind, Status
 from service.sandbox.graph_view import occurrence_id
 from service.sandbox.oauth_entra import object_id
 from service.sync.microsoft import GraphCalendarProvider

@@ -7,7 +7,7 @@ import pytest
 from dateutil.rrule import rrulestr
 from zoneinfo import ZoneInfo
 
-from service.domain.calendar import Kind, Response, Status
+from service.domain.events import Kind, Response, Status
 from service.sync.normalize_google import GoogleEventError, normalize_google_event
 
 UTC = timezone.utc

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import pytest
 from dateutil.rrule import rrulestr
 
-from service.domain.calendar import Kind, Response, Status
+from service.domain.events import Kind, Response, Status
 from service.sync.normalize_microsoft import GraphEventError, normalize_graph_event
 from service.sync.windows_zones import WINDOWS_TO_IANA, UnknownTimeZone, to_iana, to_windows
 

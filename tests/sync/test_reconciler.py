@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from service.db.models import CalendarEvent, EventRevision
-from service.db.snapshots import from_json, row_matches
-from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Status
+from service.domain.event_codec import from_json, row_matches
+from service.domain.events import Attendee, EventSnapshot, Kind, Response, Status
 from service.sync import reconciler
 from service.sync.provider import ChangeSet, SyncWindow
 from tests.sync.sync_factories import calendar

@@ -85,7 +85,7 @@ class PushChannel(IdMixin, Base):
 
 class CalendarEvent(IdMixin, Base):
     """The current normalized state of one event in one calendar (see
-    service/domain/calendar.py: EventSnapshot). `removed_at` marks deletions."""
+    service/domain/events.py: EventSnapshot). `removed_at` marks deletions."""
 
     __tablename__ = "calendar_events"
     __table_args__ = (
@@ -117,7 +117,7 @@ class EventRevision(IdMixin, Base):
     """Every change seen to an event, with the provider's change time: the detector
     needs when a 1:1 was cancelled or moved and what it looked like before.
     `snapshot` is null for a removal. `horizon`: how far in time the state reaches
-    (snapshots.horizon); null on rows written before it was recorded (read as unbounded)."""
+    (service.domain.event_codec.horizon); null on rows written before it was recorded (read as unbounded)."""
 
     __tablename__ = "event_revisions"
     __table_args__ = (Index("ix_event_revisions_calendar_id_event_id", "calendar_id", "event_id", "id"),)

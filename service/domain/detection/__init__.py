@@ -11,9 +11,9 @@ Modules: `records` (history → per-calendar event records), `recurrence`
 (slots in the series' own zone), `timeline` (an occurrence as one copy sees
 it), `singles` and `series` (replaying each occurrence's changes without
 rewriting history), `occurrences` (entry point), `classify` (what is a 1:1;
-merging copies), `cadence`, `busy` (double-booking blocks), `findings` (one
-function per type), `engine` (orchestration), `model` (output types),
-`replay` (the JSON document), `rules` (the SPEC's numbers), `boundaries`
+merging copies), `cadence`, `busy` (double-booking blocks), `detectors` (one
+function per finding type), `engine` (orchestration), `model` (output types),
+`document` (the oneonone-replay/1 JSON), `rules` (the SPEC's numbers), `boundaries`
 (when a pair's result can next change with no calendar change).
 
 Where the SPEC is silent, these choices were made (details in each module):
@@ -53,8 +53,8 @@ Where the SPEC is silent, these choices were made (details in each module):
 - Known limit: state first seen at the initial sync is dated by the provider's
   last-change time, which may postdate the change that made it."""
 from service.domain.detection.engine import detect, detect_pair, detect_pairs, people_index, reporting_lines
-from service.domain.detection.model import Detection, Finding, Meeting, PairDetection, PairSummary
-from service.domain.detection.replay import FORMAT, to_replay_json
+from service.domain.detection.model import Detection, DetectedFinding, DetectedMeeting, PairDetection, PairSummary
+from service.domain.detection.document import FORMAT, to_replay_json
 
-__all__ = ["FORMAT", "Detection", "Finding", "Meeting", "PairDetection", "PairSummary", "detect",
+__all__ = ["FORMAT", "Detection", "DetectedFinding", "DetectedMeeting", "PairDetection", "PairSummary", "detect",
            "detect_pair", "detect_pairs", "people_index", "reporting_lines", "to_replay_json"]

@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from service.domain.detection.cadence import horizon
-from service.domain.detection.findings import PairFacts
+from service.domain.detection.detectors import PairFacts
 from service.domain.detection.rules import DAY, GAP_FACTOR, WINDOW_FUTURE, WINDOW_PAST
 
 # Strict conditions (leaving the window, a gap *more* than 1.5 intervals) turn

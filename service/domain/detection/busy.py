@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from service.domain.calendar import Response
+from service.domain.events import Response
 from service.domain.detection.occurrences import CopyOccurrence, copy_occurrences
 from service.domain.detection.records import EventRecord
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
-from service.domain.calendar import EventSnapshot, OrgPerson, Response, Status
+from service.domain.events import EventSnapshot, OrgPerson, Response, Status
 from service.domain.detection.timeline import CopyOccurrence, Move
 from service.domain.detection.rules import MAX_LENGTH, MIN_LENGTH
 

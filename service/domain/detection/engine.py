@@ -11,15 +11,15 @@ from collections import Counter
 from datetime import datetime
 from typing import Iterable, Mapping
 
-from service.domain.calendar import CalendarHistory, OrgPerson, Policy
+from service.domain.events import CalendarHistory, OrgPerson, Policy
 from service.domain.detection.boundaries import next_change
 from service.domain.detection.busy import BusyIndex, build_busy_index
 from service.domain.detection.cadence import (
     bucket, display_interval, horizon, infer_interval, series_interval,
 )
 from service.domain.detection.classify import PairOccurrence, merge_copies, one_on_one_pair
-from service.domain.detection.findings import PairFacts, all_findings
-from service.domain.detection.model import Detection, Meeting, PairDetection, PairSummary
+from service.domain.detection.detectors import PairFacts, all_findings
+from service.domain.detection.model import Detection, DetectedMeeting, PairDetection, PairSummary
 from service.domain.detection.occurrences import CopyOccurrence, copy_occurrences
 from service.domain.detection.records import EventRecord, index_history
 from service.domain.detection.rules import (
@@ -139,10 +139,10 @@ def _summary(facts: PairFacts) -> PairSummary:
                        min(upcoming, default=None))
 
 
-def _meeting(occ: PairOccurrence, now: datetime) -> Meeting:
+def _meeting(occ: PairOccurrence, now: datetime) -> DetectedMeeting:
     primary = occ.primary
     record = primary.record
-    return Meeting(
+    return DetectedMeeting(
         occ.manager, occ.report, occ.original_start, occ.start, occ.end, occ.status(now),
         title=occ.title, ical_uid=record.created.ical_uid,
         series_id=record.event_id if record.is_series else None,

@@ -35,7 +35,7 @@ class PairSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class Meeting:
+class DetectedMeeting:
     manager: str
     report: str
     original_start: datetime
@@ -51,7 +51,7 @@ class Meeting:
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class DetectedFinding:
     type: str
     manager: str
     report: str
@@ -95,8 +95,8 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class PairDetection:
     pair: PairSummary
-    meetings: tuple[Meeting, ...]
-    findings: tuple[Finding, ...]
+    meetings: tuple[DetectedMeeting, ...]
+    findings: tuple[DetectedFinding, ...]
     # The earliest later `now` at which this may differ with no calendar change
     # (see `boundaries`); None: only a calendar change can change it.
     next_change: datetime | None = None
@@ -105,8 +105,8 @@ class PairDetection:
 @dataclass(frozen=True, slots=True)
 class Detection:
     pairs: tuple[PairSummary, ...]
-    meetings: tuple[Meeting, ...]
-    findings: tuple[Finding, ...]
+    meetings: tuple[DetectedMeeting, ...]
+    findings: tuple[DetectedFinding, ...]
 
     @classmethod
     def combine(cls, parts: list[PairDetection]) -> "Detection":

@@ -14,7 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Iterable, Mapping
 
-from service.domain.calendar import CalendarHistory, EventChange, EventSnapshot, Kind, Status
+from service.domain.events import CalendarHistory, EventChange, EventSnapshot, Kind, Status
 
 # One observed state of an instance, with the instance's own event id.
 InstanceVersion = tuple[datetime, EventSnapshot | None, str]

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from service.domain.calendar import EventSnapshot
+from service.domain.events import EventSnapshot
 from service.domain.detection.records import EventRecord, InstanceVersion
 from service.domain.detection.recurrence import EXCLUDED, LIVE, SlotSet, slot_set
 from service.domain.detection.rules import REMOVAL_TOLERANCE, STAMPED_TOLERANCE

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.domain.calendar import EventSnapshot, Response, Status
+from service.domain.events import EventSnapshot, Response, Status
 from service.domain.detection.records import EventRecord
 
 # Why an occurrence is cancelled.

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from service.domain.calendar import (
+from service.domain.events import (
     Attendee, CalendarHistory, EventChange, EventSnapshot, Kind, OrgPerson, Policy, Response, Status,
 )
 from service.domain.detection import detect, detect_pair, people_index, to_replay_json

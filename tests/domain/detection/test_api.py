@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from service.domain.calendar import CalendarHistory
+from service.domain.events import CalendarHistory
 from service.domain.detection import Detection, detect, detect_pair, people_index, to_replay_json
 from tests.domain.detection.builders import World, email
 

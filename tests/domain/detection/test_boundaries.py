@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from service.domain.detection import detect_pair, people_index
-from service.domain.detection.replay import finding_json, meeting_json, pair_json
+from service.domain.detection.document import finding_json, meeting_json, pair_json
 from tests.domain.detection.builders import World, email, utc
 
 NOW = "2026-03-02T09:00Z"

@@ -6,7 +6,7 @@ import functools
 from datetime import datetime, timezone
 from typing import Any
 
-from service.domain.calendar import KINDS, STATUSES, Attendee, EventSnapshot, Kind, Response
+from service.domain.events import KINDS, STATUSES, Attendee, EventSnapshot, Kind, Response
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 UNBOUNDED = datetime(9999, 12, 31, tzinfo=timezone.utc)   # see `horizon`

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import orjson
 
-from service.db.snapshots import UNBOUNDED, from_json, horizon, to_json
-from service.domain.calendar import Attendee, EventSnapshot, Kind, Response, Status
+from service.domain.event_codec import UNBOUNDED, from_json, horizon, to_json
+from service.domain.events import Attendee, EventSnapshot, Kind, Response, Status
 
 T = datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import time
 
 from service.domain.access import Principal
-from service.security.principal_cache import PrincipalCache
+from service.api.principal_cache import PrincipalCache
 
 P = Principal(person_id=1, email="maya@acme.test", role="member")
 

@@ -13,7 +13,7 @@ from typing import Callable
 from service.domain.detection.busy import BusyIndex
 from service.domain.detection.cadence import display_interval, horizon
 from service.domain.detection.classify import PairOccurrence
-from service.domain.detection.model import Finding
+from service.domain.detection.model import DetectedFinding
 from service.domain.detection.occurrences import SERIES_DELETED
 from service.domain.detection.rules import (
     DAY, DEFAULT_HALF_WINDOW, GAP_FACTOR, LATE_NOTICE, MAX_HALF_WINDOW, SHORT_RATIO, days, hours,
@@ -33,8 +33,8 @@ class PairFacts:
     window: list[PairOccurrence]
     interval: float | None
 
-    def finding(self, type_: str, **fields) -> Finding:
-        return Finding(type_, self.manager, self.report, **fields)
+    def finding(self, type_: str, **fields) -> DetectedFinding:
+        return DetectedFinding(type_, self.manager, self.report, **fields)
 
 
 def describe(occ: PairOccurrence) -> str:
@@ -50,7 +50,7 @@ def half_window(interval: float | None) -> timedelta:
     return min(interval * DAY / 2, MAX_HALF_WINDOW)
 
 
-def cancelled_without_reschedule(facts: PairFacts) -> list[Finding]:
+def cancelled_without_reschedule(facts: PairFacts) -> list[DetectedFinding]:
     """Cancelled before its start — not by deleting its whole series — and no
     non-cancelled 1:1 of the pair from another series (or a single event)
     starts within ±half-window of the original start, bounds included."""
@@ -73,7 +73,7 @@ def cancelled_without_reschedule(facts: PairFacts) -> list[Finding]:
     return out
 
 
-def late_reschedule(facts: PairFacts) -> list[Finding]:
+def late_reschedule(facts: PairFacts) -> list[DetectedFinding]:
     """Moved less than 24 h before the earlier of its old and new start; with
     several moves the smallest notice counts. Length-only changes are not moves."""
     out = []
@@ -98,7 +98,7 @@ def _single_reference(window: list[PairOccurrence]) -> timedelta | None:
     return statistics.median(lengths)
 
 
-def shortened(facts: PairFacts) -> list[Finding]:
+def shortened(facts: PairFacts) -> list[DetectedFinding]:
     """Scheduled for < 75 % of its series' length in force at its start; single
     events against the median length of the pair's non-cancelled singles."""
     singles = _single_reference(facts.window)
@@ -118,7 +118,7 @@ def shortened(facts: PairFacts) -> list[Finding]:
     return out
 
 
-def declined(facts: PairFacts) -> list[Finding]:
+def declined(facts: PairFacts) -> list[DetectedFinding]:
     out = []
     for occ in facts.window:
         if occ.cancelled:
@@ -132,7 +132,7 @@ def declined(facts: PairFacts) -> list[Finding]:
     return out
 
 
-def double_booked(facts: PairFacts, busy: BusyLookup) -> list[Finding]:
+def double_booked(facts: PairFacts, busy: BusyLookup) -> list[DetectedFinding]:
     """Strict overlap with another busy, timed, non-cancelled event on `by`'s
     own calendar that `by` did not decline (future occurrences included)."""
     out = []
@@ -152,7 +152,7 @@ def double_booked(facts: PairFacts, busy: BusyLookup) -> list[Finding]:
     return out
 
 
-def cadence_gap(facts: PairFacts) -> list[Finding]:
+def cadence_gap(facts: PairFacts) -> list[DetectedFinding]:
     """Consecutive held occurrences of the window (or the last one and now) more
     than 1.5 × interval apart, start to start; `since` is the earlier start."""
     if facts.interval is None:
@@ -173,7 +173,7 @@ def cadence_gap(facts: PairFacts) -> list[Finding]:
     return out
 
 
-def no_upcoming(facts: PairFacts) -> list[Finding]:
+def no_upcoming(facts: PairFacts) -> list[DetectedFinding]:
     """No non-cancelled occurrence that neither declined starts in
     (now, now + max(2 × interval, 14 d)]."""
     ahead = horizon(facts.interval)
@@ -186,8 +186,8 @@ def no_upcoming(facts: PairFacts) -> list[Finding]:
         evidence=(f"no 1:1 scheduled in ({iso(facts.now)}, {iso(end)}]",))]
 
 
-def all_findings(facts: PairFacts, busy: BusyLookup) -> list[Finding]:
+def all_findings(facts: PairFacts, busy: BusyLookup) -> list[DetectedFinding]:
     found = (cancelled_without_reschedule(facts) + late_reschedule(facts) + shortened(facts)
              + declined(facts) + double_booked(facts, busy) + cadence_gap(facts)
              + no_upcoming(facts))
-    return sorted(found, key=Finding.sort_key)
+    return sorted(found, key=DetectedFinding.sort_key)

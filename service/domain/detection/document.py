@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from service.domain.detection.model import KEY_FIELDS, Detection, Finding, Meeting, PairSummary
+from service.domain.detection.model import KEY_FIELDS, Detection, DetectedFinding, DetectedMeeting, PairSummary
 from service.domain.detection.rules import as_utc, iso
 
 FORMAT = "oneonone-replay/1"
@@ -17,13 +17,13 @@ def pair_json(pair: PairSummary) -> dict[str, Any]:
             "next_scheduled": iso(pair.next_scheduled)}
 
 
-def meeting_json(meeting: Meeting) -> dict[str, Any]:
+def meeting_json(meeting: DetectedMeeting) -> dict[str, Any]:
     return {"manager": meeting.manager, "report": meeting.report,
             "original_start": iso(meeting.original_start), "start": iso(meeting.start),
             "end": iso(meeting.end), "status": meeting.status}
 
 
-def finding_json(finding: Finding) -> dict[str, Any]:
+def finding_json(finding: DetectedFinding) -> dict[str, Any]:
     out: dict[str, Any] = {"type": finding.type, "manager": finding.manager,
                            "report": finding.report}
     for name in KEY_FIELDS[finding.type]:
@@ -37,7 +37,7 @@ def to_replay_json(detection: Detection, now: datetime) -> dict[str, Any]:
     pairs = sorted(detection.pairs, key=lambda p: (p.manager, p.report))
     meetings = sorted(detection.meetings,
                       key=lambda m: (m.manager, m.report, m.original_start, m.start))
-    findings = sorted(detection.findings, key=Finding.sort_key)
+    findings = sorted(detection.findings, key=DetectedFinding.sort_key)
     return {"format": FORMAT, "now": iso(as_utc(now)),
             "pairs": [pair_json(p) for p in pairs],
             "meetings": [meeting_json(m) for m in meetings],
