@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.sync.windows_zones import to_windows
+from service.sync.providers.microsoft.windows_zones import to_windows
 
 UTC = timezone.utc
 DAYS = {"MO": "monday", "TU": "tuesday", "WE": "wednesday", "TH": "thursday", "FR": "friday",

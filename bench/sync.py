@@ -359,7 +359,7 @@ async def run_service(sa_url: str, fake: dict[str, Any], expected: int, profile:
     from service.security.crypto import Vault, generate_key
     from service.settings import GoogleSettings, Settings
     from service.sync import reconciler
-    from service.sync.google import GoogleCalendarProvider
+    from service.sync.providers.google.adapter import GoogleCalendarProvider
     from service.sync.worker import SyncWorker
 
     base = fake["base_url"]
@@ -386,7 +386,7 @@ async def run_service(sa_url: str, fake: dict[str, Any], expected: int, profile:
                                  dirty_generation=0, failures=0, created_at=NOW, updated_at=NOW))
             await session.commit()
 
-        provider = GoogleCalendarProvider(settings, clock=clock)
+        provider = GoogleCalendarProvider(settings.google, clock=clock)
         marks = {"fetch": 0.0, "normalize": 0.0, "reconcile": 0.0}
         fetch_changes, normalize, apply = provider.fetch_changes, provider._normalize, reconciler.apply
 

@@ -1,128 +1,39 @@
-"""The production runtime, built from Settings: provider adapters, the sync
-worker (vault, channel manager, detector on change, rotated refresh tokens
+"""The production wiring, built from Settings: the sync worker (adapters from the
+registry, vault, channel manager, detector on change, rotated refresh tokens
 stored back), the worker loop `oneonone worker` runs, and the app `oneonone
-serve` runs, with its in-process worker on SQLite. The replay harness and the
-tests build the very same pieces, so what they exercise is what production runs."""
+serve` runs, with its in-process worker on SQLite. Imported by entry points only
+(the CLI, the replay harness); the replay harness and the tests build the very
+same pieces, so what they exercise is what production runs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import structlog
 from fastapi import FastAPI
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from service.api.app import create_app
 from service.clock import Clock
 from service.db import dialect
-from service.db.models import Calendar, CalendarConnection
-from service.domain.connections import PROVIDERS
 from service.domain.recompute import recompute
 from service.domain.schedule import recompute_due
 from service.security.crypto import SecretKeyMissing, Vault
 from service.settings import Settings
 from service.sync import doorbell, queue
 from service.sync.channels import ChannelManager
-from service.sync.google import GoogleCalendarProvider
-from service.sync.microsoft import GraphCalendarProvider
-from service.sync.microsoft_auth import RefreshTokenHook
-from service.sync.provider import CalendarProvider, CalendarRef, Channel, ProviderError
+from service.sync.grants import store_rotated_refresh_tokens
+from service.sync.port import CalendarProvider
+from service.sync.registry import ProviderSet, close_providers
 from service.sync.worker import Loaded, OnChanged, SyncWorker
 
 log = structlog.get_logger(__name__)
 SHUTDOWN_GRACE_SECONDS = 60.0   # the embedded worker's last calendar, before the server gives up on it
 
 
-# -- providers ---------------------------------------------------------------------------------------
-def configured_providers(settings: Settings) -> set[str]:
-    """Providers whose credentials the settings hold (a web app for people's own
-    consent, or Google's process-wide service-account key)."""
-    names = set()
-    if settings.google.client_id or settings.google.service_account_file:
-        names.add("google")
-    if settings.microsoft.client_id:
-        names.add("microsoft")
-    return names
-
-
-def build_provider(name: str, settings: Settings, clock: Clock, *, msal_http_client: Any = None,
-                   on_refresh_token: RefreshTokenHook | None = None) -> CalendarProvider:
-    if name == "google":
-        return GoogleCalendarProvider(settings, clock=clock)
-    if name == "microsoft":
-        return GraphCalendarProvider(settings, clock=clock, msal_http_client=msal_http_client,
-                                     on_refresh_token=on_refresh_token)
-    raise ValueError(f"unknown calendar provider {name!r}")
-
-
-def build_providers(settings: Settings, clock: Clock, *, msal_http_client: Any = None,
-                    on_refresh_token: RefreshTokenHook | None = None) -> dict[str, CalendarProvider]:
-    """One adapter per configured provider (see `configured_providers`)."""
-    return {name: build_provider(name, settings, clock, msal_http_client=msal_http_client,
-                                 on_refresh_token=on_refresh_token)
-            for name in sorted(configured_providers(settings))}
-
-
-class ProviderSet(Mapping[str, CalendarProvider]):
-    """The configured adapters, plus any other known provider built the first time a
-    calendar of it is synced: an org grant carries its own credentials (connect-all
-    stores the key or the app secret), so it needs no provider settings, and a
-    worker started before the grant was made still serves it."""
-
-    def __init__(self, settings: Settings, clock: Clock, *, msal_http_client: Any = None,
-                 on_refresh_token: RefreshTokenHook | None = None) -> None:
-        self._options = dict(msal_http_client=msal_http_client, on_refresh_token=on_refresh_token)
-        self._settings, self._clock = settings, clock
-        self._built = build_providers(settings, clock, **self._options)
-
-    def __getitem__(self, name: str) -> CalendarProvider:
-        if name not in self._built:
-            if name not in PROVIDERS:
-                raise KeyError(name)
-            self._built[name] = build_provider(name, self._settings, self._clock, **self._options)
-        return self._built[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(dict(self._built))
-
-    def __len__(self) -> int:
-        return len(self._built)
-
-
-async def close_providers(providers: Mapping[str, CalendarProvider]) -> None:
-    """Release the adapters' HTTP clients and the connections they keep."""
-    for name in list(providers):
-        closer = getattr(providers[name], "aclose", None)
-        if closer is not None:
-            await closer()
-
-
 # -- the hooks a worker needs --------------------------------------------------------------------------
-def store_rotated_refresh_tokens(sessions: async_sessionmaker[AsyncSession], vault: Vault,
-                                 clock: Clock) -> RefreshTokenHook:
-    """Entra rotates a delegated grant's refresh token on every redemption: keep the
-    newest, encrypted, on the calendar's connection. Compare-and-swap on the token
-    the sync used, so a reconnect that happened meanwhile is never overwritten."""
-
-    async def store(ref: CalendarRef, rotated: str) -> None:
-        async with sessions() as session:
-            connection_id = await session.scalar(select(Calendar.connection_id).where(Calendar.id == ref.calendar_id))
-            connection = (await session.get(CalendarConnection, connection_id, with_for_update=True)
-                          if connection_id is not None else None)
-            if connection is None or connection.kind != "user" or not connection.secret_encrypted:
-                return
-            if vault.decrypt(connection.secret_encrypted) != ref.credentials:
-                log.info("refresh_token_superseded", calendar_id=ref.calendar_id)
-                return
-            connection.secret_encrypted, connection.updated_at = vault.encrypt(rotated), clock.now()
-            await session.commit()
-        log.info("refresh_token_rotated", calendar_id=ref.calendar_id, connection_id=connection_id)
-
-    return store
-
-
 def recompute_on_change(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> OnChanged:
     """After an increment changed someone's events: detect and persist the pairs they
     are in, in a transaction of its own (the increment is already committed)."""
@@ -215,40 +126,13 @@ async def run_worker(worker: StoppableWorker, *, once: bool = False, idle_second
     return total
 
 
-# -- stopping channels after a disconnect --------------------------------------------------------------------
-async def stop_channels(settings: Settings, clock: Clock, ref: CalendarRef, provider_name: str,
-                        channels: list[Channel], *, msal_http_client: Any = None,
-                        on_refresh_token: RefreshTokenHook | None = None) -> None:
-    """Best effort: a channel left open at the provider only sends notifications the
-    webhooks already ignore (it is marked stopped), until it expires."""
-    if not channels:
-        return
-    try:
-        provider = build_provider(provider_name, settings, clock, msal_http_client=msal_http_client,
-                                  on_refresh_token=on_refresh_token)
-    except ValueError:
-        return
-    try:
-        for channel in channels:
-            try:
-                await provider.stop(ref, channel)
-            except (ProviderError, ValueError) as err:
-                log.info("channel_stop_failed", calendar_id=ref.calendar_id, channel_id=channel.channel_id,
-                         error=type(err).__name__)
-    finally:
-        await close_providers({provider_name: provider})
-
-
 # -- the app ------------------------------------------------------------------------------------------------------
 def build_app(settings: Settings, *, worker: bool | None = None, clock: Clock | None = None,
               engine: AsyncEngine | None = None, msal_http_client: Any = None) -> FastAPI:
     """The API; with `worker` (default: on SQLite only), one sync worker runs inside
     the server's lifespan. On PostgreSQL workers are their own processes
     (`oneonone worker`), scaled apart from the API."""
-    from service.api.app import create_app  # here: the calendars API imports this module
-
-    app = create_app(settings, engine=engine, clock=clock)
-    app.state.msal_http_client = msal_http_client   # the calendars API's Entra calls (sandbox: loopback)
+    app = create_app(settings, engine=engine, clock=clock, msal_http_client=msal_http_client)
     app.state.worker = None                         # the embedded worker, once started
     app.state.embedded_worker = dialect.is_sqlite(settings.database_url) if worker is None else worker
     if app.state.embedded_worker:

@@ -20,8 +20,8 @@ from service.sandbox.errors import GoogleApiError, GraphApiError
 from service.sandbox.google_store import GoogleStore
 from service.sandbox.graph_store import GraphStore
 from service.sandbox.scenario import Scenario, apply_op, build_stores, load_scenario
-from service.sync.normalize_google import normalize_google_event
-from service.sync.normalize_microsoft import normalize_graph_event
+from service.sync.providers.google.normalize import normalize_google_event
+from service.sync.providers.microsoft.normalize import normalize_graph_event
 
 LOOKBACK = timedelta(days=120)
 LOOKAHEAD = timedelta(days=400)

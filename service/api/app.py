@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import uuid
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI
@@ -17,16 +18,19 @@ from service.db.engine import create_engine, read_session_factory, session_facto
 from service.security.oidc import OIDCVerifier
 from service.api.principal_cache import PrincipalCache
 from service.settings import Settings, get_settings
+from service.sync.connect import CalendarConnector
 
 
 def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def _bind(app: FastAPI, engine: AsyncEngine) -> None:
+def _bind(app: FastAPI, engine: AsyncEngine, msal_http_client: Any) -> None:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.read_sessions = read_session_factory(engine)
+    app.state.connector = CalendarConnector(app.state.settings, app.state.clock, app.state.sessions,
+                                            msal_http_client=msal_http_client)
 
 
 class RequestIdMiddleware:
@@ -55,13 +59,17 @@ class RequestIdMiddleware:
 
 
 def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None,
-               clock: Clock | None = None) -> FastAPI:
+               clock: Clock | None = None, msal_http_client: Any = None) -> FastAPI:
+    """`engine`: the caller's (tests); else one is opened by the lifespan.
+    `msal_http_client`: MSAL's transport for the connect flow (None in production;
+    the sandbox's loopback)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         owned = engine is None
-        _bind(app, engine or create_engine(settings.database_url, pool_size=settings.db_pool_size))
+        _bind(app, engine or create_engine(settings.database_url, pool_size=settings.db_pool_size),
+              msal_http_client)
         # Everything built so far (modules, models, schemas) lives as long as the
         # process: freezing it keeps the collector's full passes from re-scanning it.
         gc.collect()
@@ -82,7 +90,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     app.state.oidc = OIDCVerifier(settings.oidc) if settings.oidc.issuer else None
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     if engine is not None:  # tests hand in an engine; make state usable without lifespan
-        _bind(app, engine)
+        _bind(app, engine, msal_http_client)
     problems.install(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)

@@ -15,6 +15,7 @@ from service.domain.access import Principal
 from service.api.principal_cache import PrincipalCache
 from service.errors import Forbidden, Unauthorized
 from service.security.tokens import hash_token, looks_like_api_token
+from service.sync.connect import CalendarConnector
 
 
 _READ_ONLY = frozenset({"GET", "HEAD"})
@@ -97,5 +98,10 @@ async def require_admin(p: Caller) -> Principal:
     return p
 
 
+async def get_connector(request: Request) -> CalendarConnector:
+    return request.app.state.connector
+
+
 Now = Annotated[datetime, Depends(get_now)]
+Connector = Annotated[CalendarConnector, Depends(get_connector)]
 Admin = Annotated[Principal, Depends(require_admin, scope="function")]

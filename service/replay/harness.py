@@ -44,7 +44,7 @@ from service.sandbox.serve import LoopbackServer
 from service.runtime import build_worker, close_worker
 from service.security.crypto import generate_key
 from service.settings import GoogleSettings, MicrosoftSettings, Settings, SyncSettings
-from service.sync.provider import CalendarProvider
+from service.sync.port import CalendarProvider
 
 Progress = Callable[[str], None]
 ProviderFactory = Callable[[Settings, FixedClock, Any], Mapping[str, CalendarProvider]]

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.clock import Clock
 from service.db.models import Calendar, PushChannel
 from service.settings import Settings
-from service.sync.provider import CalendarProvider, CalendarRef, Channel, ProviderError
+from service.sync.port import CalendarProvider, CalendarRef, Channel, ProviderError
 from service.sync.webhooks import secret_hash
 
 log = structlog.get_logger(__name__)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import CalendarEvent, EventRevision
 from service.domain.events import EventSnapshot, Kind
-from service.sync.provider import ChangeSet
+from service.sync.port import ChangeSet
 from service.domain.event_codec import revision, row_matches, row_values, values_match
 
 _CHUNK = 100                         # rows per INSERT batch: few alive at once (see apply)

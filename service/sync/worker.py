@@ -19,30 +19,23 @@ from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
-from service.db.models import Calendar, CalendarConnection, Person
+from service.db.models import Calendar
 from service.security.crypto import Vault
 from service.settings import SyncSettings
-from service.sync import queue, reconciler
+from service.sync import grants, queue, reconciler
 from service.sync.channels import ChannelManager
 from service.sync.doorbell import BELL, Doorbell
-from service.sync.provider import (
+from service.sync.port import (
     AuthorizationFailed, CalendarProvider, CalendarRef, ChangeSet, FullResyncRequired, ProviderError, SyncWindow,
 )
 
 log = structlog.get_logger(__name__)
 OnChanged = Callable[[set[int]], Awaitable[None]]
-Loaded = tuple[Row, CalendarProvider, CalendarRef]   # a calendar (as _READ reads it), its adapter, what a call needs
+# A calendar (as grants.read_calendars reads it), its adapter, and what a call needs.
+Loaded = tuple[Row, CalendarProvider, CalendarRef]
 
 
-# Built once, as Core over the columns a sync needs: these run for every sync (see service.sync.queue).
 _calendar = Calendar.__table__.c
-_connection = CalendarConnection.__table__.c
-_person = Person.__table__.c
-_READ = (select(_calendar.id, _calendar.provider, _calendar.external_id, _calendar.time_zone, _calendar.cursor,
-                _calendar.window_start, _connection.kind, _connection.secret_encrypted, _person.email)
-         .join_from(Calendar.__table__, CalendarConnection.__table__, _connection.id == _calendar.connection_id)
-         .join(Person.__table__, _person.id == _calendar.person_id)
-         .where(_calendar.id.in_(bindparam("ids", expanding=True))))
 # A sync's outcome is written under the calendar's row lock, as plain values.
 _LOCK = (select(_calendar.lease_owner, _calendar.status, _calendar.dirty_generation, _calendar.person_id,
                 _calendar.last_synced_at, _calendar.failures).where(_calendar.id == bindparam("id")).with_for_update())
@@ -150,16 +143,12 @@ class SyncWorker:
         """Calendars with what a provider call needs: the adapter and a CalendarRef
         (credentials decrypted). Calendars whose provider is not configured: absent."""
         loaded = {}
-        for calendar in (await session.execute(_READ, {"ids": list(calendar_ids)})).all():
+        for calendar, ref in await grants.read_calendars(session, calendar_ids, self.vault):
             provider = self.providers.get(calendar.provider)
             if provider is None:
                 log.warning("no_provider_configured", calendar_id=calendar.id, provider=calendar.provider)
                 continue
-            secret = (self.vault.decrypt(calendar.secret_encrypted)
-                      if calendar.secret_encrypted and self.vault else "")
-            loaded[calendar.id] = calendar, provider, CalendarRef(
-                calendar_id=calendar.id, email=calendar.email, external_id=calendar.external_id, credentials=secret,
-                connection_kind=calendar.kind, time_zone=calendar.time_zone)
+            loaded[calendar.id] = calendar, provider, ref
         return loaded
 
     async def maintain(self, calendar_ids: set[int] | None = None) -> int:

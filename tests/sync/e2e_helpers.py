@@ -31,8 +31,8 @@ from service.db.models import (
 from service.domain.detection import to_replay_json
 from service.replay.harness import Harness
 from service.replay.validate import instant
-from service.sync.google import GoogleCalendarProvider, RetryPolicy
-from service.sync.microsoft import GraphCalendarProvider
+from service.sync.providers.google.adapter import GoogleCalendarProvider, RetryPolicy
+from service.sync.providers.microsoft.adapter import GraphCalendarProvider
 from tests.conftest import PG_URL
 
 UTC = timezone.utc
@@ -261,7 +261,7 @@ def adapters(sleep: RecordingSleep, *, google_timeout: float = 30.0,
             return a
 
     def build(settings, clock, msal_http_client) -> dict[str, Any]:
-        return {"google": GoogleCalendarProvider(settings, clock=clock, sleep=sleep, rng=lambda: 0.0,
+        return {"google": GoogleCalendarProvider(settings.google, clock=clock, sleep=sleep, rng=lambda: 0.0,
                                                  retry=RetryPolicy(), timeout=google_timeout),
                 "microsoft": GraphCalendarProvider(settings, clock=clock, msal_http_client=msal_http_client,
                                                    sleep=sleep, rng=_Floor(), client=graph_client)}

@@ -19,7 +19,7 @@ from service.sandbox.graph_store import GraphStore
 from service.sandbox.oauth import LoopbackHttpClient, TokenIssuer
 from service.sandbox.serve import LoopbackServer
 from service.settings import MicrosoftSettings, Settings
-from service.sync.provider import CalendarRef, SyncWindow
+from service.sync.port import CalendarRef, SyncWindow
 from tests.sandbox.builders import graph_event
 
 UTC = timezone.utc

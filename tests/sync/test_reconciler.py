@@ -11,7 +11,7 @@ from service.db.models import CalendarEvent, EventRevision
 from service.domain.event_codec import from_json, row_matches
 from service.domain.events import Attendee, EventSnapshot, Kind, Response, Status
 from service.sync import reconciler
-from service.sync.provider import ChangeSet, SyncWindow
+from service.sync.port import ChangeSet, SyncWindow
 from tests.sync.sync_factories import calendar
 
 OWNER = "owner@acme.test"

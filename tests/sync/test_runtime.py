@@ -1,6 +1,6 @@
-"""service.runtime: the production wiring (providers from settings, the worker with its
-vault, channels, detector and refresh-token store, the graceful loop, the app with
-its in-process worker), exercised against the sandbox fakes on both databases."""
+"""service.runtime: the production wiring (the worker with its adapters, vault,
+channels, detector and refresh-token store, the graceful loop, the app with its
+in-process worker), exercised against the sandbox fakes on both databases."""
 from __future__ import annotations
 
 import asyncio
@@ -13,15 +13,13 @@ from sqlalchemy import func, select, update
 
 from service.db.models import Calendar, CalendarConnection, CalendarEvent, Meeting, PushChannel
 from service.domain.connections import connect_org, connect_user
-from service.runtime import (
-    ProviderSet, build_app, build_providers, build_worker, close_providers, close_worker, configured_providers,
-    run_worker, store_rotated_refresh_tokens,
-)
+from service.runtime import build_app, build_worker, close_worker, run_worker
 from service.security.crypto import SecretKeyMissing, Vault
 from service.settings import GoogleSettings, MicrosoftSettings, Settings
 from service.sync import queue
-from service.sync.microsoft_auth import exchange_code
-from service.sync.provider import CalendarRef
+from service.sync.grants import store_rotated_refresh_tokens
+from service.sync.providers.microsoft.auth import GraphConnect
+from service.sync.port import CalendarRef
 from tests.conftest import T0
 from tests.sync.runtime_world import World, running_world
 
@@ -47,25 +45,7 @@ async def _count(sessions, model, *where) -> int:
         return await s.scalar(select(func.count()).select_from(model).where(*where))
 
 
-# -- providers from settings ---------------------------------------------------------------------------
-def test_only_configured_providers_are_built(clock):
-    bare = Settings(_env_file=None)
-    assert configured_providers(bare) == set() and build_providers(bare, clock) == {}
-    google = Settings(_env_file=None, google=GoogleSettings(service_account_file="/keys/sa.json"))
-    assert set(build_providers(google, clock)) == {"google"}
-    both = Settings(_env_file=None, google=GoogleSettings(client_id="g"), microsoft=MicrosoftSettings(client_id="m"))
-    assert {name: p.name for name, p in build_providers(both, clock).items()} == {"google": "google",
-                                                                                 "microsoft": "microsoft"}
-
-
-async def test_an_org_grant_gets_its_adapter_on_demand(clock):
-    providers = ProviderSet(Settings(_env_file=None, google=GoogleSettings(client_id="g")), clock)
-    assert list(providers) == ["google"]
-    assert providers.get("microsoft").name == "microsoft"   # a calendar of it came up: built now
-    assert list(providers) == ["google", "microsoft"] and providers.get("yahoo") is None
-    await close_providers(providers)
-
-
+# -- wiring ---------------------------------------------------------------------------------------------
 async def test_a_worker_needs_the_secret_key(sessions, clock):
     with pytest.raises(SecretKeyMissing):
         build_worker(Settings(_env_file=None, secret_key=""), sessions, clock)
@@ -129,7 +109,8 @@ async def test_rotated_refresh_tokens_are_stored_unless_the_grant_changed(world,
     person = await factory.person(email=world.add("ada@acme.test", "microsoft"))
     entra = world.sandbox.graph.entra
     code = entra.issue_code(world.settings.microsoft.client_id, person.email, REDIRECT, ["Calendars.Read"])
-    token, _ = await exchange_code(world.settings, code, REDIRECT, http_client=world.login)
+    token = (await GraphConnect(world.settings.microsoft, http_client=world.login).exchange_code(code, REDIRECT)
+             ).refresh_token
     vault = Vault(world.settings.secret_key.get_secret_value())
     async with sessions() as s:
         calendar = await connect_user(s, vault, person=person, provider="microsoft", account=person.email,

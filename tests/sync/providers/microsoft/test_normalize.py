@@ -9,8 +9,8 @@ import pytest
 from dateutil.rrule import rrulestr
 
 from service.domain.events import Kind, Response, Status
-from service.sync.normalize_microsoft import GraphEventError, normalize_graph_event
-from service.sync.windows_zones import WINDOWS_TO_IANA, UnknownTimeZone, to_iana, to_windows
+from service.sync.providers.microsoft.normalize import GraphEventError, normalize_graph_event
+from service.sync.providers.microsoft.windows_zones import WINDOWS_TO_IANA, UnknownTimeZone, to_iana, to_windows
 
 UTC = timezone.utc
 MAILBOX = "Li.Wei@acme.test"

@@ -1,4 +1,4 @@
-"""Access tokens for Microsoft Graph (MSAL), and the per-user connect flow.
+"""Access tokens for Microsoft Graph (MSAL), and the per-user connect flow (ConnectFlow).
 
 Grants (`CalendarRef.connection_kind`):
 - "org": app-only, client-credentials flow. `credentials` is either the client
@@ -40,9 +40,9 @@ import msal.authority
 import structlog
 
 from service.clock import Clock
-from service.settings import MicrosoftSettings, Settings
-from service.sync.provider import AuthorizationFailed, CalendarRef, ProviderError
-from service.sync.token_expiry import SKEW, TokenExpiry
+from service.settings import MicrosoftSettings
+from service.sync.port import AuthorizationFailed, CalendarRef, Grant, ProviderError, RefreshTokenHook
+from service.sync.providers.token_expiry import SKEW, TokenExpiry
 
 log = structlog.get_logger(__name__)
 
@@ -52,8 +52,6 @@ DELEGATED_SCOPES = ["Calendars.Read"]   # MSAL adds openid, profile, offline_acc
 _GRANT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client", "interaction_required",
                            "consent_required", "login_required", "invalid_scope", "access_denied",
                            "invalid_request", "invalid_tenant", "unsupported_grant_type"})
-
-RefreshTokenHook = Callable[[CalendarRef, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,45 +258,47 @@ class GraphTokens:
 
 
 # -- per-user connect flow (the calendars API) ------------------------------------------------
-_connect_apps: dict[tuple[str, int], MsalApps] = {}
-_connect_lock = threading.Lock()
+class GraphConnect:
+    """ConnectFlow for Microsoft: delegated Calendars.Read with offline access,
+    redeemed by our own web app. The account is the id token's user name."""
+
+    name = "microsoft"
+
+    def __init__(self, settings: MicrosoftSettings, *, http_client: Any = None) -> None:
+        self._apps = MsalApps(settings, http_client=http_client)
+        self._credentials = web_app_credentials(settings)
+
+    async def authorization_url(self, redirect_uri: str, state: str, login_hint: str | None = None) -> str:
+        def build() -> str:
+            # Blocking the first time: MSAL fetches the authority's OpenID metadata.
+            app, lock = self._apps.get(self._credentials)
+            with lock:
+                return app.get_authorization_request_url(DELEGATED_SCOPES, state=state, redirect_uri=redirect_uri,
+                                                         login_hint=login_hint)
+
+        try:
+            return await asyncio.to_thread(build)
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - MSAL's transport errors, without their text
+            raise ProviderError(f"authorization url: {type(exc).__name__}") from None
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> Grant:
+        def redeem() -> dict[str, Any] | None:
+            app, lock = self._apps.get(self._credentials)
+            with lock:
+                return app.acquire_token_by_authorization_code(code, scopes=DELEGATED_SCOPES,
+                                                               redirect_uri=redirect_uri)
+
+        result = await _in_thread(redeem, "authorization code")
+        refresh_token = result.get("refresh_token")
+        if not refresh_token:
+            raise AuthorizationFailed("no refresh token: offline_access was not granted")
+        claims = result.get("id_token_claims") or {}
+        email = claims.get("preferred_username") or claims.get("email") or claims.get("upn")
+        if not email:
+            raise AuthorizationFailed("the id token names no user")
+        return Grant(refresh_token=refresh_token, account=str(email).lower(), scopes=" ".join(DELEGATED_SCOPES))
 
 
-def _connect_app(settings: Settings, http_client: Any) -> tuple[msal.ConfidentialClientApplication, threading.Lock]:
-    key = (settings.microsoft.authority_host, id(http_client))
-    with _connect_lock:
-        apps = _connect_apps.setdefault(key, MsalApps(settings.microsoft, http_client=http_client))
-    return apps.get(web_app_credentials(settings.microsoft))
-
-
-def authorization_url(settings: Settings, redirect_uri: str, state: str, *, login_hint: str | None = None,
-                      http_client: Any = None) -> str:
-    """Where to send a person to grant calendar access. The first call per
-    process fetches the authority's OpenID metadata (blocking; the app is then
-    reused): from async code, call it in a thread."""
-    app, lock = _connect_app(settings, http_client)
-    with lock:
-        return app.get_authorization_request_url(DELEGATED_SCOPES, state=state, redirect_uri=redirect_uri,
-                                                 login_hint=login_hint)
-
-
-async def exchange_code(settings: Settings, code: str, redirect_uri: str, *,
-                        http_client: Any = None) -> tuple[str, str]:
-    """Redeem the code sent to `redirect_uri`: (refresh token, the person's email)."""
-    def redeem() -> dict[str, Any] | None:
-        app, lock = _connect_app(settings, http_client)
-        with lock:
-            return app.acquire_token_by_authorization_code(code, scopes=DELEGATED_SCOPES, redirect_uri=redirect_uri)
-
-    result = await _in_thread(redeem, "authorization code")
-    refresh_token = result.get("refresh_token")
-    if not refresh_token:
-        raise AuthorizationFailed("no refresh token: offline_access was not granted")
-    claims = result.get("id_token_claims") or {}
-    email = claims.get("preferred_username") or claims.get("email") or claims.get("upn")
-    if not email:
-        raise AuthorizationFailed("the id token names no user")
-    return refresh_token, str(email).lower()
-
-
-__all__ = ["AppCredentials", "GraphTokens", "MsalApps", "authorization_url", "exchange_code", "org_credentials"]
+__all__ = ["AppCredentials", "GraphConnect", "GraphTokens", "MsalApps", "org_credentials"]

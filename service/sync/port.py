@@ -1,12 +1,18 @@
-"""The one port between the sync engine and calendar providers.
+"""The one port between the service and calendar providers.
 
-Adapters (google.py, microsoft.py) speak their provider's protocol and return
-provider-neutral values: EventSnapshots and opaque cursors. Nothing past this
-module knows about sync tokens vs delta links, stubs, or Windows time zones."""
+Adapters (service/sync/providers/google/, …/microsoft/) speak their provider's
+protocol and return provider-neutral values: EventSnapshots, opaque cursors,
+channels and grants. Nothing past this module knows about sync tokens vs delta
+links, stubs, Windows time zones, MSAL or service accounts.
+
+Two protocols: `CalendarProvider` (reading a calendar and keeping a push channel
+on it, for the workers) and `ConnectFlow` (a person's consent, for the calendars
+API). The registry (service.sync.providers) builds both from settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from service.domain.events import EventSnapshot
@@ -47,12 +53,26 @@ class ChangeSet:
 
 
 @dataclass(frozen=True, slots=True)
+class Grant:
+    """What a person's consent yields: a refresh token for the account they signed
+    in to, and the scopes asked for."""
+
+    refresh_token: str = field(repr=False)
+    account: str                 # the connected account's email, lower-cased
+    scopes: str                  # space-separated
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     """A push channel as created: Google watch channel or Graph subscription."""
 
     channel_id: str
     resource_id: str | None
     expires_at: datetime
+
+
+# Called with a delegated grant's newer refresh token (Entra rotates them on use), to store it.
+RefreshTokenHook = Callable[[CalendarRef, str], Awaitable[None]]
 
 
 class ProviderError(Exception):
@@ -105,3 +125,17 @@ class CalendarProvider(Protocol):
 
     async def stop(self, calendar: CalendarRef, channel: Channel) -> None:
         """Close a channel; late notifications for it are ignored by the webhooks."""
+
+
+class ConnectFlow(Protocol):
+    """A person's own OAuth consent: to the provider's consent screen and back."""
+
+    name: str
+
+    async def authorization_url(self, redirect_uri: str, state: str, login_hint: str | None) -> str:
+        """Where to send the person: read-only calendar access with offline access,
+        coming back to `redirect_uri` with `state`."""
+
+    async def exchange_code(self, code: str, redirect_uri: str) -> Grant:
+        """Redeem the authorization code. Raises AuthorizationFailed (refused) or
+        ProviderError (unreachable); messages carry no secrets."""

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from service.domain.events import Attendee, EventSnapshot, Kind, Response, Status
-from service.sync.windows_zones import UnknownTimeZone, to_iana
+from service.sync.providers.microsoft.windows_zones import UnknownTimeZone, to_iana
 
 UTC = timezone.utc
 GOID_PREFIX = "040000008200E00074C5B7101A82E008"

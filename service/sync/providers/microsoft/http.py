@@ -28,8 +28,8 @@ import httpx
 import structlog
 
 from service.clock import Clock
-from service.sync.microsoft_auth import GraphTokens
-from service.sync.provider import AuthorizationFailed, CalendarRef, FullResyncRequired, ProviderError
+from service.sync.providers.microsoft.auth import GraphTokens
+from service.sync.port import AuthorizationFailed, CalendarRef, FullResyncRequired, ProviderError
 
 log = structlog.get_logger(__name__)
 

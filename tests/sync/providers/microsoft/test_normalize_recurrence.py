@@ -10,7 +10,7 @@ import pytest
 from dateutil.rrule import rrulestr
 
 from service.sandbox.graph_recurrence import occurrence_dates
-from service.sync.normalize_microsoft import recurrence_lines
+from service.sync.providers.microsoft.normalize import recurrence_lines
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -20,9 +20,9 @@ from structlog.testing import capture_logs
 from service.domain.events import Kind, Status
 from service.sandbox.graph_view import occurrence_id
 from service.sandbox.oauth_entra import object_id
-from service.sync.microsoft import GraphCalendarProvider
-from service.sync.microsoft_auth import authorization_url, exchange_code
-from service.sync.provider import (AuthorizationFailed, CalendarRef, ChangeSet, Channel, FullResyncRequired,
+from service.sync.providers.microsoft.adapter import GraphCalendarProvider
+from service.sync.providers.microsoft.auth import GraphConnect
+from service.sync.port import (AuthorizationFailed, CalendarRef, ChangeSet, Channel, FullResyncRequired,
                                    ProviderError)
 from tests.sync.graph_sandbox import MASTER, REDIRECT, WEEKLY_MONDAYS, WINDOW, Sandbox, at, next_number
 
@@ -304,13 +304,16 @@ async def test_bad_org_secret_fails_authorization_without_leaking_it(world: Sand
 
 async def connect(world: Sandbox, email: str) -> tuple[str, str]:
     """The per-user connect flow: consent URL → (fake) sign-in → code → refresh token."""
-    url = authorization_url(world.settings, REDIRECT, "state-42", login_hint=email, http_client=world.login)
+    flow = GraphConnect(world.settings.microsoft, http_client=world.login)
+    url = await flow.authorization_url(REDIRECT, "state-42", login_hint=email)
     assert url.startswith(f"https://login.fake.test/{world.fake.tenant_id}/oauth2/v2.0/authorize?")
     redirect = world.login.get(url)
     assert redirect.status_code == 302
     query = parse_qs(urlsplit(redirect.headers["location"]).query)
     assert query["state"] == ["state-42"]
-    return await exchange_code(world.settings, query["code"][0], REDIRECT, http_client=world.login)
+    grant = await flow.exchange_code(query["code"][0], REDIRECT)
+    assert grant.scopes == "Calendars.Read"
+    return grant.refresh_token, grant.account
 
 
 async def test_delegated_connect_then_sync_and_refresh(world: Sandbox, sleeps: list[float]) -> None:

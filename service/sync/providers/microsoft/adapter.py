@@ -15,13 +15,13 @@ Reading is calendarView delta (see /shared/providers.md):
   recurrence reaches the store;
 - times are asked for in UTC (`Prefer: outlook.timezone="UTC"`); the zone an
   event was scheduled in comes from originalStartTimeZone / the recurrence
-  (service.sync.normalize_microsoft does the mapping).
+  (service.sync.providers.microsoft.normalize does the mapping).
 
 Pushing is Graph subscriptions on `/users/{id}/events`; Graph validates the
 notification URL itself while creating (or renewing) one.
 
-Tokens: service.sync.microsoft_auth; HTTP, retries and error mapping:
-service.sync.microsoft_http."""
+Tokens: service.sync.providers.microsoft.auth; HTTP, retries and error mapping:
+service.sync.providers.microsoft.http."""
 from __future__ import annotations
 
 import asyncio
@@ -36,10 +36,10 @@ import structlog
 from service.clock import Clock
 from service.domain.events import EventSnapshot
 from service.settings import Settings
-from service.sync.microsoft_auth import GraphTokens, RefreshTokenHook
-from service.sync.microsoft_http import GraphHttp, Sleep, error_code, graph_instant
-from service.sync.normalize_microsoft import GraphEventError, normalize_graph_event
-from service.sync.provider import (
+from service.sync.providers.microsoft.auth import GraphTokens, RefreshTokenHook
+from service.sync.providers.microsoft.http import GraphHttp, Sleep, error_code, graph_instant
+from service.sync.providers.microsoft.normalize import GraphEventError, normalize_graph_event
+from service.sync.port import (
     CalendarRef, ChangeSet, Channel, FullResyncRequired, ProviderError, SyncWindow,
 )
 

@@ -26,8 +26,10 @@ from service.sandbox.google_server import GoogleFake
 from service.sandbox.google_store import GoogleStore
 from service.sandbox.serve import LoopbackServer
 from service.settings import GoogleSettings
-from service.sync.google import RetryPolicy, GoogleCalendarProvider, authorization_url, exchange_code
-from service.sync.provider import (AuthorizationFailed, CalendarProvider, CalendarRef, Channel, FullResyncRequired,
+from service.sync.providers.google.adapter import GoogleCalendarProvider
+from service.sync.providers.google.auth import GoogleConnect
+from service.sync.providers.google.http import RetryPolicy
+from service.sync.port import (AuthorizationFailed, CalendarProvider, CalendarRef, Channel, FullResyncRequired,
                                    ProviderError, SyncWindow)
 from tests.sandbox.builders import google_event
 
@@ -496,8 +498,8 @@ async def test_stop_of_an_unknown_channel_is_not_an_error(world: Sandbox, provid
 
 
 # -- per-user connect flow --------------------------------------------------------------------
-def test_authorization_url_asks_for_offline_calendar_readonly(world: Sandbox) -> None:
-    url = authorization_url(world.settings, "https://oneonone.test/oauth/google", "st4te")
+async def test_authorization_url_asks_for_offline_calendar_readonly(world: Sandbox) -> None:
+    url = await GoogleConnect(world.settings).authorization_url("https://oneonone.test/oauth/google", "st4te")
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://accounts.google.com/o/oauth2/v2/auth"
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -511,22 +513,23 @@ async def test_exchange_code_yields_a_working_refresh_token(world: Sandbox, prov
     email = world.person("connecting")
     seed_calendar(world.store, email)
     redirect = "https://oneonone.test/oauth/google"
-    url = authorization_url(world.settings, redirect, "st4te", login_hint=email,
-                            auth_uri=f"{world.base}/o/oauth2/v2/auth")
+    flow = GoogleConnect(world.settings.model_copy(update={"auth_uri": f"{world.base}/o/oauth2/v2/auth"}))
+    url = await flow.authorization_url(redirect, "st4te", login_hint=email)
     async with httpx.AsyncClient() as http:
         consent = await http.get(url)  # the fake consents at once and redirects
     assert consent.status_code == 302
     back = {k: v[0] for k, v in parse_qs(urlsplit(consent.headers["location"]).query).items()}
     assert back["state"] == "st4te"
 
-    refresh_token, who = await exchange_code(world.settings, back["code"], redirect)
-    assert who == email and refresh_token
+    grant = await flow.exchange_code(back["code"], redirect)
+    refresh_token, who = grant.refresh_token, grant.account
+    assert who == email and refresh_token and grant.scopes == "https://www.googleapis.com/auth/calendar.readonly"
     ref = CalendarRef(calendar_id=next(_numbers), email=who, external_id=who, credentials=refresh_token,
                       connection_kind="user")
     assert len((await provider.fetch_changes(ref, None, WINDOW)).upserts) == 7
 
     with pytest.raises(AuthorizationFailed) as err:  # a code works once
-        await exchange_code(world.settings, back["code"], redirect)
+        await flow.exchange_code(back["code"], redirect)
     assert back["code"] not in str(err.value)
 
 

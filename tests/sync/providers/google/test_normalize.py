@@ -8,7 +8,7 @@ from dateutil.rrule import rrulestr
 from zoneinfo import ZoneInfo
 
 from service.domain.events import Kind, Response, Status
-from service.sync.normalize_google import GoogleEventError, normalize_google_event
+from service.sync.providers.google.normalize import GoogleEventError, normalize_google_event
 
 UTC = timezone.utc
 CAL = "Maya.Diaz@acme.test"

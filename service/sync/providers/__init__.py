@@ -1,0 +1,1 @@
+"""Provider adapters, one folder each; service.sync.registry picks them."""

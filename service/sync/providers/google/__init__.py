@@ -1,0 +1,2 @@
+"""Google Calendar v3: adapter (the port), auth (credentials, connect flow), http
+(retries, errors), normalize (events -> EventSnapshot)."""
