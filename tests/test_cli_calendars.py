@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from service import cli_calendars
+from service.cli import calendars as cli_calendars
 from service.cli import build_parser, main
 from service.clock import SystemClock
 from service.db.engine import create_engine, session_factory

@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from service.cli.context import command_session
 from service.settings import Settings, get_settings
 
 PUBLIC_TENANTS = ("common", "organizations", "consumers")   # multi-tenant authorities: no app-only tokens
@@ -104,9 +105,7 @@ def cmd_connect_all(args: argparse.Namespace) -> int:
               "microsoft": "https://graph.microsoft.com/.default"}[args.provider]
 
     async def run():
-        from service.cli import session_scope
-
-        async with session_scope() as (session, now):
+        async with command_session() as (session, now):
             result = await connect_org(session, vault, provider=args.provider, secret=secret, now=now, tenant=tenant,
                                        domain=args.domain, emails=emails, scopes=scopes, progress=_progress)
             await session.commit()
@@ -134,10 +133,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     from service.domain.connections import list_calendars
 
     async def run() -> int:
-        from service.cli import session_scope
         from service.domain.people import get_by_email
 
-        async with session_scope() as (session, _now):
+        async with command_session() as (session, _now):
             person_id = None
             if args.email:
                 person = await get_by_email(session, args.email.strip().lower())
@@ -161,7 +159,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calendars", help="connect calendars org-wide, list calendars and their sync state")
     csub = p.add_subparsers(dest="action", required=True)
     c = csub.add_parser("connect-all", help="org-wide access: one grant, a calendar for everyone in scope",

@@ -1,0 +1,124 @@
+"""`oneonone serve | worker | migrate | keygen`: running the service."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from service import eventloop
+from service.settings import get_settings
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from service.db.migrate import upgrade
+
+    url = args.database_url or get_settings().database_url
+    upgrade(url)
+    print(f"database at head: {_safe(url)}", file=sys.stderr)
+    return 0
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.db.migrate import upgrade
+    from service.logging import configure
+    from service.runtime import build_app
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_json)
+    if not args.no_migrate:
+        upgrade(settings.database_url)
+    # --worker/--no-worker unset: an in-process worker on SQLite only (see runtime.build_app).
+    uvicorn.run(build_app(settings, worker=args.worker), host=args.host, port=args.port,
+                log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    import structlog
+
+    from service.clock import SystemClock
+    from service.db.engine import create_engine, session_factory
+    from service.logging import configure
+    from service.runtime import build_worker, close_worker, run_worker
+    from service.security.crypto import SecretKeyMissing
+
+    settings = get_settings()
+    configure(settings.log_level, settings.log_json)
+    log = structlog.get_logger("service.worker")
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        try:
+            worker = build_worker(settings, session_factory(engine), SystemClock())
+        except SecretKeyMissing as exc:
+            await engine.dispose()
+            print(f"error: {exc.detail}", file=sys.stderr)
+            return 2
+        loop, main = asyncio.get_running_loop(), asyncio.current_task()
+
+        def on_signal(sig: signal.Signals) -> None:
+            # First signal: finish the calendar in hand, hand the rest of the batch back.
+            # Second: stop now; the lease expires and another worker redoes that increment.
+            if worker.stopping.is_set():
+                log.warning("worker_killed", signal=sig.name)
+                main.cancel()
+            else:
+                log.info("worker_stopping", signal=sig.name)
+                worker.stopping.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
+        try:
+            synced = await run_worker(worker, once=args.once)
+            if args.once:
+                print(f"synced {synced} calendar(s)", file=sys.stderr)
+            log.info("worker_stopped", owner=worker.owner)
+            return 0
+        except asyncio.CancelledError:
+            return 1
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await close_worker(worker)
+            await engine.dispose()
+
+    return eventloop.run(run())
+
+
+def _cmd_keygen(_args: argparse.Namespace) -> int:
+    from service.security.crypto import generate_key
+
+    print(generate_key())
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the JSON API (and, on SQLite, an in-process worker)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    p.add_argument("--worker", action=argparse.BooleanOptionalAction, default=None,
+                   help="run a sync worker in the server process (default: on SQLite only; on PostgreSQL "
+                        "run `oneonone worker` processes)")
+    p.set_defaults(func=_cmd_serve)
+
+    p = sub.add_parser("worker", help="run a calendar sync worker (until SIGTERM/SIGINT)")
+    p.add_argument("--once", action="store_true", help="sync everything due, then exit")
+    p.set_defaults(func=_cmd_worker)
+
+    p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    p.add_argument("--database-url")
+    p.set_defaults(func=_cmd_migrate)
+
+    p = sub.add_parser("keygen", help="print a new secret key for ONEONONE_SECRET_KEY")
+    p.set_defaults(func=_cmd_keygen)
