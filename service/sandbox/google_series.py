@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule, rruleset, rrulestr
 
 from service.sandbox.timefmt import UTC
-from service.sync.providers.microsoft.windows_zones import zone as named_zone
+from service.sandbox.zones import zone as named_zone
 
 _UNTIL = re.compile(r"UNTIL=([0-9]{8})(T[0-9]{6})?(Z?)", re.IGNORECASE)
 

@@ -29,7 +29,7 @@ from service.sandbox.graph_view import (
     Instance, Mailbox, instance_exists, materialize, render, stub, view,
 )
 from service.sandbox.timefmt import parse_instant
-from service.sync.providers.microsoft.windows_zones import UnknownTimeZone, to_iana
+from service.sandbox.zones import UnknownTimeZone, to_iana
 
 if TYPE_CHECKING:
     from service.sandbox.graph_view import GraphEvent

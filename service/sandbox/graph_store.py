@@ -26,7 +26,7 @@ from service.sandbox.graph_delta import GraphDelta
 from service.sandbox.graph_view import GraphEvent, Mailbox, change_key, materialize, shape_of
 from service.sandbox.oauth_entra import object_id
 from service.sandbox.timefmt import UTC, graph_offset, graph_stamp, graph_time, parse_instant
-from service.sync.providers.microsoft.windows_zones import UnknownTimeZone, to_iana
+from service.sandbox.zones import UnknownTimeZone, to_iana
 
 _PROVIDER_FIELDS = ("createdDateTime", "lastModifiedDateTime", "changeKey", "@odata.etag", "@odata.type")
 _RESPONSES = {"accepted": "accepted", "tentative": "tentativelyAccepted", "declined": "declined",

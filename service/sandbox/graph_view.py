@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from service.sandbox.graph_recurrence import occurrence_dates, range_end
 from service.sandbox.timefmt import UTC, graph_dtz, graph_local, graph_offset, graph_time
-from service.sync.providers.microsoft.windows_zones import zone as named_zone
+from service.sandbox.zones import zone as named_zone
 
 GOID_PREFIX = "040000008200E00074C5B7101A82E008"
 # Properties Graph returns only when asked for with $select.

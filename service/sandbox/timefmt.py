@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from service.sync.providers.microsoft.windows_zones import zone as named_zone
+from service.sandbox.zones import zone as named_zone
 
 UTC = timezone.utc
 
