@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench-api bench-sync bench-latency bench-detect openapi clean
+.PHONY: run lint test bench-api bench-sync bench-latency bench-detect openapi clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -18,7 +18,12 @@ run: $(STAMP)  ## migrate, load demo data, serve on the embedded SQLite database
 	$(VENV)/bin/oneonone demo
 	$(VENV)/bin/oneonone serve --host $(HOST) --port $(PORT) --no-migrate
 
-test: $(STAMP)  ## the whole suite, on SQLite and PostgreSQL, one pytest process per core
+lint: $(STAMP)  ## ruff (lint + format check) and the import contracts in pyproject.toml
+	$(VENV)/bin/ruff check service tests bench migrations
+	$(VENV)/bin/ruff format --check service tests bench migrations
+	$(VENV)/bin/lint-imports
+
+test: lint  ## lint, then the whole suite, on SQLite and PostgreSQL, one pytest process per core
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	$(PY) -m pytest -n auto
 

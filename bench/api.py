@@ -7,6 +7,7 @@ action items and notes; starts the service (one uvicorn worker: auth, authorizat
 ORM, serialization) and the bare endpoint (bench/bare_app.py) one after the other on
 loopback; drives each with the same load (wrk if installed, else a built-in asyncio
 HTTP/1.1 keep-alive client) and prints requests/s, p50/p99 and the ratio."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -43,53 +44,104 @@ def free_port() -> int:
 
 async def seed(dsn: str) -> tuple[int, int, str]:
     """Returns (meeting id, caller person id, caller token)."""
-    now = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 9, tzinfo=UTC)
     conn = await asyncpg.connect(dsn)
     try:
+
         async def person(email, manager_id=None):
             return await conn.fetchval(
                 "INSERT INTO people (email, name, timezone, manager_id, role, created_at, updated_at) "
                 "VALUES ($1, $2, 'Europe/Berlin', $3, 'member', $4, $4) RETURNING id",
-                email, email.split("@")[0].title(), manager_id, now)
+                email,
+                email.split("@")[0].title(),
+                manager_id,
+                now,
+            )
 
         manager = await person("maya@acme.test")
         report = await person("li@acme.test", manager)
         pair = await conn.fetchval(
             "INSERT INTO pairs (manager_id, report_id, active, cadence, cadence_days, created_at, updated_at) "
-            "VALUES ($1, $2, true, 'weekly', 7, $3, $3) RETURNING id", manager, report, now)
+            "VALUES ($1, $2, true, 'weekly', 7, $3, $3) RETURNING id",
+            manager,
+            report,
+            now,
+        )
         meeting = await conn.fetchval(
-            "INSERT INTO meetings (pair_id, title, original_start, start, \"end\", status, created_at, updated_at) "
+            'INSERT INTO meetings (pair_id, title, original_start, start, "end", status, created_at, updated_at) '
             "VALUES ($1, '1:1', $2, $2, $3, 'scheduled', $4, $4) RETURNING id",
-            pair, now + timedelta(days=1), now + timedelta(days=1, minutes=30), now)
+            pair,
+            now + timedelta(days=1),
+            now + timedelta(days=1, minutes=30),
+            now,
+        )
         for i in range(12):  # 10 visible to the caller + 2 private ones of the manager
             author = report if i % 2 == 0 else manager
             private = i >= 10
             await conn.execute(
-                "INSERT INTO agenda_items (meeting_id, author_id, body, private, position, done, created_at, updated_at) "
-                "VALUES ($1, $2, $3, $4, $5, false, $6, $6)",
-                meeting, manager if private else author, f"Talking point {i}: " + "x" * 80, private, i, now)
+                "INSERT INTO agenda_items (meeting_id, author_id, body, private, position, done, created_at, "
+                "updated_at) VALUES ($1, $2, $3, $4, $5, false, $6, $6)",
+                meeting,
+                manager if private else author,
+                f"Talking point {i}: " + "x" * 80,
+                private,
+                i,
+                now,
+            )
         for i in range(3):
             await conn.execute(
                 "INSERT INTO action_items (pair_id, meeting_id, owner_id, body, created_at, updated_at) "
-                "VALUES ($1, $2, $3, $4, $5, $5)", pair, meeting, report, f"Action {i}", now)
+                "VALUES ($1, $2, $3, $4, $5, $5)",
+                pair,
+                meeting,
+                report,
+                f"Action {i}",
+                now,
+            )
         await conn.execute(
             "INSERT INTO shared_notes (meeting_id, body, version, updated_by, updated_at) VALUES ($1, $2, 3, $3, $4)",
-            meeting, "Shared notes " * 20, manager, now)
+            meeting,
+            "Shared notes " * 20,
+            manager,
+            now,
+        )
         await conn.execute(
-            "INSERT INTO private_notes (meeting_id, author_id, body, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-            meeting, report, "My private thoughts", now)
+            "INSERT INTO private_notes (meeting_id, author_id, body, created_at, updated_at) "
+            "VALUES ($1, $2, $3, $4, $4)",
+            meeting,
+            report,
+            "My private thoughts",
+            now,
+        )
         token = new_token()
         await conn.execute(
             "INSERT INTO api_tokens (person_id, name, token_hash, prefix, created_at) VALUES ($1, 'bench', $2, $3, $4)",
-            report, hash_token(token), token[:10], now)
+            report,
+            hash_token(token),
+            token[:10],
+            now,
+        )
         return meeting, report, token
     finally:
         await conn.close()
 
 
 def start_server(app: str, port: int, env: dict[str, str], factory: bool = False) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-           "--workers", "1", "--log-level", "warning", "--no-access-log"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     if factory:
         cmd.append("--factory")
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})
@@ -122,11 +174,13 @@ def run_wrk(url: str, headers: dict[str, str], duration: int, connections: int) 
     return {"rps": rps, "p50_ms": pct("50"), "p99_ms": pct("99")}
 
 
-async def _python_load(host: str, port: int, path: str, headers: dict[str, str], duration: float,
-                       connections: int) -> dict[str, float]:
+async def _python_load(
+    host: str, port: int, path: str, headers: dict[str, str], duration: float, connections: int
+) -> dict[str, float]:
     """A minimal keep-alive HTTP/1.1 client: cheap enough to not be the bottleneck."""
-    request = (f"GET {path} HTTP/1.1\r\nHost: {host}\r\n"
-               + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n").encode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    ).encode()
     latencies: list[float] = []
     stop = time.monotonic() + duration
 
@@ -147,8 +201,11 @@ async def _python_load(host: str, port: int, path: str, headers: dict[str, str],
     await asyncio.gather(*(worker() for _ in range(connections)))
     elapsed = time.monotonic() - t_start
     latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50_ms": statistics.median(latencies) * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
 
 
 def load(port: int, path: str, headers: dict[str, str], duration: int, connections: int) -> dict[str, float]:
@@ -171,14 +228,26 @@ def main() -> int:
     meeting_id, person_id, token = asyncio.run(seed(pg_dsn))
 
     targets = {
-        "service": ("service.api.app:create_app", True, f"/v1/meetings/{meeting_id}",
-                    {"Authorization": f"Bearer {token}"}, {"ONEONONE_DATABASE_URL": sa_url, "ONEONONE_LOG_LEVEL": "WARNING"}),
-        "bare": ("bench.bare_app:app", False, f"/bare/meetings/{meeting_id}?person_id={person_id}", {},
-                 {"BENCH_PG_DSN": pg_dsn}),
+        "service": (
+            "service.api.app:create_app",
+            True,
+            f"/v1/meetings/{meeting_id}",
+            {"Authorization": f"Bearer {token}"},
+            {"ONEONONE_DATABASE_URL": sa_url, "ONEONONE_LOG_LEVEL": "WARNING"},
+        ),
+        "bare": (
+            "bench.bare_app:app",
+            False,
+            f"/bare/meetings/{meeting_id}?person_id={person_id}",
+            {},
+            {"BENCH_PG_DSN": pg_dsn},
+        ),
     }
     results: dict[str, dict[str, float]] = {}
     tool = "wrk" if shutil.which("wrk") else "python keep-alive client"
-    print(f"load: {tool}, {args.connections} connections, {args.duration}s × {args.rounds} rounds each", file=sys.stderr)
+    print(
+        f"load: {tool}, {args.connections} connections, {args.duration}s × {args.rounds} rounds each", file=sys.stderr
+    )
     for rnd in range(args.rounds):
         for name, (app, factory, path, headers, env) in targets.items():
             port = free_port()
@@ -189,8 +258,11 @@ def main() -> int:
             finally:
                 proc.terminate()
                 proc.wait(10)
-            print(f"  round {rnd + 1} {name:8s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
-                  f"p99 {r['p99_ms']:6.2f} ms", file=sys.stderr)
+            print(
+                f"  round {rnd + 1} {name:8s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  "
+                f"p99 {r['p99_ms']:6.2f} ms",
+                file=sys.stderr,
+            )
             if name not in results or r["rps"] > results[name]["rps"]:
                 results[name] = r
 

@@ -1,6 +1,7 @@
 """The floor for bench/api.py: a bare FastAPI + asyncpg endpoint returning the same
 meeting document (meeting, agenda, open action items, notes) with hand-written SQL,
 no auth, no ORM. Started by bench/api.py as `uvicorn bench.bare_app:app`."""
+
 from __future__ import annotations
 
 import os
@@ -29,31 +30,74 @@ async def meeting(meeting_id: int, person_id: int = 0):
             raise HTTPException(404)
         agenda = await conn.fetch(
             "SELECT * FROM agenda_items WHERE meeting_id = $1 AND (private = false OR author_id = $2) "
-            "ORDER BY position, id", meeting_id, person_id)
+            "ORDER BY position, id",
+            meeting_id,
+            person_id,
+        )
         actions = await conn.fetch(
             "SELECT * FROM action_items WHERE pair_id = $1 AND done_at IS NULL ORDER BY due_date NULLS LAST, id",
-            m["pair_id"])
+            m["pair_id"],
+        )
         shared = await conn.fetchrow("SELECT * FROM shared_notes WHERE meeting_id = $1", meeting_id)
         private = await conn.fetchrow(
-            "SELECT * FROM private_notes WHERE meeting_id = $1 AND author_id = $2", meeting_id, person_id)
+            "SELECT * FROM private_notes WHERE meeting_id = $1 AND author_id = $2", meeting_id, person_id
+        )
     return {
-        "id": m["id"], "pair_id": m["pair_id"], "title": m["title"],
-        "original_start": _iso(m["original_start"]), "start": _iso(m["start"]), "end": _iso(m["end"]),
-        "status": m["status"], "cancelled_at": _iso(m["cancelled_at"]), "source_uid": m["source_uid"],
-        "template_id": m["template_id"], "updated_at": _iso(m["updated_at"]),
-        "agenda": [{"id": a["id"], "meeting_id": a["meeting_id"], "author_id": a["author_id"],
-                    "body": a["body"], "private": a["private"], "position": a["position"], "done": a["done"],
-                    "minutes": a["minutes"], "carried_from_id": a["carried_from_id"],
-                    "updated_at": _iso(a["updated_at"])} for a in agenda],
-        "open_action_items": [{"id": a["id"], "pair_id": a["pair_id"], "meeting_id": a["meeting_id"],
-                               "owner_id": a["owner_id"], "body": a["body"],
-                               "due_date": a["due_date"].isoformat() if a["due_date"] else None,
-                               "done_at": _iso(a["done_at"]), "created_at": _iso(a["created_at"]),
-                               "updated_at": _iso(a["updated_at"])} for a in actions],
-        "shared_note": None if shared is None else {
-            "meeting_id": shared["meeting_id"], "body": shared["body"], "version": shared["version"],
-            "updated_by": shared["updated_by"], "updated_at": _iso(shared["updated_at"])},
-        "private_note": None if private is None else {
-            "meeting_id": private["meeting_id"], "author_id": private["author_id"], "body": private["body"],
-            "updated_at": _iso(private["updated_at"])},
+        "id": m["id"],
+        "pair_id": m["pair_id"],
+        "title": m["title"],
+        "original_start": _iso(m["original_start"]),
+        "start": _iso(m["start"]),
+        "end": _iso(m["end"]),
+        "status": m["status"],
+        "cancelled_at": _iso(m["cancelled_at"]),
+        "source_uid": m["source_uid"],
+        "template_id": m["template_id"],
+        "updated_at": _iso(m["updated_at"]),
+        "agenda": [
+            {
+                "id": a["id"],
+                "meeting_id": a["meeting_id"],
+                "author_id": a["author_id"],
+                "body": a["body"],
+                "private": a["private"],
+                "position": a["position"],
+                "done": a["done"],
+                "minutes": a["minutes"],
+                "carried_from_id": a["carried_from_id"],
+                "updated_at": _iso(a["updated_at"]),
+            }
+            for a in agenda
+        ],
+        "open_action_items": [
+            {
+                "id": a["id"],
+                "pair_id": a["pair_id"],
+                "meeting_id": a["meeting_id"],
+                "owner_id": a["owner_id"],
+                "body": a["body"],
+                "due_date": a["due_date"].isoformat() if a["due_date"] else None,
+                "done_at": _iso(a["done_at"]),
+                "created_at": _iso(a["created_at"]),
+                "updated_at": _iso(a["updated_at"]),
+            }
+            for a in actions
+        ],
+        "shared_note": None
+        if shared is None
+        else {
+            "meeting_id": shared["meeting_id"],
+            "body": shared["body"],
+            "version": shared["version"],
+            "updated_by": shared["updated_by"],
+            "updated_at": _iso(shared["updated_at"]),
+        },
+        "private_note": None
+        if private is None
+        else {
+            "meeting_id": private["meeting_id"],
+            "author_id": private["author_id"],
+            "body": private["body"],
+            "updated_at": _iso(private["updated_at"]),
+        },
     }

@@ -20,6 +20,7 @@ one-off events per person per week). Measured, each the best of `--rounds`:
 The database is a throw-away SQLite file, or with --postgres a scratch PostgreSQL
 database (bench/pg.py). The recompute's meetings and findings must equal the pure
 detector's, or the benchmark fails. Writes bench/results/detect.json."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,10 @@ from bench.synthetic_org import synthetic_org  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
 from service.db.migrate import upgrade_async  # noqa: E402
 from service.db.models import Calendar, CalendarConnection, EventRevision, Pair, Person  # noqa: E402
-from service.domain.event_codec import revision  # noqa: E402
-from service.domain.events import CalendarHistory, OrgPerson, Policy  # noqa: E402
 from service.domain.detection import Detection, detect, detect_pair, people_index  # noqa: E402
 from service.domain.detection.rules import earliest  # noqa: E402
+from service.domain.event_codec import revision  # noqa: E402
+from service.domain.events import CalendarHistory, OrgPerson, Policy  # noqa: E402
 from service.domain.people import PersonRow, import_people  # noqa: E402
 from service.domain.recompute import load_history, recompute  # noqa: E402
 
@@ -66,8 +67,9 @@ async def atimed(coro) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
-def pure(history: CalendarHistory, people: list[OrgPerson], policies: list[Policy], now, rounds: int
-         ) -> tuple[Detection, float, float]:
+def pure(
+    history: CalendarHistory, people: list[OrgPerson], policies: list[Policy], now, rounds: int
+) -> tuple[Detection, float, float]:
     runs = [timed(detect, history, people, policies, now) for _ in range(rounds)]
     detection = runs[0][0]
     index = people_index(people)
@@ -84,28 +86,50 @@ async def load(url: str, history: CalendarHistory, people: list[OrgPerson], poli
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session:
-            await import_people(session, [PersonRow(email=p.email, name=p.email, timezone=p.timezone or "UTC",
-                                                    manager=p.manager) for p in people], now)
+            await import_people(
+                session,
+                [
+                    PersonRow(email=p.email, name=p.email, timezone=p.timezone or "UTC", manager=p.manager)
+                    for p in people
+                ],
+                now,
+            )
             ids = dict((await session.execute(select(Person.email, Person.id))).all())
             for policy in policies:
-                pair = await session.scalar(select(Pair).where(Pair.manager_id == ids[policy.manager],
-                                                               Pair.report_id == ids[policy.report]))
+                pair = await session.scalar(
+                    select(Pair).where(Pair.manager_id == ids[policy.manager], Pair.report_id == ids[policy.report])
+                )
                 pair.cadence_days = policy.cadence_days
             connection = CalendarConnection(provider="google", kind="org", scopes="", created_at=now, updated_at=now)
             session.add(connection)
             await session.flush()
             calendars = {}
             for email, person_id in ids.items():
-                calendar = Calendar(person_id=person_id, connection_id=connection.id, provider="google",
-                                    external_id=email, created_at=now, updated_at=now, dirty=False)
+                calendar = Calendar(
+                    person_id=person_id,
+                    connection_id=connection.id,
+                    provider="google",
+                    external_id=email,
+                    created_at=now,
+                    updated_at=now,
+                    dirty=False,
+                )
                 session.add(calendar)
                 calendars[email] = calendar
             await session.flush()
-            rows = [revision(calendars[change.calendar].id, change.event_id, change.changed_at, change.changed_at,
-                             change.snapshot)
-                    for changes in history.changes.values() for change in changes]
+            rows = [
+                revision(
+                    calendars[change.calendar].id,
+                    change.event_id,
+                    change.changed_at,
+                    change.changed_at,
+                    change.snapshot,
+                )
+                for changes in history.changes.values()
+                for change in changes
+            ]
             for i in range(0, len(rows), 5000):
-                await session.execute(insert(EventRevision), rows[i:i + 5000])
+                await session.execute(insert(EventRevision), rows[i : i + 5000])
             await session.commit()
         return len(rows)
     finally:
@@ -127,8 +151,13 @@ async def stored(url: str, emails: set[str], now, rounds: int) -> dict[str, Any]
                 detection, seconds = await atimed(recompute(session, now))
                 await session.commit()
             runs.append((detection, seconds))
-        return {"detection": runs[0][0], "first_s": runs[0][1], "again_s": min(s for _, s in runs[1:]),
-                "history_s": min(history_s), "read": sum(len(changes) for changes in history.changes.values())}
+        return {
+            "detection": runs[0][0],
+            "first_s": runs[0][1],
+            "again_s": min(s for _, s in runs[1:]),
+            "history_s": min(history_s),
+            "read": sum(len(changes) for changes in history.changes.values()),
+        }
     finally:
         await engine.dispose()
 
@@ -158,11 +187,22 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 await pg.drop(DB)
     if not same(db["detection"], detection):
         raise SystemExit("the database-backed recompute disagrees with the pure detector")
-    return {"people": args.people, "months": args.months, "changes": changes, "revisions": revisions,
-            "database": "postgresql" if args.postgres else "sqlite", "pairs": len(detection.pairs),
-            "meetings": len(detection.meetings), "findings": len(detection.findings),
-            "detect_s": detect_s, "one_pair_s": pair_s, "recompute_first_s": db["first_s"],
-            "recompute_again_s": db["again_s"], "load_history_s": db["history_s"], "revisions_read": db["read"]}
+    return {
+        "people": args.people,
+        "months": args.months,
+        "changes": changes,
+        "revisions": revisions,
+        "database": "postgresql" if args.postgres else "sqlite",
+        "pairs": len(detection.pairs),
+        "meetings": len(detection.meetings),
+        "findings": len(detection.findings),
+        "detect_s": detect_s,
+        "one_pair_s": pair_s,
+        "recompute_first_s": db["first_s"],
+        "recompute_again_s": db["again_s"],
+        "load_history_s": db["history_s"],
+        "revisions_read": db["read"],
+    }
 
 
 def main() -> int:
@@ -177,19 +217,31 @@ def main() -> int:
 
     configure("WARNING")
     r = asyncio.run(main_async(args))
-    print(f"\n{r['people']} people × {r['months']} months: {r['changes']} changes, {r['pairs']} pairs, "
-          f"{r['meetings']} meetings in the window, {r['findings']} findings; best of {args.rounds}\n")
+    print(
+        f"\n{r['people']} people × {r['months']} months: {r['changes']} changes, {r['pairs']} pairs, "
+        f"{r['meetings']} meetings in the window, {r['findings']} findings; best of {args.rounds}\n"
+    )
     print("| step | seconds | budget | × budget |\n|---|---|---|---|")
-    print(f"| detect (pure, every pair) | {r['detect_s']:.2f} | {BUDGET_FULL_S:.0f} | "
-          f"{r['detect_s'] / BUDGET_FULL_S:.2f}× |")
-    print(f"| one pair (median of 20) | {r['one_pair_s']:.4f} | {BUDGET_PAIR_S} | "
-          f"{r['one_pair_s'] / BUDGET_PAIR_S:.2f}× |")
-    print(f"| recompute on {r['database']}, first (writes every meeting) | {r['recompute_first_s']:.2f} | "
-          f"{BUDGET_FULL_S:.0f} | {r['recompute_first_s'] / BUDGET_FULL_S:.2f}× |")
-    print(f"| recompute on {r['database']}, again (nothing changes) | {r['recompute_again_s']:.2f} | "
-          f"{BUDGET_FULL_S:.0f} | {r['recompute_again_s'] / BUDGET_FULL_S:.2f}× |")
-    print(f"| reading the history alone (load_history: {r['revisions_read']} of the {r['revisions']} revisions) | "
-          f"{r['load_history_s']:.2f} | | |")
+    print(
+        f"| detect (pure, every pair) | {r['detect_s']:.2f} | {BUDGET_FULL_S:.0f} | "
+        f"{r['detect_s'] / BUDGET_FULL_S:.2f}× |"
+    )
+    print(
+        f"| one pair (median of 20) | {r['one_pair_s']:.4f} | {BUDGET_PAIR_S} | "
+        f"{r['one_pair_s'] / BUDGET_PAIR_S:.2f}× |"
+    )
+    print(
+        f"| recompute on {r['database']}, first (writes every meeting) | {r['recompute_first_s']:.2f} | "
+        f"{BUDGET_FULL_S:.0f} | {r['recompute_first_s'] / BUDGET_FULL_S:.2f}× |"
+    )
+    print(
+        f"| recompute on {r['database']}, again (nothing changes) | {r['recompute_again_s']:.2f} | "
+        f"{BUDGET_FULL_S:.0f} | {r['recompute_again_s'] / BUDGET_FULL_S:.2f}× |"
+    )
+    print(
+        f"| reading the history alone (load_history: {r['revisions_read']} of the {r['revisions']} revisions) | "
+        f"{r['load_history_s']:.2f} | | |"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "detect.json").write_text(json.dumps(r, indent=2))

@@ -16,18 +16,25 @@ following": the old series ends, a new one starts on another day), one in
 twenty deleted (half of those re-created later). Each manager also has a weekly
 team sync, and everyone a few busy blocks (some overlapping a 1:1). Seeded:
 the same arguments give the same file."""
+
 from __future__ import annotations
 
 import argparse
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bench.scenario_kit import Meeting, MonthlyOnDay, Story, Weekly, instant, slots
 
-UTC = timezone.utc
-ZONES = [("Europe/Berlin", 35), ("Europe/London", 15), ("America/New_York", 20), ("America/Los_Angeles", 10),
-         ("Asia/Kolkata", 15), ("Asia/Tokyo", 5)]
+UTC = UTC
+ZONES = [
+    ("Europe/Berlin", 35),
+    ("Europe/London", 15),
+    ("America/New_York", 20),
+    ("America/Los_Angeles", 10),
+    ("Asia/Kolkata", 15),
+    ("Asia/Tokyo", 5),
+]
 DAYS = ["MO", "TU", "WE", "TH", "FR"]
 TEAM = 7
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -38,14 +45,23 @@ class _Org:
         self.rnd = random.Random(seed)
         self.now = NOW
         self.start = (NOW - timedelta(days=round(30.44 * months))).replace(hour=0, minute=0)
-        self.story = Story(f"org-{people}-{months}m", start=self.start.isoformat(), now=NOW.isoformat(),
-                           seed=seed, description=__doc__.split("\n\n")[2].replace("\n", " "))
+        self.story = Story(
+            f"org-{people}-{months}m",
+            start=self.start.isoformat(),
+            now=NOW.isoformat(),
+            seed=seed,
+            description=__doc__.split("\n\n")[2].replace("\n", " "),
+        )
         zones, weights = zip(*ZONES)
         self.emails = [f"p{i:05d}@big.test" for i in range(people)]
         for i, email in enumerate(self.emails):
-            self.story.person(email, f"Person {i:05d}", manager=self.emails[(i - 1) // TEAM] if i else None,
-                              tz=self.rnd.choices(zones, weights)[0],
-                              provider="google" if self.rnd.random() < 0.6 else "microsoft")
+            self.story.person(
+                email,
+                f"Person {i:05d}",
+                manager=self.emails[(i - 1) // TEAM] if i else None,
+                tz=self.rnd.choices(zones, weights)[0],
+                provider="google" if self.rnd.random() < 0.6 else "microsoft",
+            )
 
         # Each person's recurring meetings as (start, end) minutes of a UTC week: new
         # series go where everyone invited is free, as people book them.
@@ -99,14 +115,14 @@ class _Org:
     def one_on_one(self, manager: str, report: str) -> None:
         rnd, s = self.rnd, self.story
         if rnd.random() < 0.04:
-            return                                           # a pair that never meets
+            return  # a pair that never meets
         organizer, attendee = (report, manager) if rnd.random() < 0.1 else (manager, report)
         zone = s.people[organizer].tz
         kind = rnd.choices(("weekly", "biweekly", "monthly"), (60, 30, 10))[0]
         created = self.start if rnd.random() < 0.9 else self.start + timedelta(days=self.late_start())
         m = self.series(organizer, attendee, zone, kind, created)
         end = self.now + timedelta(days=10)
-        if rnd.random() < 0.1:                                # re-timed mid-year: this and following
+        if rnd.random() < 0.1:  # re-timed mid-year: this and following
             cut = created + timedelta(days=rnd.randint(60, 200))
             if cut < self.now - timedelta(days=7):
                 self.changes(m, created, min(cut, end))
@@ -115,7 +131,7 @@ class _Org:
                     s.end_series(m, at=cut, last=self.local(m, kept[-1]).isoformat())
                     m = self.series(organizer, attendee, zone, kind, cut)
                     created = cut
-        if rnd.random() < 0.05:                               # deleted, sometimes re-created
+        if rnd.random() < 0.05:  # deleted, sometimes re-created
             gone = created + timedelta(days=rnd.randint(30, 300))
             if gone < self.now:
                 self.changes(m, created, gone)
@@ -134,7 +150,7 @@ class _Org:
     def series(self, organizer: str, attendee: str, zone: str, kind: str, created: datetime) -> Meeting:
         minutes = self.rnd.choice((30, 30, 45, 60))
         day, start = self.free_slot([organizer, attendee], zone, created, minutes)
-        if kind == "monthly":   # on that day of the month (28th at the latest)
+        if kind == "monthly":  # on that day of the month (28th at the latest)
             rule = MonthlyOnDay(min(day.day, 28))
             start = day.replace(day=min(day.day, 28)).isoformat() + start[10:]
         else:
@@ -157,10 +173,17 @@ class _Org:
             local = self.local(m, slot)
             if kind == "cancel":
                 s.cancel(m, slot, at=at)
-                if rnd.random() < 0.5:                        # rebooked as a one-off
+                if rnd.random() < 0.5:  # rebooked as a one-off
                     later = local + timedelta(days=rnd.choice((1, 2)), hours=rnd.choice((0, 1, -1)))
-                    s.single(m.organizer, m.attendees, at=at + timedelta(minutes=5), start=later.isoformat(),
-                             minutes=m.minutes, tz=m.tz, title=f"{m.title} (rebooked)")
+                    s.single(
+                        m.organizer,
+                        m.attendees,
+                        at=at + timedelta(minutes=5),
+                        start=later.isoformat(),
+                        minutes=m.minutes,
+                        tz=m.tz,
+                        title=f"{m.title} (rebooked)",
+                    )
             elif kind == "move":
                 s.move(m, slot, at=at, start=(local + timedelta(hours=rnd.choice((-2, -1, 1, 2, 24)))).isoformat())
             elif kind == "shorten":
@@ -172,8 +195,16 @@ class _Org:
     def team_sync(self, manager: str, reports: list[str]) -> None:
         zone = self.story.people[manager].tz
         day, start = self.free_slot([manager, *reports], zone, self.start, 30)
-        self.story.series(manager, reports, at=self.start, first=start, rule=Weekly(DAYS[day.weekday()]),
-                          minutes=30, tz=zone, title="Team sync")
+        self.story.series(
+            manager,
+            reports,
+            at=self.start,
+            first=start,
+            rule=Weekly(DAYS[day.weekday()]),
+            minutes=30,
+            tz=zone,
+            title="Team sync",
+        )
 
     def busy_blocks(self, email: str, count: int) -> None:
         zone = self.story.people[email].tz
@@ -184,12 +215,20 @@ class _Org:
                 continue
             start = self.local_slot(zone, day)
             created = instant(datetime.fromisoformat(start).replace(tzinfo=ZoneInfo(zone))) - timedelta(
-                days=self.rnd.randint(1, 10))
+                days=self.rnd.randint(1, 10)
+            )
             created = max(created, self.start)
             if created > self.now:
                 continue
-            self.story.single(email, [], at=created, start=start, minutes=self.rnd.choice((30, 60, 90)), tz=zone,
-                              title=self.rnd.choice(("Focus", "Customer call", "Interview", "Dentist")))
+            self.story.single(
+                email,
+                [],
+                at=created,
+                start=start,
+                minutes=self.rnd.choice((30, 60, 90)),
+                tz=zone,
+                title=self.rnd.choice(("Focus", "Customer call", "Interview", "Dentist")),
+            )
 
     def build(self) -> Story:
         teams: dict[str, list[str]] = {}

@@ -26,6 +26,7 @@ cancelled occurrence), and one asyncpg INSERT committed.
 
 Prints p50/p95/max of both and service/floor at p50; writes
 bench/results/latency.json."""
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ import sys
 import time
 import uuid
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,7 +55,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import pg  # noqa: E402
-
 from service.clock import SystemClock  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
 from service.db.migrate import upgrade_async  # noqa: E402
@@ -75,24 +75,30 @@ def log(message: str) -> None:
 def _series(event_id: str, organizer: str, attendee: str, first: datetime) -> dict[str, Any]:
     local = first.astimezone(ZoneInfo(ZONE))
     return {
-        "id": event_id, "status": "confirmed", "summary": f"{organizer.split('@')[0]} / {attendee.split('@')[0]}",
-        "iCalUID": f"{event_id}@google.com", "eventType": "default",
+        "id": event_id,
+        "status": "confirmed",
+        "summary": f"{organizer.split('@')[0]} / {attendee.split('@')[0]}",
+        "iCalUID": f"{event_id}@google.com",
+        "eventType": "default",
         "start": {"dateTime": local.isoformat(), "timeZone": ZONE},
         "end": {"dateTime": (local + timedelta(minutes=30)).isoformat(), "timeZone": ZONE},
         "recurrence": ["RRULE:FREQ=WEEKLY"],
-        "organizer": {"email": organizer}, "creator": {"email": organizer},
-        "attendees": [{"email": organizer, "organizer": True, "responseStatus": "accepted"},
-                      {"email": attendee, "responseStatus": "accepted"}],
+        "organizer": {"email": organizer},
+        "creator": {"email": organizer},
+        "attendees": [
+            {"email": organizer, "organizer": True, "responseStatus": "accepted"},
+            {"email": attendee, "responseStatus": "accepted"},
+        ],
     }
 
 
 def _weeks_later(slot: datetime, weeks: int) -> datetime:
     """The same local time `weeks` later (a weekly series keeps its wall-clock time across DST)."""
-    return (slot.astimezone(ZoneInfo(ZONE)) + timedelta(weeks=weeks)).astimezone(timezone.utc)
+    return (slot.astimezone(ZoneInfo(ZONE)) + timedelta(weeks=weeks)).astimezone(UTC)
 
 
 def _stamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Story:
@@ -106,18 +112,40 @@ class Story:
         # First slots tomorrow at whole hours, one report per hour.
         day = (now + timedelta(days=1)).replace(hour=7, minute=0, second=0, microsecond=0)
         self.first = {r: day + timedelta(hours=i % 9, days=i // 9) for i, r in enumerate(self.reports)}
-        self.cancelled: dict[str, int] = {r: 0 for r in self.reports}
+        self.cancelled: dict[str, int] = dict.fromkeys(self.reports, 0)
         people = [{"email": self.manager, "manager": None, "timezone": ZONE, "provider": "google"}]
-        people += [{"email": r, "manager": self.manager, "timezone": ZONE, "provider": "google"}
-                   for r in self.reports + [self.outsider]]
-        self.scenario = {"format": "oneonone-scenario/1", "start": _stamp(now), "now": _stamp(now),
-                         "org": {"people": people}, "timeline": []}
+        people += [
+            {"email": r, "manager": self.manager, "timezone": ZONE, "provider": "google"}
+            for r in self.reports + [self.outsider]
+        ]
+        self.scenario = {
+            "format": "oneonone-scenario/1",
+            "start": _stamp(now),
+            "now": _stamp(now),
+            "org": {"people": people},
+            "timeline": [],
+        }
 
     def creates(self, now: datetime) -> list[dict[str, Any]]:
-        ops = [{"at": _stamp(now), "op": "create", "provider": "google", "calendars": [self.manager, r],
-                "event": _series(self.series_id(r), self.manager, r, self.first[r])} for r in self.reports]
-        ops.append({"at": _stamp(now), "op": "create", "provider": "google", "calendars": [self.outsider],
-                    "event": _series("floor0series", self.outsider, self.manager, self.first[self.reports[0]])})
+        ops = [
+            {
+                "at": _stamp(now),
+                "op": "create",
+                "provider": "google",
+                "calendars": [self.manager, r],
+                "event": _series(self.series_id(r), self.manager, r, self.first[r]),
+            }
+            for r in self.reports
+        ]
+        ops.append(
+            {
+                "at": _stamp(now),
+                "op": "create",
+                "provider": "google",
+                "calendars": [self.outsider],
+                "event": _series("floor0series", self.outsider, self.manager, self.first[self.reports[0]]),
+            }
+        )
         return ops
 
     @staticmethod
@@ -129,14 +157,25 @@ class Story:
         detector's window (two weeks ahead), which bounds the samples to 2 × reports."""
         original = _weeks_later(self.first[report], self.cancelled[report])
         self.cancelled[report] += 1
-        return {"at": _stamp(now), "op": "cancel_occurrence", "provider": "google",
-                "calendars": [self.manager, report], "event_id": self.series_id(report),
-                "original_start": _stamp(original)}
+        return {
+            "at": _stamp(now),
+            "op": "cancel_occurrence",
+            "provider": "google",
+            "calendars": [self.manager, report],
+            "event_id": self.series_id(report),
+            "original_start": _stamp(original),
+        }
 
     def cancel_outside(self, now: datetime, n: int) -> dict[str, Any]:
         original = _weeks_later(self.first[self.reports[0]], n + 1)
-        return {"at": _stamp(now), "op": "cancel_occurrence", "provider": "google",
-                "calendars": [self.outsider], "event_id": "floor0series", "original_start": _stamp(original)}
+        return {
+            "at": _stamp(now),
+            "op": "cancel_occurrence",
+            "provider": "google",
+            "calendars": [self.outsider],
+            "event_id": "floor0series",
+            "original_start": _stamp(original),
+        }
 
 
 # -- the service's processes ------------------------------------------------------------------------------
@@ -150,11 +189,17 @@ def _free_port() -> int:
 
 def _environment(url: str, secret_key: str, sandbox: SandboxProviders, base_url: str) -> dict[str, str]:
     google = sandbox.google_connection()
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("ONEONONE_")},
-            "ONEONONE_DATABASE_URL": url, "ONEONONE_SECRET_KEY": secret_key,
-            "ONEONONE_PUBLIC_BASE_URL": base_url, "ONEONONE_LOG_LEVEL": "WARNING",
-            "ONEONONE_GOOGLE__CLIENT_ID": google.client_id, "ONEONONE_GOOGLE__CLIENT_SECRET": google.client_secret,
-            "ONEONONE_GOOGLE__API_ENDPOINT": google.api_endpoint, "ONEONONE_GOOGLE__TOKEN_URI": google.token_uri}
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ONEONONE_")},
+        "ONEONONE_DATABASE_URL": url,
+        "ONEONONE_SECRET_KEY": secret_key,
+        "ONEONONE_PUBLIC_BASE_URL": base_url,
+        "ONEONONE_LOG_LEVEL": "WARNING",
+        "ONEONONE_GOOGLE__CLIENT_ID": google.client_id,
+        "ONEONONE_GOOGLE__CLIENT_SECRET": google.client_secret,
+        "ONEONONE_GOOGLE__API_ENDPOINT": google.api_endpoint,
+        "ONEONONE_GOOGLE__TOKEN_URI": google.token_uri,
+    }
 
 
 class Processes:
@@ -162,8 +207,15 @@ class Processes:
         self.started: list[subprocess.Popen] = []
 
     def start(self, env: dict[str, str], *args: str) -> None:
-        self.started.append(subprocess.Popen([str(ROOT / ".venv" / "bin" / "oneonone"), *args], cwd=ROOT, env=env,
-                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.started.append(
+            subprocess.Popen(
+                [str(ROOT / ".venv" / "bin" / "oneonone"), *args],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
 
     def check(self) -> None:
         for p in self.started:
@@ -201,11 +253,19 @@ async def _ready(base_url: str) -> bool:
 
 async def _findings(conn: asyncpg.Connection) -> int:
     return await conn.fetchval(
-        "SELECT count(*) FROM findings WHERE type = 'cancelled_without_reschedule' AND resolved_at IS NULL")
+        "SELECT count(*) FROM findings WHERE type = 'cancelled_without_reschedule' AND resolved_at IS NULL"
+    )
 
 
-async def measure_service(story: Story, sandbox: SandboxProviders, conn: asyncpg.Connection, clock: SystemClock,
-                          samples: int, processes: Processes, pause: float = 1.5) -> list[float]:
+async def measure_service(
+    story: Story,
+    sandbox: SandboxProviders,
+    conn: asyncpg.Connection,
+    clock: SystemClock,
+    samples: int,
+    processes: Processes,
+    pause: float = 1.5,
+) -> list[float]:
     out = []
     for i in range(samples):
         report = story.reports[i % len(story.reports)]
@@ -215,7 +275,7 @@ async def measure_service(story: Story, sandbox: SandboxProviders, conn: asyncpg
         before = await _findings(conn)
         started = time.perf_counter()
         sandbox.apply(story.cancel(clock.now(), report))
-        await sandbox.flush()                                  # the POSTs to the serve process
+        await sandbox.flush()  # the POSTs to the serve process
         while await _findings(conn) == before:
             if time.perf_counter() - started > 30:
                 processes.check()
@@ -238,15 +298,18 @@ def _bare_app(dsn: str) -> Starlette:
 
     async def notified(request: Request) -> Response:
         await request.body()
-        await state["pool"].execute("UPDATE bench_floor_calendars SET dirty = true WHERE channel_id = $1",
-                                    request.headers.get("x-goog-channel-id", ""))
+        await state["pool"].execute(
+            "UPDATE bench_floor_calendars SET dirty = true WHERE channel_id = $1",
+            request.headers.get("x-goog-channel-id", ""),
+        )
         return Response(status_code=200)
 
     return Starlette(routes=[Route("/webhooks/google", notified, methods=["POST"])], lifespan=lifespan)
 
 
-async def measure_floor(story: Story, sandbox: SandboxProviders, url: str, clock: SystemClock,
-                        samples: int) -> list[float]:
+async def measure_floor(
+    story: Story, sandbox: SandboxProviders, url: str, clock: SystemClock, samples: int
+) -> list[float]:
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
     await pool.execute("CREATE TABLE bench_floor_calendars (channel_id text PRIMARY KEY, dirty boolean)")
@@ -259,21 +322,30 @@ async def measure_floor(story: Story, sandbox: SandboxProviders, url: str, clock
         service = google.build(google.delegated_credentials(story.outsider))
         first = await asyncio.to_thread(service.events().list(calendarId=story.outsider).execute)
         token = first["nextSyncToken"]
-        notification = {"X-Goog-Channel-ID": "floor-channel", "X-Goog-Channel-Token": "t",
-                        "X-Goog-Resource-State": "exists", "X-Goog-Resource-ID": "r", "X-Goog-Message-Number": "1"}
+        notification = {
+            "X-Goog-Channel-ID": "floor-channel",
+            "X-Goog-Channel-Token": "t",
+            "X-Goog-Resource-State": "exists",
+            "X-Goog-Resource-ID": "r",
+            "X-Goog-Message-Number": "1",
+        }
         out = []
         async with httpx.AsyncClient() as client:
             for i in range(samples):
-                sandbox.apply(story.cancel_outside(clock.now(), i))   # the outsider has no channel: no push
+                sandbox.apply(story.cancel_outside(clock.now(), i))  # the outsider has no channel: no push
                 started = time.perf_counter()
                 await client.post(f"{server.base_url}/webhooks/google", headers=notification)
-                page = await asyncio.to_thread(service.events().list(calendarId=story.outsider,
-                                                                     syncToken=token).execute)
+                page = await asyncio.to_thread(
+                    service.events().list(calendarId=story.outsider, syncToken=token).execute
+                )
                 token = page["nextSyncToken"]
                 async with pool.acquire() as conn, conn.transaction():
                     for item in page.get("items", []):
-                        await conn.execute("INSERT INTO bench_floor_events (event_id, body) VALUES ($1, $2)",
-                                           item["id"], json.dumps(item))
+                        await conn.execute(
+                            "INSERT INTO bench_floor_events (event_id, body) VALUES ($1, $2)",
+                            item["id"],
+                            json.dumps(item),
+                        )
                 out.append(time.perf_counter() - started)
                 if not page.get("items"):
                     raise SystemExit("floor: the incremental list returned nothing")
@@ -286,9 +358,12 @@ async def measure_floor(story: Story, sandbox: SandboxProviders, url: str, clock
 # -- the run --------------------------------------------------------------------------------------------
 def _summary(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
-    return {"p50_ms": statistics.median(ordered) * 1000,
-            "p95_ms": ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))] * 1000,
-            "max_ms": ordered[-1] * 1000, "samples": len(ordered)}
+    return {
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p95_ms": ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))] * 1000,
+        "max_ms": ordered[-1] * 1000,
+        "samples": len(ordered),
+    }
 
 
 async def run(samples: int, reports: int) -> dict[str, Any]:
@@ -312,25 +387,39 @@ async def run(samples: int, reports: int) -> dict[str, Any]:
             engine = create_engine(url, pool_size=2)
             try:
                 async with session_factory(engine)() as session:
-                    people = story.scenario["org"]["people"][:-1]   # the outsider is not in the org
-                    await import_people(session, [PersonRow(email=p["email"], name=p["email"], timezone=ZONE,
-                                                            manager=p["manager"]) for p in people], clock.now())
-                    await connect_org(session, Vault(secret_key), provider="google", now=clock.now(),
-                                      secret=json.dumps(dict(sandbox.google_connection().service_account_info)),
-                                      emails=[p["email"] for p in people], scopes="calendar.readonly")
+                    people = story.scenario["org"]["people"][:-1]  # the outsider is not in the org
+                    await import_people(
+                        session,
+                        [
+                            PersonRow(email=p["email"], name=p["email"], timezone=ZONE, manager=p["manager"])
+                            for p in people
+                        ],
+                        clock.now(),
+                    )
+                    await connect_org(
+                        session,
+                        Vault(secret_key),
+                        provider="google",
+                        now=clock.now(),
+                        secret=json.dumps(dict(sandbox.google_connection().service_account_info)),
+                        emails=[p["email"] for p in people],
+                        scopes="calendar.readonly",
+                    )
                     await session.commit()
             finally:
                 await engine.dispose()
             processes.start(env, "worker")
             conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
             try:
+
                 async def connected() -> bool:
-                    return await conn.fetchval(
-                        "SELECT count(*) FROM push_channels WHERE stopped_at IS NULL") == len(people)
+                    return await conn.fetchval("SELECT count(*) FROM push_channels WHERE stopped_at IS NULL") == len(
+                        people
+                    )
 
                 log(f"latency: {len(people)} calendars connecting (initial syncs, watch channels)")
                 await _wait_for("initial syncs and watch channels", connected, processes=processes)
-                await asyncio.sleep(1.0)   # the detector's first pass after the initial syncs
+                await asyncio.sleep(1.0)  # the detector's first pass after the initial syncs
                 log(f"latency: service, {samples} samples")
                 service = await measure_service(story, sandbox, conn, clock, samples, processes)
             finally:

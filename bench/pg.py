@@ -1,5 +1,6 @@
 """Scratch PostgreSQL databases for the benchmarks, beside the machine's `test`
 database (BENCH_PG_ADMIN names the one to connect to for CREATE/DROP)."""
+
 from __future__ import annotations
 
 import os

@@ -15,25 +15,37 @@ each); copies share the iCalendar UID. Local times are wall-clock times in the
 meeting's IANA zone; Graph copies name the Windows zone. Changes to a meeting
 (cancel, move, respond, delete, update) are written for every copy. Ids are
 drawn from a seeded generator, so a story always gives the same file."""
+
 from __future__ import annotations
 
 import json
 import random
 import string
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.sync.providers.microsoft.windows_zones import to_windows
 
-UTC = timezone.utc
-DAYS = {"MO": "monday", "TU": "tuesday", "WE": "wednesday", "TH": "thursday", "FR": "friday",
-        "SA": "saturday", "SU": "sunday"}
+UTC = UTC
+DAYS = {
+    "MO": "monday",
+    "TU": "tuesday",
+    "WE": "wednesday",
+    "TH": "thursday",
+    "FR": "friday",
+    "SA": "saturday",
+    "SU": "sunday",
+}
 INDEX = {1: "first", 2: "second", 3: "third", 4: "fourth", -1: "last"}
-GRAPH_RESPONSE = {"accepted": "accepted", "declined": "declined", "tentative": "tentativelyAccepted",
-                  "needsAction": "none"}
+GRAPH_RESPONSE = {
+    "accepted": "accepted",
+    "declined": "declined",
+    "tentative": "tentativelyAccepted",
+    "needsAction": "none",
+}
 NEVER = "0001-01-01T00:00:00Z"
 
 
@@ -49,45 +61,66 @@ def rfc3339(value: datetime) -> str:
 
 # -- recurrence rules ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Weekly:
-    day: str                     # MO … SU
+    day: str  # MO … SU
     interval: int = 1
 
     def rrule(self) -> str:
-        return f"FREQ=WEEKLY;{'INTERVAL=%d;' % self.interval if self.interval > 1 else ''}BYDAY={self.day}"
+        return f"FREQ=WEEKLY;{f'INTERVAL={self.interval};' if self.interval > 1 else ''}BYDAY={self.day}"
 
     def pattern(self) -> dict[str, Any]:
-        return {"type": "weekly", "interval": self.interval, "month": 0, "dayOfMonth": 0,
-                "daysOfWeek": [DAYS[self.day]], "firstDayOfWeek": "sunday", "index": "first"}
+        return {
+            "type": "weekly",
+            "interval": self.interval,
+            "month": 0,
+            "dayOfMonth": 0,
+            "daysOfWeek": [DAYS[self.day]],
+            "firstDayOfWeek": "sunday",
+            "index": "first",
+        }
 
 
 @dataclass(frozen=True)
 class MonthlyOnDay:
-    day: int                     # day of the month
+    day: int  # day of the month
     interval: int = 1
 
     def rrule(self) -> str:
-        return f"FREQ=MONTHLY;{'INTERVAL=%d;' % self.interval if self.interval > 1 else ''}BYMONTHDAY={self.day}"
+        return f"FREQ=MONTHLY;{f'INTERVAL={self.interval};' if self.interval > 1 else ''}BYMONTHDAY={self.day}"
 
     def pattern(self) -> dict[str, Any]:
-        return {"type": "absoluteMonthly", "interval": self.interval, "month": 0, "dayOfMonth": self.day,
-                "daysOfWeek": [], "firstDayOfWeek": "sunday", "index": "first"}
+        return {
+            "type": "absoluteMonthly",
+            "interval": self.interval,
+            "month": 0,
+            "dayOfMonth": self.day,
+            "daysOfWeek": [],
+            "firstDayOfWeek": "sunday",
+            "index": "first",
+        }
 
 
 @dataclass(frozen=True)
 class MonthlyOnWeekday:
-    day: str                     # MO … SU
-    index: int                   # 1..4, or -1 for the last
+    day: str  # MO … SU
+    index: int  # 1..4, or -1 for the last
     interval: int = 1
 
     def rrule(self) -> str:
-        return (f"FREQ=MONTHLY;{'INTERVAL=%d;' % self.interval if self.interval > 1 else ''}"
-                f"BYDAY={self.index}{self.day}")
+        return f"FREQ=MONTHLY;{f'INTERVAL={self.interval};' if self.interval > 1 else ''}BYDAY={self.index}{self.day}"
 
     def pattern(self) -> dict[str, Any]:
-        return {"type": "relativeMonthly", "interval": self.interval, "month": 0, "dayOfMonth": 0,
-                "daysOfWeek": [DAYS[self.day]], "firstDayOfWeek": "sunday", "index": INDEX[self.index]}
+        return {
+            "type": "relativeMonthly",
+            "interval": self.interval,
+            "month": 0,
+            "dayOfMonth": 0,
+            "daysOfWeek": [DAYS[self.day]],
+            "firstDayOfWeek": "sunday",
+            "index": INDEX[self.index],
+        }
 
 
 Rule = Weekly | MonthlyOnDay | MonthlyOnWeekday
@@ -95,13 +128,14 @@ Rule = Weekly | MonthlyOnDay | MonthlyOnWeekday
 
 # -- people and meetings ---------------------------------------------------------------
 
+
 @dataclass
 class Person:
     email: str
     name: str
     manager: str | None
     tz: str
-    provider: str                # google | microsoft
+    provider: str  # google | microsoft
 
 
 @dataclass
@@ -109,11 +143,11 @@ class Meeting:
     """One event (single or series) and its copies."""
 
     organizer: str
-    attendees: list[str]         # people besides the organizer
+    attendees: list[str]  # people besides the organizer
     rooms: list[str]
     title: str
     tz: str
-    first: datetime              # local wall time of the (first) start, naive
+    first: datetime  # local wall time of the (first) start, naive
     minutes: int
     rule: Rule | None
     all_day: bool
@@ -121,7 +155,7 @@ class Meeting:
     uid: str
     google_id: str | None = None
     google_calendars: list[str] = field(default_factory=list)
-    graph_ids: dict[str, str] = field(default_factory=dict)   # mailbox → its copy's id
+    graph_ids: dict[str, str] = field(default_factory=dict)  # mailbox → its copy's id
 
     @property
     def people(self) -> list[str]:
@@ -139,8 +173,9 @@ class Story:
         self.rnd = random.Random(seed)
 
     # -- org ---------------------------------------------------------------------------
-    def person(self, email: str, name: str, *, manager: str | None = None, tz: str = "Europe/Berlin",
-               provider: str = "google") -> str:
+    def person(
+        self, email: str, name: str, *, manager: str | None = None, tz: str = "Europe/Berlin", provider: str = "google"
+    ) -> str:
         self.people[email] = Person(email, name, manager, tz, provider)
         return email
 
@@ -160,18 +195,41 @@ class Story:
 
     def _graph_uid(self) -> str:
         return "040000008200E00074C5B7101A82E00800000000" + "".join(
-            self.rnd.choice("0123456789ABCDEF") for _ in range(72))
+            self.rnd.choice("0123456789ABCDEF") for _ in range(72)
+        )
 
     # -- creating ----------------------------------------------------------------------------
-    def series(self, organizer: str, attendees: list[str], *, at: str | datetime, first: str, rule: Rule,
-               minutes: int = 30, title: str | None = None, tz: str | None = None, rooms: list[str] = (),
-               busy: bool = True) -> Meeting:
+    def series(
+        self,
+        organizer: str,
+        attendees: list[str],
+        *,
+        at: str | datetime,
+        first: str,
+        rule: Rule,
+        minutes: int = 30,
+        title: str | None = None,
+        tz: str | None = None,
+        rooms: list[str] = (),
+        busy: bool = True,
+    ) -> Meeting:
         """A recurring meeting; `first` is the local wall time of its first slot."""
         return self._create(organizer, attendees, at, first, minutes, title, tz, rooms, busy, rule, False)
 
-    def single(self, organizer: str, attendees: list[str], *, at: str | datetime, start: str,
-               minutes: int = 30, title: str | None = None, tz: str | None = None, rooms: list[str] = (),
-               busy: bool = True, all_day: bool = False) -> Meeting:
+    def single(
+        self,
+        organizer: str,
+        attendees: list[str],
+        *,
+        at: str | datetime,
+        start: str,
+        minutes: int = 30,
+        title: str | None = None,
+        tz: str | None = None,
+        rooms: list[str] = (),
+        busy: bool = True,
+        all_day: bool = False,
+    ) -> Meeting:
         """A one-off event; `start` is local wall time (all-day: the date, `minutes` a multiple of a day)."""
         return self._create(organizer, attendees, at, start, minutes, title, tz, rooms, busy, None, all_day)
 
@@ -179,10 +237,19 @@ class Story:
         org = self.people[organizer]
         zone = tz or org.tz
         uid_google = org.provider == "google"
-        m = Meeting(organizer=organizer, attendees=list(attendees), rooms=list(rooms),
-                    title=title or self._title(organizer, attendees), tz=zone,
-                    first=datetime.fromisoformat(first), minutes=minutes, rule=rule, all_day=all_day,
-                    busy=busy, uid="")
+        m = Meeting(
+            organizer=organizer,
+            attendees=list(attendees),
+            rooms=list(rooms),
+            title=title or self._title(organizer, attendees),
+            tz=zone,
+            first=datetime.fromisoformat(first),
+            minutes=minutes,
+            rule=rule,
+            all_day=all_day,
+            busy=busy,
+            uid="",
+        )
         google = [p for p in m.people if p in self.people and self.people[p].provider == "google"]
         outlook = [p for p in m.people if p in self.people and self.people[p].provider == "microsoft"]
         if google:
@@ -191,11 +258,19 @@ class Story:
         m.uid = f"{m.google_id}@google.com" if uid_google and m.google_id else self._graph_uid()
         when = rfc3339(instant(at))
         if google:
-            self.timeline.append({"at": when, "op": "create", "provider": "google", "calendars": google,
-                                  "event": self._google_event(m)})
+            self.timeline.append(
+                {"at": when, "op": "create", "provider": "google", "calendars": google, "event": self._google_event(m)}
+            )
         for mailbox in outlook:
-            self.timeline.append({"at": when, "op": "create", "provider": "microsoft", "calendars": [mailbox],
-                                  "event": self._graph_event(m, mailbox)})
+            self.timeline.append(
+                {
+                    "at": when,
+                    "op": "create",
+                    "provider": "microsoft",
+                    "calendars": [mailbox],
+                    "event": self._graph_event(m, mailbox),
+                }
+            )
         return m
 
     def _title(self, organizer: str, attendees: list[str]) -> str:
@@ -228,11 +303,20 @@ class Story:
         event["creator"] = {"email": m.organizer}
         if m.attendees or m.rooms:
             event["attendees"] = (
-                [{"email": m.organizer, "displayName": self._name(m.organizer), "organizer": True,
-                  "responseStatus": "accepted"}]
+                [
+                    {
+                        "email": m.organizer,
+                        "displayName": self._name(m.organizer),
+                        "organizer": True,
+                        "responseStatus": "accepted",
+                    }
+                ]
                 + [{"email": a, "displayName": self._name(a), "responseStatus": "needsAction"} for a in m.attendees]
-                + [{"email": r, "displayName": r.split("@")[0], "resource": True, "responseStatus": "accepted"}
-                   for r in m.rooms])
+                + [
+                    {"email": r, "displayName": r.split("@")[0], "resource": True, "responseStatus": "accepted"}
+                    for r in m.rooms
+                ]
+            )
         if not m.busy:
             event["transparency"] = "transparent"
         event["eventType"] = "default"
@@ -247,54 +331,119 @@ class Story:
         else:
             start_t, end_t = self.graph_time(m, m.first), self.graph_time(m, end)
         event: dict[str, Any] = {
-            "id": m.graph_ids[mailbox], "iCalUId": m.uid, "uid": m.uid, "subject": m.title,
+            "id": m.graph_ids[mailbox],
+            "iCalUId": m.uid,
+            "uid": m.uid,
+            "subject": m.title,
             "type": "seriesMaster" if m.rule is not None else "singleInstance",
-            "start": start_t, "end": end_t, "originalStartTimeZone": zone, "originalEndTimeZone": zone,
+            "start": start_t,
+            "end": end_t,
+            "originalStartTimeZone": zone,
+            "originalEndTimeZone": zone,
             "recurrence": None,
             "organizer": {"emailAddress": {"name": self._name(m.organizer), "address": m.organizer}},
-            "attendees": [{"type": "required", "status": {"response": "none", "time": NEVER},
-                           "emailAddress": {"name": self._name(a), "address": a}} for a in m.attendees]
-            + [{"type": "resource", "status": {"response": "accepted", "time": NEVER},
-                "emailAddress": {"name": r.split("@")[0], "address": r}} for r in m.rooms],
-            "showAs": "busy" if m.busy else "free", "isAllDay": m.all_day, "isCancelled": False,
-            "isReminderOn": True, "responseRequested": True, "sensitivity": "normal", "importance": "normal",
+            "attendees": [
+                {
+                    "type": "required",
+                    "status": {"response": "none", "time": NEVER},
+                    "emailAddress": {"name": self._name(a), "address": a},
+                }
+                for a in m.attendees
+            ]
+            + [
+                {
+                    "type": "resource",
+                    "status": {"response": "accepted", "time": NEVER},
+                    "emailAddress": {"name": r.split("@")[0], "address": r},
+                }
+                for r in m.rooms
+            ],
+            "showAs": "busy" if m.busy else "free",
+            "isAllDay": m.all_day,
+            "isCancelled": False,
+            "isReminderOn": True,
+            "responseRequested": True,
+            "sensitivity": "normal",
+            "importance": "normal",
             "isOnlineMeeting": False,
         }
         if m.rule is not None:
-            event["recurrence"] = {"pattern": m.rule.pattern(), "range": {
-                "type": "noEnd", "startDate": m.first.date().isoformat(), "endDate": "0001-01-01",
-                "recurrenceTimeZone": zone, "numberOfOccurrences": 0}}
+            event["recurrence"] = {
+                "pattern": m.rule.pattern(),
+                "range": {
+                    "type": "noEnd",
+                    "startDate": m.first.date().isoformat(),
+                    "endDate": "0001-01-01",
+                    "recurrenceTimeZone": zone,
+                    "numberOfOccurrences": 0,
+                },
+            }
         return event
 
     # -- changes ------------------------------------------------------------------------------
-    def _each_copy(self, m: Meeting, at: str | datetime, op: str, google: dict[str, Any] | None = None,
-                   graph: dict[str, Any] | None = None, only: list[str] | None = None) -> None:
+    def _each_copy(
+        self,
+        m: Meeting,
+        at: str | datetime,
+        op: str,
+        google: dict[str, Any] | None = None,
+        graph: dict[str, Any] | None = None,
+        only: list[str] | None = None,
+    ) -> None:
         when = rfc3339(instant(at))
         if m.google_id and (only is None or set(only) & set(m.google_calendars)):
-            self.timeline.append({"at": when, "op": op, "provider": "google", "calendars": m.google_calendars,
-                                  "event_id": m.google_id, **(google or {})})
+            self.timeline.append(
+                {
+                    "at": when,
+                    "op": op,
+                    "provider": "google",
+                    "calendars": m.google_calendars,
+                    "event_id": m.google_id,
+                    **(google or {}),
+                }
+            )
         for mailbox, event_id in m.graph_ids.items():
             if only is None or mailbox in only:
-                self.timeline.append({"at": when, "op": op, "provider": "microsoft", "calendars": [mailbox],
-                                      "event_id": event_id, **(graph or {})})
+                self.timeline.append(
+                    {
+                        "at": when,
+                        "op": op,
+                        "provider": "microsoft",
+                        "calendars": [mailbox],
+                        "event_id": event_id,
+                        **(graph or {}),
+                    }
+                )
 
     def cancel(self, m: Meeting, original_start: str | datetime, *, at: str | datetime) -> None:
         """Cancel one occurrence (`original_start` in UTC)."""
         fields = {"original_start": rfc3339(instant(original_start))}
         self._each_copy(m, at, "cancel_occurrence", fields, fields)
 
-    def move(self, m: Meeting, original_start: str | datetime, *, at: str | datetime, start: str,
-             minutes: int | None = None) -> None:
+    def move(
+        self, m: Meeting, original_start: str | datetime, *, at: str | datetime, start: str, minutes: int | None = None
+    ) -> None:
         """Move one occurrence to `start` (local wall time in the meeting's zone)."""
         begin = datetime.fromisoformat(start)
         end = begin + timedelta(minutes=minutes or m.minutes)
         slot = {"original_start": rfc3339(instant(original_start))}
-        self._each_copy(m, at, "move_occurrence",
-                        {**slot, "start": self.google_time(m, begin), "end": self.google_time(m, end)},
-                        {**slot, "start": self.graph_time(m, begin), "end": self.graph_time(m, end)})
+        self._each_copy(
+            m,
+            at,
+            "move_occurrence",
+            {**slot, "start": self.google_time(m, begin), "end": self.google_time(m, end)},
+            {**slot, "start": self.graph_time(m, begin), "end": self.graph_time(m, end)},
+        )
 
-    def respond(self, m: Meeting, attendee: str, response: str, *, at: str | datetime,
-                original_start: str | datetime | None = None) -> None:
+    def respond(
+        self,
+        m: Meeting,
+        attendee: str,
+        response: str,
+        *,
+        at: str | datetime,
+        original_start: str | datetime | None = None,
+    ) -> None:
         fields: dict[str, Any] = {"attendee": attendee, "response": response}
         if original_start is not None:
             fields["original_start"] = rfc3339(instant(original_start))
@@ -310,19 +459,37 @@ class Story:
         until = last_local.replace(tzinfo=ZoneInfo(m.tz)).astimezone(UTC)
         google = {"patch": {"recurrence": [f"RRULE:{m.rule.rrule()};UNTIL={until.strftime('%Y%m%dT%H%M%SZ')}"]}}
         zone = to_windows(m.tz) or "UTC"
-        graph = {"patch": {"recurrence": {"pattern": m.rule.pattern(), "range": {
-            "type": "endDate", "startDate": m.first.date().isoformat(), "endDate": last_local.date().isoformat(),
-            "recurrenceTimeZone": zone, "numberOfOccurrences": 0}}}}
+        graph = {
+            "patch": {
+                "recurrence": {
+                    "pattern": m.rule.pattern(),
+                    "range": {
+                        "type": "endDate",
+                        "startDate": m.first.date().isoformat(),
+                        "endDate": last_local.date().isoformat(),
+                        "recurrenceTimeZone": zone,
+                        "numberOfOccurrences": 0,
+                    },
+                }
+            }
+        }
         self._each_copy(m, at, "update", google, graph)
 
     # -- output -----------------------------------------------------------------------------------
     def document(self, expect: dict[str, Any] | None = None) -> dict[str, Any]:
         timeline = sorted(self.timeline, key=lambda op: instant(op["at"]))  # stable: ties keep order
         out: dict[str, Any] = {
-            "format": "oneonone-scenario/1", "name": self.name, "description": self.description,
-            "start": rfc3339(self.start), "now": rfc3339(self.now),
-            "org": {"people": [{"email": p.email, "name": p.name, "manager": p.manager, "timezone": p.tz,
-                                "provider": p.provider} for p in self.people.values()]},
+            "format": "oneonone-scenario/1",
+            "name": self.name,
+            "description": self.description,
+            "start": rfc3339(self.start),
+            "now": rfc3339(self.now),
+            "org": {
+                "people": [
+                    {"email": p.email, "name": p.name, "manager": p.manager, "timezone": p.tz, "provider": p.provider}
+                    for p in self.people.values()
+                ]
+            },
         }
         if self.policies:
             out["policies"] = self.policies

@@ -28,6 +28,7 @@ Each round, into a fresh PostgreSQL database migrated with service.db.migrate:
 Prints the best round of each, the spread, and service/floor; writes
 bench/results/sync.json. The fake's own time serving the pages (the same for
 both) is shown for reference."""
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -52,16 +53,30 @@ sys.path.insert(0, str(ROOT))
 from bench import pg  # noqa: E402
 
 DB = "oneonone_bench_sync"
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 OWNER = "bench.owner@acme.test"
 CLIENT_ID = "1234567890-bench.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-bench-not-a-secret"
 SERVICE_ACCOUNT = "oneonone-bench@oneonone-sandbox.iam.gserviceaccount.com"
 PAGE_SIZE = 2500
-UTC = timezone.utc
+UTC = UTC
 ZONES = ("Europe/Berlin", "Europe/Berlin", "Europe/London", "America/New_York", "Asia/Kolkata", "UTC")
-TITLES = ("1:1", "Weekly sync", "Design review", "Planning", "Retro", "Customer call", "Interview",
-          "Lunch", "Standup", "Roadmap", "Hiring debrief", "Incident review", "Offsite prep", "Coffee chat")
+TITLES = (
+    "1:1",
+    "Weekly sync",
+    "Design review",
+    "Planning",
+    "Retro",
+    "Customer call",
+    "Interview",
+    "Lunch",
+    "Standup",
+    "Roadmap",
+    "Hiring debrief",
+    "Incident review",
+    "Offsite prep",
+    "Coffee chat",
+)
 
 
 # -- the event mix --------------------------------------------------------------------------------------------
@@ -75,8 +90,9 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def generate_events(n: int, seed: int, *, now: datetime = NOW, lookback_days: int = 120,
-                    owner: str = OWNER) -> list[dict[str, Any]]:
+def generate_events(
+    n: int, seed: int, *, now: datetime = NOW, lookback_days: int = 120, owner: str = OWNER
+) -> list[dict[str, Any]]:
     """`n` stored Google event resources of `owner`'s calendar, in change order,
     shaped as service/sandbox/google_store.py keeps them. Deterministic for a seed.
 
@@ -110,9 +126,12 @@ def generate_events(n: int, seed: int, *, now: datetime = NOW, lookback_days: in
             people.add(rng.choice(colleagues))
         out = []
         for email in sorted(people):
-            person: dict[str, Any] = {"email": email,
-                                      "responseStatus": rng.choice(("accepted", "accepted", "accepted", "tentative",
-                                                                    "needsAction", "declined"))}
+            person: dict[str, Any] = {
+                "email": email,
+                "responseStatus": rng.choice(
+                    ("accepted", "accepted", "accepted", "tentative", "needsAction", "declined")
+                ),
+            }
             if email == organizer:
                 person["organizer"], person["responseStatus"] = True, "accepted"
             out.append(person)
@@ -123,12 +142,20 @@ def generate_events(n: int, seed: int, *, now: datetime = NOW, lookback_days: in
     def base(event_id: str, updated: datetime, organizer: str, title: str) -> dict[str, Any]:
         created = updated - timedelta(minutes=rng.randint(0, 60 * 24 * 10))
         resource: dict[str, Any] = {
-            "kind": "calendar#event", "id": event_id, "status": "confirmed",
+            "kind": "calendar#event",
+            "id": event_id,
+            "status": "confirmed",
             "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
-            "created": _stamp(created), "updated": _stamp(updated), "summary": title,
-            "creator": {"email": organizer}, "organizer": {"email": organizer},
-            "iCalUID": f"{event_id}@google.com", "sequence": 0, "reminders": {"useDefault": True},
-            "eventType": "default"}
+            "created": _stamp(created),
+            "updated": _stamp(updated),
+            "summary": title,
+            "creator": {"email": organizer},
+            "organizer": {"email": organizer},
+            "iCalUID": f"{event_id}@google.com",
+            "sequence": 0,
+            "reminders": {"useDefault": True},
+            "eventType": "default",
+        }
         if rng.random() < 0.5:
             resource["hangoutLink"] = f"https://meet.google.com/{event_id[:3]}-{event_id[3:7]}-{event_id[7:10]}"
         if rng.random() < 0.3:
@@ -173,17 +200,31 @@ def generate_events(n: int, seed: int, *, now: datetime = NOW, lookback_days: in
             if event_id not in used:
                 break
         used.add(event_id)
-        updated = min(now - timedelta(seconds=30), datetime.fromisoformat(master["updated"]) + timedelta(
-            minutes=rng.randint(5, 60 * 24 * 30)))
+        updated = min(
+            now - timedelta(seconds=30),
+            datetime.fromisoformat(master["updated"]) + timedelta(minutes=rng.randint(5, 60 * 24 * 30)),
+        )
         original = {"dateTime": _local(slot), "timeZone": zone}
         if i % 3 == 2:  # a cancelled occurrence: Google keeps only a stub
-            stub = {"kind": "calendar#event", "id": event_id, "status": "cancelled",
-                    "recurringEventId": master["id"], "originalStartTime": original, "updated": _stamp(updated)}
+            stub = {
+                "kind": "calendar#event",
+                "id": event_id,
+                "status": "cancelled",
+                "recurringEventId": master["id"],
+                "originalStartTime": original,
+                "updated": _stamp(updated),
+            }
             items.append((updated, stub))
             continue
         moved = {k: json.loads(json.dumps(v)) for k, v in master.items() if k not in ("recurrence", "id")}
-        moved.update(id=event_id, recurringEventId=master["id"], originalStartTime=original, sequence=1,
-                     htmlLink=f"https://www.google.com/calendar/event?eid={event_id}", updated=_stamp(updated))
+        moved.update(
+            id=event_id,
+            recurringEventId=master["id"],
+            originalStartTime=original,
+            sequence=1,
+            htmlLink=f"https://www.google.com/calendar/event?eid={event_id}",
+            updated=_stamp(updated),
+        )
         shift = timedelta(hours=rng.choice((-2, -1, 1, 2, 24)))
         moved["start"] = {"dateTime": _local(slot + shift), "timeZone": zone}
         moved["end"] = {"dateTime": _local(slot + shift + length), "timeZone": zone}
@@ -240,11 +281,16 @@ class _Recorder:
         await self.app(scope, receive, send)
         query = parse_qs(scope["query_string"].decode())
         with self.lock:
-            self.requests.append({"maxResults": (query.get("maxResults") or [None])[0],
-                                  "showDeleted": (query.get("showDeleted") or [None])[0],
-                                  "singleEvents": (query.get("singleEvents") or [None])[0],
-                                  "timeMin": (query.get("timeMin") or [None])[0],
-                                  "page": "pageToken" in query, "seconds": time.perf_counter() - t0})
+            self.requests.append(
+                {
+                    "maxResults": (query.get("maxResults") or [None])[0],
+                    "showDeleted": (query.get("showDeleted") or [None])[0],
+                    "singleEvents": (query.get("singleEvents") or [None])[0],
+                    "timeMin": (query.get("timeMin") or [None])[0],
+                    "page": "pageToken" in query,
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
 
 
 def serve_fake(events: int, seed: int, lookback_days: int) -> int:
@@ -275,13 +321,24 @@ def serve_fake(events: int, seed: int, lookback_days: int) -> int:
     recorder = _Recorder(fake.app)
     server = LoopbackServer(recorder, name="bench-fake-google")
     fake.auth.register_client(CLIENT_ID, CLIENT_SECRET)
-    account = fake.auth.new_service_account(SERVICE_ACCOUNT, token_uri=f"{server.base_url}/token",
-                                            delegated_scopes=READ_SCOPES)
+    account = fake.auth.new_service_account(
+        SERVICE_ACCOUNT, token_uri=f"{server.base_url}/token", delegated_scopes=READ_SCOPES
+    )
     refresh = fake.auth.issue_refresh_token(CLIENT_ID, OWNER, sorted(READ_SCOPES))
     server.start()
-    print(json.dumps({"base_url": server.base_url, "service_account": account, "refresh_token": refresh,
-                      "events": len(resources), "seeded_seconds": seeded,
-                      "kinds": _census(resources)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "base_url": server.base_url,
+                "service_account": account,
+                "refresh_token": refresh,
+                "events": len(resources),
+                "seeded_seconds": seeded,
+                "kinds": _census(resources),
+            }
+        ),
+        flush=True,
+    )
     try:
         for line in sys.stdin:
             command = line.strip()
@@ -305,7 +362,7 @@ def serve_fake(events: int, seed: int, lookback_days: int) -> int:
 def _census(resources: list[dict[str, Any]]) -> dict[str, int]:
     out: dict[str, int] = {}
     for r in resources:
-        kind = ("instance" if r.get("recurringEventId") else "series" if r.get("recurrence") else "single")
+        kind = "instance" if r.get("recurringEventId") else "series" if r.get("recurrence") else "single"
         key = f"{kind}/{r.get('status', 'confirmed')}"
         out[key] = out.get(key, 0) + 1
     return dict(sorted(out.items()))
@@ -314,9 +371,23 @@ def _census(resources: list[dict[str, Any]]) -> dict[str, int]:
 class FakeProcess:
     def __init__(self, events: int, seed: int, lookback_days: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve-fake", "--events", str(events),
-             "--seed", str(seed), "--lookback-days", str(lookback_days)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve-fake",
+                "--events",
+                str(events),
+                "--seed",
+                str(seed),
+                "--lookback-days",
+                str(lookback_days),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
         line = self.proc.stdout.readline()
         if not line:
             self.proc.wait(5)
@@ -363,9 +434,17 @@ async def run_service(sa_url: str, fake: dict[str, Any], expected: int, profile:
     from service.sync.worker import SyncWorker
 
     base = fake["base_url"]
-    settings = Settings(_env_file=None, database_url=sa_url, secret_key=generate_key(),
-                        google=GoogleSettings(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                              api_endpoint=f"{base}/calendar/v3/", token_uri=f"{base}/token"))
+    settings = Settings(
+        _env_file=None,
+        database_url=sa_url,
+        secret_key=generate_key(),
+        google=GoogleSettings(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            api_endpoint=f"{base}/calendar/v3/",
+            token_uri=f"{base}/token",
+        ),
+    )
     clock = FixedClock(NOW)
     vault = Vault(settings.secret_key.get_secret_value())
     engine = create_engine(sa_url, pool_size=2)
@@ -373,17 +452,36 @@ async def run_service(sa_url: str, fake: dict[str, Any], expected: int, profile:
     try:
         # As `oneonone calendars connect-all` leaves it: an org grant, the calendar dirty.
         async with sessions() as session:
-            person = Person(email=OWNER, name="Bench Owner", timezone="Europe/Berlin", role="member",
-                            created_at=NOW, updated_at=NOW)
+            person = Person(
+                email=OWNER, name="Bench Owner", timezone="Europe/Berlin", role="member", created_at=NOW, updated_at=NOW
+            )
             session.add(person)
-            connection = CalendarConnection(provider="google", kind="org", status="active",
-                                            scopes="calendar.readonly", created_at=NOW, updated_at=NOW,
-                                            secret_encrypted=vault.encrypt(json.dumps(fake["service_account"])))
+            connection = CalendarConnection(
+                provider="google",
+                kind="org",
+                status="active",
+                scopes="calendar.readonly",
+                created_at=NOW,
+                updated_at=NOW,
+                secret_encrypted=vault.encrypt(json.dumps(fake["service_account"])),
+            )
             session.add(connection)
             await session.flush()
-            session.add(Calendar(person_id=person.id, connection_id=connection.id, provider="google",
-                                 external_id=OWNER, time_zone="Europe/Berlin", status="active", dirty=True,
-                                 dirty_generation=0, failures=0, created_at=NOW, updated_at=NOW))
+            session.add(
+                Calendar(
+                    person_id=person.id,
+                    connection_id=connection.id,
+                    provider="google",
+                    external_id=OWNER,
+                    time_zone="Europe/Berlin",
+                    status="active",
+                    dirty=True,
+                    dirty_generation=0,
+                    failures=0,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
             await session.commit()
 
         provider = GoogleCalendarProvider(settings.google, clock=clock)
@@ -413,8 +511,14 @@ async def run_service(sa_url: str, fake: dict[str, Any], expected: int, profile:
 
         provider.fetch_changes, provider._normalize = timed_fetch, timed_normalize
         reconciler.apply = timed_apply
-        worker = SyncWorker(sessions=sessions, providers={"google": provider}, vault=vault, clock=clock,
-                            settings=settings.sync, owner="bench-worker")
+        worker = SyncWorker(
+            sessions=sessions,
+            providers={"google": provider},
+            vault=vault,
+            clock=clock,
+            settings=settings.sync,
+            owner="bench-worker",
+        )
         profiler = None
         if profile:
             import cProfile
@@ -423,7 +527,7 @@ async def run_service(sa_url: str, fake: dict[str, Any], expected: int, profile:
             profiler.enable()
         try:
             t0 = time.perf_counter()
-            synced = await worker.run_once()       # claim → fetch → reconcile → commit
+            synced = await worker.run_once()  # claim → fetch → reconcile → commit
             total = time.perf_counter() - t0
         finally:
             if profiler is not None:
@@ -438,16 +542,40 @@ async def run_service(sa_url: str, fake: dict[str, Any], expected: int, profile:
             raise SystemExit(f"service: the sync did not complete (synced={synced}, error={calendar.last_error})")
         if events != expected or revisions != expected:
             raise SystemExit(f"service: {events} events / {revisions} revisions stored, {expected} expected")
-        return {"events": events, "revisions": revisions, "seconds": total, "events_per_s": events / total,
-                "fetch_s": marks["fetch"], "normalize_s": marks["normalize"], "reconcile_s": marks["reconcile"],
-                "claim_load_commit_s": total - marks["fetch"] - marks["reconcile"]}
+        return {
+            "events": events,
+            "revisions": revisions,
+            "seconds": total,
+            "events_per_s": events / total,
+            "fetch_s": marks["fetch"],
+            "normalize_s": marks["normalize"],
+            "reconcile_s": marks["reconcile"],
+            "claim_load_commit_s": total - marks["fetch"] - marks["reconcile"],
+        }
     finally:
         await engine.dispose()
 
 
 # -- the floor ---------------------------------------------------------------------------------------------------------
-FLOOR_COLUMNS = ("calendar_id", "event_id", "ical_uid", "kind", "series_id", "original_start", "status", "start",
-                 "end", "time_zone", "all_day", "recurrence", "organizer", "attendees", "busy", "title", "updated")
+FLOOR_COLUMNS = (
+    "calendar_id",
+    "event_id",
+    "ical_uid",
+    "kind",
+    "series_id",
+    "original_start",
+    "status",
+    "start",
+    "end",
+    "time_zone",
+    "all_day",
+    "recurrence",
+    "organizer",
+    "attendees",
+    "busy",
+    "title",
+    "updated",
+)
 
 
 def _time(obj: dict[str, Any] | None) -> datetime | None:
@@ -467,14 +595,27 @@ def floor_rows(calendar_id: int, items: list[dict[str, Any]]) -> list[tuple]:
     rows = []
     for it in items:
         start = it.get("start")
-        rows.append((
-            calendar_id, it["id"], it.get("iCalUID"),
-            "instance" if "recurringEventId" in it else "series" if "recurrence" in it else "single",
-            it.get("recurringEventId"), _time(it.get("originalStartTime")), it.get("status", "confirmed"),
-            _time(start), _time(it.get("end")), (start or {}).get("timeZone"), bool(start and "date" in start),
-            dumps(it.get("recurrence") or []).decode(), (it.get("organizer") or {}).get("email"),
-            dumps(it.get("attendees") or []).decode(), it.get("transparency") != "transparent",
-            it.get("summary") or "", datetime.fromisoformat(it["updated"])))
+        rows.append(
+            (
+                calendar_id,
+                it["id"],
+                it.get("iCalUID"),
+                "instance" if "recurringEventId" in it else "series" if "recurrence" in it else "single",
+                it.get("recurringEventId"),
+                _time(it.get("originalStartTime")),
+                it.get("status", "confirmed"),
+                _time(start),
+                _time(it.get("end")),
+                (start or {}).get("timeZone"),
+                bool(start and "date" in start),
+                dumps(it.get("recurrence") or []).decode(),
+                (it.get("organizer") or {}).get("email"),
+                dumps(it.get("attendees") or []).decode(),
+                it.get("transparency") != "transparent",
+                it.get("summary") or "",
+                datetime.fromisoformat(it["updated"]),
+            )
+        )
     return rows
 
 
@@ -485,17 +626,31 @@ async def run_floor(pg_dsn: str, fake: dict[str, Any], expected: int) -> dict[st
     base = fake["base_url"]
     conn = await asyncpg.connect(pg_dsn)
     try:
-        await conn.execute("CREATE TABLE floor_events (LIKE calendar_events INCLUDING DEFAULTS INCLUDING INDEXES "
-                           "INCLUDING CONSTRAINTS)")
+        await conn.execute(
+            "CREATE TABLE floor_events (LIKE calendar_events INCLUDING DEFAULTS INCLUDING INDEXES "
+            "INCLUDING CONSTRAINTS)"
+        )
         calendar_id = 1
         async with httpx.AsyncClient(timeout=60) as http:
             t0 = time.perf_counter()
-            token = (await http.post(f"{base}/token", data={
-                "grant_type": "refresh_token", "refresh_token": fake["refresh_token"], "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET})).json()["access_token"]
+            token = (
+                await http.post(
+                    f"{base}/token",
+                    data={
+                        "grant_type": "refresh_token",
+                        "refresh_token": fake["refresh_token"],
+                        "client_id": CLIENT_ID,
+                        "client_secret": CLIENT_SECRET,
+                    },
+                )
+            ).json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
-            params: dict[str, Any] = {"showDeleted": "true", "maxResults": PAGE_SIZE, "singleEvents": "false",
-                                      "timeMin": (NOW - timedelta(days=120)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            params: dict[str, Any] = {
+                "showDeleted": "true",
+                "maxResults": PAGE_SIZE,
+                "singleEvents": "false",
+                "timeMin": (NOW - timedelta(days=120)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
             rows: list[tuple] = []
             url = f"{base}/calendar/v3/calendars/{OWNER}/events"
             while True:
@@ -513,8 +668,13 @@ async def run_floor(pg_dsn: str, fake: dict[str, Any], expected: int) -> dict[st
         stored = await conn.fetchval("SELECT count(*) FROM floor_events")
         if stored != expected:
             raise SystemExit(f"floor: {stored} rows stored, {expected} expected")
-        return {"events": stored, "seconds": total, "events_per_s": stored / total,
-                "fetch_s": fetched - t0, "write_s": total - (fetched - t0)}
+        return {
+            "events": stored,
+            "seconds": total,
+            "events_per_s": stored / total,
+            "fetch_s": fetched - t0,
+            "write_s": total - (fetched - t0),
+        }
     finally:
         await conn.close()
 
@@ -524,9 +684,13 @@ def _fake_stats(fake: FakeProcess, label: str) -> dict[str, Any]:
     requests = fake.ask("stats")
     fake.ask("release")
     sizes = sorted({r["maxResults"] for r in requests})
-    return {"requests": len(requests), "max_results": sizes, "server_s": sum(r["seconds"] for r in requests),
-            "params": {k: sorted({str(r[k]) for r in requests}) for k in ("showDeleted", "singleEvents")},
-            "label": label}
+    return {
+        "requests": len(requests),
+        "max_results": sizes,
+        "server_s": sum(r["seconds"] for r in requests),
+        "params": {k: sorted({str(r[k]) for r in requests}) for k in ("showDeleted", "singleEvents")},
+        "label": label,
+    }
 
 
 def main() -> int:
@@ -567,38 +731,62 @@ def main() -> int:
             s, f = record["service"], record["floor"]
             if s["fake"]["max_results"] != [str(PAGE_SIZE)]:
                 raise SystemExit(f"the adapter asked for maxResults={s['fake']['max_results']}, not {PAGE_SIZE}")
-            print(f"  round {rnd + 1} service {s['events_per_s']:8.0f} events/s ({s['seconds']:.2f}s: fetch "
-                  f"{s['fetch_s']:.2f}s of which normalize {s['normalize_s']:.2f}s, reconcile {s['reconcile_s']:.2f}s,"
-                  f" claim+load+commit {s['claim_load_commit_s']:.2f}s; fake {s['fake']['server_s']:.2f}s)",
-                  file=sys.stderr)
-            print(f"  round {rnd + 1} floor   {f['events_per_s']:8.0f} events/s ({f['seconds']:.2f}s: fetch+parse "
-                  f"{f['fetch_s']:.2f}s, COPY {f['write_s']:.2f}s; fake {f['fake']['server_s']:.2f}s)",
-                  file=sys.stderr)
+            print(
+                f"  round {rnd + 1} service {s['events_per_s']:8.0f} events/s ({s['seconds']:.2f}s: fetch "
+                f"{s['fetch_s']:.2f}s of which normalize {s['normalize_s']:.2f}s, reconcile {s['reconcile_s']:.2f}s,"
+                f" claim+load+commit {s['claim_load_commit_s']:.2f}s; fake {s['fake']['server_s']:.2f}s)",
+                file=sys.stderr,
+            )
+            print(
+                f"  round {rnd + 1} floor   {f['events_per_s']:8.0f} events/s ({f['seconds']:.2f}s: fetch+parse "
+                f"{f['fetch_s']:.2f}s, COPY {f['write_s']:.2f}s; fake {f['fake']['server_s']:.2f}s)",
+                file=sys.stderr,
+            )
             rounds.append(record)
     finally:
         fake.close()
         asyncio.run(pg.drop(DB))
 
     best = {name: max((r[name] for r in rounds), key=lambda x: x["events_per_s"]) for name in ("service", "floor")}
-    spread = {name: [min(r[name]["events_per_s"] for r in rounds), max(r[name]["events_per_s"] for r in rounds)]
-              for name in ("service", "floor")}
+    spread = {
+        name: [min(r[name]["events_per_s"] for r in rounds), max(r[name]["events_per_s"] for r in rounds)]
+        for name in ("service", "floor")
+    }
     ratio = best["service"]["events_per_s"] / best["floor"]["events_per_s"]
     s, f = best["service"], best["floor"]
     print(f"\n{expected} events, one calendar, pages of {PAGE_SIZE}; best of {len(rounds)} round(s)\n")
     print("| path | events/s | seconds | fetch + parse s | DB write s | spread events/s |\n|---|---|---|---|---|---|")
-    print(f"| service (SyncWorker + GoogleCalendarProvider) | {s['events_per_s']:.0f} | {s['seconds']:.2f} | "
-          f"{s['fetch_s']:.2f} (normalize {s['normalize_s']:.2f}) | {s['reconcile_s']:.2f} + "
-          f"{s['claim_load_commit_s']:.2f} | {spread['service'][0]:.0f}–{spread['service'][1]:.0f} |")
-    print(f"| floor (httpx + orjson + COPY) | {f['events_per_s']:.0f} | {f['seconds']:.2f} | {f['fetch_s']:.2f} | "
-          f"{f['write_s']:.2f} | {spread['floor'][0]:.0f}–{spread['floor'][1]:.0f} |")
-    print(f"\n(the fake itself spent {s['fake']['server_s']:.2f}s / {f['fake']['server_s']:.2f}s serving the "
-          f"{s['fake']['requests']} pages)")
+    print(
+        f"| service (SyncWorker + GoogleCalendarProvider) | {s['events_per_s']:.0f} | {s['seconds']:.2f} | "
+        f"{s['fetch_s']:.2f} (normalize {s['normalize_s']:.2f}) | {s['reconcile_s']:.2f} + "
+        f"{s['claim_load_commit_s']:.2f} | {spread['service'][0]:.0f}–{spread['service'][1]:.0f} |"
+    )
+    print(
+        f"| floor (httpx + orjson + COPY) | {f['events_per_s']:.0f} | {f['seconds']:.2f} | {f['fetch_s']:.2f} | "
+        f"{f['write_s']:.2f} | {spread['floor'][0]:.0f}–{spread['floor'][1]:.0f} |"
+    )
+    print(
+        f"\n(the fake itself spent {s['fake']['server_s']:.2f}s / {f['fake']['server_s']:.2f}s serving the "
+        f"{s['fake']['requests']} pages)"
+    )
     print(f"\nservice / floor = {ratio:.2f}× (target ≥ 0.25×)")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "sync.json").write_text(json.dumps({
-        "events": expected, "seed": args.seed, "page_size": PAGE_SIZE, "mix": info["kinds"], "best": best,
-        "spread_events_per_s": spread, "ratio": ratio, "rounds": rounds}, indent=2))
+    (out / "sync.json").write_text(
+        json.dumps(
+            {
+                "events": expected,
+                "seed": args.seed,
+                "page_size": PAGE_SIZE,
+                "mix": info["kinds"],
+                "best": best,
+                "spread_events_per_s": spread,
+                "ratio": ratio,
+                "rounds": rounds,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Alembic environment: one migration tree for PostgreSQL and SQLite."""
+
 from __future__ import annotations
 
 import asyncio

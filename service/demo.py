@@ -14,6 +14,7 @@ disconnected (their fake provider is gone once the replay ends).
 
 Idempotent: an existing demo org is kept as it is; each run prints a fresh demo
 token (older demo tokens are revoked)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,7 +25,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import (
-    ApiToken, Calendar, CalendarConnection, Finding, Meeting, MeetingStatus, Pair, Person, PushChannel,
+    ApiToken,
+    Calendar,
+    CalendarConnection,
+    Finding,
+    Meeting,
+    MeetingStatus,
+    Pair,
+    Person,
+    PushChannel,
 )
 from service.domain import actions, agenda, api_tokens, feedback, notes
 from service.domain.access import Principal
@@ -44,8 +53,8 @@ class DemoResult:
     created: bool
     email: str
     token: str
-    as_of: datetime | None = None   # the scenario's `now`: what the data describes
-    findings: int = 0               # open findings
+    as_of: datetime | None = None  # the scenario's `now`: what the data describes
+    findings: int = 0  # open findings
 
 
 def database_url(session: AsyncSession) -> str:
@@ -68,11 +77,13 @@ async def load(session: AsyncSession, now: datetime) -> DemoResult:
         await _add_content(session, as_of)
         await _finish_setup(session, [p["email"] for p in scenario["org"]["people"]], now)
     manager = await get_by_email(session, DEMO_MANAGER)
-    await session.execute(update(ApiToken).where(ApiToken.person_id == manager.id, ApiToken.name == "demo",
-                                                 ApiToken.revoked_at.is_(None)).values(revoked_at=now))
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.person_id == manager.id, ApiToken.name == "demo", ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
     token = await api_tokens.create(session, DEMO_MANAGER, "demo", now)
-    open_findings = await session.scalar(select(func.count()).select_from(Finding)
-                                         .where(Finding.resolved_at.is_(None)))
+    open_findings = await session.scalar(select(func.count()).select_from(Finding).where(Finding.resolved_at.is_(None)))
     return DemoResult(created=created, email=DEMO_MANAGER, token=token, as_of=as_of, findings=open_findings)
 
 
@@ -93,34 +104,60 @@ async def _add_content(session: AsyncSession, as_of: datetime) -> None:
     next one, notes, action items and ratings on the last ones held."""
     manager = await get_by_email(session, DEMO_MANAGER)
     m = _principal(manager)
-    pairs = (await session.execute(
-        select(Pair, Person).join(Person, Person.id == Pair.report_id)
-        .where(Pair.manager_id == manager.id).order_by(Pair.id))).all()
+    pairs = (
+        await session.execute(
+            select(Pair, Person)
+            .join(Person, Person.id == Pair.report_id)
+            .where(Pair.manager_id == manager.id)
+            .order_by(Pair.id)
+        )
+    ).all()
     for n, (pair, report) in enumerate(pairs):
         r = _principal(report)
-        rows = (await session.scalars(select(Meeting).where(Meeting.pair_id == pair.id)
-                                      .order_by(Meeting.start))).all()
+        rows = (await session.scalars(select(Meeting).where(Meeting.pair_id == pair.id).order_by(Meeting.start))).all()
         held = [row for row in rows if row.status == MeetingStatus.held.value][-2:]
-        upcoming = next((row for row in rows if row.status == MeetingStatus.scheduled.value
-                         and row.start > as_of), None)
+        upcoming = next(
+            (row for row in rows if row.status == MeetingStatus.scheduled.value and row.start > as_of), None
+        )
         for i, meeting in enumerate(held):
             after = meeting.end + timedelta(minutes=5)
-            await notes.put_shared_note(session, meeting.id, m,
-                                        f"Discussed {report.name.split()[0]}'s priorities and blockers.", after)
-            item = await actions.create_action_item(session, meeting.id, r, after, body="Draft the quarter plan"
-                                                    if i == 0 else "Share the migration review notes",
-                                                    owner_id=report.id)
+            await notes.put_shared_note(
+                session, meeting.id, m, f"Discussed {report.name.split()[0]}'s priorities and blockers.", after
+            )
+            item = await actions.create_action_item(
+                session,
+                meeting.id,
+                r,
+                after,
+                body="Draft the quarter plan" if i == 0 else "Share the migration review notes",
+                owner_id=report.id,
+            )
             if i == 0:
                 await actions.update_action_item(session, item.id, r, after + timedelta(days=2), {"done": True})
-            await feedback.put_own_feedback(session, meeting.id, r, after + timedelta(minutes=30),
-                                            rating=4 + (n + i) % 2, comment="")
+            await feedback.put_own_feedback(
+                session, meeting.id, r, after + timedelta(minutes=30), rating=4 + (n + i) % 2, comment=""
+            )
         if upcoming is not None:
             for who, principal in (("report", r), ("manager", m)):
                 for body in TALKING_POINTS[who]:
-                    await agenda.add_item(session, principal, upcoming.id, body=body, private=False,
-                                          minutes=None, now=as_of - timedelta(hours=2))
-            await agenda.add_item(session, m, upcoming.id, body="Ask about workload (private)", private=True,
-                                  minutes=None, now=as_of - timedelta(hours=1))
+                    await agenda.add_item(
+                        session,
+                        principal,
+                        upcoming.id,
+                        body=body,
+                        private=False,
+                        minutes=None,
+                        now=as_of - timedelta(hours=2),
+                    )
+            await agenda.add_item(
+                session,
+                m,
+                upcoming.id,
+                body="Ask about workload (private)",
+                private=True,
+                minutes=None,
+                now=as_of - timedelta(hours=1),
+            )
 
 
 async def _finish_setup(session: AsyncSession, emails: list[str], now: datetime) -> None:
@@ -128,9 +165,16 @@ async def _finish_setup(session: AsyncSession, emails: list[str], now: datetime)
     for email, role in ROLES.items():
         await session.execute(update(Person).where(Person.email == email).values(role=role, updated_at=now))
     calendar_ids = select(Calendar.id).join(Person, Person.id == Calendar.person_id).where(Person.email.in_(emails))
-    await session.execute(update(PushChannel).where(PushChannel.calendar_id.in_(calendar_ids),
-                                                    PushChannel.stopped_at.is_(None)).values(stopped_at=now))
-    await session.execute(update(CalendarConnection).where(CalendarConnection.id.in_(
-        select(Calendar.connection_id).where(Calendar.id.in_(calendar_ids)))).values(status="revoked", updated_at=now))
-    await session.execute(update(Calendar).where(Calendar.id.in_(calendar_ids))
-                          .values(status="disconnected", dirty=False, updated_at=now))
+    await session.execute(
+        update(PushChannel)
+        .where(PushChannel.calendar_id.in_(calendar_ids), PushChannel.stopped_at.is_(None))
+        .values(stopped_at=now)
+    )
+    await session.execute(
+        update(CalendarConnection)
+        .where(CalendarConnection.id.in_(select(Calendar.connection_id).where(Calendar.id.in_(calendar_ids))))
+        .values(status="revoked", updated_at=now)
+    )
+    await session.execute(
+        update(Calendar).where(Calendar.id.in_(calendar_ids)).values(status="disconnected", dirty=False, updated_at=now)
+    )

@@ -1,4 +1,5 @@
 """One error hierarchy. The API maps every `AppError` to RFC 9457 problem+json."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -3,6 +3,7 @@ notifier): uvloop where it is installed (uvicorn[standard] brings it on
 Linux/macOS; uvicorn already serves the API on it), asyncio's own otherwise.
 A replay spends its time in HTTP round trips and callbacks, where uvloop's
 are markedly cheaper."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """structlog setup: key=value lines for humans, JSON for log shippers."""
+
 from __future__ import annotations
 
 import logging

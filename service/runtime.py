@@ -4,6 +4,7 @@ stored back), the worker loop `oneonone worker` runs, and the app `oneonone
 serve` runs, with its in-process worker on SQLite. Imported by entry points only
 (the CLI, the replay harness); the replay harness and the tests build the very
 same pieces, so what they exercise is what production runs."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,7 @@ from service.sync.registry import ProviderSet, close_providers
 from service.sync.worker import Loaded, OnChanged, SyncWorker
 
 log = structlog.get_logger(__name__)
-SHUTDOWN_GRACE_SECONDS = 60.0   # the embedded worker's last calendar, before the server gives up on it
+SHUTDOWN_GRACE_SECONDS = 60.0  # the embedded worker's last calendar, before the server gives up on it
 
 
 # -- the hooks a worker needs --------------------------------------------------------------------------
@@ -49,6 +50,7 @@ def recompute_on_change(sessions: async_sessionmaker[AsyncSession], clock: Clock
 def time_driven_pass(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Callable[[], Awaitable[int]]:
     """Findings that appear with no calendar change (a 1:1 ended, a gap grew, the
     no_upcoming horizon moved): recompute the pairs whose next boundary passed."""
+
     async def tick() -> int:
         async with sessions() as session:
             handled = await recompute_due(session, clock.now())
@@ -80,20 +82,37 @@ class StoppableWorker(SyncWorker):
             await session.commit()
 
 
-def build_worker(settings: Settings, sessions: async_sessionmaker[AsyncSession], clock: Clock, *,
-                 msal_http_client: Any = None, owner: str | None = None,
-                 providers: Mapping[str, CalendarProvider] | None = None,
-                 on_changed: OnChanged | None = None) -> StoppableWorker:
+def build_worker(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    msal_http_client: Any = None,
+    owner: str | None = None,
+    providers: Mapping[str, CalendarProvider] | None = None,
+    on_changed: OnChanged | None = None,
+) -> StoppableWorker:
     """Raises SecretKeyMissing without ONEONONE_SECRET_KEY: grants cannot be read.
     Close with `close_worker`."""
     vault = Vault(settings.secret_key.get_secret_value())
     if providers is None:
-        providers = ProviderSet(settings, clock, msal_http_client=msal_http_client,
-                                on_refresh_token=store_rotated_refresh_tokens(sessions, vault, clock))
-    return StoppableWorker(sessions=sessions, providers=providers, vault=vault, clock=clock, settings=settings.sync,
-                           owner=owner, on_changed=on_changed or recompute_on_change(sessions, clock),
-                           channels=ChannelManager(sessions, clock, settings),
-                           on_tick=time_driven_pass(sessions, clock))
+        providers = ProviderSet(
+            settings,
+            clock,
+            msal_http_client=msal_http_client,
+            on_refresh_token=store_rotated_refresh_tokens(sessions, vault, clock),
+        )
+    return StoppableWorker(
+        sessions=sessions,
+        providers=providers,
+        vault=vault,
+        clock=clock,
+        settings=settings.sync,
+        owner=owner,
+        on_changed=on_changed or recompute_on_change(sessions, clock),
+        channels=ChannelManager(sessions, clock, settings),
+        on_tick=time_driven_pass(sessions, clock),
+    )
 
 
 async def close_worker(worker: SyncWorker) -> None:
@@ -106,7 +125,7 @@ async def run_worker(worker: StoppableWorker, *, once: bool = False, idle_second
     if not once:
         dsn = dialect.listen_dsn(worker.sessions.kw["bind"])
         listening = None
-        if dsn is not None:   # webhooks in other processes NOTIFY
+        if dsn is not None:  # webhooks in other processes NOTIFY
             listening = asyncio.create_task(doorbell.listen(dsn, worker.stopping), name="oneonone-doorbell")
         try:
             await worker.run(worker.stopping, idle_seconds=idle_seconds)
@@ -127,13 +146,19 @@ async def run_worker(worker: StoppableWorker, *, once: bool = False, idle_second
 
 
 # -- the app ------------------------------------------------------------------------------------------------------
-def build_app(settings: Settings, *, worker: bool | None = None, clock: Clock | None = None,
-              engine: AsyncEngine | None = None, msal_http_client: Any = None) -> FastAPI:
+def build_app(
+    settings: Settings,
+    *,
+    worker: bool | None = None,
+    clock: Clock | None = None,
+    engine: AsyncEngine | None = None,
+    msal_http_client: Any = None,
+) -> FastAPI:
     """The API; with `worker` (default: on SQLite only), one sync worker runs inside
     the server's lifespan. On PostgreSQL workers are their own processes
     (`oneonone worker`), scaled apart from the API."""
     app = create_app(settings, engine=engine, clock=clock, msal_http_client=msal_http_client)
-    app.state.worker = None                         # the embedded worker, once started
+    app.state.worker = None  # the embedded worker, once started
     app.state.embedded_worker = dialect.is_sqlite(settings.database_url) if worker is None else worker
     if app.state.embedded_worker:
         _embed_worker(app, settings, msal_http_client)

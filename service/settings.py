@@ -1,4 +1,5 @@
 """One settings root (pydantic-settings): `ONEONONE_*` env vars and a `.env` file."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -26,14 +27,16 @@ class MicrosoftSettings(BaseModel):
 
 
 class SyncSettings(BaseModel):
-    lookback_days: int = Field(120, ge=1)        # first full sync starts this far back
-    lookahead_days: int = Field(400, ge=14)      # Graph delta window reaches this far ahead
-    rebaseline_days: int = Field(180, ge=1)      # Graph: re-take the fixed window this often (it still reaches ≥ 220 days ahead)
-    poll_minutes: float = Field(15, gt=0)        # sync anyway after this long without a notification
-    lease_seconds: float = Field(120, gt=0)      # a crashed worker's claim expires after this
-    batch_size: int = Field(10, ge=1)            # calendars claimed per worker round
-    google_channel_ttl_hours: int = Field(168, ge=1)          # ~7 days, Google's default
-    graph_subscription_minutes: int = Field(4230, ge=45)      # Graph's maximum for events
+    lookback_days: int = Field(120, ge=1)  # first full sync starts this far back
+    lookahead_days: int = Field(400, ge=14)  # Graph delta window reaches this far ahead
+    rebaseline_days: int = Field(
+        180, ge=1
+    )  # Graph: re-take the fixed window this often (it still reaches ≥ 220 days ahead)
+    poll_minutes: float = Field(15, gt=0)  # sync anyway after this long without a notification
+    lease_seconds: float = Field(120, gt=0)  # a crashed worker's claim expires after this
+    batch_size: int = Field(10, ge=1)  # calendars claimed per worker round
+    google_channel_ttl_hours: int = Field(168, ge=1)  # ~7 days, Google's default
+    graph_subscription_minutes: int = Field(4230, ge=45)  # Graph's maximum for events
     max_backoff_seconds: float = Field(3600, gt=0)
 
 

@@ -5,11 +5,12 @@ runs never collide; rows are deleted after each test, so the code under test
 commits for real (as in production) and tests never share state.
 
 `ONEONONE_TEST_DATABASES=sqlite` limits a local run to SQLite."""
+
 from __future__ import annotations
 
 import asyncio
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -26,9 +27,9 @@ from service.settings import Settings
 from tests.factories import Factory
 
 PG_ADMIN_DSN = os.environ.get("ONEONONE_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
-PG_URL = PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://")   # the server scratch databases go to
+PG_URL = PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://")  # the server scratch databases go to
 BACKENDS = [b.strip() for b in os.environ.get("ONEONONE_TEST_DATABASES", "sqlite,postgres").split(",") if b.strip()]
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -41,9 +42,12 @@ def db_url(request, tmp_path_factory) -> str:
     try:
         url, drop = asyncio.run(throwaway_database(PG_URL))
     except OSError as exc:
-        pytest.fail(f"PostgreSQL at {PG_ADMIN_DSN} is unreachable ({exc}); start it with "
-                    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
-                    "or set ONEONONE_TEST_DATABASES=sqlite", pytrace=False)
+        pytest.fail(
+            f"PostgreSQL at {PG_ADMIN_DSN} is unreachable ({exc}); start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
+            "or set ONEONONE_TEST_DATABASES=sqlite",
+            pytrace=False,
+        )
     upgrade(url)
     yield url
     asyncio.run(drop())

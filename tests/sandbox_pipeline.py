@@ -7,6 +7,7 @@ ops are applied to the stores and never read into the history directly.
 
     history, people, policies, now = history_from_scenario(path)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,7 +47,7 @@ class Puller:
         self._google_tokens: dict[str, str] = {}
         self._graph_tokens: dict[str, str] = {}
         self._last: dict[tuple[str, str], EventSnapshot | None] = {}
-        self._parent: dict[tuple[str, str], str] = {}   # Graph instance → its series master
+        self._parent: dict[tuple[str, str], str] = {}  # Graph instance → its series master
 
     # -- recording -------------------------------------------------------------
     def _record(self, calendar: str, event_id: str, at: datetime, snapshot: EventSnapshot | None) -> None:
@@ -56,7 +57,8 @@ class Puller:
             if previous is None or previous == "unseen":
                 return
         elif isinstance(previous, EventSnapshot) and (
-                dataclasses.replace(previous, updated=_EPOCH) == dataclasses.replace(snapshot, updated=_EPOCH)):
+            dataclasses.replace(previous, updated=_EPOCH) == dataclasses.replace(snapshot, updated=_EPOCH)
+        ):
             return
         self._last[key] = snapshot
         self.history.add(EventChange(calendar, event_id, at, snapshot))
@@ -64,8 +66,9 @@ class Puller:
     # -- Google ------------------------------------------------------------------
     def pull_google(self, calendar: str, observed: datetime) -> None:
         token = self._google_tokens.get(calendar)
-        params: dict[str, Any] = ({"sync_token": token} if token else
-                                  {"time_min": self.scenario.start - LOOKBACK, "show_deleted": True})
+        params: dict[str, Any] = (
+            {"sync_token": token} if token else {"time_min": self.scenario.start - LOOKBACK, "show_deleted": True}
+        )
         try:
             page = self.google.list_events(calendar, single_events=False, max_results=250, **params)
         except GoogleApiError as err:
@@ -75,14 +78,16 @@ class Puller:
             return self.pull_google(calendar, observed)
         while True:
             for item in page["items"]:
-                snap = normalize_google_event(calendar, item, calendar_time_zone=page.get("timeZone"),
-                                              observed_at=observed)
+                snap = normalize_google_event(
+                    calendar, item, calendar_time_zone=page.get("timeZone"), observed_at=observed
+                )
                 self._record(calendar, snap.event_id, snap.updated, snap)
             if "nextPageToken" not in page:
                 self._google_tokens[calendar] = page["nextSyncToken"]
                 return
-            page = self.google.list_events(calendar, single_events=False, max_results=250,
-                                           page_token=page["nextPageToken"], **params)
+            page = self.google.list_events(
+                calendar, single_events=False, max_results=250, page_token=page["nextPageToken"], **params
+            )
 
     # -- Graph -------------------------------------------------------------------
     def pull_graph(self, mailbox: str, observed: datetime) -> None:
@@ -91,8 +96,9 @@ class Puller:
             if token:
                 page = self.graph.calendar_view_delta(mailbox, delta_token=token, prefer_utc=True)
             else:
-                page = self.graph.calendar_view_delta(mailbox, start=self.scenario.start - LOOKBACK,
-                                                      end=self.scenario.now + LOOKAHEAD, prefer_utc=True)
+                page = self.graph.calendar_view_delta(
+                    mailbox, start=self.scenario.start - LOOKBACK, end=self.scenario.now + LOOKAHEAD, prefer_utc=True
+                )
         except GraphApiError as err:
             if err.status != 410:
                 raise
@@ -104,13 +110,15 @@ class Puller:
                 self._graph_item(mailbox, item, observed, masters)
             if "@odata.nextLink" in page:
                 page = self.graph.calendar_view_delta(
-                    mailbox, skip_token=_link_param(page["@odata.nextLink"], "$skiptoken"), prefer_utc=True)
+                    mailbox, skip_token=_link_param(page["@odata.nextLink"], "$skiptoken"), prefer_utc=True
+                )
                 continue
             self._graph_tokens[mailbox] = _link_param(page["@odata.deltaLink"], "$deltatoken")
             return
 
-    def _master(self, mailbox: str, master_id: str, masters: dict[str, dict[str, Any] | None],
-                observed: datetime) -> dict[str, Any] | None:
+    def _master(
+        self, mailbox: str, master_id: str, masters: dict[str, dict[str, Any] | None], observed: datetime
+    ) -> dict[str, Any] | None:
         if master_id not in masters:
             try:
                 masters[master_id] = self.graph.get_event(mailbox, master_id, prefer_utc=True)
@@ -126,8 +134,9 @@ class Puller:
                 self._record(mailbox, master_id, snap.updated, snap)
         return masters[master_id]
 
-    def _graph_item(self, mailbox: str, item: dict[str, Any], observed: datetime,
-                    masters: dict[str, dict[str, Any] | None]) -> None:
+    def _graph_item(
+        self, mailbox: str, item: dict[str, Any], observed: datetime, masters: dict[str, dict[str, Any] | None]
+    ) -> None:
         if "@removed" in item:
             self._record(mailbox, item["id"], observed, None)
             parent = self._parent.get((mailbox, item["id"]))
@@ -171,9 +180,17 @@ def history_from_scenario(path: str | Path) -> tuple[CalendarHistory, list[OrgPe
     scenario = load_scenario(path)
     google, graph = build_stores(scenario)
     puller = replay(scenario, google, graph)
-    people = [OrgPerson(email=p["email"].lower(), manager=p["manager"].lower() if p.get("manager") else None,
-                        timezone=p.get("timezone") or "UTC", name=p.get("name") or "")
-              for p in scenario.people]
-    policies = [Policy(manager=p["manager"].lower(), report=p["report"].lower(), cadence_days=int(p["cadence_days"]))
-                for p in scenario.policies]
+    people = [
+        OrgPerson(
+            email=p["email"].lower(),
+            manager=p["manager"].lower() if p.get("manager") else None,
+            timezone=p.get("timezone") or "UTC",
+            name=p.get("name") or "",
+        )
+        for p in scenario.people
+    ]
+    policies = [
+        Policy(manager=p["manager"].lower(), report=p["report"].lower(), cadence_days=int(p["cadence_days"]))
+        for p in scenario.policies
+    ]
     return puller.history, people, policies, scenario.now

@@ -1,6 +1,7 @@
 """`oneonone calendars connect-all | list`, `oneonone worker [--once]` and `serve`'s
 worker flag, on a fresh migrated SQLite file, against the sandbox fakes (the
 worker commands in a real subprocess: signals, logging and exit status included)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,13 +12,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from service.cli import calendars as cli_calendars
 from service.cli import build_parser, main
+from service.cli import calendars as cli_calendars
 from service.clock import SystemClock
 from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade
@@ -38,7 +39,7 @@ GOOGLE_PEOPLE, GRAPH_PEOPLE = ("maya@acme.test", "li@acme.test"), ("omar@contoso
 
 @pytest.fixture(scope="module")
 def sandbox():
-    with SandboxProviders() as box:   # the system clock: the workers here run on it too
+    with SandboxProviders() as box:  # the system clock: the workers here run on it too
         for email in GOOGLE_PEOPLE:
             box.add_person(email, "google")
         for email in GRAPH_PEOPLE:
@@ -57,9 +58,11 @@ class Cli:
         self.private_key = google.service_account_info["private_key"]
         self.entra = microsoft
         self.env = {
-            "ONEONONE_DATABASE_URL": self.url, "ONEONONE_SECRET_KEY": generate_key(),
-            "ONEONONE_PUBLIC_BASE_URL": "http://127.0.0.1:9",   # no receiver: channels are not the point here
-            "ONEONONE_GOOGLE__API_ENDPOINT": google.api_endpoint, "ONEONONE_GOOGLE__TOKEN_URI": google.token_uri,
+            "ONEONONE_DATABASE_URL": self.url,
+            "ONEONONE_SECRET_KEY": generate_key(),
+            "ONEONONE_PUBLIC_BASE_URL": "http://127.0.0.1:9",  # no receiver: channels are not the point here
+            "ONEONONE_GOOGLE__API_ENDPOINT": google.api_endpoint,
+            "ONEONONE_GOOGLE__TOKEN_URI": google.token_uri,
             "ONEONONE_MICROSOFT__AUTHORITY_HOST": microsoft.authority_host,
             "ONEONONE_MICROSOFT__GRAPH_ENDPOINT": microsoft.graph_endpoint,
         }
@@ -74,16 +77,31 @@ class Cli:
         return str(path)
 
     def connect_google(self, *extra: str) -> int:
-        return main(["calendars", "connect-all", "--provider", "google", "--service-account-file",
-                     str(self.key_file), *extra])
+        return main(
+            ["calendars", "connect-all", "--provider", "google", "--service-account-file", str(self.key_file), *extra]
+        )
 
     def connect_microsoft(self, *extra: str) -> int:
-        return main(["calendars", "connect-all", "--provider", "microsoft", "--tenant", self.entra.tenant_id,
-                     "--client-id", self.entra.client_id, *extra])
+        return main(
+            [
+                "calendars",
+                "connect-all",
+                "--provider",
+                "microsoft",
+                "--tenant",
+                self.entra.tenant_id,
+                "--client-id",
+                self.entra.client_id,
+                *extra,
+            ]
+        )
 
     def subprocess_env(self) -> dict[str, str]:
-        return {**{k: v for k, v in os.environ.items() if not k.startswith("ONEONONE_")}, **self.env,
-                "ONEONONE_LOG_LEVEL": "INFO"}
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith("ONEONONE_")},
+            **self.env,
+            "ONEONONE_LOG_LEVEL": "INFO",
+        }
 
 
 @pytest.fixture
@@ -102,8 +120,9 @@ def cli(tmp_path, monkeypatch, sandbox) -> Cli:
 def _drain(cli: Cli) -> int:
     async def run() -> int:
         engine = create_engine(cli.url)
-        worker = build_worker(get_settings(), session_factory(engine), SystemClock(),
-                              msal_http_client=cli.entra.http_client())
+        worker = build_worker(
+            get_settings(), session_factory(engine), SystemClock(), msal_http_client=cli.entra.http_client()
+        )
         try:
             return await worker.drain()
         finally:
@@ -128,7 +147,9 @@ def test_connect_all_for_both_providers_then_a_drain_syncs_everyone(cli, capsys,
     assert "unknown emails (import them first): 1: ghost@contoso.test" in out
 
     assert cli.rows("SELECT provider, kind, tenant FROM calendar_connections ORDER BY id") == [
-        ("google", "org", "acme.test"), ("microsoft", "org", cli.entra.tenant_id)]
+        ("google", "org", "acme.test"),
+        ("microsoft", "org", cli.entra.tenant_id),
+    ]
     stored = [row[0] for row in cli.rows("SELECT secret_encrypted FROM calendar_connections ORDER BY id")]
     assert cli.private_key not in stored[0] and cli.entra.client_secret not in stored[1]
     vault = Vault(cli.env["ONEONONE_SECRET_KEY"])
@@ -136,18 +157,22 @@ def test_connect_all_for_both_providers_then_a_drain_syncs_everyone(cli, capsys,
     assert json.loads(vault.decrypt(stored[1]))["client_secret"] == cli.entra.client_secret
 
     assert _drain(cli) == 4
-    calendars = cli.rows("SELECT external_id, provider, status, last_synced_at IS NOT NULL, dirty FROM calendars "
-                         "ORDER BY external_id")
-    assert calendars == [("li@acme.test", "google", "active", 1, 0), ("maya@acme.test", "google", "active", 1, 0),
-                         ("omar@contoso.test", "microsoft", "active", 1, 0),
-                         ("priya@contoso.test", "microsoft", "active", 1, 0)]
+    calendars = cli.rows(
+        "SELECT external_id, provider, status, last_synced_at IS NOT NULL, dirty FROM calendars ORDER BY external_id"
+    )
+    assert calendars == [
+        ("li@acme.test", "google", "active", 1, 0),
+        ("maya@acme.test", "google", "active", 1, 0),
+        ("omar@contoso.test", "microsoft", "active", 1, 0),
+        ("priya@contoso.test", "microsoft", "active", 1, 0),
+    ]
 
     assert main(["calendars", "list"]) == 0
     listing = capsys.readouterr().out
     assert listing.count("\tgoogle\torg\tactive\t") == 2 and listing.count("\tmicrosoft\torg\tactive\t") == 2
     assert cli.entra.client_secret not in listing and "BEGIN PRIVATE KEY" not in listing
     assert main(["calendars", "list", "--email", "omar@contoso.test"]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 2   # header and Omar's calendar
+    assert len(capsys.readouterr().out.splitlines()) == 2  # header and Omar's calendar
     assert main(["calendars", "list", "--email", "nobody@acme.test"]) == 1
 
 
@@ -156,9 +181,9 @@ def test_connect_all_again_skips_the_connected_and_shows_progress(cli, capsys, m
     assert cli.connect_google("--domain", "acme.test") == 0
     captured = capsys.readouterr()
     assert "connect-all: 2/2 calendars" in captured.err
-    assert cli.connect_google() == 0   # the whole directory now, with the same grant
+    assert cli.connect_google() == 0  # the whole directory now, with the same grant
     out = capsys.readouterr().out
-    assert "org connection 2 (created)" in out   # another tenant (no --domain): its own grant
+    assert "org connection 2 (created)" in out  # another tenant (no --domain): its own grant
     assert "people in the directory: 4" in out and "calendars created: 2" in out
     assert "already connected on google: 2" in out
     assert cli.connect_google("--domain", "acme.test") == 0
@@ -190,8 +215,17 @@ def test_connect_all_input_errors_name_the_problem_and_write_nothing(cli, capsys
         (["--provider", "microsoft", "--client-id", "c", "--client-secret", "s"], "--tenant is required"),
         (["--provider", "microsoft", "--tenant", "t", "--client-secret", "s"], "--client-id is required"),
         (["--provider", "microsoft", "--tenant", "t", "--client-id", "c"], "--client-secret is required"),
-        (["--provider", "google", "--service-account-file", str(cli.key_file),
-          "--emails", cli.file("bad.txt", "maya@acme.test\nnot an email\n")], "line(s) 2"),
+        (
+            [
+                "--provider",
+                "google",
+                "--service-account-file",
+                str(cli.key_file),
+                "--emails",
+                cli.file("bad.txt", "maya@acme.test\nnot an email\n"),
+            ],
+            "line(s) 2",
+        ),
     ]:
         assert main(["calendars", "connect-all", *argv]) == 2, argv
         err = capsys.readouterr().err
@@ -207,7 +241,7 @@ def test_serve_runs_the_worker_in_process_unless_told(cli, monkeypatch):
     served = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: served.append(app))
     assert main(["serve", "--no-migrate"]) == 0 and main(["serve", "--no-migrate", "--no-worker"]) == 0
-    assert [app.state.embedded_worker for app in served] == [True, False]   # SQLite: on by default
+    assert [app.state.embedded_worker for app in served] == [True, False]  # SQLite: on by default
 
 
 def test_worker_refuses_without_the_secret_key(cli, capsys, monkeypatch):
@@ -219,20 +253,37 @@ def test_worker_refuses_without_the_secret_key(cli, capsys, monkeypatch):
 
 # -- the worker process ---------------------------------------------------------------------------------------
 def _oneonone(cli: Cli, *argv: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "service.cli", *argv], cwd=ROOT, env=cli.subprocess_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "service.cli", *argv],
+        cwd=ROOT,
+        env=cli.subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_worker_once_drains_and_exits(cli, sandbox):
-    when = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
     stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    sandbox.google.store.create(["maya@acme.test", "li@acme.test"], {
-        "id": "cliworker1", "status": "confirmed", "summary": "1:1", "iCalUID": "cliworker1@google.com",
-        "start": {"dateTime": stamp(when), "timeZone": "UTC"},
-        "end": {"dateTime": stamp(when + timedelta(minutes=30)), "timeZone": "UTC"},
-        "organizer": {"email": "maya@acme.test"},
-        "attendees": [{"email": "maya@acme.test", "organizer": True, "responseStatus": "accepted"},
-                      {"email": "li@acme.test", "responseStatus": "accepted"}]}, at=when - timedelta(days=7))
+    sandbox.google.store.create(
+        ["maya@acme.test", "li@acme.test"],
+        {
+            "id": "cliworker1",
+            "status": "confirmed",
+            "summary": "1:1",
+            "iCalUID": "cliworker1@google.com",
+            "start": {"dateTime": stamp(when), "timeZone": "UTC"},
+            "end": {"dateTime": stamp(when + timedelta(minutes=30)), "timeZone": "UTC"},
+            "organizer": {"email": "maya@acme.test"},
+            "attendees": [
+                {"email": "maya@acme.test", "organizer": True, "responseStatus": "accepted"},
+                {"email": "li@acme.test", "responseStatus": "accepted"},
+            ],
+        },
+        at=when - timedelta(days=7),
+    )
     assert cli.connect_google("--domain", "acme.test") == 0
     process = _oneonone(cli, "worker", "--once")
     out, err = process.communicate(timeout=120)
@@ -240,7 +291,7 @@ def test_worker_once_drains_and_exits(cli, sandbox):
     assert "synced 2 calendar(s)" in err and "worker_stopped" in err and "synced" in err
     assert cli.rows("SELECT COUNT(*) FROM calendars WHERE last_synced_at IS NOT NULL AND dirty = 0") == [(2,)]
     assert cli.rows("SELECT COUNT(*) FROM calendar_events WHERE event_id = 'cliworker1'") == [(2,)]
-    assert cli.rows("SELECT COUNT(*) FROM meetings") == [(1,)]   # the detector ran on the change
+    assert cli.rows("SELECT COUNT(*) FROM meetings") == [(1,)]  # the detector ran on the change
     assert cli.private_key not in err and cli.env["ONEONONE_SECRET_KEY"] not in err
 
 
@@ -248,7 +299,7 @@ def test_worker_stops_gracefully_on_sigterm(cli):
     process = _oneonone(cli, "worker")
     lines: list[str] = []
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:   # structlog's first line: the loop is running
+    while time.monotonic() < deadline:  # structlog's first line: the loop is running
         line = process.stderr.readline()
         lines.append(line)
         if "worker_started" in line or not line:

@@ -1,5 +1,6 @@
 """`oneonone demo`: the bundled scenario replayed through the real sync path into the
 service's database, content on top, idempotent, with a working token."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ async def test_demo_replays_the_bundled_scenario_once_and_prints_a_working_token
     assert counts[0] == len(scenario["org"]["people"]) == 8
     assert first.findings == second.findings == len(scenario["expect"]["findings"])
     assert first.as_of == instant(scenario["now"], "now")
-    assert statuses == {"disconnected"}   # the fake provider is gone: nothing to sync
+    assert statuses == {"disconnected"}  # the fake provider is gone: nothing to sync
 
     clock.set(first.as_of)
     h = {"Authorization": f"Bearer {second.token}"}
@@ -44,17 +45,24 @@ async def test_demo_replays_the_bundled_scenario_once_and_prints_a_working_token
 
     # Maya sees her reports' findings, each explained.
     found = (await client.get("/v1/findings", headers=h, params={"limit": 100})).json()["items"]
-    assert sorted(f["type"] for f in found) == ["cadence_gap", "cancelled_without_reschedule", "double_booked",
-                                                "double_booked", "late_reschedule", "shortened"]
+    assert sorted(f["type"] for f in found) == [
+        "cadence_gap",
+        "cancelled_without_reschedule",
+        "double_booked",
+        "double_booked",
+        "late_reschedule",
+        "shortened",
+    ]
     assert all(f["details"]["evidence"] for f in found)
 
     pairs = (await client.get("/v1/pairs", headers=h, params={"role": "manager"})).json()["items"]
     assert len(pairs) == 3
     li = pairs[0]
     assert (li["cadence"], li["interval_days"], li["days_since_last_held"]) == ("weekly", 7, 4)
-    assert li["current_streak"] == 13   # every Monday since 24 August (one moved, none missed)
-    upcoming = (await client.get(f"/v1/pairs/{li['id']}/meetings", headers=h,
-                                 params={"from": first.as_of.isoformat()})).json()["items"]
+    assert li["current_streak"] == 13  # every Monday since 24 August (one moved, none missed)
+    upcoming = (
+        await client.get(f"/v1/pairs/{li['id']}/meetings", headers=h, params={"from": first.as_of.isoformat()})
+    ).json()["items"]
     detail = (await client.get(f"/v1/meetings/{upcoming[0]['id']}", headers=h)).json()
     # The report's talking points come first; the manager sees their own private point.
     assert detail["agenda"][0]["author_id"] == li["report_id"]

@@ -1,4 +1,5 @@
 """The committed OpenAPI document is the app's own; regenerate with `make openapi`."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The FastAPI application factory."""
+
 from __future__ import annotations
 
 import gc
@@ -12,11 +13,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.api import health, problems, webhooks
+from service.api.principal_cache import PrincipalCache
 from service.api.routers import ROUTERS
 from service.clock import Clock, SystemClock
 from service.db.engine import create_engine, read_session_factory, session_factory
 from service.security.oidc import OIDCVerifier
-from service.api.principal_cache import PrincipalCache
 from service.settings import Settings, get_settings
 from service.sync.connect import CalendarConnector
 
@@ -29,8 +30,9 @@ def _bind(app: FastAPI, engine: AsyncEngine, msal_http_client: Any) -> None:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.read_sessions = read_session_factory(engine)
-    app.state.connector = CalendarConnector(app.state.settings, app.state.clock, app.state.sessions,
-                                            msal_http_client=msal_http_client)
+    app.state.connector = CalendarConnector(
+        app.state.settings, app.state.clock, app.state.sessions, msal_http_client=msal_http_client
+    )
 
 
 class RequestIdMiddleware:
@@ -58,8 +60,13 @@ class RequestIdMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None = None,
-               clock: Clock | None = None, msal_http_client: Any = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    clock: Clock | None = None,
+    msal_http_client: Any = None,
+) -> FastAPI:
     """`engine`: the caller's (tests); else one is opened by the lifespan.
     `msal_http_client`: MSAL's transport for the connect flow (None in production;
     the sandbox's loopback)."""
@@ -68,8 +75,7 @@ def create_app(settings: Settings | None = None, *, engine: AsyncEngine | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         owned = engine is None
-        _bind(app, engine or create_engine(settings.database_url, pool_size=settings.db_pool_size),
-              msal_http_client)
+        _bind(app, engine or create_engine(settings.database_url, pool_size=settings.db_pool_size), msal_http_client)
         # Everything built so far (modules, models, schemas) lives as long as the
         # process: freezing it keeps the collector's full passes from re-scanning it.
         gc.collect()

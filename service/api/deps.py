@@ -1,4 +1,5 @@
 """Request dependencies: the unit of work, the clock, the caller."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -10,13 +11,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.api.principal_cache import PrincipalCache
 from service.db.models import ApiToken, Person
 from service.domain.access import Principal
-from service.api.principal_cache import PrincipalCache
 from service.errors import Forbidden, Unauthorized
 from service.security.tokens import hash_token, looks_like_api_token
 from service.sync.connect import CalendarConnector
-
 
 _READ_ONLY = frozenset({"GET", "HEAD"})
 
@@ -54,9 +54,11 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 # Built once: authentication runs on every request.
-_BY_TOKEN = (select(Person.id, Person.email, Person.role)
-             .join(ApiToken, ApiToken.person_id == Person.id)
-             .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None)))
+_BY_TOKEN = (
+    select(Person.id, Person.email, Person.role)
+    .join(ApiToken, ApiToken.person_id == Person.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
 _BY_EMAIL = select(Person.id, Person.email, Person.role).where(Person.email == bindparam("email"))
 
 

@@ -1,7 +1,8 @@
 """Findings about pairs' 1:1s: list, read, acknowledge."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -26,7 +27,7 @@ def after_key(cursor: str | None) -> tuple[datetime, int] | None:
         at, last_id = values
         at = datetime.fromisoformat(at)
         if at.tzinfo is not None:
-            at = at.astimezone(timezone.utc)
+            at = at.astimezone(UTC)
     except (TypeError, ValueError, OverflowError):
         raise BadRequest("invalid cursor") from None
     if at.tzinfo is None or type(last_id) is not int or not 0 <= last_id <= MAX_ID:
@@ -34,21 +35,31 @@ def after_key(cursor: str | None) -> tuple[datetime, int] | None:
     return at, last_id
 
 
-@router.get("/findings", summary="List findings about the 1:1s you can see",
-            description="Participants see their pairs' findings, admins all; anyone else an empty list. "
-                        "Newest first (detected_at, then id, descending). Filters combine: `pair_id`, "
-                        "`manager_id`, `report_id`, `type`, `status` (open by default) and `acknowledged`. "
-                        "Each finding explains itself in `details.evidence`.",
-            response_model=Page[FindingOut], responses=responses(400, 401, 422))
+@router.get(
+    "/findings",
+    summary="List findings about the 1:1s you can see",
+    description="Participants see their pairs' findings, admins all; anyone else an empty list. "
+    "Newest first (detected_at, then id, descending). Filters combine: `pair_id`, "
+    "`manager_id`, `report_id`, `type`, `status` (open by default) and `acknowledged`. "
+    "Each finding explains itself in `details.evidence`.",
+    response_model=Page[FindingOut],
+    responses=responses(400, 401, 422),
+)
 async def list_findings(
-    session: Session, caller: Caller, limit: Limit = 50, cursor: Cursor = None,
-    pair_id: Id | None = None, manager_id: Id | None = None, report_id: Id | None = None,
+    session: Session,
+    caller: Caller,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    pair_id: Id | None = None,
+    manager_id: Id | None = None,
+    report_id: Id | None = None,
     type: FindingType | None = None,
     status: Annotated[FindingStatus, Query(description="open (not resolved), resolved, or all")] = FindingStatus.open,
     acknowledged: Annotated[bool | None, Query(description="Only (un)acknowledged findings")] = None,
 ):
-    filters = FindingFilter(pair_id=pair_id, manager_id=manager_id, report_id=report_id, type=type,
-                            status=status, acknowledged=acknowledged)
+    filters = FindingFilter(
+        pair_id=pair_id, manager_id=manager_id, report_id=report_id, type=type, status=status, acknowledged=acknowledged
+    )
     rows = await findings_domain.list_findings(session, caller, filters, after=after_key(cursor), limit=limit)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -56,15 +67,20 @@ async def list_findings(
     return Page(items=rows, next_cursor=next_cursor)
 
 
-@router.get("/findings/{finding_id}", summary="Get a finding", response_model=FindingOut,
-            responses=responses(401, 404, 422))
+@router.get(
+    "/findings/{finding_id}", summary="Get a finding", response_model=FindingOut, responses=responses(401, 404, 422)
+)
 async def get_finding(finding_id: Id, session: Session, caller: Caller):
     return await findings_domain.get_finding(session, finding_id, caller)
 
 
-@router.post("/findings/{finding_id}:acknowledge", summary="Acknowledge a finding",
-             description="The pair's participants or an admin. Idempotent: acknowledging again keeps the "
-                         "first acknowledgement (who and when).",
-             response_model=FindingOut, responses=responses(401, 404, 422))
+@router.post(
+    "/findings/{finding_id}:acknowledge",
+    summary="Acknowledge a finding",
+    description="The pair's participants or an admin. Idempotent: acknowledging again keeps the "
+    "first acknowledgement (who and when).",
+    response_model=FindingOut,
+    responses=responses(401, 404, 422),
+)
 async def acknowledge_finding(finding_id: Id, session: Session, caller: Caller, now: Now):
     return await findings_domain.acknowledge(session, finding_id, caller, now)

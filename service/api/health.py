@@ -19,8 +19,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database is reachable", operation_id="health-ready",
-            responses=responses(503))
+@router.get("/readyz", summary="Database is reachable", operation_id="health-ready", responses=responses(503))
 async def readyz(request: Request) -> dict[str, str]:
     try:
         async with request.app.state.engine.connect() as conn:
@@ -30,7 +29,12 @@ async def readyz(request: Request) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", summary="Prometheus metrics", operation_id="health-metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    operation_id="health-metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}},
+)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,7 +1,8 @@
 """Meetings of a pair: the schedule (list, create, reschedule, cancel) and the detail."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -28,43 +29,70 @@ def _after(cursor: str | None) -> tuple[datetime, int] | None:
         start, last_id = datetime.fromisoformat(values[0]), values[1]
         if len(values) != 2 or start.tzinfo is None or type(last_id) is not int or not 0 <= last_id <= MAX_ID:
             raise ValueError
-        start = start.astimezone(timezone.utc)
+        start = start.astimezone(UTC)
     except (IndexError, TypeError, ValueError, OverflowError):
         raise BadRequest("invalid cursor") from None
     return start, last_id
 
 
-@router.get("/pairs/{pair_id}/meetings", summary="List a pair's meetings", response_model=Page[MeetingOut],
-            responses=responses(400, 401, 404, 422))
+@router.get(
+    "/pairs/{pair_id}/meetings",
+    summary="List a pair's meetings",
+    response_model=Page[MeetingOut],
+    responses=responses(400, 401, 404, 422),
+)
 async def list_meetings(
-    pair_id: Id, session: Session, caller: Caller, limit: Limit = 50, cursor: Cursor = None,
-    start_from: Annotated[UTCTimestamp | None,
-                          Query(alias="from", description="Starting at or after (RFC 3339 with offset)")] = None,
-    start_to: Annotated[UTCTimestamp | None,
-                        Query(alias="to", description="Starting before (RFC 3339 with offset)")] = None,
+    pair_id: Id,
+    session: Session,
+    caller: Caller,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    start_from: Annotated[
+        UTCTimestamp | None, Query(alias="from", description="Starting at or after (RFC 3339 with offset)")
+    ] = None,
+    start_to: Annotated[
+        UTCTimestamp | None, Query(alias="to", description="Starting before (RFC 3339 with offset)")
+    ] = None,
     status_: Annotated[MeetingStatus | None, Query(alias="status")] = None,
 ):
     """Ordered by (start, id). Participants and admins (the schedule, not the content)."""
-    filters = meetings_domain.MeetingFilter(start_from=start_from, start_to=start_to,
-                                            status=status_.value if status_ else None)
-    rows = await meetings_domain.list_meetings(session, caller, pair_id, filters, after=_after(cursor),
-                                               limit=limit + 1)
+    filters = meetings_domain.MeetingFilter(
+        start_from=start_from, start_to=start_to, status=status_.value if status_ else None
+    )
+    rows = await meetings_domain.list_meetings(session, caller, pair_id, filters, after=_after(cursor), limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(items=rows, next_cursor=encode_cursor([rows[-1].start.isoformat(), rows[-1].id]) if more else None)
 
 
-@router.post("/pairs/{pair_id}/meetings", summary="Schedule a meeting of the pair", response_model=MeetingOut,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 403, 404, 409, 422))
+@router.post(
+    "/pairs/{pair_id}/meetings",
+    summary="Schedule a meeting of the pair",
+    response_model=MeetingOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(401, 403, 404, 409, 422),
+)
 async def create_meeting(pair_id: Id, body: MeetingCreate, session: Session, caller: Caller, now: Now):
     """Participants only. Lasts 5 minutes to 8 hours. Applies `template_id` if given, then
     collects open agenda items due to be carried over to it."""
-    return await meetings_domain.create_meeting(session, caller, pair_id, title=body.title, start=body.start,
-                                                end=body.end, template_id=body.template_id, now=now)
+    return await meetings_domain.create_meeting(
+        session,
+        caller,
+        pair_id,
+        title=body.title,
+        start=body.start,
+        end=body.end,
+        template_id=body.template_id,
+        now=now,
+    )
 
 
-@router.get("/meetings/{meeting_id}", summary="A meeting with its agenda, open action items and notes",
-            response_model=MeetingDetailOut, responses=responses(401, 404))
+@router.get(
+    "/meetings/{meeting_id}",
+    summary="A meeting with its agenda, open action items and notes",
+    response_model=MeetingDetailOut,
+    responses=responses(401, 404),
+)
 async def get_meeting(meeting_id: Id, session: Session, caller: Caller):
     """Participants only: the agenda as the caller sees it (shared items and their own
     private ones), the pair's open action items, the shared note and the caller's own
@@ -72,22 +100,33 @@ async def get_meeting(meeting_id: Id, session: Session, caller: Caller):
     detail = await meetings_domain.meeting_detail(session, caller, meeting_id)
     meeting = detail.meeting
     out = {name: getattr(meeting, name) for name in _MEETING_FIELDS}
-    out.update(agenda=detail.agenda, open_action_items=detail.open_action_items,
-               shared_note=detail.shared_note, private_note=detail.private_note)
+    out.update(
+        agenda=detail.agenda,
+        open_action_items=detail.open_action_items,
+        shared_note=detail.shared_note,
+        private_note=detail.private_note,
+    )
     return out
 
 
-@router.patch("/meetings/{meeting_id}", summary="Rename or reschedule a meeting created through the API",
-              response_model=MeetingOut, responses=responses(401, 403, 404, 409, 422))
+@router.patch(
+    "/meetings/{meeting_id}",
+    summary="Rename or reschedule a meeting created through the API",
+    response_model=MeetingOut,
+    responses=responses(401, 403, 404, 409, 422),
+)
 async def update_meeting(meeting_id: Id, body: MeetingUpdate, session: Session, caller: Caller, now: Now):
     """A new `start` alone keeps the meeting's length. 409 for calendar-synced meetings
     (owned by the calendar) and for cancelled ones."""
-    return await meetings_domain.update_meeting(session, caller, meeting_id, body.model_dump(exclude_unset=True),
-                                                now)
+    return await meetings_domain.update_meeting(session, caller, meeting_id, body.model_dump(exclude_unset=True), now)
 
 
-@router.post("/meetings/{meeting_id}:cancel", summary="Cancel a meeting created through the API",
-             response_model=MeetingOut, responses=responses(401, 403, 404, 409))
+@router.post(
+    "/meetings/{meeting_id}:cancel",
+    summary="Cancel a meeting created through the API",
+    response_model=MeetingOut,
+    responses=responses(401, 403, 404, 409),
+)
 async def cancel_meeting(meeting_id: Id, session: Session, caller: Caller, now: Now):
     """Its open agenda items move to the pair's next meeting (or wait for one to be
     created). Calendar-synced meetings are cancelled in the calendar (409)."""

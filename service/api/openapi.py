@@ -1,4 +1,5 @@
 """Print the app's OpenAPI document (`make openapi` writes it to openapi/openapi.json)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Cursor pagination: opaque cursors over a stable (sort key, id) ordering."""
+
 from __future__ import annotations
 
 import base64

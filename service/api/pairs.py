@@ -1,4 +1,5 @@
 """Pairs: a manager and one report, with their intended cadence."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -19,25 +20,41 @@ router = APIRouter(tags=["pairs"])
 
 async def _outs(session: AsyncSession, pairs: list[Pair], now: datetime) -> list[PairOut]:
     streaks = await pairs_domain.current_streaks(session, [p.id for p in pairs], now)
-    return [PairOut.model_validate(p).model_copy(
-        update={"days_since_last_held": pairs_domain.days_since_last_held(p, now),
-                "current_streak": streaks[p.id]}) for p in pairs]
+    return [
+        PairOut.model_validate(p).model_copy(
+            update={"days_since_last_held": pairs_domain.days_since_last_held(p, now), "current_streak": streaks[p.id]}
+        )
+        for p in pairs
+    ]
 
 
 async def _out(session: AsyncSession, pair: Pair, now: datetime) -> PairOut:
     return (await _outs(session, [pair], now))[0]
 
 
-@router.get("/pairs", summary="List the pairs visible to the caller", response_model=Page[PairOut],
-            responses=responses(400, 401, 422))
-async def list_pairs(session: Session, caller: Caller, now: Now, limit: Limit = 50, cursor: Cursor = None,
-                     role: PairRole | None = None, active: bool | None = None, manager_id: Id | None = None,
-                     report_id: Id | None = None):
+@router.get(
+    "/pairs",
+    summary="List the pairs visible to the caller",
+    response_model=Page[PairOut],
+    responses=responses(400, 401, 422),
+)
+async def list_pairs(
+    session: Session,
+    caller: Caller,
+    now: Now,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    role: PairRole | None = None,
+    active: bool | None = None,
+    manager_id: Id | None = None,
+    report_id: Id | None = None,
+):
     """Participants see their own pairs, admins every pair; `role` keeps the pairs where the
     caller is the manager (or the report). Ordered by id."""
     after_id = decode_int_cursor(cursor)
-    filters = pairs_domain.PairFilter(role=role.value if role else None, active=active,
-                                      manager_id=manager_id, report_id=report_id)
+    filters = pairs_domain.PairFilter(
+        role=role.value if role else None, active=active, manager_id=manager_id, report_id=report_id
+    )
     rows = await pairs_domain.list_pairs(session, caller, filters, after_id=after_id, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -49,8 +66,12 @@ async def get_pair(pair_id: Id, session: Session, caller: Caller, now: Now):
     return await _out(session, await pairs_domain.load_pair(session, caller, pair_id), now)
 
 
-@router.patch("/pairs/{pair_id}", summary="Set or clear the pair's intended cadence", response_model=PairOut,
-              responses=responses(401, 404, 422))
+@router.patch(
+    "/pairs/{pair_id}",
+    summary="Set or clear the pair's intended cadence",
+    response_model=PairOut,
+    responses=responses(401, 404, 422),
+)
 async def update_pair(pair_id: Id, body: PairUpdate, session: Session, caller: Caller, now: Now):
     """`{"cadence_days": 14}` sets it, `{"cadence_days": null}` clears it; participants and admins."""
     if "cadence_days" in body.model_fields_set:

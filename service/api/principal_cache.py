@@ -4,6 +4,7 @@ Authentication is a database round trip on every request; caching the resolved
 principal for a few seconds removes it from the hot path. The price, by design:
 a revoked token (or a changed role) takes effect within `ttl` seconds on each API
 process. `ttl = 0` disables the cache. Keys are token hashes, never tokens."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """RFC 9457 problem+json for every error the API returns."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,11 +30,21 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-def problem(request: Request, status: int, title: str, slug: str, detail: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    request: Request,
+    status: int,
+    title: str,
+    slug: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status,
-        "detail": detail, "instance": request.url.path,
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
@@ -41,8 +52,11 @@ def problem(request: Request, status: int, title: str, slug: str, detail: str | 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", ""),
-         "code": err.get("type", "")}
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ())),
+            "message": err.get("msg", ""),
+            "code": err.get("type", ""),
+        }
         for err in exc.errors()
     ]
 
@@ -55,40 +69,50 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        return problem(request, 422, "Unprocessable Content", "validation",
-                       "The request is invalid; see `errors`.", errors=_field_errors(exc))
+        return problem(
+            request,
+            422,
+            "Unprocessable Content",
+            "validation",
+            "The request is invalid; see `errors`.",
+            errors=_field_errors(exc),
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError):
         # Constraint races (two creators at once) end here, not in a 500.
         log.info("integrity_conflict", path=request.url.path)
-        return problem(request, 409, "Conflict", "conflict",
-                       "The request conflicts with the current state of the resource.")
+        return problem(
+            request, 409, "Conflict", "conflict", "The request conflicts with the current state of the resource."
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         slug = {404: "not-found", 405: "method-not-allowed", 400: "bad-request"}.get(exc.status_code, "http")
-        title = {400: "Bad Request", 404: "Not Found",
-                 405: "Method Not Allowed"}.get(exc.status_code, "HTTP Error")
+        title = {400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "HTTP Error")
         return problem(request, exc.status_code, title, slug, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):
         log.exception("unhandled_error", path=request.url.path)
-        return problem(request, 500, "Internal Server Error", "internal",
-                       "An unexpected error occurred; it has been logged.")
+        return problem(
+            request, 500, "Internal Server Error", "internal", "An unexpected error occurred; it has been logged."
+        )
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for the problem statuses a route can return."""
     descriptions = {
-        400: "Malformed request", 401: "Missing or invalid credentials", 403: "Not allowed",
-        404: "Not found (or not visible to the caller)", 409: "Conflict with current state",
-        412: "ETag does not match (someone else changed it)", 422: "Invalid input",
+        400: "Malformed request",
+        401: "Missing or invalid credentials",
+        403: "Not allowed",
+        404: "Not found (or not visible to the caller)",
+        409: "Conflict with current state",
+        412: "ETag does not match (someone else changed it)",
+        422: "Invalid input",
         428: "If-Match header required",
     }
     return {
-        s: {"model": Problem, "description": descriptions.get(s, "Error"),
-            "content": {MEDIA_TYPE: {}}}
+        s: {"model": Problem, "description": descriptions.get(s, "Error"), "content": {MEDIA_TYPE: {}}}
         for s in statuses
     }

@@ -1,4 +1,5 @@
 """Agenda templates and applying them to a meeting."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -17,10 +18,16 @@ from service.domain import templates as templates_domain
 router = APIRouter(tags=["templates"])
 
 
-@router.get("/templates", summary="List agenda templates", response_model=Page[TemplateOut],
-            responses=responses(400, 401, 422))
-async def list_templates(session: Session, _caller: Caller, limit: Limit = 50, cursor: Cursor = None,
-                         q: Annotated[SearchText | None, Query()] = None):
+@router.get(
+    "/templates", summary="List agenda templates", response_model=Page[TemplateOut], responses=responses(400, 401, 422)
+)
+async def list_templates(
+    session: Session,
+    _caller: Caller,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    q: Annotated[SearchText | None, Query()] = None,
+):
     """Ordered by id; `q` matches a part of the name, ignoring case."""
     after_id = decode_int_cursor(cursor)
     rows = await templates_domain.list_templates(session, after_id=after_id, limit=limit + 1, q=q)
@@ -29,23 +36,41 @@ async def list_templates(session: Session, _caller: Caller, limit: Limit = 50, c
     return Page(items=rows, next_cursor=encode_cursor([rows[-1].id]) if more else None)
 
 
-@router.get("/templates/{template_id}", summary="Get an agenda template", response_model=TemplateOut,
-            responses=responses(401, 404))
+@router.get(
+    "/templates/{template_id}",
+    summary="Get an agenda template",
+    response_model=TemplateOut,
+    responses=responses(401, 404),
+)
 async def get_template(template_id: Id, session: Session, _caller: Caller):
     return await templates_domain.require_template(session, template_id)
 
 
-@router.post("/templates", summary="Create an agenda template", response_model=TemplateOut,
-             status_code=status.HTTP_201_CREATED, responses=responses(401, 409, 422))
+@router.post(
+    "/templates",
+    summary="Create an agenda template",
+    response_model=TemplateOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(401, 409, 422),
+)
 async def create_template(body: TemplateCreate, session: Session, caller: Caller, now: Now):
     """Any authenticated person. 409 if the name is taken (ignoring case)."""
     return await templates_domain.create_template(
-        session, caller, name=body.name, description=body.description,
-        sections=[s.model_dump() for s in body.sections], now=now)
+        session,
+        caller,
+        name=body.name,
+        description=body.description,
+        sections=[s.model_dump() for s in body.sections],
+        now=now,
+    )
 
 
-@router.post("/meetings/{meeting_id}:apply-template", summary="Append a template's sections to the agenda",
-             response_model=MeetingOut, responses=responses(401, 404, 409, 422))
+@router.post(
+    "/meetings/{meeting_id}:apply-template",
+    summary="Append a template's sections to the agenda",
+    response_model=MeetingOut,
+    responses=responses(401, 404, 409, 422),
+)
 async def apply_template(meeting_id: Id, body: ApplyTemplate, session: Session, caller: Caller, now: Now):
     """Participants only. One shared item per section, authored by the caller: body = the
     section title then a "- prompt" line per prompt, minutes = the section's. 409 if this

@@ -1,5 +1,6 @@
 """Webhook endpoints for provider push notifications (outside /v1: their shape is
 the providers', not ours). They verify, mark dirty and answer within milliseconds."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,13 @@ from service.sync.webhooks import Outcome
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
 
-@router.post("/google", summary="Google Calendar watch-channel notification", status_code=200,
-             response_class=Response, responses={200: {"description": "Acknowledged"}, **responses(403)})
+@router.post(
+    "/google",
+    summary="Google Calendar watch-channel notification",
+    status_code=200,
+    response_class=Response,
+    responses={200: {"description": "Acknowledged"}, **responses(403)},
+)
 async def google_notification(request: Request, session: Session, now: Now) -> Response:
     """Empty body; the `X-Goog-*` headers say which channel. A wrong channel token is rejected."""
     if await webhooks.google(session, request.headers, now) is Outcome.rejected:
@@ -44,27 +50,39 @@ async def _graph(request: Request, session: Session, now, *, lifecycle: bool) ->
         raise BadRequest("body is not JSON") from None
     outcomes = await webhooks.microsoft(session, body, now, lifecycle=lifecycle)
     if not outcomes:
-        raise BadRequest("expected {\"value\": [notification, …]}")
+        raise BadRequest('expected {"value": [notification, …]}')
     if all(o is Outcome.rejected for o in outcomes):
         raise Forbidden("unknown subscription or wrong clientState")
     return Response(status_code=202)
 
 
-_GRAPH_RESPONSES = {200: {"description": "Validation handshake: the token echoed as text/plain",
-                          "content": {"text/plain": {}}},
-                    202: {"description": "Accepted"}, **responses(400, 403)}
+_GRAPH_RESPONSES = {
+    200: {"description": "Validation handshake: the token echoed as text/plain", "content": {"text/plain": {}}},
+    202: {"description": "Accepted"},
+    **responses(400, 403),
+}
 
 
-@router.post("/microsoft", summary="Microsoft Graph change notification", status_code=202,
-             response_class=Response, responses=_GRAPH_RESPONSES)
+@router.post(
+    "/microsoft",
+    summary="Microsoft Graph change notification",
+    status_code=202,
+    response_class=Response,
+    responses=_GRAPH_RESPONSES,
+)
 async def microsoft_notification(request: Request, session: Session, now: Now) -> Response:
     """`?validationToken=` is answered with the token; otherwise each notification's
     clientState is verified and its calendar marked for sync."""
     return await _graph(request, session, now, lifecycle=False)
 
 
-@router.post("/microsoft/lifecycle", summary="Microsoft Graph lifecycle notification", status_code=202,
-             response_class=Response, responses=_GRAPH_RESPONSES)
+@router.post(
+    "/microsoft/lifecycle",
+    summary="Microsoft Graph lifecycle notification",
+    status_code=202,
+    response_class=Response,
+    responses=_GRAPH_RESPONSES,
+)
 async def microsoft_lifecycle(request: Request, session: Session, now: Now) -> Response:
     """`reauthorizationRequired` renews, `subscriptionRemoved` recreates, `missed` resyncs."""
     return await _graph(request, session, now, lifecycle=True)

@@ -1,5 +1,6 @@
 """`oneonone` command line: serve | worker | migrate | keygen | demo | token | people |
 calendars | replay. One module per family of commands; each adds its parsers."""
+
 from __future__ import annotations
 
 import argparse

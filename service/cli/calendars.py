@@ -5,6 +5,7 @@ a calendar, marked for a full sync, for every person in scope who has none on
 that provider; workers (`oneonone worker`, or `oneonone serve` on SQLite) then
 sync them. The grant is not tried here: a wrong key or secret shows up as each
 calendar's `error` status and `last_error` after the first sync (`calendars list`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,8 @@ from pathlib import Path
 from service.cli.context import command_session
 from service.settings import Settings, get_settings
 
-PUBLIC_TENANTS = ("common", "organizations", "consumers")   # multi-tenant authorities: no app-only tokens
-LARGE = 1000   # progress lines on stderr from this many calendars on
+PUBLIC_TENANTS = ("common", "organizations", "consumers")  # multi-tenant authorities: no app-only tokens
+LARGE = 1000  # progress lines on stderr from this many calendars on
 
 
 class UsageError(Exception):
@@ -35,8 +36,11 @@ def _google_secret(args: argparse.Namespace, settings: Settings) -> tuple[str, s
     except ValueError:
         raise UsageError(f"{path} is not JSON: expected a service-account key file") from None
     # Checked field by field, never echoed: the file holds a private key.
-    if not isinstance(key, dict) or key.get("type") != "service_account" or not all(
-            isinstance(key.get(k), str) and key[k] for k in ("client_email", "private_key")):
+    if (
+        not isinstance(key, dict)
+        or key.get("type") != "service_account"
+        or not all(isinstance(key.get(k), str) and key[k] for k in ("client_email", "private_key"))
+    ):
         raise UsageError(f"{path} is not a service-account key (type service_account, client_email, private_key)")
     return json.dumps(key, separators=(",", ":")), (args.domain or "").strip().lower() or None
 
@@ -51,8 +55,9 @@ def _microsoft_secret(args: argparse.Namespace, settings: Settings) -> tuple[str
     if not client_id:
         raise UsageError("--client-id is required (or ONEONONE_MICROSOFT__CLIENT_ID)")
     if not secret:
-        raise UsageError("--client-secret is required (or ONEONONE_MICROSOFT__CLIENT_SECRET, which keeps it "
-                         "out of the process list)")
+        raise UsageError(
+            "--client-secret is required (or ONEONONE_MICROSOFT__CLIENT_SECRET, which keeps it out of the process list)"
+        )
     return json.dumps({"tenant_id": tenant, "client_id": client_id, "client_secret": secret}), tenant
 
 
@@ -92,8 +97,11 @@ def cmd_connect_all(args: argparse.Namespace) -> int:
     try:
         vault = Vault(settings.secret_key.get_secret_value())
     except SecretKeyMissing as exc:
-        print(f"error: {exc.detail}. The grant is stored encrypted with it; set the same key for the "
-              "workers and the API.", file=sys.stderr)
+        print(
+            f"error: {exc.detail}. The grant is stored encrypted with it; set the same key for the "
+            "workers and the API.",
+            file=sys.stderr,
+        )
         return 2
     try:
         secret, tenant = (_google_secret if args.provider == "google" else _microsoft_secret)(args, settings)
@@ -101,24 +109,44 @@ def cmd_connect_all(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    scopes = {"google": "https://www.googleapis.com/auth/calendar.readonly",
-              "microsoft": "https://graph.microsoft.com/.default"}[args.provider]
+    scopes = {
+        "google": "https://www.googleapis.com/auth/calendar.readonly",
+        "microsoft": "https://graph.microsoft.com/.default",
+    }[args.provider]
 
     async def run():
         async with command_session() as (session, now):
-            result = await connect_org(session, vault, provider=args.provider, secret=secret, now=now, tenant=tenant,
-                                       domain=args.domain, emails=emails, scopes=scopes, progress=_progress)
+            result = await connect_org(
+                session,
+                vault,
+                provider=args.provider,
+                secret=secret,
+                now=now,
+                tenant=tenant,
+                domain=args.domain,
+                emails=emails,
+                scopes=scopes,
+                progress=_progress,
+            )
             await session.commit()
         return result
 
     result = asyncio.run(run())
-    scope = " and ".join(filter(None, [f"in {args.domain}" if args.domain else "",
-                                       f"listed in {args.emails}" if args.emails else ""])) or "in the directory"
-    print(f"{args.provider}: org connection {result.connection_id} "
-          f"({'created' if result.connection_created else 'updated'})"
-          f"\n  people {scope}: {result.matched}"
-          f"\n  calendars created: {result.created} (syncing: `oneonone worker`, or `oneonone serve` on SQLite)"
-          f"\n  already connected on {args.provider}: {result.already}")
+    scope = (
+        " and ".join(
+            filter(
+                None, [f"in {args.domain}" if args.domain else "", f"listed in {args.emails}" if args.emails else ""]
+            )
+        )
+        or "in the directory"
+    )
+    print(
+        f"{args.provider}: org connection {result.connection_id} "
+        f"({'created' if result.connection_created else 'updated'})"
+        f"\n  people {scope}: {result.matched}"
+        f"\n  calendars created: {result.created} (syncing: `oneonone worker`, or `oneonone serve` on SQLite)"
+        f"\n  already connected on {args.provider}: {result.already}"
+    )
     if result.unknown:
         shown = ", ".join(result.unknown[:10]) + (" …" if len(result.unknown) > 10 else "")
         print(f"  unknown emails (import them first): {len(result.unknown)}: {shown}")
@@ -146,12 +174,15 @@ def cmd_list(args: argparse.Namespace) -> int:
             print("id\temail\tprovider\tgrant\tstatus\tlast synced\tchannel expires\tlast error")
             after = None
             while True:  # in pages: an org can have tens of thousands
-                page = await list_calendars(session, person_id=person_id, provider=args.provider, status=args.status,
-                                            after_id=after, limit=1000)
+                page = await list_calendars(
+                    session, person_id=person_id, provider=args.provider, status=args.status, after_id=after, limit=1000
+                )
                 for c in page:
                     status = c.status + (" (pending)" if c.sync_pending else "")
-                    print(f"{c.id}\t{c.email}\t{c.provider}\t{c.connection}\t{status}\t{_when(c.last_synced_at)}\t"
-                          f"{_when(c.channel_expires_at)}\t{c.last_error or ''}")
+                    print(
+                        f"{c.id}\t{c.email}\t{c.provider}\t{c.connection}\t{status}\t{_when(c.last_synced_at)}\t"
+                        f"{_when(c.channel_expires_at)}\t{c.last_error or ''}"
+                    )
                 if len(page) < 1000:
                     return 0
                 after = page[-1].id
@@ -162,11 +193,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("calendars", help="connect calendars org-wide, list calendars and their sync state")
     csub = p.add_subparsers(dest="action", required=True)
-    c = csub.add_parser("connect-all", help="org-wide access: one grant, a calendar for everyone in scope",
-                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c = csub.add_parser(
+        "connect-all",
+        help="org-wide access: one grant, a calendar for everyone in scope",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     c.add_argument("--provider", required=True, choices=("google", "microsoft"))
-    c.add_argument("--service-account-file", help="google: the service account's JSON key (domain-wide "
-                                                  "delegation of calendar.readonly)")
+    c.add_argument(
+        "--service-account-file",
+        help="google: the service account's JSON key (domain-wide delegation of calendar.readonly)",
+    )
     c.add_argument("--tenant", help="microsoft: the Entra tenant id")
     c.add_argument("--client-id", help="microsoft: the app (client) id, with Calendars.Read application permission")
     c.add_argument("--client-secret", help="microsoft: the app's secret (prefer ONEONONE_MICROSOFT__CLIENT_SECRET)")

@@ -1,4 +1,5 @@
 """A session and the current time for one command."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

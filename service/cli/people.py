@@ -1,4 +1,5 @@
 """`oneonone demo | token | people`: the people the service knows and their API tokens."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,12 +20,14 @@ def _cmd_demo(_args: argparse.Namespace) -> int:
             result = await demo.load(session, now)
             await session.commit()
         settings = get_settings()
-        print(("loaded demo data" if result.created else "demo data already present") +
-              f"\n  API:        {settings.public_base_url}/docs"
-              f"\n  demo user:  {result.email} (manager of three reports)"
-              f"\n  API token:  {result.token}"
-              f"\n  try:       curl -H 'Authorization: Bearer {result.token}' {settings.public_base_url}/v1/pairs",
-              file=sys.stderr)
+        print(
+            ("loaded demo data" if result.created else "demo data already present")
+            + f"\n  API:        {settings.public_base_url}/docs"
+            f"\n  demo user:  {result.email} (manager of three reports)"
+            f"\n  API token:  {result.token}"
+            f"\n  try:       curl -H 'Authorization: Bearer {result.token}' {settings.public_base_url}/v1/pairs",
+            file=sys.stderr,
+        )
         return 0
 
     return asyncio.run(run())
@@ -84,16 +87,21 @@ def _read_people_csv(path: Path) -> tuple[list, list[str]]:
     for line, r in records:
         values = {k: (r.get(k) or "").strip() for k in PEOPLE_COLUMNS}
         try:
-            p = PersonIn.model_validate({
-                "email": values["email"], "name": values["name"] or values["email"],
-                "timezone": values["timezone"] or "UTC", "manager": values["manager"] or None,
-                "role": values["role"] or "member",
-            })
+            p = PersonIn.model_validate(
+                {
+                    "email": values["email"],
+                    "name": values["name"] or values["email"],
+                    "timezone": values["timezone"] or "UTC",
+                    "manager": values["manager"] or None,
+                    "role": values["role"] or "member",
+                }
+            )
         except ValidationError as exc:
             errors += [f"line {line}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             continue
-        rows.append((line, PersonRow(email=p.email, name=p.name, timezone=p.timezone, manager=p.manager,
-                                     role=p.role.value)))
+        rows.append(
+            (line, PersonRow(email=p.email, name=p.name, timezone=p.timezone, manager=p.manager, role=p.role.value))
+        )
     return rows, errors
 
 

@@ -1,4 +1,5 @@
 """`oneonone serve | worker | migrate | keygen`: running the service."""
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         upgrade(settings.database_url)
     # --worker/--no-worker unset: an in-process worker on SQLite only (see runtime.build_app).
-    uvicorn.run(build_app(settings, worker=args.worker), host=args.host, port=args.port,
-                log_level=settings.log_level.lower(), access_log=False)
+    uvicorn.run(
+        build_app(settings, worker=args.worker),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
     return 0
 
 
@@ -107,9 +113,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
-    p.add_argument("--worker", action=argparse.BooleanOptionalAction, default=None,
-                   help="run a sync worker in the server process (default: on SQLite only; on PostgreSQL "
-                        "run `oneonone worker` processes)")
+    p.add_argument(
+        "--worker",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run a sync worker in the server process (default: on SQLite only; on PostgreSQL "
+        "run `oneonone worker` processes)",
+    )
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("worker", help="run a calendar sync worker (until SIGTERM/SIGINT)")

@@ -7,6 +7,7 @@ nothing on SQLite, whose single writer (BEGIN IMMEDIATE) serializes the same
 critical sections, so callers lock unconditionally. What SQLAlchemy does not
 hide is here: engine set-up, read-only sessions, column types, LISTEN/NOTIFY,
 the hot path's raw driver, and scratch databases."""
+
 from __future__ import annotations
 
 import shutil
@@ -77,8 +78,10 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
 async def raw_reader(conn: AsyncConnection) -> Any | None:
     """The asyncpg connection under an AUTOCOMMIT PostgreSQL connection, which hot
     queries may use directly (service.db.hot); None anywhere else."""
-    if (conn.dialect.driver == "asyncpg"
-            and conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"):
+    if (
+        conn.dialect.driver == "asyncpg"
+        and conn.sync_connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    ):
         return (await conn.get_raw_connection()).driver_connection
     return None
 
@@ -96,6 +99,7 @@ class _SQLiteDateTime(sqlite.DATETIME):
     def bind_processor(self, dialect):
         def process(value: datetime | None) -> str | None:
             return None if value is None else value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
         return process
 
 
@@ -129,6 +133,7 @@ async def throwaway_database(server_url: str | None) -> tuple[str, Callable[[], 
 
         async def remove() -> None:
             shutil.rmtree(folder, ignore_errors=True)
+
         return f"sqlite+aiosqlite:///{Path(folder) / 'scratch.db'}", remove
     url = make_url(server_url)
     name = f"oneonone_scratch_{uuid.uuid4().hex[:12]}"
@@ -137,6 +142,7 @@ async def throwaway_database(server_url: str | None) -> tuple[str, Callable[[], 
 
     async def drop() -> None:
         await _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     return url.set(database=name).render_as_string(hide_password=False), drop
 
 

@@ -1,6 +1,7 @@
 """Engines and sessions. Sessions are owned at the edge (a request, a job, a CLI
 command): domain code flushes, the owner commits. What differs between
 PostgreSQL and SQLite is in service.db.dialect."""
+
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker

@@ -8,6 +8,7 @@ ordinary Core SELECT, compiled once per dialect; on a PostgreSQL read session
 session's pooled asyncpg connection with SQLAlchemy's own bind and result
 processors applied, so values come back exactly as `session.execute` returns them.
 Anywhere else (SQLite, or inside a write transaction) it is `session.execute`."""
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -34,10 +35,10 @@ class _Compiled:
 
 def _compile(stmt: Select, dialect: Dialect) -> _Compiled:
     compiled = stmt.compile(dialect=dialect)
-    binds = tuple((name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
-                  for name in compiled.positiontup)
-    results = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None)
-                    for col in stmt.selected_columns)
+    binds = tuple(
+        (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in compiled.positiontup
+    )
+    results = tuple(col.type.dialect_impl(dialect).result_processor(dialect, None) for col in stmt.selected_columns)
     return _Compiled(str(compiled), compiled, binds, results if any(results) else ())
 
 

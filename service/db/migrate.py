@@ -1,4 +1,5 @@
 """Apply Alembic migrations programmatically (CLI `oneonone migrate`, `serve`, tests)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,6 +38,7 @@ async def upgrade_async(url: str, revision: str = "head") -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
+
             def run(sync_conn):
                 cfg = alembic_config(url)
                 cfg.attributes["connection"] = sync_conn

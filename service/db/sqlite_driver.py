@@ -18,6 +18,7 @@ is open is read from sqlite3 after every hop, never guessed.
 SQLAlchemy's aiosqlite dialect stays as it is: this is an `aiosqlite.Connection`
 whose `cursor()` returns such a cursor, handed to the engine as its
 `async_creator`."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -38,7 +39,7 @@ class OneHopCursor:
 
     def __init__(self, connection: OneHopConnection) -> None:
         self._connection = connection
-        self._cursor: sqlite3.Cursor | None = None   # open while rows remain unread
+        self._cursor: sqlite3.Cursor | None = None  # open while rows remain unread
         self._rows: deque[Any] = deque()
         self.description: Any = None
         self.rowcount = -1
@@ -119,7 +120,7 @@ class OneHopCursor:
 class OneHopConnection(aiosqlite.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._begin_pending = False   # BEGIN IMMEDIATE runs before the next call's own work
+        self._begin_pending = False  # BEGIN IMMEDIATE runs before the next call's own work
         self._in_transaction = False  # sqlite3's in_transaction, as of the last hop
 
     def cursor(self) -> OneHopCursor:  # type: ignore[override]

@@ -7,6 +7,7 @@
 - Private agenda items and private notes are visible to their author only, always.
 - HR sees aggregates only (org insights).
 Where refusing would reveal that something exists, callers answer 404."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
 """Action items: raised in a meeting, owned by one of the pair, carried on every
 later meeting of the pair until done. Participants only (content)."""
+
 from __future__ import annotations
 
 import enum
@@ -21,9 +22,16 @@ class ActionStatus(str, enum.Enum):
     all = "all"
 
 
-async def list_action_items(session: AsyncSession, pair_id: int, principal: Principal, *,
-                            status: ActionStatus = ActionStatus.open, owner_id: int | None = None,
-                            after_id: int | None = None, limit: int = 50) -> list[ActionItem]:
+async def list_action_items(
+    session: AsyncSession,
+    pair_id: int,
+    principal: Principal,
+    *,
+    status: ActionStatus = ActionStatus.open,
+    owner_id: int | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[ActionItem]:
     """Up to `limit + 1` items of the pair in id order (the extra one signals a next page)."""
     await load_pair_for_participant(session, pair_id, principal)
     query = select(ActionItem).where(ActionItem.pair_id == pair_id).order_by(ActionItem.id).limit(limit + 1)
@@ -40,34 +48,61 @@ async def list_action_items(session: AsyncSession, pair_id: int, principal: Prin
 
 def _check_owner(pair: Pair, owner_id: int) -> None:
     if owner_id not in (pair.manager_id, pair.report_id):
-        raise ValidationFailed("the owner must be the pair's manager or report", [{
-            "field": "body.owner_id", "message": f"person {owner_id} is not a participant of this 1:1",
-            "code": "not_participant"}])
+        raise ValidationFailed(
+            "the owner must be the pair's manager or report",
+            [
+                {
+                    "field": "body.owner_id",
+                    "message": f"person {owner_id} is not a participant of this 1:1",
+                    "code": "not_participant",
+                }
+            ],
+        )
 
 
-async def create_action_item(session: AsyncSession, meeting_id: int, principal: Principal, now: datetime, *,
-                             body: str, owner_id: int, due_date: date | None = None) -> ActionItem:
+async def create_action_item(
+    session: AsyncSession,
+    meeting_id: int,
+    principal: Principal,
+    now: datetime,
+    *,
+    body: str,
+    owner_id: int,
+    due_date: date | None = None,
+) -> ActionItem:
     """Raise an action item in a meeting; it belongs to the meeting's pair."""
     meeting, pair = await load_meeting_for_participant(session, meeting_id, principal)
     _check_owner(pair, owner_id)
-    item = ActionItem(pair_id=pair.id, meeting_id=meeting.id, owner_id=owner_id, created_by=principal.person_id,
-                      body=body, due_date=due_date, done_at=None, created_at=now, updated_at=now)
+    item = ActionItem(
+        pair_id=pair.id,
+        meeting_id=meeting.id,
+        owner_id=owner_id,
+        created_by=principal.person_id,
+        body=body,
+        due_date=due_date,
+        done_at=None,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(item)
     await session.flush()
     return item
 
 
 async def _load_for_participant(session: AsyncSession, item_id: int, principal: Principal) -> tuple[ActionItem, Pair]:
-    row = (await session.execute(
-        select(ActionItem, Pair).join(Pair, Pair.id == ActionItem.pair_id).where(ActionItem.id == item_id)
-    )).first()
+    row = (
+        await session.execute(
+            select(ActionItem, Pair).join(Pair, Pair.id == ActionItem.pair_id).where(ActionItem.id == item_id)
+        )
+    ).first()
     if row is None or not can_view_content(principal, row.Pair.manager_id, row.Pair.report_id):
         raise NotFound(f"action item {item_id} not found")
     return row.ActionItem, row.Pair
 
 
-async def update_action_item(session: AsyncSession, item_id: int, principal: Principal, now: datetime,
-                             changes: dict[str, Any]) -> ActionItem:
+async def update_action_item(
+    session: AsyncSession, item_id: int, principal: Principal, now: datetime, changes: dict[str, Any]
+) -> ActionItem:
     """Apply the given fields (body, due_date, owner_id, done). `done: true` stamps
     `done_at` (kept if already done); `done: false` reopens the item."""
     item, pair = await _load_for_participant(session, item_id, principal)

@@ -21,6 +21,7 @@ Rules: the pair's participants see and add items; private items are visible to
 their author only (404 to anyone else); `body`, `private` and `minutes` are changed
 by the author only, `done` and `position` by either participant (403 otherwise);
 only the author deletes an item."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,9 +57,18 @@ class AgendaEntry:
 
     @classmethod
     def of(cls, item: AgendaItem, index: int) -> AgendaEntry:
-        return cls(id=item.id, meeting_id=item.meeting_id, author_id=item.author_id, body=item.body,
-                   private=item.private, position=index, done=item.done, minutes=item.minutes,
-                   carried_from_id=item.carried_from_id, updated_at=item.updated_at)
+        return cls(
+            id=item.id,
+            meeting_id=item.meeting_id,
+            author_id=item.author_id,
+            body=item.body,
+            private=item.private,
+            position=index,
+            done=item.done,
+            minutes=item.minutes,
+            carried_from_id=item.carried_from_id,
+            updated_at=item.updated_at,
+        )
 
 
 _columns = AgendaItem.__table__.c  # plain table columns: usable in ORM and in Core statements
@@ -81,8 +91,9 @@ async def next_position(session: AsyncSession, meeting_id: int) -> int:
     return top + 1 if top else 0
 
 
-async def _ordered(session: AsyncSession, meeting_id: int, report_id: int,
-                   viewer_id: int | None = None) -> list[AgendaItem]:
+async def _ordered(
+    session: AsyncSession, meeting_id: int, report_id: int, viewer_id: int | None = None
+) -> list[AgendaItem]:
     query = select(AgendaItem).where(AgendaItem.meeting_id == meeting_id).order_by(*ordering(report_id))
     if viewer_id is not None:
         query = query.where(visible_to(viewer_id))
@@ -101,22 +112,39 @@ async def _entry(session: AsyncSession, item: AgendaItem, report_id: int, viewer
     raise NotFound(f"agenda item {item.id} not found")  # pragma: no cover - the viewer just saw it
 
 
-async def list_agenda(session: AsyncSession, principal: Principal, meeting_id: int, *,
-                      done: bool | None = None) -> list[AgendaEntry]:
+async def list_agenda(
+    session: AsyncSession, principal: Principal, meeting_id: int, *, done: bool | None = None
+) -> list[AgendaEntry]:
     """The caller's view of a meeting's agenda, in order (participants only)."""
     meeting, pair = await load_meeting(session, principal, meeting_id, content=True)
     entries = await visible_agenda(session, meeting.id, pair.report_id, principal.person_id)
     return [e for e in entries if done is None or e.done is done]
 
 
-async def add_item(session: AsyncSession, principal: Principal, meeting_id: int, *, body: str, private: bool,
-                   minutes: int | None, now: datetime) -> AgendaEntry:
+async def add_item(
+    session: AsyncSession,
+    principal: Principal,
+    meeting_id: int,
+    *,
+    body: str,
+    private: bool,
+    minutes: int | None,
+    now: datetime,
+) -> AgendaEntry:
     meeting, pair = await load_meeting(session, principal, meeting_id, content=True, lock=True)
     if meeting.status == MeetingStatus.cancelled.value:
         raise Conflict("the meeting is cancelled; add the point to the next one")
-    item = AgendaItem(meeting_id=meeting.id, author_id=principal.person_id, body=body, private=private,
-                      minutes=minutes, done=False, position=await next_position(session, meeting.id),
-                      created_at=now, updated_at=now)
+    item = AgendaItem(
+        meeting_id=meeting.id,
+        author_id=principal.person_id,
+        body=body,
+        private=private,
+        minutes=minutes,
+        done=False,
+        position=await next_position(session, meeting.id),
+        created_at=now,
+        updated_at=now,
+    )
     session.add(item)
     await session.flush()
     return await _entry(session, item, pair.report_id, principal.person_id)
@@ -125,24 +153,29 @@ async def add_item(session: AsyncSession, principal: Principal, meeting_id: int,
 async def _load_item(session: AsyncSession, principal: Principal, item_id: int) -> tuple[AgendaItem, Pair]:
     """The item and its pair, locking the meeting row (items are reordered under it).
     404 unless the caller is a participant who may see the item."""
-    row = (await session.execute(
-        select(AgendaItem, Pair)
-        .join(Meeting, Meeting.id == AgendaItem.meeting_id)
-        .join(Pair, Pair.id == Meeting.pair_id)
-        .where(AgendaItem.id == item_id)
-        .with_for_update(of=Meeting)
-    )).first()
+    row = (
+        await session.execute(
+            select(AgendaItem, Pair)
+            .join(Meeting, Meeting.id == AgendaItem.meeting_id)
+            .join(Pair, Pair.id == Meeting.pair_id)
+            .where(AgendaItem.id == item_id)
+            .with_for_update(of=Meeting)
+        )
+    ).first()
     if row is None:
         raise NotFound(f"agenda item {item_id} not found")
     item, pair = row.AgendaItem, row.Pair
-    if not (can_view_content(principal, pair.manager_id, pair.report_id)
-            and can_view_item(principal, item.author_id, item.private)):
+    if not (
+        can_view_content(principal, pair.manager_id, pair.report_id)
+        and can_view_item(principal, item.author_id, item.private)
+    ):
         raise NotFound(f"agenda item {item_id} not found")
     return item, pair
 
 
-async def update_item(session: AsyncSession, principal: Principal, item_id: int, changes: dict[str, Any],
-                      now: datetime) -> AgendaEntry:
+async def update_item(
+    session: AsyncSession, principal: Principal, item_id: int, changes: dict[str, Any], now: datetime
+) -> AgendaEntry:
     """Apply `changes` (a subset of body, private, minutes, done, position). All or nothing:
     one field the caller may not change refuses the whole update (403)."""
     item, pair = await _load_item(session, principal, item_id)

@@ -1,4 +1,5 @@
 """API tokens for people (created by an operator with the CLI)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,16 +19,16 @@ async def create(session: AsyncSession, email: str, name: str, now: datetime) ->
     if person is None:
         raise NotFound(f"no person with email {email!r}")
     token = new_token()
-    session.add(ApiToken(person_id=person.id, name=name, token_hash=hash_token(token),
-                         prefix=token[:10], created_at=now))
+    session.add(
+        ApiToken(person_id=person.id, name=name, token_hash=hash_token(token), prefix=token[:10], created_at=now)
+    )
     await session.flush()
     return token
 
 
 async def revoke(session: AsyncSession, prefix: str, now: datetime) -> int:
     result = await session.execute(
-        update(ApiToken).where(ApiToken.prefix == prefix[:10], ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+        update(ApiToken).where(ApiToken.prefix == prefix[:10], ApiToken.revoked_at.is_(None)).values(revoked_at=now)
     )
     return result.rowcount or 0
 
@@ -36,5 +37,6 @@ async def list_for(session: AsyncSession, email: str) -> list[ApiToken]:
     person = await get_by_email(session, email)
     if person is None:
         raise NotFound(f"no person with email {email!r}")
-    return list((await session.scalars(
-        select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id))).all())
+    return list(
+        (await session.scalars(select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id))).all()
+    )

@@ -30,6 +30,7 @@ point is never carried again. Both functions take ids and no HTTP concern: the
 calendar sync engine calls them when a cancellation arrives or a meeting ends.
 `carry_over` locks the source meeting row (PostgreSQL `FOR UPDATE`; SQLite
 serialises writers), so concurrent runs cannot both copy an item."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -56,8 +57,11 @@ def _finished(now: datetime) -> Any:
 def _pending(pair_id: int) -> Any:
     """SQL filter on AgendaItem: not done and not carried yet (copies stay within the pair)."""
     copy, host = aliased(AgendaItem), aliased(Meeting)
-    carried = (select(copy.carried_from_id).join(host, host.id == copy.meeting_id)
-               .where(host.pair_id == pair_id, copy.carried_from_id.is_not(None)))
+    carried = (
+        select(copy.carried_from_id)
+        .join(host, host.id == copy.meeting_id)
+        .where(host.pair_id == pair_id, copy.carried_from_id.is_not(None))
+    )
     return and_(AgendaItem.done == false(), AgendaItem.id.not_in(carried))
 
 
@@ -65,8 +69,12 @@ async def next_meeting(session: AsyncSession, meeting: Meeting, now: datetime) -
     """The meeting `meeting`'s pending items go to (see the module docstring)."""
     return await session.scalar(
         select(Meeting)
-        .where(Meeting.pair_id == meeting.pair_id, Meeting.start > meeting.start, Meeting.start >= now,
-               Meeting.status.not_in(NOT_LIVE))
+        .where(
+            Meeting.pair_id == meeting.pair_id,
+            Meeting.start > meeting.start,
+            Meeting.start >= now,
+            Meeting.status.not_in(NOT_LIVE),
+        )
         .order_by(Meeting.start, Meeting.id)
         .limit(1)
     )
@@ -75,17 +83,26 @@ async def next_meeting(session: AsyncSession, meeting: Meeting, now: datetime) -
 async def carry_over(session: AsyncSession, meeting_id: int, now: datetime) -> list[AgendaItem]:
     """Copy meeting `meeting_id`'s pending items to its next meeting; returns the copies
     (empty if the meeting is unknown, not finished, has nothing pending or no next meeting)."""
-    row = (await session.execute(
-        select(Meeting, Pair.report_id).join(Pair, Pair.id == Meeting.pair_id)
-        .where(Meeting.id == meeting_id).with_for_update(of=Meeting)
-    )).first()
+    row = (
+        await session.execute(
+            select(Meeting, Pair.report_id)
+            .join(Pair, Pair.id == Meeting.pair_id)
+            .where(Meeting.id == meeting_id)
+            .with_for_update(of=Meeting)
+        )
+    ).first()
     if row is None or not is_finished(row.Meeting, now):
         return []
     source = row.Meeting
-    pending = list((await session.scalars(
-        select(AgendaItem).where(AgendaItem.meeting_id == source.id, _pending(source.pair_id))
-        .order_by(*ordering(row.report_id))
-    )).all())
+    pending = list(
+        (
+            await session.scalars(
+                select(AgendaItem)
+                .where(AgendaItem.meeting_id == source.id, _pending(source.pair_id))
+                .order_by(*ordering(row.report_id))
+            )
+        ).all()
+    )
     if not pending:
         return []
     target = await next_meeting(session, source, now)
@@ -94,10 +111,20 @@ async def carry_over(session: AsyncSession, meeting_id: int, now: datetime) -> l
     position = await next_position(session, target.id)
     copies = []
     for item in pending:
-        copies.append(AgendaItem(
-            meeting_id=target.id, author_id=item.author_id, body=item.body, private=item.private,
-            minutes=item.minutes, done=False, position=position, carried_from_id=item.id,
-            created_at=now, updated_at=now))
+        copies.append(
+            AgendaItem(
+                meeting_id=target.id,
+                author_id=item.author_id,
+                body=item.body,
+                private=item.private,
+                minutes=item.minutes,
+                done=False,
+                position=position,
+                carried_from_id=item.id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         if position:  # an explicitly ordered agenda: append one after the other
             position += 1
     session.add_all(copies)
@@ -105,16 +132,20 @@ async def carry_over(session: AsyncSession, meeting_id: int, now: datetime) -> l
     return copies
 
 
-async def collect_pending(session: AsyncSession, pair_id: int, new_meeting_id: int,
-                          now: datetime) -> list[AgendaItem]:
+async def collect_pending(session: AsyncSession, pair_id: int, new_meeting_id: int, now: datetime) -> list[AgendaItem]:
     """Carry every pending item of the pair's finished meetings; returns those that
     landed on `new_meeting_id`."""
-    sources = (await session.scalars(
-        select(Meeting.id)
-        .where(Meeting.pair_id == pair_id, _finished(now),
-               exists().where(AgendaItem.meeting_id == Meeting.id, _pending(pair_id)))
-        .order_by(Meeting.start, Meeting.id)
-    )).all()
+    sources = (
+        await session.scalars(
+            select(Meeting.id)
+            .where(
+                Meeting.pair_id == pair_id,
+                _finished(now),
+                exists().where(AgendaItem.meeting_id == Meeting.id, _pending(pair_id)),
+            )
+            .order_by(Meeting.start, Meeting.id)
+        )
+    ).all()
     landed: list[AgendaItem] = []
     for source_id in sources:
         landed += [c for c in await carry_over(session, source_id, now) if c.meeting_id == new_meeting_id]

@@ -9,6 +9,7 @@
 Grants are stored Fernet-encrypted (service.security.crypto.Vault); nothing here
 returns or logs them. Flushes, never commits: the caller owns the transaction.
 Provider I/O (code exchange, channel stops) happens at the edges, outside."""
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,7 @@ from service.errors import AppError, Conflict
 from service.security.crypto import Vault
 
 PROVIDERS = ("google", "microsoft")
-Progress = Callable[[int, int], None]   # (done, total)
+Progress = Callable[[int, int], None]  # (done, total)
 
 
 class AccountMismatch(AppError):
@@ -38,7 +39,7 @@ class AccountMismatch(AppError):
 # -- errors shown to people ----------------------------------------------------------------------
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 _BEARER = re.compile(r"\bbearer\s+\S+", re.IGNORECASE)
-_OPAQUE = re.compile(r"[A-Za-z0-9_\-~+/=]{32,}")   # tokens, keys, delta links' tokens
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-~+/=]{32,}")  # tokens, keys, delta links' tokens
 MAX_ERROR = 300
 
 
@@ -51,33 +52,64 @@ def sanitize_error(text: str | None) -> str | None:
     text = _URL.sub("<url>", text)
     text = _BEARER.sub("Bearer <redacted>", text)
     text = _OPAQUE.sub("<redacted>", text)
-    return text if len(text) <= MAX_ERROR else text[:MAX_ERROR - 1] + "…"
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
 
 
 # -- a person's own consent ---------------------------------------------------------------------------
-def _new_calendar(person_id: int, connection_id: int, provider: str, account: str, time_zone: str | None,
-                  now: datetime) -> dict:
+def _new_calendar(
+    person_id: int, connection_id: int, provider: str, account: str, time_zone: str | None, now: datetime
+) -> dict:
     # next_poll_at None and dirty: the first worker round syncs it in full.
-    return dict(person_id=person_id, connection_id=connection_id, provider=provider, external_id=account,
-                time_zone=time_zone, status="active", dirty=True, dirty_generation=0, failures=0,
-                created_at=now, updated_at=now)
+    return dict(
+        person_id=person_id,
+        connection_id=connection_id,
+        provider=provider,
+        external_id=account,
+        time_zone=time_zone,
+        status="active",
+        dirty=True,
+        dirty_generation=0,
+        failures=0,
+        created_at=now,
+        updated_at=now,
+    )
 
 
-async def connect_user(session: AsyncSession, vault: Vault, *, person: Person, provider: str, account: str,
-                       refresh_token: str, scopes: str, now: datetime) -> Calendar:
+async def connect_user(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    person: Person,
+    provider: str,
+    account: str,
+    refresh_token: str,
+    scopes: str,
+    now: datetime,
+) -> Calendar:
     """Store `person`'s grant and make their calendar sync. Idempotent: a reconnect
     replaces the grant and revives the calendar (history, meetings and content kept)."""
     account = account.strip().lower()
     if account != person.email:
-        raise AccountMismatch(f"you signed in to {provider} as {account}, but this account is {person.email}: "
-                              "connect the calendar of your own address")
-    calendar = await session.scalar(select(Calendar).where(Calendar.provider == provider,
-                                                           Calendar.external_id == account).with_for_update())
+        raise AccountMismatch(
+            f"you signed in to {provider} as {account}, but this account is {person.email}: "
+            "connect the calendar of your own address"
+        )
+    calendar = await session.scalar(
+        select(Calendar).where(Calendar.provider == provider, Calendar.external_id == account).with_for_update()
+    )
     if calendar is not None and calendar.person_id != person.id:
         raise Conflict(f"this {provider} calendar is connected to another person")
-    connection = await session.scalar(select(CalendarConnection).where(
-        CalendarConnection.provider == provider, CalendarConnection.kind == "user",
-        CalendarConnection.person_id == person.id).order_by(CalendarConnection.id).limit(1).with_for_update())
+    connection = await session.scalar(
+        select(CalendarConnection)
+        .where(
+            CalendarConnection.provider == provider,
+            CalendarConnection.kind == "user",
+            CalendarConnection.person_id == person.id,
+        )
+        .order_by(CalendarConnection.id)
+        .limit(1)
+        .with_for_update()
+    )
     if connection is None:
         connection = CalendarConnection(provider=provider, kind="user", person_id=person.id, created_at=now)
         session.add(connection)
@@ -102,24 +134,39 @@ async def connect_user(session: AsyncSession, vault: Vault, *, person: Person, p
 class OrgConnectResult:
     connection_id: int
     connection_created: bool
-    matched: int                   # people in scope (all, the domain's, or the listed ones)
-    created: int                   # calendars created (dirty: the workers sync them)
-    already: int                   # in scope but already with a calendar on this provider
+    matched: int  # people in scope (all, the domain's, or the listed ones)
+    created: int  # calendars created (dirty: the workers sync them)
+    already: int  # in scope but already with a calendar on this provider
     unknown: list[str] = field(default_factory=list)  # listed emails naming nobody
 
 
-async def connect_org(session: AsyncSession, vault: Vault, *, provider: str, secret: str, now: datetime,
-                      tenant: str | None = None, domain: str | None = None, emails: Iterable[str] | None = None,
-                      scopes: str = "", progress: Progress | None = None, chunk: int = 1000) -> OrgConnectResult:
+async def connect_org(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    provider: str,
+    secret: str,
+    now: datetime,
+    tenant: str | None = None,
+    domain: str | None = None,
+    emails: Iterable[str] | None = None,
+    scopes: str = "",
+    progress: Progress | None = None,
+    chunk: int = 1000,
+) -> OrgConnectResult:
     """One org grant per (provider, tenant), re-used and re-keyed when run again, and a
     calendar for every person in scope without one on `provider`. A person who has
     one in any state (their own grant, an error, disconnected by them) is left alone."""
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}")
     tenant_clause = CalendarConnection.tenant == tenant if tenant else CalendarConnection.tenant.is_(None)
-    connection = await session.scalar(select(CalendarConnection).where(
-        CalendarConnection.provider == provider, CalendarConnection.kind == "org", tenant_clause)
-        .order_by(CalendarConnection.id).limit(1).with_for_update())
+    connection = await session.scalar(
+        select(CalendarConnection)
+        .where(CalendarConnection.provider == provider, CalendarConnection.kind == "org", tenant_clause)
+        .order_by(CalendarConnection.id)
+        .limit(1)
+        .with_for_update()
+    )
     created_connection = connection is None
     if connection is None:
         connection = CalendarConnection(provider=provider, kind="org", tenant=tenant, created_at=now)
@@ -138,17 +185,25 @@ async def connect_org(session: AsyncSession, vault: Vault, *, provider: str, sec
         unknown = sorted(wanted - {p.email for p in people})
         people = [p for p in people if p.email in wanted]
     taken = set((await session.scalars(select(Calendar.person_id).where(Calendar.provider == provider))).all())
-    taken_accounts = set((await session.scalars(
-        select(Calendar.external_id).where(Calendar.provider == provider))).all())
+    taken_accounts = set(
+        (await session.scalars(select(Calendar.external_id).where(Calendar.provider == provider))).all()
+    )
     todo = [p for p in people if p.id not in taken and p.email not in taken_accounts]
     for start in range(0, len(todo), chunk):
-        batch = todo[start:start + chunk]
-        await session.execute(insert(Calendar), [
-            _new_calendar(p.id, connection.id, provider, p.email, p.timezone, now) for p in batch])
+        batch = todo[start : start + chunk]
+        await session.execute(
+            insert(Calendar), [_new_calendar(p.id, connection.id, provider, p.email, p.timezone, now) for p in batch]
+        )
         if progress is not None:
             progress(start + len(batch), len(todo))
-    return OrgConnectResult(connection_id=connection.id, connection_created=created_connection, matched=len(people),
-                            created=len(todo), already=len(people) - len(todo), unknown=unknown)
+    return OrgConnectResult(
+        connection_id=connection.id,
+        connection_created=created_connection,
+        matched=len(people),
+        created=len(todo),
+        already=len(people) - len(todo),
+        unknown=unknown,
+    )
 
 
 # -- disconnecting ----------------------------------------------------------------------------------------
@@ -157,8 +212,13 @@ async def disconnect(session: AsyncSession, calendar: Calendar, now: datetime) -
     from now on). Returns those channels: the caller stops them at the provider,
     best effort, once this is committed. The grant itself is kept (not revoked)."""
     calendar.status, calendar.dirty, calendar.updated_at = "disconnected", False, now
-    channels = list((await session.scalars(select(PushChannel).where(
-        PushChannel.calendar_id == calendar.id, PushChannel.stopped_at.is_(None)))).all())
+    channels = list(
+        (
+            await session.scalars(
+                select(PushChannel).where(PushChannel.calendar_id == calendar.id, PushChannel.stopped_at.is_(None))
+            )
+        ).all()
+    )
     for channel in channels:
         channel.stopped_at = now
     await session.flush()
@@ -185,13 +245,23 @@ class CalendarView:
     created_at: datetime
 
 
-async def list_calendars(session: AsyncSession, *, person_id: int | None = None, provider: str | None = None,
-                         status: str | None = None, calendar_id: int | None = None, after_id: int | None = None,
-                         limit: int | None = None) -> list[CalendarView]:
+async def list_calendars(
+    session: AsyncSession,
+    *,
+    person_id: int | None = None,
+    provider: str | None = None,
+    status: str | None = None,
+    calendar_id: int | None = None,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[CalendarView]:
     """By id; `person_id` None: everyone's (admins, the CLI)."""
-    query = (select(Calendar, CalendarConnection.kind, Person.email)
-             .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
-             .join(Person, Person.id == Calendar.person_id).order_by(Calendar.id))
+    query = (
+        select(Calendar, CalendarConnection.kind, Person.email)
+        .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
+        .join(Person, Person.id == Calendar.person_id)
+        .order_by(Calendar.id)
+    )
     if person_id is not None:
         query = query.where(Calendar.person_id == person_id)
     if provider is not None:
@@ -206,11 +276,24 @@ async def list_calendars(session: AsyncSession, *, person_id: int | None = None,
         query = query.limit(limit)
     rows = (await session.execute(query)).all()
     expiry = await _channel_expiry(session, [c.id for c, _kind, _email in rows])
-    return [CalendarView(id=c.id, person_id=c.person_id, email=email, provider=c.provider, account=c.external_id,
-                         connection=kind, status=c.status, sync_pending=c.dirty and c.status == "active",
-                         last_synced_at=c.last_synced_at, last_error=sanitize_error(c.last_error),
-                         last_error_at=c.last_error_at, channel_expires_at=expiry.get(c.id), created_at=c.created_at)
-            for c, kind, email in rows]
+    return [
+        CalendarView(
+            id=c.id,
+            person_id=c.person_id,
+            email=email,
+            provider=c.provider,
+            account=c.external_id,
+            connection=kind,
+            status=c.status,
+            sync_pending=c.dirty and c.status == "active",
+            last_synced_at=c.last_synced_at,
+            last_error=sanitize_error(c.last_error),
+            last_error_at=c.last_error_at,
+            channel_expires_at=expiry.get(c.id),
+            created_at=c.created_at,
+        )
+        for c, kind, email in rows
+    ]
 
 
 async def _channel_expiry(session: AsyncSession, calendar_ids: list[int]) -> dict[int, datetime]:
@@ -221,5 +304,6 @@ async def _channel_expiry(session: AsyncSession, calendar_ids: list[int]) -> dic
     rows = await session.execute(
         select(PushChannel.calendar_id, func.max(PushChannel.expires_at))
         .where(PushChannel.calendar_id.in_(calendar_ids), PushChannel.stopped_at.is_(None))
-        .group_by(PushChannel.calendar_id))
-    return {calendar_id: expires for calendar_id, expires in rows.all()}
+        .group_by(PushChannel.calendar_id)
+    )
+    return dict(rows.all())

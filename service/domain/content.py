@@ -4,6 +4,7 @@ Content is for the pair's participants only (`access.can_view_content`): anyone
 else, admins included, gets a 404, so a refusal never reveals that a meeting or
 pair exists. Kept separate from the meetings domain so content features do not
 depend on its loader."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -14,12 +15,15 @@ from service.domain.access import Principal, can_view_content
 from service.errors import NotFound
 
 
-async def load_meeting_for_participant(session: AsyncSession, meeting_id: int,
-                                       principal: Principal) -> tuple[Meeting, Pair]:
+async def load_meeting_for_participant(
+    session: AsyncSession, meeting_id: int, principal: Principal
+) -> tuple[Meeting, Pair]:
     """The meeting and its pair, or NotFound unless the caller is a participant."""
-    row = (await session.execute(
-        select(Meeting, Pair).join(Pair, Pair.id == Meeting.pair_id).where(Meeting.id == meeting_id)
-    )).first()
+    row = (
+        await session.execute(
+            select(Meeting, Pair).join(Pair, Pair.id == Meeting.pair_id).where(Meeting.id == meeting_id)
+        )
+    ).first()
     if row is None or not can_view_content(principal, row.Pair.manager_id, row.Pair.report_id):
         raise NotFound(f"meeting {meeting_id} not found")
     return row.Meeting, row.Pair

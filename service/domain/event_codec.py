@@ -1,15 +1,16 @@
 """EventSnapshot ⇄ JSON (revision history) and ⇄ calendar_events rows (current state)."""
+
 from __future__ import annotations
 
 import dataclasses
 import functools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from service.domain.events import KINDS, STATUSES, Attendee, EventSnapshot, Kind, Response
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-UNBOUNDED = datetime(9999, 12, 31, tzinfo=timezone.utc)   # see `horizon`
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+UNBOUNDED = datetime(9999, 12, 31, tzinfo=UTC)  # see `horizon`
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -24,13 +25,24 @@ def _attendees(s: EventSnapshot) -> list[list[Any]]:
 def to_json(s: EventSnapshot) -> dict[str, Any]:
     updated, original_start, start, end = s.updated, s.original_start, s.start, s.end
     return {
-        "calendar": s.calendar, "event_id": s.event_id, "kind": s.kind._value_, "status": s.status._value_,
-        "updated": None if updated is None else updated.isoformat(), "provider": s.provider,
-        "ical_uid": s.ical_uid, "series_id": s.series_id,
+        "calendar": s.calendar,
+        "event_id": s.event_id,
+        "kind": s.kind._value_,
+        "status": s.status._value_,
+        "updated": None if updated is None else updated.isoformat(),
+        "provider": s.provider,
+        "ical_uid": s.ical_uid,
+        "series_id": s.series_id,
         "original_start": None if original_start is None else original_start.isoformat(),
-        "start": None if start is None else start.isoformat(), "end": None if end is None else end.isoformat(),
-        "timezone": s.timezone, "all_day": s.all_day, "recurrence": list(s.recurrence),
-        "organizer": s.organizer, "busy": s.busy, "title": s.title, "attendees": _attendees(s),
+        "start": None if start is None else start.isoformat(),
+        "end": None if end is None else end.isoformat(),
+        "timezone": s.timezone,
+        "all_day": s.all_day,
+        "recurrence": list(s.recurrence),
+        "organizer": s.organizer,
+        "busy": s.busy,
+        "title": s.title,
+        "attendees": _attendees(s),
     }
 
 
@@ -42,12 +54,23 @@ def _attendee(email: str, response: str, resource: bool, organizer: bool) -> Att
 
 def from_json(d: dict[str, Any]) -> EventSnapshot:
     return EventSnapshot(
-        calendar=d["calendar"], event_id=d["event_id"], kind=KINDS[d["kind"]], status=STATUSES[d["status"]],
-        updated=_parse(d["updated"]), provider=d.get("provider", ""), ical_uid=d.get("ical_uid"),
-        series_id=d.get("series_id"), original_start=_parse(d.get("original_start")),
-        start=_parse(d.get("start")), end=_parse(d.get("end")), timezone=d.get("timezone"),
-        all_day=d.get("all_day", False), recurrence=tuple(d.get("recurrence") or ()),
-        organizer=d.get("organizer"), busy=d.get("busy", True), title=d.get("title", ""),
+        calendar=d["calendar"],
+        event_id=d["event_id"],
+        kind=KINDS[d["kind"]],
+        status=STATUSES[d["status"]],
+        updated=_parse(d["updated"]),
+        provider=d.get("provider", ""),
+        ical_uid=d.get("ical_uid"),
+        series_id=d.get("series_id"),
+        original_start=_parse(d.get("original_start")),
+        start=_parse(d.get("start")),
+        end=_parse(d.get("end")),
+        timezone=d.get("timezone"),
+        all_day=d.get("all_day", False),
+        recurrence=tuple(d.get("recurrence") or ()),
+        organizer=d.get("organizer"),
+        busy=d.get("busy", True),
+        title=d.get("title", ""),
         attendees=tuple(_attendee(*a) for a in d.get("attendees") or ()),
     )
 
@@ -64,11 +87,18 @@ def horizon(s: EventSnapshot | None) -> datetime:
     return UNBOUNDED if s.kind is Kind.series or not moments else max(moments)
 
 
-def revision(calendar_id: int, event_id: str, changed_at: datetime, observed_at: datetime,
-             snapshot: EventSnapshot | None) -> dict[str, Any]:
+def revision(
+    calendar_id: int, event_id: str, changed_at: datetime, observed_at: datetime, snapshot: EventSnapshot | None
+) -> dict[str, Any]:
     """An event_revisions row's values: the new state (None: the event removed)."""
-    return dict(calendar_id=calendar_id, event_id=event_id, changed_at=changed_at, observed_at=observed_at,
-                snapshot=None if snapshot is None else to_json(snapshot), horizon=horizon(snapshot))
+    return dict(
+        calendar_id=calendar_id,
+        event_id=event_id,
+        changed_at=changed_at,
+        observed_at=observed_at,
+        snapshot=None if snapshot is None else to_json(snapshot),
+        horizon=horizon(snapshot),
+    )
 
 
 def same_content(a: EventSnapshot, b: EventSnapshot) -> bool:
@@ -79,11 +109,22 @@ def same_content(a: EventSnapshot, b: EventSnapshot) -> bool:
 
 def row_values(s: EventSnapshot) -> dict[str, Any]:
     return {
-        "ical_uid": s.ical_uid, "kind": s.kind._value_, "series_id": s.series_id,
-        "original_start": s.original_start, "status": s.status._value_, "start": s.start, "end": s.end,
-        "time_zone": s.timezone, "all_day": s.all_day, "recurrence": list(s.recurrence),
-        "organizer": s.organizer, "busy": s.busy, "title": s.title, "updated": s.updated,
-        "attendees": _attendees(s), "removed_at": None,
+        "ical_uid": s.ical_uid,
+        "kind": s.kind._value_,
+        "series_id": s.series_id,
+        "original_start": s.original_start,
+        "status": s.status._value_,
+        "start": s.start,
+        "end": s.end,
+        "time_zone": s.timezone,
+        "all_day": s.all_day,
+        "recurrence": list(s.recurrence),
+        "organizer": s.organizer,
+        "busy": s.busy,
+        "title": s.title,
+        "updated": s.updated,
+        "attendees": _attendees(s),
+        "removed_at": None,
     }
 
 
@@ -101,4 +142,5 @@ def row_matches(row: Any, s: EventSnapshot) -> bool:
 def values_match(values: dict[str, Any], s: EventSnapshot) -> bool:
     """`row_values` of an earlier snapshot already show this one (change time aside)."""
     return values.get("removed_at") is None and all(
-        values[k] == v for k, v in row_values(s).items() if k not in _NOT_CONTENT)
+        values[k] == v for k, v in row_values(s).items() if k not in _NOT_CONTENT
+    )

@@ -4,6 +4,7 @@ detector consumes. No Google or Microsoft detail appears past this module.
 A calendar belongs to one person (identified by their email). Each calendar holds
 its own *copy* of a meeting; copies of one meeting share `ical_uid` (and, for
 instances, `original_start`)."""
+
 from __future__ import annotations
 
 import enum
@@ -12,11 +13,11 @@ from datetime import datetime
 
 
 class Kind(str, enum.Enum):
-    single = "single"      # a one-off event
-    series = "series"      # a recurring series (its master): carries `recurrence`
+    single = "single"  # a one-off event
+    series = "series"  # a recurring series (its master): carries `recurrence`
     instance = "instance"  # one occurrence of a series that differs from the master
-                           # (moved, re-timed, responded to, cancelled) or, on Graph,
-                           # any occurrence the provider lists individually
+    # (moved, re-timed, responded to, cancelled) or, on Graph,
+    # any occurrence the provider lists individually
 
 
 class Status(str, enum.Enum):
@@ -41,9 +42,9 @@ RESPONSES = {r.value: r for r in Response}
 
 @dataclass(frozen=True, slots=True)
 class Attendee:
-    email: str                 # lower-cased
+    email: str  # lower-cased
     response: Response = Response.needs_action
-    resource: bool = False     # rooms and equipment are not people
+    resource: bool = False  # rooms and equipment are not people
     organizer: bool = False
 
 
@@ -51,25 +52,25 @@ class Attendee:
 class EventSnapshot:
     """One calendar's copy of an event as the provider shows it at one moment."""
 
-    calendar: str                      # owner's email, lower-cased
-    event_id: str                      # provider id, unique within the calendar
+    calendar: str  # owner's email, lower-cased
+    event_id: str  # provider id, unique within the calendar
     kind: Kind
     status: Status
-    updated: datetime                  # provider change time (UTC)
-    provider: str = ""                 # "google" | "microsoft": informative only
+    updated: datetime  # provider change time (UTC)
+    provider: str = ""  # "google" | "microsoft": informative only
     ical_uid: str | None = None
-    series_id: str | None = None       # instance: its series' event_id (same calendar)
+    series_id: str | None = None  # instance: its series' event_id (same calendar)
     original_start: datetime | None = None  # instance: its slot in the series (UTC)
-    start: datetime | None = None      # UTC; None on a cancelled instance stub
-    end: datetime | None = None        # UTC, exclusive
-    timezone: str | None = None        # IANA zone the event was scheduled in
-    all_day: bool = False              # all-day: start/end are midnights UTC of the dates
+    start: datetime | None = None  # UTC; None on a cancelled instance stub
+    end: datetime | None = None  # UTC, exclusive
+    timezone: str | None = None  # IANA zone the event was scheduled in
+    all_day: bool = False  # all-day: start/end are midnights UTC of the dates
     # Series only: iCalendar lines ("RRULE:…", "EXDATE;TZID=…:…", "RDATE…"), with
     # local times in `timezone`; expand with dateutil in that zone.
     recurrence: tuple[str, ...] = ()
-    organizer: str | None = None       # email, lower-cased
+    organizer: str | None = None  # email, lower-cased
     attendees: tuple[Attendee, ...] = ()
-    busy: bool = True                  # Google transparency != transparent; Graph showAs != free
+    busy: bool = True  # Google transparency != transparent; Graph showAs != free
     title: str = ""
 
     @property
@@ -84,7 +85,7 @@ class EventChange:
 
     calendar: str
     event_id: str
-    changed_at: datetime               # provider change time; observation time for removals
+    changed_at: datetime  # provider change time; observation time for removals
     snapshot: EventSnapshot | None = None
 
     @property

@@ -4,6 +4,7 @@ Each participant rates a meeting once it has started (and was not cancelled or
 declined), and may change their rating for `EDIT_WINDOW` after first submitting
 it. A person only ever reads their own feedback: the other participant never
 sees it (psychological safety); only aggregates leave this module (insights)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -29,8 +30,9 @@ async def get_own_feedback(session: AsyncSession, meeting_id: int, principal: Pr
     return feedback
 
 
-async def put_own_feedback(session: AsyncSession, meeting_id: int, principal: Principal, now: datetime, *,
-                           rating: int, comment: str) -> Feedback:
+async def put_own_feedback(
+    session: AsyncSession, meeting_id: int, principal: Principal, now: datetime, *, rating: int, comment: str
+) -> Feedback:
     """Submit (or, within the edit window, change) the caller's feedback on a meeting."""
     meeting, _ = await load_meeting_for_participant(session, meeting_id, principal)
     if meeting.status in _NOT_HELD:
@@ -39,8 +41,14 @@ async def put_own_feedback(session: AsyncSession, meeting_id: int, principal: Pr
         raise Conflict("feedback opens once the meeting has started")
     feedback = await _own(session, meeting_id, principal.person_id)
     if feedback is None:
-        feedback = Feedback(meeting_id=meeting_id, person_id=principal.person_id, rating=rating, comment=comment,
-                            created_at=now, updated_at=now)
+        feedback = Feedback(
+            meeting_id=meeting_id,
+            person_id=principal.person_id,
+            rating=rating,
+            comment=comment,
+            created_at=now,
+            updated_at=now,
+        )
         try:
             async with session.begin_nested():
                 session.add(feedback)
@@ -49,8 +57,10 @@ async def put_own_feedback(session: AsyncSession, meeting_id: int, principal: Pr
             # Submitted twice at once by the same person: treat this one as an edit.
             feedback = await _own(session, meeting_id, principal.person_id)
     if now > feedback.created_at + EDIT_WINDOW:
-        raise Conflict(f"feedback can only be changed for {EDIT_WINDOW.days} days after it was first given "
-                       f"(until {(feedback.created_at + EDIT_WINDOW).isoformat()})")
+        raise Conflict(
+            f"feedback can only be changed for {EDIT_WINDOW.days} days after it was first given "
+            f"(until {(feedback.created_at + EDIT_WINDOW).isoformat()})"
+        )
     feedback.rating, feedback.comment, feedback.updated_at = rating, comment, now
     await session.flush()
     return feedback
@@ -58,6 +68,7 @@ async def put_own_feedback(session: AsyncSession, meeting_id: int, principal: Pr
 
 async def _own(session: AsyncSession, meeting_id: int, person_id: int) -> Feedback | None:
     return await session.scalar(
-        select(Feedback).where(Feedback.meeting_id == meeting_id, Feedback.person_id == person_id)
+        select(Feedback)
+        .where(Feedback.meeting_id == meeting_id, Feedback.person_id == person_id)
         .execution_options(populate_existing=True)
     )

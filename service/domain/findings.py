@@ -3,6 +3,7 @@
 A finding is visible to whoever can see its pair (`access.can_view_pair`): the
 pair's participants and admins. The HR role grants nothing here. Invisible
 findings answer 404, like missing ones."""
+
 from __future__ import annotations
 
 import enum
@@ -29,7 +30,7 @@ class FindingType(str, enum.Enum):
 
 
 class FindingStatus(str, enum.Enum):
-    open = "open"          # resolved_at is null: still true
+    open = "open"  # resolved_at is null: still true
     resolved = "resolved"
     all = "all"
 
@@ -75,14 +76,30 @@ def _visible_to(query: Select, principal: Principal) -> Select:
 
 def _view(row: Any) -> FindingView:
     f: Finding = row.Finding
-    return FindingView(id=f.id, pair_id=f.pair_id, meeting_id=f.meeting_id, type=f.type, key=f.key,
-                       details=f.details or {}, detected_at=f.detected_at, resolved_at=f.resolved_at,
-                       acknowledged_by=f.acknowledged_by, acknowledged_at=f.acknowledged_at,
-                       manager_id=row.manager_id, report_id=row.report_id)
+    return FindingView(
+        id=f.id,
+        pair_id=f.pair_id,
+        meeting_id=f.meeting_id,
+        type=f.type,
+        key=f.key,
+        details=f.details or {},
+        detected_at=f.detected_at,
+        resolved_at=f.resolved_at,
+        acknowledged_by=f.acknowledged_by,
+        acknowledged_at=f.acknowledged_at,
+        manager_id=row.manager_id,
+        report_id=row.report_id,
+    )
 
 
-async def list_findings(session: AsyncSession, principal: Principal, filters: FindingFilter, *,
-                        after: tuple[datetime, int] | None = None, limit: int = 50) -> list[FindingView]:
+async def list_findings(
+    session: AsyncSession,
+    principal: Principal,
+    filters: FindingFilter,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> list[FindingView]:
     """Up to `limit + 1` visible findings, newest first: (detected_at desc, id desc).
     `after` is the (detected_at, id) of the last finding of the previous page."""
     query = _visible_to(_select(), principal)
@@ -99,8 +116,9 @@ async def list_findings(session: AsyncSession, principal: Principal, filters: Fi
     elif filters.status is FindingStatus.resolved:
         query = query.where(Finding.resolved_at.is_not(None))
     if filters.acknowledged is not None:
-        query = query.where(Finding.acknowledged_at.is_not(None) if filters.acknowledged
-                            else Finding.acknowledged_at.is_(None))
+        query = query.where(
+            Finding.acknowledged_at.is_not(None) if filters.acknowledged else Finding.acknowledged_at.is_(None)
+        )
     if after is not None:
         at, last_id = after
         query = query.where(or_(Finding.detected_at < at, and_(Finding.detected_at == at, Finding.id < last_id)))
@@ -109,9 +127,9 @@ async def list_findings(session: AsyncSession, principal: Principal, filters: Fi
 
 
 async def get_finding(session: AsyncSession, finding_id: int, principal: Principal) -> FindingView:
-    row = (await session.execute(
-        _select().where(Finding.id == finding_id).execution_options(populate_existing=True)
-    )).first()
+    row = (
+        await session.execute(_select().where(Finding.id == finding_id).execution_options(populate_existing=True))
+    ).first()
     if row is None or not can_view_pair(principal, row.manager_id, row.report_id):
         raise NotFound(f"finding {finding_id} not found")
     return _view(row)
@@ -123,7 +141,8 @@ async def acknowledge(session: AsyncSession, finding_id: int, principal: Princip
     if finding.acknowledged_at is None:
         # Conditional, so two people acknowledging at once cannot overwrite each other.
         await session.execute(
-            update(Finding).where(Finding.id == finding_id, Finding.acknowledged_at.is_(None))
+            update(Finding)
+            .where(Finding.id == finding_id, Finding.acknowledged_at.is_(None))
             .values(acknowledged_by=principal.person_id, acknowledged_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -34,6 +34,7 @@ participants get their own average instead), and a window around a single
 meeting would give a lone rater away to anyone above them. The org total's
 rating is also withheld when subtracting the teams' shown ratings from it would
 isolate the ratings of 1 to `MIN_GROUP_SIZE` - 1 other people."""
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -55,6 +56,7 @@ MIN_GROUP_SIZE = 5
 
 # --- pure arithmetic ---------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A time range [start, end], both ends inclusive."""
@@ -63,20 +65,29 @@ class Window:
     end: datetime
 
 
-def window(now: datetime, start: datetime | None = None, end: datetime | None = None,
-           *, days: int = DEFAULT_DAYS) -> Window:
+def window(
+    now: datetime, start: datetime | None = None, end: datetime | None = None, *, days: int = DEFAULT_DAYS
+) -> Window:
     """The requested range; `end` defaults to now and `start` to `days` before `end`."""
     end = end if end is not None else now
     if start is None:
         try:
             start = end - timedelta(days=days)
         except OverflowError:  # `to` within `days` of the first representable instant
-            raise ValidationFailed("`to` is too early to default `from`", [{
-                "field": "query.to", "message": f"give `from` too: `to` minus {days} days is out of range",
-                "code": "range"}]) from None
+            raise ValidationFailed(
+                "`to` is too early to default `from`",
+                [
+                    {
+                        "field": "query.to",
+                        "message": f"give `from` too: `to` minus {days} days is out of range",
+                        "code": "range",
+                    }
+                ],
+            ) from None
     if end <= start:
-        raise ValidationFailed("`to` must be after `from`",
-                               [{"field": "query.to", "message": "must be after `from`", "code": "range"}])
+        raise ValidationFailed(
+            "`to` must be after `from`", [{"field": "query.to", "message": "must be after `from`", "code": "range"}]
+        )
     return Window(start, end)
 
 
@@ -189,9 +200,14 @@ def _metrics(t: Tally, *, show_rating: bool) -> Metrics:
         avg_days_between_held=rate(t.gap_days, t.gaps),
         action_item_completion_rate=rate(t.actions_done, t.actions_raised),
         average_rating=rate(pooled_ratings.total, pooled_ratings.count) if show_rating else None,
-        counts=Counts(held=t.held, cancelled=t.cancelled, declined=t.declined,
-                      action_items_raised=t.actions_raised, action_items_done=t.actions_done,
-                      ratings=pooled_ratings.count if show_rating else None),
+        counts=Counts(
+            held=t.held,
+            cancelled=t.cancelled,
+            declined=t.declined,
+            action_items_raised=t.actions_raised,
+            action_items_done=t.actions_done,
+            ratings=pooled_ratings.count if show_rating else None,
+        ),
     )
 
 
@@ -236,8 +252,7 @@ def suppress(groups: Iterable[Group], min_size: int = MIN_GROUP_SIZE) -> Suppres
 def subtraction_reveals_ratings(groups: list[Group], viewer_id: int) -> bool:
     """Whether the org total's rating minus the ratings the visible teams show would
     leave the ratings of 1 to `MIN_GROUP_SIZE` - 1 people besides the viewer."""
-    unshown = pooled(g.tally for g in groups
-                     if g.people < MIN_GROUP_SIZE or not shows_rating(g.tally, viewer_id))
+    unshown = pooled(g.tally for g in groups if g.people < MIN_GROUP_SIZE or not shows_rating(g.tally, viewer_id))
     return 0 < other_raters(unshown, viewer_id) < MIN_GROUP_SIZE
 
 
@@ -265,12 +280,15 @@ def org_view(groups: Iterable[Group], viewer_id: int) -> OrgInsight:
     result = suppress(groups)
     total = None
     if result.total is not None:
-        total = _metrics(result.total, show_rating=shows_rating(result.total, viewer_id)
-                         and not subtraction_reveals_ratings(groups, viewer_id))
+        total = _metrics(
+            result.total,
+            show_rating=shows_rating(result.total, viewer_id) and not subtraction_reveals_ratings(groups, viewer_id),
+        )
     return OrgInsight(
         min_group_size=MIN_GROUP_SIZE,
-        groups=[GroupInsight(g.manager_id, g.manager_name, g.people, summarize(g.tally, viewer_id))
-                for g in result.visible],
+        groups=[
+            GroupInsight(g.manager_id, g.manager_name, g.people, summarize(g.tally, viewer_id)) for g in result.visible
+        ],
         suppressed_groups=result.suppressed_groups,
         total_people=result.total_people,
         total=total,
@@ -287,6 +305,7 @@ def can_view_org(p: Principal) -> bool:
 
 
 # --- queries -----------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class PairInsight:
@@ -305,8 +324,7 @@ class TeamInsight:
     pairs: list[PairInsight]  # only the pairs the viewer may see
 
 
-async def tallies(session: AsyncSession, pair_ids: Select | list[int], w: Window,
-                  now: datetime) -> dict[int, Tally]:
+async def tallies(session: AsyncSession, pair_ids: Select | list[int], w: Window, now: datetime) -> dict[int, Tally]:
     """Per-pair tallies for the pairs selected by `pair_ids` (three queries)."""
     if isinstance(pair_ids, list) and not pair_ids:
         return {}
@@ -321,8 +339,11 @@ async def tallies(session: AsyncSession, pair_ids: Select | list[int], w: Window
             func.min(case((held, Meeting.start))),
             func.max(case((held, Meeting.start))),
         )
-        .where(Meeting.pair_id.in_(pair_ids), in_window,
-               Meeting.status.in_([s.value for s in MeetingStatus if s is not MeetingStatus.scheduled]))
+        .where(
+            Meeting.pair_id.in_(pair_ids),
+            in_window,
+            Meeting.status.in_([s.value for s in MeetingStatus if s is not MeetingStatus.scheduled]),
+        )
         .group_by(Meeting.pair_id)
     )
     actions = await session.execute(
@@ -339,8 +360,7 @@ async def tallies(session: AsyncSession, pair_ids: Select | list[int], w: Window
     parts: dict[int, dict] = defaultdict(dict)
     for pair_id, n_held, n_cancelled, n_declined, first, last in meetings:
         gap_days, gaps = held_gaps(n_held, first, last)
-        parts[pair_id].update(held=n_held, cancelled=n_cancelled, declined=n_declined,
-                              gap_days=gap_days, gaps=gaps)
+        parts[pair_id].update(held=n_held, cancelled=n_cancelled, declined=n_declined, gap_days=gap_days, gaps=gaps)
     for pair_id, raised, done in actions:
         parts[pair_id].update(actions_raised=raised, actions_done=done)
     for pair_id, rater, rating_sum, n_ratings in ratings:
@@ -356,32 +376,50 @@ async def management_chain(session: AsyncSession, person_id: int) -> set[int]:
     return set((await session.scalars(select(chain.c.id))).all())
 
 
-async def pair_insight(session: AsyncSession, viewer: Principal, pair_id: int, w: Window,
-                       now: datetime) -> PairInsight:
+async def pair_insight(session: AsyncSession, viewer: Principal, pair_id: int, w: Window, now: datetime) -> PairInsight:
     pair = await session.get(Pair, pair_id)
     if pair is None or not can_view_pair(viewer, pair.manager_id, pair.report_id):
         raise NotFound(f"pair {pair_id} not found")
     tally = (await tallies(session, [pair.id], w, now)).get(pair.id, Tally())
-    return PairInsight(pair.id, pair.manager_id, pair.report_id, summarize(tally, viewer.person_id),
-                       own_average_rating=own_average_rating(tally, viewer.person_id))
+    return PairInsight(
+        pair.id,
+        pair.manager_id,
+        pair.report_id,
+        summarize(tally, viewer.person_id),
+        own_average_rating=own_average_rating(tally, viewer.person_id),
+    )
 
 
-async def team_insight(session: AsyncSession, viewer: Principal, manager_id: int, w: Window,
-                       now: datetime) -> TeamInsight:
+async def team_insight(
+    session: AsyncSession, viewer: Principal, manager_id: int, w: Window, now: datetime
+) -> TeamInsight:
     """Aggregates over the manager's active pairs, with the rows the viewer may see."""
     manager = await session.get(Person, manager_id)
-    if manager is None or not (viewer.person_id == manager_id or viewer.is_admin
-                               or can_view_team(viewer, await management_chain(session, manager_id))):
+    if manager is None or not (
+        viewer.person_id == manager_id
+        or viewer.is_admin
+        or can_view_team(viewer, await management_chain(session, manager_id))
+    ):
         raise NotFound(f"person {manager_id} not found")
-    pairs = (await session.execute(
-        select(Pair.id, Pair.manager_id, Pair.report_id)
-        .where(Pair.manager_id == manager_id, Pair.active.is_(True)).order_by(Pair.id)
-    )).all()
+    pairs = (
+        await session.execute(
+            select(Pair.id, Pair.manager_id, Pair.report_id)
+            .where(Pair.manager_id == manager_id, Pair.active.is_(True))
+            .order_by(Pair.id)
+        )
+    ).all()
     by_pair = await tallies(session, [p.id for p in pairs], w, now)
-    rows = [PairInsight(p.id, p.manager_id, p.report_id, summarize(by_pair.get(p.id, Tally()), viewer.person_id))
-            for p in pairs if can_view_pair(viewer, p.manager_id, p.report_id)]
-    return TeamInsight(manager_id=manager_id, pair_count=len(pairs),
-                       metrics=summarize(pooled(by_pair.values()), viewer.person_id), pairs=rows)
+    rows = [
+        PairInsight(p.id, p.manager_id, p.report_id, summarize(by_pair.get(p.id, Tally()), viewer.person_id))
+        for p in pairs
+        if can_view_pair(viewer, p.manager_id, p.report_id)
+    ]
+    return TeamInsight(
+        manager_id=manager_id,
+        pair_count=len(pairs),
+        metrics=summarize(pooled(by_pair.values()), viewer.person_id),
+        pairs=rows,
+    )
 
 
 async def org_insight(session: AsyncSession, viewer: Principal, w: Window, now: datetime) -> OrgInsight:
@@ -389,10 +427,13 @@ async def org_insight(session: AsyncSession, viewer: Principal, w: Window, now: 
     if not can_view_org(viewer):
         raise Forbidden("org insights are for the hr and admin roles")
     active = select(Pair.id).where(Pair.active.is_(True))
-    pairs = (await session.execute(
-        select(Pair.id, Pair.manager_id, Pair.report_id, Person.name)
-        .join(Person, Person.id == Pair.manager_id).where(Pair.active.is_(True))
-    )).all()
+    pairs = (
+        await session.execute(
+            select(Pair.id, Pair.manager_id, Pair.report_id, Person.name)
+            .join(Person, Person.id == Pair.manager_id)
+            .where(Pair.active.is_(True))
+        )
+    ).all()
     by_pair = await tallies(session, active, w, now)
     names: dict[int, str] = {}
     reports: dict[int, set[int]] = defaultdict(set)

@@ -4,6 +4,7 @@ Meetings created through the API have `source_uid` null and may be rescheduled a
 cancelled here; calendar-synced ones (`source_uid` set) belong to the calendar and
 change only through sync (409 here). Access is decided by `pairs.load_pair` /
 `pairs.load_meeting`: participants act, admins see the schedule only."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,8 +47,15 @@ class MeetingFilter:
     status: str | None = None
 
 
-async def list_meetings(session: AsyncSession, principal: Principal, pair_id: int, filters: MeetingFilter, *,
-                        after: tuple[datetime, int] | None, limit: int) -> list[Meeting]:
+async def list_meetings(
+    session: AsyncSession,
+    principal: Principal,
+    pair_id: int,
+    filters: MeetingFilter,
+    *,
+    after: tuple[datetime, int] | None,
+    limit: int,
+) -> list[Meeting]:
     """The pair's meetings ordered by (start, id), at most `limit` after the `after` key.
     Participants and admins (the schedule is not content)."""
     pair = await load_pair(session, principal, pair_id)
@@ -66,8 +74,17 @@ async def list_meetings(session: AsyncSession, principal: Principal, pair_id: in
     return list((await session.scalars(query)).all())
 
 
-async def create_meeting(session: AsyncSession, principal: Principal, pair_id: int, *, title: str,
-                         start: datetime, end: datetime, template_id: int | None, now: datetime) -> Meeting:
+async def create_meeting(
+    session: AsyncSession,
+    principal: Principal,
+    pair_id: int,
+    *,
+    title: str,
+    start: datetime,
+    end: datetime,
+    template_id: int | None,
+    now: datetime,
+) -> Meeting:
     """A meeting of an active pair, created by one of its participants; then the template
     (if any) is applied and pending carry-over items are collected."""
     pair = await load_pair(session, principal, pair_id, act=True)
@@ -79,9 +96,17 @@ async def create_meeting(session: AsyncSession, principal: Principal, pair_id: i
         template = await templates_domain.get_template(session, template_id)
         if template is None:
             raise ValidationFailed("unknown template", [{"field": "template_id", "message": "no such template"}])
-    meeting = Meeting(pair_id=pair.id, title=title, original_start=start, start=start, end=end,
-                      status=MeetingStatus.scheduled.value, created_by=principal.person_id,
-                      created_at=now, updated_at=now)
+    meeting = Meeting(
+        pair_id=pair.id,
+        title=title,
+        original_start=start,
+        start=start,
+        end=end,
+        status=MeetingStatus.scheduled.value,
+        created_by=principal.person_id,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(meeting)
     await session.flush()
     if template is not None:
@@ -100,8 +125,9 @@ async def _own_meeting(session: AsyncSession, principal: Principal, meeting_id: 
     return meeting
 
 
-async def update_meeting(session: AsyncSession, principal: Principal, meeting_id: int, changes: dict[str, Any],
-                         now: datetime) -> Meeting:
+async def update_meeting(
+    session: AsyncSession, principal: Principal, meeting_id: int, changes: dict[str, Any], now: datetime
+) -> Meeting:
     """Rename or reschedule (`title`, `start`, `end`). A new `start` without an `end`
     keeps the meeting's length; the result must satisfy `check_times`."""
     meeting = await _own_meeting(session, principal, meeting_id)
@@ -134,8 +160,9 @@ async def cancel_meeting(session: AsyncSession, principal: Principal, meeting_id
     return meeting
 
 
-async def apply_template(session: AsyncSession, principal: Principal, meeting_id: int, template_id: int,
-                         now: datetime) -> Meeting:
+async def apply_template(
+    session: AsyncSession, principal: Principal, meeting_id: int, template_id: int, now: datetime
+) -> Meeting:
     """Append a template's sections to the agenda (participants; 409 if the meeting is
     cancelled or this template is the one last applied to it)."""
     meeting, _pair = await load_meeting(session, principal, meeting_id, content=True, lock=True)
@@ -152,15 +179,18 @@ async def apply_template(session: AsyncSession, principal: Principal, meeting_id
 
 # The detail is the hottest read (benchmarked against bare asyncpg): its three statements
 # are built once, on the tables (Core rows, no ORM identity map), with bound parameters.
-_meetings, _pairs, _agenda, _actions = (Meeting.__table__, Pair.__table__, AgendaItem.__table__,
-                                        ActionItem.__table__)
+_meetings, _pairs, _agenda, _actions = (Meeting.__table__, Pair.__table__, AgendaItem.__table__, ActionItem.__table__)
 _shared, _private = SharedNote.__table__, PrivateNote.__table__
 _SHARED_COLS = ("meeting_id", "body", "version", "updated_by", "updated_at")
 _PRIVATE_COLS = ("meeting_id", "author_id", "body", "updated_at")
 _DETAIL_HEAD = HotQuery(
-    select(_meetings, _pairs.c.manager_id, _pairs.c.report_id,
-           *(_shared.c[c].label(f"shared_{c}") for c in _SHARED_COLS),
-           *(_private.c[c].label(f"private_{c}") for c in _PRIVATE_COLS))
+    select(
+        _meetings,
+        _pairs.c.manager_id,
+        _pairs.c.report_id,
+        *(_shared.c[c].label(f"shared_{c}") for c in _SHARED_COLS),
+        *(_private.c[c].label(f"private_{c}") for c in _PRIVATE_COLS),
+    )
     .join(_pairs, _pairs.c.id == _meetings.c.pair_id)
     .outerjoin(_shared, _shared.c.meeting_id == _meetings.c.id)
     .outerjoin(_private, and_(_private.c.meeting_id == _meetings.c.id, _private.c.author_id == bindparam("me")))
@@ -200,9 +230,12 @@ async def meeting_detail(session: AsyncSession, principal: Principal, meeting_id
         raise NotFound(f"meeting {meeting_id} not found")
     items = await _DETAIL_AGENDA.all(session, meeting_id=meeting_id, me=me, report_id=head.report_id)
     actions = await _DETAIL_ACTIONS.all(session, pair_id=head.pair_id)
-    shared = ({c: getattr(head, f"shared_{c}") for c in _SHARED_COLS}
-              if head.shared_meeting_id is not None else None)
-    private = ({c: getattr(head, f"private_{c}") for c in _PRIVATE_COLS}
-               if head.private_meeting_id is not None else None)
-    return MeetingDetail(meeting=head, agenda=[AgendaEntry.of(item, i) for i, item in enumerate(items)],
-                         open_action_items=list(actions), shared_note=shared, private_note=private)
+    shared = {c: getattr(head, f"shared_{c}") for c in _SHARED_COLS} if head.shared_meeting_id is not None else None
+    private = {c: getattr(head, f"private_{c}") for c in _PRIVATE_COLS} if head.private_meeting_id is not None else None
+    return MeetingDetail(
+        meeting=head,
+        agenda=[AgendaEntry.of(item, i) for i, item in enumerate(items)],
+        open_action_items=list(actions),
+        shared_note=shared,
+        private_note=private,
+    )

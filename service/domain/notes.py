@@ -6,6 +6,7 @@ as an empty note at version 0. Writes are checked atomically in the database:
 an update only applies `WHERE version = <the version the caller saw>`, and the
 first creation relies on the primary key, so two concurrent editors can never
 both win."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -47,8 +48,9 @@ def check_preconditions(stored: int | None, if_match: Condition, if_none_match: 
     current = stored or 0
     if if_none_match == ANY:
         if stored is not None:
-            raise PreconditionFailed("a shared note already exists for this meeting; "
-                                     "someone else created it — reload it and send If-Match")
+            raise PreconditionFailed(
+                "a shared note already exists for this meeting; someone else created it — reload it and send If-Match"
+            )
     elif if_none_match is not None and current in if_none_match:
         raise PreconditionFailed("the shared note is still at a version listed in If-None-Match")
     if if_match == ANY:
@@ -59,20 +61,27 @@ def check_preconditions(stored: int | None, if_match: Condition, if_none_match: 
         if current not in if_match:
             raise PreconditionFailed(_CHANGED)
     elif stored is not None:
-        raise PreconditionRequired("the shared note exists: send `If-Match` with its current ETag "
-                                   "(from GET) so concurrent edits are not lost")
+        raise PreconditionRequired(
+            "the shared note exists: send `If-Match` with its current ETag (from GET) so concurrent edits are not lost"
+        )
 
 
-async def put_shared_note(session: AsyncSession, meeting_id: int, principal: Principal, body: str,
-                          now: datetime, *, if_match: Condition = None,
-                          if_none_match: Condition = None) -> SharedNote:
+async def put_shared_note(
+    session: AsyncSession,
+    meeting_id: int,
+    principal: Principal,
+    body: str,
+    now: datetime,
+    *,
+    if_match: Condition = None,
+    if_none_match: Condition = None,
+) -> SharedNote:
     """Create or replace the shared note; each write bumps the version."""
     await load_meeting_for_participant(session, meeting_id, principal)
     stored = await session.scalar(select(SharedNote.version).where(SharedNote.meeting_id == meeting_id))
     check_preconditions(stored, if_match, if_none_match)
     if stored is None:
-        note = SharedNote(meeting_id=meeting_id, body=body, version=1, updated_by=principal.person_id,
-                          updated_at=now)
+        note = SharedNote(meeting_id=meeting_id, body=body, version=1, updated_by=principal.person_id, updated_at=now)
         try:
             async with session.begin_nested():
                 session.add(note)
@@ -89,8 +98,9 @@ async def put_shared_note(session: AsyncSession, meeting_id: int, principal: Pri
     if result.rowcount != 1:
         # Another editor wrote after our read: the conditional update matched nothing.
         raise PreconditionFailed(_CHANGED)
-    return SharedNote(meeting_id=meeting_id, body=body, version=stored + 1, updated_by=principal.person_id,
-                      updated_at=now)
+    return SharedNote(
+        meeting_id=meeting_id, body=body, version=stored + 1, updated_by=principal.person_id, updated_at=now
+    )
 
 
 async def get_private_note(session: AsyncSession, meeting_id: int, principal: Principal) -> PrivateNote:
@@ -99,28 +109,32 @@ async def get_private_note(session: AsyncSession, meeting_id: int, principal: Pr
     await load_meeting_for_participant(session, meeting_id, principal)
     note = await session.get(PrivateNote, (meeting_id, principal.person_id))
     if note is None:
-        return PrivateNote(meeting_id=meeting_id, author_id=principal.person_id, body="",
-                           created_at=None, updated_at=None)
+        return PrivateNote(
+            meeting_id=meeting_id, author_id=principal.person_id, body="", created_at=None, updated_at=None
+        )
     return note
 
 
-async def put_private_note(session: AsyncSession, meeting_id: int, principal: Principal, body: str,
-                           now: datetime) -> PrivateNote:
+async def put_private_note(
+    session: AsyncSession, meeting_id: int, principal: Principal, body: str, now: datetime
+) -> PrivateNote:
     """Create or replace the caller's private note (last write wins: one author)."""
     await load_meeting_for_participant(session, meeting_id, principal)
     if not await _update_private(session, meeting_id, principal.person_id, body, now):
         try:
             async with session.begin_nested():
-                session.add(PrivateNote(meeting_id=meeting_id, author_id=principal.person_id, body=body,
-                                        created_at=now, updated_at=now))
+                session.add(
+                    PrivateNote(
+                        meeting_id=meeting_id, author_id=principal.person_id, body=body, created_at=now, updated_at=now
+                    )
+                )
         except IntegrityError:
             # The same author saved from two places at once: apply this write over the other.
             await _update_private(session, meeting_id, principal.person_id, body, now)
     return await session.get(PrivateNote, (meeting_id, principal.person_id), populate_existing=True)
 
 
-async def _update_private(session: AsyncSession, meeting_id: int, author_id: int, body: str,
-                          now: datetime) -> bool:
+async def _update_private(session: AsyncSession, meeting_id: int, author_id: int, body: str, now: datetime) -> bool:
     result = await session.execute(
         update(PrivateNote)
         .where(PrivateNote.meeting_id == meeting_id, PrivateNote.author_id == author_id)

@@ -7,6 +7,7 @@ Who gets what (see `access`):
   an admin, who can see it, gets 403;
 - meeting content (agenda, notes, detail): participants only; anyone else, admins
   included, 404."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,17 +39,25 @@ async def current_streaks(session: AsyncSession, pair_ids: list[int], now: datet
     Calendar and API meetings alike; one query for a page of pairs."""
     if not pair_ids:
         return {}
-    last_break = (select(Meeting.pair_id, func.max(Meeting.start).label("at"))
-                  .where(Meeting.pair_id.in_(pair_ids), Meeting.status.in_(STREAK_BREAKERS), Meeting.start <= now)
-                  .group_by(Meeting.pair_id).subquery())
+    last_break = (
+        select(Meeting.pair_id, func.max(Meeting.start).label("at"))
+        .where(Meeting.pair_id.in_(pair_ids), Meeting.status.in_(STREAK_BREAKERS), Meeting.start <= now)
+        .group_by(Meeting.pair_id)
+        .subquery()
+    )
     rows = await session.execute(
         select(Meeting.pair_id, func.count())
         .outerjoin(last_break, last_break.c.pair_id == Meeting.pair_id)
-        .where(Meeting.pair_id.in_(pair_ids), Meeting.status == MeetingStatus.held.value, Meeting.start <= now,
-               or_(last_break.c.at.is_(None), Meeting.start > last_break.c.at))
-        .group_by(Meeting.pair_id))
+        .where(
+            Meeting.pair_id.in_(pair_ids),
+            Meeting.status == MeetingStatus.held.value,
+            Meeting.start <= now,
+            or_(last_break.c.at.is_(None), Meeting.start > last_break.c.at),
+        )
+        .group_by(Meeting.pair_id)
+    )
     streaks = dict.fromkeys(pair_ids, 0)
-    streaks.update({pair_id: count for pair_id, count in rows.all()})
+    streaks.update(rows.all())
     return streaks
 
 
@@ -63,8 +72,9 @@ async def load_pair(session: AsyncSession, principal: Principal, pair_id: int, *
     return pair
 
 
-async def load_meeting(session: AsyncSession, principal: Principal, meeting_id: int, *, content: bool,
-                       lock: bool = False) -> tuple[Meeting, Pair]:
+async def load_meeting(
+    session: AsyncSession, principal: Principal, meeting_id: int, *, content: bool, lock: bool = False
+) -> tuple[Meeting, Pair]:
     """The meeting and its pair, for a participant.
 
     `content=True`: anyone but a participant gets 404 (admins too: content is private).
@@ -93,8 +103,9 @@ class PairFilter:
     report_id: int | None = None
 
 
-async def list_pairs(session: AsyncSession, principal: Principal, filters: PairFilter, *,
-                     after_id: int | None, limit: int) -> list[Pair]:
+async def list_pairs(
+    session: AsyncSession, principal: Principal, filters: PairFilter, *, after_id: int | None, limit: int
+) -> list[Pair]:
     """Pairs the caller may see, ordered by id, at most `limit` after `after_id`."""
     query = select(Pair).order_by(Pair.id).limit(limit)
     me = principal.person_id
@@ -115,8 +126,9 @@ async def list_pairs(session: AsyncSession, principal: Principal, filters: PairF
     return list((await session.scalars(query)).all())
 
 
-async def set_cadence(session: AsyncSession, principal: Principal, pair_id: int, cadence_days: int | None,
-                      now: datetime) -> Pair:
+async def set_cadence(
+    session: AsyncSession, principal: Principal, pair_id: int, cadence_days: int | None, now: datetime
+) -> Pair:
     """Set (or clear, with None) the pair's intended cadence. Participants and admins.
     The detector looks at the pair again on its next periodic pass (`schedule`)."""
     pair = await load_pair(session, principal, pair_id)

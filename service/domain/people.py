@@ -1,4 +1,5 @@
 """People and reporting lines: bulk upsert with validation, and pairs kept in step."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,21 +78,29 @@ class ImportResult:
 
 async def import_people(session: AsyncSession, rows: list[PersonRow], now: datetime) -> ImportResult:
     """Upsert people and their reporting lines; all or nothing."""
-    rows = [PersonRow(r.email.strip().lower(), r.name.strip(), r.timezone,
-                      r.manager.strip().lower() if r.manager else None, r.role) for r in rows]
+    rows = [
+        PersonRow(
+            r.email.strip().lower(),
+            r.name.strip(),
+            r.timezone,
+            r.manager.strip().lower() if r.manager else None,
+            r.role,
+        )
+        for r in rows
+    ]
     stored = {p.email: p for p in (await session.scalars(select(Person))).all()}
     by_id = {p.id: p.email for p in stored.values()}
     existing = {email: by_id.get(p.manager_id) for email, p in stored.items()}
     errors = validate_batch(rows, existing)
     if errors:
-        raise ValidationFailed(f"{len({e['row'] for e in errors})} row(s) are invalid; nothing was imported",
-                               errors)
+        raise ValidationFailed(f"{len({e['row'] for e in errors})} row(s) are invalid; nothing was imported", errors)
     created = updated = 0
     for row in rows:
         person = stored.get(row.email)
         if person is None:
-            person = Person(email=row.email, name=row.name, timezone=row.timezone, role=row.role,
-                            created_at=now, updated_at=now)
+            person = Person(
+                email=row.email, name=row.name, timezone=row.timezone, role=row.role, created_at=now, updated_at=now
+            )
             session.add(person)
             stored[row.email] = person
             created += 1
@@ -113,15 +122,17 @@ async def import_people(session: AsyncSession, rows: list[PersonRow], now: datet
 async def _sync_pair(session: AsyncSession, report_id: int, manager_id: int | None, now: datetime) -> None:
     """A report has one active pair: with their current manager."""
     await session.execute(
-        update(Pair).where(Pair.report_id == report_id, Pair.active.is_(True))
-        .values(active=False, updated_at=now)
+        update(Pair).where(Pair.report_id == report_id, Pair.active.is_(True)).values(active=False, updated_at=now)
     )
     if manager_id is None:
         return
     pair = await session.scalar(select(Pair).where(Pair.manager_id == manager_id, Pair.report_id == report_id))
     if pair is None:
-        session.add(Pair(manager_id=manager_id, report_id=report_id, active=True, cadence="none",
-                         created_at=now, updated_at=now))
+        session.add(
+            Pair(
+                manager_id=manager_id, report_id=report_id, active=True, cadence="none", created_at=now, updated_at=now
+            )
+        )
     else:
         pair.active, pair.updated_at = True, now
 

@@ -8,6 +8,7 @@ again with no calendar change (`next_check_at`, see `schedule`).
 On PostgreSQL the pairs recomputed are row-locked (in id order) for the
 transaction, so two recomputations of one pair (a sync and the periodic pass)
 run one after the other instead of both inserting the same findings."""
+
 from __future__ import annotations
 
 import gc
@@ -23,17 +24,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from service.db.models import (
-    ActionItem, AgendaItem, Calendar, EventRevision, Feedback, Finding, Meeting, MeetingStatus, Pair, Person,
-    PrivateNote, SharedNote,
+    ActionItem,
+    AgendaItem,
+    Calendar,
+    EventRevision,
+    Feedback,
+    Finding,
+    Meeting,
+    MeetingStatus,
+    Pair,
+    Person,
+    PrivateNote,
+    SharedNote,
 )
+from service.db.types import UTCDateTime
 from service.domain import carryover
-from service.domain.events import CalendarHistory, EventChange, OrgPerson, Policy
 from service.domain.detection import (
-    DetectedFinding, DetectedMeeting, Detection, PairDetection, detect_pairs, people_index,
+    DetectedFinding,
+    DetectedMeeting,
+    Detection,
+    PairDetection,
+    detect_pairs,
+    people_index,
 )
 from service.domain.detection.rules import earliest
 from service.domain.event_codec import UNBOUNDED, from_json
-from service.db.types import UTCDateTime
+from service.domain.events import CalendarHistory, EventChange, OrgPerson, Policy
 
 # Only occurrences this recent are re-judged: older meetings and findings keep
 # the state they had when they left the detector's window.
@@ -42,18 +58,23 @@ WINDOW = timedelta(days=90)
 FINISHED = (MeetingStatus.cancelled.value, MeetingStatus.held.value, MeetingStatus.declined.value)
 
 
-PairRow = tuple[Pair, str, str]   # an active pair with its manager's and its report's emails
+PairRow = tuple[Pair, str, str]  # an active pair with its manager's and its report's emails
 
 
-async def load_pairs(session: AsyncSession, person_ids: set[int] | None = None,
-                     pair_ids: set[int] | None = None) -> list[PairRow]:
+async def load_pairs(
+    session: AsyncSession, person_ids: set[int] | None = None, pair_ids: set[int] | None = None
+) -> list[PairRow]:
     """Active pairs: all, those involving `person_ids`, or those among `pair_ids`;
     row-locked on PostgreSQL."""
     manager = aliased(Person)
-    query = (select(Pair, manager.email, Person.email)
-             .join(manager, manager.id == Pair.manager_id).join(Person, Person.id == Pair.report_id)
-             .where(Pair.active.is_(True), Person.manager_id == Pair.manager_id).order_by(Pair.id)
-             .with_for_update(of=Pair))
+    query = (
+        select(Pair, manager.email, Person.email)
+        .join(manager, manager.id == Pair.manager_id)
+        .join(Person, Person.id == Pair.report_id)
+        .where(Pair.active.is_(True), Person.manager_id == Pair.manager_id)
+        .order_by(Pair.id)
+        .with_for_update(of=Pair)
+    )
     if person_ids is not None:
         query = query.where(Pair.manager_id.in_(person_ids) | Pair.report_id.in_(person_ids))
     if pair_ids is not None:
@@ -65,16 +86,17 @@ async def load_people(session: AsyncSession, emails: set[str] | None = None) -> 
     """Org members (all, or those among `emails`) with their manager's email."""
     manager = aliased(Person)
     query = select(Person.email, Person.name, Person.timezone, manager.email).outerjoin(
-        manager, manager.id == Person.manager_id)
+        manager, manager.id == Person.manager_id
+    )
     if emails is not None:
         query = query.where(Person.email.in_(sorted(emails)))
     rows = (await session.execute(query)).all()
     return [OrgPerson(email=e, manager=m, timezone=tz, name=n) for e, n, tz, m in rows]
 
 
-Revision = tuple[int, int, EventChange]   # (revision id, calendar id, the change)
+Revision = tuple[int, int, EventChange]  # (revision id, calendar id, the change)
 _CALENDARS_PER_READ = 100
-EventKey = tuple[str, str]           # (calendar email, event id)
+EventKey = tuple[str, str]  # (calendar email, event id)
 
 
 @dataclass
@@ -83,9 +105,9 @@ class _Calendar:
     events in the order of their first revision (the order `CalendarHistory` keeps)."""
 
     email: str
-    last: int = 0                                                  # highest revision id read
+    last: int = 0  # highest revision id read
     changes: dict[EventKey, list[EventChange]] = field(default_factory=dict)
-    first: list[tuple[int, EventKey]] = field(default_factory=list)   # (first revision id, event)
+    first: list[tuple[int, EventKey]] = field(default_factory=list)  # (first revision id, event)
 
     def add(self, revision_id: int, change: EventChange) -> None:
         stream = self.changes.get(change.key)
@@ -109,8 +131,9 @@ class HistoryCache:
         self.calendars: dict[int, _Calendar] = {}
 
 
-async def load_history(session: AsyncSession, emails: Iterable[str], cache: HistoryCache | None = None,
-                       since: datetime | None = None) -> CalendarHistory:
+async def load_history(
+    session: AsyncSession, emails: Iterable[str], cache: HistoryCache | None = None, since: datetime | None = None
+) -> CalendarHistory:
     """Every revision of these people's calendars, in revision order. Snapshots come
     as text and are parsed here (orjson: the history is the bulk of a recompute).
     `since`: leave out the events none of whose states reach it (see `_reaching`); not
@@ -126,25 +149,42 @@ async def load_history(session: AsyncSession, emails: Iterable[str], cache: Hist
 
 
 def _joined(query, *where):
-    return (query.join(Calendar, Calendar.id == EventRevision.calendar_id)
-            .join(Person, Person.id == Calendar.person_id).where(*where))
+    return (
+        query.join(Calendar, Calendar.id == EventRevision.calendar_id)
+        .join(Person, Person.id == Calendar.person_id)
+        .where(*where)
+    )
 
 
 def _reaching(since: datetime, *where):
     """The events (calendar id, event id) with a state reaching `since`: the others
     ended before anything the detector judges (a year of history is mostly such)."""
     reach = func.max(func.coalesce(EventRevision.horizon, literal(UNBOUNDED, UTCDateTime())))
-    return (_joined(select(EventRevision.calendar_id, EventRevision.event_id), *where)
-            .group_by(EventRevision.calendar_id, EventRevision.event_id).having(reach >= since).subquery())
+    return (
+        _joined(select(EventRevision.calendar_id, EventRevision.event_id), *where)
+        .group_by(EventRevision.calendar_id, EventRevision.event_id)
+        .having(reach >= since)
+        .subquery()
+    )
 
 
 async def _revisions(session: AsyncSession, *where, since: datetime | None = None) -> list[Revision]:
-    query = _joined(select(EventRevision.id, EventRevision.calendar_id, Person.email, EventRevision.event_id,
-                           EventRevision.changed_at, cast(EventRevision.snapshot, Text)), *where)
+    query = _joined(
+        select(
+            EventRevision.id,
+            EventRevision.calendar_id,
+            Person.email,
+            EventRevision.event_id,
+            EventRevision.changed_at,
+            cast(EventRevision.snapshot, Text),
+        ),
+        *where,
+    )
     if since is not None:
         events = _reaching(since, *where)
-        query = query.join(events, and_(events.c.calendar_id == EventRevision.calendar_id,
-                                        events.c.event_id == EventRevision.event_id))
+        query = query.join(
+            events, and_(events.c.calendar_id == EventRevision.calendar_id, events.c.event_id == EventRevision.event_id)
+        )
     # On the session's connection, as Core rows: the ORM's row handling costs more
     # than the database's work here. By partition: each async step is a greenlet
     # switch, too dear to take per row.
@@ -154,27 +194,37 @@ async def _revisions(session: AsyncSession, *where, since: datetime | None = Non
     async for partition in rows.partitions():
         for revision_id, calendar_id, email, event_id, changed_at, text in partition:
             data = orjson.loads(text) if text else None
-            change = EventChange(calendar=email, event_id=event_id, changed_at=changed_at,
-                                 snapshot=from_json(data) if data else None)
+            change = EventChange(
+                calendar=email, event_id=event_id, changed_at=changed_at, snapshot=from_json(data) if data else None
+            )
             out.append((revision_id, calendar_id, change))
     return out
 
 
 async def _cached_history(session: AsyncSession, emails: list[str], cache: HistoryCache) -> CalendarHistory:
-    calendars = (await session.execute(select(Calendar.id, Person.email).join(Person, Person.id == Calendar.person_id)
-                                       .where(Person.email.in_(emails)))).all()
+    calendars = (
+        await session.execute(
+            select(Calendar.id, Person.email)
+            .join(Person, Person.id == Calendar.person_id)
+            .where(Person.email.in_(emails))
+        )
+    ).all()
     parsed: dict[int, _Calendar] = {}
     for calendar_id, email in calendars:
         known = cache.calendars.get(calendar_id)
-        if known is None or known.email != email:   # new, or the calendar changed hands: start over
+        if known is None or known.email != email:  # new, or the calendar changed hands: start over
             known = cache.calendars[calendar_id] = _Calendar(email)
         parsed[calendar_id] = known
     # What is new since each calendar was last read: one statement per few calendars
     # (SQLite bounds an expression's depth; a first read can cover the whole org).
     ids = list(parsed)
     for i in range(0, len(ids), _CALENDARS_PER_READ):
-        newer = or_(*(and_(EventRevision.calendar_id == calendar_id, EventRevision.id > parsed[calendar_id].last)
-                      for calendar_id in ids[i:i + _CALENDARS_PER_READ]))
+        newer = or_(
+            *(
+                and_(EventRevision.calendar_id == calendar_id, EventRevision.id > parsed[calendar_id].last)
+                for calendar_id in ids[i : i + _CALENDARS_PER_READ]
+            )
+        )
         for revision_id, calendar_id, change in await _revisions(session, newer):
             parsed[calendar_id].add(revision_id, change)
     # The events of all calendars in the order of their first revision, as
@@ -201,8 +251,14 @@ def participants(history: CalendarHistory) -> set[str]:
     return found
 
 
-async def recompute(session: AsyncSession, now: datetime, person_ids: set[int] | None = None, *,
-                    pair_ids: set[int] | None = None, cache: HistoryCache | None = None) -> Detection:
+async def recompute(
+    session: AsyncSession,
+    now: datetime,
+    person_ids: set[int] | None = None,
+    *,
+    pair_ids: set[int] | None = None,
+    cache: HistoryCache | None = None,
+) -> Detection:
     """Detect and persist for every active pair involving `person_ids` (all if None),
     or for the active pairs among `pair_ids`. The pairs are detected together
     (`detect_pairs`: one pass over their people's calendars) and persisted together.
@@ -215,15 +271,19 @@ async def recompute(session: AsyncSession, now: datetime, person_ids: set[int] |
         history = await load_history(session, emails, cache, None if cache else earliest(now))
         everyone = person_ids is None and pair_ids is None
         index = people_index(await load_people(session, None if everyone else emails | participants(history)))
-        results = detect_pairs(history, [(m, r, Policy(m, r, pair.cadence_days) if pair.cadence_days else None)
-                                         for pair, m, r in pairs], index, now)
+        results = detect_pairs(
+            history,
+            [(m, r, Policy(m, r, pair.cadence_days) if pair.cadence_days else None) for pair, m, r in pairs],
+            index,
+            now,
+        )
         await persist_all(session, [(pair, result) for (pair, _m, _r), result in zip(pairs, results)], now)
         return Detection.combine(results)
 
 
 class _Pause:
-    depth = 0           # recomputes running in this process (tasks of one event loop)
-    restore = False     # whether the collector was on when the first began
+    depth = 0  # recomputes running in this process (tasks of one event loop)
+    restore = False  # whether the collector was on when the first began
 
 
 @contextmanager
@@ -251,9 +311,13 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
     meetings: dict[int, dict[tuple[str | None, datetime], Meeting]] = {pair_id: {} for pair_id in ids}
     # Only occurrences in the window are detected or can vanish (see _merge_meetings):
     # older rows are never touched, so they are not read.
-    for row in (await session.scalars(select(Meeting).where(Meeting.pair_id.in_(ids),
-                                                           Meeting.source_uid.is_not(None),
-                                                           Meeting.original_start >= now - WINDOW))).all():
+    for row in (
+        await session.scalars(
+            select(Meeting).where(
+                Meeting.pair_id.in_(ids), Meeting.source_uid.is_not(None), Meeting.original_start >= now - WINDOW
+            )
+        )
+    ).all():
         meetings[row.pair_id][(row.source_uid, row.original_start)] = row
     findings: dict[int, dict[str, Finding]] = {pair_id: {} for pair_id in ids}
     for row in (await session.scalars(select(Finding).where(Finding.pair_id.in_(ids)))).all():
@@ -288,8 +352,15 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
     await _insert(session, Finding, new_findings)
     await session.flush()
     if finished:  # only meetings with talking points can carry any over
-        with_items = set((await session.scalars(select(AgendaItem.meeting_id).where(
-            AgendaItem.meeting_id.in_([row.id for row in finished])).distinct())).all())
+        with_items = set(
+            (
+                await session.scalars(
+                    select(AgendaItem.meeting_id)
+                    .where(AgendaItem.meeting_id.in_([row.id for row in finished]))
+                    .distinct()
+                )
+            ).all()
+        )
         for row in sorted(finished, key=lambda r: r.start):
             if row.id in with_items:
                 await carryover.carry_over(session, row.id, now)
@@ -297,8 +368,12 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
 
 def _persist_pair(pair: Pair, result: PairDetection, now: datetime) -> None:
     summary = result.pair
-    values = {"cadence": summary.cadence, "interval_days": summary.interval_days,
-              "last_held": summary.last_held, "next_scheduled": summary.next_scheduled}
+    values = {
+        "cadence": summary.cadence,
+        "interval_days": summary.interval_days,
+        "last_held": summary.last_held,
+        "next_scheduled": summary.next_scheduled,
+    }
     if any(getattr(pair, k) != v for k, v in values.items()):
         for key, value in values.items():
             setattr(pair, key, value)
@@ -310,9 +385,15 @@ def _source(m: DetectedMeeting) -> str:
     return m.ical_uid or m.event_id or ""
 
 
-def _merge_meetings(pair: Pair, detected: tuple[DetectedMeeting, ...],
-                    stored: dict[tuple[str | None, datetime], Meeting], now: datetime,
-                    finished: list[Meeting], vanished: list[Meeting], new: list[dict]) -> dict[datetime, int | None]:
+def _merge_meetings(
+    pair: Pair,
+    detected: tuple[DetectedMeeting, ...],
+    stored: dict[tuple[str | None, datetime], Meeting],
+    now: datetime,
+    finished: list[Meeting],
+    vanished: list[Meeting],
+    new: list[dict],
+) -> dict[datetime, int | None]:
     """Update the pair's calendar meetings in place and collect the new ones' rows
     (`new`), those that just finished (cancelled, held, declined) and those no
     longer produced. Returns the meetings' ids by original start (None: new, not
@@ -321,22 +402,43 @@ def _merge_meetings(pair: Pair, detected: tuple[DetectedMeeting, ...],
     for m in detected:
         row = stored.pop((_source(m), m.original_start), None)
         if row is None:
-            new.append(dict(pair_id=pair.id, source_uid=_source(m), original_start=m.original_start,
-                            title=m.title or "1:1", start=m.start, end=m.end, status=m.status,
-                            source_series_id=m.series_id, cancelled_at=m.cancelled_at,
-                            created_at=now, updated_at=now))
+            new.append(
+                dict(
+                    pair_id=pair.id,
+                    source_uid=_source(m),
+                    original_start=m.original_start,
+                    title=m.title or "1:1",
+                    start=m.start,
+                    end=m.end,
+                    status=m.status,
+                    source_series_id=m.series_id,
+                    cancelled_at=m.cancelled_at,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             by_start[m.original_start] = None
             continue
         was = row.status
-        changed = _assign(row, title=m.title or row.title or "1:1", start=m.start, end=m.end, status=m.status,
-                          source_series_id=m.series_id, cancelled_at=m.cancelled_at)
+        changed = _assign(
+            row,
+            title=m.title or row.title or "1:1",
+            start=m.start,
+            end=m.end,
+            status=m.status,
+            source_series_id=m.series_id,
+            cancelled_at=m.cancelled_at,
+        )
         if changed:
             row.updated_at = now
         if m.status in FINISHED and was != m.status:
             finished.append(row)
         by_start[m.original_start] = row.id
-    vanished += [row for (_uid, start), row in stored.items()
-                 if start >= now - WINDOW and row.status == MeetingStatus.scheduled.value]
+    vanished += [
+        row
+        for (_uid, start), row in stored.items()
+        if start >= now - WINDOW and row.status == MeetingStatus.scheduled.value
+    ]
     return by_start
 
 
@@ -344,8 +446,10 @@ async def _without_content(session: AsyncSession, ids: list[int]) -> set[int]:
     """The meetings among `ids` with no agenda item, note, action item or rating."""
     if not ids:
         return set()
-    held = [exists().where(model.meeting_id == Meeting.id)
-            for model in (AgendaItem, SharedNote, PrivateNote, ActionItem, Feedback)]
+    held = [
+        exists().where(model.meeting_id == Meeting.id)
+        for model in (AgendaItem, SharedNote, PrivateNote, ActionItem, Feedback)
+    ]
     query = select(Meeting.id).where(Meeting.id.in_(ids))
     for clause in held:
         query = query.where(~clause)
@@ -361,15 +465,29 @@ def _assign(row: Meeting, **values) -> bool:
     return changed
 
 
-def _merge_findings(pair: Pair, detected: tuple[DetectedFinding, ...], meetings: dict[datetime, int | None],
-                    stored: dict[str, Finding], now: datetime, new: list[dict]) -> None:
+def _merge_findings(
+    pair: Pair,
+    detected: tuple[DetectedFinding, ...],
+    meetings: dict[datetime, int | None],
+    stored: dict[str, Finding],
+    now: datetime,
+    new: list[dict],
+) -> None:
     """Update, reopen or resolve the pair's stored findings; collect new ones' rows (`new`)."""
     for f in detected:
         details = {**f.details, **_key_fields(f), "evidence": list(f.evidence)}
         row = stored.pop(f.key, None)
         if row is None:
-            new.append(dict(pair_id=pair.id, meeting_id=meetings.get(f.occurrence_start) if f.occurrence_start
-                            else None, type=f.type, key=f.key, details=details, detected_at=now))
+            new.append(
+                dict(
+                    pair_id=pair.id,
+                    meeting_id=meetings.get(f.occurrence_start) if f.occurrence_start else None,
+                    type=f.type,
+                    key=f.key,
+                    details=details,
+                    detected_at=now,
+                )
+            )
             continue
         if row.resolved_at is not None:  # true again: reopen rather than duplicate
             row.resolved_at = None
@@ -389,7 +507,7 @@ async def _insert(session: AsyncSession, model: type, rows: list[dict]) -> None:
     recompute, where ORM objects cost several times as much. (No RETURNING: SQLite
     cannot promise its order, so SQLAlchemy would insert row by row.)"""
     for i in range(0, len(rows), _INSERT_CHUNK):
-        await session.execute(insert(model.__table__), rows[i:i + _INSERT_CHUNK])
+        await session.execute(insert(model.__table__), rows[i : i + _INSERT_CHUNK])
 
 
 async def _inserted(session: AsyncSession, new: list[dict]) -> dict[tuple[int, str, datetime], int]:
@@ -401,7 +519,9 @@ async def _inserted(session: AsyncSession, new: list[dict]) -> dict[tuple[int, s
         select(Meeting.pair_id, Meeting.source_uid, Meeting.original_start, Meeting.id).where(
             Meeting.pair_id.in_(sorted({v["pair_id"] for v in new})),
             Meeting.original_start >= min(v["original_start"] for v in new),
-            Meeting.source_uid.is_not(None)))
+            Meeting.source_uid.is_not(None),
+        )
+    )
     return {(pair_id, uid, start): meeting_id for pair_id, uid, start, meeting_id in rows}
 
 

@@ -16,6 +16,7 @@ Due-ness is stored, so a pass that was missed or failed is simply caught up by
 the next one; running it twice at the same `now` changes nothing. On PostgreSQL
 due pairs are claimed with `FOR UPDATE SKIP LOCKED`: concurrent passes (several
 workers) share the work; SQLite serialises writers."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -35,8 +36,9 @@ log = structlog.get_logger(__name__)
 DEFAULT_LIMIT = 200
 
 
-async def recompute_due(session: AsyncSession, now: datetime, *, last_run: datetime | None = None,
-                        limit: int = DEFAULT_LIMIT) -> int:
+async def recompute_due(
+    session: AsyncSession, now: datetime, *, last_run: datetime | None = None, limit: int = DEFAULT_LIMIT
+) -> int:
     """Close ended API-created meetings and recompute up to `limit` due pairs at `now`.
     Returns how many meetings and pairs it handled (0: nothing was due). `last_run`,
     the previous pass's `now` (None on a process's first pass), is only logged: what
@@ -46,32 +48,46 @@ async def recompute_due(session: AsyncSession, now: datetime, *, last_run: datet
     if pair_ids:
         await recompute(session, now, pair_ids=set(pair_ids))
     if closed or pair_ids:
-        log.info("time_driven_pass", pairs=len(pair_ids), meetings_closed=closed,
-                 last_run=last_run.isoformat() if last_run else None)
+        log.info(
+            "time_driven_pass",
+            pairs=len(pair_ids),
+            meetings_closed=closed,
+            last_run=last_run.isoformat() if last_run else None,
+        )
     return closed + len(pair_ids)
 
 
 async def due_pairs(session: AsyncSession, now: datetime, limit: int) -> list[int]:
     """Active pairs whose next boundary has passed, most overdue first."""
-    query = (select(Pair.id).where(Pair.active.is_(True), Pair.next_check_at <= now)
-             .order_by(Pair.next_check_at, Pair.id).limit(limit).with_for_update(skip_locked=True))
+    query = (
+        select(Pair.id)
+        .where(Pair.active.is_(True), Pair.next_check_at <= now)
+        .order_by(Pair.next_check_at, Pair.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     return list((await session.scalars(query)).all())
 
 
 async def close_ended_meetings(session: AsyncSession, now: datetime) -> int:
     """API-created meetings still `scheduled` whose end has passed become `held`,
     oldest first, each then carrying its open talking points over."""
-    ids = (await session.scalars(
-        select(Meeting.id).where(Meeting.source_uid.is_(None), Meeting.status == MeetingStatus.scheduled.value,
-                                 Meeting.end <= now)
-        .order_by(Meeting.end, Meeting.id))).all()
+    ids = (
+        await session.scalars(
+            select(Meeting.id)
+            .where(Meeting.source_uid.is_(None), Meeting.status == MeetingStatus.scheduled.value, Meeting.end <= now)
+            .order_by(Meeting.end, Meeting.id)
+        )
+    ).all()
     closed = 0
     for meeting_id in ids:
         # Conditional: a meeting cancelled meanwhile stays cancelled.
         result = await session.execute(
-            update(Meeting).where(Meeting.id == meeting_id, Meeting.status == MeetingStatus.scheduled.value)
+            update(Meeting)
+            .where(Meeting.id == meeting_id, Meeting.status == MeetingStatus.scheduled.value)
             .values(status=MeetingStatus.held.value, updated_at=now)
-            .execution_options(synchronize_session="fetch"))
+            .execution_options(synchronize_session="fetch")
+        )
         if result.rowcount:
             closed += 1
             await carryover.carry_over(session, meeting_id, now)

@@ -1,6 +1,7 @@
 """Agenda templates: named lists of sections ({title, minutes, prompts}) that seed a
 meeting's agenda. Anyone authenticated may read and create them; names are unique,
 compared case-insensitively. Built-in ones (`created_by` null) come from migrations."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,8 +21,9 @@ def section_body(section: dict[str, Any]) -> str:
     return "\n".join([section["title"], *(f"- {prompt}" for prompt in section.get("prompts", []))])
 
 
-async def list_templates(session: AsyncSession, *, after_id: int | None, limit: int,
-                         q: str | None = None) -> list[Template]:
+async def list_templates(
+    session: AsyncSession, *, after_id: int | None, limit: int, q: str | None = None
+) -> list[Template]:
     query = select(Template).order_by(Template.id).limit(limit)
     if after_id is not None:
         query = query.where(Template.id > after_id)
@@ -41,30 +43,54 @@ async def require_template(session: AsyncSession, template_id: int) -> Template:
     return template
 
 
-async def create_template(session: AsyncSession, principal: Principal, *, name: str, description: str,
-                          sections: list[dict[str, Any]], now: datetime) -> Template:
+async def create_template(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    description: str,
+    sections: list[dict[str, Any]],
+    now: datetime,
+) -> Template:
     """A new template; 409 if the name is taken (in any letter case)."""
     taken = await session.scalar(select(Template.id).where(func.lower(Template.name) == name.lower()))
     if taken is not None:
         raise Conflict(f"a template named {name!r} already exists")
-    template = Template(name=name, description=description, sections=sections, created_by=principal.person_id,
-                        created_at=now, updated_at=now)
+    template = Template(
+        name=name,
+        description=description,
+        sections=sections,
+        created_by=principal.person_id,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(template)
     await session.flush()
     return template
 
 
-async def append_sections(session: AsyncSession, meeting: Meeting, template: Template, author_id: int,
-                          now: datetime) -> list[AgendaItem]:
+async def append_sections(
+    session: AsyncSession, meeting: Meeting, template: Template, author_id: int, now: datetime
+) -> list[AgendaItem]:
     """Append one shared agenda item per section (body per `section_body`, minutes = the
     section's) authored by `author_id`, and record the template on the meeting. Access
     and "already applied" checks are the caller's."""
     position = await next_position(session, meeting.id)
     items = []
     for section in template.sections:
-        items.append(AgendaItem(meeting_id=meeting.id, author_id=author_id, body=section_body(section),
-                                private=False, minutes=section["minutes"], done=False, position=position,
-                                created_at=now, updated_at=now))
+        items.append(
+            AgendaItem(
+                meeting_id=meeting.id,
+                author_id=author_id,
+                body=section_body(section),
+                private=False,
+                minutes=section["minutes"],
+                done=False,
+                position=position,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         if position:  # an explicitly ordered agenda: append one after the other
             position += 1
     session.add_all(items)

@@ -1,4 +1,5 @@
 """`oneonone replay`: a scenario through the real sync pipeline (see harness.py)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,15 @@ def auto_jobs(scenario: dict) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_AUTO_JOBS))
 
 
-def main(path: Path, *, as_json: bool, database_url: str | None, explain: bool, incremental: bool = False,
-         jobs: int | None = None) -> int:
+def main(
+    path: Path,
+    *,
+    as_json: bool,
+    database_url: str | None,
+    explain: bool,
+    incremental: bool = False,
+    jobs: int | None = None,
+) -> int:
     from service import eventloop
     from service.logging import configure
 
@@ -33,17 +41,21 @@ def main(path: Path, *, as_json: bool, database_url: str | None, explain: bool, 
         print(f"error: {path}: {exc}", file=sys.stderr)
         return 2
     if incremental and jobs is not None and jobs > 1:
-        print("error: --incremental keeps every instant's state in one database: it runs in one process, "
-              "not with --jobs", file=sys.stderr)
+        print(
+            "error: --incremental keeps every instant's state in one database: it runs in one process, not with --jobs",
+            file=sys.stderr,
+        )
         return 2
     if jobs is None:
         jobs = 1 if incremental else auto_jobs(scenario)
-    return eventloop.run(_run(scenario, as_json=as_json, database_url=database_url, explain=explain,
-                            incremental=incremental, jobs=jobs))
+    return eventloop.run(
+        _run(scenario, as_json=as_json, database_url=database_url, explain=explain, incremental=incremental, jobs=jobs)
+    )
 
 
-async def _run(scenario: dict, *, as_json: bool, database_url: str | None, explain: bool, incremental: bool,
-               jobs: int) -> int:
+async def _run(
+    scenario: dict, *, as_json: bool, database_url: str | None, explain: bool, incremental: bool, jobs: int
+) -> int:
     from service.domain.detection import to_replay_json
     from service.replay.harness import Harness
     from service.replay.report import explain_json, render, spelled_as_given
@@ -55,11 +67,9 @@ async def _run(scenario: dict, *, as_json: bool, database_url: str | None, expla
 
         detection = await replay_in_shards(scenario, jobs=jobs, database_url=database_url, progress=progress)
     else:
-        async with Harness(scenario, database_url=database_url, progress=progress,
-                           incremental=incremental) as harness:
+        async with Harness(scenario, database_url=database_url, progress=progress, incremental=incremental) as harness:
             detection = await harness.run()
-    document = spelled_as_given(to_replay_json(detection, instant(scenario["now"], "now")),
-                                scenario["org"]["people"])
+    document = spelled_as_given(to_replay_json(detection, instant(scenario["now"], "now")), scenario["org"]["people"])
     if as_json:
         print(json.dumps(explain_json(document, detection) if explain else document, indent=2))
     else:

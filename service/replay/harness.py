@@ -13,20 +13,15 @@ parsed history kept between runs, so the stored meetings and findings go
 through the states a running service gives them (the demo, tests of those
 rows). Detection is a function of the synced history at `now`, so the result
 is the same either way."""
+
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-import uuid
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from service.api.app import create_app
 from service.clock import FixedClock
@@ -39,9 +34,9 @@ from service.domain.detection import Detection
 from service.domain.people import PersonRow, import_people
 from service.domain.recompute import HistoryCache, recompute
 from service.replay.validate import instant
+from service.runtime import build_worker, close_worker
 from service.sandbox.providers import SandboxProviders
 from service.sandbox.serve import LoopbackServer
-from service.runtime import build_worker, close_worker
 from service.security.crypto import generate_key
 from service.settings import GoogleSettings, MicrosoftSettings, Settings, SyncSettings
 from service.sync.port import CalendarProvider
@@ -56,10 +51,18 @@ REPLAY_POLL_MINUTES = 10 * 365 * 24 * 60
 
 
 class Harness:
-    def __init__(self, scenario: dict[str, Any], *, database_url: str | None = None, keep: bool = False,
-                 progress: Progress | None = None, providers: ProviderFactory | None = None,
-                 incremental: bool = True, calendars: Collection[str] | None = None,
-                 label: str = "replay") -> None:
+    def __init__(
+        self,
+        scenario: dict[str, Any],
+        *,
+        database_url: str | None = None,
+        keep: bool = False,
+        progress: Progress | None = None,
+        providers: ProviderFactory | None = None,
+        incremental: bool = True,
+        calendars: Collection[str] | None = None,
+        label: str = "replay",
+    ) -> None:
         """`keep`: replay into the database at `database_url` itself (migrated, never
         dropped; the demo loads this way) instead of a throw-away one beside it.
         `providers(settings, clock, msal_http_client)`: the worker's adapters, for tests
@@ -100,14 +103,25 @@ class Harness:
         self._cleanup.append(lambda: self.sandbox.__aexit__(None, None, None))
         google, microsoft = self.sandbox.google_connection(), self.sandbox.microsoft_connection()
         settings = Settings(
-            _env_file=None, database_url=self.url, secret_key=generate_key(), auth_cache_seconds=0,
+            _env_file=None,
+            database_url=self.url,
+            secret_key=generate_key(),
+            auth_cache_seconds=0,
             sync=SyncSettings(poll_minutes=REPLAY_POLL_MINUTES),
-            google=GoogleSettings(client_id=google.client_id, client_secret=google.client_secret,
-                                  api_endpoint=google.api_endpoint, token_uri=google.token_uri),
-            microsoft=MicrosoftSettings(tenant_id=microsoft.tenant_id, client_id=microsoft.client_id,
-                                        client_secret=microsoft.client_secret,
-                                        authority_host=microsoft.authority_host,
-                                        graph_endpoint=microsoft.graph_endpoint))
+            google=GoogleSettings(
+                client_id=google.client_id,
+                client_secret=google.client_secret,
+                api_endpoint=google.api_endpoint,
+                token_uri=google.token_uri,
+            ),
+            microsoft=MicrosoftSettings(
+                tenant_id=microsoft.tenant_id,
+                client_id=microsoft.client_id,
+                client_secret=microsoft.client_secret,
+                authority_host=microsoft.authority_host,
+                graph_endpoint=microsoft.graph_endpoint,
+            ),
+        )
         # The webhook server runs on its own thread and event loop, with its own
         # engine (opened by the app's lifespan there) on the same database.
         self.app = create_app(settings, clock=self.clock)
@@ -122,9 +136,14 @@ class Harness:
         self.history = HistoryCache() if self._incremental else None
         self._changed: set[int] = set()
         self._calendars_by_email: dict[str, int] | None = None
-        self.worker = build_worker(self.settings, self.sessions, self.clock,
-                                   msal_http_client=microsoft.http_client(), providers=custom,
-                                   on_changed=self._on_changed)
+        self.worker = build_worker(
+            self.settings,
+            self.sessions,
+            self.clock,
+            msal_http_client=microsoft.http_client(),
+            providers=custom,
+            on_changed=self._on_changed,
+        )
         self._cleanup.append(lambda: close_worker(self.worker))
         self.vault = self.worker.vault
 
@@ -154,7 +173,9 @@ class Harness:
         for group in instants(timeline):
             await self.apply_all(group)
             if len(timeline) >= 200 and (done + len(group)) // step > done // step:
-                self._progress(f"{self._label}: {done + len(group)}/{len(timeline)} entries applied ({group[-1]['at']})")
+                self._progress(
+                    f"{self._label}: {done + len(group)}/{len(timeline)} entries applied ({group[-1]['at']})"
+                )
             done += len(group)
 
     async def connect(self) -> None:
@@ -164,9 +185,19 @@ class Harness:
         if self._shard is not None:
             people = [p for p in people if p["email"].lower() in self._shard]
         async with self.sessions() as session:
-            await import_people(session, [
-                PersonRow(email=p["email"], name=p.get("name") or p["email"], timezone=p.get("timezone") or "UTC",
-                          manager=p.get("manager")) for p in self.scenario["org"]["people"]], self.clock.now())
+            await import_people(
+                session,
+                [
+                    PersonRow(
+                        email=p["email"],
+                        name=p.get("name") or p["email"],
+                        timezone=p.get("timezone") or "UTC",
+                        manager=p.get("manager"),
+                    )
+                    for p in self.scenario["org"]["people"]
+                ],
+                self.clock.now(),
+            )
             await self._policies(session)
             await self._calendars(session, people)
             await session.commit()
@@ -179,8 +210,11 @@ class Harness:
     async def _policies(self, session) -> None:
         ids = {p.email: p.id for p in (await session.scalars(select(Person))).all()}
         for policy in self.scenario.get("policies") or []:
-            pair = await session.scalar(select(Pair).where(Pair.manager_id == ids[policy["manager"].lower()],
-                                                           Pair.report_id == ids[policy["report"].lower()]))
+            pair = await session.scalar(
+                select(Pair).where(
+                    Pair.manager_id == ids[policy["manager"].lower()], Pair.report_id == ids[policy["report"].lower()]
+                )
+            )
             if pair is not None:
                 pair.cadence_days = policy["cadence_days"]
 
@@ -188,14 +222,29 @@ class Harness:
         """Org-wide grants, as `oneonone calendars connect-all` makes them."""
         google = self.sandbox.google_connection()
         microsoft = self.sandbox.microsoft_connection()
-        secrets = {"google": json.dumps(dict(google.service_account_info)),
-                   "microsoft": json.dumps({"tenant_id": microsoft.tenant_id, "client_id": microsoft.client_id,
-                                            "client_secret": microsoft.client_secret})}
+        secrets = {
+            "google": json.dumps(dict(google.service_account_info)),
+            "microsoft": json.dumps(
+                {
+                    "tenant_id": microsoft.tenant_id,
+                    "client_id": microsoft.client_id,
+                    "client_secret": microsoft.client_secret,
+                }
+            ),
+        }
         tenants = {"google": None, "microsoft": microsoft.tenant_id}
         for provider, secret in secrets.items():
             emails = [p["email"] for p in people if p["provider"] == provider]
-            await connect_org(session, self.vault, provider=provider, secret=secret, now=self.clock.now(),
-                              tenant=tenants[provider], emails=emails, scopes="calendar.readonly")
+            await connect_org(
+                session,
+                self.vault,
+                provider=provider,
+                secret=secret,
+                now=self.clock.now(),
+                tenant=tenants[provider],
+                emails=emails,
+                scopes="calendar.readonly",
+            )
 
     async def apply(self, entry: dict[str, Any]) -> None:
         await self.apply_all([entry])
@@ -205,7 +254,7 @@ class Harness:
         order, then synced together, as a worker finds them when it next looks."""
         self.clock.set(instant(entries[0]["at"], "at"))
         touched = await self._calendar_ids([c for e in entries for c in e["calendars"]])
-        if not touched:   # only calendars this replay did not connect (another shard's)
+        if not touched:  # only calendars this replay did not connect (another shard's)
             for entry in entries:
                 self.sandbox.apply(entry)
             return
@@ -216,8 +265,8 @@ class Harness:
         await self.worker.maintain(touched)
         for entry in entries:
             self.sandbox.apply(entry)
-        await self.sandbox.flush()      # notifications → webhooks → calendars marked dirty
-        await self.worker.drain()       # the worker pulls the increments
+        await self.sandbox.flush()  # notifications → webhooks → calendars marked dirty
+        await self.worker.drain()  # the worker pulls the increments
         await self._detect()
 
     async def sync(self) -> None:
@@ -245,8 +294,9 @@ class Harness:
         """Calendars are connected once, at `start`: their ids are read once too."""
         if self._calendars_by_email is None:
             async with self.sessions() as session:
-                self._calendars_by_email = dict((await session.execute(
-                    select(Calendar.external_id, Calendar.id))).all())
+                self._calendars_by_email = dict(
+                    (await session.execute(select(Calendar.external_id, Calendar.id))).all()
+                )
         return {self._calendars_by_email[e.lower()] for e in emails if e.lower() in self._calendars_by_email}
 
     async def settle(self) -> None:

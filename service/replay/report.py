@@ -1,10 +1,11 @@
 """The readable replay report (without --json), and --explain's evidence."""
+
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
-from service.domain.detection import Detection, DetectedFinding
+from service.domain.detection import DetectedFinding, Detection
 from service.domain.detection.document import finding_json
 
 
@@ -12,11 +13,16 @@ def render(document: dict[str, Any], detection: Detection, *, explain: bool) -> 
     lines = [f"oneonone replay at {document['now']}", "", "Pairs:"]
     for p in document["pairs"]:
         interval = f"every {p['interval_days']} d" if p["interval_days"] is not None else "no interval"
-        lines.append(f"  {p['manager']} → {p['report']}: {p['cadence']} ({interval}); "
-                     f"last held {p['last_held'] or '—'}, next {p['next_scheduled'] or '—'}")
+        lines.append(
+            f"  {p['manager']} → {p['report']}: {p['cadence']} ({interval}); "
+            f"last held {p['last_held'] or '—'}, next {p['next_scheduled'] or '—'}"
+        )
     statuses = Counter(m["status"] for m in document["meetings"])
-    lines += ["", "Meetings (last 90 days, next 14): "
-              + (", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "none")]
+    lines += [
+        "",
+        "Meetings (last 90 days, next 14): "
+        + (", ".join(f"{n} {status}" for status, n in sorted(statuses.items())) or "none"),
+    ]
     lines += ["", f"Findings ({len(document['findings'])}):"]
     evidence = {_identity(finding_json(f)): f for f in detection.findings}
     for f in document["findings"]:

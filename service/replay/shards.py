@@ -12,6 +12,7 @@ The other shards' synced calendars and revisions are then merged into the first
 shard's database, and the detector runs there at `now`, as it does at the end
 of a single replay: the result is the same document, in a fraction of the time
 on a machine with cores to spare."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,11 +27,11 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from service.db.dialect import throwaway_database
 from service.db.engine import create_engine, session_factory
 from service.db.models import Calendar, CalendarConnection, EventRevision, Person
 from service.domain.detection import Detection
 from service.domain.recompute import recompute
-from service.db.dialect import throwaway_database
 from service.replay.harness import Harness
 from service.replay.validate import instant
 
@@ -49,38 +50,38 @@ def partition(scenario: dict[str, Any], jobs: int) -> list[list[str]]:
         reports.setdefault(manager, []).append(email)
     order: list[str] = []
     stack = list(reversed(reports.get(None, [])))
-    while stack:   # one manager each: from the roots, nobody is met twice
+    while stack:  # one manager each: from the roots, nobody is met twice
         email = stack.pop()
         order.append(email)
         stack.extend(reversed(reports.get(email, [])))
     reached = set(order)
-    order += [e for e in managers if e not in reached]   # no root reaches them: a reporting cycle, a manager not listed
+    order += [e for e in managers if e not in reached]  # no root reaches them: a reporting cycle, a manager not listed
     weight = dict.fromkeys(order, 1)
     for entry in scenario.get("timeline") or []:
-        for calendar in entry["calendars"]:     # validated: each calendar named is a person's
+        for calendar in entry["calendars"]:  # validated: each calendar named is a person's
             weight[calendar.lower()] += 1
     jobs = max(1, min(jobs, len(order)))
     total, done = sum(weight[e] for e in order), 0
     groups: list[list[str]] = [[] for _ in range(jobs)]
     for email in order:
         # The group whose share of the total this person's work is centred in.
-        middle = 2 * done + weight[email]            # twice the centre, to stay in integers
+        middle = 2 * done + weight[email]  # twice the centre, to stay in integers
         groups[min(jobs - 1, (middle * jobs - 1) // (2 * total))].append(email)
         done += weight[email]
     return [g for g in groups if g]
 
 
-Shard = tuple[list[str], str, str]   # a shard's people, its database's URL, its progress label
+Shard = tuple[list[str], str, str]  # a shard's people, its database's URL, its progress label
 ShardRunner = Callable[[dict[str, Any], list[Shard]], Awaitable[None]]
 
 
-async def replay_in_shards(scenario: dict[str, Any], *, jobs: int, database_url: str | None,
-                           progress: Progress, run: ShardRunner | None = None) -> Detection:
+async def replay_in_shards(
+    scenario: dict[str, Any], *, jobs: int, database_url: str | None, progress: Progress, run: ShardRunner | None = None
+) -> Detection:
     """The scenario replayed by up to `jobs` shards, detected over their merged history.
     `run`: how the shards run (default: side by side, a process each)."""
     groups = partition(scenario, jobs)
-    progress(f"replay: {len(groups)} shards of {', '.join(str(len(g)) for g in groups)} people, "
-             f"one process each")
+    progress(f"replay: {len(groups)} shards of {', '.join(str(len(g)) for g in groups)} people, one process each")
     async with AsyncExitStack() as databases:
         shards = []
         for i, group in enumerate(groups, start=1):
@@ -108,20 +109,23 @@ def _shard_process(scenario: dict[str, Any], emails: list[str], url: str, label:
 
 async def replay_shard(scenario: dict[str, Any], emails: list[str], url: str, label: str) -> None:
     """A shard: the replay of these people's calendars into the database at `url`."""
+
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     started = time.monotonic()
-    async with Harness(scenario, database_url=url, keep=True, incremental=False, calendars=emails,
-                       progress=progress, label=label) as harness:
+    async with Harness(
+        scenario, database_url=url, keep=True, incremental=False, calendars=emails, progress=progress, label=label
+    ) as harness:
         await harness.connect()
         await harness.timeline()
         await harness.settle()
     progress(f"{label}: synced in {time.monotonic() - started:.1f} s")
 
 
-async def _detect_merged(scenario: dict[str, Any], urls: list[str],
-                        progress: Progress = lambda _message: None) -> Detection:
+async def _detect_merged(
+    scenario: dict[str, Any], urls: list[str], progress: Progress = lambda _message: None
+) -> Detection:
     """The other shards' histories merged into the first one's database (which
     already holds the org), and the detector at `now` there."""
     engine = create_engine(urls[0])
@@ -150,26 +154,56 @@ async def _merge(session, sources: list[str], now: datetime) -> int:
         engine = create_engine(url)
         try:
             async with engine.connect() as source:
-                calendars = (await source.execute(select(Calendar.__table__, Person.email.label("email"))
-                                                  .join(Person, Person.id == Calendar.person_id)
-                                                  .order_by(Calendar.id))).mappings().all()
+                calendars = (
+                    (
+                        await source.execute(
+                            select(Calendar.__table__, Person.email.label("email"))
+                            .join(Person, Person.id == Calendar.person_id)
+                            .order_by(Calendar.id)
+                        )
+                    )
+                    .mappings()
+                    .all()
+                )
                 for provider in {row["provider"] for row in calendars}:
                     await _connection(session, connections, provider, now)
-                await session.execute(insert(Calendar), [
-                    {**{k: v for k, v in row.items() if k not in ("id", "email")}, "person_id": people[row["email"]],
-                     "connection_id": connections[row["provider"]]} for row in calendars])
+                await session.execute(
+                    insert(Calendar),
+                    [
+                        {
+                            **{k: v for k, v in row.items() if k not in ("id", "email")},
+                            "person_id": people[row["email"]],
+                            "connection_id": connections[row["provider"]],
+                        }
+                        for row in calendars
+                    ],
+                )
                 # (provider, account) is unique: the shard's calendar id → the merged one.
                 accounts = [row["external_id"] for row in calendars]
-                merged_ids = {(provider, account): id_ for id_, provider, account in (await session.execute(
-                    select(Calendar.id, Calendar.provider, Calendar.external_id)
-                    .where(Calendar.external_id.in_(accounts)))).all()}
+                merged_ids = {
+                    (provider, account): id_
+                    for id_, provider, account in (
+                        await session.execute(
+                            select(Calendar.id, Calendar.provider, Calendar.external_id).where(
+                                Calendar.external_id.in_(accounts)
+                            )
+                        )
+                    ).all()
+                }
                 ids = {row["id"]: merged_ids[row["provider"], row["external_id"]] for row in calendars}
-                revisions = await source.stream(select(EventRevision.__table__).order_by(EventRevision.id)
-                                                .execution_options(yield_per=_INSERT_CHUNK))
+                revisions = await source.stream(
+                    select(EventRevision.__table__)
+                    .order_by(EventRevision.id)
+                    .execution_options(yield_per=_INSERT_CHUNK)
+                )
                 async for chunk in revisions.mappings().partitions():
-                    await session.execute(insert(EventRevision.__table__), [
-                        {**{k: v for k, v in row.items() if k != "id"}, "calendar_id": ids[row["calendar_id"]]}
-                        for row in chunk])
+                    await session.execute(
+                        insert(EventRevision.__table__),
+                        [
+                            {**{k: v for k, v in row.items() if k != "id"}, "calendar_id": ids[row["calendar_id"]]}
+                            for row in chunk
+                        ],
+                    )
                     merged += len(chunk)
         finally:
             await engine.dispose()
@@ -180,8 +214,18 @@ async def _connection(session, connections: dict[str, int], provider: str, now: 
     """Note in `connections` the provider's org grant for merged calendars: the shard's
     own, or a new one without a secret (nothing syncs in the merged database)."""
     if provider not in connections:
-        found = await session.scalar(select(CalendarConnection.id).where(
-            CalendarConnection.provider == provider, CalendarConnection.kind == "org").limit(1))
-        connections[provider] = found or (await session.execute(insert(CalendarConnection).values(
-            provider=provider, kind="org", scopes="calendar.readonly", created_at=now, updated_at=now)
-            .returning(CalendarConnection.id))).scalar_one()
+        found = await session.scalar(
+            select(CalendarConnection.id)
+            .where(CalendarConnection.provider == provider, CalendarConnection.kind == "org")
+            .limit(1)
+        )
+        connections[provider] = (
+            found
+            or (
+                await session.execute(
+                    insert(CalendarConnection)
+                    .values(provider=provider, kind="org", scopes="calendar.readonly", created_at=now, updated_at=now)
+                    .returning(CalendarConnection.id)
+                )
+            ).scalar_one()
+        )

@@ -1,5 +1,6 @@
 """Check a scenario file before replaying it: every problem names its entry.
 A bad file makes `oneonone replay` exit with status 2."""
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@ Every time is passed in (a timeline op's `at`); nothing here reads the clock.
 The HTTP layer: `google_server.GoogleFake`, `graph_server.GraphFake` (ASGI apps
 served by `serve.LoopbackServer`), and `providers.SandboxProviders`, which runs
 both for a scenario (imported lazily: the stores need no web stack)."""
+
 from typing import Any
 
 from service.sandbox.errors import GoogleApiError, GraphApiError, ScenarioError

@@ -1,5 +1,6 @@
 """Errors the fake providers raise, carrying the provider's own error body so the
 HTTP layer can serve them verbatim."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -9,13 +9,15 @@ A rule with `path_prefix=None` applies to API requests only (each server
 declares its API prefix), so a throttled API does not also throttle the token
 endpoint unless a test asks for it with `path_prefix="/"`; `target` limits a
 rule to one fake ("google" or "graph") when both share this object."""
+
 from __future__ import annotations
 
 import asyncio
 import random
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,8 +29,8 @@ class InjectedFailure:
     """One failing answer to serve instead of the real one."""
 
     status: int
-    reason: str | None = None          # Google reason / Graph code override
-    retry_after: int | None = None     # seconds, sent as Retry-After
+    reason: str | None = None  # Google reason / Graph code override
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
 
 @dataclass
@@ -49,25 +51,33 @@ class _Rule:
 class Faults:
     """All knobs; thread-safe (tests set them while servers run on other threads)."""
 
-    duplicate_notifications: bool = False      # every notification is delivered twice
-    reorder_seed: int | None = None            # set: pending notifications are shuffled with this seed
+    duplicate_notifications: bool = False  # every notification is delivered twice
+    reorder_seed: int | None = None  # set: pending notifications are shuffled with this seed
     reorder_rng: random.Random | None = field(default=None, repr=False)
-    reorder_window: int | None = None          # auto delivery waits for this many before shuffling
-    deliver_after_stop: bool = False           # stopped channels / deleted subscriptions still notified
+    reorder_window: int | None = None  # auto delivery waits for this many before shuffling
+    deliver_after_stop: bool = False  # stopped channels / deleted subscriptions still notified
     graph_gone_code: str = "syncStateNotFound"  # or "resyncRequired": the code a 410 from Graph carries
     _rules: list[_Rule] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- request faults ----------------------------------------------------------
-    def fail_next(self, n: int = 1, status: int = 503, *, reason: str | None = None,
-                  retry_after: int | None = None, path_prefix: str | None = None,
-                  target: str | None = None) -> None:
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 503,
+        *,
+        reason: str | None = None,
+        retry_after: int | None = None,
+        path_prefix: str | None = None,
+        target: str | None = None,
+    ) -> None:
         """The next `n` matching requests answer `status` (429, 403, 500, 503…)."""
         with self._lock:
             self._rules.append(_Rule(n, path_prefix, target, InjectedFailure(status, reason, retry_after)))
 
-    def throttle(self, n: int = 1, *, retry_after: int = 1, path_prefix: str | None = None,
-                 target: str | None = None) -> None:
+    def throttle(
+        self, n: int = 1, *, retry_after: int = 1, path_prefix: str | None = None, target: str | None = None
+    ) -> None:
         """429 Too Many Requests with Retry-After."""
         self.fail_next(n, 429, retry_after=retry_after, path_prefix=path_prefix, target=target)
 
@@ -75,8 +85,7 @@ class Faults:
         """Google's 403 rateLimitExceeded / userRateLimitExceeded."""
         self.fail_next(n, 403, reason=reason, path_prefix=path_prefix, target="google")
 
-    def delay(self, seconds: float, n: int = 1, *, path_prefix: str | None = None,
-              target: str | None = None) -> None:
+    def delay(self, seconds: float, n: int = 1, *, path_prefix: str | None = None, target: str | None = None) -> None:
         """The next `n` matching requests are answered only after `seconds` (client timeouts)."""
         with self._lock:
             self._rules.append(_Rule(n, path_prefix, target, delay=seconds))
@@ -125,8 +134,16 @@ Render = Callable[[Request, InjectedFailure], Response]
 class FaultMiddleware:
     """Pure ASGI middleware: applies the faults before the app sees the request."""
 
-    def __init__(self, app: ASGIApp, *, faults: Faults, target: str, api_prefix: str, render: Render,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        faults: Faults,
+        target: str,
+        api_prefix: str,
+        render: Render,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
         self.app, self.faults, self.target, self.api_prefix, self.render = app, faults, target, api_prefix, render
         self._sleep = sleep
 

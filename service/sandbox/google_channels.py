@@ -11,13 +11,14 @@ As Google does it:
 - a message is a POST with an empty body and X-Goog-* headers;
 - the channel id must be unique and match [A-Za-z0-9-_+/=]{1,64}.
 `faults.deliver_after_stop` keeps notifying stopped channels (Google may)."""
+
 from __future__ import annotations
 
 import hashlib
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ class Channel:
     resource_id: str
     resource_uri: str
     calendar: str
-    owner: str                  # the user whose token created it
+    owner: str  # the user whose token created it
     address: str
     token: str | None
     expiration: datetime
@@ -45,8 +46,13 @@ class Channel:
     stopped: bool = False
 
     def resource(self) -> dict[str, Any]:
-        out = {"kind": "api#channel", "id": self.id, "resourceId": self.resource_id,
-               "resourceUri": self.resource_uri, "expiration": str(int(self.expiration.timestamp() * 1000))}
+        out = {
+            "kind": "api#channel",
+            "id": self.id,
+            "resourceId": self.resource_id,
+            "resourceUri": self.resource_uri,
+            "expiration": str(int(self.expiration.timestamp() * 1000)),
+        }
         if self.token is not None:
             out["token"] = self.token
         return out
@@ -58,8 +64,15 @@ def resource_id(calendar: str) -> str:
 
 
 class GoogleChannels:
-    def __init__(self, clock: Clock, notifier: Notifier, faults: Faults, *, max_ttl: timedelta = timedelta(days=30),
-                 require_https: bool = False) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        notifier: Notifier,
+        faults: Faults,
+        *,
+        max_ttl: timedelta = timedelta(days=30),
+        require_https: bool = False,
+    ) -> None:
         self.clock, self.notifier, self.faults = clock, notifier, faults
         self.max_ttl = max_ttl
         # Google only posts to https addresses with a valid certificate; loopback
@@ -94,8 +107,9 @@ class GoogleChannels:
         if not isinstance(channel_id, str) or not _CHANNEL_ID.match(channel_id):
             raise GoogleApiError(400, "invalid", "Invalid channel id")
         if self.require_https and not str(address).startswith("https://"):
-            raise GoogleApiError(400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS: " + str(address),
-                                 domain="push")
+            raise GoogleApiError(
+                400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS: " + str(address), domain="push"
+            )
         token = body.get("token")
         if token is not None and len(str(token)) > 256:
             raise GoogleApiError(400, "invalid", "Channel token too long")
@@ -110,12 +124,19 @@ class GoogleChannels:
         now = self.clock.now()
         with self._lock:
             if channel_id in self._channels:
-                raise GoogleApiError(400, "channelIdNotUnique", f"Channel id {channel_id} not unique",
-                                     domain="push")
+                raise GoogleApiError(400, "channelIdNotUnique", f"Channel id {channel_id} not unique", domain="push")
             # Expiration is whole milliseconds on the wire; keep it that way here too.
-            expiration = datetime.fromtimestamp(int((now + ttl).timestamp() * 1000) / 1000, tz=timezone.utc)
-            channel = Channel(channel_id, resource_id(calendar), resource_uri, calendar.lower(), owner, str(address),
-                              None if token is None else str(token), expiration)
+            expiration = datetime.fromtimestamp(int((now + ttl).timestamp() * 1000) / 1000, tz=UTC)
+            channel = Channel(
+                channel_id,
+                resource_id(calendar),
+                resource_uri,
+                calendar.lower(),
+                owner,
+                str(address),
+                None if token is None else str(token),
+                expiration,
+            )
             self._channels[channel_id] = channel
             self._by_calendar.setdefault(channel.calendar, []).append(channel)
             sync = self._message(channel, "sync")
@@ -125,8 +146,12 @@ class GoogleChannels:
     def stop(self, owner: str, body: dict[str, Any]) -> None:
         with self._lock:
             channel = self._channels.get(str(body.get("id", "")))
-            if (channel is None or channel.stopped or channel.resource_id != body.get("resourceId")
-                    or channel.owner != owner):
+            if (
+                channel is None
+                or channel.stopped
+                or channel.resource_id != body.get("resourceId")
+                or channel.owner != owner
+            ):
                 raise GoogleApiError(404, "notFound", f"Channel '{body.get('id')}' not found for project")
             channel.stopped = True
 
@@ -134,9 +159,11 @@ class GoogleChannels:
         """Queue an `exists` message on every live channel of `calendar`; returns how many."""
         when = at or self.clock.now()
         with self._lock:
-            messages = [self._message(c, "exists") for c in self._by_calendar.get(calendar.lower(), ())
-                        if when < c.expiration
-                        and (not c.stopped or self.faults.deliver_after_stop)]
+            messages = [
+                self._message(c, "exists")
+                for c in self._by_calendar.get(calendar.lower(), ())
+                if when < c.expiration and (not c.stopped or self.faults.deliver_after_stop)
+            ]
         for message in messages:
             self.notifier.enqueue(message)
         return len(messages)
@@ -154,5 +181,11 @@ class GoogleChannels:
         }
         if channel.token is not None:
             headers["X-Goog-Channel-Token"] = channel.token
-        return Delivery("google", channel.address, channel.id, headers, b"",
-                        meta={"calendar": channel.calendar, "state": state, "number": channel.number})
+        return Delivery(
+            "google",
+            channel.address,
+            channel.id,
+            headers,
+            b"",
+            meta={"calendar": channel.calendar, "state": state, "number": channel.number},
+        )

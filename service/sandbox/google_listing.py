@@ -16,6 +16,7 @@ Rules reproduced (see providers.md and the v3 reference):
 A listing is computed when its first page is asked for; later pages serve
 that snapshot, and the sync token at its end points at the moment it was taken,
 so changes made meanwhile come with the next increment."""
+
 from __future__ import annotations
 
 import base64
@@ -33,10 +34,18 @@ if TYPE_CHECKING:
     from service.sandbox.google_store import GoogleCalendar
 
 MAX_RESULTS = 2500
-KEPT_LISTINGS = 8      # per calendar (see GoogleListing)
-_EXPANSION_DAYS = 730            # singleEvents without timeMax: how far instances go
-_RESTRICTIONS = ("timeMin", "timeMax", "updatedMin", "q", "orderBy", "iCalUID",
-                 "privateExtendedProperty", "sharedExtendedProperty")
+KEPT_LISTINGS = 8  # per calendar (see GoogleListing)
+_EXPANSION_DAYS = 730  # singleEvents without timeMax: how far instances go
+_RESTRICTIONS = (
+    "timeMin",
+    "timeMax",
+    "updatedMin",
+    "q",
+    "orderBy",
+    "iCalUID",
+    "privateExtendedProperty",
+    "sharedExtendedProperty",
+)
 
 
 @dataclass
@@ -85,14 +94,23 @@ class GoogleListing:
         self._runs: dict[int, _Run] = {}
         self._run_count = 0
         self._recent_runs: dict[str, deque[int]] = {}
-        self.page_cap = None     # knob: serve at most this many items per page
+        self.page_cap = None  # knob: serve at most this many items per page
 
     def list_events(
-        self, calendar: str, *, sync_token: str | None = None, page_token: str | None = None,
-        time_min: str | datetime | None = None, time_max: str | datetime | None = None,
-        updated_min: str | datetime | None = None, max_results: int | None = 250,
-        show_deleted: bool = False, single_events: bool = False, order_by: str | None = None,
-        q: str | None = None, i_cal_uid: str | None = None,
+        self,
+        calendar: str,
+        *,
+        sync_token: str | None = None,
+        page_token: str | None = None,
+        time_min: str | datetime | None = None,
+        time_max: str | datetime | None = None,
+        updated_min: str | datetime | None = None,
+        max_results: int | None = 250,
+        show_deleted: bool = False,
+        single_events: bool = False,
+        order_by: str | None = None,
+        q: str | None = None,
+        i_cal_uid: str | None = None,
         private_extended_property: list[str] | None = None,
         shared_extended_property: list[str] | None = None,
     ) -> dict[str, Any]:
@@ -103,10 +121,16 @@ class GoogleListing:
             if size < 1:
                 raise GoogleApiError(400, "invalid", "Invalid value for maxResults")
             size = min(size, MAX_RESULTS, self.page_cap or MAX_RESULTS)
-            given = {"timeMin": time_min, "timeMax": time_max, "updatedMin": updated_min, "q": q,
-                     "orderBy": order_by, "iCalUID": i_cal_uid,
-                     "privateExtendedProperty": private_extended_property,
-                     "sharedExtendedProperty": shared_extended_property}
+            given = {
+                "timeMin": time_min,
+                "timeMax": time_max,
+                "updatedMin": updated_min,
+                "q": q,
+                "orderBy": order_by,
+                "iCalUID": i_cal_uid,
+                "privateExtendedProperty": private_extended_property,
+                "sharedExtendedProperty": shared_extended_property,
+            }
             params = (sync_token, *(str(given[k]) for k in _RESTRICTIONS), show_deleted, single_events)
             if page_token is not None:
                 return self._next_page(cal, page_token, params, size)
@@ -116,20 +140,29 @@ class GoogleListing:
                 raise _bad("The requested ordering is not available for the particular query.")
             if sync_token is not None:
                 if any(given[k] for k in _RESTRICTIONS):
-                    raise GoogleApiError(400, "syncTokenWithRequestRestrictions",
-                                         "Sync token cannot be used with other request restrictions.",
-                                         domain="calendar")
+                    raise GoogleApiError(
+                        400,
+                        "syncTokenWithRequestRestrictions",
+                        "Sync token cannot be used with other request restrictions.",
+                        domain="calendar",
+                    )
                 items = self._changed_since(cal, sync_token, single_events)
             else:
-                items = self._full(cal, _instant(time_min, "timeMin"), _instant(time_max, "timeMax"),
-                                   _instant(updated_min, "updatedMin"), show_deleted, single_events,
-                                   q, i_cal_uid)
+                items = self._full(
+                    cal,
+                    _instant(time_min, "timeMin"),
+                    _instant(time_max, "timeMax"),
+                    _instant(updated_min, "updatedMin"),
+                    show_deleted,
+                    single_events,
+                    q,
+                    i_cal_uid,
+                )
             if order_by == "updated":
                 items.sort(key=lambda r: r.get("updated", ""))
             elif order_by == "startTime":
                 items.sort(key=lambda r: google_time(r.get("start") or r["originalStartTime"], cal.time_zone)[0])
-            run = _Run(cal.email, cal.epoch, params, items,
-                       _encode(f"sync|{cal.email}|{cal.epoch}|{cal.counter}"))
+            run = _Run(cal.email, cal.epoch, params, items, _encode(f"sync|{cal.email}|{cal.epoch}|{cal.counter}"))
             run_no = self._keep_run(cal.email, run)
             return self._page(cal, run_no, 0, size)
 
@@ -145,7 +178,7 @@ class GoogleListing:
     # -- pages -------------------------------------------------------------------
     def _page(self, cal: GoogleCalendar, run_no: int, offset: int, size: int) -> dict[str, Any]:
         run = self._runs[run_no]
-        chunk = run.items[offset:offset + size]
+        chunk = run.items[offset : offset + size]
         page: dict[str, Any] = {
             "kind": "calendar#events",
             "etag": f'"p{cal.counter:014d}"',
@@ -181,8 +214,14 @@ class GoogleListing:
     # -- incremental -------------------------------------------------------------
     def _changed_since(self, cal: GoogleCalendar, token: str, single_events: bool) -> list[dict[str, Any]]:
         parts = (_decode(token) or "").split("|")
-        if (len(parts) != 4 or parts[0] != "sync" or parts[1] != cal.email
-                or not parts[2].isdigit() or not parts[3].isdigit() or int(parts[2]) != cal.epoch):
+        if (
+            len(parts) != 4
+            or parts[0] != "sync"
+            or parts[1] != cal.email
+            or not parts[2].isdigit()
+            or not parts[3].isdigit()
+            or int(parts[2]) != cal.epoch
+        ):
             raise _gone()
         since = int(parts[3])
         changed = sorted((c for c in cal.events.values() if c.seq > since), key=lambda c: c.seq)
@@ -196,9 +235,17 @@ class GoogleListing:
         return out
 
     # -- full --------------------------------------------------------------------
-    def _full(self, cal: GoogleCalendar, time_min: datetime | None, time_max: datetime | None,
-              updated_min: datetime | None, show_deleted: bool, single_events: bool,
-              q: str | None, ical_uid: str | None) -> list[dict[str, Any]]:
+    def _full(
+        self,
+        cal: GoogleCalendar,
+        time_min: datetime | None,
+        time_max: datetime | None,
+        updated_min: datetime | None,
+        show_deleted: bool,
+        single_events: bool,
+        q: str | None,
+        ical_uid: str | None,
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for held in cal.events.values():
             res = held.resource
@@ -218,8 +265,12 @@ class GoogleListing:
             # Deleted events are hidden unless asked for; Google still returns
             # cancelled instances of series (singleEvents=false) and anything
             # deleted since updatedMin.
-            if (cancelled and not show_deleted and updated_min is None
-                    and not (res.get("recurringEventId") and not single_events)):
+            if (
+                cancelled
+                and not show_deleted
+                and updated_min is None
+                and not (res.get("recurringEventId") and not single_events)
+            ):
                 continue
             if not self._in_window(cal, res, time_min, time_max):
                 continue
@@ -243,13 +294,16 @@ class GoogleListing:
             master = cal.events.get(res.get("recurringEventId", ""))
             length = timedelta(0)
             if master is not None and "start" in master.resource:
-                length = (google_time(master.resource["end"], cal.time_zone)[0]
-                          - google_time(master.resource["start"], cal.time_zone)[0])
+                length = (
+                    google_time(master.resource["end"], cal.time_zone)[0]
+                    - google_time(master.resource["start"], cal.time_zone)[0]
+                )
             end = start + length
         return (lo is None or end > lo) and (hi is None or start < hi)
 
-    def _instances(self, cal: GoogleCalendar, master: dict, lo: datetime | None, hi: datetime | None,
-                   show_deleted: bool) -> list[dict[str, Any]]:
+    def _instances(
+        self, cal: GoogleCalendar, master: dict, lo: datetime | None, hi: datetime | None, show_deleted: bool
+    ) -> list[dict[str, Any]]:
         """singleEvents=true: the series' instances in [lo, hi), exceptions in place."""
         series = series_of(master, cal.time_zone)
         start_at = series.instant(series.dtstart, cal.time_zone)
@@ -270,14 +324,19 @@ class GoogleListing:
 
 
 def _gone() -> GoogleApiError:
-    return GoogleApiError(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.",
-                          domain="calendar")
+    return GoogleApiError(
+        410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.", domain="calendar"
+    )
 
 
 def _matches(res: dict, q: str) -> bool:
     needle = q.lower()
-    hay = [res.get("summary", ""), res.get("description", ""), res.get("location", ""),
-           (res.get("organizer") or {}).get("email", "")]
+    hay = [
+        res.get("summary", ""),
+        res.get("description", ""),
+        res.get("location", ""),
+        (res.get("organizer") or {}).get("email", ""),
+    ]
     hay += [a.get("email", "") for a in res.get("attendees", [])]
     hay += [a.get("displayName", "") for a in res.get("attendees", [])]
     return any(needle in (h or "").lower() for h in hay)

@@ -4,6 +4,7 @@ at 09:00 local across daylight-saving changes. All-day series expand on dates.
 
 dateutil insists that UNTIL be UTC when DTSTART is aware (and floating when it
 is not), while Google accepts either spelling, so UNTIL is rewritten first."""
+
 from __future__ import annotations
 
 import re
@@ -56,7 +57,9 @@ def _date_values(line: str, tz: ZoneInfo | None, dtstart: datetime) -> list[date
         elif tz is not None:
             moment = moment.replace(tzinfo=tz)
         if tz is None:
-            out.append(moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None))
+            out.append(
+                moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+            )
         else:
             out.append(moment.astimezone(tz))
     return out
@@ -67,8 +70,8 @@ class Series:
     """The slots of one Google recurring event."""
 
     all_day: bool
-    tz: ZoneInfo | None          # None for all-day series
-    dtstart: datetime            # aware local, or naive midnight (all-day)
+    tz: ZoneInfo | None  # None for all-day series
+    dtstart: datetime  # aware local, or naive midnight (all-day)
     duration: timedelta
     rules: rruleset
 
@@ -90,8 +93,11 @@ class Series:
 
     def between(self, lo: datetime, hi: datetime) -> list[datetime]:
         """Slots whose [start, start + duration) overlaps [lo, hi) (instants)."""
-        return [s for s in self.rules.between(self.local(lo) - self.duration, self.local(hi), inc=False)
-                if s + self.duration > self.local(lo)]
+        return [
+            s
+            for s in self.rules.between(self.local(lo) - self.duration, self.local(hi), inc=False)
+            if s + self.duration > self.local(lo)
+        ]
 
     def first(self) -> datetime | None:
         return self.rules.after(self.dtstart - timedelta(seconds=1))
@@ -101,8 +107,8 @@ class Series:
 
     def last(self) -> datetime | None:
         """The last slot, or None when the series never ends."""
-        for rule in self.rules._rrule:  # noqa: SLF001 - dateutil has no public accessor
-            if rule._count is None and rule._until is None:  # noqa: SLF001
+        for rule in self.rules._rrule:
+            if rule._count is None and rule._until is None:
                 return None
         return self.rules.before(self.dtstart + timedelta(days=365 * 200))
 

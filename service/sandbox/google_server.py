@@ -13,11 +13,13 @@ the client sends), `GET …/events/{eventId}`, `POST …/events/watch`,
 A token reads only its own user's calendar (`primary` is that calendar):
 another calendar answers 403. Timeline ops go through `apply`, which also
 notifies the calendars' channels."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
@@ -37,13 +39,17 @@ from service.sandbox.oauth_google import GoogleAuth
 from service.sandbox.timefmt import parse_instant
 
 API_PREFIX = "/calendar/v3/"
-READ_SCOPES = frozenset(f"https://www.googleapis.com/auth/{s}" for s in
-                        ("calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly"))
+READ_SCOPES = frozenset(
+    f"https://www.googleapis.com/auth/{s}"
+    for s in ("calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly")
+)
 _JSON = "application/json; charset=UTF-8"
-_FAULTS = {429: ("rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
-           403: ("rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
-           500: ("backendError", "global", "Backend Error"),
-           503: ("backendError", "global", "The service is currently unavailable.")}
+_FAULTS = {
+    429: ("rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
+    403: ("rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
+    500: ("backendError", "global", "Backend Error"),
+    503: ("backendError", "global", "The service is currently unavailable."),
+}
 
 
 def _error(exc: GoogleApiError, headers: dict[str, str] | None = None) -> Response:
@@ -82,19 +88,29 @@ Handler = Callable[[Request, Grant, str], Awaitable[Response]]
 
 
 class GoogleFake:
-    def __init__(self, store: GoogleStore, *, clock: Clock | None = None, issuer: TokenIssuer | None = None,
-                 faults: Faults | None = None, notifier: Notifier | None = None, require_https: bool = False,
-                 channel_max_ttl: timedelta = timedelta(days=30)) -> None:
+    def __init__(
+        self,
+        store: GoogleStore,
+        *,
+        clock: Clock | None = None,
+        issuer: TokenIssuer | None = None,
+        faults: Faults | None = None,
+        notifier: Notifier | None = None,
+        require_https: bool = False,
+        channel_max_ttl: timedelta = timedelta(days=30),
+    ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.issuer = issuer or TokenIssuer(self.clock)
         self.faults = faults or Faults()
         self.notifier = notifier or Notifier(faults=self.faults)
         self.auth = GoogleAuth(self.issuer, known_user=lambda email: email.lower() in self.store.calendars())
-        self.channels = GoogleChannels(self.clock, self.notifier, self.faults, require_https=require_https,
-                                       max_ttl=channel_max_ttl)
-        self.app = FaultMiddleware(self._starlette(), faults=self.faults, target="google",
-                                   api_prefix=API_PREFIX, render=render_fault)
+        self.channels = GoogleChannels(
+            self.clock, self.notifier, self.faults, require_https=require_https, max_ttl=channel_max_ttl
+        )
+        self.app = FaultMiddleware(
+            self._starlette(), faults=self.faults, target="google", api_prefix=API_PREFIX, render=render_fault
+        )
 
     # -- driving the fake ----------------------------------------------------------------
     def apply(self, op: dict[str, Any]) -> int:
@@ -120,26 +136,37 @@ class GoogleFake:
         ]
 
         async def not_found(request: Request, exc: HTTPException) -> Response:
-            return _error(GoogleApiError(exc.status_code, "notFound" if exc.status_code == 404 else "badRequest",
-                                         "Not Found" if exc.status_code == 404 else str(exc.detail)))
+            return _error(
+                GoogleApiError(
+                    exc.status_code,
+                    "notFound" if exc.status_code == 404 else "badRequest",
+                    "Not Found" if exc.status_code == 404 else str(exc.detail),
+                )
+            )
 
         return Starlette(routes=self.auth.routes() + api, exception_handlers={404: not_found, 405: not_found})
 
     def _guard(self, handler: Handler, *, calendar: bool = True) -> Callable[[Request], Awaitable[Response]]:
         """Authentication, access control and Google's error shape around an API handler."""
+
         async def endpoint(request: Request) -> Response:
             try:
                 grant = self.issuer.check("google", request.headers.get("authorization"))
             except TokenRejected:
-                return _error(GoogleApiError(401, "authError", "Invalid Credentials"),
-                              {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'})
+                return _error(
+                    GoogleApiError(401, "authError", "Invalid Credentials"),
+                    {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
+                )
             try:
                 if not READ_SCOPES & set(grant.scopes):
-                    raise GoogleApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.")
+                    raise GoogleApiError(
+                        403, "insufficientPermissions", "Request had insufficient authentication scopes."
+                    )
                 cal = self._calendar_for(grant, request.path_params["calendarId"]) if calendar else ""
                 return await handler(request, grant, cal)
             except GoogleApiError as exc:
                 return _error(exc)
+
         return endpoint
 
     def _calendar_for(self, grant: Grant, calendar_id: str) -> str:
@@ -154,12 +181,21 @@ class GoogleFake:
     async def _list(self, request: Request, grant: Grant, cal: str) -> Response:
         q = request.query_params
         page = self.store.list_events(
-            cal, sync_token=q.get("syncToken"), page_token=q.get("pageToken"), time_min=q.get("timeMin"),
-            time_max=q.get("timeMax"), updated_min=q.get("updatedMin"), max_results=_int(q, "maxResults", 250),
-            show_deleted=_bool(q, "showDeleted"), single_events=_bool(q, "singleEvents"), order_by=q.get("orderBy"),
-            q=q.get("q"), i_cal_uid=q.get("iCalUID"),
+            cal,
+            sync_token=q.get("syncToken"),
+            page_token=q.get("pageToken"),
+            time_min=q.get("timeMin"),
+            time_max=q.get("timeMax"),
+            updated_min=q.get("updatedMin"),
+            max_results=_int(q, "maxResults", 250),
+            show_deleted=_bool(q, "showDeleted"),
+            single_events=_bool(q, "singleEvents"),
+            order_by=q.get("orderBy"),
+            q=q.get("q"),
+            i_cal_uid=q.get("iCalUID"),
             private_extended_property=q.getlist("privateExtendedProperty") or None,
-            shared_extended_property=q.getlist("sharedExtendedProperty") or None)
+            shared_extended_property=q.getlist("sharedExtendedProperty") or None,
+        )
         return JSONResponse(page, media_type=_JSON)
 
     async def _get(self, request: Request, grant: Grant, cal: str) -> Response:

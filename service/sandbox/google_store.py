@@ -16,13 +16,15 @@ Google semantics reproduced here:
 - ending a series with UNTIL/COUNT deletes its exceptions past the new end.
 
 Listing (sync tokens, paging, timeMin) lives in `google_listing`."""
+
 from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from service.sandbox.errors import GoogleApiError, ScenarioError, google_not_found
 from service.sandbox.google_listing import GoogleListing
@@ -39,7 +41,7 @@ _LEADING = ("kind", "etag", "id", "status", "htmlLink", "created", "updated")
 @dataclass
 class _Copy:
     resource: dict[str, Any]
-    seq: int                     # the calendar's change counter at its last change
+    seq: int  # the calendar's change counter at its last change
 
 
 @dataclass
@@ -48,8 +50,8 @@ class GoogleCalendar:
     time_zone: str
     summary: str
     events: dict[str, _Copy] = field(default_factory=dict)
-    counter: int = 0             # bumped by every change: sync tokens point into it
-    epoch: int = 0               # bumped by expire_sync_tokens: older tokens get 410
+    counter: int = 0  # bumped by every change: sync tokens point into it
+    epoch: int = 0  # bumped by expire_sync_tokens: older tokens get 410
     updated: datetime | None = None
 
 
@@ -71,7 +73,7 @@ class GoogleStore(GoogleListing):
     def __init__(self, *, html_base: str = "https://www.google.com/calendar/event") -> None:
         self._lock = threading.RLock()
         self._calendars: dict[str, GoogleCalendar] = {}
-        self._stamp = 0                      # keeps etags unique within one `at`
+        self._stamp = 0  # keeps etags unique within one `at`
         self._html_base = html_base
         GoogleListing.__init__(self)
 
@@ -89,8 +91,13 @@ class GoogleStore(GoogleListing):
         """calendars.get: the calendar resource (its zone names all-day dates)."""
         with self._lock:
             cal = self._calendar(email)
-            return {"kind": "calendar#calendar", "etag": f'"c{cal.epoch}"', "id": cal.email,
-                    "summary": cal.summary, "timeZone": cal.time_zone}
+            return {
+                "kind": "calendar#calendar",
+                "etag": f'"c{cal.epoch}"',
+                "id": cal.email,
+                "summary": cal.summary,
+                "timeZone": cal.time_zone,
+            }
 
     def _calendar(self, email: str, *, create: bool = False) -> GoogleCalendar:
         key = email.lower()
@@ -135,12 +142,19 @@ class GoogleStore(GoogleListing):
         elif kind == "cancel_occurrence":
             self.cancel_occurrence(cals, op["event_id"], parse_instant(op["original_start"]), at=at)
         elif kind == "move_occurrence":
-            self.move_occurrence(cals, op["event_id"], parse_instant(op["original_start"]),
-                                 op["start"], op["end"], at=at)
+            self.move_occurrence(
+                cals, op["event_id"], parse_instant(op["original_start"]), op["start"], op["end"], at=at
+            )
         elif kind == "respond":
             original = op.get("original_start")
-            self.respond(cals, op["event_id"], op["attendee"], op["response"], at=at,
-                         original_start=parse_instant(original) if original else None)
+            self.respond(
+                cals,
+                op["event_id"],
+                op["attendee"],
+                op["response"],
+                at=at,
+                original_start=parse_instant(original) if original else None,
+            )
         else:
             raise ScenarioError(f"unknown op {kind!r}")
 
@@ -198,12 +212,15 @@ class GoogleStore(GoogleListing):
                 resource["status"] = "cancelled"
                 self._save(cal, resource, at)
                 for other in list(cal.events.values()):  # a series takes its exceptions along
-                    if (other.resource.get("recurringEventId") == event_id
-                            and other.resource.get("status") != "cancelled"):
+                    if (
+                        other.resource.get("recurringEventId") == event_id
+                        and other.resource.get("status") != "cancelled"
+                    ):
                         self._save(cal, self._cancelled_stub(other.resource), at)
 
-    def cancel_occurrence(self, calendars: Iterable[str], event_id: str, original_start: datetime,
-                          *, at: datetime) -> None:
+    def cancel_occurrence(
+        self, calendars: Iterable[str], event_id: str, original_start: datetime, *, at: datetime
+    ) -> None:
         with self._lock:
             for email in calendars:
                 cal = self._calendar(email, create=True)
@@ -212,8 +229,16 @@ class GoogleStore(GoogleListing):
                     raise GoogleApiError(410, "deleted", "Resource has been deleted")
                 self._save(cal, self._cancelled_stub(instance), at)
 
-    def move_occurrence(self, calendars: Iterable[str], event_id: str, original_start: datetime,
-                        start: dict[str, Any], end: dict[str, Any], *, at: datetime) -> None:
+    def move_occurrence(
+        self,
+        calendars: Iterable[str],
+        event_id: str,
+        original_start: datetime,
+        start: dict[str, Any],
+        end: dict[str, Any],
+        *,
+        at: datetime,
+    ) -> None:
         with self._lock:
             for email in calendars:
                 cal = self._calendar(email, create=True)
@@ -225,8 +250,16 @@ class GoogleStore(GoogleListing):
                 instance["sequence"] = instance.get("sequence", 0) + 1
                 self._save(cal, instance, at)
 
-    def respond(self, calendars: Iterable[str], event_id: str, attendee: str, response: str, *,
-                at: datetime, original_start: datetime | None = None) -> None:
+    def respond(
+        self,
+        calendars: Iterable[str],
+        event_id: str,
+        attendee: str,
+        response: str,
+        *,
+        at: datetime,
+        original_start: datetime | None = None,
+    ) -> None:
         if response not in _RESPONSES:
             raise ScenarioError(f"unknown response {response!r}")
         with self._lock:
@@ -242,12 +275,14 @@ class GoogleStore(GoogleListing):
                         raise google_not_found()
                     # Answering "all events" also answers the modified instances.
                     targets = [copy.deepcopy(held.resource)] + [
-                        copy.deepcopy(c.resource) for c in cal.events.values()
-                        if c.resource.get("recurringEventId") == event_id
-                        and c.resource.get("status") != "cancelled"]
+                        copy.deepcopy(c.resource)
+                        for c in cal.events.values()
+                        if c.resource.get("recurringEventId") == event_id and c.resource.get("status") != "cancelled"
+                    ]
                 for resource in targets:
-                    people = [a for a in resource.get("attendees", [])
-                              if a.get("email", "").lower() == attendee.lower()]
+                    people = [
+                        a for a in resource.get("attendees", []) if a.get("email", "").lower() == attendee.lower()
+                    ]
                     if not people:
                         raise ScenarioError(f"{attendee} is not an attendee of {resource['id']}")
                     people[0]["responseStatus"] = response
@@ -294,8 +329,7 @@ class GoogleStore(GoogleListing):
         the slot has none yet (404 if the series has no such slot)."""
         master, series = self._master(cal, event_id)
         slot = series.slot_at(original_start)
-        suffix = (original_start.strftime("%Y%m%d") if series.all_day
-                  else instance_suffix(original_start, False))
+        suffix = original_start.strftime("%Y%m%d") if series.all_day else instance_suffix(original_start, False)
         instance_id = f"{event_id}_{suffix}"
         held = cal.events.get(instance_id)
         if held is not None:
@@ -318,15 +352,20 @@ class GoogleStore(GoogleListing):
             zone = master["start"].get("timeZone")
             instance["originalStartTime"] = {"dateTime": google_local(slot), "timeZone": zone}
             instance["start"] = {"dateTime": google_local(slot), "timeZone": zone}
-            instance["end"] = {"dateTime": google_local(slot + series.duration),
-                               "timeZone": master["end"].get("timeZone", zone)}
+            instance["end"] = {
+                "dateTime": google_local(slot + series.duration),
+                "timeZone": master["end"].get("timeZone", zone),
+            }
         return instance
 
     @staticmethod
     def _cancelled_stub(instance: dict[str, Any]) -> dict[str, Any]:
-        return {"id": instance["id"], "status": "cancelled",
-                "recurringEventId": instance["recurringEventId"],
-                "originalStartTime": copy.deepcopy(instance["originalStartTime"])}
+        return {
+            "id": instance["id"],
+            "status": "cancelled",
+            "recurringEventId": instance["recurringEventId"],
+            "originalStartTime": copy.deepcopy(instance["originalStartTime"]),
+        }
 
     def _drop_exceptions_past_end(self, cal: GoogleCalendar, master: dict, at: datetime) -> None:
         series = series_of(master, cal.time_zone)

@@ -14,6 +14,7 @@ calendarView delta as Graph does it:
 - start/end are in UTC unless `Prefer: outlook.timezone` names a zone (all-day
   items keep their floating midnights);
 - an invalidated token answers 410 syncStateNotFound."""
+
 from __future__ import annotations
 
 import base64
@@ -26,7 +27,13 @@ from urllib.parse import quote
 
 from service.sandbox.errors import GraphApiError, graph_not_found
 from service.sandbox.graph_view import (
-    Instance, Mailbox, instance_exists, materialize, render, stub, view,
+    Instance,
+    Mailbox,
+    instance_exists,
+    materialize,
+    render,
+    stub,
+    view,
 )
 from service.sandbox.timefmt import parse_instant
 from service.sandbox.zones import UnknownTimeZone, to_iana
@@ -35,7 +42,7 @@ if TYPE_CHECKING:
     from service.sandbox.graph_view import GraphEvent
 
 MAX_PAGE_SIZE = 1000
-KEPT_ROUNDS = 8        # per mailbox (see GraphDelta)
+KEPT_ROUNDS = 8  # per mailbox (see GraphDelta)
 
 
 @dataclass
@@ -51,7 +58,7 @@ class _DeltaState:
 class _Round:
     mailbox: str
     epoch: int
-    entries: list[dict[str, Any]]      # {"removed": reason} or {"item": Instance, "resource": dict|None}
+    entries: list[dict[str, Any]]  # {"removed": reason} or {"item": Instance, "resource": dict|None}
     delta_no: int
     page_size: int
 
@@ -68,8 +75,9 @@ def _decode(token: str) -> list[str]:
 
 
 def _gone() -> GraphApiError:
-    return GraphApiError(410, "syncStateNotFound",
-                         "The sync state generation is not found or has expired. Resync required.")
+    return GraphApiError(
+        410, "syncStateNotFound", "The sync state generation is not found or has expired. Resync required."
+    )
 
 
 class GraphDelta:
@@ -80,7 +88,7 @@ class GraphDelta:
 
     def __init__(self, *, base_url: str, stub_occurrences: bool, default_page_size: int) -> None:
         self.base_url = base_url.rstrip("/")
-        self.stub_occurrences = stub_occurrences          # knob: occurrences come as stubs
+        self.stub_occurrences = stub_occurrences  # knob: occurrences come as stubs
         self.default_page_size = default_page_size
         # Rounds and the delta states they end in, by number. Only a mailbox's last few
         # are kept: an older token answers 410 (Graph also lets delta tokens expire),
@@ -96,8 +104,15 @@ class GraphDelta:
             self._mailbox(mailbox).epoch += 1  # type: ignore[attr-defined]
 
     # -- GET /users/{id}/events/{id} --------------------------------------------
-    def get_event(self, mailbox: str, event_id: str, *, prefer_timezone: str | None = None,
-                  prefer_utc: bool = False, select: list[str] | None = None) -> dict[str, Any]:
+    def get_event(
+        self,
+        mailbox: str,
+        event_id: str,
+        *,
+        prefer_timezone: str | None = None,
+        prefer_utc: bool = False,
+        select: list[str] | None = None,
+    ) -> dict[str, Any]:
         """A master, single event, exception or occurrence, in full."""
         with self._lock:
             mb = self._mailbox(mailbox)  # type: ignore[attr-defined]
@@ -114,9 +129,16 @@ class GraphDelta:
 
     # -- GET /users/{id}/calendarView/delta ---------------------------------------
     def calendar_view_delta(
-        self, mailbox: str, *, start: str | datetime | None = None, end: str | datetime | None = None,
-        delta_token: str | None = None, skip_token: str | None = None, max_page_size: int | None = None,
-        prefer_timezone: str | None = None, prefer_utc: bool = False,
+        self,
+        mailbox: str,
+        *,
+        start: str | datetime | None = None,
+        end: str | datetime | None = None,
+        delta_token: str | None = None,
+        skip_token: str | None = None,
+        max_page_size: int | None = None,
+        prefer_timezone: str | None = None,
+        prefer_utc: bool = False,
     ) -> dict[str, Any]:
         """One page of calendarView delta, shaped as Graph returns it."""
         with self._lock:
@@ -125,8 +147,13 @@ class GraphDelta:
             size = min(max(int(max_page_size or self.default_page_size), 1), MAX_PAGE_SIZE)
             if skip_token is not None:
                 parts = _decode(skip_token)
-                if (len(parts) != 4 or parts[0] != "skip" or parts[1] != mb.email
-                        or not parts[2].isdigit() or not parts[3].isdigit()):
+                if (
+                    len(parts) != 4
+                    or parts[0] != "skip"
+                    or parts[1] != mb.email
+                    or not parts[2].isdigit()
+                    or not parts[3].isdigit()
+                ):
                     raise _gone()
                 round_no, offset = int(parts[2]), int(parts[3])
                 if round_no not in self._rounds or self._rounds[round_no].epoch != mb.epoch:
@@ -143,9 +170,12 @@ class GraphDelta:
                 lo, hi, before = old.lo, old.hi, old.fingerprints  # the first request's window
             else:
                 if start is None or end is None:
-                    raise GraphApiError(400, "ErrorInvalidParameter",
-                                        "This request requires a time window specified by the query string "
-                                        "parameters StartDateTime and EndDateTime.")
+                    raise GraphApiError(
+                        400,
+                        "ErrorInvalidParameter",
+                        "This request requires a time window specified by the query string "
+                        "parameters StartDateTime and EndDateTime.",
+                    )
                 lo, hi, before = parse_instant(start), parse_instant(end), {}
                 if hi <= lo:
                     raise GraphApiError(400, "ErrorInvalidParameter", "EndDateTime must be after StartDateTime.")
@@ -160,8 +190,9 @@ class GraphDelta:
                     reason = "changed" if instance_exists(mb, gone) else "deleted"
                     entries.append({"removed": reason, "id": gone})
             number, self._round_count = self._round_count, self._round_count + 1
-            self._states[number] = _DeltaState(mb.email, mb.epoch, lo, hi,
-                                               {item.id: item.fingerprint for item in current})
+            self._states[number] = _DeltaState(
+                mb.email, mb.epoch, lo, hi, {item.id: item.fingerprint for item in current}
+            )
             self._rounds[number] = _Round(mb.email, mb.epoch, entries, number, size)
             recent = self._recent.setdefault(mb.email, deque())
             recent.append(number)
@@ -177,8 +208,9 @@ class GraphDelta:
         try:
             to_iana(label)
         except UnknownTimeZone:
-            raise GraphApiError(400, "TimeZoneNotSupportedException",
-                                f"The following TimeZone value is not supported: '{label}'.") from None
+            raise GraphApiError(
+                400, "TimeZoneNotSupportedException", f"The following TimeZone value is not supported: '{label}'."
+            ) from None
         return label
 
     def _snapshot(self, mb: Mailbox, item: Instance) -> dict[str, Any] | None:
@@ -195,12 +227,17 @@ class GraphDelta:
     def _page(self, mb: Mailbox, round_no: int, offset: int, size: int | None, label: str) -> dict[str, Any]:
         run = self._rounds[round_no]
         size = size or run.page_size
-        chunk = run.entries[offset:offset + size]
+        chunk = run.entries[offset : offset + size]
         values: list[dict[str, Any]] = []
         for entry in chunk:
             if "removed" in entry:
-                values.append({"@odata.type": "#microsoft.graph.event", "id": entry["id"],
-                               "@removed": {"reason": entry["removed"]}})
+                values.append(
+                    {
+                        "@odata.type": "#microsoft.graph.event",
+                        "id": entry["id"],
+                        "@removed": {"reason": entry["removed"]},
+                    }
+                )
             elif entry["resource"] is None:
                 values.append(stub(entry["item"], label))
             else:

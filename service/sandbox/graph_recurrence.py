@@ -12,10 +12,11 @@ RRULE conversion check each other.
 - absoluteYearly / relativeYearly: likewise in `month`, every `interval` years.
 Ranges: endDate (inclusive, a date in recurrenceTimeZone), numbered
 (`numberOfOccurrences`), noEnd. Dates before startDate never occur."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
-from typing import Iterator
 
 from service.sandbox.timefmt import add_months, days_in_month
 
@@ -29,8 +30,11 @@ def _weekday_numbers(pattern: dict, fallback: date) -> set[int]:
 
 
 def _relative_day(year: int, month: int, weekdays: set[int], index: str) -> date | None:
-    matches = [date(year, month, d) for d in range(1, days_in_month(year, month) + 1)
-               if date(year, month, d).weekday() in weekdays]
+    matches = [
+        date(year, month, d)
+        for d in range(1, days_in_month(year, month) + 1)
+        if date(year, month, d).weekday() in weekdays
+    ]
     position = INDEXES[(index or "first").lower()]
     if position >= len(matches):
         return None

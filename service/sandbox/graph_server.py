@@ -15,13 +15,16 @@ odata.maxpagesize=N` and `Prefer: outlook.timezone="…"`), `GET
 and `/v1.0/subscriptions` (POST, GET, GET/PATCH/DELETE by id, reauthorize).
 Links come back absolute on the fake's own base. Errors use Graph's shape
 with innerError; 429/503 carry Retry-After."""
+
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -44,23 +47,37 @@ DEFAULT_TENANT = str(uuid.uuid5(uuid.NAMESPACE_DNS, "tenant.fake.test"))
 READ_PERMISSIONS = frozenset({"Calendars.Read", "Calendars.ReadWrite"})
 _JSON = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
 _NOT_IN_DELTA = ("$select", "$filter", "$orderby", "$expand", "$search", "$top")
-_FAULTS = {429: ("TooManyRequests", "Please retry again later."),
-           503: ("ServiceUnavailable", "Service is temporarily unavailable. Please retry later."),
-           500: ("generalException", "General exception while processing."),
-           504: ("GatewayTimeout", "Gateway timeout."),
-           401: ("InvalidAuthenticationToken", "Access token validation failure."),
-           403: ("ErrorAccessDenied", "Access is denied. Check credentials and try again.")}
-_TOKEN_MESSAGES = {"missing": "Access token is empty.",
-                   "invalid": "IDX14100: JWT is not well formed, there are no dots (.).",
-                   "expired": "Lifetime validation failed, the token is expired."}
+_FAULTS = {
+    429: ("TooManyRequests", "Please retry again later."),
+    503: ("ServiceUnavailable", "Service is temporarily unavailable. Please retry later."),
+    500: ("generalException", "General exception while processing."),
+    504: ("GatewayTimeout", "Gateway timeout."),
+    401: ("InvalidAuthenticationToken", "Access token validation failure."),
+    403: ("ErrorAccessDenied", "Access is denied. Check credentials and try again."),
+}
+_TOKEN_MESSAGES = {
+    "missing": "Access token is empty.",
+    "invalid": "IDX14100: JWT is not well formed, there are no dots (.).",
+    "expired": "Lifetime validation failed, the token is expired.",
+}
 Handler = Callable[[Request, Grant], Awaitable[Response]]
 
 
 class GraphFake:
-    def __init__(self, store: GraphStore, *, clock: Clock | None = None, issuer: TokenIssuer | None = None,
-                 faults: Faults | None = None, notifier: Notifier | None = None, tenant_id: str = DEFAULT_TENANT,
-                 login_host: str = FAKE_LOGIN_HOST, max_subscription_minutes: int = 10080,
-                 validate_on_renew: bool = True, require_https: bool = False) -> None:
+    def __init__(
+        self,
+        store: GraphStore,
+        *,
+        clock: Clock | None = None,
+        issuer: TokenIssuer | None = None,
+        faults: Faults | None = None,
+        notifier: Notifier | None = None,
+        tenant_id: str = DEFAULT_TENANT,
+        login_host: str = FAKE_LOGIN_HOST,
+        max_subscription_minutes: int = 10080,
+        validate_on_renew: bool = True,
+        require_https: bool = False,
+    ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.issuer = issuer or TokenIssuer(self.clock)
@@ -68,11 +85,18 @@ class GraphFake:
         self.notifier = notifier or Notifier(faults=self.faults)
         self.tenant_id = tenant_id
         self.entra = EntraAuth(self.issuer, tenant_id, login_host, known_user=store.has_mailbox)
-        self.subscriptions = GraphSubscriptions(self.clock, self.notifier, self.faults, tenant_id,
-                                                max_minutes=max_subscription_minutes,
-                                                validate_on_renew=validate_on_renew, require_https=require_https)
-        self.app = FaultMiddleware(self._starlette(), faults=self.faults, target="graph", api_prefix=API_PREFIX,
-                                   render=self._render_fault)
+        self.subscriptions = GraphSubscriptions(
+            self.clock,
+            self.notifier,
+            self.faults,
+            tenant_id,
+            max_minutes=max_subscription_minutes,
+            validate_on_renew=validate_on_renew,
+            require_https=require_https,
+        )
+        self.app = FaultMiddleware(
+            self._starlette(), faults=self.faults, target="graph", api_prefix=API_PREFIX, render=self._render_fault
+        )
 
     @property
     def authority(self) -> str:
@@ -90,10 +114,8 @@ class GraphFake:
     def changed(self, mailbox: str, event_id: str, change_type: str, *, at: datetime | None = None) -> int:
         etag = None
         if change_type != "deleted":
-            try:
+            with contextlib.suppress(GraphApiError):
                 etag = self.store.get_event(mailbox, event_id).get("changeKey")
-            except GraphApiError:
-                pass
         return self.subscriptions.notify(mailbox, change_type, event_id, etag=etag, at=at)
 
     def invalidate_delta_tokens(self, mailbox: str) -> None:
@@ -106,9 +128,17 @@ class GraphFake:
     def _error(self, request: Request, exc: GraphApiError, headers: dict[str, str] | None = None) -> Response:
         code = self.faults.graph_gone_code if exc.status == 410 else exc.code
         request_id = str(uuid.uuid4())
-        body = {"error": {"code": code, "message": exc.message, "innerError": {
-            "date": self.clock.now().strftime("%Y-%m-%dT%H:%M:%S"), "request-id": request_id,
-            "client-request-id": request.headers.get("client-request-id", request_id)}}}
+        body = {
+            "error": {
+                "code": code,
+                "message": exc.message,
+                "innerError": {
+                    "date": self.clock.now().strftime("%Y-%m-%dT%H:%M:%S"),
+                    "request-id": request_id,
+                    "client-request-id": request.headers.get("client-request-id", request_id),
+                },
+            }
+        }
         out = {"request-id": request_id, **(headers or {})}
         if exc.status in (429, 503) and "Retry-After" not in out:
             out["Retry-After"] = "1"  # Graph always says how long to back off
@@ -121,21 +151,30 @@ class GraphFake:
     # -- app ---------------------------------------------------------------------------
     def _starlette(self) -> Starlette:
         g = self._guard
-        api = [Route(API_PREFIX + prefix + suffix, g(handler), methods=["GET"])
-               for prefix in ("users/{user}/", "me/")
-               for suffix, handler in (("calendarView/delta", self._delta), ("calendar/calendarView/delta", self._delta),
-                                       ("events/{eventId:path}", self._event))]
-        api += [Route(API_PREFIX + "subscriptions", g(self._create_sub), methods=["POST"]),
-                Route(API_PREFIX + "subscriptions", g(self._list_subs), methods=["GET"]),
-                Route(API_PREFIX + "subscriptions/{id}", g(self._get_sub), methods=["GET"]),
-                Route(API_PREFIX + "subscriptions/{id}", g(self._renew_sub), methods=["PATCH"]),
-                Route(API_PREFIX + "subscriptions/{id}", g(self._delete_sub), methods=["DELETE"]),
-                Route(API_PREFIX + "subscriptions/{id}/reauthorize", g(self._reauthorize), methods=["POST"])]
+        api = [
+            Route(API_PREFIX + prefix + suffix, g(handler), methods=["GET"])
+            for prefix in ("users/{user}/", "me/")
+            for suffix, handler in (
+                ("calendarView/delta", self._delta),
+                ("calendar/calendarView/delta", self._delta),
+                ("events/{eventId:path}", self._event),
+            )
+        ]
+        api += [
+            Route(API_PREFIX + "subscriptions", g(self._create_sub), methods=["POST"]),
+            Route(API_PREFIX + "subscriptions", g(self._list_subs), methods=["GET"]),
+            Route(API_PREFIX + "subscriptions/{id}", g(self._get_sub), methods=["GET"]),
+            Route(API_PREFIX + "subscriptions/{id}", g(self._renew_sub), methods=["PATCH"]),
+            Route(API_PREFIX + "subscriptions/{id}", g(self._delete_sub), methods=["DELETE"]),
+            Route(API_PREFIX + "subscriptions/{id}/reauthorize", g(self._reauthorize), methods=["POST"]),
+        ]
 
         async def unknown(request: Request, exc: HTTPException) -> Response:
             status = 405 if exc.status_code == 405 else 400
-            return self._error(request, GraphApiError(status, "BadRequest",
-                                                      f"Resource not found for the segment '{request.url.path}'."))
+            return self._error(
+                request,
+                GraphApiError(status, "BadRequest", f"Resource not found for the segment '{request.url.path}'."),
+            )
 
         return Starlette(routes=self.entra.routes() + api, exception_handlers={404: unknown, 405: unknown})
 
@@ -144,12 +183,20 @@ class GraphFake:
             try:
                 grant = self.issuer.check("graph", request.headers.get("authorization"))
             except TokenRejected as exc:
-                return self._error(request, GraphApiError(401, "InvalidAuthenticationToken", _TOKEN_MESSAGES[exc.why]),
-                                   {"WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"'})
+                return self._error(
+                    request,
+                    GraphApiError(401, "InvalidAuthenticationToken", _TOKEN_MESSAGES[exc.why]),
+                    {
+                        "WWW-Authenticate": 'Bearer realm="", '
+                        'authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
+                        'client_id="00000003-0000-0000-c000-000000000000"'
+                    },
+                )
             try:
                 return await handler(request, grant)
             except GraphApiError as exc:
                 return self._error(request, exc)
+
         return endpoint
 
     def mailbox_for(self, grant: Grant, user: str | None) -> str:
@@ -171,20 +218,34 @@ class GraphFake:
         q = request.query_params
         unsupported = [k for k in _NOT_IN_DELTA if k in q]
         if unsupported:
-            raise GraphApiError(400, "ErrorInvalidUrlQuery", f"The following parameters are not supported with "
-                                f"change tracking over the 'CalendarView' resource: '{unsupported[0]}'.")
+            raise GraphApiError(
+                400,
+                "ErrorInvalidUrlQuery",
+                f"The following parameters are not supported with "
+                f"change tracking over the 'CalendarView' resource: '{unsupported[0]}'.",
+            )
         size, zone, applied = _prefer(request)
         page = self.store.calendar_view_delta(
-            mailbox, start=q.get("startDateTime"), end=q.get("endDateTime"), delta_token=q.get("$deltatoken"),
-            skip_token=q.get("$skiptoken"), max_page_size=size, prefer_timezone=zone)
+            mailbox,
+            start=q.get("startDateTime"),
+            end=q.get("endDateTime"),
+            delta_token=q.get("$deltatoken"),
+            skip_token=q.get("$skiptoken"),
+            max_page_size=size,
+            prefer_timezone=zone,
+        )
         return self._json(request, _rebase(page, self.store.base_url, f"{request.base_url}v1.0"), applied)
 
     async def _event(self, request: Request, grant: Grant) -> Response:
         mailbox = self.mailbox_for(grant, request.path_params.get("user"))
         select = request.query_params.get("$select")
         _, zone, applied = _prefer(request)
-        event = self.store.get_event(mailbox, request.path_params["eventId"], prefer_timezone=zone,
-                                     select=[s.strip() for s in select.split(",")] if select else None)
+        event = self.store.get_event(
+            mailbox,
+            request.path_params["eventId"],
+            prefer_timezone=zone,
+            select=[s.strip() for s in select.split(",")] if select else None,
+        )
         event = {"@odata.context": f"{request.base_url}v1.0/$metadata#users('{mailbox}')/events/$entity", **event}
         return self._json(request, event, [a for a in applied if a.startswith("outlook")])
 
@@ -199,8 +260,13 @@ class GraphFake:
 
     async def _list_subs(self, request: Request, grant: Grant) -> Response:
         base = f"{request.base_url}v1.0"
-        return self._json(request, {"@odata.context": f"{base}/$metadata#subscriptions",
-                                    "value": [s.resource_json(base) for s in self.subscriptions.listed(grant)]})
+        return self._json(
+            request,
+            {
+                "@odata.context": f"{base}/$metadata#subscriptions",
+                "value": [s.resource_json(base) for s in self.subscriptions.listed(grant)],
+            },
+        )
 
     async def _get_sub(self, request: Request, grant: Grant) -> Response:
         sub = self.subscriptions.get(grant, request.path_params["id"])
@@ -229,7 +295,9 @@ def _prefer(request: Request) -> tuple[int | None, str | None, list[str]]:
     """(odata.maxpagesize, outlook.timezone, the preferences applied) from Prefer headers."""
     raw = ", ".join(request.headers.getlist("prefer"))
     size_match = re.search(r"odata\.maxpagesize\s*=\s*(\d+)", raw)
-    zone_match = re.search(r'outlook\.timezone\s*=\s*"([^"]*)"', raw) or re.search(r"outlook\.timezone\s*=\s*([^,;\s]+)", raw)
+    zone_match = re.search(r'outlook\.timezone\s*=\s*"([^"]*)"', raw) or re.search(
+        r"outlook\.timezone\s*=\s*([^,;\s]+)", raw
+    )
     applied = []
     if size_match:
         applied.append(f"odata.maxpagesize={size_match.group(1)}")
@@ -242,7 +310,7 @@ def _rebase(page: dict[str, Any], store_base: str, base: str) -> dict[str, Any]:
     """The store writes links on its own base; serve them on the base the client used."""
     for key in ("@odata.context", "@odata.nextLink", "@odata.deltaLink"):
         if isinstance(page.get(key), str) and page[key].startswith(store_base):
-            page[key] = base + page[key][len(store_base):]
+            page[key] = base + page[key][len(store_base) :]
     return page
 
 

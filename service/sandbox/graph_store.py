@@ -14,12 +14,14 @@ Graph semantics reproduced here:
 - v1.0 has no `uid` property: it is kept internally and never served.
 
 Reading (get_event, calendar_view_delta) lives in `graph_delta`."""
+
 from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from service.sandbox.errors import GraphApiError, ScenarioError, graph_not_found
 from service.sandbox.graph_delta import GraphDelta
@@ -29,8 +31,14 @@ from service.sandbox.timefmt import UTC, graph_offset, graph_stamp, graph_time, 
 from service.sandbox.zones import UnknownTimeZone, to_iana
 
 _PROVIDER_FIELDS = ("createdDateTime", "lastModifiedDateTime", "changeKey", "@odata.etag", "@odata.type")
-_RESPONSES = {"accepted": "accepted", "tentative": "tentativelyAccepted", "declined": "declined",
-              "tentativelyAccepted": "tentativelyAccepted", "none": "none", "notResponded": "notResponded"}
+_RESPONSES = {
+    "accepted": "accepted",
+    "tentative": "tentativelyAccepted",
+    "declined": "declined",
+    "tentativelyAccepted": "tentativelyAccepted",
+    "none": "none",
+    "notResponded": "notResponded",
+}
 _NEVER = "0001-01-01T00:00:00Z"
 
 
@@ -38,22 +46,31 @@ def _check_zone(name: str | None) -> None:
     try:
         to_iana(name or "UTC")
     except UnknownTimeZone:
-        raise GraphApiError(400, "TimeZoneNotSupportedException",
-                            f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.") from None
+        raise GraphApiError(
+            400,
+            "TimeZoneNotSupportedException",
+            f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
+        ) from None
 
 
 class GraphStore(GraphDelta):
     """All mailboxes of one fake Graph server. Thread-safe."""
 
-    def __init__(self, *, base_url: str = "https://graph.microsoft.com/v1.0", stub_occurrences: bool = True,
-                 default_page_size: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str = "https://graph.microsoft.com/v1.0",
+        stub_occurrences: bool = True,
+        default_page_size: int = 10,
+    ) -> None:
         self._lock = threading.RLock()
         self._mailboxes: dict[str, Mailbox] = {}
-        self._by_object_id: dict[str, str] = {}          # Entra object id → mailbox (`/users/{id}` paths)
+        self._by_object_id: dict[str, str] = {}  # Entra object id → mailbox (`/users/{id}` paths)
         self._serial = 0
-        self._uids: dict[tuple[str, str], str] = {}     # (mailbox, id) → iCalendar UID (beta `uid`)
-        GraphDelta.__init__(self, base_url=base_url, stub_occurrences=stub_occurrences,
-                            default_page_size=default_page_size)
+        self._uids: dict[tuple[str, str], str] = {}  # (mailbox, id) → iCalendar UID (beta `uid`)
+        GraphDelta.__init__(
+            self, base_url=base_url, stub_occurrences=stub_occurrences, default_page_size=default_page_size
+        )
 
     # -- mailboxes -------------------------------------------------------------
     def add_mailbox(self, email: str, *, time_zone: str = "UTC") -> None:
@@ -125,12 +142,19 @@ class GraphStore(GraphDelta):
             res.setdefault("organizer", {"emailAddress": {"name": mb.email, "address": mb.email}})
             res.setdefault("iCalUId", uid or f"{event_id}@fake.graph")
             res.setdefault("attendees", [])
-            for key, default in (("isAllDay", False), ("isCancelled", False), ("showAs", "busy"),
-                                 ("categories", []), ("hasAttachments", False), ("seriesMasterId", None)):
+            for key, default in (
+                ("isAllDay", False),
+                ("isCancelled", False),
+                ("showAs", "busy"),
+                ("categories", []),
+                ("hasAttachments", False),
+                ("seriesMasterId", None),
+            ):
                 res.setdefault(key, default)
             res["isOrganizer"] = organizer.lower() == mb.email
-            res.setdefault("responseStatus", {"response": "organizer" if res["isOrganizer"] else "notResponded",
-                                              "time": _NEVER})
+            res.setdefault(
+                "responseStatus", {"response": "organizer" if res["isOrganizer"] else "notResponded", "time": _NEVER}
+            )
             res["createdDateTime"] = graph_stamp(at)
             self._shape(res, event.get("type"))
             mb.events[event_id] = GraphEvent(res)
@@ -166,8 +190,9 @@ class GraphStore(GraphDelta):
             master, original = self._occurrence(mb, event_id)
             self.cancel_occurrence([mb.email], master.resource["id"], original, at=at)
 
-    def cancel_occurrence(self, calendars: Iterable[str], event_id: str, original_start: datetime,
-                          *, at: datetime) -> None:
+    def cancel_occurrence(
+        self, calendars: Iterable[str], event_id: str, original_start: datetime, *, at: datetime
+    ) -> None:
         with self._lock:
             mb = self._mailbox(self._one(calendars), create=True)
             master = self._master(mb, event_id)
@@ -178,8 +203,16 @@ class GraphStore(GraphDelta):
             master.resource["cancelledOccurrences"] = self._cancelled_ids(master)
             self._touch(mb, master.resource, at)
 
-    def move_occurrence(self, calendars: Iterable[str], event_id: str, original_start: datetime,
-                        start: dict[str, Any], end: dict[str, Any], *, at: datetime) -> None:
+    def move_occurrence(
+        self,
+        calendars: Iterable[str],
+        event_id: str,
+        original_start: datetime,
+        start: dict[str, Any],
+        end: dict[str, Any],
+        *,
+        at: datetime,
+    ) -> None:
         with self._lock:
             mb = self._mailbox(self._one(calendars), create=True)
             _check_zone(start.get("timeZone"))
@@ -191,8 +224,16 @@ class GraphStore(GraphDelta):
             exc["start"], exc["end"] = copy.deepcopy(start), copy.deepcopy(end)
             self._save_exception(mb, master, original, exc, at)
 
-    def respond(self, calendars: Iterable[str], event_id: str, attendee: str, response: str, *,
-                at: datetime, original_start: datetime | None = None) -> None:
+    def respond(
+        self,
+        calendars: Iterable[str],
+        event_id: str,
+        attendee: str,
+        response: str,
+        *,
+        at: datetime,
+        original_start: datetime | None = None,
+    ) -> None:
         if response not in _RESPONSES:
             raise ScenarioError(f"unknown response {response!r}")
         with self._lock:
@@ -279,8 +320,9 @@ class GraphStore(GraphDelta):
         exc.pop("cancelledOccurrences", None)
         return exc
 
-    def _save_exception(self, mb: Mailbox, master: GraphEvent, original: datetime, exc: dict[str, Any],
-                        at: datetime) -> None:
+    def _save_exception(
+        self, mb: Mailbox, master: GraphEvent, original: datetime, exc: dict[str, Any], at: datetime
+    ) -> None:
         self._touch(mb, exc, at)
         master.exceptions[original] = exc
         master.resource["exceptionOccurrences"] = [e["id"] for e in master.exceptions.values()]
@@ -299,8 +341,7 @@ class GraphStore(GraphDelta):
     @staticmethod
     def _cancelled_ids(master: GraphEvent) -> list[str]:
         tz = shape_of(master.resource).tz
-        return [f"OID.{master.resource['id']}.{o.astimezone(tz).date().isoformat()}"
-                for o in sorted(master.cancelled)]
+        return [f"OID.{master.resource['id']}.{o.astimezone(tz).date().isoformat()}" for o in sorted(master.cancelled)]
 
     @staticmethod
     def _answer(mb: Mailbox, res: dict[str, Any], attendee: str, answer: dict[str, str]) -> None:

@@ -19,6 +19,7 @@ As Graph does it:
   go to the lifecycleNotificationUrl, fired by `fire_lifecycle`;
 - expired subscriptions get nothing; deleted ones get nothing unless
   `faults.deliver_after_stop`."""
+
 from __future__ import annotations
 
 import json
@@ -60,14 +61,24 @@ class Subscription:
     deleted: bool = False
 
     def resource_json(self, base: str) -> dict[str, Any]:
-        return {"@odata.context": f"{base}/$metadata#subscriptions/$entity", "id": self.id,
-                "resource": self.resource, "applicationId": self.application_id,
-                "changeType": ",".join(sorted(self.change_types)), "clientState": self.client_state,
-                "notificationUrl": self.notification_url, "notificationQueryOptions": None,
-                "lifecycleNotificationUrl": self.lifecycle_url,
-                "expirationDateTime": graph_stamp(self.expiration), "creatorId": self.creator_id,
-                "includeResourceData": False, "latestSupportedTlsVersion": "v1_2",
-                "encryptionCertificate": None, "encryptionCertificateId": None, "notificationUrlAppId": None}
+        return {
+            "@odata.context": f"{base}/$metadata#subscriptions/$entity",
+            "id": self.id,
+            "resource": self.resource,
+            "applicationId": self.application_id,
+            "changeType": ",".join(sorted(self.change_types)),
+            "clientState": self.client_state,
+            "notificationUrl": self.notification_url,
+            "notificationQueryOptions": None,
+            "lifecycleNotificationUrl": self.lifecycle_url,
+            "expirationDateTime": graph_stamp(self.expiration),
+            "creatorId": self.creator_id,
+            "includeResourceData": False,
+            "latestSupportedTlsVersion": "v1_2",
+            "encryptionCertificate": None,
+            "encryptionCertificateId": None,
+            "notificationUrlAppId": None,
+        }
 
 
 def parse_expiration(value: Any) -> datetime:
@@ -79,13 +90,23 @@ def parse_expiration(value: Any) -> datetime:
 
 
 class GraphSubscriptions:
-    def __init__(self, clock: Clock, notifier: Notifier, faults: Faults, tenant_id: str, *,
-                 max_minutes: int = 10080, validate_on_renew: bool = True, require_https: bool = False,
-                 validation_timeout: float = 10.0, notification_timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        notifier: Notifier,
+        faults: Faults,
+        tenant_id: str,
+        *,
+        max_minutes: int = 10080,
+        validate_on_renew: bool = True,
+        require_https: bool = False,
+        validation_timeout: float = 10.0,
+        notification_timeout: float = 3.0,
+    ) -> None:
         self.clock, self.notifier, self.faults, self.tenant_id = clock, notifier, faults, tenant_id
         self.max_minutes = max_minutes
         self.validate_on_renew = validate_on_renew
-        self.require_https = require_https       # Graph insists on https; loopback receivers are http
+        self.require_https = require_https  # Graph insists on https; loopback receivers are http
         self.validation_timeout = validation_timeout
         self.notification_timeout = notification_timeout
         self._subs: dict[str, Subscription] = {}
@@ -118,10 +139,20 @@ class GraphSubscriptions:
         expiration = self._check_expiration(body["expirationDateTime"])
         url, lifecycle = str(body["notificationUrl"]), body.get("lifecycleNotificationUrl")
         await self._validate(url, lifecycle)
-        sub = Subscription(str(uuid.uuid4()), mailbox, str(body["resource"]), changes, url,
-                           str(lifecycle) if lifecycle else None, None if state is None else str(state),
-                           expiration, grant.client_id, object_id(grant.user) if grant.user else
-                           str(uuid.uuid5(uuid.NAMESPACE_URL, f"fake-entra:sp:{grant.client_id}")))
+        sub = Subscription(
+            str(uuid.uuid4()),
+            mailbox,
+            str(body["resource"]),
+            changes,
+            url,
+            str(lifecycle) if lifecycle else None,
+            None if state is None else str(state),
+            expiration,
+            grant.client_id,
+            object_id(grant.user)
+            if grant.user
+            else str(uuid.uuid5(uuid.NAMESPACE_URL, f"fake-entra:sp:{grant.client_id}")),
+        )
         with self._lock:
             self._subs[sub.id] = sub
             self._by_mailbox.setdefault(sub.mailbox, []).append(sub)
@@ -129,8 +160,9 @@ class GraphSubscriptions:
 
     async def renew(self, grant: Grant, sub_id: str, body: dict[str, Any]) -> Subscription:
         sub = self.get(grant, sub_id)
-        expiration = self._check_expiration(body["expirationDateTime"]) if "expirationDateTime" in body \
-            else sub.expiration
+        expiration = (
+            self._check_expiration(body["expirationDateTime"]) if "expirationDateTime" in body else sub.expiration
+        )
         url = str(body.get("notificationUrl") or sub.notification_url)
         if self.validate_on_renew or url != sub.notification_url:
             await self._validate(url, sub.lifecycle_url)
@@ -154,29 +186,54 @@ class GraphSubscriptions:
 
     def listed(self, grant: Grant) -> list[Subscription]:
         now = self.clock.now()
-        return [s for s in self.all() if s.application_id == grant.client_id and now < s.expiration
-                and (grant.user is None or s.mailbox == grant.user)]
+        return [
+            s
+            for s in self.all()
+            if s.application_id == grant.client_id
+            and now < s.expiration
+            and (grant.user is None or s.mailbox == grant.user)
+        ]
 
     # -- notifications ---------------------------------------------------------------------
-    def notify(self, mailbox: str, change_type: str, event_id: str, *, etag: str | None = None,
-               at: datetime | None = None) -> int:
+    def notify(
+        self, mailbox: str, change_type: str, event_id: str, *, etag: str | None = None, at: datetime | None = None
+    ) -> int:
         when = at or self.clock.now()
         with self._lock:
             held = list(self._by_mailbox.get(mailbox.lower(), ()))
-        targets = [s for s in held if (not s.deleted or self.faults.deliver_after_stop)
-                   and change_type in s.change_types and when < s.expiration]
+        targets = [
+            s
+            for s in held
+            if (not s.deleted or self.faults.deliver_after_stop)
+            and change_type in s.change_types
+            and when < s.expiration
+        ]
         resource = f"Users/{object_id(mailbox)}/Events/{event_id}"
         for sub in targets:
             data: dict[str, Any] = {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": resource, "id": event_id}
             if etag:
                 data["@odata.etag"] = f'W/"{etag}"'
-            item = {"subscriptionId": sub.id, "subscriptionExpirationDateTime": graph_stamp(sub.expiration),
-                    "changeType": change_type, "resource": resource, "resourceData": data,
-                    "clientState": sub.client_state, "tenantId": self.tenant_id}
-            self.notifier.enqueue(Delivery("graph", sub.notification_url, sub.id, dict(_JSON),
-                                           json.dumps({"value": [item]}).encode(), self.notification_timeout,
-                                           frozenset({202}), {"mailbox": sub.mailbox, "changeType": change_type,
-                                                              "eventId": event_id}))
+            item = {
+                "subscriptionId": sub.id,
+                "subscriptionExpirationDateTime": graph_stamp(sub.expiration),
+                "changeType": change_type,
+                "resource": resource,
+                "resourceData": data,
+                "clientState": sub.client_state,
+                "tenantId": self.tenant_id,
+            }
+            self.notifier.enqueue(
+                Delivery(
+                    "graph",
+                    sub.notification_url,
+                    sub.id,
+                    dict(_JSON),
+                    json.dumps({"value": [item]}).encode(),
+                    self.notification_timeout,
+                    frozenset({202}),
+                    {"mailbox": sub.mailbox, "changeType": change_type, "eventId": event_id},
+                )
+            )
         return len(targets)
 
     def fire_lifecycle(self, sub_id: str, event: str) -> bool:
@@ -190,12 +247,26 @@ class GraphSubscriptions:
                 sub.deleted = True
         if not sub.lifecycle_url:
             return False
-        item = {"subscriptionId": sub.id, "subscriptionExpirationDateTime": graph_stamp(sub.expiration),
-                "tenantId": self.tenant_id, "clientState": sub.client_state, "lifecycleEvent": event,
-                "resource": sub.resource}
-        self.notifier.enqueue(Delivery("graph-lifecycle", sub.lifecycle_url, sub.id, dict(_JSON),
-                                       json.dumps({"value": [item]}).encode(), self.notification_timeout,
-                                       frozenset({202}), {"lifecycleEvent": event}))
+        item = {
+            "subscriptionId": sub.id,
+            "subscriptionExpirationDateTime": graph_stamp(sub.expiration),
+            "tenantId": self.tenant_id,
+            "clientState": sub.client_state,
+            "lifecycleEvent": event,
+            "resource": sub.resource,
+        }
+        self.notifier.enqueue(
+            Delivery(
+                "graph-lifecycle",
+                sub.lifecycle_url,
+                sub.id,
+                dict(_JSON),
+                json.dumps({"value": [item]}).encode(),
+                self.notification_timeout,
+                frozenset({202}),
+                {"lifecycleEvent": event},
+            )
+        )
         return True
 
     # -- helpers --------------------------------------------------------------------------------
@@ -204,8 +275,9 @@ class GraphSubscriptions:
         if expiration <= now:
             raise GraphApiError(400, "ExtensionError", "Subscription expiration must be in the future.")
         if expiration > now + timedelta(minutes=self.max_minutes):
-            raise GraphApiError(400, "ExtensionError",
-                                f"Subscription expiration can only be {self.max_minutes} minutes in the future.")
+            raise GraphApiError(
+                400, "ExtensionError", f"Subscription expiration can only be {self.max_minutes} minutes in the future."
+            )
         return expiration
 
     async def _validate(self, url: str, lifecycle: Any) -> None:
@@ -216,9 +288,21 @@ class GraphSubscriptions:
                 raise GraphApiError(400, "InvalidRequest", "The Url scheme must be https.")
             token = f"Validation: Testing client application reachability for subscription Request-Id: {uuid.uuid4()}"
             sep = "&" if "?" in str(target) else "?"
-            result = await self.notifier.send_now(Delivery(
-                "graph-validation", f"{target}{sep}validationToken={quote(token, safe='')}", "",
-                {"Content-Type": "text/plain; charset=utf-8"}, b"", self.validation_timeout, frozenset({200})))
+            result = await self.notifier.send_now(
+                Delivery(
+                    "graph-validation",
+                    f"{target}{sep}validationToken={quote(token, safe='')}",
+                    "",
+                    {"Content-Type": "text/plain; charset=utf-8"},
+                    b"",
+                    self.validation_timeout,
+                    frozenset({200}),
+                )
+            )
             if not (result.ok and result.text == token and result.content_type.startswith("text/plain")):
-                raise GraphApiError(400, "ValidationError", f"Subscription validation request failed. {label} "
-                                    "endpoint must respond with 200 OK to validation request.")
+                raise GraphApiError(
+                    400,
+                    "ValidationError",
+                    f"Subscription validation request failed. {label} "
+                    "endpoint must respond with 200 OK to validation request.",
+                )

@@ -5,6 +5,7 @@ calendar view expands them into, and how each is rendered.
 Occurrence ids are derived from the master id and the original start, so they
 are stable across calls and an occurrence keeps its id when it becomes an
 exception (as on Graph)."""
+
 from __future__ import annotations
 
 import base64
@@ -30,7 +31,7 @@ class GraphEvent:
 
     resource: dict[str, Any]
     exceptions: dict[datetime, dict[str, Any]] = field(default_factory=dict)  # original start (UTC) →
-    cancelled: set[datetime] = field(default_factory=set)                    # original starts (UTC)
+    cancelled: set[datetime] = field(default_factory=set)  # original starts (UTC)
     # A master's slots by (changeKey, window): delta rounds keep their first window,
     # so each round would otherwise expand every series of the mailbox again.
     slots: dict[tuple, tuple[SeriesShape, list[datetime]]] = field(default_factory=dict, repr=False)
@@ -64,9 +65,18 @@ class GraphEvent:
                     continue
                 occ = occurrence_id(event_id, original)
                 mb.occurrences[occ] = (event_id, original)
-                found.append(Instance(occ, "occurrence", slot, slot + shape.duration,
-                                      ("occurrence", res["changeKey"], slot), event_id, original,
-                                      _all_day_zone(res)))
+                found.append(
+                    Instance(
+                        occ,
+                        "occurrence",
+                        slot,
+                        slot + shape.duration,
+                        ("occurrence", res["changeKey"], slot),
+                        event_id,
+                        original,
+                        _all_day_zone(res),
+                    )
+                )
             self.instances[key] = found
         return found
 
@@ -85,13 +95,13 @@ class Instance:
     """One item of a calendar view."""
 
     id: str
-    type: str                          # singleInstance | occurrence | exception
+    type: str  # singleInstance | occurrence | exception
     start: datetime
     end: datetime
     fingerprint: tuple
     master_id: str | None = None
     original_start: datetime | None = None
-    all_day_zone: str | None = None    # all-day items: the zone label their midnights float in
+    all_day_zone: str | None = None  # all-day items: the zone label their midnights float in
 
 
 def change_key(mailbox: str, event_id: str, serial: int) -> str:
@@ -116,8 +126,8 @@ def occurrence_ical_uid(master_uid: str, local_day: date) -> str:
 
 @dataclass(frozen=True)
 class SeriesShape:
-    tz: ZoneInfo                      # recurrence zone
-    clock: time                       # local start time in that zone
+    tz: ZoneInfo  # recurrence zone
+    clock: time  # local start time in that zone
     duration: timedelta
     recurrence: dict[str, Any]
 
@@ -174,16 +184,28 @@ def view(mb: Mailbox, lo: datetime, hi: datetime) -> list[Instance]:
         if res.get("type") != "seriesMaster":
             start, end = event_times(res)
             if start < hi and end > lo:
-                out.append(Instance(event_id, "singleInstance", start, end, (res["changeKey"],),
-                                    all_day_zone=_all_day_zone(res)))
+                out.append(
+                    Instance(
+                        event_id, "singleInstance", start, end, (res["changeKey"],), all_day_zone=_all_day_zone(res)
+                    )
+                )
             continue
         out.extend(held.occurrences_in(mb, event_id, lo, hi))
         for original, exc in held.exceptions.items():
             start, end = event_times(exc)
             if start < hi and end > lo:
-                out.append(Instance(exc["id"], "exception", start, end,
-                                    ("exception", exc["changeKey"], res["changeKey"]), event_id, original,
-                                    _all_day_zone(exc)))
+                out.append(
+                    Instance(
+                        exc["id"],
+                        "exception",
+                        start,
+                        end,
+                        ("exception", exc["changeKey"], res["changeKey"]),
+                        event_id,
+                        original,
+                        _all_day_zone(exc),
+                    )
+                )
     out.sort(key=lambda i: (i.start, i.id))
     return out
 
@@ -209,11 +231,16 @@ def materialize(mb: Mailbox, master: dict[str, Any], original: datetime) -> dict
     mb.occurrences[occ] = (master["id"], original)
     out = {k: copy.deepcopy(v) for k, v in master.items() if k not in SELECT_ONLY}
     label = master["start"].get("timeZone") or "UTC"
-    out.update({
-        "id": occ, "type": "occurrence", "seriesMasterId": master["id"], "recurrence": None,
-        "originalStart": graph_offset(original),
-        "iCalUId": occurrence_ical_uid(master.get("iCalUId", ""), slot.date()),
-    })
+    out.update(
+        {
+            "id": occ,
+            "type": "occurrence",
+            "seriesMasterId": master["id"],
+            "recurrence": None,
+            "originalStart": graph_offset(original),
+            "iCalUId": occurrence_ical_uid(master.get("iCalUId", ""), slot.date()),
+        }
+    )
     if master.get("isAllDay"):
         day = slot.replace(tzinfo=None)
         out["start"] = {"dateTime": day.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": label}
@@ -243,8 +270,10 @@ def render(resource: dict[str, Any], label: str, select: list[str] | None = None
 
 def _times(item: Instance, label: str) -> tuple[dict[str, str], dict[str, str]]:
     if item.all_day_zone is not None:  # floating midnights keep their own label
-        return ({"dateTime": graph_local(item.start), "timeZone": item.all_day_zone},
-                {"dateTime": graph_local(item.end), "timeZone": item.all_day_zone})
+        return (
+            {"dateTime": graph_local(item.start), "timeZone": item.all_day_zone},
+            {"dateTime": graph_local(item.end), "timeZone": item.all_day_zone},
+        )
     return graph_dtz(item.start, label), graph_dtz(item.end, label)
 
 

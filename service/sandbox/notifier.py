@@ -18,14 +18,16 @@ Two modes:
   as soon as something is enqueued.
 Fault knobs (duplicates, seeded reordering) apply when a batch is drained.
 Every result is recorded in `results` for tests."""
+
 from __future__ import annotations
 
 import asyncio
 import http.client
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from service.sandbox.faults import Faults
@@ -33,9 +35,9 @@ from service.sandbox.faults import Faults
 
 @dataclass(frozen=True)
 class Delivery:
-    kind: str                   # "google" | "graph" | "graph-lifecycle" | "graph-validation"
+    kind: str  # "google" | "graph" | "graph-lifecycle" | "graph-validation"
     url: str
-    channel: str                # Google channel id or Graph subscription id
+    channel: str  # Google channel id or Graph subscription id
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     timeout: float = 10.0
@@ -46,7 +48,7 @@ class Delivery:
 @dataclass(frozen=True)
 class DeliveryResult:
     delivery: Delivery
-    status: int | None          # None: no answer (timeout, refused)
+    status: int | None  # None: no answer (timeout, refused)
     ok: bool
     error: str | None = None
     text: str = ""
@@ -68,7 +70,7 @@ class Notifier:
         # One thread per lane: drains run one at a time, in order (deliveries never
         # overlap); a handshake (`send_now`) has its own, so it never waits behind a drain.
         self._lanes: dict[str, ThreadPoolExecutor] = {}
-        self._local = threading.local()       # each thread's connections, by (scheme, host:port)
+        self._local = threading.local()  # each thread's connections, by (scheme, host:port)
         self._connections: list[http.client.HTTPConnection] = []
         self._retried_upto = 0
 
@@ -101,15 +103,18 @@ class Notifier:
     def redeliver_failed(self) -> int:
         """Queue again the change notifications that failed since the last call (Graph
         retries what its receiver did not accept)."""
-        recent, self._retried_upto = self.results[self._retried_upto:], len(self.results)
+        recent, self._retried_upto = self.results[self._retried_upto :], len(self.results)
         failed = [r.delivery for r in recent if not r.ok and r.delivery.kind != "graph-validation"]
         for delivery in failed:
             self.enqueue(delivery)
         return len(failed)
 
     def results_for(self, *, kind: str | None = None, channel: str | None = None) -> list[DeliveryResult]:
-        return [r for r in self.results if (kind is None or r.delivery.kind == kind)
-                and (channel is None or r.delivery.channel == channel)]
+        return [
+            r
+            for r in self.results
+            if (kind is None or r.delivery.kind == kind) and (channel is None or r.delivery.channel == channel)
+        ]
 
     def clear(self) -> None:
         with self._lock:
@@ -169,8 +174,9 @@ class Notifier:
             result = DeliveryResult(delivery, None, False, f"{type(exc).__name__}: {exc}")
         else:
             status, text, content_type = response
-            result = DeliveryResult(delivery, status, status in delivery.ok_statuses, text=text,
-                                    content_type=content_type)
+            result = DeliveryResult(
+                delivery, status, status in delivery.ok_statuses, text=text, content_type=content_type
+            )
         self.results.append(result)
         return result
 

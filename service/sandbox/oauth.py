@@ -12,14 +12,16 @@ refresh tokens and service-account JWT assertions) and `oauth_entra`
 `LoopbackHttpClient` is the `http_client` MSAL is given in the sandbox: MSAL
 insists on https authorities, so the app uses `https://login.fake.test/<tenant>`
 and this client sends those requests to the loopback fake instead."""
+
 from __future__ import annotations
 
 import base64
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 import httpx
@@ -36,15 +38,15 @@ class Grant:
     """What a bearer token stands for."""
 
     token: str
-    audience: str                  # "google" | "graph"
-    user: str | None               # calendar email; None for an app-only token
+    audience: str  # "google" | "graph"
+    user: str | None  # calendar email; None for an app-only token
     client_id: str
     scopes: tuple[str, ...]
     issued_at: datetime
     expires_at: datetime
     serial: int
     tenant: str | None = None
-    roles: tuple[str, ...] = ()    # app roles of an app-only Graph token
+    roles: tuple[str, ...] = ()  # app roles of an app-only Graph token
 
     @property
     def app_only(self) -> bool:
@@ -64,20 +66,38 @@ class TokenIssuer:
 
     def __init__(self, clock: Clock | None = None, *, lifetime: timedelta = timedelta(hours=1)) -> None:
         self.clock = clock or SystemClock()
-        self.lifetime = lifetime                  # knob: how long a new token lives (injected clock)
+        self.lifetime = lifetime  # knob: how long a new token lives (injected clock)
         self._grants: dict[str, Grant] = {}
         self._serial = 0
-        self._expired_through = 0                 # tokens with serial <= this are expired
+        self._expired_through = 0  # tokens with serial <= this are expired
         self._lock = threading.Lock()
 
-    def issue(self, audience: str, user: str | None, client_id: str, scopes: Iterable[str], *,
-              tenant: str | None = None, roles: Iterable[str] = ()) -> Grant:
+    def issue(
+        self,
+        audience: str,
+        user: str | None,
+        client_id: str,
+        scopes: Iterable[str],
+        *,
+        tenant: str | None = None,
+        roles: Iterable[str] = (),
+    ) -> Grant:
         prefix = "ya29.fake" if audience == "google" else "eyJ0eXAiOiJKV1QiLCJmYWtlIjp0cnVlfQ"
         now = self.clock.now()
         with self._lock:
             self._serial += 1
-            grant = Grant(f"{prefix}.{secrets.token_urlsafe(32)}", audience, user.lower() if user else None,
-                          client_id, tuple(scopes), now, now + self.lifetime, self._serial, tenant, tuple(roles))
+            grant = Grant(
+                f"{prefix}.{secrets.token_urlsafe(32)}",
+                audience,
+                user.lower() if user else None,
+                client_id,
+                tuple(scopes),
+                now,
+                now + self.lifetime,
+                self._serial,
+                tenant,
+                tuple(roles),
+            )
             self._grants[grant.token] = grant
         return grant
 
@@ -138,10 +158,14 @@ def redirect_with(uri: str, **params: str | None) -> str:
 def new_rsa_key() -> tuple[str, str]:
     """A fresh 2048-bit RSA key pair as (private PKCS#8 PEM, public PEM)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -170,11 +194,11 @@ class LoopbackHttpClient:
     def get(self, url: str, params: Any = None, headers: Any = None, **kwargs: Any) -> httpx.Response:
         return self._client.get(self.map(url), params=params, headers=_clean(headers), **_passthrough(kwargs))
 
-    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
-             **kwargs: Any) -> httpx.Response:
+    def post(
+        self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kwargs: Any
+    ) -> httpx.Response:
         body: dict[str, Any] = {"data": data} if isinstance(data, dict) else {"content": data}
-        return self._client.post(self.map(url), params=params, headers=_clean(headers), **body,
-                                 **_passthrough(kwargs))
+        return self._client.post(self.map(url), params=params, headers=_clean(headers), **body, **_passthrough(kwargs))
 
     def close(self) -> None:
         self._client.close()

@@ -8,6 +8,7 @@ authorization_code or refresh_token (delegated). Errors carry AADSTS codes in
 Entra's JSON shape. The directory gives every mailbox a stable object id
 (GUID), which Graph uses in change-notification resources and accepts in
 `/users/{id}` paths (`object_id`)."""
+
 from __future__ import annotations
 
 import base64
@@ -17,15 +18,16 @@ import json
 import secrets
 import threading
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jwt
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from service.sandbox.oauth import read_form, FAKE_LOGIN_HOST, TokenIssuer, client_auth, redirect_with
+from service.sandbox.oauth import FAKE_LOGIN_HOST, TokenIssuer, client_auth, read_form, redirect_with
 
 GRAPH_RESOURCES = ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000")
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
@@ -41,7 +43,7 @@ def object_id(email: str) -> str:
 class EntraApp:
     client_id: str
     client_secret: str
-    roles: tuple[str, ...]              # application permissions (admin-consented)
+    roles: tuple[str, ...]  # application permissions (admin-consented)
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,9 @@ class _Code:
     user: str
     redirect_uri: str
     scopes: tuple[str, ...]
-    challenge: str | None = None        # PKCE (MSAL's auth code flow always sends one)
+    challenge: str | None = None  # PKCE (MSAL's auth code flow always sends one)
     method: str = "S256"
-    nonce: str | None = None            # echoed in the id token; MSAL checks it
+    nonce: str | None = None  # echoed in the id token; MSAL checks it
 
     def verifies(self, verifier: str | None) -> bool:
         if self.challenge is None:
@@ -80,14 +82,23 @@ class EntraAuth:
     def register_app(self, client_id: str, client_secret: str, roles: Iterable[str] = DEFAULT_ROLES) -> None:
         self.apps[client_id] = EntraApp(client_id, client_secret, tuple(roles))
 
-    def issue_code(self, client_id: str, user: str, redirect_uri: str, scopes: Iterable[str], *,
-                   code_challenge: str | None = None, code_challenge_method: str = "S256",
-                   nonce: str | None = None) -> str:
+    def issue_code(
+        self,
+        client_id: str,
+        user: str,
+        redirect_uri: str,
+        scopes: Iterable[str],
+        *,
+        code_challenge: str | None = None,
+        code_challenge_method: str = "S256",
+        nonce: str | None = None,
+    ) -> str:
         """The code the sign-in page would hand back (tests skip the page with this)."""
         code = f"0.fake-code.{secrets.token_urlsafe(24)}"
         with self._lock:
-            self._codes[code] = _Code(client_id, user.lower(), redirect_uri, tuple(scopes), code_challenge,
-                                      code_challenge_method, nonce)
+            self._codes[code] = _Code(
+                client_id, user.lower(), redirect_uri, tuple(scopes), code_challenge, code_challenge_method, nonce
+            )
         return code
 
     @property
@@ -124,31 +135,55 @@ class EntraAuth:
         client_id, secret = client_auth(form, authorization)
         app = self.apps.get(client_id or "")
         if app is None:
-            return _aad(400, "unauthorized_client", 700016,
-                        f"Application with identifier '{client_id}' was not found in the directory.")
+            return _aad(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory.",
+            )
         if secret != app.client_secret:
             return _aad(401, "invalid_client", 7000215, "Invalid client secret provided.")
         scopes = tuple(form.get("scope", "").split())
         grant_type = form.get("grant_type")
         if grant_type == "client_credentials":
             resource = [s for s in scopes if s not in OIDC_SCOPES]
-            if len(resource) != 1 or resource[0].rsplit("/", 1)[0] not in GRAPH_RESOURCES \
-                    or not resource[0].endswith("/.default"):
-                return _aad(400, "invalid_scope", 1002012,
-                            f"The provided value for scope {' '.join(scopes)} is not valid. Client credential "
-                            "flows must have a scope value with /.default suffixed to the resource identifier.")
+            if (
+                len(resource) != 1
+                or resource[0].rsplit("/", 1)[0] not in GRAPH_RESOURCES
+                or not resource[0].endswith("/.default")
+            ):
+                return _aad(
+                    400,
+                    "invalid_scope",
+                    1002012,
+                    f"The provided value for scope {' '.join(scopes)} is not valid. Client credential "
+                    "flows must have a scope value with /.default suffixed to the resource identifier.",
+                )
             grant = self.issuer.issue("graph", None, app.client_id, resource, tenant=self.tenant_id, roles=app.roles)
-            return 200, {"token_type": "Bearer", "expires_in": self.issuer.expires_in(grant),
-                         "ext_expires_in": self.issuer.expires_in(grant), "access_token": grant.token}
+            return 200, {
+                "token_type": "Bearer",
+                "expires_in": self.issuer.expires_in(grant),
+                "ext_expires_in": self.issuer.expires_in(grant),
+                "access_token": grant.token,
+            }
         if grant_type == "authorization_code":
             with self._lock:
                 held = self._codes.pop(form.get("code", ""), None)
             if held is None or held.client_id != app.client_id or held.redirect_uri != form.get("redirect_uri"):
-                return _aad(400, "invalid_grant", 70008, "The provided authorization code or refresh token has "
-                            "expired due to inactivity. Send a new interactive authorization request.")
+                return _aad(
+                    400,
+                    "invalid_grant",
+                    70008,
+                    "The provided authorization code or refresh token has "
+                    "expired due to inactivity. Send a new interactive authorization request.",
+                )
             if not held.verifies(form.get("code_verifier")):
-                return _aad(400, "invalid_grant", 501481,
-                            "The Code_Verifier does not match the code_challenge supplied in the authorization request.")
+                return _aad(
+                    400,
+                    "invalid_grant",
+                    501481,
+                    "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+                )
             return 200, self._delegated(app, held.user, held.scopes or scopes, nonce=held.nonce)
         if grant_type == "refresh_token":
             with self._lock:
@@ -156,9 +191,13 @@ class EntraAuth:
             if held_rt is None or held_rt[0] != app.client_id:
                 return _aad(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
             return 200, self._delegated(app, held_rt[1], held_rt[2])
-        return _aad(400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant_type}'.")
+        return _aad(
+            400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant_type}'."
+        )
 
-    def _delegated(self, app: EntraApp, user: str, scopes: Iterable[str], *, nonce: str | None = None) -> dict[str, Any]:
+    def _delegated(
+        self, app: EntraApp, user: str, scopes: Iterable[str], *, nonce: str | None = None
+    ) -> dict[str, Any]:
         granted = tuple(s for s in scopes if s not in OIDC_SCOPES)
         grant = self.issuer.issue("graph", user, app.client_id, granted, tenant=self.tenant_id)
         refresh = f"0.fake-rt.{secrets.token_urlsafe(32)}"
@@ -168,14 +207,35 @@ class EntraAuth:
         now = int(grant.issued_at.timestamp())
         # MSAL reads (does not verify) the id token; signing it with a throw-away HMAC key is enough.
         claims: dict[str, Any] = {"nonce": nonce} if nonce else {}
-        id_token = jwt.encode({**claims, "aud": app.client_id, "iss": f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
-                               "iat": now, "nbf": now, "exp": now + 3600, "name": user, "oid": oid,
-                               "preferred_username": user, "sub": oid, "tid": self.tenant_id, "ver": "2.0"},
-                              "fake-entra-id-token-signing-key-not-a-secret", algorithm="HS256")
+        id_token = jwt.encode(
+            {
+                **claims,
+                "aud": app.client_id,
+                "iss": f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
+                "iat": now,
+                "nbf": now,
+                "exp": now + 3600,
+                "name": user,
+                "oid": oid,
+                "preferred_username": user,
+                "sub": oid,
+                "tid": self.tenant_id,
+                "ver": "2.0",
+            },
+            "fake-entra-id-token-signing-key-not-a-secret",
+            algorithm="HS256",
+        )
         client_info = base64.urlsafe_b64encode(json.dumps({"uid": oid, "utid": self.tenant_id}).encode())
-        return {"token_type": "Bearer", "scope": " ".join(granted), "expires_in": self.issuer.expires_in(grant),
-                "ext_expires_in": self.issuer.expires_in(grant), "access_token": grant.token,
-                "refresh_token": refresh, "id_token": id_token, "client_info": client_info.decode().rstrip("=")}
+        return {
+            "token_type": "Bearer",
+            "scope": " ".join(granted),
+            "expires_in": self.issuer.expires_in(grant),
+            "ext_expires_in": self.issuer.expires_in(grant),
+            "access_token": grant.token,
+            "refresh_token": refresh,
+            "id_token": id_token,
+            "client_info": client_info.decode().rstrip("="),
+        }
 
     # -- routes ----------------------------------------------------------------------------
     def routes(self) -> list[Route]:
@@ -185,9 +245,13 @@ class EntraAuth:
             return JSONResponse(self.openid_configuration())
 
         async def instance_discovery(request: Request) -> Response:
-            return JSONResponse({"tenant_discovery_endpoint":
-                                 f"{self.authority}/v2.0/.well-known/openid-configuration", "api-version": "1.1",
-                                 "metadata": []})
+            return JSONResponse(
+                {
+                    "tenant_discovery_endpoint": f"{self.authority}/v2.0/.well-known/openid-configuration",
+                    "api-version": "1.1",
+                    "metadata": [],
+                }
+            )
 
         async def token(request: Request) -> Response:
             form = await read_form(request)
@@ -201,24 +265,42 @@ class EntraAuth:
                 return PlainTextResponse("AADSTS700016: unknown application", status_code=400)
             if not user or not self.known_user(user):
                 return PlainTextResponse("the fake sign-in needs login_hint=<a known user>", status_code=400)
-            code = self.issue_code(app.client_id, user, q["redirect_uri"], q.get("scope", "").split(),
-                                   code_challenge=q.get("code_challenge"),
-                                   code_challenge_method=q.get("code_challenge_method", "S256"), nonce=q.get("nonce"))
+            code = self.issue_code(
+                app.client_id,
+                user,
+                q["redirect_uri"],
+                q.get("scope", "").split(),
+                code_challenge=q.get("code_challenge"),
+                code_challenge_method=q.get("code_challenge_method", "S256"),
+                nonce=q.get("nonce"),
+            )
             if q.get("response_mode") == "form_post":  # the page posts the answer to the redirect URI
-                fields = "".join(f'<input type="hidden" name="{k}" value="{html.escape(v)}">'
-                                 for k, v in (("code", code), ("state", q.get("state"))) if v)
-                return HTMLResponse(f'<html><body onload="document.forms[0].submit()"><form method="post" '
-                                    f'action="{html.escape(q["redirect_uri"])}">{fields}</form></body></html>')
+                fields = "".join(
+                    f'<input type="hidden" name="{k}" value="{html.escape(v)}">'
+                    for k, v in (("code", code), ("state", q.get("state")))
+                    if v
+                )
+                return HTMLResponse(
+                    f'<html><body onload="document.forms[0].submit()"><form method="post" '
+                    f'action="{html.escape(q["redirect_uri"])}">{fields}</form></body></html>'
+                )
             return RedirectResponse(redirect_with(q["redirect_uri"], code=code, state=q.get("state")), status_code=302)
 
-        return [Route("/{tenant}/v2.0/.well-known/openid-configuration", openid, methods=["GET"]),
-                Route("/common/discovery/instance", instance_discovery, methods=["GET"]),
-                Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
-                Route("/{tenant}/oauth2/v2.0/authorize", authorize, methods=["GET"])]
+        return [
+            Route("/{tenant}/v2.0/.well-known/openid-configuration", openid, methods=["GET"]),
+            Route("/common/discovery/instance", instance_discovery, methods=["GET"]),
+            Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
+            Route("/{tenant}/oauth2/v2.0/authorize", authorize, methods=["GET"]),
+        ]
 
 
 def _aad(status: int, error: str, code: int, description: str) -> tuple[int, dict[str, Any]]:
     trace = str(uuid.uuid4())
-    return status, {"error": error, "error_description": f"AADSTS{code}: {description} Trace ID: {trace}",
-                    "error_codes": [code], "trace_id": trace, "correlation_id": str(uuid.uuid4()),
-                    "error_uri": f"https://login.microsoftonline.com/error?code={code}"}
+    return status, {
+        "error": error,
+        "error_description": f"AADSTS{code}: {description} Trace ID: {trace}",
+        "error_codes": [code],
+        "trace_id": trace,
+        "correlation_id": str(uuid.uuid4()),
+        "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+    }

@@ -14,19 +14,21 @@ Grants:
 The assertion's iat/exp are checked for shape only (exp - iat ≤ 1 h): the
 client library stamps them with the wall clock, the fake lives on the
 injected clock, and comparing the two would fail every replay."""
+
 from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from service.sandbox.oauth import read_form, TokenIssuer, client_auth, new_rsa_key, redirect_with
+from service.sandbox.oauth import TokenIssuer, client_auth, new_rsa_key, read_form, redirect_with
 
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
@@ -39,7 +41,7 @@ class ServiceAccount:
     client_id: str
     key_id: str
     public_key: str
-    delegated_scopes: frozenset[str]   # what the Workspace admin authorized for domain-wide delegation
+    delegated_scopes: frozenset[str]  # what the Workspace admin authorized for domain-wide delegation
 
 
 @dataclass
@@ -54,7 +56,7 @@ class _Refresh:
 class GoogleAuth:
     issuer: TokenIssuer
     known_user: Callable[[str], bool] = lambda email: True
-    clients: dict[str, str] = field(default_factory=dict)                 # client_id → secret
+    clients: dict[str, str] = field(default_factory=dict)  # client_id → secret
     service_accounts: dict[str, ServiceAccount] = field(default_factory=dict)
     _refresh: dict[str, _Refresh] = field(default_factory=dict)
     _codes: dict[str, tuple[str, str, str, tuple[str, ...]]] = field(default_factory=dict)
@@ -81,19 +83,33 @@ class GoogleAuth:
             self._codes[code] = (client_id, user.lower(), redirect_uri, tuple(scopes))
         return code
 
-    def new_service_account(self, client_email: str, *, project_id: str = "oneonone-sandbox",
-                            delegated_scopes: Iterable[str] = CALENDAR_SCOPES, token_uri: str = "") -> dict[str, Any]:
+    def new_service_account(
+        self,
+        client_email: str,
+        *,
+        project_id: str = "oneonone-sandbox",
+        delegated_scopes: Iterable[str] = CALENDAR_SCOPES,
+        token_uri: str = "",
+    ) -> dict[str, Any]:
         """Register a service account and return its JSON key (the `from_service_account_info` dict)."""
         private, public = new_rsa_key()
         key_id = secrets.token_hex(20)
         client_id = str(10**20 + secrets.randbelow(10**20))
-        self.service_accounts[client_email] = ServiceAccount(client_email, client_id, key_id, public,
-                                                             frozenset(delegated_scopes))
-        return {"type": "service_account", "project_id": project_id, "private_key_id": key_id,
-                "private_key": private, "client_email": client_email, "client_id": client_id,
-                "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": token_uri,
-                "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
-                "universe_domain": "googleapis.com"}
+        self.service_accounts[client_email] = ServiceAccount(
+            client_email, client_id, key_id, public, frozenset(delegated_scopes)
+        )
+        return {
+            "type": "service_account",
+            "project_id": project_id,
+            "private_key_id": key_id,
+            "private_key": private,
+            "client_email": client_email,
+            "client_id": client_id,
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": token_uri,
+            "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+            "universe_domain": "googleapis.com",
+        }
 
     # -- POST /token -----------------------------------------------------------------------
     def token(self, form: dict[str, str], authorization: str | None, token_url: str) -> tuple[int, dict[str, Any]]:
@@ -127,8 +143,12 @@ class GoogleAuth:
 
     def _access(self, user: str, client_id: str, scopes: Iterable[str]) -> dict[str, Any]:
         grant = self.issuer.issue("google", user, client_id, scopes)
-        return {"access_token": grant.token, "expires_in": self.issuer.expires_in(grant),
-                "scope": " ".join(grant.scopes), "token_type": "Bearer"}
+        return {
+            "access_token": grant.token,
+            "expires_in": self.issuer.expires_in(grant),
+            "scope": " ".join(grant.scopes),
+            "token_type": "Bearer",
+        }
 
     def _jwt_bearer(self, assertion: str, token_url: str) -> tuple[int, dict[str, Any]]:
         invalid = 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
@@ -141,24 +161,37 @@ class GoogleAuth:
         if account is None or header.get("kid") != account.key_id:
             return invalid
         try:
-            claims = jwt.decode(assertion, account.public_key, algorithms=["RS256"],
-                                audience=[GOOGLE_TOKEN_AUDIENCE, token_url],
-                                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+            claims = jwt.decode(
+                assertion,
+                account.public_key,
+                algorithms=["RS256"],
+                audience=[GOOGLE_TOKEN_AUDIENCE, token_url],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
         except jwt.PyJWTError:
             return invalid
         iat, exp = claims.get("iat"), claims.get("exp")
         if not isinstance(iat, int) or not isinstance(exp, int) or not 0 < exp - iat <= 3600:
-            return 400, {"error": "invalid_grant", "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe."}
+            return 400, {
+                "error": "invalid_grant",
+                "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
+                "reasonable timeframe.",
+            }
         scopes = tuple(str(claims.get("scope", "")).split())
         if not scopes:
-            return 400, {"error": "invalid_scope", "error_description": "Invalid OAuth scope or ID token audience provided."}
+            return 400, {
+                "error": "invalid_scope",
+                "error_description": "Invalid OAuth scope or ID token audience provided.",
+            }
         subject = claims.get("sub")
         if subject is None:  # the service account as itself: it owns no user's calendar
             return 200, self._access(account.client_email, account.client_id, scopes)
         if not set(scopes) <= account.delegated_scopes:
-            return 401, {"error": "unauthorized_client", "error_description":
-                         "Client is unauthorized to retrieve access tokens using this method, or client not "
-                         "authorized for any of the scopes requested."}
+            return 401, {
+                "error": "unauthorized_client",
+                "error_description": "Client is unauthorized to retrieve access tokens using this method, or "
+                "client not authorized for any of the scopes requested.",
+            }
         if not self.known_user(subject):
             return 400, {"error": "invalid_grant", "error_description": "Invalid email or User ID"}
         return 200, self._access(subject, account.client_id, scopes)
@@ -180,6 +213,8 @@ class GoogleAuth:
             code = self.issue_code(client_id, user, redirect_uri, q.get("scope", " ".join(CALENDAR_SCOPES)).split())
             return RedirectResponse(redirect_with(redirect_uri, code=code, state=q.get("state")), status_code=302)
 
-        return [Route("/token", token, methods=["POST"]),
-                Route("/o/oauth2/auth", authorize, methods=["GET"]),
-                Route("/o/oauth2/v2/auth", authorize, methods=["GET"])]
+        return [
+            Route("/token", token, methods=["POST"]),
+            Route("/o/oauth2/auth", authorize, methods=["GET"]),
+            Route("/o/oauth2/v2/auth", authorize, methods=["GET"]),
+        ]

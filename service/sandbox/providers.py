@@ -14,14 +14,16 @@ user gets a refresh token for the sandbox OAuth client, a service account with
 domain-wide delegation can impersonate any of them, and an Entra app with the
 Calendars.Read application permission reads every mailbox. One TokenIssuer
 serves both fakes, so `expire_access_tokens()` hits both."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from service.clock import Clock, SystemClock
 from service.sandbox.faults import Faults
@@ -47,32 +49,44 @@ GRAPH_APP_SCOPES = ("https://graph.microsoft.com/.default",)
 class GoogleConnection:
     """Everything the service needs to reach the fake Google (settings: google.*)."""
 
-    api_endpoint: str                       # client_options={"api_endpoint": …}
+    api_endpoint: str  # client_options={"api_endpoint": …}
     token_uri: str
     client_id: str
     client_secret: str
-    refresh_tokens: Mapping[str, str]       # calendar email → refresh token (per-user OAuth)
+    refresh_tokens: Mapping[str, str]  # calendar email → refresh token (per-user OAuth)
     service_account_info: Mapping[str, Any] = field(repr=False)  # JSON key, domain-wide delegation
     scopes: tuple[str, ...] = CALENDAR_SCOPES
 
     def user_credentials(self, user: str) -> Any:
         from google.oauth2.credentials import Credentials
 
-        return Credentials(token=None, refresh_token=self.refresh_tokens[user.lower()], client_id=self.client_id,
-                           client_secret=self.client_secret, token_uri=self.token_uri)
+        return Credentials(
+            token=None,
+            refresh_token=self.refresh_tokens[user.lower()],
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            token_uri=self.token_uri,
+        )
 
     def delegated_credentials(self, user: str) -> Any:
         from google.oauth2 import service_account
 
         return service_account.Credentials.from_service_account_info(
-            dict(self.service_account_info), scopes=list(self.scopes)).with_subject(user)
+            dict(self.service_account_info), scopes=list(self.scopes)
+        ).with_subject(user)
 
     def build(self, credentials: Any) -> Any:
         """A Calendar v3 client on the fake (bundled discovery document: no network)."""
         from googleapiclient.discovery import build
 
-        return build("calendar", "v3", credentials=credentials, static_discovery=True, cache_discovery=False,
-                     client_options={"api_endpoint": self.api_endpoint})
+        return build(
+            "calendar",
+            "v3",
+            credentials=credentials,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": self.api_endpoint},
+        )
 
 
 @dataclass(frozen=True)
@@ -82,9 +96,9 @@ class MicrosoftConnection:
     tenant_id: str
     client_id: str
     client_secret: str
-    authority_host: str                     # https://login.fake.test
-    graph_endpoint: str                     # http://127.0.0.1:PORT/v1.0
-    login_base_url: str                     # where LoopbackHttpClient sends the authority's requests
+    authority_host: str  # https://login.fake.test
+    graph_endpoint: str  # http://127.0.0.1:PORT/v1.0
+    login_base_url: str  # where LoopbackHttpClient sends the authority's requests
     scopes: tuple[str, ...] = GRAPH_APP_SCOPES
 
     @property
@@ -97,16 +111,29 @@ class MicrosoftConnection:
     def msal_app(self, **kwargs: Any) -> Any:
         import msal
 
-        return msal.ConfidentialClientApplication(self.client_id, client_credential=self.client_secret,
-                                                  authority=self.authority, instance_discovery=False,
-                                                  http_client=self.http_client(), **kwargs)
+        return msal.ConfidentialClientApplication(
+            self.client_id,
+            client_credential=self.client_secret,
+            authority=self.authority,
+            instance_discovery=False,
+            http_client=self.http_client(),
+            **kwargs,
+        )
 
 
 class SandboxProviders:
-    def __init__(self, scenario: Scenario | dict[str, Any] | str | Path | None = None, *, clock: Clock | None = None,
-                 auto_deliver: bool = False, token_lifetime: timedelta = timedelta(hours=1),
-                 stub_occurrences: bool = True, faults: Faults | None = None,
-                 max_subscription_minutes: int = 10080, channel_max_ttl: timedelta = timedelta(days=30)) -> None:
+    def __init__(
+        self,
+        scenario: Scenario | dict[str, Any] | str | Path | None = None,
+        *,
+        clock: Clock | None = None,
+        auto_deliver: bool = False,
+        token_lifetime: timedelta = timedelta(hours=1),
+        stub_occurrences: bool = True,
+        faults: Faults | None = None,
+        max_subscription_minutes: int = 10080,
+        channel_max_ttl: timedelta = timedelta(days=30),
+    ) -> None:
         if scenario is not None and not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         self.scenario = scenario
@@ -129,7 +156,8 @@ class SandboxProviders:
         # The admin authorized, and each user consented to, every Calendar read scope,
         # so the service may ask for whichever it uses.
         self._service_account = self.google.auth.new_service_account(
-            GOOGLE_SERVICE_ACCOUNT, token_uri=f"{self._google_server.base_url}/token", delegated_scopes=READ_SCOPES)
+            GOOGLE_SERVICE_ACCOUNT, token_uri=f"{self._google_server.base_url}/token", delegated_scopes=READ_SCOPES
+        )
         for person in scenario.people if scenario is not None else []:
             if person.get("provider") == "google":
                 self._issue_refresh_token(person["email"])
@@ -175,15 +203,28 @@ class SandboxProviders:
 
     def _issue_refresh_token(self, email: str) -> None:
         self._refresh_tokens[email.lower()] = self.google.auth.issue_refresh_token(
-            GOOGLE_CLIENT_ID, email, sorted(READ_SCOPES))
+            GOOGLE_CLIENT_ID, email, sorted(READ_SCOPES)
+        )
 
     def google_connection(self) -> GoogleConnection:
-        return GoogleConnection(f"{self.google_url}/calendar/v3/", f"{self.google_url}/token", GOOGLE_CLIENT_ID,
-                                GOOGLE_CLIENT_SECRET, dict(self._refresh_tokens), dict(self._service_account))
+        return GoogleConnection(
+            f"{self.google_url}/calendar/v3/",
+            f"{self.google_url}/token",
+            GOOGLE_CLIENT_ID,
+            GOOGLE_CLIENT_SECRET,
+            dict(self._refresh_tokens),
+            dict(self._service_account),
+        )
 
     def microsoft_connection(self) -> MicrosoftConnection:
-        return MicrosoftConnection(self.graph.tenant_id, ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET,
-                                   f"https://{FAKE_LOGIN_HOST}", f"{self.graph_url}/v1.0", self.graph_url)
+        return MicrosoftConnection(
+            self.graph.tenant_id,
+            ENTRA_CLIENT_ID,
+            ENTRA_CLIENT_SECRET,
+            f"https://{FAKE_LOGIN_HOST}",
+            f"{self.graph_url}/v1.0",
+            self.graph_url,
+        )
 
     # -- driving ---------------------------------------------------------------------------
     def apply(self, op: dict[str, Any]) -> int:

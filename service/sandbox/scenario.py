@@ -1,6 +1,7 @@
 """Loading `oneonone-scenario/1` files and feeding their timelines to the fake
 provider stores. Only the fakes read scenarios: the service learns about the
 calendars through the provider APIs, like in production."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ class Scenario:
     now: datetime
     people: list[dict[str, Any]]
     policies: list[dict[str, Any]]
-    timeline: list[dict[str, Any]]          # in application order: by `at`, ties in file order
+    timeline: list[dict[str, Any]]  # in application order: by `at`, ties in file order
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def people_on(self, provider: str) -> list[dict[str, Any]]:
@@ -51,8 +52,9 @@ def load_scenario(source: str | Path | dict[str, Any]) -> Scenario:
     )
 
 
-def build_stores(scenario: Scenario, *, graph_base_url: str = "https://graph.microsoft.com/v1.0",
-                 stub_occurrences: bool = True) -> tuple[GoogleStore, GraphStore]:
+def build_stores(
+    scenario: Scenario, *, graph_base_url: str = "https://graph.microsoft.com/v1.0", stub_occurrences: bool = True
+) -> tuple[GoogleStore, GraphStore]:
     """Empty stores with every person's calendar (in the person's zone)."""
     google = GoogleStore()
     graph = GraphStore(base_url=graph_base_url, stub_occurrences=stub_occurrences)

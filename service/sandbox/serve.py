@@ -4,6 +4,7 @@ The fakes must run on their own thread and event loop: the Google client is
 synchronous (httplib2), so a test calling it from the thread that would also
 run the server would deadlock. The socket is bound before the thread starts,
 so `base_url` is known (and stable) as soon as the object exists."""
+
 from __future__ import annotations
 
 import socket
@@ -17,8 +18,9 @@ import uvicorn
 class LoopbackServer:
     """`LoopbackServer(app).start()` → serving at `base_url` until `stop()`."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox",
-                 lifespan: str = "off") -> None:
+    def __init__(
+        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox", lifespan: str = "off"
+    ) -> None:
         self.app = app
         self.name = name
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -27,8 +29,14 @@ class LoopbackServer:
         self.host, self.port = self._sock.getsockname()[:2]
         # lifespan="on" lets an app open its own resources (a database engine) on
         # this server's event loop: async connections must not cross loops.
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan=lifespan,
-                                timeout_graceful_shutdown=1, timeout_keep_alive=30)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan=lifespan,
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=30,
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -40,8 +48,9 @@ class LoopbackServer:
     def start(self, timeout: float = 10.0) -> LoopbackServer:
         if self._thread is not None:
             return self
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        name=f"{self.name}-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, name=f"{self.name}-server", daemon=True
+        )
         self._thread.start()
         # Startup is infrastructure, not domain time: a monotonic deadline is fine here.
         deadline = time.monotonic() + timeout

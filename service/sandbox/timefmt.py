@@ -5,14 +5,15 @@ as local times with an offset (`Z` for UTC); Graph writes change stamps with
 seven fractional digits (`2026-01-05T00:00:00.0000000Z`), event times as a local
 `dateTime` without offset plus a `timeZone` name, and `originalStart` as a plain
 UTC offset timestamp."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from service.sandbox.zones import zone as named_zone
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def parse_instant(value: str | datetime) -> datetime:

@@ -11,6 +11,7 @@ CLDR keeps some renamed zones under their old names (Asia/Calcutta,
 Europe/Kiev, …). The sandbox only builds ZoneInfo objects from the result or
 uses it to validate a name, never echoes it to a client, and tzdata keeps the
 old names as links, so they are used as CLDR gives them."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -23,8 +24,7 @@ _WINDOWS = {name.casefold(): iana for name, iana in win_tz.items()}
 
 # Spellings Graph/Exchange use for UTC that are neither a Windows name nor an
 # IANA key ("UTC" and "Etc/UTC" are both, but are listed so any casing works).
-_UTC = frozenset({"utc", "etc/utc", "etc/gmt", "gmt", "z", "coordinated universal time",
-                  "tzone://microsoft/utc"})
+_UTC = frozenset({"utc", "etc/utc", "etc/gmt", "gmt", "z", "coordinated universal time", "tzone://microsoft/utc"})
 
 
 class UnknownTimeZone(ValueError):

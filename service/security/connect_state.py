@@ -9,6 +9,7 @@ encrypt grants never double as MAC keys. Every configured key verifies (rotation
 a state issued just before a new key was prepended stays valid).
 
 Format (URL-safe, no padding): `v1.<person id>.<provider>.<expiry, unix s>.<nonce>.<mac>`."""
+
 from __future__ import annotations
 
 import base64
@@ -16,14 +17,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from service.security.crypto import SecretKeyMissing
 
 VERSION = "v1"
 PURPOSE = b"oneonone/calendar-connect-state/v1"
-TTL = timedelta(minutes=15)   # a consent screen, a sign-in, maybe a second factor
-MAX_LENGTH = 512              # anything longer is not ours: refused before parsing
+TTL = timedelta(minutes=15)  # a consent screen, a sign-in, maybe a second factor
+MAX_LENGTH = 512  # anything longer is not ours: refused before parsing
 
 
 class InvalidState(Exception):
@@ -67,7 +68,7 @@ def verify(secret_keys: str, state: str | None, provider: str, now: datetime) ->
         raise InvalidState("unsupported state version")
     if issued_for != provider:
         raise InvalidState(f"the state was issued for {issued_for}, not {provider}")
-    expires_at = datetime.fromtimestamp(int(expires), timezone.utc)
+    expires_at = datetime.fromtimestamp(int(expires), UTC)
     if now >= expires_at:
         raise InvalidState("the connect link expired: start again")
     return ConnectState(person_id=int(person_id), provider=issued_for, expires_at=expires_at)

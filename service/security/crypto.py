@@ -3,6 +3,7 @@
 Keys come from `ONEONONE_SECRET_KEY`: comma-separated Fernet keys, newest first.
 MultiFernet encrypts with the first and decrypts with any, so keys rotate by
 prepending a new key and re-encrypting (`rotate`)."""
+
 from __future__ import annotations
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -24,8 +25,10 @@ class Vault:
             try:
                 fernets.append(Fernet(key.encode()))
             except ValueError:  # never echo the key itself
-                raise SecretKeyMissing(f"ONEONONE_SECRET_KEY entry {i} is not a Fernet key "
-                                       "(32 url-safe base64-encoded bytes): use `oneonone keygen`") from None
+                raise SecretKeyMissing(
+                    f"ONEONONE_SECRET_KEY entry {i} is not a Fernet key "
+                    "(32 url-safe base64-encoded bytes): use `oneonone keygen`"
+                ) from None
         self._fernet = MultiFernet(fernets)
 
     def encrypt(self, plaintext: str) -> str:

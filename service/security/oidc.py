@@ -3,6 +3,7 @@
 All network I/O (discovery, JWKS fetches) is blocking and runs in a worker thread,
 never on the event loop; it happens lazily on first use, so an unreachable
 identity provider does not stop the app from starting, and only on cache misses."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,9 @@ ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"]
 
 
 class OIDCVerifier:
-    def __init__(self, settings: OIDCSettings, *, timeout: float = 10.0, jwks_lifespan: float = 300.0,
-                 leeway: float = 30.0) -> None:
+    def __init__(
+        self, settings: OIDCSettings, *, timeout: float = 10.0, jwks_lifespan: float = 300.0, leeway: float = 30.0
+    ) -> None:
         self.settings = settings
         self._timeout = timeout
         self._lifespan = jwks_lifespan
@@ -34,8 +36,7 @@ class OIDCVerifier:
                 # The key *set* is cached for `lifespan` and refetched early (with a
                 # cooldown) on an unknown `kid`, i.e. key rotation. No per-key cache:
                 # it never expires, so a key the issuer withdrew would stay trusted.
-                self._client = jwt.PyJWKClient(url, cache_keys=False, lifespan=self._lifespan,
-                                               timeout=self._timeout)
+                self._client = jwt.PyJWKClient(url, cache_keys=False, lifespan=self._lifespan, timeout=self._timeout)
             return self._client
 
     def _discover_jwks_url(self) -> str:
@@ -43,16 +44,19 @@ class OIDCVerifier:
         try:
             return str(httpx.get(url, timeout=self._timeout).raise_for_status().json()["jwks_uri"])
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            raise ProviderUnavailable(
-                f"OIDC discovery failed at the issuer: {exc.__class__.__name__}") from None
+            raise ProviderUnavailable(f"OIDC discovery failed at the issuer: {exc.__class__.__name__}") from None
 
     def verify_sync(self, token: str) -> str:
         """Return the verified email claim (lower-cased). Blocking: call `verify`."""
         try:
             key = self._jwks().get_signing_key_from_jwt(token)
             claims = jwt.decode(
-                token, key.key, algorithms=ALGORITHMS, audience=self.settings.audience,
-                issuer=self.settings.issuer, leeway=self._leeway,
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                audience=self.settings.audience,
+                issuer=self.settings.issuer,
+                leeway=self._leeway,
                 options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.PyJWKClientConnectionError:

@@ -1,4 +1,5 @@
 """API tokens: random, shown once, stored as SHA-256."""
+
 from __future__ import annotations
 
 import hashlib

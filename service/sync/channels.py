@@ -4,6 +4,7 @@ A channel is refreshed at half its lifetime: Graph subscriptions are renewed in
 place (PATCH); Google channels cannot be renewed, so a new one is opened first and
 the old one stopped after, leaving no gap. Late notifications for the stopped
 channel are acknowledged and ignored by the webhooks."""
+
 from __future__ import annotations
 
 import secrets
@@ -27,19 +28,25 @@ log = structlog.get_logger(__name__)
 # channels are read and written as plain rows.
 _channels = PushChannel.__table__
 _c = _channels.c
-_LIVE = (select(_c.id, _c.calendar_id, _c.channel_id, _c.resource_id, _c.expires_at, _c.created_at)
-         .where(_c.calendar_id.in_(bindparam("ids", expanding=True)), _c.stopped_at.is_(None))
-         .order_by(_c.created_at.desc(), _c.id.desc()))
+_LIVE = (
+    select(_c.id, _c.calendar_id, _c.channel_id, _c.resource_id, _c.expires_at, _c.created_at)
+    .where(_c.calendar_id.in_(bindparam("ids", expanding=True)), _c.stopped_at.is_(None))
+    .order_by(_c.created_at.desc(), _c.id.desc())
+)
 _INSERT = insert(_channels)
 _STOP = update(_channels).where(_c.id.in_(bindparam("ids", expanding=True))).values(stopped_at=bindparam("now"))
-_RENEWED = (update(_channels).where(_c.id == bindparam("row_id"))
-            .values(expires_at=bindparam("expires_at"), created_at=bindparam("now")))
+_RENEWED = (
+    update(_channels)
+    .where(_c.id == bindparam("row_id"))
+    .values(expires_at=bindparam("expires_at"), created_at=bindparam("now"))
+)
 _calendar = Calendar.__table__.c
 # Synced calendars with their live channels' lifetimes (none: NULLs), for `due`.
-_SYNCED = (select(_calendar.id, _c.created_at, _c.expires_at)
-           .join_from(Calendar.__table__, _channels, (_c.calendar_id == _calendar.id) & _c.stopped_at.is_(None),
-                      isouter=True)
-           .where(_calendar.status == "active", _calendar.last_synced_at.is_not(None)))
+_SYNCED = (
+    select(_calendar.id, _c.created_at, _c.expires_at)
+    .join_from(Calendar.__table__, _channels, (_c.calendar_id == _calendar.id) & _c.stopped_at.is_(None), isouter=True)
+    .where(_calendar.status == "active", _calendar.last_synced_at.is_not(None))
+)
 _SYNCED_AMONG = _SYNCED.where(_calendar.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -95,8 +102,9 @@ class ChannelManager:
                     return False
             await self._replace(provider, ref, live, now)
         except ProviderError as err:
-            log.warning("channel_refresh_failed", calendar_id=ref.calendar_id, error=type(err).__name__,
-                        status=err.status)
+            log.warning(
+                "channel_refresh_failed", calendar_id=ref.calendar_id, error=type(err).__name__, status=err.status
+            )
         return gap
 
     async def due(self, calendar_ids: set[int] | None = None) -> list[int]:
@@ -118,15 +126,27 @@ class ChannelManager:
         address, lifecycle = self._addresses(provider.name)
         channel = await provider.watch(ref, address, lifecycle, secret, self._ttl_seconds(provider.name))
         async with self.sessions() as session:
-            await session.execute(_INSERT, dict(calendar_id=ref.calendar_id, provider=provider.name,
-                                                channel_id=channel.channel_id, resource_id=channel.resource_id,
-                                                secret_hash=secret_hash(secret), expires_at=channel.expires_at,
-                                                created_at=now))
+            await session.execute(
+                _INSERT,
+                dict(
+                    calendar_id=ref.calendar_id,
+                    provider=provider.name,
+                    channel_id=channel.channel_id,
+                    resource_id=channel.resource_id,
+                    secret_hash=secret_hash(secret),
+                    expires_at=channel.expires_at,
+                    created_at=now,
+                ),
+            )
             if old:
                 await session.execute(_STOP, {"ids": [row.id for row in old], "now": now})
             await session.commit()
-        log.info("channel_opened", calendar_id=ref.calendar_id, provider=provider.name,
-                 expires_at=channel.expires_at.isoformat())
+        log.info(
+            "channel_opened",
+            calendar_id=ref.calendar_id,
+            provider=provider.name,
+            expires_at=channel.expires_at.isoformat(),
+        )
         for row in old:
             if row.expires_at <= now:
                 continue  # expired: the provider has already dropped it, there is nothing to stop

@@ -8,6 +8,7 @@ API does, without HTTP.
   database lock is held across provider I/O.
 - `disconnect`: the calendar stops syncing and its channels are retired here;
   stopping them at the provider is handed back as a job to run after commit."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -42,8 +43,14 @@ class CalendarConnector:
     """One per app. `msal_http_client`: MSAL's transport (None in production; the
     sandbox's loopback)."""
 
-    def __init__(self, settings: Settings, clock: Clock, sessions: async_sessionmaker[AsyncSession], *,
-                 msal_http_client: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        msal_http_client: Any = None,
+    ) -> None:
         self._settings = settings
         self._clock = clock
         self._sessions = sessions
@@ -59,8 +66,9 @@ class CalendarConnector:
         except ProviderError as err:
             raise ProviderUnavailable(f"{provider} sign-in is unavailable ({type(err).__name__})") from None
 
-    async def finish(self, provider: str, *, state: str | None, code: str | None, error: str | None,
-                     now: datetime) -> CalendarView:
+    async def finish(
+        self, provider: str, *, state: str | None, code: str | None, error: str | None, now: datetime
+    ) -> CalendarView:
         """Store the grant (encrypted) and mark the calendar for a full sync."""
         try:
             verified = connect_state.verify(self._secret_key(), state, provider, now)
@@ -77,16 +85,24 @@ class CalendarConnector:
             person = await session.get(Person, verified.person_id)
             if person is None:
                 raise Unauthorized("the person who started connecting no longer exists")
-            calendar = await connections.connect_user(session, vault, person=person, provider=provider,
-                                                      account=grant.account, refresh_token=grant.refresh_token,
-                                                      scopes=grant.scopes, now=now)
+            calendar = await connections.connect_user(
+                session,
+                vault,
+                person=person,
+                provider=provider,
+                account=grant.account,
+                refresh_token=grant.refresh_token,
+                scopes=grant.scopes,
+                now=now,
+            )
             await session.commit()
             [view] = await connections.list_calendars(session, calendar_id=calendar.id)
         log.info("calendar_connected", provider=provider, person_id=person.id, calendar_id=calendar.id)
         return view
 
-    async def disconnect(self, session: AsyncSession, caller: Principal, calendar_id: int,
-                         now: datetime) -> tuple[CalendarView, Job | None]:
+    async def disconnect(
+        self, session: AsyncSession, caller: Principal, calendar_id: int, now: datetime
+    ) -> tuple[CalendarView, Job | None]:
         """Own calendars; admins: any. Returns the calendar and, when it had live
         channels, the job stopping them at the provider (best effort)."""
         calendar = await session.get(Calendar, calendar_id, with_for_update=True)
@@ -100,8 +116,9 @@ class CalendarConnector:
     # -- helpers ------------------------------------------------------------------------------
     def _flow(self, provider: str) -> ConnectFlow:
         if provider not in self._flows:
-            self._flows[provider] = build_connect_flow(provider, self._settings,
-                                                       msal_http_client=self._msal_http_client)
+            self._flows[provider] = build_connect_flow(
+                provider, self._settings, msal_http_client=self._msal_http_client
+            )
         return self._flows[provider]
 
     def _secret_key(self) -> str:
@@ -116,8 +133,9 @@ class CalendarConnector:
         except AuthorizationFailed as err:  # messages name the status and error code only
             raise BadRequest(f"{flow.name} refused the authorization code: {err}") from None
         except ProviderError as err:
-            raise ProviderUnavailable(f"{flow.name} could not be reached ({type(err).__name__}): "
-                                      "start connecting again") from None
+            raise ProviderUnavailable(
+                f"{flow.name} could not be reached ({type(err).__name__}): start connecting again"
+            ) from None
 
     async def _stopping(self, session: AsyncSession, calendar: Calendar, rows: list) -> Job | None:
         try:
@@ -130,22 +148,30 @@ class CalendarConnector:
 
         async def stop() -> None:
             await self._stop_channels(ref, calendar.provider, channels, vault)
+
         return stop
 
-    async def _stop_channels(self, ref: CalendarRef, provider_name: str, channels: list[Channel],
-                             vault: Vault) -> None:
+    async def _stop_channels(self, ref: CalendarRef, provider_name: str, channels: list[Channel], vault: Vault) -> None:
         """Best effort: a channel left open at the provider only sends notifications the
         webhooks already ignore (it is marked stopped), until it expires."""
-        provider = build_provider(provider_name, self._settings, self._clock, msal_http_client=self._msal_http_client,
-                                  on_refresh_token=grants.store_rotated_refresh_tokens(self._sessions, vault,
-                                                                                       self._clock))
+        provider = build_provider(
+            provider_name,
+            self._settings,
+            self._clock,
+            msal_http_client=self._msal_http_client,
+            on_refresh_token=grants.store_rotated_refresh_tokens(self._sessions, vault, self._clock),
+        )
         try:
             for channel in channels:
                 try:
                     await provider.stop(ref, channel)
                 except (ProviderError, ValueError) as err:
-                    log.info("channel_stop_failed", calendar_id=ref.calendar_id, channel_id=channel.channel_id,
-                             error=type(err).__name__)
+                    log.info(
+                        "channel_stop_failed",
+                        calendar_id=ref.calendar_id,
+                        channel_id=channel.channel_id,
+                        error=type(err).__name__,
+                    )
         finally:
             await close_providers({provider_name: provider})
 

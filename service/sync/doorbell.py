@@ -9,9 +9,11 @@ lost ring costs latency, never work.
 - Across processes (PostgreSQL): the same transaction sends `NOTIFY
   oneonone_sync`, which PostgreSQL delivers on commit only; each worker LISTENs
   on a connection of its own (`listen`) and rings its doorbell."""
+
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 
 import asyncpg
 import structlog
@@ -45,10 +47,8 @@ class Doorbell:
         if running is loop:
             rung.set()
             return
-        try:
+        with suppress(RuntimeError):  # that loop is closed: nobody waits any more
             loop.call_soon_threadsafe(rung.set)
-        except RuntimeError:
-            pass  # that loop is closed: nobody waits any more
 
     async def wait(self, stop: asyncio.Event, timeout: float) -> None:
         """Until a ring (or one since the last wait), `stop`, or `timeout` seconds."""
@@ -65,7 +65,7 @@ class Doorbell:
         self._event.clear()
 
 
-BELL = Doorbell()   # the process's
+BELL = Doorbell()  # the process's
 
 
 async def announce(session: AsyncSession) -> None:
@@ -98,7 +98,7 @@ async def listen(dsn: str, stop: asyncio.Event, bell: Doorbell = BELL, retry_sec
             log.warning("doorbell_connect_failed", error=type(exc).__name__)
         else:
             try:
-                conn.add_termination_listener(lambda _conn: lost.set())
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, lambda *_args: bell.ring())
                 bell.ring()
                 waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(lost.wait())]
@@ -113,7 +113,5 @@ async def listen(dsn: str, stop: asyncio.Event, bell: Doorbell = BELL, retry_sec
             if stop.is_set():
                 return
             log.warning("doorbell_connection_lost")
-        try:
+        with suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), retry_seconds)
-        except TimeoutError:
-            pass

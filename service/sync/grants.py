@@ -3,6 +3,7 @@ credentials (CalendarRef), and Entra's rotated refresh tokens stored back.
 
 Grants are Fernet-encrypted at rest (service.security.crypto.Vault) and never
 logged; a CalendarRef's `credentials` live only in memory, for one call."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -22,15 +23,27 @@ log = structlog.get_logger(__name__)
 _calendar = Calendar.__table__.c
 _connection = CalendarConnection.__table__.c
 _person = Person.__table__.c
-_READ = (select(_calendar.id, _calendar.provider, _calendar.external_id, _calendar.time_zone, _calendar.cursor,
-                _calendar.window_start, _connection.kind, _connection.secret_encrypted, _person.email)
-         .join_from(Calendar.__table__, CalendarConnection.__table__, _connection.id == _calendar.connection_id)
-         .join(Person.__table__, _person.id == _calendar.person_id)
-         .where(_calendar.id.in_(bindparam("ids", expanding=True))))
+_READ = (
+    select(
+        _calendar.id,
+        _calendar.provider,
+        _calendar.external_id,
+        _calendar.time_zone,
+        _calendar.cursor,
+        _calendar.window_start,
+        _connection.kind,
+        _connection.secret_encrypted,
+        _person.email,
+    )
+    .join_from(Calendar.__table__, CalendarConnection.__table__, _connection.id == _calendar.connection_id)
+    .join(Person.__table__, _person.id == _calendar.person_id)
+    .where(_calendar.id.in_(bindparam("ids", expanding=True)))
+)
 
 
-async def read_calendars(session: AsyncSession, calendar_ids: Iterable[int], vault: Vault | None
-                         ) -> list[tuple[Row, CalendarRef]]:
+async def read_calendars(
+    session: AsyncSession, calendar_ids: Iterable[int], vault: Vault | None
+) -> list[tuple[Row, CalendarRef]]:
     """Each calendar's row (provider, cursor, window…) and what a provider call needs."""
     rows = (await session.execute(_READ, {"ids": list(calendar_ids)})).all()
     return [(row, calendar_ref(row, vault)) for row in rows]
@@ -38,12 +51,19 @@ async def read_calendars(session: AsyncSession, calendar_ids: Iterable[int], vau
 
 def calendar_ref(row: Row, vault: Vault | None) -> CalendarRef:
     secret = vault.decrypt(row.secret_encrypted) if row.secret_encrypted and vault else ""
-    return CalendarRef(calendar_id=row.id, email=row.email, external_id=row.external_id, credentials=secret,
-                       connection_kind=row.kind, time_zone=row.time_zone)
+    return CalendarRef(
+        calendar_id=row.id,
+        email=row.email,
+        external_id=row.external_id,
+        credentials=secret,
+        connection_kind=row.kind,
+        time_zone=row.time_zone,
+    )
 
 
-def store_rotated_refresh_tokens(sessions: async_sessionmaker[AsyncSession], vault: Vault,
-                                 clock: Clock) -> RefreshTokenHook:
+def store_rotated_refresh_tokens(
+    sessions: async_sessionmaker[AsyncSession], vault: Vault, clock: Clock
+) -> RefreshTokenHook:
     """Entra rotates a delegated grant's refresh token on every redemption: keep the
     newest, encrypted, on the calendar's connection. Compare-and-swap on the token
     the sync used, so a reconnect that happened meanwhile is never overwritten."""
@@ -51,8 +71,11 @@ def store_rotated_refresh_tokens(sessions: async_sessionmaker[AsyncSession], vau
     async def store(ref: CalendarRef, rotated: str) -> None:
         async with sessions() as session:
             connection_id = await session.scalar(select(Calendar.connection_id).where(Calendar.id == ref.calendar_id))
-            connection = (await session.get(CalendarConnection, connection_id, with_for_update=True)
-                          if connection_id is not None else None)
+            connection = (
+                await session.get(CalendarConnection, connection_id, with_for_update=True)
+                if connection_id is not None
+                else None
+            )
             if connection is None or connection.kind != "user" or not connection.secret_encrypted:
                 return
             if vault.decrypt(connection.secret_encrypted) != ref.credentials:

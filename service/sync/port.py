@@ -8,11 +8,12 @@ links, stubs, Windows time zones, MSAL or service accounts.
 Two protocols: `CalendarProvider` (reading a calendar and keeping a push channel
 on it, for the workers) and `ConnectFlow` (a person's consent, for the calendars
 API). The registry (service.sync.providers) builds both from settings."""
+
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from service.domain.events import EventSnapshot
@@ -22,11 +23,11 @@ from service.domain.events import EventSnapshot
 class CalendarRef:
     """What an adapter needs to address one calendar."""
 
-    calendar_id: int           # our row id (for logs)
-    email: str                 # the owner's email: EventSnapshot.calendar
-    external_id: str           # Google calendarId / Graph user id or UPN
-    credentials: str           # decrypted grant: refresh token or org credentials (never logged)
-    connection_kind: str       # "user" | "org"
+    calendar_id: int  # our row id (for logs)
+    email: str  # the owner's email: EventSnapshot.calendar
+    external_id: str  # Google calendarId / Graph user id or UPN
+    credentials: str  # decrypted grant: refresh token or org credentials (never logged)
+    connection_kind: str  # "user" | "org"
     time_zone: str | None = None
 
 
@@ -49,7 +50,7 @@ class ChangeSet:
     removed: list[str] = field(default_factory=list)
     cursor: str = ""
     baseline: SyncWindow | None = None
-    time_zone: str | None = None       # the calendar's own zone, when the provider says
+    time_zone: str | None = None  # the calendar's own zone, when the provider says
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +59,8 @@ class Grant:
     in to, and the scopes asked for."""
 
     refresh_token: str = field(repr=False)
-    account: str                 # the connected account's email, lower-cased
-    scopes: str                  # space-separated
+    account: str  # the connected account's email, lower-cased
+    scopes: str  # space-separated
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,9 @@ RefreshTokenHook = Callable[[CalendarRef, str], Awaitable[None]]
 class ProviderError(Exception):
     """A provider call failed. `retry_after` (seconds) when the provider said so."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None,
-                 transient: bool = True) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None, transient: bool = True
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
@@ -114,8 +116,9 @@ class CalendarProvider(Protocol):
         """The event as it is now; None if it no longer exists (e.g. a deleted
         series whose instances were reported removed)."""
 
-    async def watch(self, calendar: CalendarRef, address: str, lifecycle_address: str, secret: str,
-                    ttl_seconds: int) -> Channel:
+    async def watch(
+        self, calendar: CalendarRef, address: str, lifecycle_address: str, secret: str, ttl_seconds: int
+    ) -> Channel:
         """Open a push channel delivering to `address` with `secret` as the
         channel token / clientState."""
 

@@ -9,6 +9,7 @@ revision are written with Core executemany INSERTs in batches, not one ORM objec
 each; rows that already exist are read as plain rows, compared, and the changed
 ones updated with one executemany UPDATE. A calendar's first sync looks whether it
 has stored events at all before looking any up."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,18 +20,18 @@ from sqlalchemy import Row, and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import CalendarEvent, EventRevision
+from service.domain.event_codec import revision, row_matches, row_values, values_match
 from service.domain.events import EventSnapshot, Kind
 from service.sync.port import ChangeSet
-from service.domain.event_codec import revision, row_matches, row_values, values_match
 
-_CHUNK = 100                         # rows per INSERT batch: few alive at once (see apply)
+_CHUNK = 100  # rows per INSERT batch: few alive at once (see apply)
 
 
 @dataclass
 class Applied:
-    changed: int = 0                 # events with a new revision
+    changed: int = 0  # events with a new revision
     removed: int = 0
-    seen: int = 0                    # snapshots received
+    seen: int = 0  # snapshots received
     event_ids: set[str] = field(default_factory=set)
 
 
@@ -45,26 +46,44 @@ async def removed_series_candidates(session: AsyncSession, calendar_id: int, cha
     an increment or, on a baseline (a full re-read), absent from it."""
     series: set[str] = set()
     if changes.removed:
-        series.update(await session.scalars(select(CalendarEvent.series_id).where(
-            CalendarEvent.calendar_id == calendar_id, CalendarEvent.event_id.in_(changes.removed),
-            CalendarEvent.series_id.is_not(None))))
+        series.update(
+            await session.scalars(
+                select(CalendarEvent.series_id).where(
+                    CalendarEvent.calendar_id == calendar_id,
+                    CalendarEvent.event_id.in_(changes.removed),
+                    CalendarEvent.series_id.is_not(None),
+                )
+            )
+        )
     if changes.baseline is not None:
         present = {s.event_id for s in changes.upserts}
-        series.update(series_id for event_id, series_id in await session.execute(
-            select(CalendarEvent.event_id, CalendarEvent.series_id).where(
-                *_live_in_window(calendar_id, changes), CalendarEvent.series_id.is_not(None)))
-            if event_id not in present)
+        series.update(
+            series_id
+            for event_id, series_id in await session.execute(
+                select(CalendarEvent.event_id, CalendarEvent.series_id).where(
+                    *_live_in_window(calendar_id, changes), CalendarEvent.series_id.is_not(None)
+                )
+            )
+            if event_id not in present
+        )
     resent = {s.event_id for s in changes.upserts if s.kind is Kind.series}
     return series - resent
 
 
-async def apply(session: AsyncSession, calendar_id: int, changes: ChangeSet, *, gone_series: set[str],
-                observed_at: datetime, first_sync: bool = True) -> Applied:
+async def apply(
+    session: AsyncSession,
+    calendar_id: int,
+    changes: ChangeSet,
+    *,
+    gone_series: set[str],
+    observed_at: datetime,
+    first_sync: bool = True,
+) -> Applied:
     """`first_sync`: the calendar may have no stored events yet (worth a look before
     looking any up); False once it has been synced."""
     result = Applied(seen=len(changes.upserts))
     if not changes.upserts and not changes.removed and not gone_series and changes.baseline is None:
-        return result                # an empty increment: nothing to look up
+        return result  # an empty increment: nothing to look up
     upserted = {s.event_id for s in changes.upserts}
     removed = set(changes.removed) | gone_series
     stored = not first_sync or await _has_rows(session, calendar_id)
@@ -74,13 +93,14 @@ async def apply(session: AsyncSession, calendar_id: int, changes: ChangeSet, *, 
     # (which the adapters never send) makes it one batch: the later copy must see the first.
     upserts = changes.upserts
     batch = _CHUNK if len(upserted) == len(upserts) else max(1, len(upserts))
-    updates: dict[str, dict[str, Any]] = {}      # stored rows' new values, by event id
+    updates: dict[str, dict[str, Any]] = {}  # stored rows' new values, by event id
     for i in range(0, len(upserts), batch):
         new_rows: dict[str, dict[str, Any]] = {}
         revisions: list[dict[str, Any]] = []
-        for snapshot in upserts[i:i + batch]:
-            _upsert(calendar_id, rows.get(snapshot.event_id), new_rows, updates, revisions, snapshot,
-                    observed_at, result)
+        for snapshot in upserts[i : i + batch]:
+            _upsert(
+                calendar_id, rows.get(snapshot.event_id), new_rows, updates, revisions, snapshot, observed_at, result
+            )
         await _insert(session, CalendarEvent, list(new_rows.values()))
         await _insert(session, EventRevision, revisions)
     await _update(session, list(updates.values()))
@@ -108,8 +128,9 @@ async def apply(session: AsyncSession, calendar_id: int, changes: ChangeSet, *, 
 # plain rows (Core), not ORM objects: an increment compares many and changes few.
 _events = CalendarEvent.__table__
 _ANY_ROW = select(_events.c.id).where(_events.c.calendar_id == bindparam("calendar_id")).limit(1)
-_ROWS = select(_events).where(_events.c.calendar_id == bindparam("calendar_id"),
-                              _events.c.event_id.in_(bindparam("ids", expanding=True)))
+_ROWS = select(_events).where(
+    _events.c.calendar_id == bindparam("calendar_id"), _events.c.event_id.in_(bindparam("ids", expanding=True))
+)
 # SET clause: the columns named in the parameters (besides `row_id`).
 _UPDATE = update(_events).where(_events.c.id == bindparam("row_id"))
 
@@ -122,34 +143,40 @@ async def _rows(session: AsyncSession, calendar_id: int, ids: set[str]) -> list[
     found: list[Row] = []
     ordered = sorted(ids)
     for i in range(0, len(ordered), 500):  # keep IN lists bounded on both databases
-        found += (await session.execute(_ROWS, {"calendar_id": calendar_id, "ids": ordered[i:i + 500]})).all()
+        found += (await session.execute(_ROWS, {"calendar_id": calendar_id, "ids": ordered[i : i + 500]})).all()
     return found
 
 
 async def _update(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Core executemany UPDATEs by row id, in chunks (every dict names the same columns)."""
     for i in range(0, len(rows), _CHUNK):
-        await session.execute(_UPDATE, rows[i:i + _CHUNK])
+        await session.execute(_UPDATE, rows[i : i + _CHUNK])
 
 
 async def _insert(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:
     """Core executemany INSERTs in chunks, in the given order (revision ids follow it)."""
     table = model.__table__
     for i in range(0, len(rows), _CHUNK):
-        await session.execute(insert(table), rows[i:i + _CHUNK])
+        await session.execute(insert(table), rows[i : i + _CHUNK])
 
 
-def _upsert(calendar_id: int, row: Row | None, new_rows: dict[str, dict[str, Any]],
-            updates: dict[str, dict[str, Any]], revisions: list[dict[str, Any]], snapshot: EventSnapshot,
-            observed_at: datetime, result: Applied) -> None:
+def _upsert(
+    calendar_id: int,
+    row: Row | None,
+    new_rows: dict[str, dict[str, Any]],
+    updates: dict[str, dict[str, Any]],
+    revisions: list[dict[str, Any]],
+    snapshot: EventSnapshot,
+    observed_at: datetime,
+    result: Applied,
+) -> None:
     pending = new_rows.get(snapshot.event_id) or updates.get(snapshot.event_id)
-    if pending is not None:          # listed twice in one increment: the later copy wins
+    if pending is not None:  # listed twice in one increment: the later copy wins
         if values_match(pending, snapshot):
             return
         pending.update(row_values(snapshot))
     elif row is None:
-        new_rows[snapshot.event_id] = dict(calendar_id=calendar_id, event_id=snapshot.event_id,
-                                           **row_values(snapshot))
+        new_rows[snapshot.event_id] = dict(calendar_id=calendar_id, event_id=snapshot.event_id, **row_values(snapshot))
     else:
         if row_matches(row, snapshot):
             return
@@ -171,6 +198,9 @@ async def _absent_from_baseline(session: AsyncSession, calendar_id: int, changes
 def _live_in_window(calendar_id: int, changes: ChangeSet) -> tuple:
     """Stored, not removed, non-series events starting in the baseline's window."""
     window = changes.baseline
-    return (CalendarEvent.calendar_id == calendar_id, CalendarEvent.removed_at.is_(None),
-            CalendarEvent.kind != Kind.series.value,
-            and_(CalendarEvent.start >= window.start, CalendarEvent.start < window.end))
+    return (
+        CalendarEvent.calendar_id == calendar_id,
+        CalendarEvent.removed_at.is_(None),
+        CalendarEvent.kind != Kind.series.value,
+        and_(CalendarEvent.start >= window.start, CalendarEvent.start < window.end),
+    )

@@ -1,5 +1,6 @@
 """Which adapters serve which provider, built from Settings: the only module
 outside service/sync/providers/ that names a concrete adapter."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
@@ -35,14 +36,21 @@ def configured_providers(settings: Settings) -> set[str]:
     return names
 
 
-def build_provider(name: str, settings: Settings, clock: Clock, *, msal_http_client: Any = None,
-                   on_refresh_token: RefreshTokenHook | None = None) -> CalendarProvider:
+def build_provider(
+    name: str,
+    settings: Settings,
+    clock: Clock,
+    *,
+    msal_http_client: Any = None,
+    on_refresh_token: RefreshTokenHook | None = None,
+) -> CalendarProvider:
     """`msal_http_client`: MSAL's transport (None in production; the sandbox's loopback)."""
     if name == "google":
         return GoogleCalendarProvider(settings.google, clock=clock)
     if name == "microsoft":
-        return GraphCalendarProvider(settings, clock=clock, msal_http_client=msal_http_client,
-                                     on_refresh_token=on_refresh_token)
+        return GraphCalendarProvider(
+            settings, clock=clock, msal_http_client=msal_http_client, on_refresh_token=on_refresh_token
+        )
     raise UnknownProvider(f"unknown calendar provider {name!r}")
 
 
@@ -52,8 +60,10 @@ def build_connect_flow(name: str, settings: Settings, *, msal_http_client: Any =
         raise UnknownProvider(f"unknown calendar provider {name!r}")
     app = settings.google if name == "google" else settings.microsoft
     if not app.client_id or not app.client_secret.get_secret_value():
-        raise NotConfigured(f"{name} calendars cannot be connected here: the server has no "
-                            f"ONEONONE_{name.upper()}__CLIENT_ID / __CLIENT_SECRET")
+        raise NotConfigured(
+            f"{name} calendars cannot be connected here: the server has no "
+            f"ONEONONE_{name.upper()}__CLIENT_ID / __CLIENT_SECRET"
+        )
     if name == "google":
         return GoogleConnect(settings.google)
     return GraphConnect(settings.microsoft, http_client=msal_http_client)
@@ -65,12 +75,20 @@ class ProviderSet(Mapping[str, CalendarProvider]):
     stores the key or the app secret), so it needs no provider settings, and a
     worker started before the grant was made still serves it."""
 
-    def __init__(self, settings: Settings, clock: Clock, *, msal_http_client: Any = None,
-                 on_refresh_token: RefreshTokenHook | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        *,
+        msal_http_client: Any = None,
+        on_refresh_token: RefreshTokenHook | None = None,
+    ) -> None:
         self._options = dict(msal_http_client=msal_http_client, on_refresh_token=on_refresh_token)
         self._settings, self._clock = settings, clock
-        self._built = {name: build_provider(name, settings, clock, **self._options)
-                       for name in sorted(configured_providers(settings))}
+        self._built = {
+            name: build_provider(name, settings, clock, **self._options)
+            for name in sorted(configured_providers(settings))
+        }
 
     def __getitem__(self, name: str) -> CalendarProvider:
         if name not in self._built:

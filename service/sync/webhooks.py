@@ -4,6 +4,7 @@
 Never syncs inside the request. Duplicated, reordered and late notifications are
 harmless: marking dirty is idempotent, and notifications for stopped channels are
 acknowledged and ignored."""
+
 from __future__ import annotations
 
 import enum
@@ -26,15 +27,15 @@ log = structlog.get_logger(__name__)
 
 class Outcome(str, enum.Enum):
     accepted = "accepted"
-    ignored = "ignored"      # a valid secret for a stopped channel, or a `sync` handshake
-    rejected = "rejected"    # unknown channel or wrong secret
+    ignored = "ignored"  # a valid secret for a stopped channel, or a `sync` handshake
+    rejected = "rejected"  # unknown channel or wrong secret
 
 
 # Built once, as Core over the columns a notification needs: it runs for every one.
 _channels = PushChannel.__table__
-_CHANNEL = (select(_channels.c.id, _channels.c.channel_id, _channels.c.calendar_id, _channels.c.secret_hash,
-                   _channels.c.stopped_at)
-            .where(_channels.c.channel_id == bindparam("channel_id"), _channels.c.provider == bindparam("provider")))
+_CHANNEL = select(
+    _channels.c.id, _channels.c.channel_id, _channels.c.calendar_id, _channels.c.secret_hash, _channels.c.stopped_at
+).where(_channels.c.channel_id == bindparam("channel_id"), _channels.c.provider == bindparam("provider"))
 # SET clause: the columns named in the parameters (besides `row_id`).
 _CHANNEL_SET = update(_channels).where(_channels.c.id == bindparam("row_id"))
 
@@ -43,8 +44,7 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def _verified(session: AsyncSession, provider: str, channel_id: str | None,
-                    secret: str | None) -> Row | None:
+async def _verified(session: AsyncSession, provider: str, channel_id: str | None, secret: str | None) -> Row | None:
     if not channel_id or not secret:
         return None
     channel = (await session.execute(_CHANNEL, {"channel_id": channel_id, "provider": provider})).first()
@@ -54,8 +54,7 @@ async def _verified(session: AsyncSession, provider: str, channel_id: str | None
 
 
 async def google(session: AsyncSession, headers: Mapping[str, str], now: datetime) -> Outcome:
-    channel = await _verified(session, "google", headers.get("x-goog-channel-id"),
-                              headers.get("x-goog-channel-token"))
+    channel = await _verified(session, "google", headers.get("x-goog-channel-id"), headers.get("x-goog-channel-token"))
     if channel is None:
         outcome = Outcome.rejected
     elif channel.stopped_at is not None or headers.get("x-goog-resource-state") == "sync":

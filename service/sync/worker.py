@@ -4,6 +4,7 @@ commit events, revisions and the new cursor in one short transaction.
 Provider I/O happens outside any transaction. A worker that dies mid-sync loses
 nothing: its lease expires, another worker claims the calendar and redoes the
 same increment from the same cursor, which the reconciler applies idempotently."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,7 +27,13 @@ from service.sync import grants, queue, reconciler
 from service.sync.channels import ChannelManager
 from service.sync.doorbell import BELL, Doorbell
 from service.sync.port import (
-    AuthorizationFailed, CalendarProvider, CalendarRef, ChangeSet, FullResyncRequired, ProviderError, SyncWindow,
+    AuthorizationFailed,
+    CalendarProvider,
+    CalendarRef,
+    ChangeSet,
+    FullResyncRequired,
+    ProviderError,
+    SyncWindow,
 )
 
 log = structlog.get_logger(__name__)
@@ -37,8 +44,18 @@ Loaded = tuple[Row, CalendarProvider, CalendarRef]
 
 _calendar = Calendar.__table__.c
 # A sync's outcome is written under the calendar's row lock, as plain values.
-_LOCK = (select(_calendar.lease_owner, _calendar.status, _calendar.dirty_generation, _calendar.person_id,
-                _calendar.last_synced_at, _calendar.failures).where(_calendar.id == bindparam("id")).with_for_update())
+_LOCK = (
+    select(
+        _calendar.lease_owner,
+        _calendar.status,
+        _calendar.dirty_generation,
+        _calendar.person_id,
+        _calendar.last_synced_at,
+        _calendar.failures,
+    )
+    .where(_calendar.id == bindparam("id"))
+    .with_for_update()
+)
 # SET clause: the columns named in the parameters (besides `calendar_id`).
 _SET = update(Calendar.__table__).where(_calendar.id == bindparam("calendar_id"))
 
@@ -57,11 +74,21 @@ def default_owner() -> str:
 
 
 class SyncWorker:
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], providers: Mapping[str, CalendarProvider],
-                 vault: Vault | None, clock: Clock, settings: SyncSettings, owner: str | None = None,
-                 on_changed: OnChanged | None = None, channels: ChannelManager | None = None,
-                 on_tick: Callable[[], Awaitable[object]] | None = None,
-                 rng: random.Random | None = None, bell: Doorbell = BELL) -> None:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        providers: Mapping[str, CalendarProvider],
+        vault: Vault | None,
+        clock: Clock,
+        settings: SyncSettings,
+        owner: str | None = None,
+        on_changed: OnChanged | None = None,
+        channels: ChannelManager | None = None,
+        on_tick: Callable[[], Awaitable[object]] | None = None,
+        rng: random.Random | None = None,
+        bell: Doorbell = BELL,
+    ) -> None:
         self.sessions = sessions
         self.providers = providers
         self.vault = vault
@@ -73,7 +100,7 @@ class SyncWorker:
         self.on_tick = on_tick  # the periodic time-driven detection pass, beside channel upkeep
         self.rng = rng or random.Random()
         self.doorbell = bell
-        self._left_dirty = False   # a calendar synced in this round was notified again meanwhile (see drain)
+        self._left_dirty = False  # a calendar synced in this round was notified again meanwhile (see drain)
 
     # -- the loop ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0, maintain_seconds: float = 60.0) -> None:
@@ -97,9 +124,14 @@ class SyncWorker:
     async def run_once(self) -> int:
         """Claim a batch of due calendars and sync each; returns how many."""
         now = self.clock.now()
-        async with self.sessions() as session:   # the claim and what the syncs need: one transaction
-            claims = await queue.claim(session, owner=self.owner, now=now, limit=self.settings.batch_size,
-                                       lease_until=now + timedelta(seconds=self.settings.lease_seconds))
+        async with self.sessions() as session:  # the claim and what the syncs need: one transaction
+            claims = await queue.claim(
+                session,
+                owner=self.owner,
+                now=now,
+                limit=self.settings.batch_size,
+                lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+            )
             loaded = await self._read(session, [c.calendar_id for c in claims]) if claims else {}
             await session.commit()
         for claim in claims:
@@ -159,16 +191,21 @@ class SyncWorker:
             return 0
         due = await self.channels.due(calendar_ids)
         size = self.settings.batch_size
-        return sum([await self._maintain_batch(due[i:i + size]) for i in range(0, len(due), size)])
+        return sum([await self._maintain_batch(due[i : i + size]) for i in range(0, len(due), size)])
 
     async def _maintain_batch(self, calendar_ids: list[int]) -> int:
         # Under the calendars' leases, as a sync: two workers renewing one channel at
         # once would each open one. A calendar leased elsewhere (being synced) is left
         # for the next round: a channel is refreshed at half its lifetime, days ahead.
         now = self.clock.now()
-        async with self.sessions() as session:   # one transaction: leases, calendars, channels
-            leased = await queue.lease(session, calendar_ids, owner=self.owner, now=now,
-                                       lease_until=now + timedelta(seconds=self.settings.lease_seconds))
+        async with self.sessions() as session:  # one transaction: leases, calendars, channels
+            leased = await queue.lease(
+                session,
+                calendar_ids,
+                owner=self.owner,
+                now=now,
+                lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+            )
             loaded = await self._read(session, leased) if leased else {}
             live = await self.channels.live(session, loaded) if loaded else {}
             await session.commit()
@@ -187,11 +224,16 @@ class SyncWorker:
 
     def _cursor_and_window(self, calendar: Row, provider: CalendarProvider) -> tuple[str | None, SyncWindow]:
         now = self.clock.now()
-        window = SyncWindow(start=now - timedelta(days=self.settings.lookback_days),
-                            end=now + timedelta(days=self.settings.lookahead_days))
-        stale = (provider.windowed and calendar.window_start is not None
-                 and now - calendar.window_start - timedelta(days=self.settings.lookback_days)
-                 >= timedelta(days=self.settings.rebaseline_days))
+        window = SyncWindow(
+            start=now - timedelta(days=self.settings.lookback_days),
+            end=now + timedelta(days=self.settings.lookahead_days),
+        )
+        stale = (
+            provider.windowed
+            and calendar.window_start is not None
+            and now - calendar.window_start - timedelta(days=self.settings.lookback_days)
+            >= timedelta(days=self.settings.rebaseline_days)
+        )
         if stale:  # the delta window has drifted: take a new baseline
             return None, window
         return calendar.cursor, window
@@ -222,21 +264,35 @@ class SyncWorker:
                 await session.commit()
                 return
             first = locked.last_synced_at is None
-            applied = await reconciler.apply(session, calendar_id, changes, gone_series=gone, observed_at=now,
-                                             first_sync=first)
+            applied = await reconciler.apply(
+                session, calendar_id, changes, gone_series=gone, observed_at=now, first_sync=first
+            )
             notified_meanwhile = locked.dirty_generation != job.claim.generation
             self._left_dirty |= notified_meanwhile
-            values = {"cursor": changes.cursor, "dirty": notified_meanwhile,
-                      "next_poll_at": now + timedelta(minutes=self.settings.poll_minutes), "last_synced_at": now,
-                      "failures": 0, "backoff_until": None, "last_error": None, **queue.RELEASED}
+            values = {
+                "cursor": changes.cursor,
+                "dirty": notified_meanwhile,
+                "next_poll_at": now + timedelta(minutes=self.settings.poll_minutes),
+                "last_synced_at": now,
+                "failures": 0,
+                "backoff_until": None,
+                "last_error": None,
+                **queue.RELEASED,
+            }
             if changes.baseline is not None:
                 values.update(window_start=changes.baseline.start, window_end=changes.baseline.end)
             if changes.time_zone:
                 values["time_zone"] = changes.time_zone
             await session.execute(_SET, {"calendar_id": calendar_id, **values})
             await session.commit()
-        log.info("synced", calendar_id=job.ref.calendar_id, seen=applied.seen, changed=applied.changed,
-                 removed=applied.removed, full=changes.baseline is not None)
+        log.info(
+            "synced",
+            calendar_id=job.ref.calendar_id,
+            seen=applied.seen,
+            changed=applied.changed,
+            removed=applied.removed,
+            full=changes.baseline is not None,
+        )
         if first and self.channels is not None:
             # Its first channel at once, so that notifications flow from now on; keeping
             # channels alive afterwards is `maintain`'s (periodic, batched, under leases).
@@ -252,15 +308,20 @@ class SyncWorker:
             if locked is None:
                 return
             failures = locked.failures + 1
-            values = {"failures": failures, "last_error": f"{type(err).__name__}: {err}"[:500], "last_error_at": now,
-                      "backoff_until": now + timedelta(seconds=self.backoff(failures, err.retry_after)),
-                      **queue.RELEASED}
+            values = {
+                "failures": failures,
+                "last_error": f"{type(err).__name__}: {err}"[:500],
+                "last_error_at": now,
+                "backoff_until": now + timedelta(seconds=self.backoff(failures, err.retry_after)),
+                **queue.RELEASED,
+            }
             if isinstance(err, AuthorizationFailed) or not err.transient:
                 values["status"] = "error"  # a person must reconnect or an admin must look
             await session.execute(_SET, {"calendar_id": calendar_id, **values})
             await session.commit()
-        log.warning("sync_failed", calendar_id=calendar_id, error=type(err).__name__, status=err.status,
-                    failures=failures)
+        log.warning(
+            "sync_failed", calendar_id=calendar_id, error=type(err).__name__, status=err.status, failures=failures
+        )
 
     async def _lock_ours(self, session: AsyncSession, calendar_id: int) -> Row | None:
         """The calendar's row, locked, while our lease holds; None once it is lost."""

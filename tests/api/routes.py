@@ -1,4 +1,5 @@
 """The app's `/v1` operations, for tests that must cover every endpoint."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ def v1_operations() -> list[Operation]:
     app = create_app(Settings(_env_file=None))
     try:  # recent FastAPI keeps included routers as branches of `app.routes`: flatten them
         from fastapi.routing import iter_route_contexts
+
         routes: Any = list(iter_route_contexts(app.routes))
     except ImportError:  # pragma: no cover - older FastAPI: `app.routes` is already flat
         routes = app.routes

@@ -32,19 +32,31 @@ async def ids(client, pair, headers, **params) -> list[int]:
 
 
 async def test_raise_action_item_in_a_meeting(client, org):
-    r = await client.post(raise_in(org.meeting), headers=org.h["manager"],
-                          json={"body": " Draft the promo case ", "owner_id": org.report.id, "due_date": "2026-03-20"})
+    r = await client.post(
+        raise_in(org.meeting),
+        headers=org.h["manager"],
+        json={"body": " Draft the promo case ", "owner_id": org.report.id, "due_date": "2026-03-20"},
+    )
     assert r.status_code == 201, r.text
     item = r.json()
-    assert item == {"id": item["id"], "pair_id": org.pair.id, "meeting_id": org.meeting.id, "owner_id": org.report.id,
-                    "body": "Draft the promo case", "due_date": "2026-03-20", "done_at": None,
-                    "created_at": "2026-03-02T09:00:00Z", "updated_at": "2026-03-02T09:00:00Z"}
+    assert item == {
+        "id": item["id"],
+        "pair_id": org.pair.id,
+        "meeting_id": org.meeting.id,
+        "owner_id": org.report.id,
+        "body": "Draft the promo case",
+        "due_date": "2026-03-20",
+        "done_at": None,
+        "created_at": "2026-03-02T09:00:00Z",
+        "updated_at": "2026-03-02T09:00:00Z",
+    }
     assert await ids(client, org.pair, org.h["report"]) == [item["id"]]
 
 
 async def test_open_items_carry_over_to_later_meetings_until_done(client, org, factory, clock):
-    r = await client.post(raise_in(org.meeting), headers=org.h["report"],
-                          json={"body": "book the training", "owner_id": org.manager.id})
+    r = await client.post(
+        raise_in(org.meeting), headers=org.h["report"], json={"body": "book the training", "owner_id": org.manager.id}
+    )
     item = r.json()["id"]
     # Two meetings later, still open: every later meeting's carry-over list has it.
     await factory.meeting(org.pair, start=T0)
@@ -67,15 +79,15 @@ async def test_open_items_carry_over_to_later_meetings_until_done(client, org, f
 async def test_action_items_belong_to_their_pair_only(client, org, factory):
     mine = await factory.action_item(org.pair, org.report)
     other_meeting = await factory.meeting(org.other_pair)
-    theirs = await client.post(raise_in(other_meeting), headers=org.h["other_manager"],
-                               json={"body": "x", "owner_id": org.other_report.id})
+    theirs = await client.post(
+        raise_in(other_meeting), headers=org.h["other_manager"], json={"body": "x", "owner_id": org.other_report.id}
+    )
     assert theirs.json()["pair_id"] == org.other_pair.id
     assert await ids(client, org.pair, org.h["manager"], status="all") == [mine.id]
 
 
 async def test_patch_changes_only_the_fields_sent(client, org, factory, clock):
-    item = await factory.action_item(org.pair, org.report, meeting_id=org.meeting.id, body="old",
-                                     due_date=T0.date())
+    item = await factory.action_item(org.pair, org.report, meeting_id=org.meeting.id, body="old", due_date=T0.date())
     url = f"/v1/action-items/{item.id}"
     clock.set(T0 + timedelta(hours=2))
     r = await client.patch(url, json={"body": "new"}, headers=org.h["report"])
@@ -110,15 +122,18 @@ async def test_owner_must_be_a_participant(client, org, factory):
     assert [(i["id"], i["owner_id"]) for i in r.json()["items"]] == [(item.id, org.report.id)]
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"owner_id": 1}, "body.body"),
-    ({"body": "   ", "owner_id": 1}, "body.body"),
-    ({"body": "x" * 2001, "owner_id": 1}, "body.body"),
-    ({"body": "x"}, "body.owner_id"),
-    ({"body": "x", "owner_id": "me"}, "body.owner_id"),
-    ({"body": "x", "owner_id": 1, "due_date": "2026-02-30"}, "body.due_date"),
-    ({"body": "x", "owner_id": 1, "done": True}, "body.done"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"owner_id": 1}, "body.body"),
+        ({"body": "   ", "owner_id": 1}, "body.body"),
+        ({"body": "x" * 2001, "owner_id": 1}, "body.body"),
+        ({"body": "x"}, "body.owner_id"),
+        ({"body": "x", "owner_id": "me"}, "body.owner_id"),
+        ({"body": "x", "owner_id": 1, "due_date": "2026-02-30"}, "body.due_date"),
+        ({"body": "x", "owner_id": 1, "done": True}, "body.done"),
+    ],
+)
 async def test_create_validation(client, org, payload, field):
     r = await client.post(raise_in(org.meeting), headers=org.h["manager"], json=payload)
     assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
@@ -126,14 +141,17 @@ async def test_create_validation(client, org, payload, field):
     assert await ids(client, org.pair, org.h["manager"], status="all") == []
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"body": None}, "body.body"),
-    ({"owner_id": None}, "body.owner_id"),
-    ({"done": None}, "body.done"),
-    ({"done": "maybe"}, "body.done"),
-    ({"body": ""}, "body.body"),
-    ({"pair_id": 3}, "body.pair_id"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"body": None}, "body.body"),
+        ({"owner_id": None}, "body.owner_id"),
+        ({"done": None}, "body.done"),
+        ({"done": "maybe"}, "body.done"),
+        ({"body": ""}, "body.body"),
+        ({"pair_id": 3}, "body.pair_id"),
+    ],
+)
 async def test_patch_validation(client, org, factory, payload, field):
     item = await factory.action_item(org.pair, org.report, body="keep")
     r = await client.patch(f"/v1/action-items/{item.id}", headers=org.h["manager"], json=payload)
@@ -150,8 +168,9 @@ async def test_delete(client, org, factory):
     assert r.status_code == 204 and r.content == b""
     assert await ids(client, org.pair, org.h["report"], status="all") == [keep.id]
     assert (await client.delete(f"/v1/action-items/{gone.id}", headers=org.h["report"])).status_code == 404
-    assert (await client.patch(f"/v1/action-items/{gone.id}", json={"done": True},
-                               headers=org.h["report"])).status_code == 404
+    assert (
+        await client.patch(f"/v1/action-items/{gone.id}", json={"done": True}, headers=org.h["report"])
+    ).status_code == 404
 
 
 @pytest.mark.parametrize("who", ["other_report", "other_manager", "boss", "member", "hr", "admin"])
@@ -173,8 +192,9 @@ async def test_non_participants_get_404_everywhere(client, org, factory, who):
 async def test_unknown_ids_and_auth(client, org):
     h = org.h["manager"]
     assert (await client.get("/v1/pairs/999999/action-items", headers=h)).status_code == 404
-    assert (await client.post("/v1/meetings/999999/action-items", headers=h,
-                              json={"body": "x", "owner_id": org.report.id})).status_code == 404
+    assert (
+        await client.post("/v1/meetings/999999/action-items", headers=h, json={"body": "x", "owner_id": org.report.id})
+    ).status_code == 404
     assert (await client.patch("/v1/action-items/999999", headers=h, json={})).status_code == 404
     for huge in (2**63, 10**30):  # beyond BIGINT: invalid input, never a driver error
         assert (await client.get(f"/v1/pairs/{huge}/action-items", headers=h)).status_code == 422
@@ -208,7 +228,14 @@ async def test_pagination_and_filters(client, org, factory):
     for params in ({"status": "pending"}, {"limit": 0}, {"limit": 201}, {"owner_id": "x"}):
         r = await client.get(listing(org.pair), headers=h, params=params)
         assert r.status_code == 422 and r.json()["errors"], params
-    for bad in ("!!", encode_cursor(["x"]), encode_cursor([1, 2]), encode_cursor([True]), encode_cursor([1.5]),
-                encode_cursor([2**64]), encode_cursor({"id": 1})):
+    for bad in (
+        "!!",
+        encode_cursor(["x"]),
+        encode_cursor([1, 2]),
+        encode_cursor([True]),
+        encode_cursor([1.5]),
+        encode_cursor([2**64]),
+        encode_cursor({"id": 1}),
+    ):
         r = await client.get(listing(org.pair), headers=h, params={"cursor": bad})
         assert r.status_code == 400 and r.headers["content-type"].startswith(PROBLEM), bad

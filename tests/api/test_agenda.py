@@ -34,7 +34,12 @@ async def test_add_item_and_default_order_puts_the_reports_items_first(client, s
     m = o.meeting.id
     first = await add(client, o.h["manager"], m, "reorg news", minutes=10)
     assert (first["author_id"], first["private"], first["done"], first["minutes"], first["position"]) == (
-        o.manager.id, False, False, 10, 0)
+        o.manager.id,
+        False,
+        False,
+        10,
+        0,
+    )
     second = await add(client, o.h["report"], m, "promotion")
     assert second["position"] == 0  # the report's items come first
     await add(client, o.h["manager"], m, "budget")
@@ -54,9 +59,11 @@ async def test_private_items_are_for_their_author_only(client, setup):
     # no gap where the hidden item sits: positions are indices of the caller's own view
     assert await agenda(client, o.h["report"], m) == [("shared", 0), ("team news", 1)]
     url = f"/v1/agenda-items/{secret['id']}"
-    for r in (await client.patch(url, headers=o.h["report"], json={"done": True}),
-              await client.patch(url, headers=o.h["report"], json={"position": 0}),
-              await client.delete(url, headers=o.h["report"])):
+    for r in (
+        await client.patch(url, headers=o.h["report"], json={"done": True}),
+        await client.patch(url, headers=o.h["report"], json={"position": 0}),
+        await client.delete(url, headers=o.h["report"]),
+    ):
         assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
     assert await agenda(client, o.h["manager"], m) == [("shared", 0), ("performance concern", 1), ("team news", 2)]
 
@@ -65,14 +72,22 @@ async def test_author_edits_body_privacy_and_minutes(client, setup, clock):
     o = setup
     item = await add(client, o.h["report"], o.meeting.id, "draft")
     clock.set(T0 + timedelta(minutes=1))
-    r = await client.patch(f"/v1/agenda-items/{item['id']}", headers=o.h["report"],
-                           json={"body": "final wording", "private": True, "minutes": 15})
+    r = await client.patch(
+        f"/v1/agenda-items/{item['id']}",
+        headers=o.h["report"],
+        json={"body": "final wording", "private": True, "minutes": 15},
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["body"], r.json()["private"], r.json()["minutes"], r.json()["updated_at"]) == (
-        "final wording", True, 15, "2026-03-02T09:01:00Z")
+        "final wording",
+        True,
+        15,
+        "2026-03-02T09:01:00Z",
+    )
     assert await agenda(client, o.h["manager"], o.meeting.id) == []  # now private
-    r = await client.patch(f"/v1/agenda-items/{item['id']}", headers=o.h["report"],
-                           json={"private": False, "minutes": None})
+    r = await client.patch(
+        f"/v1/agenda-items/{item['id']}", headers=o.h["report"], json={"private": False, "minutes": None}
+    )
     assert (r.json()["private"], r.json()["minutes"]) == (False, None)
 
 
@@ -140,8 +155,11 @@ async def test_agenda_pages_keep_positions(client, setup):
         await add(client, o.h["report"], m, body)
     seen, cursor = [], None
     while True:
-        r = await client.get(f"/v1/meetings/{m}/agenda", headers=o.h["manager"],
-                             params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+        r = await client.get(
+            f"/v1/meetings/{m}/agenda",
+            headers=o.h["manager"],
+            params={"limit": 2, **({"cursor": cursor} if cursor else {})},
+        )
         seen += [(a["body"], a["position"]) for a in r.json()["items"]]
         cursor = r.json()["next_cursor"]
         if not cursor:
@@ -164,9 +182,19 @@ async def test_only_the_author_deletes(client, setup):
     assert await agenda(client, o.h["report"], o.meeting.id) == []
 
 
-@pytest.mark.parametrize("body", [{"body": ""}, {"body": "   "}, {"body": "x" * 10_001}, {},
-                                  {"body": "ok", "minutes": 0}, {"body": "ok", "minutes": 121},
-                                  {"body": "ok", "done": True}, {"body": "ok", "private": "maybe"}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"body": ""},
+        {"body": "   "},
+        {"body": "x" * 10_001},
+        {},
+        {"body": "ok", "minutes": 0},
+        {"body": "ok", "minutes": 121},
+        {"body": "ok", "done": True},
+        {"body": "ok", "private": "maybe"},
+    ],
+)
 async def test_invalid_new_item_is_422(client, setup, body):
     o = setup
     r = await client.post(f"/v1/meetings/{o.meeting.id}/agenda", headers=o.h["report"], json=body)
@@ -174,8 +202,9 @@ async def test_invalid_new_item_is_422(client, setup, body):
     assert await agenda(client, o.h["report"], o.meeting.id) == []
 
 
-@pytest.mark.parametrize("body", [{"position": -1}, {"body": None}, {"done": None}, {"meeting_id": 3},
-                                  {"done": "sure"}, {"minutes": 500}])
+@pytest.mark.parametrize(
+    "body", [{"position": -1}, {"body": None}, {"done": None}, {"meeting_id": 3}, {"done": "sure"}, {"minutes": 500}]
+)
 async def test_invalid_update_is_422(client, setup, body):
     o = setup
     item = await add(client, o.h["report"], o.meeting.id, "point")
@@ -217,6 +246,9 @@ async def test_deleting_a_carried_copy_resolves_the_point_for_good(client, setup
     assert [(a["id"], a["done"]) for a in old] == [(source.id, True)]
     # later meetings do not bring it back
     clock.set(nxt.end)
-    r = await client.post(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["report"],
-                          json={"start": "2026-03-20T09:00:00Z", "end": "2026-03-20T09:30:00Z"})
+    r = await client.post(
+        f"/v1/pairs/{o.pair.id}/meetings",
+        headers=o.h["report"],
+        json={"start": "2026-03-20T09:00:00Z", "end": "2026-03-20T09:30:00Z"},
+    )
     assert (await client.get(f"/v1/meetings/{r.json()['id']}/agenda", headers=o.h["report"])).json()["items"] == []

@@ -15,6 +15,7 @@ caller must never see (the other participant's private items, notes and feedback
 all content for non-participants). Every refused request must write nothing, and
 every 404 must be indistinguishable from the 404 for an id that does not exist.
 `test_every_v1_route_is_in_the_matrix` fails when an endpoint is added without a row."""
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,16 @@ from sqlalchemy import select
 
 from service.api.app import create_app
 from service.db.models import (
-    ActionItem, AgendaItem, Base, Calendar, CalendarConnection, Feedback, Finding, Meeting, PrivateNote, SharedNote,
+    ActionItem,
+    AgendaItem,
+    Base,
+    Calendar,
+    CalendarConnection,
+    Feedback,
+    Finding,
+    Meeting,
+    PrivateNote,
+    SharedNote,
     Template,
 )
 from service.security.crypto import generate_key
@@ -51,12 +61,11 @@ SHARED_CONTENT = ("SHARED-AGENDA-ITEM", "SHARED-NOTE-TEXT", "ACTION-ITEM-TEXT")
 NEVER_SEEN_BY = {
     "report": MANAGER_SECRETS,
     "manager": REPORT_SECRETS,
-    **{role: MANAGER_SECRETS + REPORT_SECRETS + SHARED_CONTENT for role in ("boss", "member", "hr", "admin")},
+    **dict.fromkeys(("boss", "member", "hr", "admin"), MANAGER_SECRETS + REPORT_SECRETS + SHARED_CONTENT),
 }
 
 
-def statuses(ok: int, *, allowed: tuple[str, ...] = PARTICIPANTS, others: int = 404,
-             **override: int) -> dict[str, int]:
+def statuses(ok: int, *, allowed: tuple[str, ...] = PARTICIPANTS, others: int = 404, **override: int) -> dict[str, int]:
     """`ok` for the `allowed` roles, `others` for the rest, then per-role overrides."""
     table = {role: ok if role in allowed else others for role in ROLES}
     table.update(override)
@@ -85,15 +94,21 @@ class Case:
 
 # --- checks on successful bodies --------------------------------------------------------------------------
 
+
 def _me(w, role, body):
     assert body["id"] == getattr(w.o, role).id
 
 
 def _pairs(w, role, body):
     o = w.o
-    expected = {"report": {o.pair.id}, "manager": {o.boss_pair.id, o.pair.id},
-                "boss": {o.boss_pair.id},  # their own pair with the manager, not the manager's pairs
-                "member": set(), "hr": set(), "admin": {o.boss_pair.id, o.pair.id, o.other_pair.id}}
+    expected = {
+        "report": {o.pair.id},
+        "manager": {o.boss_pair.id, o.pair.id},
+        "boss": {o.boss_pair.id},  # their own pair with the manager, not the manager's pairs
+        "member": set(),
+        "hr": set(),
+        "admin": {o.boss_pair.id, o.pair.id, o.other_pair.id},
+    }
     assert {p["id"] for p in body["items"]} == expected[role]
 
 
@@ -126,6 +141,7 @@ def _private_note(w, role, body):
 def _written_by_caller(key):
     def check(w, role, body):
         assert body[key] == getattr(w.o, role).id
+
     return check
 
 
@@ -163,79 +179,169 @@ CASES = [
     Case("GET", "/v1/me", statuses(200, allowed=EVERYONE), check=_me),
     Case("GET", "/v1/people", statuses(200, allowed=EVERYONE)),
     Case("GET", "/v1/people/{person_id}", statuses(200, allowed=EVERYONE), lambda w: {"person_id": w.o.report.id}),
-    Case("POST", "/v1/people:import", statuses(200, allowed=("admin",), others=403),
-         body=lambda w: {"people": [{"email": "new@acme.test", "name": "New", "manager": w.o.manager.email}]}),
+    Case(
+        "POST",
+        "/v1/people:import",
+        statuses(200, allowed=("admin",), others=403),
+        body=lambda w: {"people": [{"email": "new@acme.test", "name": "New", "manager": w.o.manager.email}]},
+    ),
     # pairs: participants and admins
     Case("GET", "/v1/pairs", statuses(200, allowed=EVERYONE), check=_pairs),
     Case("GET", "/v1/pairs/{pair_id}", statuses(200, allowed=SEES_PAIR), PAIR),
-    Case("PATCH", "/v1/pairs/{pair_id}", statuses(200, allowed=SEES_PAIR), PAIR,
-         body=lambda w: {"cadence_days": 14}),
+    Case("PATCH", "/v1/pairs/{pair_id}", statuses(200, allowed=SEES_PAIR), PAIR, body=lambda w: {"cadence_days": 14}),
     # the schedule: admins see it, only participants change it (an admin gets 403)
     Case("GET", "/v1/pairs/{pair_id}/meetings", statuses(200, allowed=SEES_PAIR), PAIR, check=_meeting_ids),
     Case("POST", "/v1/pairs/{pair_id}/meetings", statuses(201, admin=403), PAIR, body=lambda w: _slot(5)),
-    Case("PATCH", "/v1/meetings/{meeting_id}", statuses(200, admin=403), MEETING,
-         body=lambda w: {"title": "Renamed"}),
+    Case("PATCH", "/v1/meetings/{meeting_id}", statuses(200, admin=403), MEETING, body=lambda w: {"title": "Renamed"}),
     Case("POST", "/v1/meetings/{meeting_id}:cancel", statuses(200, admin=403), MEETING),
     # content: participants only, admins included out
     Case("GET", "/v1/meetings/{meeting_id}", statuses(200), MEETING, check=_detail),
     Case("GET", "/v1/meetings/{meeting_id}/agenda", statuses(200), MEETING, check=_agenda),
-    Case("POST", "/v1/meetings/{meeting_id}/agenda", statuses(201), MEETING,
-         body=lambda w: {"body": "one more point", "private": True}, check=_written_by_caller("author_id")),
-    Case("PATCH", "/v1/agenda-items/{item_id}", statuses(200), lambda w: {"item_id": w.shared_item.id},
-         body=lambda w: {"done": True}),
-    Case("PATCH", "/v1/agenda-items/{item_id}", statuses(200, report=403),
-         lambda w: {"item_id": w.shared_item.id}, body=lambda w: {"body": "reworded"}, variant="author-only field"),
-    Case("PATCH", "/v1/agenda-items/{item_id}", statuses(200, report=404),
-         lambda w: {"item_id": w.mgr_private.id}, body=lambda w: {"done": True}, variant="manager's private item"),
-    Case("PATCH", "/v1/agenda-items/{item_id}", statuses(200, manager=404),
-         lambda w: {"item_id": w.rep_private.id}, body=lambda w: {"position": 0}, variant="report's private item"),
+    Case(
+        "POST",
+        "/v1/meetings/{meeting_id}/agenda",
+        statuses(201),
+        MEETING,
+        body=lambda w: {"body": "one more point", "private": True},
+        check=_written_by_caller("author_id"),
+    ),
+    Case(
+        "PATCH",
+        "/v1/agenda-items/{item_id}",
+        statuses(200),
+        lambda w: {"item_id": w.shared_item.id},
+        body=lambda w: {"done": True},
+    ),
+    Case(
+        "PATCH",
+        "/v1/agenda-items/{item_id}",
+        statuses(200, report=403),
+        lambda w: {"item_id": w.shared_item.id},
+        body=lambda w: {"body": "reworded"},
+        variant="author-only field",
+    ),
+    Case(
+        "PATCH",
+        "/v1/agenda-items/{item_id}",
+        statuses(200, report=404),
+        lambda w: {"item_id": w.mgr_private.id},
+        body=lambda w: {"done": True},
+        variant="manager's private item",
+    ),
+    Case(
+        "PATCH",
+        "/v1/agenda-items/{item_id}",
+        statuses(200, manager=404),
+        lambda w: {"item_id": w.rep_private.id},
+        body=lambda w: {"position": 0},
+        variant="report's private item",
+    ),
     Case("DELETE", "/v1/agenda-items/{item_id}", statuses(204, report=403), lambda w: {"item_id": w.shared_item.id}),
-    Case("DELETE", "/v1/agenda-items/{item_id}", statuses(204, manager=404),
-         lambda w: {"item_id": w.rep_private.id}, variant="report's private item"),
+    Case(
+        "DELETE",
+        "/v1/agenda-items/{item_id}",
+        statuses(204, manager=404),
+        lambda w: {"item_id": w.rep_private.id},
+        variant="report's private item",
+    ),
     Case("GET", "/v1/meetings/{meeting_id}/notes/shared", statuses(200), MEETING),
-    Case("PUT", "/v1/meetings/{meeting_id}/notes/shared", statuses(200), MEETING,
-         body=lambda w: {"body": "rewritten"}, headers={"If-Match": '"1"'}),
+    Case(
+        "PUT",
+        "/v1/meetings/{meeting_id}/notes/shared",
+        statuses(200),
+        MEETING,
+        body=lambda w: {"body": "rewritten"},
+        headers={"If-Match": '"1"'},
+    ),
     Case("GET", "/v1/meetings/{meeting_id}/notes/private", statuses(200), MEETING, check=_private_note),
-    Case("PUT", "/v1/meetings/{meeting_id}/notes/private", statuses(200), MEETING,
-         body=lambda w: {"body": "rewritten"}, check=_written_by_caller("author_id")),
+    Case(
+        "PUT",
+        "/v1/meetings/{meeting_id}/notes/private",
+        statuses(200),
+        MEETING,
+        body=lambda w: {"body": "rewritten"},
+        check=_written_by_caller("author_id"),
+    ),
     Case("GET", "/v1/pairs/{pair_id}/action-items", statuses(200), PAIR),
-    Case("POST", "/v1/meetings/{meeting_id}/action-items", statuses(201), MEETING,
-         body=lambda w: {"body": "follow up", "owner_id": w.o.report.id}),
-    Case("PATCH", "/v1/action-items/{item_id}", statuses(200), lambda w: {"item_id": w.action.id},
-         body=lambda w: {"done": True}),
+    Case(
+        "POST",
+        "/v1/meetings/{meeting_id}/action-items",
+        statuses(201),
+        MEETING,
+        body=lambda w: {"body": "follow up", "owner_id": w.o.report.id},
+    ),
+    Case(
+        "PATCH",
+        "/v1/action-items/{item_id}",
+        statuses(200),
+        lambda w: {"item_id": w.action.id},
+        body=lambda w: {"done": True},
+    ),
     Case("DELETE", "/v1/action-items/{item_id}", statuses(204), lambda w: {"item_id": w.action.id}),
-    Case("PUT", "/v1/meetings/{meeting_id}/feedback", statuses(200), MEETING, body=lambda w: {"rating": 2},
-         check=_written_by_caller("person_id")),
+    Case(
+        "PUT",
+        "/v1/meetings/{meeting_id}/feedback",
+        statuses(200),
+        MEETING,
+        body=lambda w: {"rating": 2},
+        check=_written_by_caller("person_id"),
+    ),
     Case("GET", "/v1/meetings/{meeting_id}/feedback", statuses(200), MEETING, check=_own_feedback),
     # templates: readable and creatable by anyone; applying one is content
     Case("GET", "/v1/templates", statuses(200, allowed=EVERYONE)),
-    Case("GET", "/v1/templates/{template_id}", statuses(200, allowed=EVERYONE),
-         lambda w: {"template_id": w.template.id}),
-    Case("POST", "/v1/templates", statuses(201, allowed=EVERYONE),
-         body=lambda w: {"name": "Quarterly", "sections": [{"title": "Goals", "minutes": 10}]}),
-    Case("POST", "/v1/meetings/{meeting_id}:apply-template", statuses(200), MEETING,
-         body=lambda w: {"template_id": w.template.id}),
+    Case(
+        "GET", "/v1/templates/{template_id}", statuses(200, allowed=EVERYONE), lambda w: {"template_id": w.template.id}
+    ),
+    Case(
+        "POST",
+        "/v1/templates",
+        statuses(201, allowed=EVERYONE),
+        body=lambda w: {"name": "Quarterly", "sections": [{"title": "Goals", "minutes": 10}]},
+    ),
+    Case(
+        "POST",
+        "/v1/meetings/{meeting_id}:apply-template",
+        statuses(200),
+        MEETING,
+        body=lambda w: {"template_id": w.template.id},
+    ),
     # findings follow the pair
     Case("GET", "/v1/findings", statuses(200, allowed=EVERYONE), check=_findings),
-    Case("GET", "/v1/findings/{finding_id}", statuses(200, allowed=SEES_PAIR),
-         lambda w: {"finding_id": w.finding.id}),
-    Case("POST", "/v1/findings/{finding_id}:acknowledge", statuses(200, allowed=SEES_PAIR),
-         lambda w: {"finding_id": w.finding.id}),
+    Case("GET", "/v1/findings/{finding_id}", statuses(200, allowed=SEES_PAIR), lambda w: {"finding_id": w.finding.id}),
+    Case(
+        "POST",
+        "/v1/findings/{finding_id}:acknowledge",
+        statuses(200, allowed=SEES_PAIR),
+        lambda w: {"finding_id": w.finding.id},
+    ),
     # insights: a pair's follow the pair; a team's aggregates go up the management chain
     # (rows per pair only to who sees the pairs); the org's are for hr and admins
     Case("GET", "/v1/insights/pairs/{pair_id}", statuses(200, allowed=SEES_PAIR), PAIR),
-    Case("GET", "/v1/insights/managers/{manager_id}", statuses(200, allowed=("manager", "boss", "admin")),
-         lambda w: {"manager_id": w.o.manager.id}, check=_team),
+    Case(
+        "GET",
+        "/v1/insights/managers/{manager_id}",
+        statuses(200, allowed=("manager", "boss", "admin")),
+        lambda w: {"manager_id": w.o.manager.id},
+        check=_team,
+    ),
     Case("GET", "/v1/insights/org", statuses(200, allowed=("hr", "admin"), others=403)),
     # calendars: one's own; admins see and disconnect anyone's. Connecting is for one's own
     # calendar (a redirect to the consent screen); the callback trusts only its signed state.
     Case("GET", "/v1/calendars", statuses(200, allowed=EVERYONE), check=_calendars),
-    Case("GET", "/v1/calendars/{provider}/connect", statuses(302, allowed=EVERYONE),
-         lambda w: {"provider": "google"}),
-    Case("GET", "/v1/calendars/{provider}/callback", statuses(400, allowed=EVERYONE),
-         lambda w: {"provider": "google"}, variant="no state"),
-    Case("DELETE", "/v1/calendars/{calendar_id}", statuses(200, allowed=("report", "admin")),
-         lambda w: {"calendar_id": w.calendar.id}),
+    Case("GET", "/v1/calendars/{provider}/connect", statuses(302, allowed=EVERYONE), lambda w: {"provider": "google"}),
+    Case(
+        "GET",
+        "/v1/calendars/{provider}/callback",
+        statuses(400, allowed=EVERYONE),
+        lambda w: {"provider": "google"},
+        variant="no state",
+    ),
+    Case(
+        "DELETE",
+        "/v1/calendars/{calendar_id}",
+        statuses(200, allowed=("report", "admin")),
+        lambda w: {"calendar_id": w.calendar.id},
+    ),
 ]
 
 CELLS = [pytest.param(case, role, id=f"{case.id} as {role}") for case in CASES for role in ROLES]
@@ -254,11 +360,18 @@ def test_every_v1_route_is_in_the_matrix():
 
 # --- the world every cell starts from ---------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def matrix_app(db_url, engine):
-    return create_app(Settings(database_url=db_url, secret_key=generate_key(), _env_file=None,
-                               google=GoogleSettings(client_id="matrix", client_secret="matrix-secret")),
-                      engine=engine)
+    return create_app(
+        Settings(
+            database_url=db_url,
+            secret_key=generate_key(),
+            _env_file=None,
+            google=GoogleSettings(client_id="matrix", client_secret="matrix-secret"),
+        ),
+        engine=engine,
+    )
 
 
 @pytest.fixture
@@ -277,37 +390,69 @@ async def world(factory, sessions, clock):
     w = SimpleNamespace(o=o)
     created = {"created_at": T0, "updated_at": T0}
     async with sessions() as s:
-        w.meeting = m = Meeting(pair_id=o.pair.id, title="Weekly", original_start=MEETING_START,
-                                start=MEETING_START, end=MEETING_START + timedelta(minutes=30),
-                                status="scheduled", **created)
+        w.meeting = m = Meeting(
+            pair_id=o.pair.id,
+            title="Weekly",
+            original_start=MEETING_START,
+            start=MEETING_START,
+            end=MEETING_START + timedelta(minutes=30),
+            status="scheduled",
+            **created,
+        )
         connection = CalendarConnection(provider="google", kind="org", scopes="", status="active", **created)
         s.add(connection)
         await s.flush()
-        w.calendar = Calendar(person_id=o.report.id, connection_id=connection.id, provider="google",
-                              external_id=o.report.email, status="active", dirty=False, dirty_generation=0,
-                              failures=0, **created)
-        w.template = Template(name="Check-in", description="",
-                              sections=[{"title": "Check-in", "minutes": 5, "prompts": ["How are you?"]}], **created)
+        w.calendar = Calendar(
+            person_id=o.report.id,
+            connection_id=connection.id,
+            provider="google",
+            external_id=o.report.email,
+            status="active",
+            dirty=False,
+            dirty_generation=0,
+            failures=0,
+            **created,
+        )
+        w.template = Template(
+            name="Check-in",
+            description="",
+            sections=[{"title": "Check-in", "minutes": 5, "prompts": ["How are you?"]}],
+            **created,
+        )
         s.add_all([m, w.template, w.calendar])
         await s.flush()
         item = lambda author, body, private: AgendaItem(  # noqa: E731
-            meeting_id=m.id, author_id=author.id, body=body, private=private, position=0, done=False, **created)
+            meeting_id=m.id, author_id=author.id, body=body, private=private, position=0, done=False, **created
+        )
         w.shared_item = item(o.manager, "SHARED-AGENDA-ITEM", False)
         w.mgr_private = item(o.manager, "PRIVATE-AGENDA-OF-MANAGER", True)
         w.rep_private = item(o.report, "PRIVATE-AGENDA-OF-REPORT", True)
-        w.action = ActionItem(pair_id=o.pair.id, meeting_id=m.id, owner_id=o.report.id, body="ACTION-ITEM-TEXT",
-                              **created)
+        w.action = ActionItem(
+            pair_id=o.pair.id, meeting_id=m.id, owner_id=o.report.id, body="ACTION-ITEM-TEXT", **created
+        )
         rated = {"created_at": NOW, "updated_at": NOW}
-        w.finding = Finding(pair_id=o.pair.id, meeting_id=m.id, type="cadence_gap", key="cadence_gap:matrix",
-                            details={}, detected_at=NOW)
-        s.add_all([
-            w.shared_item, w.mgr_private, w.rep_private, w.action, w.finding,
-            SharedNote(meeting_id=m.id, body="SHARED-NOTE-TEXT", version=1, updated_by=o.manager.id, updated_at=T0),
-            PrivateNote(meeting_id=m.id, author_id=o.manager.id, body="PRIVATE-NOTE-OF-MANAGER", **created),
-            PrivateNote(meeting_id=m.id, author_id=o.report.id, body="PRIVATE-NOTE-OF-REPORT", **created),
-            Feedback(meeting_id=m.id, person_id=o.manager.id, rating=4, comment="FEEDBACK-OF-MANAGER", **rated),
-            Feedback(meeting_id=m.id, person_id=o.report.id, rating=2, comment="FEEDBACK-OF-REPORT", **rated),
-        ])
+        w.finding = Finding(
+            pair_id=o.pair.id,
+            meeting_id=m.id,
+            type="cadence_gap",
+            key="cadence_gap:matrix",
+            details={},
+            detected_at=NOW,
+        )
+        s.add_all(
+            [
+                w.shared_item,
+                w.mgr_private,
+                w.rep_private,
+                w.action,
+                w.finding,
+                SharedNote(meeting_id=m.id, body="SHARED-NOTE-TEXT", version=1, updated_by=o.manager.id, updated_at=T0),
+                PrivateNote(meeting_id=m.id, author_id=o.manager.id, body="PRIVATE-NOTE-OF-MANAGER", **created),
+                PrivateNote(meeting_id=m.id, author_id=o.report.id, body="PRIVATE-NOTE-OF-REPORT", **created),
+                Feedback(meeting_id=m.id, person_id=o.manager.id, rating=4, comment="FEEDBACK-OF-MANAGER", **rated),
+                Feedback(meeting_id=m.id, person_id=o.report.id, rating=2, comment="FEEDBACK-OF-REPORT", **rated),
+            ]
+        )
         await s.commit()
     clock.set(NOW)  # the meeting is over: feedback may be given
     return w
@@ -316,8 +461,10 @@ async def world(factory, sessions, clock):
 async def _snapshot(sessions) -> dict[str, list]:
     """Every row of every table, to prove that a refused request wrote nothing."""
     async with sessions() as s:
-        return {t.name: sorted((tuple(row) for row in (await s.execute(select(t))).all()), key=repr)
-                for t in Base.metadata.sorted_tables}
+        return {
+            t.name: sorted((tuple(row) for row in (await s.execute(select(t))).all()), key=repr)
+            for t in Base.metadata.sorted_tables
+        }
 
 
 def _url(case: Case, params: dict[str, int]) -> str:
@@ -337,6 +484,7 @@ def _without_ids(body: dict, ids: list[int]) -> dict:
             for i in ids:
                 value = re.sub(rf"\b{i}\b", "{id}", value)
         return value
+
     return {key: scrub(value) for key, value in body.items()}
 
 
@@ -361,6 +509,6 @@ async def test_matrix(client, sessions, world, case: Case, role: str):
 
     if expected == 404:
         # Hidden must look exactly like missing: same status, type, title and detail.
-        missing = await _call(client, case, w, role, {name: MISSING_ID for name in params})
+        missing = await _call(client, case, w, role, dict.fromkeys(params, MISSING_ID))
         assert missing.status_code == 404 and missing.headers["content-type"] == r.headers["content-type"]
         assert _without_ids(r.json(), list(params.values())) == _without_ids(missing.json(), [MISSING_ID])

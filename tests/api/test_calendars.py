@@ -2,6 +2,7 @@
 consent screen → our `/callback` (authenticated by the signed state alone) → a
 worker drain syncs the calendar. Listing, disconnecting, the state's defences,
 and secrets kept out of responses, logs and the database's plain text."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,9 +16,9 @@ from structlog.testing import capture_logs
 from service.db.models import Calendar, CalendarConnection, CalendarEvent, Meeting, PushChannel
 from service.domain.connections import connect_org
 from service.runtime import close_worker
+from service.sandbox.providers import ENTRA_CLIENT_SECRET, GOOGLE_CLIENT_SECRET
 from service.security import connect_state
 from service.security.crypto import Vault
-from service.sandbox.providers import ENTRA_CLIENT_SECRET, GOOGLE_CLIENT_SECRET
 from tests.conftest import T0
 from tests.sync.runtime_world import World, query, running_world
 
@@ -84,7 +85,11 @@ async def test_connect_flow_end_to_end_then_a_drain_syncs_the_calendar(world, fa
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["provider"], body["account"], body["connection"], body["status"]) == (
-        provider, manager.email, "user", "active")
+        provider,
+        manager.email,
+        "user",
+        "active",
+    )
     assert body["sync_pending"] and body["last_synced_at"] is None and body["channel_expires_at"] is None
 
     worker = world.worker(sessions)
@@ -95,10 +100,9 @@ async def test_connect_flow_end_to_end_then_a_drain_syncs_the_calendar(world, fa
     calendar = await _calendar(sessions, body["id"])
     assert calendar.last_synced_at == T0 and not calendar.dirty and calendar.cursor
     async with sessions() as s:
-        events = (await s.scalars(select(CalendarEvent.event_id).where(
-            CalendarEvent.calendar_id == calendar.id))).all()
+        events = (await s.scalars(select(CalendarEvent.event_id).where(CalendarEvent.calendar_id == calendar.id))).all()
         meetings = await s.scalar(select(func.count()).select_from(Meeting))
-    assert events == ["oneonone1"] and meetings == 1   # the detector ran on the change
+    assert events == ["oneonone1"] and meetings == 1  # the detector ran on the change
     async with world.api(headers) as api:
         [listed] = (await api.get("/v1/calendars")).json()["items"]
     assert listed["last_synced_at"] is not None and listed["channel_expires_at"] is not None
@@ -148,8 +152,9 @@ async def test_reconnecting_is_idempotent_and_revives_the_calendar(world, factor
 async def test_a_users_own_consent_takes_over_an_org_calendar(world, factory, sessions):
     person = await factory.person(email=world.add("org.first@acme.test", "google"))
     async with sessions() as s:
-        await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
-                          secret="{}", now=T0)
+        await connect_org(
+            s, Vault(world.settings.secret_key.get_secret_value()), provider="google", secret="{}", now=T0
+        )
         await s.commit()
     body = (await _connect(world, await factory.token(person), "google")).json()
     assert body["connection"] == "user"
@@ -178,9 +183,12 @@ async def test_the_callback_refuses_bad_states(world, factory, clock):
     good = connect_state.sign(keys, person.id, "google", clock.now())
     version, pid, provider, expires, nonce, mac = good.split(".")
     forged = [
-        None, "", "v1.1.google", "x" * 600,
-        ".".join([version, str(person.id + 1), provider, expires, nonce, mac]),       # another person
-        ".".join([version, pid, provider, str(int(expires) + 3600), nonce, mac]),      # a longer life
+        None,
+        "",
+        "v1.1.google",
+        "x" * 600,
+        ".".join([version, str(person.id + 1), provider, expires, nonce, mac]),  # another person
+        ".".join([version, pid, provider, str(int(expires) + 3600), nonce, mac]),  # a longer life
         connect_state.sign("not-our-key", person.id, "google", clock.now()),
     ]
     for state in forged:
@@ -242,18 +250,22 @@ async def test_list_own_or_all_with_filters_pages_and_sanitized_errors(world, fa
     vault = Vault(world.settings.secret_key.get_secret_value())
     async with sessions() as s:
         await connect_org(s, vault, provider="google", secret="{}", now=T0)
-        await connect_org(s, vault, provider="microsoft", secret="{}", now=T0, tenant="t",
-                          emails=[org.report.email])
-        report_google = await s.scalar(select(Calendar).where(Calendar.person_id == org.report.id,
-                                                              Calendar.provider == "google"))
+        await connect_org(s, vault, provider="microsoft", secret="{}", now=T0, tenant="t", emails=[org.report.email])
+        report_google = await s.scalar(
+            select(Calendar).where(Calendar.person_id == org.report.id, Calendar.provider == "google")
+        )
         report_google.status = "error"
-        report_google.last_error = ("ProviderError: GET https://graph.example/v1.0/users/x/calendarView/delta?"
-                                    "$deltatoken=abcdefghijklmnopqrstuvwxyz0123456789 failed; Bearer eyJhbGciOi.x.y")
+        report_google.last_error = (
+            "ProviderError: GET https://graph.example/v1.0/users/x/calendarView/delta?"
+            "$deltatoken=abcdefghijklmnopqrstuvwxyz0123456789 failed; Bearer eyJhbGciOi.x.y"
+        )
         await s.commit()
     async with world.api(org.h["report"]) as api:
         mine = (await api.get("/v1/calendars")).json()["items"]
-        assert {(c["provider"], c["person_id"]) for c in mine} == {("google", org.report.id),
-                                                                  ("microsoft", org.report.id)}
+        assert {(c["provider"], c["person_id"]) for c in mine} == {
+            ("google", org.report.id),
+            ("microsoft", org.report.id),
+        }
         error = next(c["last_error"] for c in mine if c["status"] == "error")
         assert "abcdefghijklmnop" not in error and "eyJhbG" not in error and "https://" not in error
         assert error.startswith("ProviderError: GET <url>")
@@ -288,7 +300,8 @@ async def test_disconnect_stops_syncing_and_the_push_channel(world, factory, ses
 
         async with world.api(org.h["member"]) as api:  # someone else's: indistinguishable from missing
             assert _assert_problem(await api.delete(f"/v1/calendars/{body['id']}"), 404)["detail"] == (
-                f"calendar {body['id']} not found")
+                f"calendar {body['id']} not found"
+            )
         async with world.api(org.h["report"]) as api:
             r = await api.delete(f"/v1/calendars/{body['id']}")
         assert r.status_code == 200 and r.json()["status"] == "disconnected"
@@ -332,10 +345,13 @@ async def test_grants_appear_in_no_response_no_log_line_and_not_in_plain_text(wo
         async with world.api(org.h["report"]) as api:
             texts.append((await api.delete(f"/v1/calendars/{r.json()['id']}")).text)
     stored.append(await column())
-    assert any(e["event"] == "calendar_connected" for e in logs)   # the capture did see the app's lines
+    assert any(e["event"] == "calendar_connected" for e in logs)  # the capture did see the app's lines
     # The refresh token as connected, and as rotated by the sync (Entra rotates it).
-    secrets = {vault.decrypt(c) for c in stored} | {GOOGLE_CLIENT_SECRET, ENTRA_CLIENT_SECRET,
-                                                    world.settings.secret_key.get_secret_value()}
+    secrets = {vault.decrypt(c) for c in stored} | {
+        GOOGLE_CLIENT_SECRET,
+        ENTRA_CLIENT_SECRET,
+        world.settings.secret_key.get_secret_value(),
+    }
     assert len(secrets) == (5 if provider == "microsoft" else 4)
     logged = repr(logs)
     for secret in secrets:

@@ -1,4 +1,5 @@
 """Probes, and RFC 9457 problem+json for every kind of error."""
+
 from __future__ import annotations
 
 import socket
@@ -40,8 +41,11 @@ def _closed_port() -> int:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_readyz_is_503_when_the_database_is_unreachable(tmp_path, backend):
-    url = (f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}" if backend == "sqlite"
-           else f"postgresql+asyncpg://root@127.0.0.1:{_closed_port()}/test")
+    url = (
+        f"sqlite+aiosqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
+        if backend == "sqlite"
+        else f"postgresql+asyncpg://root@127.0.0.1:{_closed_port()}/test"
+    )
     engine = create_engine(url)
     app = create_app(Settings(database_url=url, _env_file=None), engine=engine)
     try:
@@ -73,8 +77,9 @@ async def test_missing_credentials_is_401_problem(client):
 
 async def test_malformed_json_is_422_problem_with_errors(client, factory):
     h = await factory.token(await factory.person(role="admin"))
-    r = await client.post("/v1/people:import", content=b'{"people": [', headers={
-        **h, "Content-Type": "application/json"})
+    r = await client.post(
+        "/v1/people:import", content=b'{"people": [', headers={**h, "Content-Type": "application/json"}
+    )
     body = assert_problem(r, 422, "validation")
     assert body["errors"] and body["errors"][0]["code"] == "json_invalid"
     assert {"field", "message", "code"} <= set(body["errors"][0])

@@ -26,16 +26,23 @@ def url(meeting) -> str:
 async def test_give_and_read_back_own_feedback(client, org):
     r = await client.put(url(org.meeting), json={"rating": 4, "comment": "useful"}, headers=org.h["report"])
     assert r.status_code == 200, r.text
-    assert r.json() == {"meeting_id": org.meeting.id, "person_id": org.report.id, "rating": 4, "comment": "useful",
-                        "created_at": "2026-03-02T09:00:00Z", "updated_at": "2026-03-02T09:00:00Z",
-                        "editable_until": "2026-03-09T09:00:00Z"}
+    assert r.json() == {
+        "meeting_id": org.meeting.id,
+        "person_id": org.report.id,
+        "rating": 4,
+        "comment": "useful",
+        "created_at": "2026-03-02T09:00:00Z",
+        "updated_at": "2026-03-02T09:00:00Z",
+        "editable_until": "2026-03-09T09:00:00Z",
+    }
     r = await client.get(url(org.meeting), headers=org.h["report"])
     assert r.status_code == 200 and (r.json()["rating"], r.json()["comment"]) == (4, "useful")
 
 
 async def test_a_participant_never_sees_the_others_feedback(client, org):
-    await client.put(url(org.meeting), json={"rating": 1, "comment": "my manager never listens"},
-                     headers=org.h["report"])
+    await client.put(
+        url(org.meeting), json={"rating": 1, "comment": "my manager never listens"}, headers=org.h["report"]
+    )
     r = await client.get(url(org.meeting), headers=org.h["manager"])
     assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
     assert "never listens" not in r.text
@@ -52,8 +59,11 @@ async def test_one_per_person_edits_allowed_for_seven_days(client, org, clock, s
     clock.set(T0 + timedelta(days=7))  # the last moment edits are allowed
     r = await client.put(url(org.meeting), json={"rating": 3, "comment": "on reflection"}, headers=org.h["report"])
     assert r.status_code == 200, r.text
-    assert (r.json()["rating"], r.json()["created_at"], r.json()["updated_at"]) == \
-        (3, "2026-03-02T09:00:00Z", "2026-03-09T09:00:00Z")
+    assert (r.json()["rating"], r.json()["created_at"], r.json()["updated_at"]) == (
+        3,
+        "2026-03-02T09:00:00Z",
+        "2026-03-09T09:00:00Z",
+    )
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(Feedback)) == 1
 
@@ -93,25 +103,30 @@ async def test_non_participants_get_404(client, org, factory, who):
 
 
 async def test_unknown_meeting_and_auth(client, org):
-    assert (await client.put("/v1/meetings/999999/feedback", json={"rating": 3},
-                             headers=org.h["report"])).status_code == 404
+    assert (
+        await client.put("/v1/meetings/999999/feedback", json={"rating": 3}, headers=org.h["report"])
+    ).status_code == 404
     assert (await client.get("/v1/meetings/999999/feedback", headers=org.h["report"])).status_code == 404
-    assert (await client.put(f"/v1/meetings/{2**63}/feedback", json={"rating": 3},
-                             headers=org.h["report"])).status_code == 422
+    assert (
+        await client.put(f"/v1/meetings/{2**63}/feedback", json={"rating": 3}, headers=org.h["report"])
+    ).status_code == 422
     assert (await client.put(url(org.meeting), json={"rating": 3})).status_code == 401
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({}, "body.rating"),
-    ({"rating": 0}, "body.rating"),
-    ({"rating": 6}, "body.rating"),
-    ({"rating": "5"}, "body.rating"),
-    ({"rating": 4.5}, "body.rating"),
-    ({"rating": True}, "body.rating"),
-    ({"rating": None}, "body.rating"),
-    ({"rating": 3, "comment": "x" * 2001}, "body.comment"),
-    ({"rating": 3, "anonymous": True}, "body.anonymous"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({}, "body.rating"),
+        ({"rating": 0}, "body.rating"),
+        ({"rating": 6}, "body.rating"),
+        ({"rating": "5"}, "body.rating"),
+        ({"rating": 4.5}, "body.rating"),
+        ({"rating": True}, "body.rating"),
+        ({"rating": None}, "body.rating"),
+        ({"rating": 3, "comment": "x" * 2001}, "body.comment"),
+        ({"rating": 3, "anonymous": True}, "body.anonymous"),
+    ],
+)
 async def test_validation(client, org, payload, field):
     r = await client.put(url(org.meeting), json=payload, headers=org.h["report"])
     assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
@@ -120,9 +135,9 @@ async def test_validation(client, org, payload, field):
 
 
 async def test_double_submit_at_once_keeps_one_row(client, org, sessions):
-    results = await asyncio.gather(*(
-        client.put(url(org.meeting), json={"rating": rating}, headers=org.h["report"]) for rating in (2, 3, 4)
-    ))
+    results = await asyncio.gather(
+        *(client.put(url(org.meeting), json={"rating": rating}, headers=org.h["report"]) for rating in (2, 3, 4))
+    )
     assert [r.status_code for r in results] == [200, 200, 200], [r.text for r in results]
     async with sessions() as s:
         rows = (await s.scalars(select(Feedback))).all()

@@ -15,12 +15,15 @@ PROBLEM = "application/problem+json"
 async def org(factory):
     o = await factory.org()
     o.meeting = await factory.meeting(o.pair, start=T0 - timedelta(days=1))
-    o.gap = await factory.finding(o.pair, type="cadence_gap", key="gap:pair", details={"days": 21},
-                                  detected_at=T0 - timedelta(hours=3))
-    o.cancelled = await factory.finding(o.pair, type="cancelled_without_reschedule", meeting_id=o.meeting.id,
-                                        detected_at=T0 - timedelta(hours=2))
-    o.old = await factory.finding(o.pair, type="shortened", detected_at=T0 - timedelta(days=3),
-                                  resolved_at=T0 - timedelta(days=1))
+    o.gap = await factory.finding(
+        o.pair, type="cadence_gap", key="gap:pair", details={"days": 21}, detected_at=T0 - timedelta(hours=3)
+    )
+    o.cancelled = await factory.finding(
+        o.pair, type="cancelled_without_reschedule", meeting_id=o.meeting.id, detected_at=T0 - timedelta(hours=2)
+    )
+    o.old = await factory.finding(
+        o.pair, type="shortened", detected_at=T0 - timedelta(days=3), resolved_at=T0 - timedelta(days=1)
+    )
     o.theirs = await factory.finding(o.other_pair, type="no_upcoming", detected_at=T0 - timedelta(hours=1))
     o.bosses = await factory.finding(o.boss_pair, type="declined", detected_at=T0 - timedelta(hours=1))
     return o
@@ -36,10 +39,19 @@ async def test_finding_shape(client, org):
     r = await client.get(f"/v1/findings/{org.cancelled.id}", headers=org.h["report"])
     assert r.status_code == 200, r.text
     assert r.json() == {
-        "id": org.cancelled.id, "pair_id": org.pair.id, "manager_id": org.manager.id, "report_id": org.report.id,
-        "meeting_id": org.meeting.id, "type": "cancelled_without_reschedule", "key": org.cancelled.key,
-        "details": {}, "detected_at": "2026-03-02T07:00:00Z", "resolved_at": None, "acknowledged_by": None,
-        "acknowledged_at": None}
+        "id": org.cancelled.id,
+        "pair_id": org.pair.id,
+        "manager_id": org.manager.id,
+        "report_id": org.report.id,
+        "meeting_id": org.meeting.id,
+        "type": "cancelled_without_reschedule",
+        "key": org.cancelled.key,
+        "details": {},
+        "detected_at": "2026-03-02T07:00:00Z",
+        "resolved_at": None,
+        "acknowledged_by": None,
+        "acknowledged_at": None,
+    }
     r = await client.get(f"/v1/findings/{org.gap.id}", headers=org.h["manager"])
     assert r.json()["details"] == {"days": 21} and r.json()["meeting_id"] is None
 
@@ -83,8 +95,7 @@ async def test_filters(client, org):
     assert await listed(client, h, manager_id=org.other_manager.id) == [org.theirs.id]
     assert await listed(client, h, manager_id=org.manager.id, type="cadence_gap") == [org.gap.id]
     assert await listed(client, h, report_id=org.manager.id) == [org.bosses.id]
-    assert await listed(client, h, report_id=org.other_report.id, manager_id=org.other_manager.id) == [
-        org.theirs.id]
+    assert await listed(client, h, report_id=org.other_report.id, manager_id=org.other_manager.id) == [org.theirs.id]
     assert await listed(client, h, report_id=org.report.id, manager_id=org.other_manager.id) == []
     assert await listed(client, h, type="shortened") == []
     assert await listed(client, h, type="shortened", status="all") == [org.old.id]
@@ -95,8 +106,15 @@ async def test_filters(client, org):
     assert await listed(client, org.h["report"], acknowledged=True) == [org.gap.id]
     assert await listed(client, org.h["report"], acknowledged=False) == [org.cancelled.id]
 
-    for params in ({"type": "rude"}, {"status": "closed"}, {"acknowledged": "maybe"}, {"pair_id": "x"},
-                   {"manager_id": 2**63}, {"report_id": 0}, {"limit": 0}):
+    for params in (
+        {"type": "rude"},
+        {"status": "closed"},
+        {"acknowledged": "maybe"},
+        {"pair_id": "x"},
+        {"manager_id": 2**63},
+        {"report_id": 0},
+        {"limit": 0},
+    ):
         r = await client.get("/v1/findings", headers=h, params=params)
         assert r.status_code == 422 and r.json()["errors"], params
 
@@ -117,9 +135,15 @@ async def test_pagination_is_stable_newest_first_with_ties(client, org, factory)
             break
     assert seen == expected
 
-    for bad in ("!!", encode_cursor([1]), encode_cursor(["yesterday", 1]), encode_cursor(["2026-03-02T09:00:00", 1]),
-                encode_cursor(["2026-03-02T09:00:00+00:00", "1"]), encode_cursor(["2026-03-02T09:00:00+00:00", 2**64]),
-                encode_cursor(["0001-01-01T00:00:00+01:00", 1])):
+    for bad in (
+        "!!",
+        encode_cursor([1]),
+        encode_cursor(["yesterday", 1]),
+        encode_cursor(["2026-03-02T09:00:00", 1]),
+        encode_cursor(["2026-03-02T09:00:00+00:00", "1"]),
+        encode_cursor(["2026-03-02T09:00:00+00:00", 2**64]),
+        encode_cursor(["0001-01-01T00:00:00+01:00", 1]),
+    ):
         r = await client.get("/v1/findings", headers=org.h["admin"], params={"cursor": bad})
         assert r.status_code == 400 and r.headers["content-type"].startswith(PROBLEM), bad
 
@@ -138,14 +162,17 @@ async def test_acknowledge_is_idempotent_and_keeps_the_first(client, org, clock)
     assert r.json()["acknowledged_by"] == org.report.id
     # Other findings are untouched.
     assert (await client.get(f"/v1/findings/{org.cancelled.id}", headers=org.h["manager"])).json()[
-        "acknowledged_at"] is None
+        "acknowledged_at"
+    ] is None
 
 
 async def test_concurrent_acknowledgements_agree_on_the_first(client, org):
-    results = await asyncio.gather(*(
-        client.post(f"/v1/findings/{org.gap.id}:acknowledge", headers=org.h[who])
-        for who in ("manager", "report", "admin", "manager")
-    ))
+    results = await asyncio.gather(
+        *(
+            client.post(f"/v1/findings/{org.gap.id}:acknowledge", headers=org.h[who])
+            for who in ("manager", "report", "admin", "manager")
+        )
+    )
     assert {r.status_code for r in results} == {200}
     stored = (await client.get(f"/v1/findings/{org.gap.id}", headers=org.h["admin"])).json()
     assert stored["acknowledged_by"] in (org.manager.id, org.report.id, org.admin.id)

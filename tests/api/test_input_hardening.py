@@ -4,6 +4,7 @@ Ids beyond BIGINT, forged cursors, timestamps that overflow once converted to UT
 absurd entity tags, NUL characters PostgreSQL cannot store, and a deterministic
 fuzz table over every `/v1` route with a JSON body: not JSON at all, a JSON array or
 scalar, each field with the wrong type, each field as a 1 MB string."""
+
 from __future__ import annotations
 
 import base64
@@ -51,8 +52,10 @@ def error_fields(r) -> set[str]:
 async def snapshot(sessions) -> dict[str, list]:
     """Every row of every table."""
     async with sessions() as s:
-        return {t.name: sorted((tuple(row) for row in (await s.execute(select(t))).all()), key=repr)
-                for t in Base.metadata.sorted_tables}
+        return {
+            t.name: sorted((tuple(row) for row in (await s.execute(select(t))).all()), key=repr)
+            for t in Base.metadata.sorted_tables
+        }
 
 
 @pytest.fixture
@@ -70,22 +73,31 @@ async def world(factory):
 
 
 def _path(op_path: str, w, **override: Any) -> str:
-    ids = {"person_id": w.o.report.id, "pair_id": w.o.pair.id, "meeting_id": w.meeting.id,
-           "item_id": w.item.id if "agenda" in op_path else w.action.id, "template_id": w.template.id,
-           "finding_id": w.finding.id, "manager_id": w.o.manager.id}
+    ids = {
+        "person_id": w.o.report.id,
+        "pair_id": w.o.pair.id,
+        "meeting_id": w.meeting.id,
+        "item_id": w.item.id if "agenda" in op_path else w.action.id,
+        "template_id": w.template.id,
+        "finding_id": w.finding.id,
+        "manager_id": w.o.manager.id,
+    }
     ids.update(override)
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), op_path)
 
 
 # --- ids: one definition, 422 beyond it -------------------------------------------------------------------
 
+
 def test_the_id_limit_is_defined_once():
     """`MAX_ID` / `Id` live in service/api/schemas/common.py; no router or schema keeps its own."""
     pattern = re.compile(r"2\s*\*\*\s*63|MAX_ID\s*=|^\w*Id\s*=\s*Annotated", re.MULTILINE)
-    owners = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "service" / "api").rglob("*.py")
-                    if pattern.search(p.read_text()))
-    owners += sorted(str(p.relative_to(ROOT)) for p in (ROOT / "service" / "domain").glob("*.py")
-                     if pattern.search(p.read_text()))
+    owners = sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "service" / "api").rglob("*.py") if pattern.search(p.read_text())
+    )
+    owners += sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "service" / "domain").glob("*.py") if pattern.search(p.read_text())
+    )
     assert owners == ["service/api/schemas/common.py"]
     assert MAX_ID == 2**63 - 1
 
@@ -110,7 +122,7 @@ def test_every_id_parameter_is_bounded_in_the_openapi_document():
 @pytest.mark.parametrize("op", [op for op in OPERATIONS if op.path_params], ids=lambda op: f"{op.method} {op.path}")
 async def test_out_of_range_path_ids_are_422(client, world, op):
     for bad in (0, -1, MAX_ID + 1, 2**70, "abc", "1.5"):
-        url = _path(op.path, world, **{name: bad for name in op.path_params})
+        url = _path(op.path, world, **dict.fromkeys(op.path_params, bad))
         r = await client.request(op.method, url, headers=world.h["report"])
         assert_problem(r, 422)
         assert {f"path.{name}" for name in op.path_params} <= error_fields(r), (url, r.text[:300])
@@ -143,9 +155,21 @@ async def test_people_regressions(client, world):
 # --- cursors ----------------------------------------------------------------------------------------------
 
 BAD_CURSORS = [
-    "!!", b64("nope"), b64("{}"), b64("[]"), b64('["x"]'), b64("[true]"), b64("[1.5]"), b64("[null]"),
-    b64(f"[{2**64}]"), b64(f"[-{2**64}]"), b64("[" + "9" * 5000 + "]"), b64("[" * 10_000 + "]" * 10_000),
-    b64("[1, 2, 3]"), "\u00e9\u00e9", b64(b"[\xff\xfe]"),
+    "!!",
+    b64("nope"),
+    b64("{}"),
+    b64("[]"),
+    b64('["x"]'),
+    b64("[true]"),
+    b64("[1.5]"),
+    b64("[null]"),
+    b64(f"[{2**64}]"),
+    b64(f"[-{2**64}]"),
+    b64("[" + "9" * 5000 + "]"),
+    b64("[" * 10_000 + "]" * 10_000),
+    b64("[1, 2, 3]"),
+    "\u00e9\u00e9",
+    b64(b"[\xff\xfe]"),
 ]
 CURSOR_OPS = [op for op in OPERATIONS if "cursor" in op.query_params]
 
@@ -159,11 +183,19 @@ async def test_forged_cursors_are_400(client, world, op):
 
 def test_every_paged_route_is_covered():
     assert {op.path for op in CURSOR_OPS} == {
-        "/v1/people", "/v1/pairs", "/v1/pairs/{pair_id}/meetings", "/v1/meetings/{meeting_id}/agenda",
-        "/v1/pairs/{pair_id}/action-items", "/v1/templates", "/v1/findings", "/v1/calendars"}
+        "/v1/people",
+        "/v1/pairs",
+        "/v1/pairs/{pair_id}/meetings",
+        "/v1/meetings/{meeting_id}/agenda",
+        "/v1/pairs/{pair_id}/action-items",
+        "/v1/templates",
+        "/v1/findings",
+        "/v1/calendars",
+    }
 
 
 # --- timestamps -------------------------------------------------------------------------------------------
+
 
 def test_utc_timestamp_type():
     adapter = TypeAdapter(UTCTimestamp)
@@ -177,9 +209,14 @@ def test_utc_timestamp_type():
 async def test_timestamps_overflowing_in_utc_are_422(client, world):
     h, pair = world.h["report"], world.o.pair.id
     for value in OVERFLOWING:
-        for url, param in [(f"/v1/pairs/{pair}/meetings", "from"), (f"/v1/pairs/{pair}/meetings", "to"),
-                           (f"/v1/insights/pairs/{pair}", "from"), (f"/v1/insights/pairs/{pair}", "to"),
-                           (f"/v1/insights/managers/{world.o.manager.id}", "to"), ("/v1/insights/org", "from")]:
+        for url, param in [
+            (f"/v1/pairs/{pair}/meetings", "from"),
+            (f"/v1/pairs/{pair}/meetings", "to"),
+            (f"/v1/insights/pairs/{pair}", "from"),
+            (f"/v1/insights/pairs/{pair}", "to"),
+            (f"/v1/insights/managers/{world.o.manager.id}", "to"),
+            ("/v1/insights/org", "from"),
+        ]:
             r = await client.get(url, params={param: value}, headers=world.h["admin"] if "org" in url else h)
             assert_problem(r, 422)
             assert error_fields(r) == {f"query.{param}"}, (url, param, r.text[:300])
@@ -193,26 +230,31 @@ async def test_timestamps_overflowing_in_utc_are_422(client, world):
 
 
 async def test_insights_range_defaulted_past_the_first_instant_is_422(client, world):
-    r = await client.get(f"/v1/insights/pairs/{world.o.pair.id}", params={"to": "0001-01-02T00:00:00Z"},
-                         headers=world.h["report"])
+    r = await client.get(
+        f"/v1/insights/pairs/{world.o.pair.id}", params={"to": "0001-01-02T00:00:00Z"}, headers=world.h["report"]
+    )
     assert_problem(r, 422)
     assert error_fields(r) == {"query.to"}
-    r = await client.get(f"/v1/insights/pairs/{world.o.pair.id}", headers=world.h["report"],
-                         params={"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z"})
+    r = await client.get(
+        f"/v1/insights/pairs/{world.o.pair.id}",
+        headers=world.h["report"],
+        params={"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z"},
+    )
     assert r.status_code == 200
 
 
 # --- notes ------------------------------------------------------------------------------------------------
 
+
 async def test_a_private_note_never_written_has_no_timestamp(client, world, clock):
     url = f"/v1/meetings/{world.meeting.id}/notes/private"
     r = await client.get(url, headers=world.h["report"])
     assert r.status_code == 200
-    assert r.json() == {"meeting_id": world.meeting.id, "author_id": world.o.report.id, "body": "",
-                        "updated_at": None}
+    assert r.json() == {"meeting_id": world.meeting.id, "author_id": world.o.report.id, "body": "", "updated_at": None}
     clock.set(T0 + timedelta(hours=2))
-    assert (await client.put(url, json={"body": "mine"}, headers=world.h["report"])).json()["updated_at"] == \
-        "2026-03-02T11:00:00Z"
+    assert (await client.put(url, json={"body": "mine"}, headers=world.h["report"])).json()[
+        "updated_at"
+    ] == "2026-03-02T11:00:00Z"
     assert (await client.get(url, headers=world.h["report"])).json()["updated_at"] == "2026-03-02T11:00:00Z"
     assert (await client.get(url, headers=world.h["manager"])).json()["updated_at"] is None
 
@@ -233,6 +275,7 @@ async def test_absurd_entity_tags_match_nothing(client, world, sessions):
 
 # --- NUL characters ---------------------------------------------------------------------------------------
 
+
 async def test_nul_characters_are_refused_everywhere(client, world, sessions):
     h, m = world.h["report"], world.meeting.id
     before = await snapshot(sessions)
@@ -245,8 +288,9 @@ async def test_nul_characters_are_refused_everywhere(client, world, sessions):
         r = await client.request(method, url, json=body, headers=h)
         assert_problem(r, 422)
         assert any("NUL" in e["message"] for e in r.json()["errors"]), r.text
-    r = await client.post("/v1/people:import", headers=world.h["admin"],
-                          json={"people": [{"email": "nul@acme.test", "name": "N\x00"}]})
+    r = await client.post(
+        "/v1/people:import", headers=world.h["admin"], json={"people": [{"email": "nul@acme.test", "name": "N\x00"}]}
+    )
     assert_problem(r, 422)
     for url in ("/v1/people", "/v1/templates"):
         assert_problem(await client.get(url, params={"q": "a\x00"}, headers=h), 422)
@@ -254,6 +298,7 @@ async def test_nul_characters_are_refused_everywhere(client, world, sessions):
 
 
 # --- the fuzz table ---------------------------------------------------------------------------------------
+
 
 def _slot(days: int) -> dict[str, str]:
     start = T0 + timedelta(days=days)
@@ -264,25 +309,61 @@ def _slot(days: int) -> dict[str, str]:
 # then mutated in turn. The valid body is sent last and must succeed, which proves the
 # refusals were about the body, not about the caller or the target.
 VALID: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
-    ("POST", "/v1/people:import"): ("admin", lambda w: {"people": [{
-        "email": "new@acme.test", "name": "New", "timezone": "Europe/Berlin", "manager": w.o.manager.email,
-        "role": "member"}]}),
+    ("POST", "/v1/people:import"): (
+        "admin",
+        lambda w: {
+            "people": [
+                {
+                    "email": "new@acme.test",
+                    "name": "New",
+                    "timezone": "Europe/Berlin",
+                    "manager": w.o.manager.email,
+                    "role": "member",
+                }
+            ]
+        },
+    ),
     ("PATCH", "/v1/pairs/{pair_id}"): ("report", lambda w: {"cadence_days": 14}),
-    ("POST", "/v1/pairs/{pair_id}/meetings"): ("report", lambda w: {
-        "title": "Weekly", **_slot(3), "template_id": w.template.id}),
+    ("POST", "/v1/pairs/{pair_id}/meetings"): (
+        "report",
+        lambda w: {"title": "Weekly", **_slot(3), "template_id": w.template.id},
+    ),
     ("PATCH", "/v1/meetings/{meeting_id}"): ("report", lambda w: {"title": "Renamed", **_slot(4)}),
-    ("POST", "/v1/meetings/{meeting_id}/agenda"): ("report", lambda w: {"body": "growth", "private": True,
-                                                                       "minutes": 10}),
-    ("PATCH", "/v1/agenda-items/{item_id}"): ("report", lambda w: {
-        "body": "reworded", "private": True, "minutes": 5, "done": True, "position": 0}),
+    ("POST", "/v1/meetings/{meeting_id}/agenda"): (
+        "report",
+        lambda w: {"body": "growth", "private": True, "minutes": 10},
+    ),
+    ("PATCH", "/v1/agenda-items/{item_id}"): (
+        "report",
+        lambda w: {"body": "reworded", "private": True, "minutes": 5, "done": True, "position": 0},
+    ),
     ("PUT", "/v1/meetings/{meeting_id}/notes/shared"): ("report", lambda w: {"body": "shared text"}),
     ("PUT", "/v1/meetings/{meeting_id}/notes/private"): ("report", lambda w: {"body": "private text"}),
-    ("POST", "/v1/meetings/{meeting_id}/action-items"): ("report", lambda w: {
-        "body": "follow up", "owner_id": w.o.manager.id, "due_date": (T0 + timedelta(days=7)).date().isoformat()}),
-    ("PATCH", "/v1/action-items/{item_id}"): ("report", lambda w: {
-        "body": "follow up", "owner_id": w.o.manager.id, "due_date": date(2026, 4, 1).isoformat(), "done": True}),
-    ("POST", "/v1/templates"): ("member", lambda w: {"name": "Quarterly", "description": "Goals", "sections": [
-        {"title": "Goals", "minutes": 10, "prompts": ["What went well?"]}]}),
+    ("POST", "/v1/meetings/{meeting_id}/action-items"): (
+        "report",
+        lambda w: {
+            "body": "follow up",
+            "owner_id": w.o.manager.id,
+            "due_date": (T0 + timedelta(days=7)).date().isoformat(),
+        },
+    ),
+    ("PATCH", "/v1/action-items/{item_id}"): (
+        "report",
+        lambda w: {
+            "body": "follow up",
+            "owner_id": w.o.manager.id,
+            "due_date": date(2026, 4, 1).isoformat(),
+            "done": True,
+        },
+    ),
+    ("POST", "/v1/templates"): (
+        "member",
+        lambda w: {
+            "name": "Quarterly",
+            "description": "Goals",
+            "sections": [{"title": "Goals", "minutes": 10, "prompts": ["What went well?"]}],
+        },
+    ),
     ("POST", "/v1/meetings/{meeting_id}:apply-template"): ("report", lambda w: {"template_id": w.template.id}),
     ("PUT", "/v1/meetings/{meeting_id}/feedback"): ("report", lambda w: {"rating": 4, "comment": "useful"}),
 }

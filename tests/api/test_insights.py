@@ -8,7 +8,17 @@ from sqlalchemy import event, update
 
 from service.db.models import Pair
 from service.domain.insights import (
-    Group, Ratings, Tally, held_gaps, org_view, own_average_rating, pooled, rate, summarize, suppress, window,
+    Group,
+    Ratings,
+    Tally,
+    held_gaps,
+    org_view,
+    own_average_rating,
+    pooled,
+    rate,
+    summarize,
+    suppress,
+    window,
 )
 from service.errors import ValidationFailed
 from tests.conftest import T0
@@ -19,6 +29,7 @@ VIEWER = 1000  # a person id that gave none of the ratings below
 
 
 # --- pure arithmetic ---------------------------------------------------------
+
 
 def test_rate_is_null_without_denominator():
     assert rate(0, 0) is None and rate(3, 0) is None
@@ -39,15 +50,24 @@ def _rated(*ratings: tuple[int, int, int]) -> Tally:
 
 def test_summarize_empty_tally_is_all_null():
     m = summarize(Tally(), VIEWER)
-    assert (m.held_rate, m.cancellation_rate, m.avg_days_between_held, m.action_item_completion_rate,
-            m.average_rating, m.counts.ratings) == (None, None, None, None, None, None)
+    assert (
+        m.held_rate,
+        m.cancellation_rate,
+        m.avg_days_between_held,
+        m.action_item_completion_rate,
+        m.average_rating,
+        m.counts.ratings,
+    ) == (None, None, None, None, None, None)
     assert m.counts.held == 0
 
 
 def test_summarize_pools_tallies():
     five_raters = _rated(*((rater, 6, 2) for rater in range(1, 5))) + _rated((5, 1, 1))
-    t = Tally(held=3, cancelled=1, declined=1, gap_days=21.0, gaps=2, actions_raised=4,
-              actions_done=1) + Tally(held=1, gap_days=0.0, gaps=0) + five_raters
+    t = (
+        Tally(held=3, cancelled=1, declined=1, gap_days=21.0, gaps=2, actions_raised=4, actions_done=1)
+        + Tally(held=1, gap_days=0.0, gaps=0)
+        + five_raters
+    )
     m = summarize(t, VIEWER)
     assert m.held_rate == pytest.approx(4 / 6) and m.cancellation_rate == pytest.approx(1 / 6)
     assert m.avg_days_between_held == 10.5
@@ -124,7 +144,9 @@ def test_org_total_shown_when_suppressed_teams_together_reach_five():
 def test_org_view_shows_ratings_of_teams_with_five_raters():
     view = org_view([_g(1, 5, raters=5), _g(2, 6, raters=4)], VIEWER)
     assert [(g.manager_id, g.metrics.average_rating, g.metrics.counts.ratings) for g in view.groups] == [
-        (1, 4.0, 5), (2, None, None)]
+        (1, 4.0, 5),
+        (2, None, None),
+    ]
 
 
 @pytest.mark.parametrize("second_team_raters, total_shown", [(0, True), (1, False), (4, False), (5, True)])
@@ -145,6 +167,7 @@ def test_org_total_rating_counts_suppressed_teams_as_unshown():
 
 # --- API -----------------------------------------------------------------------
 
+
 async def _pair(factory, manager=None, report=None, **kw):
     manager = manager or await factory.person()
     report = report or await factory.person(manager=manager)
@@ -161,9 +184,9 @@ async def test_pair_insights_metrics(client, factory, clock):
     held = await _held(factory, pair, 28, 21, 7)
     await _held(factory, pair, 14, status="cancelled")
     await _held(factory, pair, 10, status="declined")
-    await _held(factory, pair, 1, status="scheduled")      # not an outcome
+    await _held(factory, pair, 1, status="scheduled")  # not an outcome
     await factory.meeting(pair, start=T0 + DAY, status="held")  # in the future: not counted
-    old = (await _held(factory, pair, 100))[0]             # before the default 90 days
+    old = (await _held(factory, pair, 100))[0]  # before the default 90 days
     await factory.feedback(held[2], manager, rating=4)
     await factory.feedback(held[2], report, rating=2)
     await factory.feedback(old, manager, rating=5)
@@ -173,7 +196,7 @@ async def test_pair_insights_metrics(client, factory, clock):
     clock.set(T0 - 200 * DAY)
     await factory.action_item(pair, report, done_at=T0 - 150 * DAY)  # raised before the range
     clock.set(T0)
-    await factory.action_item(pair, manager)               # raised just now: `to` is inclusive
+    await factory.action_item(pair, manager)  # raised just now: `to` is inclusive
 
     r = await client.get(f"/v1/insights/pairs/{pair.id}", headers=h)
     assert r.status_code == 200, r.text
@@ -182,15 +205,24 @@ async def test_pair_insights_metrics(client, factory, clock):
     assert (body["pair_id"], body["manager_id"], body["report_id"]) == (pair.id, manager.id, report.id)
     m = body["metrics"]
     # Two raters: the pooled rating would give the report's away to the manager.
-    assert m["counts"] == {"held": 3, "cancelled": 1, "declined": 1, "action_items_raised": 3,
-                           "action_items_done": 1, "ratings": None}
+    assert m["counts"] == {
+        "held": 3,
+        "cancelled": 1,
+        "declined": 1,
+        "action_items_raised": 3,
+        "action_items_done": 1,
+        "ratings": None,
+    }
     assert m["held_rate"] == pytest.approx(0.6) and m["cancellation_rate"] == pytest.approx(0.2)
     assert m["avg_days_between_held"] == pytest.approx(10.5)
     assert m["action_item_completion_rate"] == pytest.approx(1 / 3)
     assert m["average_rating"] is None and body["own_average_rating"] == 4.0  # the 5 is out of range
 
-    r = await client.get(f"/v1/insights/pairs/{pair.id}", headers=h,
-                         params={"from": (T0 - 22 * DAY).isoformat(), "to": (T0 - 8 * DAY).isoformat()})
+    r = await client.get(
+        f"/v1/insights/pairs/{pair.id}",
+        headers=h,
+        params={"from": (T0 - 22 * DAY).isoformat(), "to": (T0 - 8 * DAY).isoformat()},
+    )
     m = r.json()["metrics"]
     assert m["counts"]["held"] == 1 and m["counts"]["cancelled"] == 1 and m["counts"]["declined"] == 1
     assert m["avg_days_between_held"] is None and r.json()["own_average_rating"] is None
@@ -202,8 +234,12 @@ async def test_pair_insights_empty_range_is_null(client, factory):
     r = await client.get(f"/v1/insights/pairs/{pair.id}", headers=await factory.token(manager))
     m = r.json()["metrics"]
     assert {k for k, v in m.items() if v is None} == {
-        "held_rate", "cancellation_rate", "avg_days_between_held", "action_item_completion_rate",
-        "average_rating"}
+        "held_rate",
+        "cancellation_rate",
+        "avg_days_between_held",
+        "action_item_completion_rate",
+        "average_rating",
+    }
     assert r.json()["own_average_rating"] is None
     assert m["counts"].pop("ratings") is None and set(m["counts"].values()) == {0}
 
@@ -211,8 +247,7 @@ async def test_pair_insights_empty_range_is_null(client, factory):
 async def test_pair_insights_visible_to_participants_and_admins_only(client, factory):
     boss = await factory.person()
     manager, report, pair = await _pair(factory, manager=await factory.person(manager=boss))
-    admin, hr, other = (await factory.person(role="admin"), await factory.person(role="hr"),
-                        await factory.person())
+    admin, hr, other = (await factory.person(role="admin"), await factory.person(role="hr"), await factory.person())
     for who, status in [(manager, 200), (report, 200), (admin, 200), (boss, 404), (hr, 404), (other, 404)]:
         r = await client.get(f"/v1/insights/pairs/{pair.id}", headers=await factory.token(who))
         assert r.status_code == status, (who.email, r.text)
@@ -225,11 +260,13 @@ async def test_range_validation(client, factory):
     manager, _report, pair = await _pair(factory)
     h = await factory.token(manager)
     url = f"/v1/insights/pairs/{pair.id}"
-    for params in [{"from": "2026-03-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
-                   {"from": "2026-03-01T00:00:00Z", "to": "2026-02-01T00:00:00+01:00"},
-                   {"from": "2026-04-01T00:00:00Z"},  # `to` defaults to now
-                   {"from": "2026-03-01T00:00:00"},   # no offset
-                   {"to": "yesterday"}]:
+    for params in [
+        {"from": "2026-03-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
+        {"from": "2026-03-01T00:00:00Z", "to": "2026-02-01T00:00:00+01:00"},
+        {"from": "2026-04-01T00:00:00Z"},  # `to` defaults to now
+        {"from": "2026-03-01T00:00:00"},  # no offset
+        {"to": "yesterday"},
+    ]:
         r = await client.get(url, headers=h, params=params)
         assert r.status_code == 422, params
         assert r.headers["content-type"].startswith(PROBLEM) and r.json()["errors"], params

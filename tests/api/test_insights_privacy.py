@@ -2,6 +2,7 @@
 
 An average rating (and the number of ratings) is shown only when it pools the
 ratings of at least MIN_GROUP_SIZE people other than the caller."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -42,8 +43,7 @@ async def _team(factory, raters: int, *, manager_rates: bool = False):
     director = await factory.person()
     manager = await factory.person(manager=director)
     for n in range(raters):
-        await _rated_pair(factory, manager, report_ratings=(1 + n % 5,),
-                          manager_ratings=(5,) if manager_rates else ())
+        await _rated_pair(factory, manager, report_ratings=(1 + n % 5,), manager_ratings=(5,) if manager_rates else ())
     return director, manager
 
 
@@ -56,8 +56,9 @@ async def _pair_insights(client, factory, who, pair, params=None) -> dict:
 @pytest.mark.parametrize("viewer", ["manager", "report"])
 async def test_pair_participants_see_only_their_own_rating(client, factory, sessions, viewer):
     manager = await factory.person()
-    report, pair, meetings = await _rated_pair(factory, manager, report_ratings=(1, 2, None),
-                                               manager_ratings=(5, None, 4))
+    report, pair, meetings = await _rated_pair(
+        factory, manager, report_ratings=(1, 2, None), manager_ratings=(5, None, 4)
+    )
     who, other = (manager, report) if viewer == "manager" else (report, manager)
     windows = [None, *(_around(m) for m in meetings)]
     own = {"manager": [4.5, 5.0, None, 4.0], "report": [1.5, 1.0, 2.0, None]}[viewer]
@@ -84,8 +85,9 @@ async def test_admin_cannot_read_a_rating_off_a_one_meeting_window(client, facto
     assert body["metrics"]["average_rating"] is body["metrics"]["counts"]["ratings"] is None
     assert body["metrics"]["counts"]["held"] == 1 and body["own_average_rating"] is None
 
-    r = await client.get(f"/v1/insights/managers/{manager.id}", headers=await factory.token(admin),
-                         params=_around(meeting))
+    r = await client.get(
+        f"/v1/insights/managers/{manager.id}", headers=await factory.token(admin), params=_around(meeting)
+    )
     team = r.json()
     assert team["metrics"]["average_rating"] is team["metrics"]["counts"]["ratings"] is None
     assert [row["metrics"]["average_rating"] for row in team["pairs"]] == [None]
@@ -105,7 +107,8 @@ async def test_team_average_needs_five_rating_reports(client, factory, raters):
     # A pair row has one report: never a rating, however large the team.
     assert len(body["pairs"]) == raters
     assert {(row["metrics"]["average_rating"], row["metrics"]["counts"]["ratings"]) for row in body["pairs"]} == {
-        (None, None)}
+        (None, None)
+    }
 
 
 async def test_viewers_own_ratings_do_not_count_toward_five(client, factory):
@@ -119,7 +122,8 @@ async def test_viewers_own_ratings_do_not_count_toward_five(client, factory):
     assert theirs["average_rating"] == pytest.approx((1 + 2 + 3 + 4 + 4 * 5) / 8)
     assert theirs["counts"]["ratings"] == 8
     assert {k: v for k, v in theirs.items() if k not in ("average_rating", "counts")} == {
-        k: v for k, v in mine.items() if k not in ("average_rating", "counts")}
+        k: v for k, v in mine.items() if k not in ("average_rating", "counts")
+    }
 
 
 async def test_org_view_shows_ratings_of_large_teams(client, factory):

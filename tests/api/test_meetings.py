@@ -30,27 +30,39 @@ async def meeting_ids(client, headers, pair_id, **params) -> list[int]:
 
 # --- create -----------------------------------------------------------------------------
 
+
 async def test_participant_creates_an_api_meeting(client, factory):
     o = await factory.org()
-    r = await client.post(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["report"],
-                          json={"title": "Weekly", "start": "2026-03-03T10:00:00+01:00",
-                                "end": "2026-03-03T10:30:00+01:00"})
+    r = await client.post(
+        f"/v1/pairs/{o.pair.id}/meetings",
+        headers=o.h["report"],
+        json={"title": "Weekly", "start": "2026-03-03T10:00:00+01:00", "end": "2026-03-03T10:30:00+01:00"},
+    )
     assert r.status_code == 201, r.text
     m = r.json()
     assert (m["pair_id"], m["title"], m["status"], m["source_uid"], m["template_id"], m["cancelled_at"]) == (
-        o.pair.id, "Weekly", "scheduled", None, None, None)
+        o.pair.id,
+        "Weekly",
+        "scheduled",
+        None,
+        None,
+        None,
+    )
     assert m["start"] == m["original_start"] == "2026-03-03T09:00:00Z" and m["end"] == "2026-03-03T09:30:00Z"
     assert await meeting_ids(client, o.h["manager"], o.pair.id) == [m["id"]]
     r = await client.post(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["manager"], json=slot(T0 + DAY))
     assert r.status_code == 201 and r.json()["title"] == "1:1"
 
 
-@pytest.mark.parametrize("times, field", [
-    ((0, 0), "end"),            # end == start
-    ((30, 0), "end"),           # end before start
-    ((0, 4), "end"),            # 4 minutes
-    ((0, 8 * 60 + 1), "end"),   # over 8 hours
-])
+@pytest.mark.parametrize(
+    "times, field",
+    [
+        ((0, 0), "end"),  # end == start
+        ((30, 0), "end"),  # end before start
+        ((0, 4), "end"),  # 4 minutes
+        ((0, 8 * 60 + 1), "end"),  # over 8 hours
+    ],
+)
 async def test_meeting_length_is_validated(client, factory, times, field):
     o = await factory.org()
     start = T0 + DAY
@@ -64,18 +76,20 @@ async def test_meeting_length_is_validated(client, factory, times, field):
 async def test_boundary_lengths_are_accepted(client, factory):
     o = await factory.org()
     for minutes in (5, 8 * 60):
-        r = await client.post(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["report"],
-                              json=slot(T0 + DAY, minutes))
+        r = await client.post(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["report"], json=slot(T0 + DAY, minutes))
         assert r.status_code == 201, r.text
 
 
-@pytest.mark.parametrize("body", [
-    {"start": "2026-03-03T10:00:00", "end": "2026-03-03T10:30:00"},  # no offset
-    {"start": "tomorrow", "end": "2026-03-03T10:30:00Z"},
-    {"end": "2026-03-03T10:30:00Z"},
-    {"start": "2026-03-03T10:00:00Z", "end": "2026-03-03T10:30:00Z", "location": "room 1"},  # unknown field
-    {"start": "2026-03-03T10:00:00Z", "end": "2026-03-03T10:30:00Z", "title": ""},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"start": "2026-03-03T10:00:00", "end": "2026-03-03T10:30:00"},  # no offset
+        {"start": "tomorrow", "end": "2026-03-03T10:30:00Z"},
+        {"end": "2026-03-03T10:30:00Z"},
+        {"start": "2026-03-03T10:00:00Z", "end": "2026-03-03T10:30:00Z", "location": "room 1"},  # unknown field
+        {"start": "2026-03-03T10:00:00Z", "end": "2026-03-03T10:30:00Z", "title": ""},
+    ],
+)
 async def test_malformed_meeting_is_422_with_errors(client, factory, body):
     o = await factory.org()
     r = await client.post(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["report"], json=body)
@@ -107,20 +121,28 @@ async def test_inactive_pair_gets_no_new_meetings(client, factory, sessions):
 
 async def test_create_with_template_fills_the_agenda(client, factory):
     o = await factory.org()
-    t = await factory.template(sections=[{"title": "Opening", "minutes": 5, "prompts": ["How are you?"]},
-                                         {"title": "Wrap-up", "minutes": 10, "prompts": []}])
-    r = await client.post(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["manager"],
-                          json={**slot(T0 + DAY), "template_id": t.id})
+    t = await factory.template(
+        sections=[
+            {"title": "Opening", "minutes": 5, "prompts": ["How are you?"]},
+            {"title": "Wrap-up", "minutes": 10, "prompts": []},
+        ]
+    )
+    r = await client.post(
+        f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["manager"], json={**slot(T0 + DAY), "template_id": t.id}
+    )
     assert r.status_code == 201 and r.json()["template_id"] == t.id
     detail = (await client.get(f"/v1/meetings/{r.json()['id']}", headers=o.h["report"])).json()
     assert [(a["body"], a["minutes"], a["author_id"], a["private"]) for a in detail["agenda"]] == [
-        ("Opening\n- How are you?", 5, o.manager.id, False), ("Wrap-up", 10, o.manager.id, False)]
+        ("Opening\n- How are you?", 5, o.manager.id, False),
+        ("Wrap-up", 10, o.manager.id, False),
+    ]
 
 
 async def test_unknown_template_is_422_and_creates_nothing(client, factory):
     o = await factory.org()
-    r = await client.post(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["manager"],
-                          json={**slot(T0 + DAY), "template_id": 999999})
+    r = await client.post(
+        f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["manager"], json={**slot(T0 + DAY), "template_id": 999999}
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "template_id"
     assert await meeting_ids(client, o.h["manager"], o.pair.id) == []
 
@@ -138,10 +160,13 @@ async def test_new_meeting_collects_items_waiting_for_a_next_meeting(client, fac
     manager_view = (await client.get(f"/v1/meetings/{new_id}", headers=o.h["manager"])).json()["agenda"]
     assert [(a["body"], a["carried_from_id"]) for a in report_view] == [("my growth plan", shared.id)]
     assert [(a["body"], a["carried_from_id"], a["private"]) for a in manager_view] == [
-        ("my growth plan", shared.id, False), ("feedback on tone", mine.id, True)]
+        ("my growth plan", shared.id, False),
+        ("feedback on tone", mine.id, True),
+    ]
 
 
 # --- list -------------------------------------------------------------------------------
+
 
 async def test_list_orders_by_start_then_id_and_pages(client, factory):
     o = await factory.org()
@@ -173,8 +198,12 @@ async def test_list_filters_on_start_and_status(client, factory):
     assert await meeting_ids(client, h, pid, to=iso(T0 + 3 * DAY)) == [m1.id, m2.id]
     assert await meeting_ids(client, h, pid, status="cancelled") == [m2.id]
     assert await meeting_ids(client, h, pid, status="scheduled", to=iso(T0 + 3 * DAY)) == [m1.id]
-    for params in ({"from": "2026-03-03T09:00:00"}, {"status": "maybe"}, {"from": "yesterday"},
-                   {"from": iso(T0 + 2 * DAY), "to": iso(T0 + DAY)}):
+    for params in (
+        {"from": "2026-03-03T09:00:00"},
+        {"status": "maybe"},
+        {"from": "yesterday"},
+        {"from": iso(T0 + 2 * DAY), "to": iso(T0 + DAY)},
+    ):
         r = await client.get(f"/v1/pairs/{pid}/meetings", headers=h, params=params)
         assert r.status_code == 422 and r.json()["errors"], params
     r = await client.get(f"/v1/pairs/{pid}/meetings", headers=h, params={"cursor": "WyJ4IiwgMV0"})  # ["x", 1]
@@ -191,6 +220,7 @@ async def test_outsiders_cannot_list_meetings_but_admins_can(client, factory, wh
 
 
 # --- detail -----------------------------------------------------------------------------
+
 
 async def test_detail_shows_what_the_caller_may_see(client, factory, clock):
     o = await factory.org()
@@ -214,7 +244,10 @@ async def test_detail_shows_what_the_caller_may_see(client, factory, clock):
     assert (d["id"], d["pair_id"], d["status"]) == (m.id, o.pair.id, "scheduled")
     # the report's points first, then the manager's; the manager's private one is absent
     assert [(a["id"], a["position"]) for a in d["agenda"]] == [
-        (report_point.id, 0), (report_secret.id, 1), (manager_point.id, 2)]
+        (report_point.id, 0),
+        (report_secret.id, 1),
+        (manager_point.id, 2),
+    ]
     assert [a["id"] for a in d["open_action_items"]] == [soon.id, late.id, no_due.id]
     assert d["shared_note"]["body"] == "agreed on Q2 goals"
     assert (d["private_note"]["body"], d["private_note"]["author_id"]) == ("report's thoughts", o.report.id)
@@ -243,12 +276,14 @@ async def test_meeting_content_is_for_participants_only(client, factory, who):
 
 # --- reschedule and cancel ---------------------------------------------------------------
 
+
 async def test_reschedule_and_rename(client, factory, clock):
     o = await factory.org()
     m = await factory.meeting(o.pair, start=T0 + DAY)
     clock.set(T0 + timedelta(minutes=5))
-    r = await client.patch(f"/v1/meetings/{m.id}", headers=o.h["report"],
-                           json={"title": "Moved", "start": iso(T0 + 2 * DAY)})
+    r = await client.patch(
+        f"/v1/meetings/{m.id}", headers=o.h["report"], json={"title": "Moved", "start": iso(T0 + 2 * DAY)}
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["title"], body["start"], body["original_start"]) == ("Moved", iso(T0 + 2 * DAY), iso(T0 + DAY))
@@ -276,8 +311,10 @@ async def test_reschedule_validates_the_resulting_times(client, factory, session
 async def test_calendar_meetings_are_owned_by_the_calendar(client, factory):
     o = await factory.org()
     m = await factory.meeting(o.pair, source_uid="abc@google.com")
-    for r in (await client.patch(f"/v1/meetings/{m.id}", headers=o.h["manager"], json={"title": "x"}),
-              await client.post(f"/v1/meetings/{m.id}:cancel", headers=o.h["manager"])):
+    for r in (
+        await client.patch(f"/v1/meetings/{m.id}", headers=o.h["manager"], json={"title": "x"}),
+        await client.post(f"/v1/meetings/{m.id}:cancel", headers=o.h["manager"]),
+    ):
         assert r.status_code == 409 and "owned by the calendar" in r.json()["detail"]
     d = (await client.get(f"/v1/meetings/{m.id}", headers=o.h["manager"])).json()
     assert (d["title"], d["status"]) == ("1:1", "scheduled")
@@ -289,8 +326,9 @@ async def test_only_participants_reschedule_or_cancel(client, factory, who, stat
     m = await factory.meeting(o.pair)
     assert (await client.patch(f"/v1/meetings/{m.id}", headers=o.h[who], json={"title": "x"})).status_code == status
     assert (await client.post(f"/v1/meetings/{m.id}:cancel", headers=o.h[who])).status_code == status
-    assert [x["status"] for x in (await client.get(f"/v1/pairs/{o.pair.id}/meetings",
-                                                   headers=o.h["admin"])).json()["items"]] == ["scheduled"]
+    assert [
+        x["status"] for x in (await client.get(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["admin"])).json()["items"]
+    ] == ["scheduled"]
 
 
 async def test_cancel_carries_open_items_to_the_next_meeting(client, factory, clock):
@@ -309,7 +347,9 @@ async def test_cancel_carries_open_items_to_the_next_meeting(client, factory, cl
 
     report_view = (await client.get(f"/v1/meetings/{following.id}", headers=o.h["report"])).json()["agenda"]
     assert [(a["body"], a["minutes"], a["private"], a["carried_from_id"], a["done"]) for a in report_view] == [
-        ("open point", 10, False, point.id, False), ("private point", None, True, secret.id, False)]
+        ("open point", 10, False, point.id, False),
+        ("private point", None, True, secret.id, False),
+    ]
     manager_view = (await client.get(f"/v1/meetings/{following.id}", headers=o.h["manager"])).json()["agenda"]
     assert [a["body"] for a in manager_view] == ["open point"]
     assert (await client.get(f"/v1/meetings/{after_that.id}", headers=o.h["report"])).json()["agenda"] == []
@@ -337,18 +377,26 @@ async def test_out_of_range_ids_and_times_are_client_errors(client, factory):
     o = await factory.org()
     m = await factory.meeting(o.pair)
     h, huge = o.h["report"], 2**64
-    for url in (f"/v1/pairs/{huge}", f"/v1/meetings/{huge}", f"/v1/pairs/{huge}/meetings",
-                f"/v1/meetings/{huge}/agenda", f"/v1/templates/{huge}", "/v1/pairs/0"):
+    for url in (
+        f"/v1/pairs/{huge}",
+        f"/v1/meetings/{huge}",
+        f"/v1/pairs/{huge}/meetings",
+        f"/v1/meetings/{huge}/agenda",
+        f"/v1/templates/{huge}",
+        "/v1/pairs/0",
+    ):
         assert (await client.get(url, headers=h)).status_code == 422, url
     assert (await client.get("/v1/pairs", headers=h, params={"manager_id": huge})).status_code == 422
-    r = await client.post(f"/v1/pairs/{o.pair.id}/meetings", headers=h,
-                          json={"start": "2026-03-03T09:00:00Z", "end": "2026-03-03T09:30:00Z", "template_id": huge})
+    r = await client.post(
+        f"/v1/pairs/{o.pair.id}/meetings",
+        headers=h,
+        json={"start": "2026-03-03T09:00:00Z", "end": "2026-03-03T09:30:00Z", "template_id": huge},
+    )
     assert r.status_code == 422
     # cursors with ids beyond the database's range: [2**64] and ["2026-03-03T09:00:00+00:00", 2**64]
     big_id = "WzE4NDQ2NzQ0MDczNzA5NTUxNjE2XQ"
     big_key = "WyIyMDI2LTAzLTAzVDA5OjAwOjAwKzAwOjAwIiwgMTg0NDY3NDQwNzM3MDk1NTE2MTZd"
-    for url, cursor in (("/v1/pairs", big_id), ("/v1/templates", big_id),
-                        (f"/v1/pairs/{o.pair.id}/meetings", big_key)):
+    for url, cursor in (("/v1/pairs", big_id), ("/v1/templates", big_id), (f"/v1/pairs/{o.pair.id}/meetings", big_key)):
         assert (await client.get(url, headers=h, params={"cursor": cursor})).status_code == 400, url
     r = await client.patch(f"/v1/meetings/{m.id}", headers=h, json={"start": "9999-12-31T23:50:00Z"})
     assert r.status_code == 422  # keeping its length would end past year 9999

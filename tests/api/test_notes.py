@@ -30,27 +30,33 @@ async def org(factory):
 
 # --- shared notes -----------------------------------------------------------------------------------------
 
+
 async def test_unwritten_shared_note_reads_as_empty_version_0(client, org):
     r = await client.get(shared(org.meeting), headers=org.h["report"])
     assert r.status_code == 200, r.text
     assert r.headers["etag"] == '"0"'
-    assert r.json() == {"meeting_id": org.meeting.id, "body": "", "version": 0, "updated_by": None,
-                        "updated_at": None}
+    assert r.json() == {"meeting_id": org.meeting.id, "body": "", "version": 0, "updated_by": None, "updated_at": None}
 
 
 async def test_create_then_edit_with_if_match_bumps_version(client, org, clock):
     r = await client.put(shared(org.meeting), json={"body": "# Agenda\n  - growth\n"}, headers=org.h["manager"])
     assert r.status_code == 200, r.text
     assert r.headers["etag"] == '"1"'
-    assert r.json() == {"meeting_id": org.meeting.id, "body": "# Agenda\n  - growth\n", "version": 1,
-                        "updated_by": org.manager.id, "updated_at": "2026-03-02T09:00:00Z"}
+    assert r.json() == {
+        "meeting_id": org.meeting.id,
+        "body": "# Agenda\n  - growth\n",
+        "version": 1,
+        "updated_by": org.manager.id,
+        "updated_at": "2026-03-02T09:00:00Z",
+    }
 
     r = await client.get(shared(org.meeting), headers=org.h["report"])
     assert r.headers["etag"] == '"1"' and r.json()["body"] == "# Agenda\n  - growth\n"
 
     clock.set(T0 + timedelta(minutes=5))
-    r = await client.put(shared(org.meeting), json={"body": "v2"},
-                         headers={**org.h["report"], "If-Match": r.headers["etag"]})
+    r = await client.put(
+        shared(org.meeting), json={"body": "v2"}, headers={**org.h["report"], "If-Match": r.headers["etag"]}
+    )
     assert r.status_code == 200, r.text
     assert r.headers["etag"] == '"2"'
     body = r.json()
@@ -62,8 +68,9 @@ async def test_create_then_edit_with_if_match_bumps_version(client, org, clock):
 async def test_write_to_existing_note_without_if_match_is_428(client, org, factory):
     await factory.shared_note(org.meeting, org.manager, body="original")
     for headers in ({}, {"If-Match": "*"}):
-        r = await client.put(shared(org.meeting), json={"body": "blind overwrite"},
-                             headers={**org.h["report"], **headers})
+        r = await client.put(
+            shared(org.meeting), json={"body": "blind overwrite"}, headers={**org.h["report"], **headers}
+        )
         assert r.status_code == 428, r.text
         assert r.headers["content-type"].startswith(PROBLEM) and r.json()["status"] == 428
     r = await client.get(shared(org.meeting), headers=org.h["report"])
@@ -110,17 +117,22 @@ async def test_sequential_editors_cannot_lose_each_others_edits(client, org):
     seen_by_manager = (await client.get(shared(org.meeting), headers=org.h["manager"])).headers["etag"]
     seen_by_report = (await client.get(shared(org.meeting), headers=org.h["report"])).headers["etag"]
 
-    r = await client.put(shared(org.meeting), json={"body": "manager's edit"},
-                         headers={**org.h["manager"], "If-Match": seen_by_manager})
+    r = await client.put(
+        shared(org.meeting), json={"body": "manager's edit"}, headers={**org.h["manager"], "If-Match": seen_by_manager}
+    )
     assert r.status_code == 200
-    r = await client.put(shared(org.meeting), json={"body": "report's edit"},
-                         headers={**org.h["report"], "If-Match": seen_by_report})
+    r = await client.put(
+        shared(org.meeting), json={"body": "report's edit"}, headers={**org.h["report"], "If-Match": seen_by_report}
+    )
     assert r.status_code == 412
     # The report reloads, merges and retries.
     r = await client.get(shared(org.meeting), headers=org.h["report"])
     assert r.json()["body"] == "manager's edit"
-    r = await client.put(shared(org.meeting), json={"body": "manager's edit + report's edit"},
-                         headers={**org.h["report"], "If-Match": r.headers["etag"]})
+    r = await client.put(
+        shared(org.meeting),
+        json={"body": "manager's edit + report's edit"},
+        headers={**org.h["report"], "If-Match": r.headers["etag"]},
+    )
     assert r.status_code == 200 and r.json()["version"] == 3 and r.json()["updated_by"] == org.report.id
 
 
@@ -129,11 +141,14 @@ async def test_concurrent_editors_with_the_same_etag_exactly_one_wins(app, clien
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as second:
         editors = [(client, "manager"), (second, "report")] * 3
-        results = await asyncio.gather(*(
-            c.put(shared(org.meeting), json={"body": f"edit {i} by {who}"},
-                  headers={**org.h[who], "If-Match": '"1"'})
-            for i, (c, who) in enumerate(editors)
-        ))
+        results = await asyncio.gather(
+            *(
+                c.put(
+                    shared(org.meeting), json={"body": f"edit {i} by {who}"}, headers={**org.h[who], "If-Match": '"1"'}
+                )
+                for i, (c, who) in enumerate(editors)
+            )
+        )
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] + [412] * (len(editors) - 1), [r.text for r in results]
     winner = next(r for r in results if r.status_code == 200).json()
@@ -146,10 +161,12 @@ async def test_edit_committed_while_a_request_is_in_flight_makes_it_412(client, 
     request must wait for it and then fail, not overwrite it (the conditional UPDATE)."""
     await factory.shared_note(org.meeting, org.manager, body="original")
     async with sessions() as other:
-        await other.execute(update(SharedNote).where(SharedNote.meeting_id == org.meeting.id)
-                            .values(body="other editor", version=2))
-        request = asyncio.create_task(client.put(shared(org.meeting), json={"body": "mine"},
-                                                 headers={**org.h["report"], "If-Match": '"1"'}))
+        await other.execute(
+            update(SharedNote).where(SharedNote.meeting_id == org.meeting.id).values(body="other editor", version=2)
+        )
+        request = asyncio.create_task(
+            client.put(shared(org.meeting), json={"body": "mine"}, headers={**org.h["report"], "If-Match": '"1"'})
+        )
         await asyncio.sleep(0.3)
         assert not request.done()  # blocked behind the other editor's transaction
         await other.commit()
@@ -163,15 +180,16 @@ async def test_edit_committed_while_a_request_is_in_flight_makes_it_412(client, 
 async def test_concurrent_first_creations_exactly_one_wins(app, client, org, create_only):
     extra = {"If-None-Match": "*"} if create_only else {}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as second:
-        results = await asyncio.gather(*(
-            c.put(shared(org.meeting), json={"body": f"first {i}"}, headers={**org.h[who], **extra})
-            for i, (c, who) in enumerate([(client, "manager"), (second, "report")] * 2)
-        ))
+        results = await asyncio.gather(
+            *(
+                c.put(shared(org.meeting), json={"body": f"first {i}"}, headers={**org.h[who], **extra})
+                for i, (c, who) in enumerate([(client, "manager"), (second, "report")] * 2)
+            )
+        )
     statuses = sorted(r.status_code for r in results)
     # Losers either lost the insert race (412) or ran after the winner and sent no
     # If-Match for an existing note (428); never a 409 or a 500.
-    assert statuses[0] == 200 and set(statuses[1:]) <= ({412} if create_only else {412, 428}), \
-        [r.text for r in results]
+    assert statuses[0] == 200 and set(statuses[1:]) <= ({412} if create_only else {412, 428}), [r.text for r in results]
     stored = (await client.get(shared(org.meeting), headers=org.h["manager"])).json()
     assert stored == next(r for r in results if r.status_code == 200).json() and stored["version"] == 1
 
@@ -190,8 +208,9 @@ async def test_shared_note_is_404_for_non_participants(client, org, factory, who
 
 async def test_shared_note_unknown_meeting_and_no_auth(client, org):
     assert (await client.get("/v1/meetings/999999/notes/shared", headers=org.h["manager"])).status_code == 404
-    assert (await client.put("/v1/meetings/999999/notes/shared", json={"body": "x"},
-                             headers=org.h["manager"])).status_code == 404
+    assert (
+        await client.put("/v1/meetings/999999/notes/shared", json={"body": "x"}, headers=org.h["manager"])
+    ).status_code == 404
     assert (await client.get(shared(org.meeting))).status_code == 401
     assert (await client.put(shared(org.meeting), json={"body": "x"})).status_code == 401
 
@@ -219,11 +238,16 @@ async def test_shared_note_validation(client, org):
 
 # --- private notes ----------------------------------------------------------------------------------------
 
+
 async def test_private_note_is_for_its_author_only(client, org):
     r = await client.put(private(org.meeting), json={"body": "worried about burnout"}, headers=org.h["manager"])
     assert r.status_code == 200, r.text
-    assert r.json() == {"meeting_id": org.meeting.id, "author_id": org.manager.id,
-                        "body": "worried about burnout", "updated_at": "2026-03-02T09:00:00Z"}
+    assert r.json() == {
+        "meeting_id": org.meeting.id,
+        "author_id": org.manager.id,
+        "body": "worried about burnout",
+        "updated_at": "2026-03-02T09:00:00Z",
+    }
 
     # The report gets their own (empty) note, never the manager's.
     r = await client.get(private(org.meeting), headers=org.h["report"])
@@ -250,10 +274,12 @@ async def test_private_note_overwrite_updates_timestamp(client, org, clock):
 
 async def test_concurrent_private_saves_by_the_author_never_fail(app, client, org):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as second:
-        results = await asyncio.gather(*(
-            c.put(private(org.meeting), json={"body": f"draft {i}"}, headers=org.h["report"])
-            for i, c in enumerate([client, second] * 2)
-        ))
+        results = await asyncio.gather(
+            *(
+                c.put(private(org.meeting), json={"body": f"draft {i}"}, headers=org.h["report"])
+                for i, c in enumerate([client, second] * 2)
+            )
+        )
     assert [r.status_code for r in results] == [200] * 4, [r.text for r in results]
     stored = (await client.get(private(org.meeting), headers=org.h["report"])).json()["body"]
     assert stored in {f"draft {i}" for i in range(4)}

@@ -71,7 +71,11 @@ async def test_get_pair_with_days_since_last_held(client, factory, clock):
     h = await factory.token(report)
     body = (await client.get(f"/v1/pairs/{pair.id}", headers=h)).json()
     assert (body["manager_id"], body["report_id"], body["cadence_days"], body["days_since_last_held"]) == (
-        manager.id, report.id, 7, 3)
+        manager.id,
+        report.id,
+        7,
+        3,
+    )
     clock.set(T0 + timedelta(days=10))  # computed from the injected clock
     assert (await client.get(f"/v1/pairs/{pair.id}", headers=h)).json()["days_since_last_held"] == 13
     never = await factory.pair(await factory.person(), report)
@@ -83,8 +87,10 @@ async def test_get_pair_with_days_since_last_held(client, factory, clock):
 @pytest.mark.parametrize("who", OUTSIDERS)
 async def test_outsiders_get_404_for_a_pair(client, factory, who):
     o = await factory.org()
-    for r in (await client.get(f"/v1/pairs/{o.pair.id}", headers=o.h[who]),
-              await client.patch(f"/v1/pairs/{o.pair.id}", headers=o.h[who], json={"cadence_days": 7})):
+    for r in (
+        await client.get(f"/v1/pairs/{o.pair.id}", headers=o.h[who]),
+        await client.patch(f"/v1/pairs/{o.pair.id}", headers=o.h[who], json={"cadence_days": 7}),
+    ):
         assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
     r = await client.get(f"/v1/pairs/{o.pair.id}", headers=o.h["admin"])
     assert r.status_code == 200
@@ -108,8 +114,10 @@ async def test_participants_and_admins_set_and_clear_the_cadence(client, factory
     assert (await client.get(url, headers=o.h["report"])).json()["cadence_days"] is None
 
 
-@pytest.mark.parametrize("body", [{"cadence_days": 0}, {"cadence_days": 366}, {"cadence_days": "weekly"},
-                                  {"cadence_days": 7, "cadence": "weekly"}])
+@pytest.mark.parametrize(
+    "body",
+    [{"cadence_days": 0}, {"cadence_days": 366}, {"cadence_days": "weekly"}, {"cadence_days": 7, "cadence": "weekly"}],
+)
 async def test_invalid_cadence_is_422_and_changes_nothing(client, factory, body):
     o = await factory.org()
     await client.patch(f"/v1/pairs/{o.pair.id}", headers=o.h["report"], json={"cadence_days": 7})
@@ -133,9 +141,9 @@ async def test_current_streak_counts_held_1on1s_back_to_a_cancelled_or_declined_
     history = ["held", "declined", "held", "cancelled", "held", "held", "held"]
     for i, status in enumerate(history):
         await factory.meeting(pair, start=T0 - (len(history) - i) * week, status=status)
-    await factory.meeting(pair, start=T0 - timedelta(hours=2), status="scheduled")   # ended, not settled yet
-    await factory.meeting(pair, start=T0 + week)                                     # upcoming
-    await factory.meeting(pair, start=T0 + 2 * week, status="cancelled")             # future: no effect
+    await factory.meeting(pair, start=T0 - timedelta(hours=2), status="scheduled")  # ended, not settled yet
+    await factory.meeting(pair, start=T0 + week)  # upcoming
+    await factory.meeting(pair, start=T0 + 2 * week, status="cancelled")  # future: no effect
     await factory.meeting(other, start=T0 - 2 * week, status="held")
     await factory.meeting(other, start=T0 - week, status="declined")
     h = await factory.token(report)

@@ -6,10 +6,12 @@ PROBLEM = "application/problem+json"
 async def test_import_creates_people_and_pairs(client, factory):
     admin = await factory.person(role="admin", email="root@acme.test")
     h = await factory.token(admin)
-    body = {"people": [
-        {"email": "Maya@acme.test", "name": "Maya", "timezone": "Europe/Berlin"},
-        {"email": "li@acme.test", "name": "Li", "manager": "maya@ACME.test"},
-    ]}
+    body = {
+        "people": [
+            {"email": "Maya@acme.test", "name": "Maya", "timezone": "Europe/Berlin"},
+            {"email": "li@acme.test", "name": "Li", "manager": "maya@ACME.test"},
+        ]
+    }
     r = await client.post("/v1/people:import", json=body, headers=h)
     assert r.status_code == 200, r.text
     assert r.json() == {"created": 2, "updated": 0}
@@ -22,11 +24,13 @@ async def test_import_creates_people_and_pairs(client, factory):
 async def test_import_rejects_cycle_and_unknown_manager_storing_nothing(client, factory):
     admin = await factory.person(role="admin")
     h = await factory.token(admin)
-    body = {"people": [
-        {"email": "a@acme.test", "name": "A", "manager": "b@acme.test"},
-        {"email": "b@acme.test", "name": "B", "manager": "a@acme.test"},
-        {"email": "c@acme.test", "name": "C", "manager": "ghost@acme.test"},
-    ]}
+    body = {
+        "people": [
+            {"email": "a@acme.test", "name": "A", "manager": "b@acme.test"},
+            {"email": "b@acme.test", "name": "B", "manager": "a@acme.test"},
+            {"email": "c@acme.test", "name": "C", "manager": "ghost@acme.test"},
+        ]
+    }
     r = await client.post("/v1/people:import", json=body, headers=h)
     assert r.status_code == 422
     assert r.headers["content-type"].startswith(PROBLEM)
@@ -38,8 +42,11 @@ async def test_import_rejects_cycle_and_unknown_manager_storing_nothing(client, 
 
 async def test_import_requires_admin(client, factory):
     member = await factory.person()
-    r = await client.post("/v1/people:import", json={"people": [{"email": "x@acme.test", "name": "X"}]},
-                          headers=await factory.token(member))
+    r = await client.post(
+        "/v1/people:import",
+        json={"people": [{"email": "x@acme.test", "name": "X"}]},
+        headers=await factory.token(member),
+    )
     assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
 
 

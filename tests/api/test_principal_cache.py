@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import time
 
-from service.domain.access import Principal
 from service.api.principal_cache import PrincipalCache
+from service.domain.access import Principal
 
 P = Principal(person_id=1, email="maya@acme.test", role="member")
 

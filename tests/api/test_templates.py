@@ -7,8 +7,10 @@ import pytest
 from tests.conftest import T0
 
 PROBLEM = "application/problem+json"
-SECTIONS = [{"title": "Check-in", "minutes": 5, "prompts": ["How are you?", "Energy level?"]},
-            {"title": "Blockers", "minutes": 15, "prompts": []}]
+SECTIONS = [
+    {"title": "Check-in", "minutes": 5, "prompts": ["How are you?", "Energy level?"]},
+    {"title": "Blockers", "minutes": 15, "prompts": []},
+]
 
 
 async def create(client, headers, name="Weekly sync", sections=SECTIONS, **kw):
@@ -22,7 +24,11 @@ async def test_anyone_authenticated_creates_and_reads_templates(client, factory,
     assert r.status_code == 201, r.text
     t = r.json()
     assert (t["name"], t["description"], t["created_by"], t["created_at"]) == (
-        "Weekly sync", "Our default", member.id, "2026-03-02T09:00:00Z")
+        "Weekly sync",
+        "Our default",
+        member.id,
+        "2026-03-02T09:00:00Z",
+    )
     assert t["sections"] == SECTIONS
     r = await client.get(f"/v1/templates/{t['id']}", headers=await factory.token(await factory.person()))
     assert r.status_code == 200 and r.json() == t
@@ -38,20 +44,23 @@ async def test_duplicate_name_is_409_ignoring_case(client, factory):
     assert [t["name"] for t in r.json()["items"]] == ["Skip level"]
 
 
-@pytest.mark.parametrize("body", [
-    {"name": "x", "sections": []},
-    {"name": "x", "sections": [{"title": "s", "minutes": 5}] * 21},
-    {"name": "x", "sections": [{"title": "t" * 101, "minutes": 5}]},
-    {"name": "x", "sections": [{"title": "", "minutes": 5}]},
-    {"name": "x", "sections": [{"title": "s", "minutes": 0}]},
-    {"name": "x", "sections": [{"title": "s", "minutes": 121}]},
-    {"name": "x", "sections": [{"title": "s", "minutes": 5, "prompts": "not a list"}]},
-    {"name": "x", "sections": [{"title": "s", "minutes": 5, "prompts": [""]}]},
-    {"name": "x", "sections": [{"title": "s", "minutes": 5, "notes": "?"}]},
-    {"name": "", "sections": [{"title": "s", "minutes": 5}]},
-    {"sections": [{"title": "s", "minutes": 5}]},
-    {"name": "x", "sections": [{"title": "s", "minutes": 5}], "public": True},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "x", "sections": []},
+        {"name": "x", "sections": [{"title": "s", "minutes": 5}] * 21},
+        {"name": "x", "sections": [{"title": "t" * 101, "minutes": 5}]},
+        {"name": "x", "sections": [{"title": "", "minutes": 5}]},
+        {"name": "x", "sections": [{"title": "s", "minutes": 0}]},
+        {"name": "x", "sections": [{"title": "s", "minutes": 121}]},
+        {"name": "x", "sections": [{"title": "s", "minutes": 5, "prompts": "not a list"}]},
+        {"name": "x", "sections": [{"title": "s", "minutes": 5, "prompts": [""]}]},
+        {"name": "x", "sections": [{"title": "s", "minutes": 5, "notes": "?"}]},
+        {"name": "", "sections": [{"title": "s", "minutes": 5}]},
+        {"sections": [{"title": "s", "minutes": 5}]},
+        {"name": "x", "sections": [{"title": "s", "minutes": 5}], "public": True},
+    ],
+)
 async def test_invalid_template_is_422(client, factory, body):
     h = await factory.token(await factory.person())
     r = await client.post("/v1/templates", headers=h, json=body)
@@ -72,8 +81,9 @@ async def test_list_pages_in_id_order(client, factory):
     made = [(await factory.template(name=f"Paged {i}")).id for i in range(5)]
     seen, cursor = [], None
     while True:
-        r = await client.get("/v1/templates", headers=h,
-                             params={"limit": 2, "q": "paged", **({"cursor": cursor} if cursor else {})})
+        r = await client.get(
+            "/v1/templates", headers=h, params={"limit": 2, "q": "paged", **({"cursor": cursor} if cursor else {})}
+        )
         seen += [t["id"] for t in r.json()["items"]]
         cursor = r.json()["next_cursor"]
         if not cursor:
@@ -89,6 +99,7 @@ async def test_templates_need_authentication(client):
 
 
 # --- applying ---------------------------------------------------------------------------
+
 
 async def test_apply_appends_one_shared_item_per_section(client, factory, clock):
     o = await factory.org()
@@ -131,8 +142,9 @@ async def test_apply_errors(client, factory):
         assert (await client.post(url, headers=o.h["report"], json=body)).status_code == 422
     t = await factory.template()
     cancelled = await factory.meeting(o.pair, status="cancelled")
-    r = await client.post(f"/v1/meetings/{cancelled.id}:apply-template", headers=o.h["report"],
-                          json={"template_id": t.id})
+    r = await client.post(
+        f"/v1/meetings/{cancelled.id}:apply-template", headers=o.h["report"], json={"template_id": t.id}
+    )
     assert r.status_code == 409
     assert (await client.get(f"/v1/meetings/{m.id}", headers=o.h["report"])).json()["template_id"] is None
 

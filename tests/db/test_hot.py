@@ -1,4 +1,5 @@
 """HotQuery returns what `session.execute` returns, whichever way it runs."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,10 +21,12 @@ _agenda = AgendaItem.__table__
 _AGENDA = HotQuery(
     select(_agenda, _meetings.c.status, _meetings.c.start.label("meeting_start"))
     .join(_meetings, _meetings.c.id == _agenda.c.meeting_id)
-    .where(_agenda.c.meeting_id == bindparam("meeting_id"),
-           _meetings.c.start >= bindparam("since"),
-           (_agenda.c.author_id == bindparam("author_id")) | (_agenda.c.author_id != bindparam("author_id")),
-           _meetings.c.title.isnot(None) == true())
+    .where(
+        _agenda.c.meeting_id == bindparam("meeting_id"),
+        _meetings.c.start >= bindparam("since"),
+        (_agenda.c.author_id == bindparam("author_id")) | (_agenda.c.author_id != bindparam("author_id")),
+        _meetings.c.title.isnot(None) == true(),
+    )
     .order_by(_agenda.c.position, _agenda.c.id)
 )
 
@@ -73,8 +76,10 @@ async def test_rows_equal_session_execute_in_read_and_write_sessions(engine, ses
 async def test_first_is_none_without_rows(engine, factory):
     meeting, report = await _seed(factory)
     async with read_session_factory(engine)() as session:
-        assert await _AGENDA.first(session, meeting_id=meeting.id, since=T0 + timedelta(days=30),
-                                   author_id=report.id) is None
+        assert (
+            await _AGENDA.first(session, meeting_id=meeting.id, since=T0 + timedelta(days=30), author_id=report.id)
+            is None
+        )
         assert await _AGENDA.all(session, meeting_id=meeting.id + 1, since=T0, author_id=report.id) == []
 
 

@@ -1,4 +1,5 @@
 """Alembic `upgrade head` produces exactly the models' schema, on both databases."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata

@@ -1,9 +1,10 @@
 """Migration 0002 seeds the built-in "30-minute 1:1" template (checked on a freshly
 migrated database of each kind: the shared test database loses rows between tests)."""
+
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
@@ -16,14 +17,18 @@ from service.db.models import Template
 from tests.conftest import BACKENDS, PG_URL
 
 EXPECTED = [
-    {"title": "Opening", "minutes": 5,
-     "prompts": ["How are you, really?", "Anything on your mind before we start?"]},
-    {"title": "Progress", "minutes": 10,
-     "prompts": ["What went well since last time?", "Where are you blocked?"]},
-    {"title": "Development", "minutes": 10,
-     "prompts": ["What do you want to learn next?", "What feedback do you have for me?"]},
-    {"title": "Forward planning", "minutes": 5,
-     "prompts": ["What are the priorities until next time?", "Which action items do we agree on?"]},
+    {"title": "Opening", "minutes": 5, "prompts": ["How are you, really?", "Anything on your mind before we start?"]},
+    {"title": "Progress", "minutes": 10, "prompts": ["What went well since last time?", "Where are you blocked?"]},
+    {
+        "title": "Development",
+        "minutes": 10,
+        "prompts": ["What do you want to learn next?", "What feedback do you have for me?"],
+    },
+    {
+        "title": "Forward planning",
+        "minutes": 5,
+        "prompts": ["What are the priorities until next time?", "Which action items do we agree on?"],
+    },
 ]
 
 
@@ -51,7 +56,7 @@ async def test_fresh_database_has_the_30_minute_template(fresh_url):
     await upgrade_async(fresh_url)
     [t] = await templates_in(fresh_url)
     assert (t.name, t.created_by, t.sections) == ("30-minute 1:1", None, EXPECTED)
-    assert t.created_at == t.updated_at == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    assert t.created_at == t.updated_at == datetime(2026, 3, 1, tzinfo=UTC)
     assert sum(s["minutes"] for s in t.sections) == 30
 
 
@@ -60,8 +65,14 @@ async def test_downgrade_removes_only_the_seeded_template(fresh_url):
     engine = create_engine(fresh_url)
     try:
         async with session_factory(engine)() as s:
-            s.add(Template(name="Ours", sections=[], created_at=datetime(2026, 3, 2, tzinfo=timezone.utc),
-                           updated_at=datetime(2026, 3, 2, tzinfo=timezone.utc)))
+            s.add(
+                Template(
+                    name="Ours",
+                    sections=[],
+                    created_at=datetime(2026, 3, 2, tzinfo=UTC),
+                    updated_at=datetime(2026, 3, 2, tzinfo=UTC),
+                )
+            )
             await s.commit()
     finally:
         await engine.dispose()

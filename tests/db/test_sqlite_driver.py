@@ -1,5 +1,6 @@
 """The embedded SQLite driver: SQLAlchemy through it reads and writes as through
 plain aiosqlite, with one hop to the connection's thread per statement."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,12 +28,12 @@ async def test_writes_report_rowcount_lastrowid_and_returning(tmp_path):
         async with engine.begin() as conn:
             first = await conn.execute(sa.insert(_rows).values(n=1))
             assert first.lastrowid == 1
-            await conn.execute(sa.insert(_rows), [{"n": n} for n in range(2, 11)])   # executemany
+            await conn.execute(sa.insert(_rows), [{"n": n} for n in range(2, 11)])  # executemany
             returned = await conn.execute(sa.insert(_rows).values(n=11).returning(_rows.c.id))
             assert returned.scalar_one() == 11
             updated = await conn.execute(sa.update(_rows).where(_rows.c.n > 5).values(n=_rows.c.n * 10))
             assert updated.rowcount == 6
-        async with engine.connect() as conn:                               # committed, read back
+        async with engine.connect() as conn:  # committed, read back
             assert (await conn.execute(sa.select(sa.func.sum(_rows.c.n)))).scalar_one() == 15 + 10 * 51
     finally:
         await engine.dispose()
@@ -74,7 +75,7 @@ async def test_a_statement_is_one_hop_to_the_connection_thread(tmp_path, monkeyp
 
     try:
         async with engine.connect() as conn:
-            await conn.execute(sa.select(_rows.c.n))                      # the connection is checked out
+            await conn.execute(sa.select(_rows.c.n))  # the connection is checked out
             hops = _count_hops(monkeypatch)
             rows = (await conn.execute(sa.select(_rows.c.n).where(_rows.c.n > 0))).all()
         assert rows == []
@@ -88,7 +89,7 @@ async def test_a_transaction_costs_no_hops_of_its_own(tmp_path, monkeypatch):
     engine = await _engine(tmp_path)
     try:
         async with engine.connect():
-            pass                                                           # the connection is opened
+            pass  # the connection is opened
         hops = _count_hops(monkeypatch)
         async with engine.begin() as conn:
             await conn.execute(sa.insert(_rows).values(n=1))
@@ -96,7 +97,7 @@ async def test_a_transaction_costs_no_hops_of_its_own(tmp_path, monkeypatch):
         # rollback on check-in finds no transaction open and costs none.
         assert len(hops) == 2
         async with engine.begin():
-            pass                                                           # nothing ran: nothing to commit
+            pass  # nothing ran: nothing to commit
         assert len(hops) == 2
         async with engine.connect() as conn:
             assert (await conn.execute(sa.select(_rows.c.n))).scalars().all() == [1]
@@ -120,7 +121,7 @@ async def test_the_write_lock_is_taken_by_the_first_statement_even_a_read(tmp_pa
             await conn.execute(sa.select(_rows.c.n))
             with pytest.raises(sqlite3.OperationalError, match="locked"):
                 await asyncio.to_thread(write_elsewhere)
-        await asyncio.to_thread(write_elsewhere)                           # committed: the lock is gone
+        await asyncio.to_thread(write_elsewhere)  # committed: the lock is gone
     finally:
         await engine.dispose()
 

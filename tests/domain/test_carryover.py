@@ -1,4 +1,5 @@
 """Carry-over boundaries: which items move, where to, and only once."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -29,8 +30,11 @@ async def run(sessions, fn, *args):
 
 async def items_of(sessions, meeting) -> list[AgendaItem]:
     async with sessions() as s:
-        return list((await s.scalars(
-            select(AgendaItem).where(AgendaItem.meeting_id == meeting.id).order_by(AgendaItem.id))).all())
+        return list(
+            (
+                await s.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id).order_by(AgendaItem.id))
+            ).all()
+        )
 
 
 async def test_cancelled_meeting_moves_open_items_to_the_next_meeting(sessions, factory, clock, pair):
@@ -43,8 +47,9 @@ async def test_cancelled_meeting_moves_open_items_to_the_next_meeting(sessions, 
 
     copies = await run(sessions, carry_over, a.id, clock.now())
 
-    assert [(x.meeting_id, x.author_id, x.body, x.minutes, x.private, x.done, x.carried_from_id)
-            for x in copies] == [(b.id, report.id, "promotion path", 10, False, False, open_item.id)]
+    assert [(x.meeting_id, x.author_id, x.body, x.minutes, x.private, x.done, x.carried_from_id) for x in copies] == [
+        (b.id, report.id, "promotion path", 10, False, False, open_item.id)
+    ]
     assert [x.id for x in await items_of(sessions, b)] == [copies[0].id]
     assert await items_of(sessions, c) == []
     # the source stays on the cancelled meeting, untouched, as history
@@ -82,8 +87,9 @@ async def test_next_meeting_skips_cancelled_declined_and_already_started(session
     await factory.meeting(p, start=T0 + DAY, status="cancelled")
     await factory.meeting(p, start=T0 + 2 * DAY, status="declined")
     target = await factory.meeting(p, start=T0 + 3 * DAY)
-    other_pair_meeting = await factory.meeting(await factory.pair(await factory.person(), report),
-                                               start=T0 + timedelta(hours=1))
+    other_pair_meeting = await factory.meeting(
+        await factory.pair(await factory.person(), report), start=T0 + timedelta(hours=1)
+    )
     await factory.agenda_item(a, report)
 
     copies = await run(sessions, carry_over, a.id, clock.now())
@@ -106,7 +112,13 @@ async def test_private_item_stays_private_and_keeps_its_author(sessions, factory
     secret = await factory.agenda_item(a, manager, body="raise concerns about tone", private=True, minutes=5)
     [copy] = await run(sessions, carry_over, a.id, clock.now())
     assert (copy.meeting_id, copy.private, copy.author_id, copy.body, copy.minutes, copy.carried_from_id) == (
-        b.id, True, manager.id, "raise concerns about tone", 5, secret.id)
+        b.id,
+        True,
+        manager.id,
+        "raise concerns about tone",
+        5,
+        secret.id,
+    )
 
 
 async def test_running_twice_carries_nothing_new(sessions, factory, clock, pair):
@@ -166,7 +178,9 @@ async def test_no_next_meeting_then_one_is_created(sessions, factory, clock, pai
     b = await factory.meeting(p, start=T0 + 8 * DAY)
     landed = await run(sessions, collect_pending, p.id, b.id, clock.now())
     assert [(x.meeting_id, x.body, x.carried_from_id) for x in landed] == [
-        (b.id, "waits", item.id), (b.id, "mine", item.id + 1)]
+        (b.id, "waits", item.id),
+        (b.id, "mine", item.id + 1),
+    ]
     assert await run(sessions, collect_pending, p.id, b.id, clock.now()) == []  # idempotent too
 
 

@@ -2,6 +2,7 @@
 reach (event_revisions.horizon; a year of history is mostly events long over),
 and from that it concludes exactly what the detector concludes from everything.
 It holds the cyclic garbage collector off while it runs and always turns it back on."""
+
 from __future__ import annotations
 
 import gc
@@ -24,17 +25,24 @@ def _events(history) -> set[str]:
 
 
 async def test_old_events_are_left_unread_unless_a_state_reaches_the_window(sessions):
-    w = World(now="2026-06-01T09:00Z")          # reach: 98 days back, 23 February
+    w = World(now="2026-06-01T09:00Z")  # reach: 98 days back, 23 February
     w.person("maya")
     w.person("li", manager="maya")
-    w.series("weekly", at="2025-12-01T00:00Z", start="2025-12-01T09:00", tz="UTC", rrule="FREQ=WEEKLY;BYDAY=MO",
-             organizer="maya", attendees=["li"])
-    w.cancel_occurrence("weekly", "2026-01-12T09:00Z", at="2026-01-10T09:00Z")   # a stub long over
+    w.series(
+        "weekly",
+        at="2025-12-01T00:00Z",
+        start="2025-12-01T09:00",
+        tz="UTC",
+        rrule="FREQ=WEEKLY;BYDAY=MO",
+        organizer="maya",
+        attendees=["li"],
+    )
+    w.cancel_occurrence("weekly", "2026-01-12T09:00Z", at="2026-01-10T09:00Z")  # a stub long over
     w.cancel_occurrence("weekly", "2026-05-18T09:00Z", at="2026-05-10T09:00Z")
     for name, day in (("old", "05"), ("legacy", "06"), ("brought_back", "07"), ("gone", "08")):
         w.event(name, at="2026-01-02T09:00Z", start=f"2026-01-{day}T14:00Z", organizer="maya", attendees=["li"])
     w.update("brought_back", at="2026-05-20T09:00Z", start="2026-05-25T14:00Z", end="2026-05-25T14:30Z")
-    w.delete("gone", at="2026-05-20T09:00Z")    # cancelled now, but every state of it is in January
+    w.delete("gone", at="2026-05-20T09:00Z")  # cancelled now, but every state of it is in January
     async with sessions() as s:
         await load_world(s, w, w.now)
         # Written before horizons were recorded: it cannot be placed, so it is read.
@@ -59,7 +67,7 @@ async def test_a_recompute_from_the_database_concludes_what_the_detector_does_fr
     async with sessions() as s:
         emails = set((await s.scalars(select(Person.email))).all())
         read = await load_history(s, emails, since=earliest(now))
-        assert sum(map(len, read.changes.values())) < stored / 2      # most of a year is long over
+        assert sum(map(len, read.changes.values())) < stored / 2  # most of a year is long over
         found = await recompute(s, now)
         await s.commit()
     expected = detect(history, people, policies, now)
@@ -70,17 +78,16 @@ async def test_a_recompute_from_the_database_concludes_what_the_detector_does_fr
 
 def test_the_collector_waits_for_the_last_recompute_and_is_restored_as_it_was():
     assert gc.isenabled()
-    with pytest.raises(RuntimeError):
-        with _collector_paused():
-            with _collector_paused():            # two recomputes of one process overlap
-                assert not gc.isenabled()
+    with pytest.raises(RuntimeError), _collector_paused():
+        with _collector_paused():  # two recomputes of one process overlap
             assert not gc.isenabled()
-            raise RuntimeError("a recompute fails")
+        assert not gc.isenabled()
+        raise RuntimeError("a recompute fails")
     assert gc.isenabled()
     gc.disable()
     try:
         with _collector_paused():
             pass
-        assert not gc.isenabled()                # off before: left off
+        assert not gc.isenabled()  # off before: left off
     finally:
         gc.enable()

@@ -2,6 +2,7 @@
 calendar change, only due pairs are touched, running it twice changes nothing,
 a finding that stops being true is resolved (and reopened, never duplicated),
 and API-created meetings are closed with their talking points carried over."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -9,7 +10,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from service.db.models import (
-    AgendaItem, Calendar, CalendarConnection, EventRevision, Finding, Meeting, Pair, Person,
+    AgendaItem,
+    Calendar,
+    CalendarConnection,
+    EventRevision,
+    Finding,
+    Meeting,
+    Pair,
+    Person,
 )
 from service.domain.event_codec import revision
 from service.domain.people import PersonRow, import_people
@@ -18,7 +26,7 @@ from service.domain.schedule import recompute_due
 from tests.domain.detection.builders import World, utc
 
 START = utc("2026-03-02T09:00Z")
-LAST_SLOT = utc("2026-03-16T08:00Z")       # the series' last Monday (09:00 Berlin)
+LAST_SLOT = utc("2026-03-16T08:00Z")  # the series' last Monday (09:00 Berlin)
 
 
 def story() -> World:
@@ -26,23 +34,40 @@ def story() -> World:
     w.person("maya", tz="Europe/Berlin")
     w.person("li", manager="maya", tz="Europe/Berlin")
     w.person("omar", manager="maya", tz="Europe/Berlin")
-    w.series("s", at="2026-01-01T00:00Z", start="2026-01-05T09:00", tz="Europe/Berlin",
-             rrule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20260316T080000Z", organizer="maya", attendees=["li"])
+    w.series(
+        "s",
+        at="2026-01-01T00:00Z",
+        start="2026-01-05T09:00",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20260316T080000Z",
+        organizer="maya",
+        attendees=["li"],
+    )
     return w
 
 
 async def load_world(session, w: World, now: datetime) -> None:
     """The org, one calendar each, and the world's history as synced revisions."""
     await import_people(session, [PersonRow(p.email, p.email, p.timezone, p.manager) for p in w.people], now)
-    connection = CalendarConnection(provider="google", kind="org", scopes="", status="active",
-                                    created_at=now, updated_at=now)
+    connection = CalendarConnection(
+        provider="google", kind="org", scopes="", status="active", created_at=now, updated_at=now
+    )
     session.add(connection)
     await session.flush()
     ids = {}
     for person in (await session.scalars(select(Person))).all():
-        calendar = Calendar(person_id=person.id, connection_id=connection.id, provider="google",
-                            external_id=person.email, status="active", dirty=False, dirty_generation=0,
-                            failures=0, created_at=now, updated_at=now)
+        calendar = Calendar(
+            person_id=person.id,
+            connection_id=connection.id,
+            provider="google",
+            external_id=person.email,
+            status="active",
+            dirty=False,
+            dirty_generation=0,
+            failures=0,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(calendar)
         await session.flush()
         ids[person.email] = calendar.id
@@ -59,13 +84,29 @@ def add_revisions(session, w: World, ids: dict[str, int], since: int = 0) -> int
 async def state(sessions) -> tuple:
     """Everything the detector persists, for before/after comparisons."""
     async with sessions() as s:
-        pairs = (await s.execute(select(Pair.id, Pair.cadence, Pair.interval_days, Pair.last_held,
-                                        Pair.next_scheduled, Pair.next_check_at, Pair.updated_at)
-                                 .order_by(Pair.id))).all()
-        meetings = (await s.execute(select(Meeting.id, Meeting.original_start, Meeting.start, Meeting.status,
-                                           Meeting.updated_at).order_by(Meeting.id))).all()
-        findings = (await s.execute(select(Finding.id, Finding.key, Finding.details, Finding.resolved_at)
-                                    .order_by(Finding.id))).all()
+        pairs = (
+            await s.execute(
+                select(
+                    Pair.id,
+                    Pair.cadence,
+                    Pair.interval_days,
+                    Pair.last_held,
+                    Pair.next_scheduled,
+                    Pair.next_check_at,
+                    Pair.updated_at,
+                ).order_by(Pair.id)
+            )
+        ).all()
+        meetings = (
+            await s.execute(
+                select(Meeting.id, Meeting.original_start, Meeting.start, Meeting.status, Meeting.updated_at).order_by(
+                    Meeting.id
+                )
+            )
+        ).all()
+        findings = (
+            await s.execute(select(Finding.id, Finding.key, Finding.details, Finding.resolved_at).order_by(Finding.id))
+        ).all()
     return pairs, meetings, [tuple(f) for f in findings]
 
 
@@ -80,13 +121,14 @@ async def open_findings(sessions) -> dict[str, Finding]:
     """Open findings by "type|report"."""
     async with sessions() as s:
         rows = (await s.scalars(select(Finding).where(Finding.resolved_at.is_(None)))).all()
-    return {"|".join(f.key.split("|")[0:3:2]): f for f in rows}   # "type|report"
+    return {"|".join(f.key.split("|")[0:3:2]): f for f in rows}  # "type|report"
 
 
 async def li_pair(sessions) -> Pair:
     async with sessions() as s:
-        return await s.scalar(select(Pair).join(Person, Person.id == Pair.report_id)
-                              .where(Person.email == "li@acme.test"))
+        return await s.scalar(
+            select(Pair).join(Person, Person.id == Pair.report_id).where(Person.email == "li@acme.test")
+        )
 
 
 async def li_meetings(sessions) -> dict[datetime, str]:
@@ -105,13 +147,15 @@ async def test_findings_appear_on_time_with_no_calendar_change(sessions):
     assert await run(sessions, START) == 2
     assert await run(sessions, START, last_run=START) == 0
     assert (await li_meetings(sessions))[LAST_SLOT - timedelta(days=7)] == "scheduled"
-    assert set(await open_findings(sessions)) == {"no_upcoming|omar@acme.test"}   # no 1:1 at all
+    assert set(await open_findings(sessions)) == {"no_upcoming|omar@acme.test"}  # no 1:1 at all
 
     # The 9 March 1:1 ends: held, with nobody touching a calendar; the talking point
     # left open on it moves on to 16 March.
     async with sessions() as s:
-        ninth, sixteenth = [(await s.scalars(select(Meeting.id).where(Meeting.original_start == slot))).one()
-                            for slot in (LAST_SLOT - timedelta(days=7), LAST_SLOT)]
+        ninth, sixteenth = [
+            (await s.scalars(select(Meeting.id).where(Meeting.original_start == slot))).one()
+            for slot in (LAST_SLOT - timedelta(days=7), LAST_SLOT)
+        ]
         li = await s.scalar(select(Person.id).where(Person.email == "li@acme.test"))
         s.add(AgendaItem(meeting_id=ninth, author_id=li, body="promotion", created_at=START, updated_at=START))
         await s.commit()
@@ -132,13 +176,14 @@ async def test_findings_appear_on_time_with_no_calendar_change(sessions):
     found = await open_findings(sessions)
     assert "no_upcoming|li@acme.test" in found
     assert found["no_upcoming|li@acme.test"].details["evidence"] == [
-        "no 1:1 scheduled in (2026-03-16T08:00:00Z, 2026-03-30T08:00:00Z]"]
+        "no 1:1 scheduled in (2026-03-16T08:00:00Z, 2026-03-30T08:00:00Z]"
+    ]
 
     # 1.5 × 7 days after the last held start: a cadence gap, not a moment before.
     await run(sessions, LAST_SLOT + timedelta(minutes=30))
     gap = LAST_SLOT + timedelta(days=10, hours=12)
     await run(sessions, gap - timedelta(seconds=1))
-    assert await run(sessions, gap) == 0        # the boundary is just after: nothing due yet
+    assert await run(sessions, gap) == 0  # the boundary is just after: nothing due yet
     assert "cadence_gap|li@acme.test" not in await open_findings(sessions)
     assert await run(sessions, gap + timedelta(seconds=1)) == 1
     found = await open_findings(sessions)
@@ -173,8 +218,9 @@ async def test_a_finding_that_stops_being_true_is_resolved_then_reopened_never_d
 
     # A 1:1 is booked for 2 April (the sync sees it and recomputes the pair's people).
     booked = t + timedelta(hours=1)
-    w.event("r", at="2026-03-27T09:00Z", start="2026-04-02T10:00Z", organizer="li", attendees=["maya"],
-            title="Catch-up")
+    w.event(
+        "r", at="2026-03-27T09:00Z", start="2026-04-02T10:00Z", organizer="li", attendees=["maya"], title="Catch-up"
+    )
     li = (await li_pair(sessions)).report_id
     async with sessions() as s:
         add_revisions(s, w, ids, since=synced)
@@ -184,8 +230,9 @@ async def test_a_finding_that_stops_being_true_is_resolved_then_reopened_never_d
     found = await open_findings(sessions)
     assert "no_upcoming|li@acme.test" not in found and "cadence_gap|li@acme.test" in found
     async with sessions() as s:
-        resolved = (await s.scalars(select(Finding).where(Finding.key.startswith("no_upcoming|maya@acme.test|li"))
-                                    )).all()
+        resolved = (
+            await s.scalars(select(Finding).where(Finding.key.startswith("no_upcoming|maya@acme.test|li")))
+        ).all()
     assert [f.resolved_at for f in resolved] == [booked]
 
     # It takes place; then nothing is upcoming again: the same finding reopens.
@@ -193,8 +240,7 @@ async def test_a_finding_that_stops_being_true_is_resolved_then_reopened_never_d
     assert (await li_meetings(sessions))[utc("2026-04-02T10:00Z")] == "held"
     assert "no_upcoming|li@acme.test" in await open_findings(sessions)
     async with sessions() as s:
-        rows = (await s.scalars(select(Finding).where(Finding.key.startswith("no_upcoming|maya@acme.test|li"))
-                                )).all()
+        rows = (await s.scalars(select(Finding).where(Finding.key.startswith("no_upcoming|maya@acme.test|li")))).all()
         gaps = (await s.scalars(select(Finding.key).where(Finding.type == "cadence_gap"))).all()
     assert len(rows) == 1 and rows[0].id == resolved[0].id and rows[0].resolved_at is None
     assert sorted(gaps) == ["cadence_gap|maya@acme.test|li@acme.test|2026-03-16T08:00:00Z"]
@@ -204,7 +250,7 @@ async def test_api_meetings_are_held_once_ended_and_carry_their_points_over(sess
     manager = await factory.person()
     report = await factory.person(manager=manager)
     pair = await factory.pair(manager, report)
-    assert await run(sessions, START) == 1   # the new pair (no calendar: never due again)
+    assert await run(sessions, START) == 1  # the new pair (no calendar: never due again)
     first = await factory.meeting(pair, start=START + timedelta(days=1))
     second = await factory.meeting(pair, start=START + timedelta(days=8))
     gone = await factory.meeting(pair, start=START + timedelta(days=2), status="cancelled")

@@ -1,5 +1,6 @@
 """Replay a scenario file through the production pipeline and assert a perfect score
 with the shared checker (../shared/scenarios/check.py)."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,6 +1,7 @@
 """Every public scenario, replayed through the production pipeline (fake providers
 over HTTP, webhooks, leased workers, the detector), scores perfectly — on SQLite
 and on PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,13 @@ async def test_public_scenario_scores_perfectly(path: Path, backend: str):
 
 
 def _cli_replay(path: Path, *flags: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "service.cli", "replay", str(path), "--json", *flags],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "service.cli", "replay", str(path), "--json", *flags],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -38,7 +44,7 @@ def test_cli_prints_replay_json():
 def test_detecting_after_each_instant_changes_nothing_at_now():
     """`--incremental` runs the detector as a live service does (after every sync); the
     document at `now` is the same, explanations included."""
-    path = max(SCENARIOS, key=lambda p: p.stat().st_size)   # the busiest public story
+    path = max(SCENARIOS, key=lambda p: p.stat().st_size)  # the busiest public story
     assert _cli_replay(path, "--explain", "--incremental") == _cli_replay(path, "--explain")
 
 
@@ -53,11 +59,20 @@ def test_output_spells_emails_as_the_scenario_does(tmp_path):
         text = text.replace(f'"{lower}"', f'"{mixed}"', 1)  # the org entry; events keep lower case
     path = tmp_path / "mixed-case.json"
     path.write_text(text)
-    proc = subprocess.run([sys.executable, "-m", "service.cli", "replay", str(path), "--json", "--explain"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "service.cli", "replay", str(path), "--json", "--explain"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     document = json.loads(proc.stdout)
-    names = {item[role] for section in ("pairs", "meetings", "findings") for item in document[section]
-             for role in ("manager", "report")}
+    names = {
+        item[role]
+        for section in ("pairs", "meetings", "findings")
+        for item in document[section]
+        for role in ("manager", "report")
+    }
     assert names and names <= set(spelled.values())
     assert document["findings"] and all(f["evidence"] for f in document["findings"])

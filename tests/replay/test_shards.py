@@ -1,5 +1,6 @@
 """`oneonone replay --jobs N`: shards (service/replay/shards.py) give the very
 document one process gives, explanations included."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,15 @@ def _org(people: list[tuple[str, str | None]], timeline: list[dict] | None = Non
 
 def test_partition_keeps_subtrees_together_and_balances_work():
     # ceo → a (a1, a2), b (b1, b2): depth-first order ceo a a1 a2 b b1 b2, one unit each.
-    people = [("ceo@x", None), ("a@x", "ceo@x"), ("b@x", "ceo@x"), ("a1@x", "a@x"), ("b1@x", "b@x"),
-              ("a2@x", "a@x"), ("b2@x", "b@x")]
+    people = [
+        ("ceo@x", None),
+        ("a@x", "ceo@x"),
+        ("b@x", "ceo@x"),
+        ("a1@x", "a@x"),
+        ("b1@x", "b@x"),
+        ("a2@x", "a@x"),
+        ("b2@x", "b@x"),
+    ]
     assert partition(_org(people), 2) == [["ceo@x", "a@x", "a1@x", "a2@x"], ["b@x", "b1@x", "b2@x"]]
     # Work is one plus the entries naming a calendar: b1's eight move the boundary.
     busy = [{"calendars": ["B1@x"]}] * 8
@@ -52,8 +60,9 @@ async def _one_after_another(scenario: dict, shards: list) -> None:
 
 async def _sharded(scenario: dict, jobs: int, backend: str = "sqlite"):
     """`replay_in_shards`, with the shards run one after the other in this process."""
-    return await replay_in_shards(scenario, jobs=jobs, database_url=database_url(backend), progress=print,
-                                  run=_one_after_another)
+    return await replay_in_shards(
+        scenario, jobs=jobs, database_url=database_url(backend), progress=print, run=_one_after_another
+    )
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
@@ -76,21 +85,33 @@ async def test_an_org_split_in_shards_gives_the_single_replays_document(backend:
         if entry["op"] == "create":
             event = entry["event"]
             shards_per_event.setdefault(event["iCalUId" if "iCalUId" in event else "iCalUID"], set()).update(
-                shard_of[c] for c in entry["calendars"])
+                shard_of[c] for c in entry["calendars"]
+            )
     assert any(len(shards) > 1 for shards in shards_per_event.values())
     async with Harness(scenario, incremental=False) as harness:
         single = await harness.run()
     sharded = await _sharded(scenario, 3, backend)
     expected = explain_json(to_replay_json(single, harness.now), single)
     assert {f["type"] for f in expected["findings"]} == {
-        "cancelled_without_reschedule", "late_reschedule", "shortened", "declined", "double_booked", "cadence_gap",
-        "no_upcoming"}
+        "cancelled_without_reschedule",
+        "late_reschedule",
+        "shortened",
+        "declined",
+        "double_booked",
+        "cadence_gap",
+        "no_upcoming",
+    }
     assert explain_json(to_replay_json(sharded, harness.now), sharded) == expected
 
 
 def _cli(path: Path, *flags: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "service.cli", "replay", str(path), "--json", *flags],
-                          capture_output=True, text=True, timeout=240, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", "replay", str(path), "--json", *flags],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=ROOT,
+    )
 
 
 async def test_cli_jobs_runs_shards_in_processes(tmp_path):
@@ -105,15 +126,17 @@ async def test_cli_jobs_runs_shards_in_processes(tmp_path):
     assert json.loads(proc.stdout) == to_replay_json(single, harness.now)
 
 
-@pytest.mark.parametrize("flags, message", [(("--jobs", "0"), "must be 1 or more"),
-                                            (("--jobs", "2", "--incremental"), "--incremental")])
+@pytest.mark.parametrize(
+    "flags, message", [(("--jobs", "0"), "must be 1 or more"), (("--jobs", "2", "--incremental"), "--incremental")]
+)
 def test_cli_rejects_bad_jobs(flags, message):
     proc = _cli(PUBLIC / "04-late-move.json", *flags)
     assert proc.returncode == 2 and message in proc.stderr
 
 
-@pytest.mark.parametrize("entries, cores, jobs", [(999, 8, 1), (1000, 8, 4), (1000, 2, 2), (5000, 1, 1),
-                                                   (5000, None, 1)])
+@pytest.mark.parametrize(
+    "entries, cores, jobs", [(999, 8, 1), (1000, 8, 4), (1000, 2, 2), (5000, 1, 1), (5000, None, 1)]
+)
 def test_long_timelines_are_sharded_one_per_core_up_to_four(monkeypatch, entries, cores, jobs):
     monkeypatch.setattr("os.cpu_count", lambda: cores)
     assert auto_jobs({"timeline": [{}] * entries}) == jobs

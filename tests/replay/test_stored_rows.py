@@ -1,4 +1,5 @@
 """What a replay leaves in the database: the rows the API serves."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,8 +21,9 @@ async def test_findings_about_an_occurrence_point_at_its_meeting(tmp_path):
     try:
         async with session_factory(engine)() as session:
             meetings = {m.id: m for m in (await session.scalars(select(Meeting))).all()}
-            findings = [f for f in (await session.scalars(select(Finding))).all()
-                        if f.type == "cancelled_without_reschedule"]
+            findings = [
+                f for f in (await session.scalars(select(Finding))).all() if f.type == "cancelled_without_reschedule"
+            ]
     finally:
         await engine.dispose()
     assert findings

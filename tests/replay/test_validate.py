@@ -1,4 +1,5 @@
 """Bad scenario files get a clear error naming the entry, and exit status 2."""
+
 from __future__ import annotations
 
 import copy

@@ -7,6 +7,7 @@ Every POST is recorded. Answers depend on the path:
 - `/graph-noecho…`: the handshake gets 200 with the wrong body;
 - `/graph-200…`: notifications get 200 instead of 202;
 - `/slow…`: answers after `slow_seconds`."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,8 +35,9 @@ class Receiver:
         self.requests: list[Received] = []
         self.slow_seconds = 1.0
         self._lock = threading.Lock()
-        self.server = LoopbackServer(Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST"])]),
-                                     name="receiver")
+        self.server = LoopbackServer(
+            Starlette(routes=[Route("/{path:path}", self._handle, methods=["POST"])]), name="receiver"
+        )
 
     def url(self, path: str) -> str:
         return f"{self.server.base_url}{path}"
@@ -50,8 +52,9 @@ class Receiver:
 
     async def _handle(self, request: Request) -> Response:
         path = request.url.path
-        received = Received(path, dict(request.query_params), {k.lower(): v for k, v in request.headers.items()},
-                            await request.body())
+        received = Received(
+            path, dict(request.query_params), {k.lower(): v for k, v in request.headers.items()}, await request.body()
+        )
         with self._lock:
             self.requests.append(received)
         if path.startswith("/slow"):

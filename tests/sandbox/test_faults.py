@@ -1,4 +1,5 @@
 """Every fault knob, observed by a real client against SandboxProviders (one Faults for both fakes)."""
+
 from __future__ import annotations
 
 import time
@@ -16,10 +17,16 @@ from tests.sandbox.receiver import Receiver
 T0 = t("2026-01-02T08:00:00Z")
 WINDOW = {"startDateTime": "2026-01-01T00:00:00Z", "endDateTime": "2026-03-01T00:00:00Z"}
 SCENARIO = {
-    "format": "oneonone-scenario/1", "name": "faults", "start": "2026-01-01T00:00:00Z", "now": "2026-02-01T00:00:00Z",
-    "org": {"people": [
-        {"email": MAYA, "name": "Maya", "manager": None, "timezone": "Europe/Berlin", "provider": "google"},
-        {"email": LI, "name": "Li", "manager": MAYA, "timezone": "Europe/Berlin", "provider": "microsoft"}]},
+    "format": "oneonone-scenario/1",
+    "name": "faults",
+    "start": "2026-01-01T00:00:00Z",
+    "now": "2026-02-01T00:00:00Z",
+    "org": {
+        "people": [
+            {"email": MAYA, "name": "Maya", "manager": None, "timezone": "Europe/Berlin", "provider": "google"},
+            {"email": LI, "name": "Li", "manager": MAYA, "timezone": "Europe/Berlin", "provider": "microsoft"},
+        ]
+    },
     "timeline": [],
 }
 
@@ -60,20 +67,35 @@ def google(sandbox):
 
 @pytest.fixture
 def graph(sandbox):
-    token = sandbox.microsoft_connection().msal_app().acquire_token_for_client(
-        scopes=["https://graph.microsoft.com/.default"])["access_token"]
+    token = (
+        sandbox.microsoft_connection()
+        .msal_app()
+        .acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])["access_token"]
+    )
     with httpx.Client(base_url=f"{sandbox.graph_url}/v1.0/", headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 
 
 def _google_op(n: int) -> dict:
-    return {"provider": "google", "op": "update", "calendars": [MAYA], "at": f"2026-01-02T09:{n:02d}:00Z",
-            "event_id": "g1", "patch": {"summary": f"v{n}"}}
+    return {
+        "provider": "google",
+        "op": "update",
+        "calendars": [MAYA],
+        "at": f"2026-01-02T09:{n:02d}:00Z",
+        "event_id": "g1",
+        "patch": {"summary": f"v{n}"},
+    }
 
 
 def _watch(google, receiver, channel_id: str) -> dict:
-    return google.events().watch(calendarId=MAYA, body={"id": channel_id, "type": "web_hook",
-                                                        "address": receiver.url(f"/google/{channel_id}")}).execute()
+    return (
+        google.events()
+        .watch(
+            calendarId=MAYA,
+            body={"id": channel_id, "type": "web_hook", "address": receiver.url(f"/google/{channel_id}")},
+        )
+        .execute()
+    )
 
 
 def test_google_429_retry_after_is_honoured_by_a_retry_loop(sandbox, google) -> None:
@@ -102,8 +124,12 @@ def test_google_403_rate_limits_and_5xx_in_order(sandbox, google) -> None:
             break
         except HttpError as exc:
             seen.append((exc.status_code, exc.error_details[0]["reason"]))
-    assert seen == [(403, "userRateLimitExceeded"), (403, "rateLimitExceeded"), (500, "backendError"),
-                    (503, "backendError")]
+    assert seen == [
+        (403, "userRateLimitExceeded"),
+        (403, "rateLimitExceeded"),
+        (500, "backendError"),
+        (503, "backendError"),
+    ]
 
 
 def test_graph_429_and_503_carry_retry_after(sandbox, graph) -> None:
@@ -120,7 +146,7 @@ def test_graph_429_and_503_carry_retry_after(sandbox, graph) -> None:
 
 def test_target_and_path_prefix_pick_the_requests(sandbox, google, graph) -> None:
     sandbox.faults.fail_next(1, 503, path_prefix="/v1.0/subscriptions")
-    assert google.events().list(calendarId=MAYA).execute()["items"]            # other fake: untouched
+    assert google.events().list(calendarId=MAYA).execute()["items"]  # other fake: untouched
     assert graph.get(f"users/{LI}/calendarView/delta", params=WINDOW).status_code == 200
     assert graph.get("subscriptions").status_code == 503
     assert graph.get("subscriptions").status_code == 200
@@ -137,15 +163,16 @@ def test_delay_makes_a_client_time_out(sandbox, graph) -> None:
 def test_expire_access_tokens_now(sandbox, google, graph) -> None:
     google.events().list(calendarId=MAYA).execute()
     assert sandbox.expire_access_tokens() >= 2
-    assert google.events().list(calendarId=MAYA).execute()["items"]             # google-auth refreshed
+    assert google.events().list(calendarId=MAYA).execute()["items"]  # google-auth refreshed
     expired = graph.get(f"users/{LI}/calendarView/delta", params=WINDOW)
     assert expired.status_code == 401 and expired.json()["error"]["code"] == "InvalidAuthenticationToken"
 
 
 def test_invalidate_sync_and_delta_tokens(sandbox, google, graph) -> None:
     sync_token = google.events().list(calendarId=MAYA).execute()["nextSyncToken"]
-    delta_link = graph.get(f"users/{LI}/calendarView/delta",
-                           params=WINDOW, headers={"Prefer": "odata.maxpagesize=100"}).json()["@odata.deltaLink"]
+    delta_link = graph.get(
+        f"users/{LI}/calendarView/delta", params=WINDOW, headers={"Prefer": "odata.maxpagesize=100"}
+    ).json()["@odata.deltaLink"]
     sandbox.invalidate_sync_tokens(MAYA)
     sandbox.invalidate_sync_tokens(LI)
     with pytest.raises(HttpError) as gone:
@@ -156,18 +183,33 @@ def test_invalidate_sync_and_delta_tokens(sandbox, google, graph) -> None:
 
 def test_duplicate_notifications(sandbox, google, graph, receiver) -> None:
     _watch(google, receiver, "dup")
-    sub = graph.post("subscriptions", json={
-        "changeType": "updated", "notificationUrl": receiver.url("/graph/dup"), "resource": f"/users/{LI}/events",
-        "expirationDateTime": "2026-01-03T00:00:00Z", "clientState": "x"}).json()
+    sub = graph.post(
+        "subscriptions",
+        json={
+            "changeType": "updated",
+            "notificationUrl": receiver.url("/graph/dup"),
+            "resource": f"/users/{LI}/events",
+            "expirationDateTime": "2026-01-03T00:00:00Z",
+            "clientState": "x",
+        },
+    ).json()
     sandbox.flush_sync()
     sandbox.faults.duplicate_notifications = True
     sandbox.apply(_google_op(1))
-    sandbox.apply({"provider": "microsoft", "op": "update", "calendars": [LI], "at": "2026-01-02T09:00:00Z",
-                   "event_id": "AAMkLi1=", "patch": {"subject": "dup"}})
+    sandbox.apply(
+        {
+            "provider": "microsoft",
+            "op": "update",
+            "calendars": [LI],
+            "at": "2026-01-02T09:00:00Z",
+            "event_id": "AAMkLi1=",
+            "patch": {"subject": "dup"},
+        }
+    )
     results = sandbox.flush_sync()
     assert len(results) == 4 and all(r.ok for r in results)
     numbers = [r.headers["x-goog-message-number"] for r in receiver.at("/google/dup")]
-    assert numbers == ["1", "2", "2"]                                         # sync, then one change twice
+    assert numbers == ["1", "2", "2"]  # sync, then one change twice
     graph_bodies = [r.body for r in receiver.at("/graph/dup") if r.body]
     assert len(graph_bodies) == 2 and graph_bodies[0] == graph_bodies[1] and sub["id"].encode() in graph_bodies[0]
 
@@ -190,13 +232,25 @@ def test_out_of_order_delivery_is_seeded(sandbox, google, receiver) -> None:
 def test_deliver_after_stop(sandbox, google, graph, receiver) -> None:
     channel = _watch(google, receiver, "stopped")
     google.channels().stop(body={"id": "stopped", "resourceId": channel["resourceId"]}).execute()
-    sub = graph.post("subscriptions", json={
-        "changeType": "updated", "notificationUrl": receiver.url("/graph/deleted"),
-        "resource": f"/users/{LI}/events", "expirationDateTime": "2026-01-03T00:00:00Z"}).json()
+    sub = graph.post(
+        "subscriptions",
+        json={
+            "changeType": "updated",
+            "notificationUrl": receiver.url("/graph/deleted"),
+            "resource": f"/users/{LI}/events",
+            "expirationDateTime": "2026-01-03T00:00:00Z",
+        },
+    ).json()
     assert graph.delete(f"subscriptions/{sub['id']}").status_code == 204
     sandbox.flush_sync()
-    graph_op = {"provider": "microsoft", "op": "update", "calendars": [LI], "at": "2026-01-02T09:00:00Z",
-                "event_id": "AAMkLi1=", "patch": {"subject": "after"}}
+    graph_op = {
+        "provider": "microsoft",
+        "op": "update",
+        "calendars": [LI],
+        "at": "2026-01-02T09:00:00Z",
+        "event_id": "AAMkLi1=",
+        "patch": {"subject": "after"},
+    }
     assert sandbox.apply(_google_op(1)) == 0 and sandbox.apply(graph_op) == 0
     sandbox.faults.deliver_after_stop = True
     assert sandbox.apply(_google_op(2)) == 1 and sandbox.apply(graph_op) == 1

@@ -3,13 +3,15 @@ define. Graph items must parse into msgraph-sdk's v1.0 `Event` model with no
 unknown property and no value the model cannot read; Google pages and events
 must match the `Events`/`Event` schemas of the Calendar v3 discovery document
 shipped in google-api-python-client."""
+
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import googleapiclient
 import pytest
@@ -22,8 +24,9 @@ from tests.sandbox.builders import LI, MAYA, google_event, google_store, graph_e
 from tests.sandbox_pipeline import replay
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2].parent / "shared" / "scenarios" / "public").glob("*.json"))
-DISCOVERY = json.loads((Path(googleapiclient.__file__).parent / "discovery_cache" / "documents" /
-                        "calendar.v3.json").read_text())
+DISCOVERY = json.loads(
+    (Path(googleapiclient.__file__).parent / "discovery_cache" / "documents" / "calendar.v3.json").read_text()
+)
 
 
 # -- Google: discovery schema ------------------------------------------------------
@@ -118,6 +121,7 @@ def _recording(fn: Callable, sink: list) -> Callable:
         out = fn(*args, **kwargs)
         sink.append(out)
         return out
+
     return wrapper
 
 
@@ -132,7 +136,7 @@ def _served(path: Path, stubs: bool) -> tuple[list[dict], list[dict], list[dict]
     graph.get_event = _recording(graph.get_event, graph_events)  # type: ignore[method-assign]
     replay(scenario, google, graph)
     for mailbox in graph.mailboxes():  # masters with their $select-only properties too
-        for event_id in list(graph._mailboxes[mailbox].events):  # noqa: SLF001
+        for event_id in list(graph._mailboxes[mailbox].events):
             graph.get_event(mailbox, event_id, prefer_timezone="W. Europe Standard Time")
             graph.get_event(mailbox, event_id, select=["subject", "cancelledOccurrences", "exceptionOccurrences"])
     return google_pages, graph_pages, graph_events
@@ -160,22 +164,38 @@ def test_special_shapes_are_provider_shaped() -> None:
     store = google_store()
     all_day = google_event("allday", recurrence=["RRULE:FREQ=DAILY;COUNT=3"], transparency="transparent")
     all_day["start"], all_day["end"] = {"date": "2026-01-26"}, {"date": "2026-01-27"}
-    all_day["attendees"].append({"email": "room@resource.calendar.google.com", "resource": True,
-                                 "responseStatus": "accepted"})
+    all_day["attendees"].append(
+        {"email": "room@resource.calendar.google.com", "resource": True, "responseStatus": "accepted"}
+    )
     store.create([MAYA, LI], all_day, at=t("2026-01-02T08:00:00Z"))
     store.cancel_occurrence([MAYA], "allday", t("2026-01-27T00:00:00Z"), at=t("2026-01-03T08:00:00Z"))
-    store.respond([MAYA], "allday", LI, "tentative", at=t("2026-01-03T08:00:00Z"),
-                  original_start=t("2026-01-28T00:00:00Z"))
+    store.respond(
+        [MAYA], "allday", LI, "tentative", at=t("2026-01-03T08:00:00Z"), original_start=t("2026-01-28T00:00:00Z")
+    )
     pages = [store.list_events(MAYA, show_deleted=True), store.list_events(MAYA, single_events=True)]
     assert not [e for page in pages for e in google_errors(page, "Events")]
     graph = graph_store()
-    graph.create([MAYA], graph_event(pattern={"type": "relativeMonthly", "daysOfWeek": ["monday"], "index": "last"},
-                                     rng={"type": "numbered", "numberOfOccurrences": 4}, showAs="free"),
-                 at=t("2026-01-02T08:00:00Z"))
-    graph.create([MAYA], graph_event("AAMkVac=", isAllDay=True, start="2026-02-19T00:00:00.0000000",
-                                     end="2026-02-20T00:00:00.0000000", showAs="oof"), at=t("2026-01-02T08:00:00Z"))
-    page = graph.calendar_view_delta(MAYA, start="2026-01-01T00:00:00Z", end="2026-06-01T00:00:00Z",
-                                     max_page_size=50)
+    graph.create(
+        [MAYA],
+        graph_event(
+            pattern={"type": "relativeMonthly", "daysOfWeek": ["monday"], "index": "last"},
+            rng={"type": "numbered", "numberOfOccurrences": 4},
+            showAs="free",
+        ),
+        at=t("2026-01-02T08:00:00Z"),
+    )
+    graph.create(
+        [MAYA],
+        graph_event(
+            "AAMkVac=",
+            isAllDay=True,
+            start="2026-02-19T00:00:00.0000000",
+            end="2026-02-20T00:00:00.0000000",
+            showAs="oof",
+        ),
+        at=t("2026-01-02T08:00:00Z"),
+    )
+    page = graph.calendar_view_delta(MAYA, start="2026-01-01T00:00:00Z", end="2026-06-01T00:00:00Z", max_page_size=50)
     assert not [e for item in page["value"] for e in graph_errors(item)]
 
 

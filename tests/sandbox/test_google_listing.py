@@ -1,4 +1,5 @@
 """GoogleStore.list_events: pages, sync tokens, timeMin and Google's errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,15 @@ AT = t("2026-01-02T08:00:00Z")
 
 def _singles(store, count: int, calendars=(MAYA,)) -> None:
     for n in range(count):
-        store.create(list(calendars), google_event(f"single{n:03d}", start=f"2026-02-{1 + n % 27:02d}T10:00:00+01:00",
-                                                    end=f"2026-02-{1 + n % 27:02d}T10:30:00+01:00"), at=AT)
+        store.create(
+            list(calendars),
+            google_event(
+                f"single{n:03d}",
+                start=f"2026-02-{1 + n % 27:02d}T10:00:00+01:00",
+                end=f"2026-02-{1 + n % 27:02d}T10:30:00+01:00",
+            ),
+            at=AT,
+        )
 
 
 @pytest.mark.parametrize(("count", "size", "pages"), [(0, 3, 1), (5, 5, 1), (6, 3, 2), (7, 3, 3), (6, 1, 6)])
@@ -61,9 +69,14 @@ def test_page_token_must_come_with_the_same_parameters() -> None:
 def test_sync_token_with_restrictions_is_400() -> None:
     store = google_store()
     _, token, _ = google_drain(store, MAYA)
-    for restriction in ({"time_min": "2026-01-01T00:00:00Z"}, {"time_max": "2026-01-01T00:00:00Z"},
-                        {"updated_min": "2026-01-01T00:00:00Z"}, {"q": "1:1"}, {"order_by": "updated"},
-                        {"i_cal_uid": "x@google.com"}):
+    for restriction in (
+        {"time_min": "2026-01-01T00:00:00Z"},
+        {"time_max": "2026-01-01T00:00:00Z"},
+        {"updated_min": "2026-01-01T00:00:00Z"},
+        {"q": "1:1"},
+        {"order_by": "updated"},
+        {"i_cal_uid": "x@google.com"},
+    ):
         with pytest.raises(GoogleApiError) as err:
             store.list_events(MAYA, sync_token=token, **restriction)
         assert err.value.status == 400 and err.value.reason == "syncTokenWithRequestRestrictions"
@@ -81,9 +94,13 @@ def test_expired_or_foreign_sync_token_is_410() -> None:
     store.expire_sync_tokens(MAYA)
     with pytest.raises(GoogleApiError) as err:
         store.list_events(MAYA, sync_token=token)
-    assert err.value.body() == {"error": {"errors": [{"domain": "calendar", "reason": "fullSyncRequired",
-                                                      "message": err.value.message}],
-                                          "code": 410, "message": err.value.message}}
+    assert err.value.body() == {
+        "error": {
+            "errors": [{"domain": "calendar", "reason": "fullSyncRequired", "message": err.value.message}],
+            "code": 410,
+            "message": err.value.message,
+        }
+    }
     _, fresh, _ = google_drain(store, MAYA)  # a full sync hands out a working token again
     assert store.list_events(MAYA, sync_token=fresh)["items"] == []
 
@@ -95,8 +112,11 @@ def test_incremental_returns_every_change_of_any_date_including_cancelled() -> N
     assert items == []  # ended before timeMin
     assert google_drain(store, MAYA, sync_token=token)[0] == []
     store.update([MAYA], "old", {"summary": "edited"}, at=t("2026-01-03T08:00:00Z"))
-    store.create([MAYA], google_event("new", start="2027-06-01T10:00:00+02:00", end="2027-06-01T11:00:00+02:00"),
-                 at=t("2026-01-03T09:00:00Z"))
+    store.create(
+        [MAYA],
+        google_event("new", start="2027-06-01T10:00:00+02:00", end="2027-06-01T11:00:00+02:00"),
+        at=t("2026-01-03T09:00:00Z"),
+    )
     store.delete([MAYA], "new", at=t("2026-01-03T10:00:00Z"))
     items, token2, _ = google_drain(store, MAYA, sync_token=token)  # show_deleted defaults to False
     assert [(i["id"], i["status"]) for i in items] == [("old", "confirmed"), ("new", "cancelled")]
@@ -116,16 +136,42 @@ def test_changes_between_pages_come_with_the_next_increment() -> None:
 
 def test_time_min_keeps_series_with_instances_after_it() -> None:
     store = google_store()
-    store.create([MAYA], google_event("open", start="2025-01-06T10:00:00+01:00", end="2025-01-06T10:30:00+01:00",
-                                      recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO"]), at=AT)
-    store.create([MAYA], google_event("ended", start="2025-01-06T10:00:00+01:00", end="2025-01-06T10:30:00+01:00",
-                                      recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"]), at=AT)
-    store.create([MAYA], google_event("until", start="2025-01-06T10:00:00+01:00", end="2025-01-06T10:30:00+01:00",
-                                      recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260112T235959Z"]), at=AT)
-    store.create([MAYA], google_event("overlap", start="2025-12-31T23:00:00+01:00", end="2026-01-01T02:00:00+01:00"),
-                 at=AT)
-    store.create([MAYA], google_event("touching", start="2025-12-31T23:00:00+01:00", end="2026-01-01T01:00:00+01:00"),
-                 at=AT)
+    store.create(
+        [MAYA],
+        google_event(
+            "open",
+            start="2025-01-06T10:00:00+01:00",
+            end="2025-01-06T10:30:00+01:00",
+            recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO"],
+        ),
+        at=AT,
+    )
+    store.create(
+        [MAYA],
+        google_event(
+            "ended",
+            start="2025-01-06T10:00:00+01:00",
+            end="2025-01-06T10:30:00+01:00",
+            recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"],
+        ),
+        at=AT,
+    )
+    store.create(
+        [MAYA],
+        google_event(
+            "until",
+            start="2025-01-06T10:00:00+01:00",
+            end="2025-01-06T10:30:00+01:00",
+            recurrence=["RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260112T235959Z"],
+        ),
+        at=AT,
+    )
+    store.create(
+        [MAYA], google_event("overlap", start="2025-12-31T23:00:00+01:00", end="2026-01-01T02:00:00+01:00"), at=AT
+    )
+    store.create(
+        [MAYA], google_event("touching", start="2025-12-31T23:00:00+01:00", end="2026-01-01T01:00:00+01:00"), at=AT
+    )
     items, _, _ = google_drain(store, MAYA, time_min="2026-01-01T00:00:00Z")
     assert {i["id"] for i in items} == {"open", "until", "overlap"}  # end must be after timeMin
 

@@ -1,4 +1,5 @@
 """The fake Google Calendar over HTTP, driven by google-api-python-client and google-auth."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,12 +34,23 @@ class Env:
 
     def creds(self, user: str = MAYA) -> Credentials:
         token = self.fake.auth.issue_refresh_token(CLIENT_ID, user)
-        return Credentials(token=None, refresh_token=token, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                           token_uri=f"{self.base}/token")
+        return Credentials(
+            token=None,
+            refresh_token=token,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            token_uri=f"{self.base}/token",
+        )
 
     def service(self, credentials=None):
-        return build("calendar", "v3", credentials=credentials or self.creds(), static_discovery=True,
-                     cache_discovery=False, client_options={"api_endpoint": f"{self.base}/calendar/v3/"})
+        return build(
+            "calendar",
+            "v3",
+            credentials=credentials or self.creds(),
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": f"{self.base}/calendar/v3/"},
+        )
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +61,11 @@ def env():
     store = google_store(MAYA, LI, OMAR)
     store.create([MAYA, LI], google_event("weekly1", recurrence=["RRULE:FREQ=WEEKLY;COUNT=10"]), at=T0)
     for n in range(5):
-        store.create([MAYA], google_event(f"single{n}", start=f"2026-01-1{n}T10:00:00+01:00",
-                                          end=f"2026-01-1{n}T10:30:00+01:00"), at=T0)
+        store.create(
+            [MAYA],
+            google_event(f"single{n}", start=f"2026-01-1{n}T10:00:00+01:00", end=f"2026-01-1{n}T10:30:00+01:00"),
+            at=T0,
+        )
     fake = GoogleFake(store, clock=clock)
     fake.auth.register_client(CLIENT_ID, CLIENT_SECRET)
     server = LoopbackServer(fake.app).start()
@@ -79,8 +94,9 @@ def _reason(exc: HttpError) -> str:
 
 def test_full_listing_pages_with_list_next_then_sync_token_increments(env) -> None:
     events = env.service().events()
-    request = events.list(calendarId=MAYA, singleEvents=False, showDeleted=True, maxResults=2,
-                          timeMin="2026-01-01T00:00:00Z")
+    request = events.list(
+        calendarId=MAYA, singleEvents=False, showDeleted=True, maxResults=2, timeMin="2026-01-01T00:00:00Z"
+    )
     pages = []
     while request is not None:
         pages.append(request.execute())
@@ -116,8 +132,13 @@ def test_sync_token_with_time_min_is_400_and_expired_token_is_410(env) -> None:
 
 def test_single_events_and_get_by_id_including_unmodified_instances(env) -> None:
     events = env.service().events()
-    page = events.list(calendarId=MAYA, singleEvents=True, timeMin="2026-01-01T00:00:00Z",
-                       timeMax="2026-01-20T00:00:00Z", orderBy="startTime").execute()
+    page = events.list(
+        calendarId=MAYA,
+        singleEvents=True,
+        timeMin="2026-01-01T00:00:00Z",
+        timeMax="2026-01-20T00:00:00Z",
+        orderBy="startTime",
+    ).execute()
     instance = next(i for i in page["items"] if i.get("recurringEventId") == "weekly1")
     assert events.get(calendarId=MAYA, eventId=instance["id"]).execute()["start"] == instance["start"]
     assert events.get(calendarId="primary", eventId="single0").execute()["organizer"]["self"] is True
@@ -139,10 +160,10 @@ def test_expired_access_token_is_refreshed_transparently(env) -> None:
     events = env.service(creds).events()
     events.list(calendarId=MAYA, maxResults=1).execute()
     first = creds.token
-    env.clock.set(T0 + timedelta(hours=2))       # the fake's clock: the token died; the client can't know
+    env.clock.set(T0 + timedelta(hours=2))  # the fake's clock: the token died; the client can't know
     assert events.list(calendarId=MAYA, maxResults=1).execute()["items"]
     assert creds.token != first
-    env.fake.issuer.expire_all()                  # the "expire now" knob
+    env.fake.issuer.expire_all()  # the "expire now" knob
     assert events.list(calendarId=MAYA, maxResults=1).execute()["items"]
 
 
@@ -151,8 +172,13 @@ def test_refresh_with_a_revoked_token_or_wrong_secret_fails(env) -> None:
     env.fake.auth.revoke_refresh_token(creds.refresh_token)
     with pytest.raises(RefreshError, match="invalid_grant"):
         env.service(creds).events().list(calendarId=MAYA).execute()
-    wrong = Credentials(token=None, refresh_token=env.creds().refresh_token, client_id=CLIENT_ID,
-                        client_secret="nope", token_uri=f"{env.base}/token")
+    wrong = Credentials(
+        token=None,
+        refresh_token=env.creds().refresh_token,
+        client_id=CLIENT_ID,
+        client_secret="nope",
+        token_uri=f"{env.base}/token",
+    )
     with pytest.raises(RefreshError, match="invalid_client"):
         env.service(wrong).events().list(calendarId=MAYA).execute()
 
@@ -168,24 +194,37 @@ def test_service_account_with_domain_wide_delegation(env) -> None:
     with pytest.raises(RefreshError, match="invalid_grant"):
         env.service(base.with_subject("stranger@acme.test")).events().list(calendarId="primary").execute()
     wider = service_account.Credentials.from_service_account_info(
-        info, scopes=["https://www.googleapis.com/auth/calendar"]).with_subject(LI)
+        info, scopes=["https://www.googleapis.com/auth/calendar"]
+    ).with_subject(LI)
     with pytest.raises(RefreshError, match="unauthorized_client"):
         env.service(wider).events().list(calendarId=LI).execute()
     forged = dict(info, private_key=env.fake.auth.new_service_account("other@x.test")["private_key"])
     with pytest.raises(RefreshError, match="invalid_grant"):
-        env.service(service_account.Credentials.from_service_account_info(
-            forged, scopes=list(CALENDAR_SCOPES)).with_subject(LI)).events().list(calendarId=LI).execute()
+        env.service(
+            service_account.Credentials.from_service_account_info(forged, scopes=list(CALENDAR_SCOPES)).with_subject(LI)
+        ).events().list(calendarId=LI).execute()
 
 
 def test_watch_delivers_sync_then_exists_with_headers_until_stopped(env) -> None:
     service = env.service()
     address = env.receiver.url("/google/hook")
-    channel = service.events().watch(calendarId=MAYA, body={
-        "id": "chan-1", "type": "web_hook", "address": address, "token": "target=maya",
-        "params": {"ttl": "3600"}}).execute()
+    channel = (
+        service.events()
+        .watch(
+            calendarId=MAYA,
+            body={
+                "id": "chan-1",
+                "type": "web_hook",
+                "address": address,
+                "token": "target=maya",
+                "params": {"ttl": "3600"},
+            },
+        )
+        .execute()
+    )
     assert channel["kind"] == "api#channel" and channel["id"] == "chan-1" and channel["token"] == "target=maya"
     assert channel["expiration"] == str(int((T0 + timedelta(hours=1)).timestamp() * 1000))
-    assert env.receiver.at("/google/hook") == []            # nothing until flushed (manual mode)
+    assert env.receiver.at("/google/hook") == []  # nothing until flushed (manual mode)
     results = env.fake.notifier.flush_sync()
     assert [r.status for r in results] == [200] and results[0].ok
     env.fake.apply(_op("update", [MAYA, LI], "2026-01-02T08:30:00Z", event_id="weekly1", patch={"summary": "x"}))
@@ -201,8 +240,9 @@ def test_watch_delivers_sync_then_exists_with_headers_until_stopped(env) -> None
     assert parsedate_to_datetime(last.headers["x-goog-channel-expiration"]) == T0 + timedelta(hours=1)
 
     assert service.channels().stop(body={"id": "chan-1", "resourceId": channel["resourceId"]}).execute() == ""
-    assert env.fake.apply(_op("update", [MAYA], "2026-01-02T08:40:00Z", event_id="weekly1",
-                              patch={"summary": "y"})) == 0
+    assert (
+        env.fake.apply(_op("update", [MAYA], "2026-01-02T08:40:00Z", event_id="weekly1", patch={"summary": "y"})) == 0
+    )
     with pytest.raises(HttpError) as again:
         service.channels().stop(body={"id": "chan-1", "resourceId": channel["resourceId"]}).execute()
     assert again.value.status_code == 404

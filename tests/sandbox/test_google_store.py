@@ -1,4 +1,5 @@
 """GoogleStore timeline operations: how Google shows each change."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,9 @@ def test_one_op_shares_the_event_and_its_id_across_calendars() -> None:
 
 def test_store_sets_provider_fields_from_at() -> None:
     store = google_store()
-    store.create([MAYA], google_event(updated="1999-01-01T00:00:00Z", etag='"x"', sequence=9),
-                 at=t("2026-01-02T08:00:00Z"))
+    store.create(
+        [MAYA], google_event(updated="1999-01-01T00:00:00Z", etag='"x"', sequence=9), at=t("2026-01-02T08:00:00Z")
+    )
     first = store.get_event(MAYA, "ev1")
     assert first["kind"] == "calendar#event" and first["created"] == first["updated"] == "2026-01-02T08:00:00.000Z"
     assert first["sequence"] == 0 and first["etag"] != '"x"' and first["etag"].startswith('"')
@@ -93,14 +95,22 @@ def test_moved_occurrence_keeps_its_id_and_carries_the_master_fields() -> None:
     store.create([MAYA, LI], google_event(recurrence=WEEKLY), at=t("2026-01-02T08:00:00Z"))
     new_start = {"dateTime": "2026-01-13T15:00:00+01:00", "timeZone": "Europe/Berlin"}
     new_end = {"dateTime": "2026-01-13T15:30:00+01:00", "timeZone": "Europe/Berlin"}
-    store.move_occurrence([MAYA, LI], "ev1", t("2026-01-12T09:00:00Z"), new_start, new_end, at=t("2026-01-10T08:00:00Z"))
+    store.move_occurrence(
+        [MAYA, LI], "ev1", t("2026-01-12T09:00:00Z"), new_start, new_end, at=t("2026-01-10T08:00:00Z")
+    )
     moved = store.get_event(MAYA, "ev1_20260112T090000Z")
     assert moved["recurringEventId"] == "ev1" and moved["start"] == new_start and moved["end"] == new_end
     assert moved["originalStartTime"] == {"dateTime": "2026-01-12T10:00:00+01:00", "timeZone": "Europe/Berlin"}
     assert moved["summary"] == "Maya / Li 1:1" and moved["iCalUID"] == "ev1@google.com" and "recurrence" not in moved
     # Moving it again keeps the same id; cancelling it turns it into a stub.
-    store.move_occurrence([MAYA], "ev1", t("2026-01-12T09:00:00Z"), new_end, {"dateTime": "2026-01-13T16:00:00+01:00",
-                          "timeZone": "Europe/Berlin"}, at=t("2026-01-11T08:00:00Z"))
+    store.move_occurrence(
+        [MAYA],
+        "ev1",
+        t("2026-01-12T09:00:00Z"),
+        new_end,
+        {"dateTime": "2026-01-13T16:00:00+01:00", "timeZone": "Europe/Berlin"},
+        at=t("2026-01-11T08:00:00Z"),
+    )
     assert store.get_event(MAYA, "ev1_20260112T090000Z")["start"] == new_end
     store.cancel_occurrence([MAYA], "ev1", t("2026-01-12T09:00:00Z"), at=t("2026-01-11T09:00:00Z"))
     assert "start" not in store.get_event(MAYA, "ev1_20260112T090000Z")
@@ -109,7 +119,9 @@ def test_moved_occurrence_keeps_its_id_and_carries_the_master_fields() -> None:
 def test_respond_to_the_series_or_one_occurrence() -> None:
     store = google_store()
     store.create([MAYA, LI], google_event(recurrence=WEEKLY), at=t("2026-01-02T08:00:00Z"))
-    store.respond([MAYA, LI], "ev1", LI, "declined", at=t("2026-01-03T08:00:00Z"), original_start=t("2026-01-19T09:00:00Z"))
+    store.respond(
+        [MAYA, LI], "ev1", LI, "declined", at=t("2026-01-03T08:00:00Z"), original_start=t("2026-01-19T09:00:00Z")
+    )
     one = store.get_event(LI, "ev1_20260119T090000Z")
     assert one["attendees"][1]["responseStatus"] == "declined"
     assert one["start"] == {"dateTime": "2026-01-19T10:00:00+01:00", "timeZone": "Europe/Berlin"}
@@ -124,20 +136,35 @@ def test_respond_to_the_series_or_one_occurrence() -> None:
 def test_series_split_ends_the_old_series_and_drops_its_later_exceptions() -> None:
     store = google_store()
     store.create([MAYA, LI], google_event(recurrence=WEEKLY), at=t("2026-01-02T08:00:00Z"))
-    store.respond([MAYA, LI], "ev1", LI, "tentative", at=t("2026-01-03T08:00:00Z"), original_start=t("2026-02-16T09:00:00Z"))
-    store.respond([MAYA, LI], "ev1", LI, "tentative", at=t("2026-01-03T08:00:00Z"), original_start=t("2026-01-26T09:00:00Z"))
+    store.respond(
+        [MAYA, LI], "ev1", LI, "tentative", at=t("2026-01-03T08:00:00Z"), original_start=t("2026-02-16T09:00:00Z")
+    )
+    store.respond(
+        [MAYA, LI], "ev1", LI, "tentative", at=t("2026-01-03T08:00:00Z"), original_start=t("2026-01-26T09:00:00Z")
+    )
     _, token, _ = google_drain(store, LI, show_deleted=True)
-    store.update([MAYA, LI], "ev1", {"recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260208T225959Z"]},
-                 at=t("2026-02-03T12:00:00Z"))
-    store.create([MAYA, LI], google_event("ev1_R20260209T090000", start="2026-02-10T11:00:00+01:00",
-                                          end="2026-02-10T11:30:00+01:00", recurrence=["RRULE:FREQ=WEEKLY;BYDAY=TU"]),
-                 at=t("2026-02-03T12:00:00Z"))
+    store.update(
+        [MAYA, LI],
+        "ev1",
+        {"recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260208T225959Z"]},
+        at=t("2026-02-03T12:00:00Z"),
+    )
+    store.create(
+        [MAYA, LI],
+        google_event(
+            "ev1_R20260209T090000",
+            start="2026-02-10T11:00:00+01:00",
+            end="2026-02-10T11:30:00+01:00",
+            recurrence=["RRULE:FREQ=WEEKLY;BYDAY=TU"],
+        ),
+        at=t("2026-02-03T12:00:00Z"),
+    )
     items, _, _ = google_drain(store, LI, sync_token=token)
     by_id = {i["id"]: i for i in items}
     assert by_id["ev1"]["recurrence"] == ["RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260208T225959Z"]
     assert by_id["ev1"]["sequence"] == 1
     assert by_id["ev1_20260216T090000Z"]["status"] == "cancelled"  # past the new end
-    assert "ev1_20260126T090000Z" not in by_id                     # before it: untouched
+    assert "ev1_20260126T090000Z" not in by_id  # before it: untouched
     assert by_id["ev1_R20260209T090000"]["status"] == "confirmed"
 
 
@@ -152,10 +179,25 @@ def test_deleting_a_series_cancels_its_exceptions() -> None:
 
 def test_apply_reads_scenario_ops() -> None:
     store = google_store()
-    store.apply({"at": "2026-01-02T08:00:00Z", "op": "create", "provider": "google", "calendars": [MAYA, LI],
-                 "event": google_event(recurrence=WEEKLY)})
-    store.apply({"at": "2026-01-03T08:00:00Z", "op": "cancel_occurrence", "provider": "google",
-                 "calendars": [MAYA, LI], "event_id": "ev1", "original_start": "2026-01-12T09:00:00Z"})
+    store.apply(
+        {
+            "at": "2026-01-02T08:00:00Z",
+            "op": "create",
+            "provider": "google",
+            "calendars": [MAYA, LI],
+            "event": google_event(recurrence=WEEKLY),
+        }
+    )
+    store.apply(
+        {
+            "at": "2026-01-03T08:00:00Z",
+            "op": "cancel_occurrence",
+            "provider": "google",
+            "calendars": [MAYA, LI],
+            "event_id": "ev1",
+            "original_start": "2026-01-12T09:00:00Z",
+        }
+    )
     assert store.get_event(LI, "ev1_20260112T090000Z")["status"] == "cancelled"
     with pytest.raises(ScenarioError):
         store.apply({"at": "2026-01-03T08:00:00Z", "op": "explode", "calendars": [MAYA]})

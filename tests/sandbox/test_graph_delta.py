@@ -1,4 +1,5 @@
 """GraphStore.calendar_view_delta: windows, pages, stubs, @removed, tokens."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,7 @@ from tests.sandbox.builders import LI, MAYA, graph_drain, graph_event, graph_sto
 
 AT = t("2026-01-02T08:00:00Z")
 MASTER = "AAMkAGev1AAA="
-WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}   # 8 Mondays
+WINDOW = {"start": "2026-01-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}  # 8 Mondays
 
 
 def _weekly(store, **rng) -> None:
@@ -19,8 +20,9 @@ def _weekly(store, **rng) -> None:
 def test_first_round_lists_instances_never_masters_with_stubs() -> None:
     store = graph_store()
     _weekly(store)
-    store.create([MAYA], graph_event("AAMkOne=", start="2026-01-07T12:00:00.0000000",
-                                     end="2026-01-07T13:00:00.0000000"), at=AT)
+    store.create(
+        [MAYA], graph_event("AAMkOne=", start="2026-01-07T12:00:00.0000000", end="2026-01-07T13:00:00.0000000"), at=AT
+    )
     items, _, _ = graph_drain(store, MAYA, max_page_size=100, **WINDOW)
     assert MASTER not in {i["id"] for i in items}
     occurrences = [i for i in items if i["type"] == "occurrence"]
@@ -69,8 +71,11 @@ def test_delta_link_returns_only_changes() -> None:
     store.create([LI], graph_event("AAMkLI="), at=AT)
     _, token, _ = graph_drain(store, MAYA, **WINDOW)
     assert graph_drain(store, MAYA, delta_token=token)[0] == []
-    store.create([MAYA], graph_event("AAMkOne=", start="2026-01-07T12:00:00.0000000",
-                                     end="2026-01-07T13:00:00.0000000"), at=t("2026-01-03T08:00:00Z"))
+    store.create(
+        [MAYA],
+        graph_event("AAMkOne=", start="2026-01-07T12:00:00.0000000", end="2026-01-07T13:00:00.0000000"),
+        at=t("2026-01-03T08:00:00Z"),
+    )
     store.update([LI], "AAMkLI=", {"subject": "other mailbox"}, at=t("2026-01-03T08:00:00Z"))
     items, token2, _ = graph_drain(store, MAYA, delta_token=token)
     assert [i["id"] for i in items] == ["AAMkOne="]
@@ -89,9 +94,9 @@ def test_a_mailbox_keeps_its_last_delta_tokens_only() -> None:
     token = first
     for _ in range(KEPT_ROUNDS - 1):
         token = graph_drain(store, MAYA, delta_token=token)[1]
-    assert graph_drain(store, MAYA, delta_token=first)[0] == []      # still among the last ones
+    assert graph_drain(store, MAYA, delta_token=first)[0] == []  # still among the last ones
     with pytest.raises(GraphApiError) as err:
-        graph_drain(store, MAYA, delta_token=first)                  # one round later: expired
+        graph_drain(store, MAYA, delta_token=first)  # one round later: expired
     assert (err.value.status, err.value.code) == (410, "syncStateNotFound")
     assert graph_drain(store, MAYA, delta_token=token)[0] == []
     assert graph_drain(store, LI, delta_token=other)[0] == []
@@ -104,8 +109,13 @@ def test_cancel_occurrence_is_removed_and_master_change_resends_occurrences() ->
     store.cancel_occurrence([MAYA], MASTER, t("2026-01-12T08:00:00Z"), at=t("2026-01-08T08:00:00Z"))
     items, _, _ = graph_drain(store, MAYA, delta_token=token, max_page_size=100)
     removed = [i for i in items if "@removed" in i]
-    assert removed == [{"@odata.type": "#microsoft.graph.event", "id": occurrence_id(MASTER, t("2026-01-12T08:00:00Z")),
-                        "@removed": {"reason": "deleted"}}]
+    assert removed == [
+        {
+            "@odata.type": "#microsoft.graph.event",
+            "id": occurrence_id(MASTER, t("2026-01-12T08:00:00Z")),
+            "@removed": {"reason": "deleted"},
+        }
+    ]
     # The master changed, so Graph sends its other occurrences again.
     assert len([i for i in items if i.get("type") == "occurrence"]) == 7
 
@@ -126,10 +136,14 @@ def test_occurrence_ids_are_stable_and_exceptions_keep_them() -> None:
     store = graph_store()
     _weekly(store)
     first, token, _ = graph_drain(store, MAYA, max_page_size=100, **WINDOW)
-    store.move_occurrence([MAYA], MASTER, t("2026-01-12T08:00:00Z"),
-                          {"dateTime": "2026-01-12T15:00:00.0000000", "timeZone": "W. Europe Standard Time"},
-                          {"dateTime": "2026-01-12T15:30:00.0000000", "timeZone": "W. Europe Standard Time"},
-                          at=t("2026-01-10T08:00:00Z"))
+    store.move_occurrence(
+        [MAYA],
+        MASTER,
+        t("2026-01-12T08:00:00Z"),
+        {"dateTime": "2026-01-12T15:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+        {"dateTime": "2026-01-12T15:30:00.0000000", "timeZone": "W. Europe Standard Time"},
+        at=t("2026-01-10T08:00:00Z"),
+    )
     again, _, _ = graph_drain(store, MAYA, delta_token=token, max_page_size=100)
     assert {i["id"] for i in again} == {i["id"] for i in first}
     moved = next(i for i in again if i["type"] == "exception")
@@ -140,11 +154,11 @@ def test_occurrence_ids_are_stable_and_exceptions_keep_them() -> None:
 def test_window_is_fixed_by_the_first_request() -> None:
     store = graph_store()
     _, token, _ = graph_drain(store, MAYA, **WINDOW)
-    store.create([MAYA], graph_event("AAMkLate=", start="2026-04-06T09:00:00.0000000",
-                                     end="2026-04-06T09:30:00.0000000"), at=AT)
+    store.create(
+        [MAYA], graph_event("AAMkLate=", start="2026-04-06T09:00:00.0000000", end="2026-04-06T09:30:00.0000000"), at=AT
+    )
     # A later window in the call is ignored: the token's window rules.
-    items, _, _ = graph_drain(store, MAYA, delta_token=token, start="2026-03-01T00:00:00Z",
-                              end="2026-06-01T00:00:00Z")
+    items, _, _ = graph_drain(store, MAYA, delta_token=token, start="2026-03-01T00:00:00Z", end="2026-06-01T00:00:00Z")
     assert items == []
 
 
@@ -152,16 +166,23 @@ def test_item_moved_out_of_the_window_is_removed_as_changed() -> None:
     store = graph_store()
     store.create([MAYA], graph_event("AAMkOne="), at=AT)
     _, token, _ = graph_drain(store, MAYA, **WINDOW)
-    store.update([MAYA], "AAMkOne=", {"start": {"dateTime": "2026-05-04T09:00:00.0000000",
-                                                "timeZone": "W. Europe Standard Time"},
-                                      "end": {"dateTime": "2026-05-04T09:30:00.0000000",
-                                              "timeZone": "W. Europe Standard Time"}}, at=t("2026-01-03T08:00:00Z"))
+    store.update(
+        [MAYA],
+        "AAMkOne=",
+        {
+            "start": {"dateTime": "2026-05-04T09:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2026-05-04T09:30:00.0000000", "timeZone": "W. Europe Standard Time"},
+        },
+        at=t("2026-01-03T08:00:00Z"),
+    )
     items, _, _ = graph_drain(store, MAYA, delta_token=token)
     assert items == [{"@odata.type": "#microsoft.graph.event", "id": "AAMkOne=", "@removed": {"reason": "changed"}}]
 
 
-@pytest.mark.parametrize(("rng", "count"), [({"type": "numbered", "numberOfOccurrences": 3}, 3),
-                                            ({"type": "endDate", "endDate": "2026-01-26"}, 4)])
+@pytest.mark.parametrize(
+    ("rng", "count"),
+    [({"type": "numbered", "numberOfOccurrences": 3}, 3), ({"type": "endDate", "endDate": "2026-01-26"}, 4)],
+)
 def test_numbered_and_end_date_ranges(rng: dict, count: int) -> None:
     store = graph_store()
     _weekly(store, **rng)
@@ -171,12 +192,23 @@ def test_numbered_and_end_date_ranges(rng: dict, count: int) -> None:
 
 def test_relative_monthly_series_across_dst() -> None:
     store = graph_store()
-    store.create([MAYA], graph_event(pattern={"type": "relativeMonthly", "daysOfWeek": ["tuesday"], "index": "second"},
-                                     start="2026-01-13T09:00:00.0000000", end="2026-01-13T09:30:00.0000000"), at=AT)
+    store.create(
+        [MAYA],
+        graph_event(
+            pattern={"type": "relativeMonthly", "daysOfWeek": ["tuesday"], "index": "second"},
+            start="2026-01-13T09:00:00.0000000",
+            end="2026-01-13T09:30:00.0000000",
+        ),
+        at=AT,
+    )
     items, _, _ = graph_drain(store, MAYA, max_page_size=100, start="2026-01-01T00:00:00Z", end="2026-06-01T00:00:00Z")
-    assert [i["originalStart"] for i in items] == ["2026-01-13T08:00:00Z", "2026-02-10T08:00:00Z",
-                                                    "2026-03-10T08:00:00Z", "2026-04-14T07:00:00Z",
-                                                    "2026-05-12T07:00:00Z"]
+    assert [i["originalStart"] for i in items] == [
+        "2026-01-13T08:00:00Z",
+        "2026-02-10T08:00:00Z",
+        "2026-03-10T08:00:00Z",
+        "2026-04-14T07:00:00Z",
+        "2026-05-12T07:00:00Z",
+    ]
 
 
 def test_invalidated_or_garbage_tokens_are_410() -> None:
@@ -194,7 +226,16 @@ def test_invalidated_or_garbage_tokens_are_410() -> None:
 
 def test_all_day_items_keep_floating_midnights() -> None:
     store = graph_store()
-    store.create([MAYA], graph_event("AAMkVac=", start="2026-02-19T00:00:00.0000000", end="2026-02-20T00:00:00.0000000",
-                                     isAllDay=True, showAs="oof"), at=AT)
+    store.create(
+        [MAYA],
+        graph_event(
+            "AAMkVac=",
+            start="2026-02-19T00:00:00.0000000",
+            end="2026-02-20T00:00:00.0000000",
+            isAllDay=True,
+            showAs="oof",
+        ),
+        at=AT,
+    )
     items, _, _ = graph_drain(store, MAYA, prefer_utc=True, **WINDOW)
     assert items[0]["start"] == {"dateTime": "2026-02-19T00:00:00.0000000", "timeZone": "W. Europe Standard Time"}

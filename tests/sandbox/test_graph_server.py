@@ -1,4 +1,5 @@
 """The fake Microsoft Graph and Entra over HTTP, driven by MSAL and httpx."""
+
 from __future__ import annotations
 
 import json
@@ -34,18 +35,28 @@ class Env:
     receiver: Receiver
 
     def msal_app(self, secret: str = APP_SECRET) -> msal.ConfidentialClientApplication:
-        return msal.ConfidentialClientApplication(APP_ID, client_credential=secret, authority=self.fake.authority,
-                                                  instance_discovery=False, http_client=LoopbackHttpClient(self.base))
+        return msal.ConfidentialClientApplication(
+            APP_ID,
+            client_credential=secret,
+            authority=self.fake.authority,
+            instance_discovery=False,
+            http_client=LoopbackHttpClient(self.base),
+        )
 
     def client(self, token: str | None = None, **headers: str) -> httpx.Client:
         token = token or self.msal_app().acquire_token_for_client(scopes=GRAPH_DEFAULT)["access_token"]
         return httpx.Client(base_url=f"{self.base}/v1.0/", headers={"Authorization": f"Bearer {token}", **headers})
 
     def subscription(self, path: str = "/graph/hook", **overrides) -> dict:
-        return {"changeType": "created,updated,deleted", "notificationUrl": self.receiver.url(path),
-                "lifecycleNotificationUrl": self.receiver.url("/graph/lifecycle"),
-                "resource": f"/users/{MAYA}/events", "clientState": "s3cret-state",
-                "expirationDateTime": "2026-01-04T08:00:00.0000000Z", **overrides}
+        return {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": self.receiver.url(path),
+            "lifecycleNotificationUrl": self.receiver.url("/graph/lifecycle"),
+            "resource": f"/users/{MAYA}/events",
+            "clientState": "s3cret-state",
+            "expirationDateTime": "2026-01-04T08:00:00.0000000Z",
+            **overrides,
+        }
 
 
 @pytest.fixture(scope="module")
@@ -103,12 +114,20 @@ def test_delta_pages_with_next_and_delta_links_then_increments(env) -> None:
         master = client.get(f"users/{MAYA}/events/{MASTER}").json()
         assert master["subject"] == "Maya / Li 1:1" and master["type"] == "seriesMaster"
 
-        env.fake.apply({"provider": "microsoft", "op": "cancel_occurrence", "calendars": [MAYA],
-                        "at": "2026-01-03T10:00:00Z", "event_id": MASTER,
-                        "original_start": stub["originalStart"]})
+        env.fake.apply(
+            {
+                "provider": "microsoft",
+                "op": "cancel_occurrence",
+                "calendars": [MAYA],
+                "at": "2026-01-03T10:00:00Z",
+                "event_id": MASTER,
+                "original_start": stub["originalStart"],
+            }
+        )
         changed, delta_link, _ = _drain(client, client.get(delta_link))
         assert {"id": stub["id"], "@removed": {"reason": "deleted"}} in [
-            {k: v for k, v in i.items() if k != "@odata.type"} for i in changed]
+            {k: v for k, v in i.items() if k != "@odata.type"} for i in changed
+        ]
         quiet, _, _ = _drain(client, client.get(delta_link))
         assert quiet == []
 
@@ -117,8 +136,9 @@ def test_delta_by_object_id_with_outlook_timezone(env) -> None:
     with env.client(Prefer='outlook.timezone="Pacific Standard Time"') as client:
         page = client.get(f"users/{object_id(MAYA)}/calendarView/delta", params=WINDOW).json()
         assert page["value"][0]["start"]["timeZone"] == "Pacific Standard Time"
-        assert client.get(f"users/{MAYA}/calendarView/delta",
-                          params={**WINDOW, "$select": "subject"}).status_code == 400
+        assert (
+            client.get(f"users/{MAYA}/calendarView/delta", params={**WINDOW, "$select": "subject"}).status_code == 400
+        )
 
 
 def test_errors_in_graph_shape(env) -> None:
@@ -159,8 +179,9 @@ def test_expired_token_is_401_until_msal_fetches_a_new_one(env) -> None:
 def _sign_in(env, app: msal.ConfidentialClientApplication, user: str, scopes: list[str]) -> tuple[dict, dict]:
     """MSAL's auth code flow (form_post, PKCE, nonce); the fake sign-in page signs
     `user` in at once and answers with the form a browser would post back."""
-    flow = app.initiate_auth_code_flow(scopes, redirect_uri="http://localhost/callback", login_hint=user,
-                                       response_mode="form_post")
+    flow = app.initiate_auth_code_flow(
+        scopes, redirect_uri="http://localhost/callback", login_hint=user, response_mode="form_post"
+    )
     with httpx.Client() as browser:
         page = browser.get(LoopbackHttpClient(env.base).map(flow["auth_uri"]))
     assert page.status_code == 200 and 'action="http://localhost/callback"' in page.text
@@ -194,8 +215,16 @@ def test_subscription_handshake_notifications_renewal_and_delete(env) -> None:
         assert " " in handshakes[0].query["validationToken"]  # real tokens need URL-decoding
         assert [s["id"] for s in client.get("subscriptions").json()["value"]] == [sub["id"]]
 
-        env.fake.apply({"provider": "microsoft", "op": "update", "calendars": [MAYA], "at": "2026-01-02T09:00:00Z",
-                        "event_id": MASTER, "patch": {"subject": "renamed"}})
+        env.fake.apply(
+            {
+                "provider": "microsoft",
+                "op": "update",
+                "calendars": [MAYA],
+                "at": "2026-01-02T09:00:00Z",
+                "event_id": MASTER,
+                "patch": {"subject": "renamed"},
+            }
+        )
         results = env.fake.notifier.flush_sync()
         assert [(r.delivery.kind, r.status, r.ok) for r in results] == [("graph", 202, True)]
         body = json.loads(env.receiver.at("/graph/hook")[-1].body)
@@ -214,9 +243,11 @@ def test_subscription_handshake_notifications_renewal_and_delete(env) -> None:
 
 def test_subscription_creation_is_refused_without_a_proper_handshake(env) -> None:
     with env.client() as client:
-        for overrides in ({"notificationUrl": env.receiver.url("/graph-noecho/hook")},
-                          {"lifecycleNotificationUrl": env.receiver.url("/graph-noecho/lifecycle")},
-                          {"notificationUrl": "http://127.0.0.1:9/closed"}):
+        for overrides in (
+            {"notificationUrl": env.receiver.url("/graph-noecho/hook")},
+            {"lifecycleNotificationUrl": env.receiver.url("/graph-noecho/lifecycle")},
+            {"notificationUrl": "http://127.0.0.1:9/closed"},
+        ):
             refused = client.post("subscriptions", json=env.subscription(**overrides))
             assert refused.status_code == 400 and refused.json()["error"]["code"] == "ValidationError"
         too_far = client.post("subscriptions", json=env.subscription(expirationDateTime="2026-01-30T00:00:00Z"))

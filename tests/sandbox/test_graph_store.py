@@ -1,4 +1,5 @@
 """GraphStore timeline operations and GET /events/{id}."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,10 @@ def test_create_sets_provider_fields_and_serves_v1_shape() -> None:
     assert event["start"] == {"dateTime": "2026-01-05T08:00:00.0000000", "timeZone": "UTC"}
     local = store.get_event(MAYA, "AAMkAGev1AAA=", prefer_timezone="W. Europe Standard Time")
     assert local["start"] == {"dateTime": "2026-01-05T09:00:00.0000000", "timeZone": "W. Europe Standard Time"}
-    assert store.get_event(MAYA, "AAMkAGev1AAA=", prefer_timezone="Asia/Kolkata")["start"]["dateTime"] == \
-        "2026-01-05T13:30:00.0000000"
+    assert (
+        store.get_event(MAYA, "AAMkAGev1AAA=", prefer_timezone="Asia/Kolkata")["start"]["dateTime"]
+        == "2026-01-05T13:30:00.0000000"
+    )
     with pytest.raises(GraphApiError) as err:
         store.get_event(MAYA, "AAMkAGev1AAA=", prefer_timezone="Mars Standard Time")
     assert err.value.status == 400
@@ -88,14 +91,20 @@ def test_move_and_respond_make_exceptions_that_keep_the_id() -> None:
     store = graph_store()
     _weekly(store)
     occ = occurrence_id(MASTER, t("2026-01-12T08:00:00Z"))
-    store.move_occurrence([MAYA], MASTER, t("2026-01-12T08:00:00Z"),
-                          {"dateTime": "2026-01-13T15:00:00.0000000", "timeZone": "W. Europe Standard Time"},
-                          {"dateTime": "2026-01-13T15:30:00.0000000", "timeZone": "W. Europe Standard Time"},
-                          at=t("2026-01-10T08:00:00Z"))
+    store.move_occurrence(
+        [MAYA],
+        MASTER,
+        t("2026-01-12T08:00:00Z"),
+        {"dateTime": "2026-01-13T15:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+        {"dateTime": "2026-01-13T15:30:00.0000000", "timeZone": "W. Europe Standard Time"},
+        at=t("2026-01-10T08:00:00Z"),
+    )
     moved = store.get_event(MAYA, occ)
     assert moved["type"] == "exception" and moved["start"]["dateTime"] == "2026-01-13T14:00:00.0000000"
     assert moved["originalStart"] == "2026-01-12T08:00:00Z" and moved["lastModifiedDateTime"].startswith("2026-01-10")
-    store.respond([MAYA], MASTER, LI, "declined", at=t("2026-01-11T08:00:00Z"), original_start=t("2026-01-12T08:00:00Z"))
+    store.respond(
+        [MAYA], MASTER, LI, "declined", at=t("2026-01-11T08:00:00Z"), original_start=t("2026-01-12T08:00:00Z")
+    )
     answered = store.get_event(MAYA, occ)
     assert answered["attendees"][0]["status"] == {"response": "declined", "time": "2026-01-11T08:00:00Z"}
     assert answered["start"] == moved["start"]  # still moved
@@ -132,7 +141,8 @@ def test_delete_of_an_occurrence_cancels_it() -> None:
     store.calendar_view_delta(MAYA, start="2026-01-01T00:00:00Z", end="2026-02-01T00:00:00Z")
     store.delete([MAYA], occ, at=t("2026-01-09T08:00:00Z"))
     assert store.get_event(MAYA, MASTER, select=["cancelledOccurrences"])["cancelledOccurrences"] == [
-        f"OID.{MASTER}.2026-01-12"]
+        f"OID.{MASTER}.2026-01-12"
+    ]
 
 
 def test_update_series_end_prunes_later_exceptions() -> None:
@@ -144,4 +154,5 @@ def test_update_series_end_prunes_later_exceptions() -> None:
     rec["range"].update(type="endDate", endDate="2026-01-26")
     store.update([MAYA], MASTER, {"recurrence": rec}, at=t("2026-01-20T08:00:00Z"))
     assert store.get_event(MAYA, MASTER, select=["exceptionOccurrences"])["exceptionOccurrences"] == [
-        occurrence_id(MASTER, t("2026-01-12T08:00:00Z"))]
+        occurrence_id(MASTER, t("2026-01-12T08:00:00Z"))
+    ]

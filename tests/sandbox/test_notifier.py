@@ -1,5 +1,6 @@
 """The fakes' notifier: deliveries over kept-alive HTTP connections on threads of
 its own, in order, with timeouts, and a lane of their own for Graph's handshake."""
+
 from __future__ import annotations
 
 import threading
@@ -19,7 +20,7 @@ class _HangsUp(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[str] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         type(self).seen.append(self.path)
         self.send_response(200)
@@ -61,7 +62,7 @@ def test_deliveries_keep_their_order_and_reach_a_receiver_that_hangs_up_kept_ali
         server.shutdown()
         server.server_close()
     assert [(r.status, r.ok) for r in results] == [(200, True)] * 4
-    assert _HangsUp.seen == ["/hook/0", "/hook/1", "/hook/2", "/hook/3"]   # each once, in order
+    assert _HangsUp.seen == ["/hook/0", "/hook/1", "/hook/2", "/hook/3"]  # each once, in order
 
 
 def test_an_answer_past_the_timeout_is_a_timeout_and_not_taken_for_the_next_answer(notifier, receiver) -> None:
@@ -77,14 +78,16 @@ async def test_a_validation_handshake_does_not_wait_behind_a_drain(notifier, rec
     receiver.slow_seconds = 1.5
     notifier.enqueue(Delivery("graph", receiver.url("/slow/hook"), "sub-1"))
     started = time.monotonic()
-    waiting = threading.Thread(target=notifier.flush_sync)   # the drain, beside the handshake
+    waiting = threading.Thread(target=notifier.flush_sync)  # the drain, beside the handshake
     waiting.start()
     try:
-        handshake = await notifier.send_now(Delivery(
-            "graph-validation", receiver.url("/graph/hook?validationToken=abc"), "",
-            ok_statuses=frozenset({200})))
+        handshake = await notifier.send_now(
+            Delivery(
+                "graph-validation", receiver.url("/graph/hook?validationToken=abc"), "", ok_statuses=frozenset({200})
+            )
+        )
         answered_after = time.monotonic() - started
-        assert waiting.is_alive()          # the drain is still waiting for the slow receiver
+        assert waiting.is_alive()  # the drain is still waiting for the slow receiver
     finally:
         waiting.join()
     assert (handshake.status, handshake.text) == (200, "abc")

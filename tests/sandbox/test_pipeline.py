@@ -1,7 +1,8 @@
 """tests/sandbox_pipeline.py: scenarios → CalendarHistory through the stores' APIs."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from service.domain.events import CalendarHistory, EventSnapshot, Kind, Response, Status
 from tests.sandbox_pipeline import history_from_scenario
 
-UTC = timezone.utc
+UTC = UTC
 PUBLIC = Path(__file__).resolve().parents[2].parent / "shared" / "scenarios" / "public"
 SCENARIOS = sorted(PUBLIC.glob("*.json"))
 
@@ -19,8 +20,11 @@ def t(text: str) -> datetime:
 
 
 def _latest(history: CalendarHistory, calendar: str) -> list[EventSnapshot]:
-    return [changes[-1].snapshot for (cal, _), changes in history.changes.items()
-            if cal == calendar and changes[-1].snapshot is not None]
+    return [
+        changes[-1].snapshot
+        for (cal, _), changes in history.changes.items()
+        if cal == calendar and changes[-1].snapshot is not None
+    ]
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
@@ -45,8 +49,10 @@ def test_google_cancelled_occurrence_and_series_split() -> None:
     assert stub.snapshot.status is Status.cancelled and stub.snapshot.original_start == t("2026-02-12T15:00:00Z")
     history, *_ = history_from_scenario(PUBLIC / "01-weekly-clean.json")
     old = history.changes[("jonas.becker@acme.test", "2j6s3kc2p07ueb831ujvlf70va")]
-    assert [c.snapshot.recurrence for c in old] == [("RRULE:FREQ=WEEKLY;BYDAY=WE",),
-                                                     ("RRULE:FREQ=WEEKLY;BYDAY=WE;UNTIL=20260217T225959Z",)]
+    assert [c.snapshot.recurrence for c in old] == [
+        ("RRULE:FREQ=WEEKLY;BYDAY=WE",),
+        ("RRULE:FREQ=WEEKLY;BYDAY=WE;UNTIL=20260217T225959Z",),
+    ]
     assert old[-1].changed_at == t("2026-02-09T12:00:00Z")
 
 
@@ -54,7 +60,7 @@ def test_graph_cancel_is_a_removal_at_the_op_time() -> None:
     history, *_ = history_from_scenario(PUBLIC / "02-cancel-no-reschedule.json")
     removals = [(key, changes) for key, changes in history.changes.items() if changes[-1].snapshot is None]
     assert len(removals) == 4
-    for (calendar, _), changes in removals:
+    for _key, changes in removals:
         before = changes[-2].snapshot
         assert before.kind is Kind.instance and before.provider == "microsoft"
         slot = before.original_start
@@ -66,8 +72,9 @@ def test_graph_cancel_is_a_removal_at_the_op_time() -> None:
 
 def test_graph_series_delete_removes_master_and_instances() -> None:
     history, *_ = history_from_scenario(PUBLIC / "08-cadence-gap-and-no-upcoming.json")
-    master = history.changes[("pablo.young@acme.test",
-                              "AAMkAG8WBVSV9GmCuyLMNEtDK8fAvBYrjYGCxOu7wwt721zOUAhEKwJwbGzOyefqAAA=")]
+    master = history.changes[
+        ("pablo.young@acme.test", "AAMkAG8WBVSV9GmCuyLMNEtDK8fAvBYrjYGCxOu7wwt721zOUAhEKwJwbGzOyefqAAA=")
+    ]
     assert master[0].snapshot.kind is Kind.series and master[-1].snapshot is None
     assert master[-1].changed_at == t("2026-02-20T22:00:00Z")
     assert _latest(history, "pablo.young@acme.test") == []
@@ -87,14 +94,19 @@ def test_graph_moves_become_exceptions_with_new_times() -> None:
 
 def test_copies_across_providers_share_uid_and_slot() -> None:
     history, *_ = history_from_scenario(PUBLIC / "06-declined.json")
-    julia = {(s.ical_uid, s.original_start): s for s in _latest(history, "julia.meyer@acme.test")
-             if s.kind is Kind.instance}
-    karim = {(s.ical_uid, s.original_start): s for s in _latest(history, "karim.okafor@acme.test")
-             if s.kind is Kind.instance}
+    julia = {
+        (s.ical_uid, s.original_start): s for s in _latest(history, "julia.meyer@acme.test") if s.kind is Kind.instance
+    }
+    karim = {
+        (s.ical_uid, s.original_start): s for s in _latest(history, "karim.okafor@acme.test") if s.kind is Kind.instance
+    }
     shared = set(julia) & set(karim)
     assert shared
-    declined = [k for k in shared if {a.email: a.response for a in karim[k].attendees}.get(
-        "karim.okafor@acme.test") is Response.declined]
+    declined = [
+        k
+        for k in shared
+        if {a.email: a.response for a in karim[k].attendees}.get("karim.okafor@acme.test") is Response.declined
+    ]
     assert [k[1] for k in declined] == [t("2026-02-03T10:00:00Z")]
     assert {a.email: a.response for a in julia[declined[0]].attendees}["karim.okafor@acme.test"] is Response.declined
 
@@ -103,7 +115,14 @@ def test_dst_series_in_both_providers() -> None:
     history, *_ = history_from_scenario(PUBLIC / "09-mixed-google-outlook-dst.json")
     lucas = sorted(s.original_start for s in _latest(history, "lucas.martin@acme.test") if s.kind is Kind.instance)
     assert t("2026-03-23T14:00:00Z") in lucas and t("2026-03-30T13:00:00Z") in lucas
-    zoe = history.changes[("zoe.tanaka@acme.test",
-                           next(e for (c, e) in history.changes if c == "zoe.tanaka@acme.test"
-                                and history.changes[(c, e)][-1].snapshot is None))]
+    zoe = history.changes[
+        (
+            "zoe.tanaka@acme.test",
+            next(
+                e
+                for (c, e) in history.changes
+                if c == "zoe.tanaka@acme.test" and history.changes[(c, e)][-1].snapshot is None
+            ),
+        )
+    ]
     assert zoe[-2].snapshot.original_start == t("2026-03-12T14:00:00Z")

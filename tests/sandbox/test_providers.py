@@ -1,5 +1,6 @@
 """SandboxProviders driven by a public scenario: connect every calendar the way the
 service will (watch channels, subscriptions), replay the timeline, flush."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,23 +29,38 @@ async def _connect(sandbox: SandboxProviders, receiver: Receiver) -> dict[str, s
     def watch(email: str) -> None:
         events = google.build(google.user_credentials(email)).events()
         tokens[email] = events.list(calendarId="primary", maxResults=2500).execute()["nextSyncToken"]
-        events.watch(calendarId="primary", body={"id": f"ch-{email.encode().hex()}", "type": "web_hook",
-                                                  "address": receiver.url(f"/google/{email}"), "token": email,
-                                                  "params": {"ttl": str(100 * 86400)}}).execute()
+        events.watch(
+            calendarId="primary",
+            body={
+                "id": f"ch-{email.encode().hex()}",
+                "type": "web_hook",
+                "address": receiver.url(f"/google/{email}"),
+                "token": email,
+                "params": {"ttl": str(100 * 86400)},
+            },
+        ).execute()
 
     app = microsoft.msal_app()
     token = (await asyncio.to_thread(app.acquire_token_for_client, scopes=list(microsoft.scopes)))["access_token"]
     expires = graph_stamp(sandbox.clock.now() + timedelta(days=100))
-    async with httpx.AsyncClient(base_url=microsoft.graph_endpoint + "/",
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=microsoft.graph_endpoint + "/", headers={"Authorization": f"Bearer {token}"}
+    ) as client:
         for person in sandbox.scenario.people:
             email = person["email"].lower()
             if person["provider"] == "google":
                 await asyncio.to_thread(watch, email)
             else:
-                created = await client.post("subscriptions", json={
-                    "changeType": "created,updated,deleted", "notificationUrl": receiver.url(f"/graph/{email}"),
-                    "resource": f"/users/{email}/events", "expirationDateTime": expires, "clientState": email})
+                created = await client.post(
+                    "subscriptions",
+                    json={
+                        "changeType": "created,updated,deleted",
+                        "notificationUrl": receiver.url(f"/graph/{email}"),
+                        "resource": f"/users/{email}/events",
+                        "expirationDateTime": expires,
+                        "clientState": email,
+                    },
+                )
                 assert created.status_code == 201, created.text
     return tokens
 
@@ -62,16 +78,17 @@ async def test_replaying_a_scenario_notifies_every_touched_calendar() -> None:
             for op in scenario.timeline:
                 clock.set(parse_instant(op["at"]))
                 queued = sandbox.apply(op)
-                assert queued == len(op["calendars"])        # each listed calendar is watched
+                assert queued == len(op["calendars"])  # each listed calendar is watched
                 results = await sandbox.flush()
                 assert len(results) == queued and all(r.ok for r in results)
                 assert {r.delivery.url for r in results} == {
                     receiver.url(f"/{'google' if op['provider'] == 'google' else 'graph'}/{c.lower()}")
-                    for c in op["calendars"]}
+                    for c in op["calendars"]
+                }
             google = sandbox.google_connection()
             for email, token in tokens.items():  # a token-expired, month-later increment still works
                 events = google.build(google.delegated_credentials(email)).events()
-                changed = await asyncio.to_thread(lambda: events.list(calendarId=email, syncToken=token).execute())
+                changed = await asyncio.to_thread(events.list(calendarId=email, syncToken=token).execute)
                 touched = any(email in [c.lower() for c in op["calendars"]] for op in scenario.timeline)
                 assert bool(changed["items"]) == touched
     finally:
@@ -83,8 +100,9 @@ async def test_auto_delivery_needs_no_flush() -> None:
     receiver = Receiver()
     receiver.server.start()
     try:
-        async with SandboxProviders(scenario, clock=FixedClock(scenario.start), auto_deliver=True,
-                                    **LONG_LIVED) as sandbox:
+        async with SandboxProviders(
+            scenario, clock=FixedClock(scenario.start), auto_deliver=True, **LONG_LIVED
+        ) as sandbox:
             await _connect(sandbox, receiver)
             op = next(o for o in scenario.timeline if o["provider"] == "google")
             sandbox.apply(op)

@@ -2,10 +2,11 @@
 makes keeping two tables worth it: the fakes' table (CLDR, via tzlocal) and the
 production Graph adapter's hand-kept one must put every Windows zone at the
 same UTC offsets. Where they disagree one of them is wrong; CLDR decides which."""
+
 from __future__ import annotations
 
 import ast
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,8 +20,12 @@ SANDBOX = Path(zones.__file__).resolve().parent
 
 # The 1st and 15th of every month, 2024–2027, at noon UTC: both sides of every
 # DST rule in force, in both hemispheres.
-INSTANTS = [datetime(year, month, day, 12, tzinfo=timezone.utc)
-            for year in range(2024, 2028) for month in range(1, 13) for day in (1, 15)]
+INSTANTS = [
+    datetime(year, month, day, 12, tzinfo=UTC)
+    for year in range(2024, 2028)
+    for month in range(1, 13)
+    for day in (1, 15)
+]
 
 
 def _offsets(tz: ZoneInfo) -> list[timedelta | None]:
@@ -59,35 +64,45 @@ def test_no_sandbox_module_imports_the_sync_package() -> None:
     assert offenders == {}
 
 
-@pytest.mark.parametrize("line", ["from ..sync import windows_zones", "from service import sync",
-                                  "import service.sync.graph", "from service.sync.windows_zones import zone",
-                                  "def f():\n    from ..sync.windows_zones import to_iana"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from ..sync import windows_zones",
+        "from service import sync",
+        "import service.sync.graph",
+        "from service.sync.windows_zones import zone",
+        "def f():\n    from ..sync.windows_zones import to_iana",
+    ],
+)
 def test_the_import_walk_would_see_it(line: str) -> None:
     assert any(map(_is_sync, _imported_modules(line, "service.sandbox")))
     assert not any(map(_is_sync, _imported_modules(line.replace("sync", "sandbox"), "service.sandbox")))
 
 
-@pytest.mark.parametrize(("name", "iana"), [
-    ("W. Europe Standard Time", "Europe/Berlin"),
-    ("w. europe standard time", "Europe/Berlin"),
-    ("tokyo standard time", "Asia/Tokyo"),
-    ("TOKYO STANDARD TIME", "Asia/Tokyo"),
-    ("Pacific Standard Time", "America/Los_Angeles"),
-    ("AUS Eastern Standard Time", "Australia/Sydney"),
-    ("India Standard Time", "Asia/Kolkata"),
-    ("FLE Standard Time", "Europe/Kyiv"),
-    ("UTC+12", "Etc/GMT-12"),
-    ("UTC-02", "Etc/GMT+2"),
-    ("  Romance Standard Time ", "Europe/Paris"),
-    ("Europe/London", "Europe/London"),  # IANA names pass through
-    ("Asia/Kolkata", "Asia/Kolkata"),
-])
+@pytest.mark.parametrize(
+    ("name", "iana"),
+    [
+        ("W. Europe Standard Time", "Europe/Berlin"),
+        ("w. europe standard time", "Europe/Berlin"),
+        ("tokyo standard time", "Asia/Tokyo"),
+        ("TOKYO STANDARD TIME", "Asia/Tokyo"),
+        ("Pacific Standard Time", "America/Los_Angeles"),
+        ("AUS Eastern Standard Time", "Australia/Sydney"),
+        ("India Standard Time", "Asia/Kolkata"),
+        ("FLE Standard Time", "Europe/Kyiv"),
+        ("UTC+12", "Etc/GMT-12"),
+        ("UTC-02", "Etc/GMT+2"),
+        ("  Romance Standard Time ", "Europe/Paris"),
+        ("Europe/London", "Europe/London"),  # IANA names pass through
+        ("Asia/Kolkata", "Asia/Kolkata"),
+    ],
+)
 def test_windows_and_iana_names_resolve_to_the_right_zone(name: str, iana: str) -> None:
     assert _offsets(zone(name)) == _offsets(ZoneInfo(iana))
 
 
 def test_offsets_are_the_expected_ones() -> None:
-    jan, jul = datetime(2026, 1, 15, 12, tzinfo=timezone.utc), datetime(2026, 7, 15, 12, tzinfo=timezone.utc)
+    jan, jul = datetime(2026, 1, 15, 12, tzinfo=UTC), datetime(2026, 7, 15, 12, tzinfo=UTC)
     berlin, tokyo, india = zone("W. Europe Standard Time"), zone("tokyo standard time"), zone("India Standard Time")
     assert jan.astimezone(berlin).utcoffset() == timedelta(hours=1)
     assert jul.astimezone(berlin).utcoffset() == timedelta(hours=2)
@@ -98,15 +113,38 @@ def test_offsets_are_the_expected_ones() -> None:
     assert jan.astimezone(zone("UTC-02")).utcoffset() == timedelta(hours=-2)
 
 
-@pytest.mark.parametrize("name", ["UTC", "utc", "Etc/UTC", "etc/utc", "Etc/GMT", "GMT", "Z",
-                                  "Coordinated Universal Time", "tzone://Microsoft/Utc", "TZONE://MICROSOFT/UTC"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "UTC",
+        "utc",
+        "Etc/UTC",
+        "etc/utc",
+        "Etc/GMT",
+        "GMT",
+        "Z",
+        "Coordinated Universal Time",
+        "tzone://Microsoft/Utc",
+        "TZONE://MICROSOFT/UTC",
+    ],
+)
 def test_utc_spellings(name: str) -> None:
     assert to_iana(name) == "UTC"
     assert set(_offsets(zone(name))) == {timedelta(0)}
 
 
-@pytest.mark.parametrize("name", ["Mars Standard Time", "tzone://Microsoft/Custom", "Not/A_Zone", "", "   ",
-                                  "../../etc/passwd", "W. Europe Standard"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Mars Standard Time",
+        "tzone://Microsoft/Custom",
+        "Not/A_Zone",
+        "",
+        "   ",
+        "../../etc/passwd",
+        "W. Europe Standard",
+    ],
+)
 def test_unknown_names_raise(name: str) -> None:
     with pytest.raises(UnknownTimeZone):
         to_iana(name)
@@ -123,8 +161,11 @@ def test_sandbox_and_adapter_tables_agree_on_every_adapter_zone() -> None:
         ours, theirs = _offsets(zone(name)), _offsets(adapter.zone(name))
         if ours != theirs:
             first = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
-            disagreements[name] = (f"sandbox {to_iana(name)} {ours[first]}",
-                                   f"adapter {adapter_iana} {theirs[first]}", INSTANTS[first].isoformat())
+            disagreements[name] = (
+                f"sandbox {to_iana(name)} {ours[first]}",
+                f"adapter {adapter_iana} {theirs[first]}",
+                INSTANTS[first].isoformat(),
+            )
     assert disagreements == {}
 
 

@@ -1,4 +1,5 @@
 """Encryption at rest: round trip, key rotation, missing or wrong keys."""
+
 from __future__ import annotations
 
 import pytest

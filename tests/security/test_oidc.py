@@ -1,4 +1,5 @@
 """OIDC bearer tokens through the API, against a real JWKS server on loopback."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,7 +39,7 @@ class JWKSServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server API)
+            def do_GET(self):
                 if self.path.endswith("/jwks.json"):
                     server.fetches += 1
                     if self.path.startswith("/slow/"):
@@ -92,6 +93,7 @@ def make_client(settings, engine, sessions, clock):
     async def make(**oidc):
         app = create_app(settings.model_copy(update={"oidc": OIDCSettings(**oidc)}), engine=engine, clock=clock)
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
     return make
 
 
@@ -103,8 +105,14 @@ async def client(make_client, idp):
 
 def mint(idp: JWKSServer, *, key=None, kid: str | None = KID, drop: tuple[str, ...] = (), **claims) -> str:
     now = int(time.time())
-    payload = {"iss": idp.url, "aud": AUDIENCE, "sub": "u-1", "email": "maya@acme.test",
-               "iat": now, "exp": now + 300} | claims
+    payload = {
+        "iss": idp.url,
+        "aud": AUDIENCE,
+        "sub": "u-1",
+        "email": "maya@acme.test",
+        "iat": now,
+        "exp": now + 300,
+    } | claims
     for name in drop:
         payload.pop(name)
     return jwt.encode(payload, key or idp.key, algorithm="RS256", headers={"kid": kid} if kid else None)
@@ -116,8 +124,7 @@ def _b64(data: bytes) -> str:
 
 def _hs256_with_public_key(idp: JWKSServer) -> str:
     """The algorithm-confusion attack: HMAC keyed with the issuer's public key."""
-    pem = idp.key.public_key().public_bytes(serialization.Encoding.PEM,
-                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = idp.key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     now = int(time.time())
     head = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": KID}).encode())
     body = _b64(json.dumps({"iss": idp.url, "aud": AUDIENCE, "email": "maya@acme.test", "exp": now + 300}).encode())
@@ -149,7 +156,10 @@ INVALID = {
     "missing exp": lambda idp, other: mint(idp, drop=("exp",)),
     "alg none": lambda idp, other: jwt.encode(
         {"iss": idp.url, "aud": AUDIENCE, "email": "maya@acme.test", "exp": int(time.time()) + 300},
-        None, algorithm="none", headers={"kid": KID}),
+        None,
+        algorithm="none",
+        headers={"kid": KID},
+    ),
     "hs256 with the public key": lambda idp, other: _hs256_with_public_key(idp),
     "garbage": lambda idp, other: "not.a.jwt",
 }
@@ -184,8 +194,9 @@ async def test_jwks_url_is_discovered_from_the_issuer(make_client, factory, idp)
 async def test_unreachable_identity_provider_is_503_not_401(make_client, factory, idp, where):
     await factory.person(email="maya@acme.test")
     dead = _closed_port_url()
-    oidc = ({"issuer": idp.url, "jwks_url": dead + "/jwks.json"} if where == "jwks"
-            else {"issuer": dead})  # the app still starts: discovery is lazy
+    oidc = (
+        {"issuer": idp.url, "jwks_url": dead + "/jwks.json"} if where == "jwks" else {"issuer": dead}
+    )  # the app still starts: discovery is lazy
     async with await make_client(audience=AUDIENCE, **oidc) as c:
         r = await c.get("/v1/me", headers=_bearer(mint(idp, iss=oidc["issuer"])))
     assert r.status_code == 503 and r.headers["content-type"].startswith(PROBLEM)

@@ -1,4 +1,5 @@
 """`oneonone token …` and `oneonone people import` against a fresh migrated SQLite file."""
+
 from __future__ import annotations
 
 import asyncio
@@ -32,6 +33,7 @@ class CliDb:
 
     def me(self, token: str) -> httpx.Response:
         """`GET /v1/me` with `token`, on an app serving this database."""
+
         async def run() -> httpx.Response:
             engine = create_engine(self.url)
             app = create_app(Settings(database_url=self.url, auth_cache_seconds=0, _env_file=None), engine=engine)
@@ -104,8 +106,10 @@ def test_people_import_creates_people_and_pairs(cli_db, tmp_path, capsys):
     text = "\ufeff" + PEOPLE_CSV.replace("email,name", "Email,Name").replace("\n", "\r\n")
     assert main(["people", "import", _csv(tmp_path, text)]) == 0
     assert "2 created, 0 updated" in capsys.readouterr().err
-    people = {email: (pid, manager_id, role) for pid, email, manager_id, role in
-              cli_db.rows("SELECT id, email, manager_id, role FROM people")}
+    people = {
+        email: (pid, manager_id, role)
+        for pid, email, manager_id, role in cli_db.rows("SELECT id, email, manager_id, role FROM people")
+    }
     maya, li = people["maya@acme.test"], people["li@acme.test"]
     assert maya[2] == "admin" and li[1] == maya[0] and li[2] == "member"
     assert cli_db.rows("SELECT manager_id, report_id, active FROM pairs") == [(maya[0], li[0], 1)]
@@ -116,13 +120,15 @@ def test_people_import_creates_people_and_pairs(cli_db, tmp_path, capsys):
 
 
 def test_people_import_bad_csv_prints_offending_lines_and_stores_nothing(cli_db, tmp_path, capsys):
-    text = ("email,name,timezone,manager,role\n"
-            "ok@acme.test,Ok,UTC,,\n"               # line 2: fine
-            "a@acme.test,A,UTC,b@acme.test,\n"      # line 3: cycle a -> b -> a
-            "b@acme.test,B,UTC,a@acme.test,\n"      # line 4: cycle
-            "\n"                                    # blank line: skipped, still counted
-            "c@acme.test,C,UTC,ghost@acme.test,\n"  # line 6: unknown manager
-            "d@acme.test,D,Mars/Olympus,,\n")       # line 7: unknown time zone
+    text = (
+        "email,name,timezone,manager,role\n"
+        "ok@acme.test,Ok,UTC,,\n"  # line 2: fine
+        "a@acme.test,A,UTC,b@acme.test,\n"  # line 3: cycle a -> b -> a
+        "b@acme.test,B,UTC,a@acme.test,\n"  # line 4: cycle
+        "\n"  # blank line: skipped, still counted
+        "c@acme.test,C,UTC,ghost@acme.test,\n"  # line 6: unknown manager
+        "d@acme.test,D,Mars/Olympus,,\n"
+    )  # line 7: unknown time zone
     assert main(["people", "import", _csv(tmp_path, text)]) == 2
     err = capsys.readouterr().err
     assert "nothing was imported" in err
@@ -136,20 +142,20 @@ def test_people_import_bad_csv_prints_offending_lines_and_stores_nothing(cli_db,
 
 
 def test_people_import_rejects_malformed_rows_before_touching_the_database(cli_db, tmp_path, capsys):
-    text = ("email,name,timezone,manager,role\n"
-            "not-an-email,X,UTC,,\n"
-            "e@acme.test,E,UTC,,overlord\n"
-            "f@acme.test,F,UTC,,\n")
+    text = "email,name,timezone,manager,role\nnot-an-email,X,UTC,,\ne@acme.test,E,UTC,,overlord\nf@acme.test,F,UTC,,\n"
     assert main(["people", "import", _csv(tmp_path, text)]) == 2
     err = capsys.readouterr().err
     assert "line 2: email:" in err and "line 3: role:" in err and "line 4" not in err
     assert cli_db.rows("SELECT count(*) FROM people") == [(0,)]
 
 
-@pytest.mark.parametrize("text, message", [
-    ("name,timezone\nMaya,UTC\n", "no 'email' column"),
-    ("email,name\n", "no people to import"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name,timezone\nMaya,UTC\n", "no 'email' column"),
+        ("email,name\n", "no people to import"),
+    ],
+)
 def test_people_import_rejects_unusable_files(cli_db, tmp_path, capsys, text, message):
     assert main(["people", "import", _csv(tmp_path, text)]) == 2
     assert message in capsys.readouterr().err

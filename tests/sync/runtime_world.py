@@ -3,6 +3,7 @@ fakes: fake Google and Graph on loopback, and our API served over HTTP on loopba
 too, so consent redirects, Graph's validation handshake and push notifications
 really reach it. Settings come from `sandbox.google_connection()` /
 `sandbox.microsoft_connection()`, as in the replay harness."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -15,24 +16,36 @@ import httpx
 from fastapi import FastAPI
 
 from service.clock import FixedClock
+from service.runtime import StoppableWorker, build_app, build_worker
 from service.sandbox.oauth import LoopbackHttpClient
 from service.sandbox.providers import SandboxProviders
 from service.sandbox.serve import LoopbackServer
 from service.security.crypto import generate_key
 from service.settings import GoogleSettings, MicrosoftSettings, Settings
-from service.runtime import StoppableWorker, build_app, build_worker
 
 
 def sandbox_settings(sandbox: SandboxProviders, database_url: str, **changes: Any) -> Settings:
     google, microsoft = sandbox.google_connection(), sandbox.microsoft_connection()
     values: dict[str, Any] = dict(
-        _env_file=None, database_url=database_url, secret_key=generate_key(), auth_cache_seconds=0,
-        google=GoogleSettings(client_id=google.client_id, client_secret=google.client_secret,
-                              api_endpoint=google.api_endpoint, token_uri=google.token_uri,
-                              auth_uri=f"{sandbox.google_url}/o/oauth2/v2/auth"),
-        microsoft=MicrosoftSettings(tenant_id=microsoft.tenant_id, client_id=microsoft.client_id,
-                                    client_secret=microsoft.client_secret, authority_host=microsoft.authority_host,
-                                    graph_endpoint=microsoft.graph_endpoint))
+        _env_file=None,
+        database_url=database_url,
+        secret_key=generate_key(),
+        auth_cache_seconds=0,
+        google=GoogleSettings(
+            client_id=google.client_id,
+            client_secret=google.client_secret,
+            api_endpoint=google.api_endpoint,
+            token_uri=google.token_uri,
+            auth_uri=f"{sandbox.google_url}/o/oauth2/v2/auth",
+        ),
+        microsoft=MicrosoftSettings(
+            tenant_id=microsoft.tenant_id,
+            client_id=microsoft.client_id,
+            client_secret=microsoft.client_secret,
+            authority_host=microsoft.authority_host,
+            graph_endpoint=microsoft.graph_endpoint,
+        ),
+    )
     values.update(changes)
     return Settings(**values)
 
@@ -53,7 +66,7 @@ class World:
     clock: FixedClock
     app: FastAPI
     base_url: str
-    login: LoopbackHttpClient   # MSAL's http client: https://login.fake.test → the fake
+    login: LoopbackHttpClient  # MSAL's http client: https://login.fake.test → the fake
 
     def worker(self, sessions, **kwargs: Any) -> StoppableWorker:
         return build_worker(self.settings, sessions, self.clock, msal_http_client=self.login, **kwargs)
@@ -71,23 +84,47 @@ class World:
         booked = start - timedelta(days=7)
         if provider == "google":
             stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-            event = {"id": event_id, "status": "confirmed", "summary": "1:1", "iCalUID": f"{event_id}@google.com",
-                     "start": {"dateTime": stamp(start), "timeZone": "UTC"},
-                     "end": {"dateTime": stamp(end), "timeZone": "UTC"},
-                     "organizer": {"email": manager}, "creator": {"email": manager},
-                     "attendees": [{"email": manager, "organizer": True, "responseStatus": "accepted"},
-                                   {"email": report, "responseStatus": "accepted"}], "eventType": "default"}
+            event = {
+                "id": event_id,
+                "status": "confirmed",
+                "summary": "1:1",
+                "iCalUID": f"{event_id}@google.com",
+                "start": {"dateTime": stamp(start), "timeZone": "UTC"},
+                "end": {"dateTime": stamp(end), "timeZone": "UTC"},
+                "organizer": {"email": manager},
+                "creator": {"email": manager},
+                "attendees": [
+                    {"email": manager, "organizer": True, "responseStatus": "accepted"},
+                    {"email": report, "responseStatus": "accepted"},
+                ],
+                "eventType": "default",
+            }
             self.sandbox.google.store.create([manager, report], event, at=booked)
             return
         stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.0000000")  # noqa: E731
-        event = {"id": event_id, "iCalUId": f"uid-{event_id}", "uid": f"uid-{event_id}", "subject": "1:1",
-                 "type": "singleInstance", "start": {"dateTime": stamp(start), "timeZone": "UTC"},
-                 "end": {"dateTime": stamp(end), "timeZone": "UTC"}, "originalStartTimeZone": "UTC",
-                 "originalEndTimeZone": "UTC", "recurrence": None,
-                 "organizer": {"emailAddress": {"name": manager, "address": manager}},
-                 "attendees": [{"type": "required", "status": {"response": "accepted", "time": "0001-01-01T00:00:00Z"},
-                                "emailAddress": {"name": report, "address": report}}],
-                 "showAs": "busy", "isAllDay": False, "isCancelled": False}
+        event = {
+            "id": event_id,
+            "iCalUId": f"uid-{event_id}",
+            "uid": f"uid-{event_id}",
+            "subject": "1:1",
+            "type": "singleInstance",
+            "start": {"dateTime": stamp(start), "timeZone": "UTC"},
+            "end": {"dateTime": stamp(end), "timeZone": "UTC"},
+            "originalStartTimeZone": "UTC",
+            "originalEndTimeZone": "UTC",
+            "recurrence": None,
+            "organizer": {"emailAddress": {"name": manager, "address": manager}},
+            "attendees": [
+                {
+                    "type": "required",
+                    "status": {"response": "accepted", "time": "0001-01-01T00:00:00Z"},
+                    "emailAddress": {"name": report, "address": report},
+                }
+            ],
+            "showAs": "busy",
+            "isAllDay": False,
+            "isCancelled": False,
+        }
         for mailbox in (manager, report):  # Graph: one copy per mailbox, each with its own id
             copy = {**event, "id": event_id if mailbox == manager else f"{event_id}-{report}"}
             self.sandbox.graph.store.create([mailbox], copy, at=booked)

@@ -2,6 +2,7 @@
 runs out: the marking transaction rings the process's doorbell after it commits
 (SQLite, where the worker runs inside `serve`) and sends NOTIFY, delivered on
 commit only, to worker processes LISTENing (PostgreSQL)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,7 @@ from tests.sync.runtime_world import running_world
 from tests.sync.sync_factories import calendar
 from tests.sync.test_runtime import _org_secrets
 
-IDLE = 60.0          # far longer than any wait below: only a ring can wake the worker
+IDLE = 60.0  # far longer than any wait below: only a ring can wake the worker
 
 
 async def _rings_within(bell: Doorbell, seconds: float) -> bool:
@@ -39,14 +40,14 @@ async def _mark(sessions, calendar_id: int, *, commit: bool) -> None:
 
 async def test_a_dirty_mark_rings_on_commit_only(factory, sessions, db_url):
     cal = await calendar(factory, await factory.person(email="bell@acme.test"))
-    heard = Doorbell()                      # what a worker process hears over LISTEN
+    heard = Doorbell()  # what a worker process hears over LISTEN
     stop = asyncio.Event()
     dsn = listen_dsn(sessions.kw["bind"])
     listener = asyncio.create_task(listen(dsn, stop, heard)) if dsn else None
     try:
         if listener is not None:
             assert await _rings_within(heard, 5), "LISTEN rings once connected (it may have missed something)"
-        await BELL.wait(asyncio.Event(), 0)   # a ring an earlier test left in this process is not this one's
+        await BELL.wait(asyncio.Event(), 0)  # a ring an earlier test left in this process is not this one's
         waiting = asyncio.create_task(_rings_within(BELL, 1.0))
         other = asyncio.create_task(_rings_within(heard, 1.0)) if listener else None
         await asyncio.sleep(0.05)
@@ -69,33 +70,52 @@ async def test_a_dirty_mark_rings_on_commit_only(factory, sessions, db_url):
 
 
 async def test_a_notification_wakes_an_idle_worker_at_once(db_url, sessions, clock, factory):
-    async with running_world(db_url, clock) as world:   # the webhooks on their own thread and engine
+    async with running_world(db_url, clock) as world:  # the webhooks on their own thread and engine
         person = await factory.person(email=world.add("idle@acme.test", "google"))
         async with sessions() as s:
-            await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
-                              secret=_org_secrets(world)["google"][0], now=T0)
+            await connect_org(
+                s,
+                Vault(world.settings.secret_key.get_secret_value()),
+                provider="google",
+                secret=_org_secrets(world)["google"][0],
+                now=T0,
+            )
             await s.commit()
         worker = world.worker(sessions)
         running = asyncio.create_task(run_worker(worker, idle_seconds=IDLE))
         loop = asyncio.get_running_loop()
         try:
+
             async def count(model, *where) -> int:
                 async with sessions() as s:
                     return await s.scalar(select(func.count()).select_from(model).where(*where))
 
             deadline = loop.time() + 10
-            while not await count(Calendar, Calendar.last_synced_at.is_not(None)):   # the first round
+            while not await count(Calendar, Calendar.last_synced_at.is_not(None)):  # the first round
                 assert loop.time() < deadline and not running.done()
                 await asyncio.sleep(0.02)
-            await asyncio.sleep(0.3)                                                  # now idle
+            await asyncio.sleep(0.3)  # now idle
             start = T0 + timedelta(days=1)
-            world.sandbox.apply({
-                "at": "2026-03-02T09:00:00Z", "op": "create", "provider": "google", "calendars": [person.email],
-                "event": {"id": "wake1", "status": "confirmed", "summary": "planning",
-                          "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "timeZone": "UTC"},
-                          "end": {"dateTime": (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                  "timeZone": "UTC"},
-                          "organizer": {"email": person.email}, "creator": {"email": person.email}}})
+            world.sandbox.apply(
+                {
+                    "at": "2026-03-02T09:00:00Z",
+                    "op": "create",
+                    "provider": "google",
+                    "calendars": [person.email],
+                    "event": {
+                        "id": "wake1",
+                        "status": "confirmed",
+                        "summary": "planning",
+                        "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "timeZone": "UTC"},
+                        "end": {
+                            "dateTime": (start + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "timeZone": "UTC",
+                        },
+                        "organizer": {"email": person.email},
+                        "creator": {"email": person.email},
+                    },
+                }
+            )
             delivered = await world.sandbox.flush()
             assert delivered and {r.status for r in delivered} == {200}
             notified = loop.time()

@@ -3,9 +3,10 @@ re-read of the moving calendarView window): the re-read does not list the series
 or its instances at all, so the worker must ask Graph about the series itself and
 record the deletion as a deletion, exactly as an incremental sync would (the
 master removed, no occurrence cancelled one by one)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -23,21 +24,36 @@ IDS = {BOSS: "AAMkAGboss0D0master0AAA=", REPORT: "AAMkAGdev0D0master0AAA="}
 
 
 def _scenario(deleted: datetime) -> dict:
-    people = [{"email": BOSS, "manager": None, "timezone": "Europe/Berlin", "provider": "microsoft"},
-              {"email": REPORT, "manager": BOSS, "timezone": "Europe/Berlin", "provider": "microsoft"}]
-    series = {email: graph_event(event_id, "Boss / Dev 1:1", "2026-01-06T10:00:00", "2026-01-06T10:30:00",
-                                 BOSS, [REPORT], uid=UID, recurrence=graph_weekly("tuesday", "2026-01-06"))
-              for email, event_id in IDS.items()}
+    people = [
+        {"email": BOSS, "manager": None, "timezone": "Europe/Berlin", "provider": "microsoft"},
+        {"email": REPORT, "manager": BOSS, "timezone": "Europe/Berlin", "provider": "microsoft"},
+    ]
+    series = {
+        email: graph_event(
+            event_id,
+            "Boss / Dev 1:1",
+            "2026-01-06T10:00:00",
+            "2026-01-06T10:30:00",
+            BOSS,
+            [REPORT],
+            uid=UID,
+            recurrence=graph_weekly("tuesday", "2026-01-06"),
+        )
+        for email, event_id in IDS.items()
+    }
     deleted_at, now = (moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (deleted, deleted + timedelta(days=9)))
-    return {"format": "oneonone-scenario/1", "start": "2026-01-05T00:00:00Z", "now": now,
-            "org": {"people": people},
-            "timeline": [_op("2026-01-05T00:00:00Z", "create", "microsoft", [email], event=series[email])
-                         for email in IDS]
-            + [_op(deleted_at, "delete", "microsoft", [email], event_id=IDS[email]) for email in IDS]}
+    return {
+        "format": "oneonone-scenario/1",
+        "start": "2026-01-05T00:00:00Z",
+        "now": now,
+        "org": {"people": people},
+        "timeline": [_op("2026-01-05T00:00:00Z", "create", "microsoft", [email], event=series[email]) for email in IDS]
+        + [_op(deleted_at, "delete", "microsoft", [email], event_id=IDS[email]) for email in IDS],
+    }
 
 
 async def test_a_series_deleted_before_a_rebaseline_is_recorded_as_deleted(backend):
-    start = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 5, tzinfo=UTC)
     async with Harness(_scenario(start), database_url=database_url(backend)) as probe:
         rebaseline = timedelta(days=probe.settings.sync.rebaseline_days)
     deleted = start + rebaseline + timedelta(days=2)
@@ -57,12 +73,19 @@ async def test_a_series_deleted_before_a_rebaseline_is_recorded_as_deleted(backe
         async with harness.sessions() as session:
             windows = set((await session.scalars(select(Calendar.window_start))).all())
             masters = (await session.scalars(select(CalendarEvent).where(CalendarEvent.kind == "series"))).all()
-            live_instances = (await session.scalars(select(CalendarEvent).where(
-                CalendarEvent.kind == "instance", CalendarEvent.removed_at.is_(None),
-                CalendarEvent.start >= deleted))).all()
+            live_instances = (
+                await session.scalars(
+                    select(CalendarEvent).where(
+                        CalendarEvent.kind == "instance",
+                        CalendarEvent.removed_at.is_(None),
+                        CalendarEvent.start >= deleted,
+                    )
+                )
+            ).all()
         # The deletion's sync was a new baseline on both mailboxes…
         assert {w.replace(tzinfo=None) for w in windows} == {
-            (deleted - timedelta(days=harness.settings.sync.lookback_days)).replace(tzinfo=None)}
+            (deleted - timedelta(days=harness.settings.sync.lookback_days)).replace(tzinfo=None)
+        }
         # …and still saw the series go as a whole.
         assert sorted(m.event_id for m in masters) == sorted(IDS.values())
         assert {m.removed_at.replace(tzinfo=None) for m in masters} == {deleted.replace(tzinfo=None)}
@@ -70,6 +93,6 @@ async def test_a_series_deleted_before_a_rebaseline_is_recorded_as_deleted(backe
         detection = await harness.finish()
         async with harness.sessions() as session:
             kinds = set((await session.scalars(select(Finding.type))).all())
-    assert "cancelled_without_reschedule" not in kinds   # a deleted series is not a cancelled 1:1
+    assert "cancelled_without_reschedule" not in kinds  # a deleted series is not a cancelled 1:1
     after = [m for m in detection.meetings if m.original_start >= deleted]
     assert after and {(m.status, m.cancelled_at) for m in after} == {("cancelled", deleted)}

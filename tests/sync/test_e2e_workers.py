@@ -25,6 +25,7 @@ fakes served by this process:
 Then rows, revision history and the replay document must equal the fault-free
 run's, each calendar must have been synced exactly once (by the JSON `synced`
 logs, which carry the lease owner), and no lease may have been lost."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,20 +43,34 @@ from service.domain.detection import to_replay_json
 from service.replay.harness import Harness
 from tests.conftest import BACKENDS, ROOT
 from tests.sync.e2e_helpers import (
-    CLEAN, MAYA, OLA, RecordingSleep, State, adapters, all_ops_scenario, assert_same_state, at, database_url, health,
+    CLEAN,
+    MAYA,
+    OLA,
+    RecordingSleep,
+    State,
+    adapters,
+    all_ops_scenario,
+    assert_same_state,
+    at,
+    database_url,
+    health,
     stored_rows,
 )
 
-pytestmark = [pytest.mark.postgres,
-              pytest.mark.skipif("postgres" not in BACKENDS,
-                                 reason="cross-process leases need PostgreSQL (FOR UPDATE SKIP LOCKED); "
-                                        "SQLite runs its single worker inside the server")]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        "postgres" not in BACKENDS,
+        reason="cross-process leases need PostgreSQL (FOR UPDATE SKIP LOCKED); "
+        "SQLite runs its single worker inside the server",
+    ),
+]
 
 SCENARIO = all_ops_scenario()
-T = at("2026-04-15T10:00:00Z")          # after the last entry, before `now` (2026-04-20T10:00Z)
-HOLD_SECONDS = 30.0                     # how long the fake holds the request the victim is killed in
-RENEWAL_SECONDS = 2.5                   # how long it takes the lapsed subscription's renewal
-WAIT_SECONDS = 60.0                     # real-time patience for the worker processes
+T = at("2026-04-15T10:00:00Z")  # after the last entry, before `now` (2026-04-20T10:00Z)
+HOLD_SECONDS = 30.0  # how long the fake holds the request the victim is killed in
+RENEWAL_SECONDS = 2.5  # how long it takes the lapsed subscription's renewal
+WAIT_SECONDS = 60.0  # real-time patience for the worker processes
 
 
 async def _story(harness: Harness, *, leave_channel: str | None = None) -> None:
@@ -112,14 +127,19 @@ class Workers:
         self.set_clock(harness.clock.now())
 
     def set_clock(self, moment) -> None:
-        self.h.clock.set(moment)            # the fakes' clock too
+        self.h.clock.set(moment)  # the fakes' clock too
         self.clock_file.write_text(moment.isoformat())
 
     async def start(self, owner: str) -> asyncio.subprocess.Process:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.sync.worker_process", cwd=str(ROOT),
+            sys.executable,
+            "-m",
+            "tests.sync.worker_process",
+            cwd=str(ROOT),
             env={**self.env, "ONEONONE_E2E_OWNER": owner},
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
         self.started.append(process)
         return process
 
@@ -177,7 +197,7 @@ async def test_worker_processes_with_one_killed_mid_sync_end_in_the_fault_free_s
                 await asyncio.sleep(0.05)
             victim = (await _calendars(harness))[maya.id].lease_owner
             assert victim in running, victim
-            running[victim].kill()                                  # SIGKILL, mid-request
+            running[victim].kill()  # SIGKILL, mid-request
             survivor = next(o for o in running if o != victim)
             await workers.finished(victim, running[victim], killed=True)
             await workers.finished(survivor, running[survivor])
@@ -205,5 +225,5 @@ async def test_worker_processes_with_one_killed_mid_sync_end_in_the_fault_free_s
     assert not workers.events("lease_lost") and not workers.events("sync_failed")
     ola = next(c.id for c in calendars.values() if c.external_id == OLA)
     assert [e["calendar_id"] for e in workers.events("channel_opened")] == [ola], "one renewal, by one worker"
-    assert want.health == {email: CLEAN for email in want.health}
+    assert want.health == dict.fromkeys(want.health, CLEAN)
     assert_same_state(got, want)

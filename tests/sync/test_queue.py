@@ -1,4 +1,5 @@
 """The calendars work queue: leases make claims exclusive and crash-safe."""
+
 from __future__ import annotations
 
 import asyncio
@@ -52,7 +53,8 @@ async def test_mark_dirty_bumps_the_generation(factory, sessions, clock):
         await queue.mark_dirty(s, [cal.id], clock.now())
         await s.commit()
     async with sessions() as s:
-        claims = await queue.claim(s, owner="w", now=clock.now(), lease_until=clock.now() + timedelta(minutes=2),
-                                   limit=10)
+        claims = await queue.claim(
+            s, owner="w", now=clock.now(), lease_until=clock.now() + timedelta(minutes=2), limit=10
+        )
         await s.commit()
     assert claims == [queue.Claim(cal.id, cal.dirty_generation + 2)]

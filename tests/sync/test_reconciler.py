@@ -1,5 +1,6 @@
 """The reconciler: bulk baselines, increments, and idempotence (re-applying a
 ChangeSet, as a worker does after a crash between fetch and commit, changes nothing)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -21,20 +22,41 @@ def _snap(i: int, now: datetime, **changes) -> EventSnapshot:
     """Event `i` of a mix: singles (some all-day, some cancelled), series, a moved
     instance and a cancelled-instance stub."""
     start = now - timedelta(days=i % 90, hours=i % 7)
-    base = dict(calendar=OWNER, event_id=f"ev{i:04d}", kind=Kind.single, status=Status.confirmed,
-                updated=now - timedelta(days=100) + timedelta(minutes=i), provider="google",
-                ical_uid=f"ev{i:04d}@google.com", start=start, end=start + timedelta(minutes=30),
-                timezone="Europe/Berlin", organizer=OWNER, title=f"Meeting {i}",
-                attendees=(Attendee(OWNER, Response.accepted, organizer=True),
-                           Attendee(f"p{i % 7}@acme.test", Response.needs_action),
-                           Attendee("room@resource.test", Response.accepted, resource=True)))
+    base = dict(
+        calendar=OWNER,
+        event_id=f"ev{i:04d}",
+        kind=Kind.single,
+        status=Status.confirmed,
+        updated=now - timedelta(days=100) + timedelta(minutes=i),
+        provider="google",
+        ical_uid=f"ev{i:04d}@google.com",
+        start=start,
+        end=start + timedelta(minutes=30),
+        timezone="Europe/Berlin",
+        organizer=OWNER,
+        title=f"Meeting {i}",
+        attendees=(
+            Attendee(OWNER, Response.accepted, organizer=True),
+            Attendee(f"p{i % 7}@acme.test", Response.needs_action),
+            Attendee("room@resource.test", Response.accepted, resource=True),
+        ),
+    )
     if i % 10 == 1:
         base.update(kind=Kind.series, recurrence=("RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=10",))
     elif i % 10 == 2:
         base.update(kind=Kind.instance, series_id="ev0001", original_start=start - timedelta(hours=1))
     elif i % 10 == 3:  # a cancelled occurrence: a stub without times
-        base.update(kind=Kind.instance, series_id="ev0001", status=Status.cancelled, original_start=start,
-                    start=None, end=None, attendees=(), organizer=None, title="")
+        base.update(
+            kind=Kind.instance,
+            series_id="ev0001",
+            status=Status.cancelled,
+            original_start=start,
+            start=None,
+            end=None,
+            attendees=(),
+            organizer=None,
+            title="",
+        )
     elif i % 10 == 4:
         day = datetime(start.year, start.month, start.day, tzinfo=start.tzinfo)
         base.update(all_day=True, start=day, end=day + timedelta(days=1), busy=False)
@@ -58,11 +80,16 @@ async def _apply(sessions, calendar_id: int, changes: ChangeSet, at: datetime, g
 async def _state(sessions, calendar_id: int) -> tuple[dict, list]:
     async with sessions() as s:
         rows = (await s.scalars(select(CalendarEvent).where(CalendarEvent.calendar_id == calendar_id))).all()
-        revisions = (await s.scalars(select(EventRevision).where(EventRevision.calendar_id == calendar_id)
-                                     .order_by(EventRevision.id))).all()
+        revisions = (
+            await s.scalars(
+                select(EventRevision).where(EventRevision.calendar_id == calendar_id).order_by(EventRevision.id)
+            )
+        ).all()
     columns = [c.key for c in CalendarEvent.__table__.columns if c.key != "id"]
-    return ({r.event_id: {k: getattr(r, k) for k in columns} for r in rows},
-            [(r.event_id, r.changed_at, r.observed_at, r.snapshot) for r in revisions])
+    return (
+        {r.event_id: {k: getattr(r, k) for k in columns} for r in rows},
+        [(r.event_id, r.changed_at, r.observed_at, r.snapshot) for r in revisions],
+    )
 
 
 async def test_a_baseline_into_an_empty_calendar_stores_every_event_once(factory, sessions, clock):
@@ -102,8 +129,9 @@ async def test_reapplying_the_same_changeset_changes_nothing(factory, sessions, 
     # An increment: one event edited, one added, one removed, the rest unchanged.
     later = now + timedelta(hours=1)
     edited = _snap(10, now, title="Renamed", updated=later)
-    increment = ChangeSet(upserts=[_snap(20, now), edited, _snap(900, now, updated=later)],
-                          removed=["ev0030"], cursor="c2")
+    increment = ChangeSet(
+        upserts=[_snap(20, now), edited, _snap(900, now, updated=later)], removed=["ev0030"], cursor="c2"
+    )
     applied = await _apply(sessions, cal.id, increment, later)
     assert (applied.changed, applied.removed) == (2, 1)
     assert applied.event_ids == {"ev0010", "ev0900", "ev0030"}
@@ -147,19 +175,27 @@ async def test_an_event_listed_twice_keeps_the_later_copy(factory, sessions, clo
     now = clock.now()
     cal = await calendar(factory, await factory.person(email=OWNER))
     first, second = _snap(1000, now), _snap(1000, now, title="Later", updated=now + timedelta(minutes=1))
-    applied = await _apply(sessions, cal.id, ChangeSet(upserts=[first, _snap(1001, now), first, second],
-                                                       cursor="c1"), now)
+    applied = await _apply(
+        sessions, cal.id, ChangeSet(upserts=[first, _snap(1001, now), first, second], cursor="c1"), now
+    )
     assert applied.changed == 3  # first, ev1001, second; the repeated first is no change
     rows, revisions = await _state(sessions, cal.id)
     assert rows["ev1000"]["title"] == "Later" and len(rows) == 2
     assert [(r[0], r[3]["title"]) for r in revisions] == [
-        ("ev1000", "Meeting 1000"), ("ev1001", "Meeting 1001"), ("ev1000", "Later")]
+        ("ev1000", "Meeting 1000"),
+        ("ev1001", "Meeting 1001"),
+        ("ev1000", "Later"),
+    ]
 
     # A stored event listed twice: compared against the first copy's values, not the stored row.
     later = now + timedelta(hours=1)
     renamed = _snap(1000, now, title="Renamed", updated=later)
-    moved = dataclasses.replace(renamed, start=renamed.start + timedelta(hours=1),
-                                end=renamed.end + timedelta(hours=1), updated=later + timedelta(minutes=1))
+    moved = dataclasses.replace(
+        renamed,
+        start=renamed.start + timedelta(hours=1),
+        end=renamed.end + timedelta(hours=1),
+        updated=later + timedelta(minutes=1),
+    )
     applied = await _apply(sessions, cal.id, ChangeSet(upserts=[renamed, renamed, moved], cursor="c2"), later)
     assert (applied.changed, applied.event_ids) == (2, {"ev1000"})
     rows, revisions = await _state(sessions, cal.id)

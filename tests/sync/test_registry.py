@@ -1,4 +1,5 @@
 """service.sync.registry: adapters and connect flows picked from settings."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,14 +14,16 @@ def test_only_configured_providers_are_built(clock):
     google = Settings(_env_file=None, google=GoogleSettings(service_account_file="/keys/sa.json"))
     assert set(ProviderSet(google, clock)) == {"google"}
     both = Settings(_env_file=None, google=GoogleSettings(client_id="g"), microsoft=MicrosoftSettings(client_id="m"))
-    assert {name: p.name for name, p in ProviderSet(both, clock).items()} == {"google": "google",
-                                                                             "microsoft": "microsoft"}
+    assert {name: p.name for name, p in ProviderSet(both, clock).items()} == {
+        "google": "google",
+        "microsoft": "microsoft",
+    }
 
 
 async def test_an_org_grant_gets_its_adapter_on_demand(clock):
     providers = ProviderSet(Settings(_env_file=None, google=GoogleSettings(client_id="g")), clock)
     assert list(providers) == ["google"]
-    assert providers.get("microsoft").name == "microsoft"   # a calendar of it came up: built now
+    assert providers.get("microsoft").name == "microsoft"  # a calendar of it came up: built now
     assert list(providers) == ["google", "microsoft"] and providers.get("yahoo") is None
     await close_providers(providers)
 

@@ -1,6 +1,7 @@
 """service.runtime: the production wiring (the worker with its adapters, vault,
 channels, detector and refresh-token store, the graceful loop, the app with its
 in-process worker), exercised against the sandbox fakes on both databases."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,11 +16,11 @@ from service.db.models import Calendar, CalendarConnection, CalendarEvent, Meeti
 from service.domain.connections import connect_org, connect_user
 from service.runtime import build_app, build_worker, close_worker, run_worker
 from service.security.crypto import SecretKeyMissing, Vault
-from service.settings import GoogleSettings, MicrosoftSettings, Settings
+from service.settings import Settings
 from service.sync import queue
 from service.sync.grants import store_rotated_refresh_tokens
-from service.sync.providers.microsoft.auth import GraphConnect
 from service.sync.port import CalendarRef
+from service.sync.providers.microsoft.auth import GraphConnect
 from tests.conftest import T0
 from tests.sync.runtime_world import World, running_world
 
@@ -35,9 +36,19 @@ async def world(db_url, sessions, clock):
 def _org_secrets(world: World) -> dict[str, tuple[str, str | None]]:
     """What `oneonone calendars connect-all` stores for each provider, and its tenant."""
     google, microsoft = world.sandbox.google_connection(), world.sandbox.microsoft_connection()
-    return {"google": (json.dumps(dict(google.service_account_info)), None),
-            "microsoft": (json.dumps({"tenant_id": microsoft.tenant_id, "client_id": microsoft.client_id,
-                                      "client_secret": microsoft.client_secret}), microsoft.tenant_id)}
+    return {
+        "google": (json.dumps(dict(google.service_account_info)), None),
+        "microsoft": (
+            json.dumps(
+                {
+                    "tenant_id": microsoft.tenant_id,
+                    "client_id": microsoft.client_id,
+                    "client_secret": microsoft.client_secret,
+                }
+            ),
+            microsoft.tenant_id,
+        ),
+    }
 
 
 async def _count(sessions, model, *where) -> int:
@@ -63,22 +74,23 @@ async def test_connect_all_for_both_providers_then_a_drain_syncs_everyone(world,
     vault = Vault(world.settings.secret_key.get_secret_value())
     async with sessions() as s:
         for provider, (secret, tenant) in _org_secrets(world).items():
-            result = await connect_org(s, vault, provider=provider, secret=secret, tenant=tenant, now=T0,
-                                       emails=people[provider])
+            result = await connect_org(
+                s, vault, provider=provider, secret=secret, tenant=tenant, now=T0, emails=people[provider]
+            )
             assert (result.matched, result.created, result.already) == (2, 2, 0)
         await s.commit()
 
     worker = world.worker(sessions)
     try:
         assert await worker.drain() == 4
-        assert await worker.drain() == 0   # nothing left due
+        assert await worker.drain() == 0  # nothing left due
     finally:
         await close_worker(worker)
     async with sessions() as s:
         calendars = (await s.scalars(select(Calendar).order_by(Calendar.id))).all()
         assert all(c.last_synced_at == T0 and c.cursor and c.status == "active" for c in calendars)
         assert await s.scalar(select(func.count()).select_from(CalendarEvent)) == 4
-        assert await s.scalar(select(func.count()).select_from(Meeting)) == 2   # one per pair: detector ran
+        assert await s.scalar(select(func.count()).select_from(Meeting)) == 2  # one per pair: detector ran
     # Every calendar got its push channel: Google watch channels, Graph subscriptions
     # (whose validation handshake reached our webhooks over loopback).
     assert {c.calendar for c in world.sandbox.google.channels.channels()} == set(people["google"])
@@ -91,8 +103,15 @@ async def test_connect_all_again_reuses_the_grant_and_skips_the_connected(world,
     await factory.person(email="x@other.test")
     vault = Vault(world.settings.secret_key.get_secret_value())
     async with sessions() as s:
-        first = await connect_org(s, vault, provider="google", secret="{}", now=T0, domain="acme.test",
-                                  emails=["p0@acme.test", "P1@acme.test", "ghost@acme.test"])
+        first = await connect_org(
+            s,
+            vault,
+            provider="google",
+            secret="{}",
+            now=T0,
+            domain="acme.test",
+            emails=["p0@acme.test", "P1@acme.test", "ghost@acme.test"],
+        )
         again = await connect_org(s, vault, provider="google", secret='{"v": 2}', now=T0, domain="ACME.test")
         await s.commit()
     assert (first.matched, first.created, first.unknown) == (2, 2, ["ghost@acme.test"])
@@ -109,12 +128,21 @@ async def test_rotated_refresh_tokens_are_stored_unless_the_grant_changed(world,
     person = await factory.person(email=world.add("ada@acme.test", "microsoft"))
     entra = world.sandbox.graph.entra
     code = entra.issue_code(world.settings.microsoft.client_id, person.email, REDIRECT, ["Calendars.Read"])
-    token = (await GraphConnect(world.settings.microsoft, http_client=world.login).exchange_code(code, REDIRECT)
-             ).refresh_token
+    token = (
+        await GraphConnect(world.settings.microsoft, http_client=world.login).exchange_code(code, REDIRECT)
+    ).refresh_token
     vault = Vault(world.settings.secret_key.get_secret_value())
     async with sessions() as s:
-        calendar = await connect_user(s, vault, person=person, provider="microsoft", account=person.email,
-                                      refresh_token=token, scopes="Calendars.Read", now=T0)
+        calendar = await connect_user(
+            s,
+            vault,
+            person=person,
+            provider="microsoft",
+            account=person.email,
+            refresh_token=token,
+            scopes="Calendars.Read",
+            now=T0,
+        )
         await s.commit()
 
     async def stored() -> str:
@@ -130,8 +158,9 @@ async def test_rotated_refresh_tokens_are_stored_unless_the_grant_changed(world,
     assert rotated != token
     # A reconnect happened meanwhile: a late rotation of the old grant must not overwrite it.
     hook = store_rotated_refresh_tokens(sessions, vault, world.clock)
-    ref = CalendarRef(calendar_id=calendar.id, email=person.email, external_id=person.email, credentials=token,
-                      connection_kind="user")
+    ref = CalendarRef(
+        calendar_id=calendar.id, email=person.email, external_id=person.email, credentials=token, connection_kind="user"
+    )
     await hook(ref, "0.fake-rt.stale-rotation")
     assert await stored() == rotated
     await hook(dataclasses.replace(ref, credentials=rotated), "0.fake-rt.next")
@@ -182,8 +211,13 @@ async def test_run_once_keeps_channels_and_drains(world, factory, sessions):
     for n in range(2):
         await factory.person(email=world.add(f"once{n}@acme.test", "google"))
     async with sessions() as s:
-        await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
-                          secret=_org_secrets(world)["google"][0], now=T0)
+        await connect_org(
+            s,
+            Vault(world.settings.secret_key.get_secret_value()),
+            provider="google",
+            secret=_org_secrets(world)["google"][0],
+            now=T0,
+        )
         await s.commit()
     worker = world.worker(sessions)
     try:
@@ -194,11 +228,17 @@ async def test_run_once_keeps_channels_and_drains(world, factory, sessions):
 
 
 async def test_a_drain_syncs_again_a_calendar_notified_while_it_synced_then_stops_after_a_short_round(
-        world, factory, sessions, clock):
+    world, factory, sessions, clock
+):
     await factory.person(email=world.add("again@acme.test", "google"))
     async with sessions() as s:
-        await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
-                          secret=_org_secrets(world)["google"][0], now=T0)
+        await connect_org(
+            s,
+            Vault(world.settings.secret_key.get_secret_value()),
+            provider="google",
+            secret=_org_secrets(world)["google"][0],
+            now=T0,
+        )
         await s.commit()
     worker = world.worker(sessions)
     google = worker.providers["google"]
@@ -207,7 +247,7 @@ async def test_a_drain_syncs_again_a_calendar_notified_while_it_synced_then_stop
 
     async def notified_while_fetching(ref, *args, **kwargs):
         fetched.append(ref.calendar_id)
-        if len(fetched) == 1:   # a webhook marks the calendar dirty while its first sync is under way
+        if len(fetched) == 1:  # a webhook marks the calendar dirty while its first sync is under way
             async with sessions() as s:
                 await queue.mark_dirty(s, [ref.calendar_id], clock.now())
                 await s.commit()
@@ -234,17 +274,21 @@ async def test_a_drain_syncs_again_a_calendar_notified_while_it_synced_then_stop
         await close_worker(worker)
 
 
-async def test_the_first_sync_opens_a_channel_and_later_upkeep_is_the_periodic_pass(world, factory, sessions,
-                                                                                     clock):
+async def test_the_first_sync_opens_a_channel_and_later_upkeep_is_the_periodic_pass(world, factory, sessions, clock):
     await factory.person(email=world.add("upkeep@acme.test", "google"))
     async with sessions() as s:
-        await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
-                          secret=_org_secrets(world)["google"][0], now=T0)
+        await connect_org(
+            s,
+            Vault(world.settings.secret_key.get_secret_value()),
+            provider="google",
+            secret=_org_secrets(world)["google"][0],
+            now=T0,
+        )
         await s.commit()
 
     async def live_channel_ids() -> list[str]:
         async with sessions() as s:
-            return list((await s.scalars(select(PushChannel.channel_id).where(PushChannel.stopped_at.is_(None)))))
+            return list(await s.scalars(select(PushChannel.channel_id).where(PushChannel.stopped_at.is_(None))))
 
     worker = world.worker(sessions)
     try:
@@ -279,10 +323,15 @@ async def test_the_in_process_worker_picks_up_a_dirty_calendar(db_url, sessions,
         person = await factory.person(email=world.add("live@acme.test", "google"))
         world.one_on_one("google", person.email, "guest@acme.test", T0 - timedelta(days=1), event_id="live1")
         async with sessions() as s:
-            await connect_org(s, Vault(world.settings.secret_key.get_secret_value()), provider="google",
-                              secret=_org_secrets(world)["google"][0], now=T0)
+            await connect_org(
+                s,
+                Vault(world.settings.secret_key.get_secret_value()),
+                provider="google",
+                secret=_org_secrets(world)["google"][0],
+                now=T0,
+            )
             await s.commit()
-        for _ in range(500):   # the worker idles a second between empty rounds
+        for _ in range(500):  # the worker idles a second between empty rounds
             if await _count(sessions, Calendar, Calendar.last_synced_at.is_not(None)):
                 break
             await asyncio.sleep(0.02)

@@ -1,4 +1,5 @@
 """Webhooks verify the channel secret, mark the calendar dirty and answer at once."""
+
 from __future__ import annotations
 
 from service.db.models import Calendar
@@ -12,9 +13,14 @@ async def _state(sessions, cal_id):
 
 
 def _google_headers(channel_id, token, state="exists", number=2):
-    return {"X-Goog-Channel-ID": channel_id, "X-Goog-Channel-Token": token, "X-Goog-Resource-State": state,
-            "X-Goog-Resource-ID": "res-1", "X-Goog-Message-Number": str(number),
-            "X-Goog-Resource-URI": "https://www.googleapis.com/calendar/v3/calendars/x/events"}
+    return {
+        "X-Goog-Channel-ID": channel_id,
+        "X-Goog-Channel-Token": token,
+        "X-Goog-Resource-State": state,
+        "X-Goog-Resource-ID": "res-1",
+        "X-Goog-Message-Number": str(number),
+        "X-Goog-Resource-URI": "https://www.googleapis.com/calendar/v3/calendars/x/events",
+    }
 
 
 async def test_google_notification_marks_dirty_and_is_idempotent(client, factory, sessions):
@@ -23,7 +29,9 @@ async def test_google_notification_marks_dirty_and_is_idempotent(client, factory
     r = await client.post("/webhooks/google", headers=_google_headers("ch-1", "s3cret", "sync", 1))
     assert r.status_code == 200 and await _state(sessions, cal.id) == (False, 0)  # handshake only
     for n in (3, 2, 3):  # duplicated and out of order
-        assert (await client.post("/webhooks/google", headers=_google_headers("ch-1", "s3cret", number=n))).status_code == 200
+        assert (
+            await client.post("/webhooks/google", headers=_google_headers("ch-1", "s3cret", number=n))
+        ).status_code == 200
     assert await _state(sessions, cal.id) == (True, 3)
 
 
@@ -56,8 +64,12 @@ async def test_graph_notifications_verify_each_client_state(client, factory, ses
     await channel(factory, cal, "state-a", channel_id="sub-a")
     await channel(factory, other, "state-b", channel_id="sub-b")
     note = {"changeType": "updated", "resource": "Users/x/Events/y", "tenantId": "t"}
-    body = {"value": [{**note, "subscriptionId": "sub-a", "clientState": "state-a"},
-                      {**note, "subscriptionId": "sub-b", "clientState": "forged"}]}
+    body = {
+        "value": [
+            {**note, "subscriptionId": "sub-a", "clientState": "state-a"},
+            {**note, "subscriptionId": "sub-b", "clientState": "forged"},
+        ]
+    }
     assert (await client.post("/webhooks/microsoft", json=body)).status_code == 202
     assert await _state(sessions, cal.id) == (True, 1)
     assert await _state(sessions, other.id) == (False, 0)
@@ -68,8 +80,9 @@ async def test_graph_notifications_verify_each_client_state(client, factory, ses
 
 
 async def test_graph_lifecycle_events(client, factory, sessions, clock):
-    from service.db.models import PushChannel
     from sqlalchemy import select
+
+    from service.db.models import PushChannel
 
     cal = await calendar(factory, await factory.person(), provider="microsoft")
     await channel(factory, cal, "st", channel_id="sub-1")

@@ -16,12 +16,13 @@ Three test-only inputs:
 
 Logs are JSON lines on stderr, each carrying `owner`: the test reads which
 worker synced which calendar from the `synced` events."""
+
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -40,7 +41,7 @@ class FileClock:
         self.path = Path(path)
 
     def now(self) -> datetime:
-        return datetime.fromisoformat(self.path.read_text().strip()).astimezone(timezone.utc)
+        return datetime.fromisoformat(self.path.read_text().strip()).astimezone(UTC)
 
 
 async def main() -> int:

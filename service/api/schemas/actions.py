@@ -1,4 +1,5 @@
 """Request bodies for action items (responses: `ActionItemOut`)."""
+
 from __future__ import annotations
 
 from datetime import date

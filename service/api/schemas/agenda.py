@@ -1,4 +1,5 @@
 """Request shapes for agenda items (talking points); `AgendaItemOut` lives in schemas.meetings."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -23,6 +24,9 @@ class AgendaItemUpdate(In):
     minutes: int | None = Field(None, ge=1, le=120, description="`null` clears it")
     done: bool = Field(None)  # type: ignore[assignment]
     position: int = Field(  # type: ignore[assignment]
-        None, ge=0, le=10_000,
+        None,
+        ge=0,
+        le=10_000,
         description="Move the item to this 0-based index of the agenda as the caller sees it "
-                    "(past the end = last). Once an agenda is reordered, new items are appended.")
+        "(past the end = last). Once an agenda is reordered, new items are appended.",
+    )

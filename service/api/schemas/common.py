@@ -1,7 +1,8 @@
 """Shared pydantic pieces for API schemas (kept apart from ORM classes)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from annotated_types import Interval, MaxLen
@@ -19,7 +20,7 @@ def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp needs a time zone offset (e.g. Z)")
     try:
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the last representable instant
         raise ValueError("timestamp is out of range once converted to UTC") from None
 

@@ -1,4 +1,5 @@
 """Feedback on a meeting: the caller's own rating and comment."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Response shapes for insights: aggregates only, never meeting content."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,23 +27,28 @@ class InsightCounts(Out):
     action_items_done: int
     ratings: int | None = Field(
         description="Ratings given on the range's meetings; null whenever `average_rating` is, since it "
-                    "would tell who rated")
+        "would tell who rated"
+    )
 
 
 class InsightMetrics(Out):
     """Ratios are null when their denominator is 0."""
 
     held_rate: float | None = Field(
-        description="held / (held + cancelled + declined), meetings starting in the range and not in the future")
+        description="held / (held + cancelled + declined), meetings starting in the range and not in the future"
+    )
     cancellation_rate: float | None = Field(description="cancelled / (held + cancelled + declined)")
     avg_days_between_held: float | None = Field(
-        description="Mean days between consecutive held 1:1s of a pair (start to start)")
+        description="Mean days between consecutive held 1:1s of a pair (start to start)"
+    )
     action_item_completion_rate: float | None = Field(
-        description="Action items raised in the range that are done / action items raised in the range")
+        description="Action items raised in the range that are done / action items raised in the range"
+    )
     average_rating: float | None = Field(
         description=f"Mean rating of the range's meetings; null unless the ratings come from at least "
-                    f"{MIN_GROUP_SIZE} people other than the caller (so never for a single pair: see "
-                    f"`own_average_rating`)")
+        f"{MIN_GROUP_SIZE} people other than the caller (so never for a single pair: see "
+        f"`own_average_rating`)"
+    )
     counts: InsightCounts
 
 
@@ -53,7 +59,8 @@ class PairInsightsOut(Out):
     range: RangeOut
     metrics: InsightMetrics
     own_average_rating: float | None = Field(
-        description="Mean of the caller's own ratings of the range's meetings; null if they gave none")
+        description="Mean of the caller's own ratings of the range's meetings; null if they gave none"
+    )
 
 
 class TeamPairOut(Out):
@@ -68,7 +75,8 @@ class ManagerInsightsOut(Out):
     pair_count: int = Field(description="The manager's active pairs (all of them count in `metrics`)")
     metrics: InsightMetrics
     pairs: list[TeamPairOut] = Field(
-        description="Per-pair rows, only for callers who may see the pairs (the manager, admins)")
+        description="Per-pair rows, only for callers who may see the pairs (the manager, admins)"
+    )
 
 
 class OrgGroupOut(Out):
@@ -84,7 +92,8 @@ class OrgTotalOut(Out):
     people: int
     metrics: InsightMetrics = Field(
         description=f"`average_rating` and `counts.ratings` are also null when subtracting the teams' from them "
-                    f"would leave the ratings of 1 to {MIN_GROUP_SIZE - 1} people other than the caller")
+        f"would leave the ratings of 1 to {MIN_GROUP_SIZE - 1} people other than the caller"
+    )
 
 
 class OrgInsightsOut(Out):
@@ -94,4 +103,5 @@ class OrgInsightsOut(Out):
     suppressed_groups: int = Field(description="How many teams were suppressed")
     total: OrgTotalOut | None = Field(
         description="The whole org; null when fewer than `min_group_size` people, or when it would "
-                    "reveal the suppressed teams by subtraction")
+        "reveal the suppressed teams by subtraction"
+    )

@@ -1,7 +1,9 @@
 """Response/request shapes for meetings and their content (the API's core contract)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
+
 from pydantic import Field
 
 from service.api.schemas.common import Id, In, Out, UTCTimestamp
@@ -18,7 +20,9 @@ class MeetingOut(Out):
     end: datetime
     status: MeetingStatus
     cancelled_at: datetime | None
-    source_uid: str | None = Field(description="iCalendar UID for calendar-synced meetings; null if created via the API")
+    source_uid: str | None = Field(
+        description="iCalendar UID for calendar-synced meetings; null if created via the API"
+    )
     template_id: int | None
     updated_at: datetime
 
@@ -29,8 +33,10 @@ class AgendaItemOut(Out):
     author_id: int
     body: str
     private: bool
-    position: int = Field(description="0-based index in the agenda as the caller sees it (private items of "
-                                      "the other participant take no place)")
+    position: int = Field(
+        description="0-based index in the agenda as the caller sees it (private items of "
+        "the other participant take no place)"
+    )
     done: bool
     minutes: int | None
     carried_from_id: int | None

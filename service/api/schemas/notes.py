@@ -1,4 +1,5 @@
 """Request bodies for shared and private notes (responses: `SharedNoteOut`, `PrivateNoteOut`)."""
+
 from __future__ import annotations
 
 from pydantic import ConfigDict, Field

@@ -1,4 +1,5 @@
 """Response/request shapes for pairs (a manager and one report)."""
+
 from __future__ import annotations
 
 import enum
@@ -27,10 +28,13 @@ class PairOut(Out):
     last_held: datetime | None
     next_scheduled: datetime | None
     days_since_last_held: int | None = Field(
-        None, description="Whole days from `last_held` to now (the server's clock); null if never held")
+        None, description="Whole days from `last_held` to now (the server's clock); null if never held"
+    )
     current_streak: int = Field(
-        0, description="Consecutive held 1:1s up to the last one, counting back until a cancelled or "
-                       "declined one (0 if the latest was cancelled or declined, or none was held)")
+        0,
+        description="Consecutive held 1:1s up to the last one, counting back until a cancelled or "
+        "declined one (0 if the latest was cancelled or declined, or none was held)",
+    )
     updated_at: datetime
 
 

@@ -1,4 +1,5 @@
 """Request/response shapes for agenda templates."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +8,6 @@ from typing import Annotated
 from pydantic import Field
 
 from service.api.schemas.common import Id, In, Out
-
 
 Prompt = Annotated[str, Field(min_length=1, max_length=500)]
 

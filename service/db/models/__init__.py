@@ -1,17 +1,45 @@
 """All ORM models, imported here so metadata is complete for Alembic."""
+
 from service.db.models.base import Base
 from service.db.models.calendars import (
-    Calendar, CalendarConnection, CalendarEvent, EventRevision, PushChannel,
+    Calendar,
+    CalendarConnection,
+    CalendarEvent,
+    EventRevision,
+    PushChannel,
 )
 from service.db.models.findings import Finding
 from service.db.models.meetings import (
-    ActionItem, AgendaItem, Feedback, Meeting, MeetingStatus, PrivateNote, SharedNote, Template,
+    ActionItem,
+    AgendaItem,
+    Feedback,
+    Meeting,
+    MeetingStatus,
+    PrivateNote,
+    SharedNote,
+    Template,
 )
 from service.db.models.pairs import Pair
 from service.db.models.people import ApiToken, Person, Role
 
 __all__ = [
-    "ActionItem", "AgendaItem", "ApiToken", "Base", "Calendar", "CalendarConnection", "CalendarEvent",
-    "EventRevision", "PushChannel", "Feedback", "Finding", "Meeting",
-    "MeetingStatus", "Pair", "Person", "PrivateNote", "Role", "SharedNote", "Template",
+    "ActionItem",
+    "AgendaItem",
+    "ApiToken",
+    "Base",
+    "Calendar",
+    "CalendarConnection",
+    "CalendarEvent",
+    "EventRevision",
+    "PushChannel",
+    "Feedback",
+    "Finding",
+    "Meeting",
+    "MeetingStatus",
+    "Pair",
+    "Person",
+    "PrivateNote",
+    "Role",
+    "SharedNote",
+    "Template",
 ]

@@ -1,5 +1,6 @@
 """Calendar sync state: grants, calendars (the work queue), push channels, and the
 normalized events with their revision history (what the detector reads)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,11 +19,10 @@ class CalendarConnection(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "calendar_connections"
 
-    provider: Mapped[str] = mapped_column(String(16))          # google | microsoft
-    kind: Mapped[str] = mapped_column(String(8))               # user | org
-    person_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    tenant: Mapped[str | None] = mapped_column(String(200))    # Google domain / Entra tenant id
+    provider: Mapped[str] = mapped_column(String(16))  # google | microsoft
+    kind: Mapped[str] = mapped_column(String(8))  # user | org
+    person_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    tenant: Mapped[str | None] = mapped_column(String(200))  # Google domain / Entra tenant id
     # user: the refresh token; org: the service-account JSON or the client secret.
     secret_encrypted: Mapped[str | None] = mapped_column(Text)
     scopes: Mapped[str] = mapped_column(String(1000), default="")
@@ -43,9 +43,10 @@ class Calendar(IdMixin, TimestampMixin, Base):
 
     person_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
     connection_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True)
+        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
+    )
     provider: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(320))     # Google calendarId / Graph user id or UPN
+    external_id: Mapped[str] = mapped_column(String(320))  # Google calendarId / Graph user id or UPN
     time_zone: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | error | disconnected
     # Sync cursor: Google nextSyncToken / Graph deltaLink; null → full sync next.
@@ -76,7 +77,7 @@ class PushChannel(IdMixin, Base):
     calendar_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calendars.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(16))
     channel_id: Mapped[str] = mapped_column(String(300), unique=True)  # channel id / subscription id
-    resource_id: Mapped[str | None] = mapped_column(String(300))       # Google resourceId
+    resource_id: Mapped[str | None] = mapped_column(String(300))  # Google resourceId
     secret_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

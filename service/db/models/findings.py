@@ -17,15 +17,11 @@ class Finding(IdMixin, Base):
     __table_args__ = (Index("ix_findings_pair_id_type", "pair_id", "type"),)
 
     pair_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("pairs.id", ondelete="CASCADE"))
-    meeting_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("meetings.id", ondelete="SET NULL")
-    )
+    meeting_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("meetings.id", ondelete="SET NULL"))
     type: Mapped[str] = mapped_column(String(40))
     key: Mapped[str] = mapped_column(String(300), unique=True)
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    acknowledged_by: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("people.id", ondelete="SET NULL")
-    )
+    acknowledged_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="SET NULL"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

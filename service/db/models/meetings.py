@@ -4,7 +4,16 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, SmallInteger, String, Text,
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -40,9 +49,7 @@ class Meeting(IdMixin, TimestampMixin, Base):
     # Calendar source; both null for meetings created through the API.
     source_uid: Mapped[str | None] = mapped_column(String(1024))
     source_series_id: Mapped[str | None] = mapped_column(String(1024))
-    template_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("templates.id", ondelete="SET NULL")
-    )
+    template_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("templates.id", ondelete="SET NULL"))
     created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="SET NULL"))
 
 
@@ -69,9 +76,7 @@ class AgendaItem(IdMixin, TimestampMixin, Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     minutes: Mapped[int | None] = mapped_column(SmallInteger)
-    carried_from_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("agenda_items.id", ondelete="SET NULL")
-    )
+    carried_from_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("agenda_items.id", ondelete="SET NULL"))
 
 
 class SharedNote(Base):
@@ -79,9 +84,7 @@ class SharedNote(Base):
 
     __tablename__ = "shared_notes"
 
-    meeting_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
-    )
+    meeting_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
     body: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="SET NULL"))
@@ -91,12 +94,8 @@ class SharedNote(Base):
 class PrivateNote(TimestampMixin, Base):
     __tablename__ = "private_notes"
 
-    meeting_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
-    )
-    author_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
-    )
+    meeting_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True)
+    author_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
     body: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -107,9 +106,7 @@ class ActionItem(IdMixin, TimestampMixin, Base):
     __table_args__ = (Index("ix_action_items_pair_id_done_at", "pair_id", "done_at"),)
 
     pair_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("pairs.id", ondelete="CASCADE"))
-    meeting_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("meetings.id", ondelete="SET NULL")
-    )
+    meeting_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("meetings.id", ondelete="SET NULL"))
     owner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"))
     created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -9,7 +9,7 @@ from service.db.models.base import Base, IdMixin, TimestampMixin
 from service.db.types import UTCDateTime
 
 # `next_check_at` of a pair the detector has not looked at yet: due at once.
-DUE_NOW = datetime(1970, 1, 1, tzinfo=timezone.utc)
+DUE_NOW = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Pair(IdMixin, TimestampMixin, Base):

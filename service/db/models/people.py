@@ -23,18 +23,14 @@ class Person(IdMixin, TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    manager_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("people.id", ondelete="SET NULL"), index=True
-    )
+    manager_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="SET NULL"), index=True)
     role: Mapped[str] = mapped_column(String(16), default=Role.member.value)
 
 
 class ApiToken(IdMixin, Base):
     __tablename__ = "api_tokens"
 
-    person_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     # SHA-256 of the token: the token itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

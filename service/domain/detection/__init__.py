@@ -52,9 +52,22 @@ Where the SPEC is silent, these choices were made (details in each module):
   matter and are skipped; an unknown time zone is read as UTC.
 - Known limit: state first seen at the initial sync is dated by the provider's
   last-change time, which may postdate the change that made it."""
-from service.domain.detection.engine import detect, detect_pair, detect_pairs, people_index, reporting_lines
-from service.domain.detection.model import Detection, DetectedFinding, DetectedMeeting, PairDetection, PairSummary
-from service.domain.detection.document import FORMAT, to_replay_json
 
-__all__ = ["FORMAT", "Detection", "DetectedFinding", "DetectedMeeting", "PairDetection", "PairSummary", "detect",
-           "detect_pair", "detect_pairs", "people_index", "reporting_lines", "to_replay_json"]
+from service.domain.detection.document import FORMAT, to_replay_json
+from service.domain.detection.engine import detect, detect_pair, detect_pairs, people_index, reporting_lines
+from service.domain.detection.model import DetectedFinding, DetectedMeeting, Detection, PairDetection, PairSummary
+
+__all__ = [
+    "FORMAT",
+    "Detection",
+    "DetectedFinding",
+    "DetectedMeeting",
+    "PairDetection",
+    "PairSummary",
+    "detect",
+    "detect_pair",
+    "detect_pairs",
+    "people_index",
+    "reporting_lines",
+    "to_replay_json",
+]

@@ -18,6 +18,7 @@ With the history fixed, what `detect_pair` concludes at `now` changes only when
   is upcoming, the no_upcoming horizon, is looked for again before that.
 
 A pair with no 1:1 record at all never changes by itself (None)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -5,17 +5,17 @@ included) that is busy, not cancelled and not declined by the calendar's owner,
 judged by the same history rules as 1:1s: a busy block deleted after it took
 place still happened. All-day events never block. Blocks remember the meeting
 they belong to, so that a 1:1 never conflicts with its own copy."""
+
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
-from service.domain.events import Response
 from service.domain.detection.occurrences import CopyOccurrence, copy_occurrences
 from service.domain.detection.records import EventRecord
-
+from service.domain.events import Response
 
 Occurrences = Callable[[EventRecord, datetime, datetime], list[CopyOccurrence]]
 
@@ -45,12 +45,12 @@ class BusyIndex:
         """Blocks strictly overlapping [start, end): touching ends do not count."""
         first = bisect.bisect_left(self.starts, start - self.longest)
         last = bisect.bisect_left(self.starts, end)
-        return [b for b in self.blocks[first:last]
-                if b.end > start and b.start < end and b.key != exclude]
+        return [b for b in self.blocks[first:last] if b.end > start and b.start < end and b.key != exclude]
 
 
-def build_busy_index(owner: str, records: list[EventRecord], lo: datetime, hi: datetime,
-                     occurrences: Occurrences = copy_occurrences) -> BusyIndex:
+def build_busy_index(
+    owner: str, records: list[EventRecord], lo: datetime, hi: datetime, occurrences: Occurrences = copy_occurrences
+) -> BusyIndex:
     """Busy blocks on `owner`'s calendar whose occurrence touches [lo, hi]."""
     blocks = []
     for record in records:
@@ -64,6 +64,5 @@ def build_busy_index(owner: str, records: list[EventRecord], lo: datetime, hi: d
                 continue
             if occ.response(owner) is Response.declined:
                 continue
-            blocks.append(Block(occ.start, occ.end, occ.key, snap.title or record.created.title,
-                                record.event_id))
+            blocks.append(Block(occ.start, occ.end, occ.key, snap.title or record.created.title, record.event_id))
     return BusyIndex(blocks, lo, hi)

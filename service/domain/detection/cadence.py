@@ -11,6 +11,7 @@ interval_days, in order of precedence:
 3. the median start-to-start gap between the pair's held occurrences in the
    window, when there are at least three;
 4. otherwise none."""
+
 from __future__ import annotations
 
 import statistics
@@ -59,8 +60,7 @@ def _median_gap(window: list[PairOccurrence], now: datetime) -> float | None:
     return statistics.median((b - a) / DAY for a, b in zip(held, held[1:]))
 
 
-def infer_interval(policy_days: int | None, window: list[PairOccurrence],
-                   now: datetime) -> float | None:
+def infer_interval(policy_days: int | None, window: list[PairOccurrence], now: datetime) -> float | None:
     if policy_days is not None:
         return policy_days
     found = _most_recent_series_interval(window)

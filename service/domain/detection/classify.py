@@ -14,15 +14,16 @@ UID alone) merge into one occurrence:
   first copy in calendar order;
 - each participant's answer is the most recent change seen in any copy; on a
   tie their own calendar's copy wins, then the organizer's."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping
 
-from service.domain.events import EventSnapshot, OrgPerson, Response, Status
-from service.domain.detection.timeline import CopyOccurrence, Move
 from service.domain.detection.rules import MAX_LENGTH, MIN_LENGTH
+from service.domain.detection.timeline import CopyOccurrence, Move
+from service.domain.events import EventSnapshot, OrgPerson, Response, Status
 
 
 def participants(snapshot: EventSnapshot) -> set[str]:
@@ -32,8 +33,7 @@ def participants(snapshot: EventSnapshot) -> set[str]:
     return people
 
 
-def one_on_one_pair(snapshot: EventSnapshot,
-                    people: Mapping[str, OrgPerson]) -> tuple[str, str] | None:
+def one_on_one_pair(snapshot: EventSnapshot, people: Mapping[str, OrgPerson]) -> tuple[str, str] | None:
     """(manager, report) if this event, as created, is a 1:1; else None."""
     if snapshot.all_day or snapshot.status is Status.cancelled:
         return None
@@ -147,6 +147,7 @@ def _primary(copies: list[CopyOccurrence]) -> CopyOccurrence:
     def rank(copy: CopyOccurrence):
         organizer = (copy.record.created.organizer or "").lower()
         return (copy.calendar != organizer, copy.calendar, copy.record.event_id)
+
     return min(copies, key=rank)
 
 
@@ -158,9 +159,15 @@ def merge_copies(copies: Iterable[CopyOccurrence], manager: str, report: str) ->
     out = []
     for group in groups.values():
         primary = _primary(group)
-        out.append(PairOccurrence(
-            manager, report, primary, tuple(group),
-            _answer(manager, group, primary) is Response.declined,
-            _answer(report, group, primary) is Response.declined))
+        out.append(
+            PairOccurrence(
+                manager,
+                report,
+                primary,
+                tuple(group),
+                _answer(manager, group, primary) is Response.declined,
+                _answer(report, group, primary) is Response.declined,
+            )
+        )
     out.sort(key=lambda o: (o.original_start, o.start, o.key[0]))
     return out

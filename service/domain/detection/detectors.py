@@ -3,12 +3,13 @@
 All work on a pair's merged occurrences (`PairFacts`): `window` holds those
 whose original start lies in the meetings window, `occurrences` everything that
 was computed (wider: replacements and no_upcoming look past the window)."""
+
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from service.domain.detection.busy import BusyIndex
 from service.domain.detection.cadence import display_interval, horizon
@@ -16,8 +17,16 @@ from service.domain.detection.classify import PairOccurrence
 from service.domain.detection.model import DetectedFinding
 from service.domain.detection.occurrences import SERIES_DELETED
 from service.domain.detection.rules import (
-    DAY, DEFAULT_HALF_WINDOW, GAP_FACTOR, LATE_NOTICE, MAX_HALF_WINDOW, SHORT_RATIO, days, hours,
-    iso, minutes,
+    DAY,
+    DEFAULT_HALF_WINDOW,
+    GAP_FACTOR,
+    LATE_NOTICE,
+    MAX_HALF_WINDOW,
+    SHORT_RATIO,
+    days,
+    hours,
+    iso,
+    minutes,
 )
 
 # (calendar owner, start, end) → that owner's busy blocks covering [start, end)
@@ -40,8 +49,9 @@ class PairFacts:
 def describe(occ: PairOccurrence) -> str:
     primary = occ.primary
     source = primary.instance_id or primary.record.event_id
-    return (f"'{occ.title}' slot {iso(occ.original_start)} "
-            f"({primary.calendar}, event {source}, uid {primary.record.uid})")
+    return (
+        f"'{occ.title}' slot {iso(occ.original_start)} ({primary.calendar}, event {source}, uid {primary.record.uid})"
+    )
 
 
 def half_window(interval: float | None) -> timedelta:
@@ -60,16 +70,24 @@ def cancelled_without_reschedule(facts: PairFacts) -> list[DetectedFinding]:
         if not occ.cancelled or occ.cancel_reason == SERIES_DELETED:
             continue
         lo, hi = occ.original_start - half, occ.original_start + half
-        replacements = [o for o in facts.occurrences
-                        if not o.cancelled and lo <= o.start <= hi
-                        and (o.series_key is None or o.series_key != occ.series_key)]
+        replacements = [
+            o
+            for o in facts.occurrences
+            if not o.cancelled and lo <= o.start <= hi and (o.series_key is None or o.series_key != occ.series_key)
+        ]
         if replacements:
             continue
-        out.append(facts.finding(
-            "cancelled_without_reschedule", occurrence_start=occ.original_start,
-            notice_hours=hours(occ.original_start - occ.cancelled_at),
-            evidence=(f"{iso(occ.cancelled_at)}: {describe(occ)} cancelled ({occ.cancel_reason})",
-                      f"no other 1:1 of the pair starts in [{iso(lo)}, {iso(hi)}]")))
+        out.append(
+            facts.finding(
+                "cancelled_without_reschedule",
+                occurrence_start=occ.original_start,
+                notice_hours=hours(occ.original_start - occ.cancelled_at),
+                evidence=(
+                    f"{iso(occ.cancelled_at)}: {describe(occ)} cancelled ({occ.cancel_reason})",
+                    f"no other 1:1 of the pair starts in [{iso(lo)}, {iso(hi)}]",
+                ),
+            )
+        )
     return out
 
 
@@ -83,11 +101,19 @@ def late_reschedule(facts: PairFacts) -> list[DetectedFinding]:
         worst = min(occ.moves, key=lambda m: m.notice)
         if worst.notice >= LATE_NOTICE:
             continue
-        out.append(facts.finding(
-            "late_reschedule", occurrence_start=occ.original_start, start=occ.start,
-            notice_hours=hours(worst.notice),
-            evidence=tuple(f"{iso(m.at)}: {describe(occ)} moved {iso(m.old_start)} -> "
-                           f"{iso(m.new_start)} ({hours(m.notice)} h notice)" for m in occ.moves)))
+        out.append(
+            facts.finding(
+                "late_reschedule",
+                occurrence_start=occ.original_start,
+                start=occ.start,
+                notice_hours=hours(worst.notice),
+                evidence=tuple(
+                    f"{iso(m.at)}: {describe(occ)} moved {iso(m.old_start)} -> "
+                    f"{iso(m.new_start)} ({hours(m.notice)} h notice)"
+                    for m in occ.moves
+                ),
+            )
+        )
     return out
 
 
@@ -110,11 +136,18 @@ def shortened(facts: PairFacts) -> list[DetectedFinding]:
         if not reference or occ.length >= reference * SHORT_RATIO:
             continue
         basis = "series length" if occ.is_series else "median length of the pair's single 1:1s"
-        out.append(facts.finding(
-            "shortened", occurrence_start=occ.original_start,
-            minutes=minutes(occ.length), reference_minutes=minutes(reference),
-            evidence=(f"{describe(occ)} runs {iso(occ.start)}-{iso(occ.end)} "
-                      f"({minutes(occ.length)} min; {basis} {minutes(reference)} min)",)))
+        out.append(
+            facts.finding(
+                "shortened",
+                occurrence_start=occ.original_start,
+                minutes=minutes(occ.length),
+                reference_minutes=minutes(reference),
+                evidence=(
+                    f"{describe(occ)} runs {iso(occ.start)}-{iso(occ.end)} "
+                    f"({minutes(occ.length)} min; {basis} {minutes(reference)} min)",
+                ),
+            )
+        )
     return out
 
 
@@ -123,12 +156,19 @@ def declined(facts: PairFacts) -> list[DetectedFinding]:
     for occ in facts.window:
         if occ.cancelled:
             continue
-        for by, email, flag in (("manager", facts.manager, occ.declined_by_manager),
-                                ("report", facts.report, occ.declined_by_report)):
+        for by, email, flag in (
+            ("manager", facts.manager, occ.declined_by_manager),
+            ("report", facts.report, occ.declined_by_report),
+        ):
             if flag:
-                out.append(facts.finding(
-                    "declined", occurrence_start=occ.original_start, by=by,
-                    evidence=(f"{email} declined {describe(occ)}",)))
+                out.append(
+                    facts.finding(
+                        "declined",
+                        occurrence_start=occ.original_start,
+                        by=by,
+                        evidence=(f"{email} declined {describe(occ)}",),
+                    )
+                )
     return out
 
 
@@ -143,12 +183,20 @@ def double_booked(facts: PairFacts, busy: BusyLookup) -> list[DetectedFinding]:
             clashes = busy(email, occ.start, occ.end).overlapping(occ.start, occ.end, occ.key)
             if not clashes:
                 continue
-            out.append(facts.finding(
-                "double_booked", occurrence_start=occ.original_start, by=by,
-                conflict=clashes[0].title,
-                evidence=tuple(f"{describe(occ)} {iso(occ.start)}-{iso(occ.end)} overlaps "
-                               f"'{c.title}' {iso(c.start)}-{iso(c.end)} on {email} "
-                               f"(event {c.event_id})" for c in clashes)))
+            out.append(
+                facts.finding(
+                    "double_booked",
+                    occurrence_start=occ.original_start,
+                    by=by,
+                    conflict=clashes[0].title,
+                    evidence=tuple(
+                        f"{describe(occ)} {iso(occ.start)}-{iso(occ.end)} overlaps "
+                        f"'{c.title}' {iso(c.start)}-{iso(c.end)} on {email} "
+                        f"(event {c.event_id})"
+                        for c in clashes
+                    ),
+                )
+            )
     return out
 
 
@@ -166,10 +214,17 @@ def cadence_gap(facts: PairFacts) -> list[DetectedFinding]:
         if until - since <= limit:
             continue
         what = "now" if until == facts.now and since == held[-1] else f"held {iso(until)}"
-        out.append(facts.finding(
-            "cadence_gap", since=since, gap_days=days(until - since),
-            evidence=(f"held {iso(since)}, next {what}: {days(until - since)} days "
-                      f"> {GAP_FACTOR} x {display_interval(facts.interval)} days",)))
+        out.append(
+            facts.finding(
+                "cadence_gap",
+                since=since,
+                gap_days=days(until - since),
+                evidence=(
+                    f"held {iso(since)}, next {what}: {days(until - since)} days "
+                    f"> {GAP_FACTOR} x {display_interval(facts.interval)} days",
+                ),
+            )
+        )
     return out
 
 
@@ -181,13 +236,23 @@ def no_upcoming(facts: PairFacts) -> list[DetectedFinding]:
     for occ in facts.occurrences:
         if not occ.cancelled and not occ.declined and facts.now < occ.start <= end:
             return []
-    return [facts.finding(
-        "no_upcoming", horizon_days=display_interval(ahead / DAY),
-        evidence=(f"no 1:1 scheduled in ({iso(facts.now)}, {iso(end)}]",))]
+    return [
+        facts.finding(
+            "no_upcoming",
+            horizon_days=display_interval(ahead / DAY),
+            evidence=(f"no 1:1 scheduled in ({iso(facts.now)}, {iso(end)}]",),
+        )
+    ]
 
 
 def all_findings(facts: PairFacts, busy: BusyLookup) -> list[DetectedFinding]:
-    found = (cancelled_without_reschedule(facts) + late_reschedule(facts) + shortened(facts)
-             + declined(facts) + double_booked(facts, busy) + cadence_gap(facts)
-             + no_upcoming(facts))
+    found = (
+        cancelled_without_reschedule(facts)
+        + late_reschedule(facts)
+        + shortened(facts)
+        + declined(facts)
+        + double_booked(facts, busy)
+        + cadence_gap(facts)
+        + no_upcoming(facts)
+    )
     return sorted(found, key=DetectedFinding.sort_key)

@@ -5,26 +5,36 @@ the events on either calendar that classify as a 1:1 between exactly these two,
 and double bookings are looked up on each participant's own calendar. So
 `detect_pair` reads those two calendars only, and `detect` is the same
 computation for every reporting line with shared indexes and caches."""
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Iterable, Mapping
 
-from service.domain.events import CalendarHistory, OrgPerson, Policy
 from service.domain.detection.boundaries import next_change
 from service.domain.detection.busy import BusyIndex, build_busy_index
 from service.domain.detection.cadence import (
-    bucket, display_interval, horizon, infer_interval, series_interval,
+    bucket,
+    display_interval,
+    horizon,
+    infer_interval,
+    series_interval,
 )
 from service.domain.detection.classify import PairOccurrence, merge_copies, one_on_one_pair
 from service.domain.detection.detectors import PairFacts, all_findings
-from service.domain.detection.model import Detection, DetectedMeeting, PairDetection, PairSummary
+from service.domain.detection.model import DetectedMeeting, Detection, PairDetection, PairSummary
 from service.domain.detection.occurrences import CopyOccurrence, copy_occurrences
 from service.domain.detection.records import EventRecord, index_history
 from service.domain.detection.rules import (
-    DAY, EXPANSION_MARGIN, WINDOW_FUTURE, as_utc, earliest, in_window,
+    DAY,
+    EXPANSION_MARGIN,
+    WINDOW_FUTURE,
+    as_utc,
+    earliest,
+    in_window,
 )
+from service.domain.events import CalendarHistory, OrgPerson, Policy
 
 Pair = tuple[str, str]
 
@@ -46,8 +56,7 @@ class _Run:
     calendar is done, which keeps a large run's memory (and the garbage
     collector's work) small."""
 
-    def __init__(self, records: dict[str, list[EventRecord]], people: Mapping[str, OrgPerson],
-                 now: datetime) -> None:
+    def __init__(self, records: dict[str, list[EventRecord]], people: Mapping[str, OrgPerson], now: datetime) -> None:
         self.records = records
         self.people = people
         self.now = now
@@ -125,37 +134,52 @@ class _Run:
             window = [o for o in occurrences if in_window(o.original_start, now)]
         facts = PairFacts(pair[0], pair[1], now, occurrences, window, interval)
         findings = all_findings(facts, self.busy)
-        return PairDetection(_summary(facts), tuple(_meeting(o, now) for o in window),
-                             tuple(findings), next_change(facts, hi, bool(records)))
+        return PairDetection(
+            _summary(facts),
+            tuple(_meeting(o, now) for o in window),
+            tuple(findings),
+            next_change(facts, hi, bool(records)),
+        )
 
 
 def _summary(facts: PairFacts) -> PairSummary:
     now = facts.now
     held = [o.start for o in facts.window if o.status(now) == "held"]
-    upcoming = [o.start for o in facts.occurrences
-                if not o.cancelled and not o.declined and o.start > now]
-    return PairSummary(facts.manager, facts.report, bucket(facts.interval, bool(facts.window)),
-                       display_interval(facts.interval), max(held, default=None),
-                       min(upcoming, default=None))
+    upcoming = [o.start for o in facts.occurrences if not o.cancelled and not o.declined and o.start > now]
+    return PairSummary(
+        facts.manager,
+        facts.report,
+        bucket(facts.interval, bool(facts.window)),
+        display_interval(facts.interval),
+        max(held, default=None),
+        min(upcoming, default=None),
+    )
 
 
 def _meeting(occ: PairOccurrence, now: datetime) -> DetectedMeeting:
     primary = occ.primary
     record = primary.record
     return DetectedMeeting(
-        occ.manager, occ.report, occ.original_start, occ.start, occ.end, occ.status(now),
-        title=occ.title, ical_uid=record.created.ical_uid,
+        occ.manager,
+        occ.report,
+        occ.original_start,
+        occ.start,
+        occ.end,
+        occ.status(now),
+        title=occ.title,
+        ical_uid=record.created.ical_uid,
         series_id=record.event_id if record.is_series else None,
-        event_id=primary.instance_id or record.event_id, calendar=primary.calendar,
-        cancelled_at=occ.cancelled_at)
+        event_id=primary.instance_id or record.event_id,
+        calendar=primary.calendar,
+        cancelled_at=occ.cancelled_at,
+    )
 
 
 def _policies(policies: Iterable[Policy]) -> dict[Pair, Policy]:
     return {(p.manager.lower(), p.report.lower()): p for p in policies}
 
 
-def detect(history: CalendarHistory, people: list[OrgPerson], policies: list[Policy],
-           now: datetime) -> Detection:
+def detect(history: CalendarHistory, people: list[OrgPerson], policies: list[Policy], now: datetime) -> Detection:
     """Every reporting line's cadence, 1:1 occurrences and findings at `now`."""
     now = as_utc(now)
     index = people_index(people)
@@ -177,8 +201,12 @@ def _run_pairs(run: _Run, pairs: list[tuple[Pair, Policy | None]]) -> list[PairD
     return results
 
 
-def detect_pairs(history: CalendarHistory, pairs: Iterable[tuple[str, str, Policy | None]],
-                 people_index: Mapping[str, OrgPerson], now: datetime) -> list[PairDetection]:
+def detect_pairs(
+    history: CalendarHistory,
+    pairs: Iterable[tuple[str, str, Policy | None]],
+    people_index: Mapping[str, OrgPerson],
+    now: datetime,
+) -> list[PairDetection]:
     """Several pairs (manager, report, policy) at once, reading only their people's
     calendars, with indexes and caches shared as in `detect`: each result equals
     `detect_pair`'s for that pair. `people_index` maps lower-cased emails to org
@@ -191,9 +219,14 @@ def detect_pairs(history: CalendarHistory, pairs: Iterable[tuple[str, str, Polic
     return _run_pairs(run, wanted)
 
 
-def detect_pair(history: CalendarHistory, manager_email: str, report_email: str,
-                people_index: Mapping[str, OrgPerson], policy: Policy | None,
-                now: datetime) -> PairDetection:
+def detect_pair(
+    history: CalendarHistory,
+    manager_email: str,
+    report_email: str,
+    people_index: Mapping[str, OrgPerson],
+    policy: Policy | None,
+    now: datetime,
+) -> PairDetection:
     """One pair, reading only the manager's and the report's calendars.
     `people_index` maps lower-cased emails to org members."""
     now = as_utc(now)
@@ -201,4 +234,3 @@ def detect_pair(history: CalendarHistory, manager_email: str, report_email: str,
     people = {email.lower(): person for email, person in people_index.items()}
     run = _Run(index_history(history, calendars=pair, since=earliest(now)), people, now)
     return run.pair(pair, policy)
-

@@ -1,6 +1,7 @@
 """What detection concludes: frozen dataclasses mirroring `oneonone-replay/1`
 (pairs, meetings, findings), plus source details and evidence for the service
 and for `replay --explain`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,15 +21,14 @@ KEY_FIELDS: dict[str, tuple[str, ...]] = {
     "no_upcoming": (),
 }
 # Informative fields, in output order.
-DETAIL_FIELDS = ("start", "notice_hours", "minutes", "reference_minutes", "conflict",
-                 "gap_days", "horizon_days")
+DETAIL_FIELDS = ("start", "notice_hours", "minutes", "reference_minutes", "conflict", "gap_days", "horizon_days")
 
 
 @dataclass(frozen=True, slots=True)
 class PairSummary:
     manager: str
     report: str
-    cadence: str                       # none | weekly | biweekly | monthly | irregular
+    cadence: str  # none | weekly | biweekly | monthly | irregular
     interval_days: float | int | None
     last_held: datetime | None
     next_scheduled: datetime | None
@@ -41,12 +41,12 @@ class DetectedMeeting:
     original_start: datetime
     start: datetime
     end: datetime
-    status: str                        # scheduled | held | cancelled | declined
+    status: str  # scheduled | held | cancelled | declined
     title: str = ""
-    ical_uid: str | None = None        # source: the meeting's iCalendar UID
-    series_id: str | None = None       # source: the series' event id (organizer's copy)
-    event_id: str | None = None        # source: the event or instance id (organizer's copy)
-    calendar: str | None = None        # source: the calendar whose copy was used
+    ical_uid: str | None = None  # source: the meeting's iCalendar UID
+    series_id: str | None = None  # source: the series' event id (organizer's copy)
+    event_id: str | None = None  # source: the event or instance id (organizer's copy)
+    calendar: str | None = None  # source: the calendar whose copy was used
     cancelled_at: datetime | None = None
 
 
@@ -56,7 +56,7 @@ class DetectedFinding:
     manager: str
     report: str
     occurrence_start: datetime | None = None
-    by: str | None = None              # "manager" | "report"
+    by: str | None = None  # "manager" | "report"
     since: datetime | None = None
     start: datetime | None = None
     notice_hours: float | None = None
@@ -88,8 +88,7 @@ class DetectedFinding:
 
     def sort_key(self) -> tuple:
         moment = self.occurrence_start or self.since
-        return (self.manager, self.report, moment.timestamp() if moment else 0.0,
-                self.type, self.by or "")
+        return (self.manager, self.report, moment.timestamp() if moment else 0.0, self.type, self.by or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +108,10 @@ class Detection:
     findings: tuple[DetectedFinding, ...]
 
     @classmethod
-    def combine(cls, parts: list[PairDetection]) -> "Detection":
+    def combine(cls, parts: list[PairDetection]) -> Detection:
         parts = sorted(parts, key=lambda p: (p.pair.manager, p.pair.report))
-        return cls(tuple(p.pair for p in parts),
-                   tuple(m for p in parts for m in p.meetings),
-                   tuple(f for p in parts for f in p.findings))
+        return cls(
+            tuple(p.pair for p in parts),
+            tuple(m for p in parts for m in p.meetings),
+            tuple(f for p in parts for f in p.findings),
+        )

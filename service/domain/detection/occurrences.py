@@ -2,6 +2,7 @@
 replays of single events (`singles`) and series (`series`), whose rules say
 how cancellations, moves, series edits and deletions shape each occurrence
 without rewriting history."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,11 +11,15 @@ from service.domain.detection.records import EventRecord
 from service.domain.detection.series import series_occurrences
 from service.domain.detection.singles import single_in_range, single_occurrence
 from service.domain.detection.timeline import (
-    DELETED, EXDATE, INSTANCE, SERIES_DELETED, CopyOccurrence, Move,
+    DELETED,
+    EXDATE,
+    INSTANCE,
+    SERIES_DELETED,
+    CopyOccurrence,
+    Move,
 )
 
-__all__ = ["DELETED", "EXDATE", "INSTANCE", "SERIES_DELETED", "CopyOccurrence", "Move",
-           "copy_occurrences"]
+__all__ = ["DELETED", "EXDATE", "INSTANCE", "SERIES_DELETED", "CopyOccurrence", "Move", "copy_occurrences"]
 
 
 def copy_occurrences(record: EventRecord, lo: datetime, hi: datetime) -> list[CopyOccurrence]:

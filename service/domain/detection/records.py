@@ -7,12 +7,13 @@ Instances are attached to their series through `series_id`; a removal
 (`snapshot is None`, how Graph reports a cancelled occurrence) carries no data,
 so it is attached through the instance's last known snapshot. An instance whose
 master was never seen is kept as a one-off event at its original start."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Iterable, Mapping
 
 from service.domain.events import CalendarHistory, EventChange, EventSnapshot, Kind, Status
 
@@ -29,8 +30,8 @@ class EventRecord:
     calendar: str
     event_id: str
     is_series: bool
-    versions: list[EventChange]     # the history's own list (not copied: it is large)
-    created: EventSnapshot          # the event (or series) as created: first live snapshot
+    versions: list[EventChange]  # the history's own list (not copied: it is large)
+    created: EventSnapshot  # the event (or series) as created: first live snapshot
     instances: Mapping[datetime, list[InstanceVersion]] = field(default_factory=lambda: _NO_INSTANCES)
     fixed_original_start: datetime | None = None  # orphan instance: its slot
 
@@ -60,9 +61,11 @@ def _created(changes: list[EventChange]) -> EventSnapshot | None:
     return None
 
 
-def _attach_instances(calendar_records: dict[tuple[str, str], EventRecord],
-                      streams: list[tuple[tuple[str, str], list[EventChange]]],
-                      out: dict[str, list[EventRecord]]) -> None:
+def _attach_instances(
+    calendar_records: dict[tuple[str, str], EventRecord],
+    streams: list[tuple[tuple[str, str], list[EventChange]]],
+    out: dict[str, list[EventRecord]],
+) -> None:
     orphans: dict[tuple[str, str], list[InstanceVersion]] = {}
     for (calendar, instance_id), changes in streams:
         last: EventSnapshot | None = None
@@ -87,9 +90,9 @@ def _attach_instances(calendar_records: dict[tuple[str, str], EventRecord],
         if created is None:
             continue
         versions = [EventChange(calendar, instance_id, t, s) for t, s, _ in items]
-        out.setdefault(calendar, []).append(EventRecord(
-            calendar, instance_id, False, versions, created,
-            fixed_original_start=created.original_start))
+        out.setdefault(calendar, []).append(
+            EventRecord(calendar, instance_id, False, versions, created, fixed_original_start=created.original_start)
+        )
 
 
 def _ended_before(changes: list[EventChange], since: datetime) -> bool:
@@ -101,8 +104,9 @@ def _ended_before(changes: list[EventChange], since: datetime) -> bool:
     return True
 
 
-def index_history(history: CalendarHistory, calendars: Iterable[str] | None = None,
-                  since: datetime | None = None) -> dict[str, list[EventRecord]]:
+def index_history(
+    history: CalendarHistory, calendars: Iterable[str] | None = None, since: datetime | None = None
+) -> dict[str, list[EventRecord]]:
     """Records per calendar (only `calendars` when given). Single events that
     ended before `since` in every known state are left out: nothing before
     that moment can matter (it keeps a year of history cheap)."""
@@ -127,8 +131,7 @@ def index_history(history: CalendarHistory, calendars: Iterable[str] | None = No
         if created is None:
             continue  # never seen alive with times: nothing can be said about it
         series = first.kind is Kind.series
-        record = EventRecord(key[0], key[1], series, changes, created,
-                             {} if series else _NO_INSTANCES)
+        record = EventRecord(key[0], key[1], series, changes, created, {} if series else _NO_INSTANCES)
         by_key[key] = record
         out.setdefault(key[0], []).append(record)
     _attach_instances(by_key, streams, out)

@@ -15,6 +15,7 @@ Choices where the iCalendar text leaves room:
 - As in dateutil and the provider fakes, DTSTART is a slot only when it matches
   the rule (or when there is no RRULE at all: an RDATE-only "series").
 - A zone name that is not IANA falls back to UTC (adapters map Windows names)."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,8 @@ from dateutil.rrule import rrule, rrulestr
 
 from service.domain.detection.rules import DAY, UTC
 
-LIVE = 1       # the series produces this slot
-EXCLUDED = 2   # the rule produces it but an EXDATE/EXRULE removes it
+LIVE = 1  # the series produces this slot
+EXCLUDED = 2  # the rule produces it but an EXDATE/EXRULE removes it
 
 _UNTIL = re.compile(r"UNTIL=([0-9]{8})(T[0-9]{6})?(Z?)", re.IGNORECASE)
 _INTERVAL_DAYS = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 30, "YEARLY": 365}
@@ -67,6 +68,7 @@ def _split(line: str) -> tuple[str, dict[str, str], str]:
 
 def _local_until(rule: str, tz: ZoneInfo) -> str:
     """UNTIL as naive local wall time, which is what a naive DTSTART needs."""
+
     def fix(match: re.Match) -> str:
         day, clock, zulu = match.group(1), match.group(2), match.group(3)
         moment = datetime.strptime(day + (clock or "T235959"), "%Y%m%dT%H%M%S")
@@ -77,8 +79,7 @@ def _local_until(rule: str, tz: ZoneInfo) -> str:
     return _UNTIL.sub(fix, rule)
 
 
-def _date_values(params: dict[str, str], values: str, tz: ZoneInfo,
-                 start_local: datetime) -> list[datetime]:
+def _date_values(params: dict[str, str], values: str, tz: ZoneInfo, start_local: datetime) -> list[datetime]:
     """EXDATE/RDATE values as UTC instants."""
     out = []
     value_tz = zone(params["TZID"]) if "TZID" in params else tz
@@ -121,8 +122,13 @@ class SlotSet:
                     out[instant] = state
         return out
 
-    def state(self, original_start: datetime, hint: dict[datetime, int] | None = None,
-              lo: datetime | None = None, hi: datetime | None = None) -> int | None:
+    def state(
+        self,
+        original_start: datetime,
+        hint: dict[datetime, int] | None = None,
+        lo: datetime | None = None,
+        hi: datetime | None = None,
+    ) -> int | None:
         """LIVE, EXCLUDED or None (no such slot). `hint` is an expansion over
         [lo, hi]; outside it the slot is looked up in its chunk."""
         if hint is not None and lo is not None and hi is not None and lo <= original_start <= hi:

@@ -1,11 +1,12 @@
 """The SPEC's numbers in one place, plus the UTC helpers every module shares.
 
 Nothing here reads the wall clock: `now` is always a parameter."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-UTC = timezone.utc
+UTC = UTC
 
 # The `meetings` window, by original start: [now - 90 d, now + 14 d], bounds included.
 WINDOW_PAST = timedelta(days=90)
@@ -19,10 +20,10 @@ MAX_LENGTH = timedelta(minutes=120)
 MAX_HALF_WINDOW = timedelta(days=7)
 DEFAULT_HALF_WINDOW = timedelta(days=3)
 
-LATE_NOTICE = timedelta(hours=24)   # late_reschedule: notice strictly below this
-SHORT_RATIO = 0.75                  # shortened: length strictly below this share
-GAP_FACTOR = 1.5                    # cadence_gap: gap strictly above this many intervals
-MIN_HORIZON = timedelta(days=14)    # no_upcoming looks max(2 × interval, 14 d) ahead
+LATE_NOTICE = timedelta(hours=24)  # late_reschedule: notice strictly below this
+SHORT_RATIO = 0.75  # shortened: length strictly below this share
+GAP_FACTOR = 1.5  # cadence_gap: gap strictly above this many intervals
+MIN_HORIZON = timedelta(days=14)  # no_upcoming looks max(2 × interval, 14 d) ahead
 
 # Graph reports a deleted series as removals of the master and of every
 # instance; they carry no time of their own and are observed together, not

@@ -29,25 +29,34 @@ Instance snapshots (Google exceptions; Graph lists every occurrence):
 
 Answers are kept per person as (time of last change, value), separately for
 the master's stream and the instance's; the later change wins."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from service.domain.events import EventSnapshot
 from service.domain.detection.records import EventRecord, InstanceVersion
 from service.domain.detection.recurrence import EXCLUDED, LIVE, SlotSet, slot_set
 from service.domain.detection.rules import REMOVAL_TOLERANCE, STAMPED_TOLERANCE
 from service.domain.detection.timeline import (
-    EXDATE, INSTANCE, SERIES_DELETED, CopyOccurrence, Responses, answers, is_live, merged, track,
+    EXDATE,
+    INSTANCE,
+    SERIES_DELETED,
+    CopyOccurrence,
+    Responses,
+    answers,
+    is_live,
+    merged,
+    track,
 )
+from service.domain.events import EventSnapshot
 
 
 @dataclass(slots=True)
 class _Version:
     at: datetime
-    snap: EventSnapshot | None     # None: the series is deleted from here on
-    slots: SlotSet | None          # slots of this version (None when deleted)
+    snap: EventSnapshot | None  # None: the series is deleted from here on
+    slots: SlotSet | None  # slots of this version (None when deleted)
     length: timedelta | None
     hint: dict[datetime, int] | None = None  # its slots expanded over [lo, hi]
 
@@ -87,8 +96,8 @@ class _Replay:
     hi: datetime
     occ: CopyOccurrence | None = None
     modified: bool = False
-    in_force: _Version | None = None     # the last series version applied to the occurrence
-    latest: _Version | None = None       # the last live series version seen
+    in_force: _Version | None = None  # the last series version applied to the occurrence
+    latest: _Version | None = None  # the last live series version seen
     master_responses: Responses = field(default_factory=dict)
     instance_responses: Responses = field(default_factory=dict)
 
@@ -109,8 +118,14 @@ class _Replay:
         if occ is None:
             if state == LIVE and (first or self.original_start > version.at):
                 self.in_force = version
-                self.occ = CopyOccurrence(self.record, self.original_start, self.original_start,
-                                          self.original_start + version.length, version.snap, {})
+                self.occ = CopyOccurrence(
+                    self.record,
+                    self.original_start,
+                    self.original_start,
+                    self.original_start + version.length,
+                    version.snap,
+                    {},
+                )
             return
         self.in_force = version
         if state == EXCLUDED:
@@ -168,16 +183,16 @@ class _Replay:
             return  # a stub: times come from the series
         occ = self.occ
         if occ is None:
-            if self.latest is not None and \
-                    self.latest.state(self.original_start, self.lo, self.hi) is not None:
+            if self.latest is not None and self.latest.state(self.original_start, self.lo, self.hi) is not None:
                 # The series has this slot, but it is no occurrence: it lies
                 # before the edit that made it (Graph re-lists past occurrences
                 # at a series' new time) or it vanished. History stays as it was.
                 return
             # An instance the series does not produce (seen before its master,
             # or left from an earlier slot): keep it as scheduled individually.
-            self.occ = CopyOccurrence(self.record, self.original_start, snap.start, snap.end,
-                                      snap, {}, instance_id=instance_id)
+            self.occ = CopyOccurrence(
+                self.record, self.original_start, snap.start, snap.end, snap, {}, instance_id=instance_id
+            )
             self.modified = True
             return
         occ.restore(INSTANCE)
@@ -207,8 +222,14 @@ class _Replay:
         return occ
 
 
-def _replay(record: EventRecord, original_start: datetime, versions: list[_Version],
-            stream: list[InstanceVersion], lo: datetime, hi: datetime) -> CopyOccurrence | None:
+def _replay(
+    record: EventRecord,
+    original_start: datetime,
+    versions: list[_Version],
+    stream: list[InstanceVersion],
+    lo: datetime,
+    hi: datetime,
+) -> CopyOccurrence | None:
     state = _Replay(record, original_start, lo, hi)
     # Series versions first at equal times: an instance written together with a
     # series edit is judged against the edited series.
@@ -235,9 +256,14 @@ def _plain(stream: list[InstanceVersion], version: _Version, original_start: dat
     if len(stream) != 1:
         return False
     at, snap, _ = stream[0]
-    return (is_live(snap) and at >= version.at and snap.start == original_start
-            and snap.end == original_start + version.length and snap.title == version.snap.title
-            and (not snap.attendees or answers(snap) == answers(version.snap)))
+    return (
+        is_live(snap)
+        and at >= version.at
+        and snap.start == original_start
+        and snap.end == original_start + version.length
+        and snap.title == version.snap.title
+        and (not snap.attendees or answers(snap) == answers(version.snap))
+    )
 
 
 def _relevant_instances(record: EventRecord, lo: datetime, hi: datetime) -> list[datetime]:
@@ -247,8 +273,13 @@ def _relevant_instances(record: EventRecord, lo: datetime, hi: datetime) -> list
             out.append(original_start)
             continue
         for _, snap, _ in stream:  # moved into the range from elsewhere
-            if snap is not None and snap.start is not None and snap.end is not None \
-                    and snap.start <= hi and snap.end >= lo:
+            if (
+                snap is not None
+                and snap.start is not None
+                and snap.end is not None
+                and snap.start <= hi
+                and snap.end >= lo
+            ):
                 out.append(original_start)
                 break
     return out
@@ -278,9 +309,17 @@ def series_occurrences(record: EventRecord, lo: datetime, hi: datetime) -> list[
             if shared is None:
                 shared = {}
                 track(shared, version.snap, version.at)
-            out.append(CopyOccurrence(record, original_start, original_start,
-                                      original_start + version.length, version.snap, shared,
-                                      reference=version.length))
+            out.append(
+                CopyOccurrence(
+                    record,
+                    original_start,
+                    original_start,
+                    original_start + version.length,
+                    version.snap,
+                    shared,
+                    reference=version.length,
+                )
+            )
             continue
         occ = _replay(record, original_start, versions, stream, lo, hi)
         if occ is not None:

@@ -4,6 +4,7 @@ Its original start is the first-synced start. A change at or after its current
 start is ignored (history is not rewritten): deleting a meeting that took
 place leaves it held. A deletion before it cancels it; a later live snapshot
 restores it; a new start is a move."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -41,7 +42,6 @@ def single_in_range(record: EventRecord, lo: datetime, hi: datetime) -> bool:
     """Cheap pre-filter: could this single event's occurrence touch [lo, hi]?"""
     for change in record.versions:
         snap = change.snapshot
-        if snap is not None and snap.start is not None and snap.end is not None:
-            if snap.start <= hi and snap.end >= lo:
-                return True
+        if snap is not None and snap.start is not None and snap.end is not None and snap.start <= hi and snap.end >= lo:
+            return True
     return False

@@ -1,17 +1,18 @@
 """An occurrence as one calendar copy sees it, and the small helpers the
 replays of single events and series share (see `series` for the rules)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.domain.events import EventSnapshot, Response, Status
 from service.domain.detection.records import EventRecord
+from service.domain.events import EventSnapshot, Response, Status
 
 # Why an occurrence is cancelled.
-INSTANCE = "instance"              # that occurrence was cancelled / removed
-DELETED = "deleted"                # the single event was deleted
-EXDATE = "exdate"                  # a series edit excluded the slot
+INSTANCE = "instance"  # that occurrence was cancelled / removed
+DELETED = "deleted"  # the single event was deleted
+EXDATE = "exdate"  # a series edit excluded the slot
 SERIES_DELETED = "series_deleted"  # the whole series was deleted
 
 # Per person: (when their answer last changed in a stream, the answer).
@@ -36,7 +37,7 @@ class CopyOccurrence:
     original_start: datetime
     start: datetime
     end: datetime
-    snapshot: EventSnapshot            # the snapshot in force (title, busy, organizer)
+    snapshot: EventSnapshot  # the snapshot in force (title, busy, organizer)
     responses: Responses
     reference: timedelta | None = None  # series length in force at its start
     cancelled_at: datetime | None = None
@@ -80,8 +81,7 @@ class CopyOccurrence:
         self.start, self.end = start, end
 
 
-def track(responses: Responses, snapshot: EventSnapshot, at: datetime,
-          baseline: Responses | None = None) -> None:
+def track(responses: Responses, snapshot: EventSnapshot, at: datetime, baseline: Responses | None = None) -> None:
     """Record, per person, when their answer last changed in this stream. An
     instance first restating the series' answer (`baseline`) is no new answer:
     it keeps the time the series got it."""

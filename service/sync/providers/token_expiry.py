@@ -7,6 +7,7 @@ costs a 401, a refresh and a retry. So each token's lifetime is noted on our
 clock when it is first seen, and the adapters drop the token before a call once
 that lifetime is (nearly) over. On the system clock this only repeats the
 libraries' own check."""
+
 from __future__ import annotations
 
 import threading
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 
 from service.clock import Clock
 
-SKEW = timedelta(minutes=5)     # refresh a little early: clocks and transit differ
+SKEW = timedelta(minutes=5)  # refresh a little early: clocks and transit differ
 
 
 class TokenExpiry:

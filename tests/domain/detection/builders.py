@@ -20,22 +20,31 @@ Two provider styles, as the sync adapters present them:
   occurrence is listed as an instance; a cancelled occurrence is removed
   (snapshot None) and its slot added to the master as an EXDATE; a deleted
   series removes all instances and the master at the same moment."""
+
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from service.domain.events import (
-    Attendee, CalendarHistory, EventChange, EventSnapshot, Kind, OrgPerson, Policy, Response, Status,
-)
 from service.domain.detection import detect, detect_pair, people_index, to_replay_json
+from service.domain.events import (
+    Attendee,
+    CalendarHistory,
+    EventChange,
+    EventSnapshot,
+    Kind,
+    OrgPerson,
+    Policy,
+    Response,
+    Status,
+)
 
-UTC = timezone.utc
-GRAPH_LISTING = timedelta(days=120)   # how far past `now` Graph instances are listed
+UTC = UTC
+GRAPH_LISTING = timedelta(days=120)  # how far past `now` Graph instances are listed
 
 
 def email(name: str) -> str:
@@ -61,7 +70,7 @@ def stamp(moment: datetime) -> str:
 class _Event:
     provider: str
     calendars: list[str]
-    ids: dict[str, str]                       # calendar → that copy's event id
+    ids: dict[str, str]  # calendar → that copy's event id
     series: bool
     instances: dict[tuple[str, datetime], str] = field(default_factory=dict)  # (cal, slot) → id
     exceptions: set[tuple[str, datetime]] = field(default_factory=set)  # modified individually
@@ -91,51 +100,111 @@ class World:
 
     def _attendees(self, organizer: str, attendees, rooms, responses) -> tuple[Attendee, ...]:
         people = [organizer] + [email(a) for a in attendees if email(a) != organizer]
-        out = [Attendee(p, Response(responses.get(p, "accepted" if p == organizer else "needsAction")),
-                        organizer=(p == organizer)) for p in people]
+        out = [
+            Attendee(
+                p,
+                Response(responses.get(p, "accepted" if p == organizer else "needsAction")),
+                organizer=(p == organizer),
+            )
+            for p in people
+        ]
         out += [Attendee(email(r), Response.accepted, resource=True) for r in rooms]
         return tuple(out)
 
-    def _create(self, event_id: str, at: str, provider: str, calendars, base: dict, series: bool,
-                uid: str | None = None) -> None:
+    def _create(
+        self, event_id: str, at: str, provider: str, calendars, base: dict, series: bool, uid: str | None = None
+    ) -> None:
         moment = utc(at)
         cals = [email(c) for c in calendars]
         ids = {c: event_id if provider == "google" else f"{event_id}@{c}" for c in cals}
         self.events[event_id] = _Event(provider, cals, ids, series)
         for cal in cals:
-            snap = EventSnapshot(calendar=cal, event_id=ids[cal], updated=moment, provider=provider,
-                                 ical_uid=f"{uid or event_id}@uid", **base)
+            snap = EventSnapshot(
+                calendar=cal,
+                event_id=ids[cal],
+                updated=moment,
+                provider=provider,
+                ical_uid=f"{uid or event_id}@uid",
+                **base,
+            )
             self.emit(cal, ids[cal], moment, snap)
             if series and provider == "graph":
                 self._list_graph_instances(event_id, cal, moment)
 
     # -- creating ----------------------------------------------------------------------
-    def event(self, event_id: str, *, at: str, start: str, organizer: str, attendees=(),
-              minutes: int = 30, end: str | None = None, calendars=None, rooms=(), busy: bool = True,
-              all_day: bool = False, title: str | None = None, provider: str = "google",
-              responses: dict | None = None, tz: str = "UTC", uid: str | None = None) -> None:
+    def event(
+        self,
+        event_id: str,
+        *,
+        at: str,
+        start: str,
+        organizer: str,
+        attendees=(),
+        minutes: int = 30,
+        end: str | None = None,
+        calendars=None,
+        rooms=(),
+        busy: bool = True,
+        all_day: bool = False,
+        title: str | None = None,
+        provider: str = "google",
+        responses: dict | None = None,
+        tz: str = "UTC",
+        uid: str | None = None,
+    ) -> None:
         """A single event; `start`/`end` are UTC (all-day: the date's midnight).
         Copies on another provider: another `event_id` with the same `uid`."""
         org = email(organizer)
         begin = utc(start)
         finish = utc(end) if end else begin + timedelta(minutes=minutes)
-        base = dict(kind=Kind.single, status=Status.confirmed, start=begin, end=finish, timezone=tz,
-                    all_day=all_day, organizer=org, busy=busy, title=title or event_id,
-                    attendees=self._attendees(org, attendees, rooms,
-                                              {email(k): v for k, v in (responses or {}).items()}))
+        base = dict(
+            kind=Kind.single,
+            status=Status.confirmed,
+            start=begin,
+            end=finish,
+            timezone=tz,
+            all_day=all_day,
+            organizer=org,
+            busy=busy,
+            title=title or event_id,
+            attendees=self._attendees(org, attendees, rooms, {email(k): v for k, v in (responses or {}).items()}),
+        )
         self._create(event_id, at, provider, calendars or [org, *attendees], base, series=False, uid=uid)
 
-    def series(self, event_id: str, *, at: str, start: str, tz: str, rrule: str, organizer: str,
-               attendees=(), minutes: int = 30, calendars=None, rooms=(), extra: tuple[str, ...] = (),
-               provider: str = "google", title: str | None = None, busy: bool = True,
-               uid: str | None = None) -> None:
+    def series(
+        self,
+        event_id: str,
+        *,
+        at: str,
+        start: str,
+        tz: str,
+        rrule: str,
+        organizer: str,
+        attendees=(),
+        minutes: int = 30,
+        calendars=None,
+        rooms=(),
+        extra: tuple[str, ...] = (),
+        provider: str = "google",
+        title: str | None = None,
+        busy: bool = True,
+        uid: str | None = None,
+    ) -> None:
         """A recurring series; `start` is local wall time in `tz`."""
         org = email(organizer)
         begin = local(start, tz)
-        base = dict(kind=Kind.series, status=Status.confirmed, start=begin,
-                    end=begin + timedelta(minutes=minutes), timezone=tz,
-                    recurrence=(f"RRULE:{rrule}",) + tuple(extra), organizer=org, busy=busy,
-                    title=title or event_id, attendees=self._attendees(org, attendees, rooms, {}))
+        base = dict(
+            kind=Kind.series,
+            status=Status.confirmed,
+            start=begin,
+            end=begin + timedelta(minutes=minutes),
+            timezone=tz,
+            recurrence=(f"RRULE:{rrule}",) + tuple(extra),
+            organizer=org,
+            busy=busy,
+            title=title or event_id,
+            attendees=self._attendees(org, attendees, rooms, {}),
+        )
         self._create(event_id, at, provider, calendars or [org, *attendees], base, series=True, uid=uid)
 
     # -- Graph instances ------------------------------------------------------------
@@ -150,8 +219,12 @@ class World:
             if name == "RRULE":
                 if "UNTIL=" in value and not value.split("UNTIL=")[1][:16].endswith("Z"):
                     raise ValueError("builders only take UNTIL in UTC")
-                out += [s.astimezone(UTC) for s in rrulestr(value, dtstart=first).between(
-                    first - timedelta(days=1), until.astimezone(tz), inc=True)]
+                out += [
+                    s.astimezone(UTC)
+                    for s in rrulestr(value, dtstart=first).between(
+                        first - timedelta(days=1), until.astimezone(tz), inc=True
+                    )
+                ]
             elif name == "EXDATE":
                 excluded |= {utc(v) for v in value.split(",")}
         return [s for s in out if s not in excluded]
@@ -175,9 +248,17 @@ class World:
             iid = meta.instances.setdefault((cal, slot), f"{meta.ids[cal]}#{stamp(slot)}")
             if (cal, slot) in meta.exceptions:
                 continue
-            wanted = dataclasses.replace(master, kind=Kind.instance, event_id=iid, updated=at,
-                                         series_id=meta.ids[cal], original_start=slot, start=slot,
-                                         end=slot + length, recurrence=())
+            wanted = dataclasses.replace(
+                master,
+                kind=Kind.instance,
+                event_id=iid,
+                updated=at,
+                series_id=meta.ids[cal],
+                original_start=slot,
+                start=slot,
+                end=slot + length,
+                recurrence=(),
+            )
             previous = self.latest.get((cal, iid))
             if previous is None or dataclasses.replace(previous, updated=at) != wanted:
                 self.emit(cal, iid, at, wanted)
@@ -206,8 +287,7 @@ class World:
         for cal in self._cals(event_id, calendars):
             old = self.latest[(cal, meta.ids[cal])]
             if meta.provider == "google":
-                self.emit(cal, meta.ids[cal], moment, dataclasses.replace(old, status=Status.cancelled,
-                                                                          updated=moment))
+                self.emit(cal, meta.ids[cal], moment, dataclasses.replace(old, status=Status.cancelled, updated=moment))
                 for (c, slot), iid in meta.instances.items():
                     if c == cal and self.latest.get((cal, iid)) is not None:
                         self.emit(cal, iid, moment, self._stub(cal, iid, meta.ids[cal], slot, moment))
@@ -218,8 +298,16 @@ class World:
             self.emit(cal, meta.ids[cal], moment, None)
 
     def _stub(self, cal: str, iid: str, series_id: str, slot: datetime, at: datetime) -> EventSnapshot:
-        return EventSnapshot(calendar=cal, event_id=iid, kind=Kind.instance, status=Status.cancelled,
-                             updated=at, provider="google", series_id=series_id, original_start=slot)
+        return EventSnapshot(
+            calendar=cal,
+            event_id=iid,
+            kind=Kind.instance,
+            status=Status.cancelled,
+            updated=at,
+            provider="google",
+            series_id=series_id,
+            original_start=slot,
+        )
 
     def _instance(self, event_id: str, cal: str, slot: datetime) -> tuple[str, EventSnapshot]:
         """The occurrence's current instance snapshot, materialized from the master."""
@@ -229,10 +317,16 @@ class World:
         if current is not None:
             return iid, current
         master = self.latest[(cal, meta.ids[cal])]
-        return iid, dataclasses.replace(master, kind=Kind.instance, event_id=iid,
-                                        series_id=meta.ids[cal],
-                                        original_start=slot, start=slot,
-                                        end=slot + (master.end - master.start), recurrence=())
+        return iid, dataclasses.replace(
+            master,
+            kind=Kind.instance,
+            event_id=iid,
+            series_id=meta.ids[cal],
+            original_start=slot,
+            start=slot,
+            end=slot + (master.end - master.start),
+            recurrence=(),
+        )
 
     def cancel_occurrence(self, event_id: str, original_start: str, *, at: str, calendars=None) -> None:
         meta, moment, slot = self.events[event_id], utc(at), utc(original_start)
@@ -242,29 +336,44 @@ class World:
                 self.emit(cal, iid, moment, self._stub(cal, iid, meta.ids[cal], slot, moment))
                 continue
             master = self.latest[(cal, meta.ids[cal])]
-            self.emit(cal, meta.ids[cal], moment, dataclasses.replace(
-                master, updated=moment, recurrence=master.recurrence + (f"EXDATE:{stamp(slot)}",)))
+            self.emit(
+                cal,
+                meta.ids[cal],
+                moment,
+                dataclasses.replace(master, updated=moment, recurrence=master.recurrence + (f"EXDATE:{stamp(slot)}",)),
+            )
             self.emit(cal, iid, moment, None)
 
-    def move_occurrence(self, event_id: str, original_start: str, *, at: str, start: str,
-                        end: str | None = None, minutes: int | None = None, calendars=None) -> None:
+    def move_occurrence(
+        self,
+        event_id: str,
+        original_start: str,
+        *,
+        at: str,
+        start: str,
+        end: str | None = None,
+        minutes: int | None = None,
+        calendars=None,
+    ) -> None:
         moment, slot = utc(at), utc(original_start)
         for cal in self._cals(event_id, calendars):
             iid, current = self._instance(event_id, cal, slot)
             self.events[event_id].exceptions.add((cal, slot))
             begin = utc(start)
-            finish = utc(end) if end else begin + (timedelta(minutes=minutes) if minutes
-                                                    else current.end - current.start)
-            self.emit(cal, iid, moment, dataclasses.replace(current, start=begin, end=finish,
-                                                            updated=moment))
+            finish = (
+                utc(end) if end else begin + (timedelta(minutes=minutes) if minutes else current.end - current.start)
+            )
+            self.emit(cal, iid, moment, dataclasses.replace(current, start=begin, end=finish, updated=moment))
 
-    def respond(self, event_id: str, who: str, response: str, *, at: str,
-                original_start: str | None = None, calendars=None) -> None:
+    def respond(
+        self, event_id: str, who: str, response: str, *, at: str, original_start: str | None = None, calendars=None
+    ) -> None:
         meta, moment, person = self.events[event_id], utc(at), email(who)
 
         def answered(snap: EventSnapshot) -> EventSnapshot:
-            people = [dataclasses.replace(a, response=Response(response)) if a.email == person else a
-                      for a in snap.attendees]
+            people = [
+                dataclasses.replace(a, response=Response(response)) if a.email == person else a for a in snap.attendees
+            ]
             if all(a.email != person for a in people):
                 people.append(Attendee(person, Response(response)))
             return dataclasses.replace(snap, attendees=tuple(people), updated=moment)
@@ -299,19 +408,20 @@ class World:
         return to_replay_json(self.detect(), self.now)
 
     def pair(self, manager: str, report: str):
-        policy = next((p for p in self.policies
-                       if (p.manager, p.report) == (email(manager), email(report))), None)
-        return detect_pair(self.history, email(manager), email(report), people_index(self.people),
-                           policy, self.now)
+        policy = next((p for p in self.policies if (p.manager, p.report) == (email(manager), email(report))), None)
+        return detect_pair(self.history, email(manager), email(report), people_index(self.people), policy, self.now)
 
 
 # -- reading results ---------------------------------------------------------------------
 
+
 def meetings(out: dict, manager: str | None = None, report: str | None = None) -> dict[str, dict]:
     """Meetings by original start (`YYYY-MM-DDTHH:MM:SSZ`)."""
-    return {m["original_start"]: m for m in out["meetings"]
-            if (manager is None or m["manager"] == email(manager))
-            and (report is None or m["report"] == email(report))}
+    return {
+        m["original_start"]: m
+        for m in out["meetings"]
+        if (manager is None or m["manager"] == email(manager)) and (report is None or m["report"] == email(report))
+    }
 
 
 def statuses(out: dict, **kw) -> dict[str, str]:

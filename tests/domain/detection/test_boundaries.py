@@ -2,6 +2,7 @@
 instant before its next boundary (but for the running `gap_days` of a gap still
 open at now, an informative field), and the walk from boundary to boundary sees
 every change (findings appear on time)."""
+
 from __future__ import annotations
 
 import random
@@ -24,8 +25,15 @@ def _org(w: World) -> World:
 
 def weekly_with_changes() -> World:
     w = _org(World(now=NOW))
-    w.series("s", at="2026-01-01T00:00Z", start="2026-01-05T09:00", tz="Europe/Berlin",
-             rrule="FREQ=WEEKLY;BYDAY=MO", organizer="maya", attendees=["li"])
+    w.series(
+        "s",
+        at="2026-01-01T00:00Z",
+        start="2026-01-05T09:00",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;BYDAY=MO",
+        organizer="maya",
+        attendees=["li"],
+    )
     w.cancel_occurrence("s", "2026-02-09T08:00Z", at="2026-02-05T12:00Z")
     w.move_occurrence("s", "2026-03-09T08:00Z", at="2026-03-01T12:00Z", start="2026-03-10T08:00Z")
     w.respond("s", "li", "declined", at="2026-02-20T00:00Z", original_start="2026-03-16T08:00Z")
@@ -34,17 +42,32 @@ def weekly_with_changes() -> World:
 
 def series_that_ends() -> World:
     w = _org(World(now=NOW))
-    w.series("s", at="2026-01-01T00:00Z", start="2026-01-05T09:00", tz="Europe/Berlin",
-             rrule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20260316T080000Z", organizer="maya", attendees=["li"])
+    w.series(
+        "s",
+        at="2026-01-01T00:00Z",
+        start="2026-01-05T09:00",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20260316T080000Z",
+        organizer="maya",
+        attendees=["li"],
+    )
     return w
 
 
 def biweekly_graph_with_policy() -> World:
     w = _org(World(now=NOW))
     w.policy("maya", "li", 14)
-    w.series("s", at="2026-01-01T00:00Z", start="2026-01-07T15:00", tz="Europe/Berlin",
-             rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=WE", organizer="maya", attendees=["li"],
-             provider="graph", minutes=45)
+    w.series(
+        "s",
+        at="2026-01-01T00:00Z",
+        start="2026-01-07T15:00",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=WE",
+        organizer="maya",
+        attendees=["li"],
+        provider="graph",
+        minutes=45,
+    )
     w.cancel_occurrence("s", "2026-03-18T14:00Z", at="2026-03-01T10:00Z")
     return w
 
@@ -58,11 +81,20 @@ def singles_only() -> World:
 
 def retimed_then_deleted() -> World:
     w = _org(World(now=NOW))
-    w.series("s", at="2026-01-01T00:00Z", start="2026-01-06T10:00", tz="America/New_York",
-             rrule="FREQ=WEEKLY;BYDAY=TU", organizer="maya", attendees=["li"], provider="graph")
+    w.series(
+        "s",
+        at="2026-01-01T00:00Z",
+        start="2026-01-06T10:00",
+        tz="America/New_York",
+        rrule="FREQ=WEEKLY;BYDAY=TU",
+        organizer="maya",
+        attendees=["li"],
+        provider="graph",
+    )
     w.update("s", at="2026-02-01T00:00Z", start="2026-01-06T16:00Z", end="2026-01-06T16:45Z")
-    w.event("busy", at="2026-01-01T00:00Z", start="2026-03-17T16:15Z", organizer="li", calendars=["li"],
-            title="Dentist")
+    w.event(
+        "busy", at="2026-01-01T00:00Z", start="2026-03-17T16:15Z", organizer="li", calendars=["li"], title="Dentist"
+    )
     w.delete("s", at="2026-03-20T00:00Z")
     return w
 
@@ -71,15 +103,24 @@ def nothing() -> World:
     return _org(World(now=NOW))
 
 
-STORIES = [weekly_with_changes, series_that_ends, biweekly_graph_with_policy, singles_only,
-           retimed_then_deleted, nothing]
+STORIES = [
+    weekly_with_changes,
+    series_that_ends,
+    biweekly_graph_with_policy,
+    singles_only,
+    retimed_then_deleted,
+    nothing,
+]
 
 
 def _at(w: World, now: datetime):
     policy = next(iter(w.policies), None)
     result = detect_pair(w.history, email("maya"), email("li"), people_index(w.people), policy, now)
-    document = (pair_json(result.pair), [meeting_json(m) for m in result.meetings],
-                [{k: v for k, v in finding_json(f).items() if k != "gap_days"} for f in result.findings])
+    document = (
+        pair_json(result.pair),
+        [meeting_json(m) for m in result.meetings],
+        [{k: v for k, v in finding_json(f).items() if k != "gap_days"} for f in result.findings],
+    )
     return document, result.next_change
 
 
@@ -113,7 +154,7 @@ def test_each_time_driven_finding_appears_at_its_boundary():
         _, t = _at(w, t)
         boundaries.append(t)
     last_slot = utc("2026-03-16T08:00Z")
-    assert last_slot in boundaries                          # no_upcoming turns on at its start
+    assert last_slot in boundaries  # no_upcoming turns on at its start
     assert last_slot + timedelta(minutes=30) in boundaries  # held at its end
     gap = last_slot + timedelta(days=10.5, microseconds=1)
     assert gap in boundaries

@@ -1,5 +1,6 @@
 """What is a 1:1: two org members, one the other's direct manager, 10–120 min,
 timed, judged on the event or series as created."""
+
 from __future__ import annotations
 
 import pytest
@@ -75,8 +76,7 @@ def test_judged_as_created_later_edits_do_not_reclassify():
     w = org()
     w.event("e", at="2026-02-01T00:00Z", start="2026-02-10T10:00Z", organizer="maya", attendees=["li"])
     w.update("e", at="2026-02-02T00:00Z", attendees=["maya", "li", "omar"])
-    w.event("f", at="2026-02-01T00:00Z", start="2026-02-11T10:00Z", organizer="maya",
-            attendees=["li", "omar"])
+    w.event("f", at="2026-02-01T00:00Z", start="2026-02-11T10:00Z", organizer="maya", attendees=["li", "omar"])
     w.update("f", at="2026-02-02T00:00Z", attendees=["maya", "li"])
     assert list(meetings(w.replay())) == ["2026-02-10T10:00:00Z"]
 
@@ -84,13 +84,16 @@ def test_judged_as_created_later_edits_do_not_reclassify():
 def test_a_pair_without_one_on_ones_is_still_a_pair():
     out = org().replay()
     assert [(p["report"], p["cadence"], p["interval_days"]) for p in out["pairs"]] == [
-        ("li@acme.test", "none", None), ("omar@acme.test", "none", None)]
+        ("li@acme.test", "none", None),
+        ("omar@acme.test", "none", None),
+    ]
     assert [f["report"] for f in findings(out, "no_upcoming")] == ["li@acme.test", "omar@acme.test"]
 
 
 def test_a_one_on_one_on_a_third_calendar_only_is_ignored():
     w = org()
-    w.event("e", at="2026-02-01T00:00Z", start="2026-02-10T10:00Z", organizer="maya",
-            attendees=["li"], calendars=["dev"])
+    w.event(
+        "e", at="2026-02-01T00:00Z", start="2026-02-10T10:00Z", organizer="maya", attendees=["li"], calendars=["dev"]
+    )
     assert meetings(w.replay()) == {}
     assert pair(w.replay(), "maya", "li")["cadence"] == "none"

@@ -1,4 +1,5 @@
 """Each finding's rule at its boundaries."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,17 @@ def org(now: str = NOW) -> World:
 
 def weekly(now: str = NOW, minutes: int = 30, rrule: str = "FREQ=WEEKLY;BYDAY=MO", **kw) -> World:
     w = org(now)
-    w.series("s", at="2026-01-01T00:00Z", start="2026-01-05T09:00", tz="Europe/Berlin", rrule=rrule,
-             organizer="maya", attendees=["li"], minutes=minutes, **kw)
+    w.series(
+        "s",
+        at="2026-01-01T00:00Z",
+        start="2026-01-05T09:00",
+        tz="Europe/Berlin",
+        rrule=rrule,
+        organizer="maya",
+        attendees=["li"],
+        minutes=minutes,
+        **kw,
+    )
     return w
 
 
@@ -32,12 +42,16 @@ def single(w: World, event_id: str, start: str, minutes: int = 30, **kw) -> None
 
 # -- cancelled_without_reschedule ------------------------------------------------------
 
-@pytest.mark.parametrize("replacement, flagged", [
-    ("2026-02-12T20:00Z", False),   # +3.5 d: bound included
-    ("2026-02-12T20:01Z", True),
-    ("2026-02-05T20:00Z", False),   # -3.5 d
-    ("2026-02-05T19:59Z", True),
-])
+
+@pytest.mark.parametrize(
+    "replacement, flagged",
+    [
+        ("2026-02-12T20:00Z", False),  # +3.5 d: bound included
+        ("2026-02-12T20:01Z", True),
+        ("2026-02-05T20:00Z", False),  # -3.5 d
+        ("2026-02-05T19:59Z", True),
+    ],
+)
 def test_reschedule_window_is_half_the_interval(replacement, flagged):
     w = weekly()
     w.cancel_occurrence("s", SLOT, at="2026-02-01T00:00Z")
@@ -48,15 +62,16 @@ def test_reschedule_window_is_half_the_interval(replacement, flagged):
 
 @pytest.mark.parametrize("offset, flagged", [("2026-02-16T08:00Z", False), ("2026-02-16T08:01Z", True)])
 def test_reschedule_half_window_is_capped_at_seven_days(offset, flagged):
-    w = weekly(rrule="FREQ=MONTHLY;BYMONTHDAY=9", )  # interval 30: half 15 d, capped at 7
+    w = weekly(
+        rrule="FREQ=MONTHLY;BYMONTHDAY=9",
+    )  # interval 30: half 15 d, capped at 7
     w.cancel_occurrence("s", SLOT, at="2026-02-01T00:00Z")
     single(w, "r", offset)
     expected = ["2026-02-09T08:00:00Z"] if flagged else []
     assert keys(w.replay(), "cancelled_without_reschedule") == expected
 
 
-@pytest.mark.parametrize("replacement, flagged", [("2026-02-12T10:00Z", False),
-                                                   ("2026-02-12T10:01Z", True)])
+@pytest.mark.parametrize("replacement, flagged", [("2026-02-12T10:00Z", False), ("2026-02-12T10:01Z", True)])
 def test_reschedule_window_is_three_days_without_interval(replacement, flagged):
     w = org()
     single(w, "a", "2026-02-09T10:00Z")
@@ -82,8 +97,7 @@ def test_a_cancelled_replacement_is_no_replacement_but_a_declined_one_is():
     single(w, "r", "2026-02-10T08:00Z")
     w.delete("r", at="2026-02-02T00:00Z")
     # (the deleted replacement is itself a cancelled 1:1 with nothing around it)
-    assert keys(w.replay(), "cancelled_without_reschedule") == [
-        "2026-02-09T08:00:00Z", "2026-02-10T08:00:00Z"]
+    assert keys(w.replay(), "cancelled_without_reschedule") == ["2026-02-09T08:00:00Z", "2026-02-10T08:00:00Z"]
     single(w, "q", "2026-02-11T08:00Z", responses={"li": "declined"})
     assert keys(w.replay(), "cancelled_without_reschedule") == []
 
@@ -91,24 +105,32 @@ def test_a_cancelled_replacement_is_no_replacement_but_a_declined_one_is():
 def test_another_series_replaces():
     w = weekly()
     w.cancel_occurrence("s", SLOT, at="2026-02-01T00:00Z")
-    w.series("t", at="2026-02-01T00:00Z", start="2026-02-10T09:00", tz="Europe/Berlin",
-             rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=1", organizer="li", attendees=["maya"])
+    w.series(
+        "t",
+        at="2026-02-01T00:00Z",
+        start="2026-02-10T09:00",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;BYDAY=TU;COUNT=1",
+        organizer="li",
+        attendees=["maya"],
+    )
     assert keys(w.replay(), "cancelled_without_reschedule") == []
 
 
 def test_a_replacement_is_looked_for_outside_the_meetings_window():
     w = org()
     w.policy("maya", "li", 7)
-    single(w, "a", "2025-12-02T09:00Z")          # exactly now - 90 d: in the window
+    single(w, "a", "2025-12-02T09:00Z")  # exactly now - 90 d: in the window
     single(w, "b", "2025-12-02T08:59:59Z", at="2025-11-01T00:00Z")  # just before: not listed
     w.delete("a", at="2025-11-20T00:00Z")
-    single(w, "r", "2025-11-29T09:00Z", at="2025-11-20T00:00Z")    # replacement before the window
+    single(w, "r", "2025-11-29T09:00Z", at="2025-11-20T00:00Z")  # replacement before the window
     out = w.replay()
     assert list(statuses(out)) == ["2025-12-02T09:00:00Z"]
     assert keys(out, "cancelled_without_reschedule") == []
 
 
 # -- late_reschedule -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("at, flagged", [("2026-02-08T08:00Z", False), ("2026-02-08T08:00:01Z", True)])
 def test_late_reschedule_needs_less_than_24h_notice(at, flagged):
@@ -124,7 +146,8 @@ def test_notice_counts_to_the_earlier_new_start():
     out = w.replay()
     got = findings(out, "late_reschedule")
     assert [(f["occurrence_start"], f["start"], f["notice_hours"]) for f in got] == [
-        ("2026-02-09T08:00:00Z", "2026-02-07T08:00:00Z", 20.0)]
+        ("2026-02-09T08:00:00Z", "2026-02-07T08:00:00Z", 20.0)
+    ]
 
 
 def test_a_length_change_is_not_a_move():
@@ -161,6 +184,7 @@ def test_late_move_of_a_single_event():
 
 # -- shortened -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("minutes, flagged", [(45, False), (44, True)])
 def test_shortened_below_75_percent_of_the_series_length(minutes, flagged):
     w = weekly(minutes=60)
@@ -172,11 +196,11 @@ def test_shortened_below_75_percent_of_the_series_length(minutes, flagged):
 def test_shortened_against_the_series_length_in_force_at_its_start():
     w = weekly(minutes=60)
     w.update("s", at="2026-02-10T00:00Z", end="2026-01-05T08:30Z")  # 30 minutes from then on
-    w.move_occurrence("s", "2026-02-23T08:00Z", at="2026-02-11T00:00Z", start="2026-02-23T08:00Z",
-                      minutes=20)
+    w.move_occurrence("s", "2026-02-23T08:00Z", at="2026-02-11T00:00Z", start="2026-02-23T08:00Z", minutes=20)
     got = findings(w.replay(), "shortened")
     assert [(f["occurrence_start"], f["minutes"], f["reference_minutes"]) for f in got] == [
-        ("2026-02-23T08:00:00Z", 20, 30)]
+        ("2026-02-23T08:00:00Z", 20, 30)
+    ]
 
 
 def test_shortened_single_against_the_median_single_length():
@@ -187,10 +211,12 @@ def test_shortened_single_against_the_median_single_length():
     w.delete("gone", at="2026-02-24T00:00Z")
     got = findings(w.replay(), "shortened")
     assert [(f["occurrence_start"], f["minutes"], f["reference_minutes"]) for f in got] == [
-        ("2026-02-23T10:00:00Z", 15, 30)]
+        ("2026-02-23T10:00:00Z", 15, 30)
+    ]
 
 
 # -- declined --------------------------------------------------------------------------
+
 
 def test_declined_by_manager_or_report_past_and_future():
     w = weekly()
@@ -199,18 +225,27 @@ def test_declined_by_manager_or_report_past_and_future():
     w.respond("s", "li", "tentative", at="2026-02-01T00:00Z", original_start="2026-02-16T08:00Z")
     out = w.replay()
     assert [(f["occurrence_start"], f["by"]) for f in findings(out, "declined")] == [
-        ("2026-02-09T08:00:00Z", "report"), ("2026-03-09T08:00:00Z", "manager")]
+        ("2026-02-09T08:00:00Z", "report"),
+        ("2026-03-09T08:00:00Z", "manager"),
+    ]
     got = statuses(out)
     assert (got["2026-02-09T08:00:00Z"], got["2026-03-09T08:00:00Z"], got["2026-02-16T08:00:00Z"]) == (
-        "declined", "scheduled", "held")
+        "declined",
+        "scheduled",
+        "held",
+    )
 
 
 def test_declining_the_whole_series_applies_from_then_on():
     w = weekly()
     w.respond("s", "li", "declined", at="2026-02-20T00:00Z")
     out = w.replay()
-    assert keys(out, "declined") == ["2026-02-23T08:00:00Z", "2026-03-02T08:00:00Z",
-                                     "2026-03-09T08:00:00Z", "2026-03-16T08:00:00Z"]
+    assert keys(out, "declined") == [
+        "2026-02-23T08:00:00Z",
+        "2026-03-02T08:00:00Z",
+        "2026-03-09T08:00:00Z",
+        "2026-03-16T08:00:00Z",
+    ]
     assert statuses(out)["2026-02-16T08:00:00Z"] == "held"
 
 
@@ -230,23 +265,27 @@ def test_no_declined_finding_for_a_cancelled_occurrence():
 
 # -- double_booked ---------------------------------------------------------------------
 
+
 def busy_block(w: World, event_id: str, start: str, end: str, owner: str = "maya", **kw) -> None:
-    w.event(event_id, at="2026-01-20T00:00Z", start=start, end=end, organizer=owner, attendees=[],
-            calendars=[owner], **kw)
+    w.event(
+        event_id, at="2026-01-20T00:00Z", start=start, end=end, organizer=owner, attendees=[], calendars=[owner], **kw
+    )
 
 
-@pytest.mark.parametrize("start, end, flagged", [
-    ("2026-02-09T08:30Z", "2026-02-09T09:00Z", False),   # touching the end
-    ("2026-02-09T07:30Z", "2026-02-09T08:00Z", False),   # touching the start
-    ("2026-02-09T08:29Z", "2026-02-09T09:00Z", True),
-    ("2026-02-09T07:00Z", "2026-02-09T10:00Z", True),    # around it
-])
+@pytest.mark.parametrize(
+    "start, end, flagged",
+    [
+        ("2026-02-09T08:30Z", "2026-02-09T09:00Z", False),  # touching the end
+        ("2026-02-09T07:30Z", "2026-02-09T08:00Z", False),  # touching the start
+        ("2026-02-09T08:29Z", "2026-02-09T09:00Z", True),
+        ("2026-02-09T07:00Z", "2026-02-09T10:00Z", True),  # around it
+    ],
+)
 def test_double_booked_needs_a_strict_overlap(start, end, flagged):
     w = weekly()
     busy_block(w, "x", start, end)
     got = findings(w.replay(), "double_booked")
-    assert [(f["occurrence_start"], f["by"]) for f in got] == (
-        [("2026-02-09T08:00:00Z", "manager")] if flagged else [])
+    assert [(f["occurrence_start"], f["by"]) for f in got] == ([("2026-02-09T08:00:00Z", "manager")] if flagged else [])
 
 
 @pytest.mark.parametrize("kw", [dict(busy=False), dict(all_day=True)])
@@ -261,8 +300,14 @@ def test_free_or_all_day_events_do_not_double_book(kw):
 
 def test_an_event_declined_by_its_owner_does_not_double_book():
     w = weekly()
-    w.event("x", at="2026-01-20T00:00Z", start="2026-02-09T08:00Z", organizer="omar",
-            attendees=["maya", "sam@other.test"], calendars=["maya", "omar"])
+    w.event(
+        "x",
+        at="2026-01-20T00:00Z",
+        start="2026-02-09T08:00Z",
+        organizer="omar",
+        attendees=["maya", "sam@other.test"],
+        calendars=["maya", "omar"],
+    )
     assert keys(w.replay(), "double_booked") == ["2026-02-09T08:00:00Z"]
     w.respond("x", "maya", "declined", at="2026-01-21T00:00Z")
     assert keys(w.replay(), "double_booked") == []
@@ -274,17 +319,19 @@ def test_another_one_on_one_counts_and_each_side_is_judged_on_its_own_calendar()
     busy_block(w, "d", "2026-02-16T08:00Z", "2026-02-16T09:00Z", owner="li")
     busy_block(w, "elsewhere", "2026-02-23T08:00Z", "2026-02-23T09:00Z", owner="omar")
     got = {(f["occurrence_start"], f["by"], f["report"]) for f in findings(w.replay(), "double_booked")}
-    assert got == {("2026-02-09T08:00:00Z", "manager", "li@acme.test"),
-                   ("2026-02-09T08:15:00Z", "manager", "omar@acme.test"),
-                   ("2026-02-16T08:00:00Z", "report", "li@acme.test")}
+    assert got == {
+        ("2026-02-09T08:00:00Z", "manager", "li@acme.test"),
+        ("2026-02-09T08:15:00Z", "manager", "omar@acme.test"),
+        ("2026-02-16T08:00:00Z", "report", "li@acme.test"),
+    }
 
 
 def test_a_busy_block_deleted_after_it_took_place_still_counts():
     w = weekly()
     busy_block(w, "x", "2026-02-09T08:00Z", "2026-02-09T09:00Z")
     busy_block(w, "y", "2026-02-16T08:00Z", "2026-02-16T09:00Z")
-    w.delete("x", at="2026-02-10T00:00Z")   # after: still happened
-    w.delete("y", at="2026-02-15T00:00Z")   # before: never happened
+    w.delete("x", at="2026-02-10T00:00Z")  # after: still happened
+    w.delete("y", at="2026-02-15T00:00Z")  # before: never happened
     assert keys(w.replay(), "double_booked") == ["2026-02-09T08:00:00Z"]
 
 
@@ -299,14 +346,21 @@ def test_future_occurrences_count_but_declined_or_cancelled_ones_do_not():
 
 def test_a_recurring_busy_block_double_books():
     w = weekly()
-    w.series("team", at="2026-01-01T00:00Z", start="2026-02-09T09:15", tz="Europe/Berlin",
-             rrule="FREQ=WEEKLY;BYDAY=MO;COUNT=2", organizer="maya", attendees=["li", "omar"])
+    w.series(
+        "team",
+        at="2026-01-01T00:00Z",
+        start="2026-02-09T09:15",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;BYDAY=MO;COUNT=2",
+        organizer="maya",
+        attendees=["li", "omar"],
+    )
     got = {(f["occurrence_start"], f["by"]) for f in findings(w.replay(), "double_booked")}
-    assert got == {(d, by) for d in ("2026-02-09T08:00:00Z", "2026-02-16T08:00:00Z")
-                   for by in ("manager", "report")}
+    assert got == {(d, by) for d in ("2026-02-09T08:00:00Z", "2026-02-16T08:00:00Z") for by in ("manager", "report")}
 
 
 # -- cadence_gap -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("second, flagged", [("2026-02-11T22:00Z", False), ("2026-02-11T22:01Z", True)])
 def test_cadence_gap_more_than_one_and_a_half_intervals(second, flagged):
@@ -315,8 +369,7 @@ def test_cadence_gap_more_than_one_and_a_half_intervals(second, flagged):
     single(w, "a", "2026-02-01T10:00Z")
     single(w, "b", second)
     got = findings(w.replay(), "cadence_gap")
-    assert [(f["since"], f["gap_days"]) for f in got] == (
-        [("2026-02-01T10:00:00Z", 10.5)] if flagged else [])
+    assert [(f["since"], f["gap_days"]) for f in got] == ([("2026-02-01T10:00:00Z", 10.5)] if flagged else [])
 
 
 @pytest.mark.parametrize("now, flagged", [("2026-02-11T22:00Z", False), ("2026-02-11T22:00:01Z", True)])
@@ -330,20 +383,24 @@ def test_cadence_gap_between_the_last_held_and_now(now, flagged):
 def test_no_cadence_gap_without_interval_or_held_occurrence():
     w = org()
     single(w, "a", "2026-01-01T10:00Z")
-    assert keys(w.replay(), "cadence_gap") == []          # no interval
+    assert keys(w.replay(), "cadence_gap") == []  # no interval
     w2 = org()
     w2.policy("maya", "li", 7)
     single(w2, "a", "2026-03-05T10:00Z")
-    assert keys(w2.replay(), "cadence_gap") == []         # nothing held yet
+    assert keys(w2.replay(), "cadence_gap") == []  # nothing held yet
 
 
 # -- no_upcoming -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("start, flagged", [
-    ("2026-03-16T09:00Z", False),       # now + 14 d: bound included
-    ("2026-03-16T09:00:01Z", True),
-    ("2026-03-02T09:00Z", True),        # starting exactly now is not upcoming
-])
+
+@pytest.mark.parametrize(
+    "start, flagged",
+    [
+        ("2026-03-16T09:00Z", False),  # now + 14 d: bound included
+        ("2026-03-16T09:00:01Z", True),
+        ("2026-03-02T09:00Z", True),  # starting exactly now is not upcoming
+    ],
+)
 def test_no_upcoming_within_fourteen_days_without_interval(start, flagged):
     w = org()
     single(w, "a", start)
@@ -377,8 +434,15 @@ def test_a_long_inferred_interval_expands_series_far_enough():
     w = org(now="2026-06-01T00:00Z")
     for i, day in enumerate(["2026-03-05", "2026-04-14", "2026-05-24"]):
         single(w, f"e{i}", f"{day}T09:00Z", at="2026-02-01T00:00Z")
-    w.series("later", at="2026-05-01T00:00Z", start="2026-07-21T09:00", tz="Europe/Berlin",
-             rrule="FREQ=WEEKLY;BYDAY=TU", organizer="maya", attendees=["li"])
+    w.series(
+        "later",
+        at="2026-05-01T00:00Z",
+        start="2026-07-21T09:00",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;BYDAY=TU",
+        organizer="maya",
+        attendees=["li"],
+    )
     out = w.replay()
     assert out["pairs"][0]["interval_days"] == 40
     assert [f["report"] for f in findings(out, "no_upcoming")] == ["omar@acme.test"]

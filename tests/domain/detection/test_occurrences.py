@@ -1,5 +1,6 @@
 """Occurrences and their status: series expansion, edits, cancellations and
 deletions, provider styles and copies — history is never rewritten."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,15 @@ def weekly(provider: str = "google", now: str = NOW, **kw) -> World:
     w = World(now=now)
     w.person("maya", tz="Europe/Berlin")
     w.person("li", manager="maya", tz="Europe/Berlin")
-    base = dict(at="2026-01-01T00:00Z", start="2026-01-05T09:00", tz="Europe/Berlin",
-                rrule="FREQ=WEEKLY;BYDAY=MO", organizer="maya", attendees=["li"], provider=provider)
+    base = dict(
+        at="2026-01-01T00:00Z",
+        start="2026-01-05T09:00",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;BYDAY=MO",
+        organizer="maya",
+        attendees=["li"],
+        provider=provider,
+    )
     base.update(kw)
     w.series("s", **base)
     return w
@@ -45,15 +53,13 @@ def test_cancellation_after_the_start_leaves_the_occurrence_held(provider):
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-@pytest.mark.parametrize("at, status", [("2026-02-09T08:00:00Z", "held"),
-                                        ("2026-02-09T07:59:59Z", "cancelled")])
+@pytest.mark.parametrize("at, status", [("2026-02-09T08:00:00Z", "held"), ("2026-02-09T07:59:59Z", "cancelled")])
 def test_cancellation_exactly_at_the_start_is_too_late(provider, at, status):
     w = weekly(provider)
     w.cancel_occurrence("s", "2026-02-09T08:00Z", at=at)
     out = w.replay()
     assert statuses(out)["2026-02-09T08:00:00Z"] == status
-    assert keys(out, "cancelled_without_reschedule") == (
-        ["2026-02-09T08:00:00Z"] if status == "cancelled" else [])
+    assert keys(out, "cancelled_without_reschedule") == (["2026-02-09T08:00:00Z"] if status == "cancelled" else [])
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -61,8 +67,7 @@ def test_cancelled_occurrence_keeps_its_slot_times(provider):
     w = weekly(provider)
     w.cancel_occurrence("s", "2026-02-09T08:00Z", at="2026-02-05T16:30Z")
     got = meetings(w.replay())["2026-02-09T08:00:00Z"]
-    assert (got["start"], got["end"], got["status"]) == (
-        "2026-02-09T08:00:00Z", "2026-02-09T08:30:00Z", "cancelled")
+    assert (got["start"], got["end"], got["status"]) == ("2026-02-09T08:00:00Z", "2026-02-09T08:30:00Z", "cancelled")
     finding = findings(w.replay(), "cancelled_without_reschedule")[0]
     assert finding["notice_hours"] == 87.5
 
@@ -93,8 +98,11 @@ def test_series_deleted_exactly_at_an_occurrence_start_keeps_it(provider):
 
 def test_exdate_added_by_an_edit_cancels_at_the_edit_time():
     w = weekly()
-    w.update("s", at="2026-02-20T12:00Z", recurrence=(
-        "RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE;TZID=Europe/Berlin:20260223T090000"))
+    w.update(
+        "s",
+        at="2026-02-20T12:00Z",
+        recurrence=("RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE;TZID=Europe/Berlin:20260223T090000"),
+    )
     out = w.replay()
     assert statuses(out)["2026-02-23T08:00:00Z"] == "cancelled"
     assert findings(out, "cancelled_without_reschedule")[0]["notice_hours"] == 68.0
@@ -102,8 +110,11 @@ def test_exdate_added_by_an_edit_cancels_at_the_edit_time():
 
 def test_exdate_added_after_the_slot_does_not_rewrite_history():
     w = weekly()
-    w.update("s", at="2026-02-24T12:00Z", recurrence=(
-        "RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE;TZID=Europe/Berlin:20260223T090000"))
+    w.update(
+        "s",
+        at="2026-02-24T12:00Z",
+        recurrence=("RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE;TZID=Europe/Berlin:20260223T090000"),
+    )
     assert statuses(w.replay())["2026-02-23T08:00:00Z"] == "held"
 
 
@@ -117,11 +128,17 @@ def test_exdate_present_at_creation_means_no_occurrence():
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_series_split_this_and_following(provider):
     w = weekly(provider)
-    w.update("s", at="2026-02-09T12:00Z",
-             recurrence=("RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260215T225959Z",))
-    w.series("s2", at="2026-02-09T12:00Z", start="2026-02-19T11:00", tz="Europe/Berlin",
-             rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=TH", organizer="maya", attendees=["li"],
-             provider=provider)
+    w.update("s", at="2026-02-09T12:00Z", recurrence=("RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260215T225959Z",))
+    w.series(
+        "s2",
+        at="2026-02-09T12:00Z",
+        start="2026-02-19T11:00",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;INTERVAL=2;BYDAY=TH",
+        organizer="maya",
+        attendees=["li"],
+        provider=provider,
+    )
     out = w.replay()
     got = statuses(out)
     assert got["2026-02-09T08:00:00Z"] == "held"
@@ -138,9 +155,9 @@ def test_series_time_change_makes_new_slots(provider):
     w.update("s", at="2026-02-10T12:00Z", start="2026-01-05T09:00Z", end="2026-01-05T09:30Z")
     out = w.replay()
     got = meetings(out)
-    assert got["2026-02-09T08:00:00Z"]["status"] == "held"       # before the edit: as it was
-    assert "2026-02-16T08:00:00Z" not in got                      # old future slots vanish
-    assert got["2026-02-16T09:00:00Z"]["status"] == "held"        # new slots, new original starts
+    assert got["2026-02-09T08:00:00Z"]["status"] == "held"  # before the edit: as it was
+    assert "2026-02-16T08:00:00Z" not in got  # old future slots vanish
+    assert got["2026-02-16T09:00:00Z"]["status"] == "held"  # new slots, new original starts
     # Slots of the new time before the edit never happened (Graph re-lists them).
     assert "2026-02-09T09:00:00Z" not in got and "2026-01-05T09:00:00Z" not in got
     assert len(got) == 11
@@ -189,8 +206,7 @@ def test_occurrence_moved_past_a_series_deletion_is_cancelled_with_the_series(pr
 def test_until_removes_moved_occurrences_past_the_new_end_too():
     w = weekly()
     w.move_occurrence("s", "2026-02-23T08:00Z", at="2026-02-01T00:00Z", start="2026-02-24T13:00Z")
-    w.update("s", at="2026-02-10T12:00Z",
-             recurrence=("RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260216T225959Z",))
+    w.update("s", at="2026-02-10T12:00Z", recurrence=("RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260216T225959Z",))
     got = statuses(w.replay())
     assert max(got) == "2026-02-16T08:00:00Z"
 
@@ -198,12 +214,14 @@ def test_until_removes_moved_occurrences_past_the_new_end_too():
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_single_event_deleted_before_or_after_it_happened(provider):
     w = weekly(provider)
-    w.event("a", at="2026-02-01T00:00Z", start="2026-02-11T10:00Z", organizer="maya",
-            attendees=["li"], provider=provider)
-    w.event("b", at="2026-02-01T00:00Z", start="2026-02-12T10:00Z", organizer="maya",
-            attendees=["li"], provider=provider)
-    w.delete("a", at="2026-02-11T11:00Z")   # clean-up after the fact
-    w.delete("b", at="2026-02-12T09:00Z")   # cancelled an hour ahead
+    w.event(
+        "a", at="2026-02-01T00:00Z", start="2026-02-11T10:00Z", organizer="maya", attendees=["li"], provider=provider
+    )
+    w.event(
+        "b", at="2026-02-01T00:00Z", start="2026-02-12T10:00Z", organizer="maya", attendees=["li"], provider=provider
+    )
+    w.delete("a", at="2026-02-11T11:00Z")  # clean-up after the fact
+    w.delete("b", at="2026-02-12T09:00Z")  # cancelled an hour ahead
     got = statuses(w.replay())
     assert got["2026-02-11T10:00:00Z"] == "held"
     assert got["2026-02-12T10:00:00Z"] == "cancelled"
@@ -224,7 +242,9 @@ def test_changes_after_an_occurrence_started_do_not_rewrite_it():
     out = w.replay()
     got = meetings(out)
     assert (got["2026-02-09T08:00:00Z"]["start"], got["2026-02-09T08:00:00Z"]["status"]) == (
-        "2026-02-09T08:00:00Z", "held")
+        "2026-02-09T08:00:00Z",
+        "held",
+    )
     assert got["2026-02-16T08:00:00Z"]["status"] == "held"
     assert out["findings"] == []
 
@@ -233,8 +253,14 @@ def test_google_and_graph_copies_are_one_meeting():
     w = World(now=NOW)
     w.person("maya", tz="Europe/Berlin")
     w.person("li", manager="maya", tz="America/New_York")
-    series = dict(at="2026-01-01T00:00Z", start="2026-01-05T09:00", tz="Europe/Berlin",
-                  rrule="FREQ=WEEKLY;BYDAY=MO", organizer="maya", attendees=["li"])
+    series = dict(
+        at="2026-01-01T00:00Z",
+        start="2026-01-05T09:00",
+        tz="Europe/Berlin",
+        rrule="FREQ=WEEKLY;BYDAY=MO",
+        organizer="maya",
+        attendees=["li"],
+    )
     w.series("g", calendars=["maya"], provider="google", uid="s", **series)
     w.series("m", calendars=["li"], provider="graph", uid="s", **series)  # same iCalendar UID
     for copy in ("g", "m"):
@@ -245,14 +271,14 @@ def test_google_and_graph_copies_are_one_meeting():
     assert statuses(out)["2026-02-09T08:00:00Z"] == "cancelled"
     assert statuses(out)["2026-02-16T08:00:00Z"] == "declined"
     assert keys(out, "cancelled_without_reschedule") == ["2026-02-09T08:00:00Z"]
-    assert [(f["occurrence_start"], f["by"]) for f in findings(out, "declined")] == [
-        ("2026-02-16T08:00:00Z", "report")]
+    assert [(f["occurrence_start"], f["by"]) for f in findings(out, "declined")] == [("2026-02-16T08:00:00Z", "report")]
 
 
 def test_an_attendee_removing_their_own_copy_does_not_cancel_the_meeting():
     w = weekly()
-    w.event("a", at="2026-02-01T00:00Z", start="2026-02-11T10:00Z", organizer="maya",
-            attendees=["li"], provider="graph")
+    w.event(
+        "a", at="2026-02-01T00:00Z", start="2026-02-11T10:00Z", organizer="maya", attendees=["li"], provider="graph"
+    )
     w.remove_copy("a", "li", at="2026-02-05T00:00Z")
     assert statuses(w.replay())["2026-02-11T10:00:00Z"] == "held"
 
@@ -266,16 +292,27 @@ def test_graph_instance_removal_without_master_change_is_a_cancellation():
     assert findings(out, "cancelled_without_reschedule")[0]["notice_hours"] == 72.0
 
 
-@pytest.mark.parametrize("tz, start, expected", [
-    ("Europe/Berlin", "2026-03-23T09:00", ["2026-03-23T08:00:00Z", "2026-03-30T07:00:00Z"]),
-    ("America/New_York", "2026-03-02T09:00", ["2026-03-02T14:00:00Z", "2026-03-09T13:00:00Z"]),
-])
+@pytest.mark.parametrize(
+    "tz, start, expected",
+    [
+        ("Europe/Berlin", "2026-03-23T09:00", ["2026-03-23T08:00:00Z", "2026-03-30T07:00:00Z"]),
+        ("America/New_York", "2026-03-02T09:00", ["2026-03-02T14:00:00Z", "2026-03-09T13:00:00Z"]),
+    ],
+)
 def test_dst_weeks_move_in_utc(tz, start, expected):
     w = World(now="2026-04-08T12:00Z")
     w.person("maya", tz=tz)
     w.person("li", manager="maya", tz=tz)
-    w.series("s", at="2026-02-20T00:00Z", start=start, tz=tz, rrule="FREQ=WEEKLY;BYDAY=MO",
-             organizer="maya", attendees=["li"], provider="graph")
+    w.series(
+        "s",
+        at="2026-02-20T00:00Z",
+        start=start,
+        tz=tz,
+        rrule="FREQ=WEEKLY;BYDAY=MO",
+        organizer="maya",
+        attendees=["li"],
+        provider="graph",
+    )
     out = w.replay()
     assert list(statuses(out))[:2] == expected
     assert out["findings"] == []

@@ -1,6 +1,7 @@
 """Every public scenario through the sandbox pipeline (provider fakes →
 normalizers → CalendarHistory), then detect + to_replay_json, scored with the
 shared check.py: the score must be perfect."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,6 +1,7 @@
 """The detector on a synthetic organisation (bench/synthetic_org.py): every finding
 type turns up, and detecting one pair agrees with detecting everyone. Its speed
 at 2,000 people × 12 months is measured by `make bench-detect`, not here."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,13 @@ def full(org):
 def test_every_reporting_line_is_a_pair_and_every_planted_finding_is_found(org, full):
     assert len(full.pairs) == len(org[1]) - 1
     assert {f.type for f in full.findings} >= {
-        "cancelled_without_reschedule", "late_reschedule", "shortened", "declined", "double_booked",
-        "cadence_gap"}
+        "cancelled_without_reschedule",
+        "late_reschedule",
+        "shortened",
+        "declined",
+        "double_booked",
+        "cadence_gap",
+    }
 
 
 def test_one_pair_detected_alone_agrees_with_the_full_run(org, full):

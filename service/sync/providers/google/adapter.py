@@ -13,6 +13,7 @@ a call instead of being opened for each. One discovery service per adapter,
 with its `events` and `channels` resources, only *builds* requests for every
 calendar, never sends them (building it costs ~0.4 MB and milliseconds); each
 calendar keeps its own credentials (their access token) between calls."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,7 @@ import contextlib
 import random
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -34,15 +35,15 @@ from service.domain.events import EventSnapshot
 from service.settings import GoogleSettings
 from service.sync.port import CalendarRef, ChangeSet, Channel, ProviderError, SyncWindow
 from service.sync.providers.google.auth import GoogleCredentials
-from service.sync.providers.google.http import GoogleCalls, RetryPolicy
+from service.sync.providers.google.http import DEFAULT_RETRY, GoogleCalls, RetryPolicy
 from service.sync.providers.google.normalize import GoogleEventError, normalize_google_event
 from service.sync.providers.token_expiry import TokenExpiry
 
 log = structlog.get_logger(__name__)
 
-PAGE_SIZE = 2500                     # events.list maximum: fewest round trips
-IDLE_CONNECTIONS = 8                 # kept open between calls: about the calls a worker runs at once
-UTC = timezone.utc
+PAGE_SIZE = 2500  # events.list maximum: fewest round trips
+IDLE_CONNECTIONS = 8  # kept open between calls: about the calls a worker runs at once
+UTC = UTC
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -65,15 +66,22 @@ class GoogleCalendarProvider:
     name = "google"
     windowed = False  # a sync token covers every date: no re-baselining as time moves on
 
-    def __init__(self, settings: GoogleSettings, *, clock: Clock | None = None,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-                 rng: Callable[[], float] = random.random, retry: RetryPolicy = RetryPolicy(),
-                 timeout: float = 30.0, cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        settings: GoogleSettings,
+        *,
+        clock: Clock | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        timeout: float = 30.0,
+        cache_size: int = 4096,
+    ) -> None:
         self._settings = settings
         self._clock = clock or SystemClock()
         self._calls = GoogleCalls(clock=self._clock, sleep=sleep, rng=rng, retry=retry)
         self._timeout = timeout
-        self._idle_http: list[httplib2.Http] = []        # see _session; only touched on the event loop
+        self._idle_http: list[httplib2.Http] = []  # see _session; only touched on the event loop
         # Refreshed in place by AuthorizedHttp; shared by a calendar's calls.
         self._credentials = GoogleCredentials(settings, max_calendars=cache_size)
         self._token_expiry = TokenExpiry(self._clock, max_entries=cache_size)
@@ -89,8 +97,9 @@ class GoogleCalendarProvider:
         with self._session(calendar) as (api, http):
             return await self._list_all(calendar, api, http, cursor, window)
 
-    async def _list_all(self, calendar: CalendarRef, api: _Api, http: Any, cursor: str | None,
-                        window: SyncWindow) -> ChangeSet:
+    async def _list_all(
+        self, calendar: CalendarRef, api: _Api, http: Any, cursor: str | None, window: SyncWindow
+    ) -> ChangeSet:
         # syncToken excludes every restriction (400 syncTokenWithRequestRestrictions),
         # so only a full sync is bounded by timeMin; increments return any date.
         params: dict[str, Any] = {"calendarId": calendar.external_id, "showDeleted": True, "maxResults": PAGE_SIZE}
@@ -105,8 +114,9 @@ class GoogleCalendarProvider:
         while True:
             # Google wants every other parameter repeated unchanged with pageToken.
             page_params = {**params, "pageToken": page_token} if page_token else params
-            page = await self._calls.call(calendar, "events.list", http,
-                                    lambda h, p=page_params: api.events.list(**p).execute(http=h))
+            page = await self._calls.call(
+                calendar, "events.list", http, lambda h, p=page_params: api.events.list(**p).execute(http=h)
+            )
             pages += 1
             zone = zone or page.get("timeZone")
             observed = self._clock.now()
@@ -121,16 +131,26 @@ class GoogleCalendarProvider:
             next_sync = page.get("nextSyncToken")
             if not next_sync:
                 raise ProviderError("google events.list: last page without nextSyncToken")
-            log.info("google.fetched", calendar_id=calendar.calendar_id, full=cursor is None,
-                     pages=pages, events=len(events))
-            return ChangeSet(upserts=list(events.values()), removed=[], cursor=next_sync,
-                             baseline=None if cursor else window, time_zone=zone)
+            log.info(
+                "google.fetched", calendar_id=calendar.calendar_id, full=cursor is None, pages=pages, events=len(events)
+            )
+            return ChangeSet(
+                upserts=list(events.values()),
+                removed=[],
+                cursor=next_sync,
+                baseline=None if cursor else window,
+                time_zone=zone,
+            )
 
     async def get_event(self, calendar: CalendarRef, event_id: str) -> EventSnapshot | None:
         try:
             with self._session(calendar) as (api, http):
-                resource = await self._calls.call(calendar, "events.get", http, lambda h: api.events.get(
-                    calendarId=calendar.external_id, eventId=event_id).execute(http=h))
+                resource = await self._calls.call(
+                    calendar,
+                    "events.get",
+                    http,
+                    lambda h: api.events.get(calendarId=calendar.external_id, eventId=event_id).execute(http=h),
+                )
         except ProviderError as exc:
             # 404: never existed here / purged; 410: deleted and gone. A cancelled
             # event that Google still holds comes back as a snapshot instead.
@@ -139,8 +159,9 @@ class GoogleCalendarProvider:
             raise
         return self._normalize(calendar, resource, calendar.time_zone, self._clock.now())
 
-    async def watch(self, calendar: CalendarRef, address: str, lifecycle_address: str, secret: str,
-                    ttl_seconds: int) -> Channel:
+    async def watch(
+        self, calendar: CalendarRef, address: str, lifecycle_address: str, secret: str, ttl_seconds: int
+    ) -> Channel:
         # Google has no lifecycle notifications: `lifecycle_address` is Graph's.
         # A fresh channel id per attempt: reusing one after a lost answer would fail
         # as "not unique" for good. A channel opened by such an attempt is orphaned:
@@ -155,11 +176,18 @@ class GoogleCalendarProvider:
         with self._session(calendar) as (api, http):
             answer = await self._calls.call(calendar, "events.watch", http, lambda h: send(h, api))
         expiration = answer.get("expiration")
-        expires_at = (datetime.fromtimestamp(int(expiration) / 1000, UTC) if expiration
-                      else self._clock.now() + timedelta(seconds=ttl_seconds))
+        expires_at = (
+            datetime.fromtimestamp(int(expiration) / 1000, UTC)
+            if expiration
+            else self._clock.now() + timedelta(seconds=ttl_seconds)
+        )
         channel = Channel(answer.get("id") or ids[-1], answer.get("resourceId"), expires_at)
-        log.info("google.watching", calendar_id=calendar.calendar_id, channel_id=channel.channel_id,
-                 expires_at=expires_at.isoformat())
+        log.info(
+            "google.watching",
+            calendar_id=calendar.calendar_id,
+            channel_id=channel.channel_id,
+            expires_at=expires_at.isoformat(),
+        )
         return channel
 
     async def renew(self, calendar: CalendarRef, channel: Channel, ttl_seconds: int) -> Channel | None:
@@ -167,14 +195,16 @@ class GoogleCalendarProvider:
 
     async def stop(self, calendar: CalendarRef, channel: Channel) -> None:
         if not channel.resource_id:
-            log.warning("google.stop_without_resource_id", calendar_id=calendar.calendar_id,
-                        channel_id=channel.channel_id)
+            log.warning(
+                "google.stop_without_resource_id", calendar_id=calendar.calendar_id, channel_id=channel.channel_id
+            )
             return
         body = {"id": channel.channel_id, "resourceId": channel.resource_id}
         try:
             with self._session(calendar) as (api, http):
-                await self._calls.call(calendar, "channels.stop", http,
-                                 lambda h: api.channels.stop(body=body).execute(http=h))
+                await self._calls.call(
+                    calendar, "channels.stop", http, lambda h: api.channels.stop(body=body).execute(http=h)
+                )
         except ProviderError as exc:
             if exc.status != 404:  # 404: expired or stopped already, which is what we wanted
                 raise
@@ -186,8 +216,14 @@ class GoogleCalendarProvider:
             options = {"api_endpoint": self._settings.api_endpoint} if self._settings.api_endpoint else None
             # Requests are sent over each call's own AuthorizedHttp (`execute(http=…)`):
             # the service's transport is a placeholder that never carries a request.
-            service = discovery.build("calendar", "v3", http=httplib2.Http(timeout=self._timeout),
-                                      static_discovery=True, cache_discovery=False, client_options=options)
+            service = discovery.build(
+                "calendar",
+                "v3",
+                http=httplib2.Http(timeout=self._timeout),
+                static_discovery=True,
+                cache_discovery=False,
+                client_options=options,
+            )
             self._built = _Api(events=service.events(), channels=service.channels())
         return self._built
 
@@ -198,7 +234,7 @@ class GoogleCalendarProvider:
         to the pool afterwards, unless the call failed (it may be half-read)."""
         key, creds = self._credentials.for_calendar(calendar)
         if self._token_expiry.stale(key):
-            creds.token = None    # AuthorizedHttp refreshes before the request, not after a 401
+            creds.token = None  # AuthorizedHttp refreshes before the request, not after a 401
         api = self._api()
         raw = self._idle_http.pop() if self._idle_http else httplib2.Http(timeout=self._timeout)
         try:
@@ -218,12 +254,14 @@ class GoogleCalendarProvider:
                 remaining = creds.expiry - datetime.now(UTC).replace(tzinfo=None)
                 self._token_expiry.note(key, creds.token, remaining.total_seconds())
 
-    def _normalize(self, calendar: CalendarRef, resource: dict[str, Any], zone: str | None,
-                   observed: datetime) -> EventSnapshot | None:
+    def _normalize(
+        self, calendar: CalendarRef, resource: dict[str, Any], zone: str | None, observed: datetime
+    ) -> EventSnapshot | None:
         try:
             return normalize_google_event(calendar.email, resource, calendar_time_zone=zone, observed_at=observed)
         except GoogleEventError as exc:
             # One unreadable resource must not wedge the calendar's sync forever.
-            log.warning("google.unreadable_event", calendar_id=calendar.calendar_id,
-                        event_id=resource.get("id"), error=str(exc))
+            log.warning(
+                "google.unreadable_event", calendar_id=calendar.calendar_id, event_id=resource.get("id"), error=str(exc)
+            )
             return None

@@ -2,6 +2,7 @@
 (domain-wide delegation), and the per-user connect flow (ConnectFlow).
 
 Nothing here logs or raises with a secret, a token or a key."""
+
 from __future__ import annotations
 
 import hashlib
@@ -59,9 +60,13 @@ class GoogleCredentials:
                 raise AuthorizationFailed("google: no refresh token stored for this calendar")
             settings = self._settings
             return user_credentials.Credentials(
-                token=None, refresh_token=calendar.credentials, client_id=settings.client_id,
-                client_secret=settings.client_secret.get_secret_value(), token_uri=settings.token_uri,
-                scopes=list(SCOPES))
+                token=None,
+                refresh_token=calendar.credentials,
+                client_id=settings.client_id,
+                client_secret=settings.client_secret.get_secret_value(),
+                token_uri=settings.token_uri,
+                scopes=list(SCOPES),
+            )
         if calendar.connection_kind == "org":
             # Domain-wide delegation: act as the calendar's owner.
             return self._org_key(calendar.credentials).with_subject(calendar.email)
@@ -79,7 +84,7 @@ class GoogleCredentials:
             creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
         except (ValueError, KeyError, TypeError, OSError):
             raise AuthorizationFailed("google: the service-account key is unusable") from None
-        if key:   # the process-wide key file is read afresh each time
+        if key:  # the process-wide key file is read afresh each time
             self._org_keys[key] = creds
             while len(self._org_keys) > ORG_KEYS_KEPT:
                 self._org_keys.popitem(last=False)
@@ -104,9 +109,16 @@ class GoogleConnect:
 
     async def authorization_url(self, redirect_uri: str, state: str, login_hint: str | None = None) -> str:
         # access_type=offline for a refresh token; prompt=consent so a returning user gets one again.
-        params = {"client_id": self._settings.client_id, "redirect_uri": redirect_uri, "response_type": "code",
-                  "scope": " ".join(SCOPES), "access_type": "offline", "prompt": "consent",
-                  "include_granted_scopes": "true", "state": state}
+        params = {
+            "client_id": self._settings.client_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": " ".join(SCOPES),
+            "access_type": "offline",
+            "prompt": "consent",
+            "include_granted_scopes": "true",
+            "state": state,
+        }
         if login_hint:
             params["login_hint"] = login_hint
         return f"{self._settings.auth_uri}?{urlencode(params)}"
@@ -124,9 +136,16 @@ class GoogleConnect:
     async def _redeem(self, http: httpx.AsyncClient, code: str, redirect_uri: str) -> tuple[str, str]:
         settings = self._settings
         try:
-            answer = await http.post(settings.token_uri, data={
-                "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-                "client_id": settings.client_id, "client_secret": settings.client_secret.get_secret_value()})
+            answer = await http.post(
+                settings.token_uri,
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": redirect_uri,
+                    "client_id": settings.client_id,
+                    "client_secret": settings.client_secret.get_secret_value(),
+                },
+            )
         except httpx.HTTPError as exc:
             raise ProviderError(f"google token exchange: transport error ({type(exc).__name__})") from None
         body = _json(answer)
@@ -147,8 +166,11 @@ class GoogleConnect:
             raise ProviderError(f"google calendars.get: transport error ({type(exc).__name__})") from None
         calendar_id = _json(answer).get("id")
         if answer.status_code != 200 or not isinstance(calendar_id, str) or "@" not in calendar_id:
-            raise ProviderError(f"google calendars.get primary: {answer.status_code}", status=answer.status_code,
-                                transient=answer.status_code >= 500)
+            raise ProviderError(
+                f"google calendars.get primary: {answer.status_code}",
+                status=answer.status_code,
+                transient=answer.status_code >= 500,
+            )
         return calendar_id
 
 

@@ -4,6 +4,7 @@ errors mapped onto the port's.
 Every failure leaves as a ProviderError (FullResyncRequired, AuthorizationFailed)
 whose message names the operation, the status and Google's reason only: no URLs
 (sync tokens), no tokens, no credentials."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,19 +34,28 @@ class RetryPolicy:
     """In-call retries for throttling and 5xx. Bounded: past these the error goes
     to the worker, whose own backoff spans minutes, not seconds."""
 
-    attempts: int = 4                # tries per request, the first included
-    base: float = 1.0                # seconds: 1, 2, 4… (Google's recommended schedule)
+    attempts: int = 4  # tries per request, the first included
+    base: float = 1.0  # seconds: 1, 2, 4… (Google's recommended schedule)
     cap: float = 16.0
-    jitter: float = 1.0              # plus up to this many seconds at random
-    max_retry_after: float = 60.0    # a longer Retry-After is left to the worker
+    jitter: float = 1.0  # plus up to this many seconds at random
+    max_retry_after: float = 60.0  # a longer Retry-After is left to the worker
+
+
+DEFAULT_RETRY = RetryPolicy()
 
 
 class GoogleCalls:
     """Runs the synchronous client library's requests in a worker thread, retrying
     what Google asks to be retried."""
 
-    def __init__(self, *, clock: Clock, sleep: Sleep = asyncio.sleep, rng: Callable[[], float] = random.random,
-                 retry: RetryPolicy = RetryPolicy()) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        sleep: Sleep = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng
@@ -56,18 +66,29 @@ class GoogleCalls:
         while True:
             try:
                 return await asyncio.to_thread(send, http)
-            except Exception as exc:  # noqa: BLE001 - translated below, never leaked raw
+            except Exception as exc:
                 error = self._translate(op, exc)
             attempt += 1
-            retryable = (error.transient and not isinstance(error, FullResyncRequired)
-                         and attempt < self._retry.attempts)
+            retryable = error.transient and not isinstance(error, FullResyncRequired) and attempt < self._retry.attempts
             delay = self._delay(attempt, error.retry_after) if retryable else None
             if delay is None:
-                log.warning("google.failed", calendar_id=calendar.calendar_id, op=op, status=error.status,
-                            error=str(error), attempts=attempt)
+                log.warning(
+                    "google.failed",
+                    calendar_id=calendar.calendar_id,
+                    op=op,
+                    status=error.status,
+                    error=str(error),
+                    attempts=attempt,
+                )
                 raise error
-            log.info("google.retry", calendar_id=calendar.calendar_id, op=op, status=error.status,
-                     attempt=attempt, delay=round(delay, 3))
+            log.info(
+                "google.retry",
+                calendar_id=calendar.calendar_id,
+                op=op,
+                status=error.status,
+                attempt=attempt,
+                delay=round(delay, 3),
+            )
             await self._sleep(delay)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float | None:

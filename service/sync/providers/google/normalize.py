@@ -11,16 +11,18 @@ Pure functions: no I/O, no clock. Mapping (see service.domain.events):
 - attendees: responseStatus, `resource: true` (rooms), `organizer: true`;
 - transparency `transparent` → not busy;
 - updated → UTC (a resource without it takes `observed_at`)."""
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from service.domain.events import RESPONSES, STATUSES, Attendee, EventSnapshot, Kind, Response, Status
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class GoogleEventError(ValueError):
@@ -102,15 +104,23 @@ def _attendees(resource: Mapping[str, Any], organizer: str | None) -> tuple[Atte
         if email is None or email in seen:
             continue
         seen.add(email)
-        out.append(Attendee(email, responses.get(person.get("responseStatus", ""), needs_action),
-                            bool(person.get("resource", False)),
-                            bool(person.get("organizer", False)) or email == organizer))
+        out.append(
+            Attendee(
+                email,
+                responses.get(person.get("responseStatus", ""), needs_action),
+                bool(person.get("resource", False)),
+                bool(person.get("organizer", False)) or email == organizer,
+            )
+        )
     return tuple(out)
 
 
 def normalize_google_event(
-    calendar_email: str, resource: Mapping[str, Any], *,
-    calendar_time_zone: str | None = None, observed_at: datetime | None = None,
+    calendar_email: str,
+    resource: Mapping[str, Any],
+    *,
+    calendar_time_zone: str | None = None,
+    observed_at: datetime | None = None,
 ) -> EventSnapshot:
     """One calendar's copy of a Google event as an EventSnapshot.
 
@@ -161,8 +171,11 @@ def normalize_google_event(
         end=end,
         timezone=tz_name,
         all_day=all_day,
-        recurrence=(dateutil_ready(resource.get("recurrence") or (), None if all_day else _zone(tz_name))
-                    if kind is Kind.series else ()),
+        recurrence=(
+            dateutil_ready(resource.get("recurrence") or (), None if all_day else _zone(tz_name))
+            if kind is Kind.series
+            else ()
+        ),
         organizer=organizer,
         attendees=_attendees(resource, organizer),
         busy=resource.get("transparency", "opaque") != "transparent",

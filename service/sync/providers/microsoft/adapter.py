@@ -22,11 +22,12 @@ notification URL itself while creating (or renewing) one.
 
 Tokens: service.sync.providers.microsoft.auth; HTTP, retries and error mapping:
 service.sync.providers.microsoft.http."""
+
 from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -36,24 +37,47 @@ import structlog
 from service.clock import Clock
 from service.domain.events import EventSnapshot
 from service.settings import Settings
+from service.sync.port import (
+    CalendarRef,
+    ChangeSet,
+    Channel,
+    FullResyncRequired,
+    ProviderError,
+    SyncWindow,
+)
 from service.sync.providers.microsoft.auth import GraphTokens, RefreshTokenHook
 from service.sync.providers.microsoft.http import GraphHttp, Sleep, error_code, graph_instant
 from service.sync.providers.microsoft.normalize import GraphEventError, normalize_graph_event
-from service.sync.port import (
-    CalendarRef, ChangeSet, Channel, FullResyncRequired, ProviderError, SyncWindow,
-)
 
 log = structlog.get_logger(__name__)
 
-UTC = timezone.utc
+UTC = UTC
 PREFER_UTC = 'outlook.timezone="UTC"'
 # What normalize_microsoft reads; cancelledOccurrences (→ EXDATE) is served only when selected.
-EVENT_SELECT = ",".join((
-    "id", "type", "subject", "start", "end", "isAllDay", "isCancelled", "showAs", "responseStatus",
-    "attendees", "organizer", "iCalUId", "recurrence", "seriesMasterId", "originalStart",
-    "originalStartTimeZone", "originalEndTimeZone", "lastModifiedDateTime", "changeKey",
-    "cancelledOccurrences",
-))
+EVENT_SELECT = ",".join(
+    (
+        "id",
+        "type",
+        "subject",
+        "start",
+        "end",
+        "isAllDay",
+        "isCancelled",
+        "showAs",
+        "responseStatus",
+        "attendees",
+        "organizer",
+        "iCalUId",
+        "recurrence",
+        "seriesMasterId",
+        "originalStart",
+        "originalStartTimeZone",
+        "originalEndTimeZone",
+        "lastModifiedDateTime",
+        "changeKey",
+        "cancelledOccurrences",
+    )
+)
 _INSTANCE_TYPES = ("occurrence", "exception")
 _NOT_FOUND = "ErrorItemNotFound"
 MAX_CLIENT_STATE = 128
@@ -64,7 +88,7 @@ class _Increment:
 
     def __init__(self) -> None:
         self.upserts: dict[str, EventSnapshot] = {}
-        self.removed: dict[str, None] = {}                  # ordered set
+        self.removed: dict[str, None] = {}  # ordered set
         self.masters: dict[str, dict[str, Any] | None] = {}  # fetched this call; None: gone
 
     def upsert(self, snapshot: EventSnapshot) -> None:
@@ -81,19 +105,38 @@ class GraphCalendarProvider:
     the shared HTTP client and the MSAL applications (call `aclose()`)."""
 
     name = "microsoft"
-    windowed = True   # a delta cursor covers only its baseline's window: the engine re-baselines
+    windowed = True  # a delta cursor covers only its baseline's window: the engine re-baselines
 
-    def __init__(self, settings: Settings, *, clock: Clock, msal_http_client: Any = None,
-                 client: httpx.AsyncClient | None = None, sleep: Sleep = asyncio.sleep,
-                 rng: random.Random | None = None, page_size: int = 100, max_retries: int = 3,
-                 max_wait: float = 30.0, on_refresh_token: RefreshTokenHook | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        msal_http_client: Any = None,
+        client: httpx.AsyncClient | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        page_size: int = 100,
+        max_retries: int = 3,
+        max_wait: float = 30.0,
+        on_refresh_token: RefreshTokenHook | None = None,
+    ) -> None:
         self._settings = settings
         self._clock = clock
         self.page_size = page_size
-        self.tokens = GraphTokens(settings.microsoft, clock=clock, http_client=msal_http_client,
-                                  on_refresh_token=on_refresh_token)
-        self.http = GraphHttp(settings.microsoft.graph_endpoint, self.tokens, clock=clock, client=client,
-                              sleep=sleep, rng=rng, max_retries=max_retries, max_wait=max_wait)
+        self.tokens = GraphTokens(
+            settings.microsoft, clock=clock, http_client=msal_http_client, on_refresh_token=on_refresh_token
+        )
+        self.http = GraphHttp(
+            settings.microsoft.graph_endpoint,
+            self.tokens,
+            clock=clock,
+            client=client,
+            sleep=sleep,
+            rng=rng,
+            max_retries=max_retries,
+            max_wait=max_wait,
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -103,8 +146,10 @@ class GraphCalendarProvider:
         prefer = (f"odata.maxpagesize={self.page_size}", PREFER_UTC)
         if cursor is None:
             url = self.http.url(f"{_user(calendar)}/calendarView/delta")
-            params: dict[str, str] | None = {"startDateTime": graph_instant(window.start),
-                                             "endDateTime": graph_instant(window.end)}
+            params: dict[str, str] | None = {
+                "startDateTime": graph_instant(window.start),
+                "endDateTime": graph_instant(window.end),
+            }
         else:
             if not self.http.owns(cursor):
                 # e.g. graph_endpoint was reconfigured: re-baseline rather than send the token elsewhere.
@@ -128,13 +173,23 @@ class GraphCalendarProvider:
             if not delta or not self.http.owns(delta):
                 raise ProviderError("calendarView.delta: round ended without a usable deltaLink")
             break
-        log.info("graph.delta", calendar_id=calendar.calendar_id, baseline=cursor is None, pages=pages,
-                 upserts=len(seen.upserts), removed=len(seen.removed), masters=len(seen.masters))
-        return ChangeSet(upserts=list(seen.upserts.values()), removed=list(seen.removed), cursor=delta,
-                         baseline=window if cursor is None else None)
+        log.info(
+            "graph.delta",
+            calendar_id=calendar.calendar_id,
+            baseline=cursor is None,
+            pages=pages,
+            upserts=len(seen.upserts),
+            removed=len(seen.removed),
+            masters=len(seen.masters),
+        )
+        return ChangeSet(
+            upserts=list(seen.upserts.values()),
+            removed=list(seen.removed),
+            cursor=delta,
+            baseline=window if cursor is None else None,
+        )
 
-    async def _absorb(self, calendar: CalendarRef, item: dict[str, Any], seen: _Increment,
-                      observed: datetime) -> None:
+    async def _absorb(self, calendar: CalendarRef, item: dict[str, Any], seen: _Increment, observed: datetime) -> None:
         event_id = item.get("id")
         if not event_id:
             return
@@ -152,8 +207,9 @@ class GraphCalendarProvider:
         if snapshot is not None:
             seen.upsert(snapshot)
 
-    async def _master(self, calendar: CalendarRef, master_id: str, seen: _Increment,
-                      observed: datetime) -> dict[str, Any] | None:
+    async def _master(
+        self, calendar: CalendarRef, master_id: str, seen: _Increment, observed: datetime
+    ) -> dict[str, Any] | None:
         if master_id in seen.masters:
             return seen.masters[master_id]
         master = await self._get_resource(calendar, master_id, op="events.get(master)")
@@ -183,8 +239,9 @@ class GraphCalendarProvider:
 
     async def _get_resource(self, calendar: CalendarRef, event_id: str, *, op: str) -> dict[str, Any] | None:
         url = self.http.url(f"{_user(calendar)}/events/{quote(event_id, safe='')}")
-        response = await self.http.request(calendar, "GET", url, op=op, params={"$select": EVENT_SELECT},
-                                           prefer=(PREFER_UTC,), accept=(404,))
+        response = await self.http.request(
+            calendar, "GET", url, op=op, params={"$select": EVENT_SELECT}, prefer=(PREFER_UTC,), accept=(404,)
+        )
         if response.status_code == 404:
             if error_code(response) == _NOT_FOUND:
                 return None
@@ -194,15 +251,21 @@ class GraphCalendarProvider:
             raise ProviderError(f"{op}: Graph answered an unexpected body")
         return body
 
-    def _normalize(self, calendar: CalendarRef, resource: dict[str, Any], master: dict[str, Any] | None,
-                   observed: datetime) -> EventSnapshot | None:
+    def _normalize(
+        self, calendar: CalendarRef, resource: dict[str, Any], master: dict[str, Any] | None, observed: datetime
+    ) -> EventSnapshot | None:
         try:
-            return normalize_graph_event(calendar.email, resource, master, observed_at=observed,
-                                         mailbox_time_zone=calendar.time_zone)
+            return normalize_graph_event(
+                calendar.email, resource, master, observed_at=observed, mailbox_time_zone=calendar.time_zone
+            )
         except (GraphEventError, ValueError, KeyError) as exc:
             # One unreadable item must not stall the whole calendar; it is logged, not guessed at.
-            log.warning("graph.event_skipped", calendar_id=calendar.calendar_id, event_id=resource.get("id"),
-                        error=type(exc).__name__)
+            log.warning(
+                "graph.event_skipped",
+                calendar_id=calendar.calendar_id,
+                event_id=resource.get("id"),
+                error=type(exc).__name__,
+            )
             return None
 
     # -- change notifications ----------------------------------------------------------------
@@ -210,38 +273,57 @@ class GraphCalendarProvider:
         longest = self._settings.sync.graph_subscription_minutes * 60
         return self._clock.now() + timedelta(seconds=max(1, min(ttl_seconds, longest)))
 
-    async def watch(self, calendar: CalendarRef, address: str, lifecycle_address: str, secret: str,
-                    ttl_seconds: int) -> Channel:
+    async def watch(
+        self, calendar: CalendarRef, address: str, lifecycle_address: str, secret: str, ttl_seconds: int
+    ) -> Channel:
         if not secret or len(secret) > MAX_CLIENT_STATE:
             raise ValueError(f"clientState must be 1..{MAX_CLIENT_STATE} characters")
-        body = {"changeType": "created,updated,deleted", "notificationUrl": address,
-                "lifecycleNotificationUrl": lifecycle_address,
-                "resource": f"/{_user(calendar)}/events",
-                "expirationDateTime": graph_instant(self._expiry(ttl_seconds)), "clientState": secret}
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": address,
+            "lifecycleNotificationUrl": lifecycle_address,
+            "resource": f"/{_user(calendar)}/events",
+            "expirationDateTime": graph_instant(self._expiry(ttl_seconds)),
+            "clientState": secret,
+        }
         try:
-            data = await self.http.json(calendar, "POST", self.http.url("subscriptions"), op="subscriptions.create",
-                                        json=body)
+            data = await self.http.json(
+                calendar, "POST", self.http.url("subscriptions"), op="subscriptions.create", json=body
+            )
         except ProviderError as exc:
             if exc.status == 400:
                 # Mostly a failed validation handshake: our receiver was unreachable or slow.
                 raise ProviderError(str(exc), status=400, transient=True) from None
             raise
         channel = _channel(data, None)
-        log.info("graph.subscribed", calendar_id=calendar.calendar_id, channel_id=channel.channel_id,
-                 expires_at=channel.expires_at.isoformat())
+        log.info(
+            "graph.subscribed",
+            calendar_id=calendar.calendar_id,
+            channel_id=channel.channel_id,
+            expires_at=channel.expires_at.isoformat(),
+        )
         return channel
 
     async def renew(self, calendar: CalendarRef, channel: Channel, ttl_seconds: int) -> Channel | None:
         url = self.http.url(f"subscriptions/{quote(channel.channel_id, safe='')}")
-        response = await self.http.request(calendar, "PATCH", url, op="subscriptions.renew",
-                                           json={"expirationDateTime": graph_instant(self._expiry(ttl_seconds))},
-                                           accept=(404,))
+        response = await self.http.request(
+            calendar,
+            "PATCH",
+            url,
+            op="subscriptions.renew",
+            json={"expirationDateTime": graph_instant(self._expiry(ttl_seconds))},
+            accept=(404,),
+        )
         if response.status_code == 404:
             log.info("graph.subscription_gone", calendar_id=calendar.calendar_id, channel_id=channel.channel_id)
             return None  # expired or removed by Graph: the caller creates a new one
         renewed = _channel(response.json(), channel.resource_id)
-        log.info("graph.renewed", calendar_id=calendar.calendar_id, channel_id=renewed.channel_id,
-                 expires_at=renewed.expires_at.isoformat())
+        log.info(
+            "graph.renewed",
+            calendar_id=calendar.calendar_id,
+            channel_id=renewed.channel_id,
+            expires_at=renewed.expires_at.isoformat(),
+        )
         return renewed
 
     async def stop(self, calendar: CalendarRef, channel: Channel) -> None:

@@ -23,6 +23,7 @@ costs one token request, not one per concurrent calendar.
 
 Nothing here logs or raises with a secret, a token or an Entra error
 description (which can carry user names): only error codes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,9 +31,10 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import msal
@@ -47,11 +49,23 @@ from service.sync.providers.token_expiry import SKEW, TokenExpiry
 log = structlog.get_logger(__name__)
 
 APP_SCOPES = ["https://graph.microsoft.com/.default"]
-DELEGATED_SCOPES = ["Calendars.Read"]   # MSAL adds openid, profile, offline_access
+DELEGATED_SCOPES = ["Calendars.Read"]  # MSAL adds openid, profile, offline_access
 # Entra errors that no retry will fix: the grant or the app registration must change.
-_GRANT_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client", "interaction_required",
-                           "consent_required", "login_required", "invalid_scope", "access_denied",
-                           "invalid_request", "invalid_tenant", "unsupported_grant_type"})
+_GRANT_ERRORS = frozenset(
+    {
+        "invalid_grant",
+        "invalid_client",
+        "unauthorized_client",
+        "interaction_required",
+        "consent_required",
+        "login_required",
+        "invalid_scope",
+        "access_denied",
+        "invalid_request",
+        "invalid_tenant",
+        "unsupported_grant_type",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +96,11 @@ def org_credentials(settings: MicrosoftSettings, credentials: str) -> AppCredent
         if not isinstance(given, dict):
             raise AuthorizationFailed("org credentials are not a JSON object")
     secret = given.get("client_secret") if given else text
-    creds = AppCredentials(tenant=str(given.get("tenant_id") or settings.tenant_id),
-                           client_id=str(given.get("client_id") or settings.client_id),
-                           client_secret=str(secret or settings.client_secret.get_secret_value()))
+    creds = AppCredentials(
+        tenant=str(given.get("tenant_id") or settings.tenant_id),
+        client_id=str(given.get("client_id") or settings.client_id),
+        client_secret=str(secret or settings.client_secret.get_secret_value()),
+    )
     if not creds.client_id or not creds.client_secret:
         raise AuthorizationFailed("org credentials lack a client id or secret")
     return creds
@@ -100,7 +116,7 @@ class MsalApps:
 
     def __init__(self, settings: MicrosoftSettings, *, http_client: Any = None, timeout: float = 30.0) -> None:
         self._authority_host = settings.authority_host.rstrip("/")
-        self._http_client = http_client      # None in production: MSAL's own requests session
+        self._http_client = http_client  # None in production: MSAL's own requests session
         self._timeout = timeout
         self._apps: dict[tuple[str, str, str], tuple[msal.ConfidentialClientApplication, threading.Lock]] = {}
         self._lock = threading.Lock()
@@ -132,12 +148,15 @@ class MsalApps:
             kwargs["timeout"] = self._timeout
         try:
             return msal.ConfidentialClientApplication(
-                creds.client_id, client_credential=creds.client_secret,
-                authority=f"{self._authority_host}/{creds.tenant}", **kwargs)
+                creds.client_id,
+                client_credential=creds.client_secret,
+                authority=f"{self._authority_host}/{creds.tenant}",
+                **kwargs,
+            )
         except ValueError as exc:
             # Unknown tenant or authority: MSAL says so in a ValueError without secrets.
             raise AuthorizationFailed(f"Entra authority rejected: {type(exc).__name__}") from None
-        except Exception as exc:  # noqa: BLE001 - network failure while fetching metadata
+        except Exception as exc:
             raise ProviderError(f"Entra metadata unavailable: {type(exc).__name__}") from None
 
 
@@ -158,7 +177,7 @@ async def _in_thread(fn: Callable[[], dict[str, Any] | None], what: str) -> dict
         result = await asyncio.to_thread(fn)
     except ProviderError:
         raise
-    except Exception as exc:  # noqa: BLE001 - transport errors from MSAL's HTTP client
+    except Exception as exc:
         raise ProviderError(f"{what}: {type(exc).__name__}", transient=True) from None
     return _check(result, what)
 
@@ -167,7 +186,7 @@ async def _in_thread(fn: Callable[[], dict[str, Any] | None], what: str) -> dict
 class _UserToken:
     access_token: str = field(repr=False)
     expires_at: datetime
-    refresh_token: str = field(repr=False)   # the newest one Entra gave us
+    refresh_token: str = field(repr=False)  # the newest one Entra gave us
 
 
 class GraphTokens:
@@ -176,8 +195,14 @@ class GraphTokens:
 
     max_cached_users = 10_000
 
-    def __init__(self, settings: MicrosoftSettings, *, clock: Clock, http_client: Any = None,
-                 on_refresh_token: RefreshTokenHook | None = None) -> None:
+    def __init__(
+        self,
+        settings: MicrosoftSettings,
+        *,
+        clock: Clock,
+        http_client: Any = None,
+        on_refresh_token: RefreshTokenHook | None = None,
+    ) -> None:
         self._settings = settings
         self._clock = clock
         self._apps = MsalApps(settings, http_client=http_client)
@@ -185,7 +210,7 @@ class GraphTokens:
         self._on_refresh_token = on_refresh_token
         # refresh-token digest → token; LRU-bounded since every rotation adds a key.
         self._users: OrderedDict[str, _UserToken] = OrderedDict()
-        self._user_locks: dict[int, asyncio.Lock] = {}   # per calendar: bounded by the calendars synced
+        self._user_locks: dict[int, asyncio.Lock] = {}  # per calendar: bounded by the calendars synced
 
     async def access_token(self, calendar: CalendarRef) -> str:
         if calendar.connection_kind == "org":
@@ -240,8 +265,11 @@ class GraphTokens:
 
             result = await _in_thread(redeem, "delegated token")
             rotated = result.get("refresh_token") or refresh_token
-            entry = _UserToken(result["access_token"],
-                               self._clock.now() + timedelta(seconds=int(result.get("expires_in") or 0)), rotated)
+            entry = _UserToken(
+                result["access_token"],
+                self._clock.now() + timedelta(seconds=int(result.get("expires_in") or 0)),
+                rotated,
+            )
             # Under the stored token's digest and the rotated one's: once the caller
             # stores the rotated token, its next CalendarRef still hits the cache.
             for alias in {key, _digest(rotated)}:
@@ -252,7 +280,7 @@ class GraphTokens:
         if rotated != refresh_token and self._on_refresh_token is not None:
             try:
                 await self._on_refresh_token(calendar, rotated)
-            except Exception:  # noqa: BLE001 - storing is best effort; the old token still works
+            except Exception:
                 log.warning("graph.refresh_token_not_stored", calendar_id=calendar.calendar_id)
         return result["access_token"]
 
@@ -273,22 +301,22 @@ class GraphConnect:
             # Blocking the first time: MSAL fetches the authority's OpenID metadata.
             app, lock = self._apps.get(self._credentials)
             with lock:
-                return app.get_authorization_request_url(DELEGATED_SCOPES, state=state, redirect_uri=redirect_uri,
-                                                         login_hint=login_hint)
+                return app.get_authorization_request_url(
+                    DELEGATED_SCOPES, state=state, redirect_uri=redirect_uri, login_hint=login_hint
+                )
 
         try:
             return await asyncio.to_thread(build)
         except ProviderError:
             raise
-        except Exception as exc:  # noqa: BLE001 - MSAL's transport errors, without their text
+        except Exception as exc:
             raise ProviderError(f"authorization url: {type(exc).__name__}") from None
 
     async def exchange_code(self, code: str, redirect_uri: str) -> Grant:
         def redeem() -> dict[str, Any] | None:
             app, lock = self._apps.get(self._credentials)
             with lock:
-                return app.acquire_token_by_authorization_code(code, scopes=DELEGATED_SCOPES,
-                                                               redirect_uri=redirect_uri)
+                return app.acquire_token_by_authorization_code(code, scopes=DELEGATED_SCOPES, redirect_uri=redirect_uri)
 
         result = await _in_thread(redeem, "authorization code")
         refresh_token = result.get("refresh_token")

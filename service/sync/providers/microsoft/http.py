@@ -15,27 +15,29 @@ only worth it for short waits; longer ones go back to the scheduler):
 
 Exception messages carry the operation, status and Graph error code only:
 never URLs (delta and skip tokens), bodies, tokens or clientState."""
+
 from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import structlog
 
 from service.clock import Clock
-from service.sync.providers.microsoft.auth import GraphTokens
 from service.sync.port import AuthorizationFailed, CalendarRef, FullResyncRequired, ProviderError
+from service.sync.providers.microsoft.auth import GraphTokens
 
 log = structlog.get_logger(__name__)
 
 RESYNC_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
-_BEFORE_PROCESSING = frozenset({429, 503})   # safe to repeat even a POST
+_BEFORE_PROCESSING = frozenset({429, 503})  # safe to repeat even a POST
 
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -51,18 +53,32 @@ def error_code(response: httpx.Response) -> str:
 
 
 class GraphHttp:
-    def __init__(self, endpoint: str, tokens: GraphTokens, *, clock: Clock, client: httpx.AsyncClient | None = None,
-                 sleep: Sleep = asyncio.sleep, rng: random.Random | None = None, max_retries: int = 3,
-                 max_wait: float = 30.0, backoff_base: float = 1.0, backoff_cap: float = 30.0,
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        tokens: GraphTokens,
+        *,
+        clock: Clock,
+        client: httpx.AsyncClient | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        max_retries: int = 3,
+        max_wait: float = 30.0,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        timeout: float = 30.0,
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._origin = _origin(self.endpoint)
         self._tokens = tokens
         self._clock = clock
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(
-            base_url=self.endpoint + "/", timeout=httpx.Timeout(timeout, connect=10.0),
-            headers={"Accept": "application/json"}, follow_redirects=False)
+            base_url=self.endpoint + "/",
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            headers={"Accept": "application/json"},
+            follow_redirects=False,
+        )
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.max_retries = max_retries
@@ -82,9 +98,18 @@ class GraphHttp:
     def url(self, path: str) -> str:
         return f"{self.endpoint}/{path.lstrip('/')}"
 
-    async def request(self, calendar: CalendarRef, method: str, url: str, *, op: str,
-                      params: dict[str, str] | None = None, json: Any = None, prefer: Iterable[str] = (),
-                      accept: Iterable[int] = ()) -> httpx.Response:
+    async def request(
+        self,
+        calendar: CalendarRef,
+        method: str,
+        url: str,
+        *,
+        op: str,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+        prefer: Iterable[str] = (),
+        accept: Iterable[int] = (),
+    ) -> httpx.Response:
         """The response when 2xx or listed in `accept`; else the mapped ProviderError."""
         bound = log.bind(calendar_id=calendar.calendar_id, op=op)
         idempotent = method.upper() != "POST"
@@ -97,8 +122,9 @@ class GraphHttp:
                 response = await self._client.request(method, url, params=params, json=json, headers=headers)
             except httpx.TransportError as exc:
                 if not idempotent or attempt >= self.max_retries:
-                    raise ProviderError(f"{op}: {type(exc).__name__}", transient=True,
-                                        retry_after=self._backoff(attempt)) from None
+                    raise ProviderError(
+                        f"{op}: {type(exc).__name__}", transient=True, retry_after=self._backoff(attempt)
+                    ) from None
                 wait = self._backoff(attempt)
                 bound.info("graph.retry", reason=type(exc).__name__, attempt=attempt + 1, wait=round(wait, 3))
                 attempt += 1
@@ -123,8 +149,12 @@ class GraphHttp:
                     await self._sleep(wait)
                     continue
                 bound.warning("graph.gave_up", status=status, attempts=attempt + 1, retry_after=wait)
-                raise ProviderError(f"{op}: Graph {status} {error_code(response)}".rstrip(), status=status,
-                                    retry_after=wait, transient=True)
+                raise ProviderError(
+                    f"{op}: Graph {status} {error_code(response)}".rstrip(),
+                    status=status,
+                    retry_after=wait,
+                    transient=True,
+                )
             raise self.error(response, op)
 
     async def json(self, calendar: CalendarRef, method: str, url: str, *, op: str, **kwargs: Any) -> dict[str, Any]:
@@ -167,7 +197,7 @@ class GraphHttp:
 
     def _backoff(self, attempt: int) -> float:
         # "Equal jitter": at least half the exponential step, so retries never bunch at zero.
-        step = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+        step = min(self.backoff_cap, self.backoff_base * (2**attempt))
         return step / 2 + self._rng.uniform(0, step / 2)
 
 
@@ -178,7 +208,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 def graph_instant(dt: datetime) -> str:
     """An aware datetime as Graph's ISO 8601 UTC form."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 __all__ = ["GraphHttp", "RESYNC_CODES", "error_code", "graph_instant"]

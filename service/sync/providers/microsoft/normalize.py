@@ -19,27 +19,55 @@ Pure functions: no I/O, no clock. Mapping (see service.domain.events):
   mailbox owner's own answer comes from `responseStatus`;
 - iCalendar UID: Graph's iCalUId differs per occurrence, so instances take the
   series master's (copies of one meeting then share `ical_uid`)."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.domain.events import Attendee, EventSnapshot, Kind, Response, Status
 from service.sync.providers.microsoft.windows_zones import UnknownTimeZone, to_iana
 
-UTC = timezone.utc
+UTC = UTC
 GOID_PREFIX = "040000008200E00074C5B7101A82E008"
-_DAYS = {"sunday": "SU", "monday": "MO", "tuesday": "TU", "wednesday": "WE", "thursday": "TH",
-         "friday": "FR", "saturday": "SA"}
+_DAYS = {
+    "sunday": "SU",
+    "monday": "MO",
+    "tuesday": "TU",
+    "wednesday": "WE",
+    "thursday": "TH",
+    "friday": "FR",
+    "saturday": "SA",
+}
 _INDEX = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
-_RESPONSES = {"none": Response.needs_action, "notResponded": Response.needs_action,
-              "accepted": Response.accepted, "tentativelyAccepted": Response.tentative,
-              "declined": Response.declined, "organizer": Response.accepted}
+_RESPONSES = {
+    "none": Response.needs_action,
+    "notResponded": Response.needs_action,
+    "accepted": Response.accepted,
+    "tentativelyAccepted": Response.tentative,
+    "declined": Response.declined,
+    "organizer": Response.accepted,
+}
 # Fields that identify one item: never inherited from the master.
-_OWN = ("id", "type", "start", "end", "recurrence", "seriesMasterId", "originalStart", "iCalUId",
-        "@odata.etag", "@odata.type", "changeKey", "lastModifiedDateTime", "createdDateTime",
-        "cancelledOccurrences", "exceptionOccurrences")
+_OWN = (
+    "id",
+    "type",
+    "start",
+    "end",
+    "recurrence",
+    "seriesMasterId",
+    "originalStart",
+    "iCalUId",
+    "@odata.etag",
+    "@odata.type",
+    "changeKey",
+    "lastModifiedDateTime",
+    "createdDateTime",
+    "cancelledOccurrences",
+    "exceptionOccurrences",
+)
 
 
 class GraphEventError(ValueError):
@@ -55,8 +83,9 @@ def iana_or_none(name: str | None) -> str | None:
         return None  # e.g. "tzone://Microsoft/Custom": the caller falls back
 
 
-def graph_time(obj: Mapping[str, Any] | None, *, all_day: bool = False,
-               fallback_zone: str | None = None) -> datetime | None:
+def graph_time(
+    obj: Mapping[str, Any] | None, *, all_day: bool = False, fallback_zone: str | None = None
+) -> datetime | None:
     """A dateTimeTimeZone as a UTC instant (all-day: midnight UTC of its date)."""
     if not obj or not obj.get("dateTime"):
         return None
@@ -96,21 +125,35 @@ def recurrence_lines(recurrence: Mapping[str, Any], tz: ZoneInfo, *, first_day: 
     if kind == "daily":
         parts = ["FREQ=DAILY", f"INTERVAL={interval}"]
     elif kind == "weekly":
-        days = _by_day(pattern) or (["MO", "TU", "WE", "TH", "FR", "SA", "SU"][first_day.weekday()]
-                                    if first_day else "")
+        days = _by_day(pattern) or (
+            ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][first_day.weekday()] if first_day else ""
+        )
         parts = ["FREQ=WEEKLY", f"INTERVAL={interval}"] + ([f"BYDAY={days}"] if days else [])
         parts.append(f"WKST={_DAYS[(pattern.get('firstDayOfWeek') or 'sunday').lower()]}")
     elif kind == "absoluteMonthly":
         parts = ["FREQ=MONTHLY", f"INTERVAL={interval}", _month_day(int(pattern.get("dayOfMonth") or 1))]
     elif kind == "relativeMonthly":
-        parts = ["FREQ=MONTHLY", f"INTERVAL={interval}", f"BYDAY={_by_day(pattern)}",
-                 f"BYSETPOS={_INDEX[(pattern.get('index') or 'first').lower()]}"]
+        parts = [
+            "FREQ=MONTHLY",
+            f"INTERVAL={interval}",
+            f"BYDAY={_by_day(pattern)}",
+            f"BYSETPOS={_INDEX[(pattern.get('index') or 'first').lower()]}",
+        ]
     elif kind == "absoluteYearly":
-        parts = ["FREQ=YEARLY", f"INTERVAL={interval}", f"BYMONTH={int(pattern.get('month') or 1)}",
-                 _month_day(int(pattern.get("dayOfMonth") or 1))]
+        parts = [
+            "FREQ=YEARLY",
+            f"INTERVAL={interval}",
+            f"BYMONTH={int(pattern.get('month') or 1)}",
+            _month_day(int(pattern.get("dayOfMonth") or 1)),
+        ]
     elif kind == "relativeYearly":
-        parts = ["FREQ=YEARLY", f"INTERVAL={interval}", f"BYMONTH={int(pattern.get('month') or 1)}",
-                 f"BYDAY={_by_day(pattern)}", f"BYSETPOS={_INDEX[(pattern.get('index') or 'first').lower()]}"]
+        parts = [
+            "FREQ=YEARLY",
+            f"INTERVAL={interval}",
+            f"BYMONTH={int(pattern.get('month') or 1)}",
+            f"BYDAY={_by_day(pattern)}",
+            f"BYSETPOS={_INDEX[(pattern.get('index') or 'first').lower()]}",
+        ]
     else:
         raise GraphEventError(f"unknown recurrence pattern type {kind!r}")
     range_type = rng.get("type") or "noEnd"
@@ -161,8 +204,9 @@ def _attendees(merged: Mapping[str, Any], owner: str, organizer: str | None) -> 
         response = _RESPONSES.get((person.get("status") or {}).get("response", "none"), Response.needs_action)
         if email == owner and own_answer in ("accepted", "tentativelyAccepted", "declined"):
             response = _RESPONSES[own_answer]  # the owner's copy knows its own answer best
-        out[email] = Attendee(email=email, response=response,
-                              resource=(person.get("type") == "resource"), organizer=(email == organizer))
+        out[email] = Attendee(
+            email=email, response=response, resource=(person.get("type") == "resource"), organizer=(email == organizer)
+        )
     if listed and organizer and organizer not in out:
         out[organizer] = Attendee(email=organizer, response=Response.accepted, organizer=True)
     if listed and owner not in out and own_answer in ("accepted", "tentativelyAccepted", "declined"):
@@ -171,8 +215,12 @@ def _attendees(merged: Mapping[str, Any], owner: str, organizer: str | None) -> 
 
 
 def normalize_graph_event(
-    mailbox_email: str, resource: Mapping[str, Any], master: Mapping[str, Any] | None = None, *,
-    observed_at: datetime | None = None, mailbox_time_zone: str | None = None,
+    mailbox_email: str,
+    resource: Mapping[str, Any],
+    master: Mapping[str, Any] | None = None,
+    *,
+    observed_at: datetime | None = None,
+    mailbox_time_zone: str | None = None,
 ) -> EventSnapshot:
     """One mailbox's copy of a Graph event as an EventSnapshot. Pass the series
     master for occurrences and exceptions (required for stubs)."""
@@ -197,10 +245,12 @@ def normalize_graph_event(
         raise GraphEventError(f"{event_id}: no lastModifiedDateTime and no observation time")
 
     recurrence = merged.get("recurrence") if kind is Kind.series else None
-    zone_name = (iana_or_none(((recurrence or {}).get("range") or {}).get("recurrenceTimeZone"))
-                 or iana_or_none(merged.get("originalStartTimeZone"))
-                 or iana_or_none((merged.get("start") or {}).get("timeZone"))
-                 or iana_or_none(mailbox_time_zone))
+    zone_name = (
+        iana_or_none(((recurrence or {}).get("range") or {}).get("recurrenceTimeZone"))
+        or iana_or_none(merged.get("originalStartTimeZone"))
+        or iana_or_none((merged.get("start") or {}).get("timeZone"))
+        or iana_or_none(mailbox_time_zone)
+    )
     all_day = bool(merged.get("isAllDay", False))
     start = graph_time(merged.get("start"), all_day=all_day, fallback_zone=zone_name)
     end = graph_time(merged.get("end"), all_day=all_day, fallback_zone=zone_name)

@@ -8,6 +8,7 @@ holds the current tzdata name (Asia/Kolkata, Europe/Kyiv, …), so zones coming
 from Graph compare equal to the ones people are configured with. Graph
 also accepts IANA names in `Prefer: outlook.timezone` and echoes them back, and
 uses a few non-Windows spellings for UTC; `to_iana` accepts all of those."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -3,12 +3,13 @@
 The adapter runs unchanged (google-api-python-client, google-auth, httplib2);
 only GoogleSettings point it at the fake. A recording middleware in front of
 the fake lets tests see the requests the client really sent."""
+
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,14 +27,21 @@ from service.sandbox.google_server import GoogleFake
 from service.sandbox.google_store import GoogleStore
 from service.sandbox.serve import LoopbackServer
 from service.settings import GoogleSettings
+from service.sync.port import (
+    AuthorizationFailed,
+    CalendarProvider,
+    CalendarRef,
+    Channel,
+    FullResyncRequired,
+    ProviderError,
+    SyncWindow,
+)
 from service.sync.providers.google.adapter import GoogleCalendarProvider
 from service.sync.providers.google.auth import GoogleConnect
 from service.sync.providers.google.http import RetryPolicy
-from service.sync.port import (AuthorizationFailed, CalendarProvider, CalendarRef, Channel, FullResyncRequired,
-                                   ProviderError, SyncWindow)
 from tests.sandbox.builders import google_event
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
 WINDOW = SyncWindow(start=datetime(2025, 12, 1, tzinfo=UTC), end=datetime(2027, 1, 1, tzinfo=UTC))
 CLIENT_ID, CLIENT_SECRET = "oneonone-test.apps.googleusercontent.com", "GOCSPX-sandbox-secret"
@@ -47,7 +55,7 @@ class Recorder:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
-        self.clients: list[tuple[str, int]] = []          # each request's client address (its connection)
+        self.clients: list[tuple[str, int]] = []  # each request's client address (its connection)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -68,8 +76,12 @@ class Sandbox:
         self.recorder = Recorder(self.fake.app)
         self.server = LoopbackServer(self.recorder, name="google-fake").start()
         self.base = self.server.base_url
-        self.settings = GoogleSettings(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                       api_endpoint=f"{self.base}/calendar/v3/", token_uri=f"{self.base}/token")
+        self.settings = GoogleSettings(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            api_endpoint=f"{self.base}/calendar/v3/",
+            token_uri=f"{self.base}/token",
+        )
 
     def person(self, name: str) -> str:
         """A fresh calendar per test: tests share one server, never its data."""
@@ -79,8 +91,13 @@ class Sandbox:
 
     def user_ref(self, email: str, *, external_id: str | None = None) -> CalendarRef:
         token = self.fake.auth.issue_refresh_token(CLIENT_ID, email)
-        return CalendarRef(calendar_id=next(_numbers), email=email, external_id=external_id or email,
-                           credentials=token, connection_kind="user")
+        return CalendarRef(
+            calendar_id=next(_numbers),
+            email=email,
+            external_id=external_id or email,
+            credentials=token,
+            connection_kind="user",
+        )
 
 
 class Receiver:
@@ -93,8 +110,9 @@ class Receiver:
             self.received.append((dict(request.headers), await request.body()))
             return Response(status_code=200)
 
-        self.server = LoopbackServer(Starlette(routes=[Route("/hooks/google", hook, methods=["POST"])]),
-                                     name="receiver").start()
+        self.server = LoopbackServer(
+            Starlette(routes=[Route("/hooks/google", hook, methods=["POST"])]), name="receiver"
+        ).start()
         self.address = f"{self.server.base_url}/hooks/google"
 
 
@@ -126,8 +144,13 @@ def provider(world: Sandbox, sleeps: list[float]) -> GoogleCalendarProvider:
         sleeps.append(seconds)
 
     # rng 0: the backoff schedule is exactly 1, 2, 4 s, so tests can assert it.
-    return GoogleCalendarProvider(world.settings, clock=world.clock, sleep=sleep, rng=lambda: 0.0,
-                                  retry=RetryPolicy(attempts=4, base=1.0, cap=16.0, jitter=1.0))
+    return GoogleCalendarProvider(
+        world.settings,
+        clock=world.clock,
+        sleep=sleep,
+        rng=lambda: 0.0,
+        retry=RetryPolicy(attempts=4, base=1.0, cap=16.0, jitter=1.0),
+    )
 
 
 def at(text: str) -> datetime:
@@ -138,11 +161,17 @@ def seed_calendar(store: GoogleStore, email: str) -> None:
     """A single, a weekly series, an old event before the window, a cancelled event."""
     store.create([email], google_event("single1"), at=at("2026-01-02T08:00:00Z"))
     store.create([email], google_event("weekly1", recurrence=WEEKLY), at=at("2026-01-02T08:01:00Z"))
-    store.create([email], google_event("ancient", start="2025-06-02T10:00:00+02:00",
-                                       end="2025-06-02T10:30:00+02:00"), at=at("2026-01-02T08:02:00Z"))
+    store.create(
+        [email],
+        google_event("ancient", start="2025-06-02T10:00:00+02:00", end="2025-06-02T10:30:00+02:00"),
+        at=at("2026-01-02T08:02:00Z"),
+    )
     for n in range(4):
-        store.create([email], google_event(f"more{n}", start=f"2026-02-0{n + 2}T10:00:00+01:00",
-                                           end=f"2026-02-0{n + 2}T10:30:00+01:00"), at=at("2026-01-02T08:03:00Z"))
+        store.create(
+            [email],
+            google_event(f"more{n}", start=f"2026-02-0{n + 2}T10:00:00+01:00", end=f"2026-02-0{n + 2}T10:30:00+01:00"),
+            at=at("2026-01-02T08:03:00Z"),
+        )
     store.create([email], google_event("dropped"), at=at("2026-01-02T08:04:00Z"))
     store.delete([email], "dropped", at=at("2026-01-02T08:05:00Z"))
 
@@ -166,13 +195,19 @@ async def test_full_sync_pages_through_every_event_once(world: Sandbox, provider
 
     lists = world.recorder.lists()
     assert len(lists) == 4  # 7 events, 2 per page
-    assert all(q["timeMin"] == ["2025-12-01T00:00:00Z"] and q["singleEvents"] == ["false"]
-               and q["showDeleted"] == ["true"] and q["maxResults"] == ["2500"] for q in lists)
+    assert all(
+        q["timeMin"] == ["2025-12-01T00:00:00Z"]
+        and q["singleEvents"] == ["false"]
+        and q["showDeleted"] == ["true"]
+        and q["maxResults"] == ["2500"]
+        for q in lists
+    )
     assert "pageToken" not in lists[0] and all("pageToken" in q for q in lists[1:])
 
 
-async def test_increments_carry_only_the_sync_token_and_only_changes(world: Sandbox,
-                                                                   provider: GoogleCalendarProvider) -> None:
+async def test_increments_carry_only_the_sync_token_and_only_changes(
+    world: Sandbox, provider: GoogleCalendarProvider
+) -> None:
     email = world.person("li")
     seed_calendar(world.store, email)
     ref = world.user_ref(email)
@@ -180,10 +215,14 @@ async def test_increments_carry_only_the_sync_token_and_only_changes(world: Sand
     world.recorder.requests.clear()
 
     world.store.cancel_occurrence([email], "weekly1", at("2026-01-12T09:00:00Z"), at=at("2026-01-10T08:00:00Z"))
-    world.store.move_occurrence([email], "weekly1", at("2026-01-19T09:00:00Z"),
-                                {"dateTime": "2026-01-20T15:00:00+01:00", "timeZone": "Europe/Berlin"},
-                                {"dateTime": "2026-01-20T15:30:00+01:00", "timeZone": "Europe/Berlin"},
-                                at=at("2026-01-10T08:01:00Z"))
+    world.store.move_occurrence(
+        [email],
+        "weekly1",
+        at("2026-01-19T09:00:00Z"),
+        {"dateTime": "2026-01-20T15:00:00+01:00", "timeZone": "Europe/Berlin"},
+        {"dateTime": "2026-01-20T15:30:00+01:00", "timeZone": "Europe/Berlin"},
+        at=at("2026-01-10T08:01:00Z"),
+    )
     world.store.update([email], "single1", {"summary": "Renamed"}, at=at("2026-01-10T08:02:00Z"))
     changes = await provider.fetch_changes(ref, full.cursor, WINDOW)
 
@@ -205,8 +244,9 @@ async def test_increments_carry_only_the_sync_token_and_only_changes(world: Sand
     assert quiet.upserts == [] and quiet.cursor
 
 
-async def test_expired_sync_token_requires_a_full_resync(world: Sandbox, provider: GoogleCalendarProvider,
-                                                         sleeps: list[float]) -> None:
+async def test_expired_sync_token_requires_a_full_resync(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.person("omar")
     seed_calendar(world.store, email)
     ref = world.user_ref(email)
@@ -234,15 +274,18 @@ async def test_concurrent_calls_do_not_share_a_transport(world: Sandbox, provide
     email = world.person("kai")
     seed_calendar(world.store, email)
     ref = world.user_ref(email)
-    results = await asyncio.gather(*(provider.fetch_changes(ref, None, WINDOW) for _ in range(4)),
-                                   *(provider.get_event(ref, "single1") for _ in range(4)))
+    results = await asyncio.gather(
+        *(provider.fetch_changes(ref, None, WINDOW) for _ in range(4)),
+        *(provider.get_event(ref, "single1") for _ in range(4)),
+    )
     assert all(len(r.upserts) == 7 for r in results[:4])
     assert all(r is not None and r.event_id == "single1" for r in results[4:])
 
 
 # -- throttling and failures -----------------------------------------------------------------
-async def test_429_honours_retry_after_then_succeeds(world: Sandbox, provider: GoogleCalendarProvider,
-                                                     sleeps: list[float]) -> None:
+async def test_429_honours_retry_after_then_succeeds(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.person("throttled")
     seed_calendar(world.store, email)
     world.fake.faults.throttle(2, retry_after=7)
@@ -251,8 +294,9 @@ async def test_429_honours_retry_after_then_succeeds(world: Sandbox, provider: G
 
 
 @pytest.mark.parametrize("reason", ["rateLimitExceeded", "userRateLimitExceeded"])
-async def test_403_rate_limit_backs_off_exponentially(world: Sandbox, provider: GoogleCalendarProvider,
-                                                      sleeps: list[float], reason: str) -> None:
+async def test_403_rate_limit_backs_off_exponentially(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float], reason: str
+) -> None:
     email = world.person("ratelimited")
     seed_calendar(world.store, email)
     world.fake.faults.rate_limit(3, reason=reason)
@@ -260,8 +304,9 @@ async def test_403_rate_limit_backs_off_exponentially(world: Sandbox, provider: 
     assert len(changes.upserts) == 7 and sleeps == [1.0, 2.0, 4.0]
 
 
-async def test_persistent_503_gives_up_with_a_transient_error(world: Sandbox, provider: GoogleCalendarProvider,
-                                                              sleeps: list[float]) -> None:
+async def test_persistent_503_gives_up_with_a_transient_error(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.person("down")
     world.fake.faults.fail_next(10, 503)
     with pytest.raises(ProviderError) as err:
@@ -271,8 +316,9 @@ async def test_persistent_503_gives_up_with_a_transient_error(world: Sandbox, pr
     assert sleeps == [1.0, 2.0, 4.0]  # four tries, then the worker's own backoff takes over
 
 
-async def test_long_retry_after_is_left_to_the_worker(world: Sandbox, provider: GoogleCalendarProvider,
-                                                      sleeps: list[float]) -> None:
+async def test_long_retry_after_is_left_to_the_worker(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.person("slowdown")
     world.fake.faults.throttle(1, retry_after=600)
     with pytest.raises(ProviderError) as err:
@@ -281,8 +327,9 @@ async def test_long_retry_after_is_left_to_the_worker(world: Sandbox, provider: 
     assert sleeps == []
 
 
-async def test_missing_calendar_is_a_permanent_error(world: Sandbox, provider: GoogleCalendarProvider,
-                                                     sleeps: list[float]) -> None:
+async def test_missing_calendar_is_a_permanent_error(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
+) -> None:
     email = f"nobody.{next(_numbers)}@acme.test"  # a grant whose calendar Google does not have
     with pytest.raises(ProviderError) as err:
         await provider.fetch_changes(world.user_ref(email), None, WINDOW)
@@ -318,14 +365,15 @@ async def test_a_hung_request_times_out_and_is_retried(world: Sandbox, sleeps: l
 
 
 async def test_calls_reuse_a_connection_and_a_failed_call_drops_its_own(
-        world: Sandbox, provider: GoogleCalendarProvider) -> None:
+    world: Sandbox, provider: GoogleCalendarProvider
+) -> None:
     email = world.person("keepalive")
     seed_calendar(world.store, email)
     ref = world.user_ref(email)
-    await provider.get_event(ref, "single1")           # token + event: one connection
+    await provider.get_event(ref, "single1")  # token + event: one connection
     await provider.fetch_changes(ref, None, WINDOW)
     assert len(set(world.recorder.clients)) == 1
-    world.fake.faults.fail_next(1, 400)               # a non-retryable failure closes that connection
+    world.fake.faults.fail_next(1, 400)  # a non-retryable failure closes that connection
     with pytest.raises(ProviderError):
         await provider.get_event(ref, "single1")
     await provider.get_event(ref, "single1")
@@ -335,13 +383,14 @@ async def test_calls_reuse_a_connection_and_a_failed_call_drops_its_own(
 
 
 # -- credentials -------------------------------------------------------------------------------
-async def test_expired_access_token_is_refreshed_transparently(world: Sandbox,
-                                                               provider: GoogleCalendarProvider) -> None:
+async def test_expired_access_token_is_refreshed_transparently(
+    world: Sandbox, provider: GoogleCalendarProvider
+) -> None:
     email = world.person("refresh")
     seed_calendar(world.store, email)
     ref = world.user_ref(email)
     await provider.get_event(ref, "single1")
-    issued = world.fake.issuer.expire_all()          # every access token so far is now expired
+    issued = world.fake.issuer.expire_all()  # every access token so far is now expired
     assert (await provider.get_event(ref, "single1")) is not None
     assert world.fake.issuer.expire_all() == issued + 1  # exactly one new token, via refresh_token
     token_posts = [r for r in world.recorder.requests if r[1] == "/token"]
@@ -349,7 +398,8 @@ async def test_expired_access_token_is_refreshed_transparently(world: Sandbox,
 
 
 async def test_a_token_expired_on_the_injected_clock_is_refreshed_before_the_call(
-        world: Sandbox, provider: GoogleCalendarProvider) -> None:
+    world: Sandbox, provider: GoogleCalendarProvider
+) -> None:
     """google-auth judges expiry by the wall clock; the fake by the injected one. The
     adapter refreshes ahead of the call instead of learning it from a 401."""
     email = world.person("clock")
@@ -357,20 +407,23 @@ async def test_a_token_expired_on_the_injected_clock_is_refreshed_before_the_cal
     ref = world.user_ref(email)
     await provider.get_event(ref, "single1")
     world.recorder.requests.clear()
-    world.clock.set(T0 + timedelta(hours=2))   # the fake's 1-hour token is long gone
+    world.clock.set(T0 + timedelta(hours=2))  # the fake's 1-hour token is long gone
     try:
         assert (await provider.get_event(ref, "single1")) is not None
-        assert (await provider.get_event(ref, "single1")) is not None   # the new token is reused
+        assert (await provider.get_event(ref, "single1")) is not None  # the new token is reused
     finally:
         world.clock.set(T0)
     paths = [path for _method, path, _query in world.recorder.requests]
-    assert paths == ["/token", f"/calendar/v3/calendars/{email}/events/single1",
-                     f"/calendar/v3/calendars/{email}/events/single1"]
+    assert paths == [
+        "/token",
+        f"/calendar/v3/calendars/{email}/events/single1",
+        f"/calendar/v3/calendars/{email}/events/single1",
+    ]
 
 
-async def test_401_even_after_refreshing_is_an_authorization_failure(world: Sandbox,
-                                                                     provider: GoogleCalendarProvider,
-                                                                     sleeps: list[float]) -> None:
+async def test_401_even_after_refreshing_is_an_authorization_failure(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.person("dead-on-arrival")
     ref = world.user_ref(email)
     world.fake.issuer.lifetime = timedelta(0)  # every access token is expired as it is issued
@@ -383,23 +436,23 @@ async def test_401_even_after_refreshing_is_an_authorization_failure(world: Sand
     assert len([r for r in world.recorder.requests if r[1] == "/token"]) >= 2  # it did try refreshing
 
 
-async def test_revoked_refresh_token_is_an_authorization_failure(world: Sandbox,
-                                                                 provider: GoogleCalendarProvider,
-                                                                 sleeps: list[float]) -> None:
+async def test_revoked_refresh_token_is_an_authorization_failure(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.person("revoked")
     ref = world.user_ref(email)
     world.fake.auth.revoke_refresh_token(ref.credentials)
-    with capture_logs() as logs:
-        with pytest.raises(AuthorizationFailed) as err:
-            await provider.fetch_changes(ref, None, WINDOW)
+    with capture_logs() as logs, pytest.raises(AuthorizationFailed) as err:
+        await provider.fetch_changes(ref, None, WINDOW)
     assert not err.value.transient and "invalid_grant" in str(err.value) and sleeps == []
     # Nothing secret leaks: neither the refresh token nor the client secret.
     text = str(err.value) + repr(logs) + repr(err.value.__cause__) + repr(err.value.__context__)
     assert ref.credentials not in text and CLIENT_SECRET not in text
 
 
-async def test_a_users_token_cannot_read_another_users_calendar(world: Sandbox,
-                                                                provider: GoogleCalendarProvider) -> None:
+async def test_a_users_token_cannot_read_another_users_calendar(
+    world: Sandbox, provider: GoogleCalendarProvider
+) -> None:
     # Decision: Google answers 403 forbidden (or 404); a 403 other than rate
     # limiting is an AuthorizationFailed, since only a person (sharing the
     # calendar, reconnecting) can fix it.
@@ -410,14 +463,17 @@ async def test_a_users_token_cannot_read_another_users_calendar(world: Sandbox,
     assert err.value.status == 403 and not err.value.transient
 
 
-async def test_service_account_reads_a_users_calendar_by_delegation(world: Sandbox,
-                                                                    provider: GoogleCalendarProvider) -> None:
+async def test_service_account_reads_a_users_calendar_by_delegation(
+    world: Sandbox, provider: GoogleCalendarProvider
+) -> None:
     email = world.person("delegated")
     seed_calendar(world.store, email)
-    key = world.fake.auth.new_service_account("sync@oneonone-sandbox.iam.gserviceaccount.com",
-                                              token_uri="https://oauth2.googleapis.com/token")
-    ref = CalendarRef(calendar_id=next(_numbers), email=email, external_id=email,
-                      credentials=json.dumps(key), connection_kind="org")
+    key = world.fake.auth.new_service_account(
+        "sync@oneonone-sandbox.iam.gserviceaccount.com", token_uri="https://oauth2.googleapis.com/token"
+    )
+    ref = CalendarRef(
+        calendar_id=next(_numbers), email=email, external_id=email, credentials=json.dumps(key), connection_kind="org"
+    )
     changes = await provider.fetch_changes(ref, None, WINDOW)
     assert len(changes.upserts) == 7 and all(s.calendar == email for s in changes.upserts)
 
@@ -426,27 +482,30 @@ async def test_service_account_reads_a_users_calendar_by_delegation(world: Sandb
 
 
 async def test_service_account_without_delegated_scope_fails_authorization(
-        world: Sandbox, provider: GoogleCalendarProvider) -> None:
+    world: Sandbox, provider: GoogleCalendarProvider
+) -> None:
     email = world.person("undelegated")
-    key = world.fake.auth.new_service_account("nodwd@oneonone-sandbox.iam.gserviceaccount.com",
-                                              delegated_scopes=())
-    ref = CalendarRef(calendar_id=next(_numbers), email=email, external_id=email,
-                      credentials=json.dumps(key), connection_kind="org")
+    key = world.fake.auth.new_service_account("nodwd@oneonone-sandbox.iam.gserviceaccount.com", delegated_scopes=())
+    ref = CalendarRef(
+        calendar_id=next(_numbers), email=email, external_id=email, credentials=json.dumps(key), connection_kind="org"
+    )
     with pytest.raises(AuthorizationFailed) as err:
         await provider.fetch_changes(ref, None, WINDOW)
     assert key["private_key"] not in str(err.value)
 
 
 async def test_unusable_service_account_key(world: Sandbox, provider: GoogleCalendarProvider) -> None:
-    ref = CalendarRef(calendar_id=1, email="x@acme.test", external_id="x@acme.test",
-                      credentials="{not json", connection_kind="org")
+    ref = CalendarRef(
+        calendar_id=1, email="x@acme.test", external_id="x@acme.test", credentials="{not json", connection_kind="org"
+    )
     with pytest.raises(AuthorizationFailed):
         await provider.fetch_changes(ref, None, WINDOW)
 
 
 # -- push channels -----------------------------------------------------------------------------
-async def test_watch_delivers_tokened_notifications_and_stop_ends_them(world: Sandbox,
-                                                                       provider: GoogleCalendarProvider) -> None:
+async def test_watch_delivers_tokened_notifications_and_stop_ends_them(
+    world: Sandbox, provider: GoogleCalendarProvider
+) -> None:
     email = world.person("watched")
     seed_calendar(world.store, email)
     ref = world.user_ref(email)
@@ -455,20 +514,38 @@ async def test_watch_delivers_tokened_notifications_and_stop_ends_them(world: Sa
         channel = await provider.watch(ref, receiver.address, "", "s3cret-channel-token", ttl_seconds=3600)
         assert channel.resource_id and channel.expires_at == T0 + timedelta(hours=1)
         await world.fake.notifier.flush()
-        world.fake.apply({"at": "2026-01-10T09:05:00Z", "op": "update", "calendars": [email],
-                          "event_id": "single1", "patch": {"summary": "Moved"}})
+        world.fake.apply(
+            {
+                "at": "2026-01-10T09:05:00Z",
+                "op": "update",
+                "calendars": [email],
+                "event_id": "single1",
+                "patch": {"summary": "Moved"},
+            }
+        )
         await world.fake.notifier.flush()
 
-        states = [(h["x-goog-resource-state"], h["x-goog-channel-token"], h["x-goog-channel-id"], b)
-                  for h, b in receiver.received]
-        assert states == [("sync", "s3cret-channel-token", channel.channel_id, b""),
-                          ("exists", "s3cret-channel-token", channel.channel_id, b"")]
+        states = [
+            (h["x-goog-resource-state"], h["x-goog-channel-token"], h["x-goog-channel-id"], b)
+            for h, b in receiver.received
+        ]
+        assert states == [
+            ("sync", "s3cret-channel-token", channel.channel_id, b""),
+            ("exists", "s3cret-channel-token", channel.channel_id, b""),
+        ]
         assert receiver.received[0][0]["x-goog-resource-id"] == channel.resource_id
 
         assert await provider.renew(ref, channel, 3600) is None  # Google cannot renew
         await provider.stop(ref, channel)
-        world.fake.apply({"at": "2026-01-10T09:06:00Z", "op": "update", "calendars": [email],
-                          "event_id": "single1", "patch": {"summary": "Again"}})
+        world.fake.apply(
+            {
+                "at": "2026-01-10T09:06:00Z",
+                "op": "update",
+                "calendars": [email],
+                "event_id": "single1",
+                "patch": {"summary": "Again"},
+            }
+        )
         await world.fake.notifier.flush()
         assert len(receiver.received) == 2
         await provider.stop(ref, channel)  # already stopped: 404, which is fine
@@ -478,8 +555,9 @@ async def test_watch_delivers_tokened_notifications_and_stop_ends_them(world: Sa
         receiver.server.stop()
 
 
-async def test_watch_is_retried_with_a_fresh_channel_id(world: Sandbox, provider: GoogleCalendarProvider,
-                                                        sleeps: list[float]) -> None:
+async def test_watch_is_retried_with_a_fresh_channel_id(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.person("rewatched")
     ref = world.user_ref(email)
     world.fake.faults.fail_next(1, 503)
@@ -503,10 +581,16 @@ async def test_authorization_url_asks_for_offline_calendar_readonly(world: Sandb
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://accounts.google.com/o/oauth2/v2/auth"
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-    assert query == {"client_id": CLIENT_ID, "redirect_uri": "https://oneonone.test/oauth/google",
-                     "response_type": "code", "scope": "https://www.googleapis.com/auth/calendar.readonly",
-                     "access_type": "offline", "prompt": "consent", "include_granted_scopes": "true",
-                     "state": "st4te"}
+    assert query == {
+        "client_id": CLIENT_ID,
+        "redirect_uri": "https://oneonone.test/oauth/google",
+        "response_type": "code",
+        "scope": "https://www.googleapis.com/auth/calendar.readonly",
+        "access_type": "offline",
+        "prompt": "consent",
+        "include_granted_scopes": "true",
+        "state": "st4te",
+    }
 
 
 async def test_exchange_code_yields_a_working_refresh_token(world: Sandbox, provider: GoogleCalendarProvider) -> None:
@@ -524,8 +608,9 @@ async def test_exchange_code_yields_a_working_refresh_token(world: Sandbox, prov
     grant = await flow.exchange_code(back["code"], redirect)
     refresh_token, who = grant.refresh_token, grant.account
     assert who == email and refresh_token and grant.scopes == "https://www.googleapis.com/auth/calendar.readonly"
-    ref = CalendarRef(calendar_id=next(_numbers), email=who, external_id=who, credentials=refresh_token,
-                      connection_kind="user")
+    ref = CalendarRef(
+        calendar_id=next(_numbers), email=who, external_id=who, credentials=refresh_token, connection_kind="user"
+    )
     assert len((await provider.fetch_changes(ref, None, WINDOW)).upserts) == 7
 
     with pytest.raises(AuthorizationFailed) as err:  # a code works once

@@ -1,23 +1,29 @@
 """normalize_google_event: Google Calendar v3 Event resources → EventSnapshot."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.rrule import rrulestr
-from zoneinfo import ZoneInfo
 
 from service.domain.events import Kind, Response, Status
 from service.sync.providers.google.normalize import GoogleEventError, normalize_google_event
 
-UTC = timezone.utc
+UTC = UTC
 CAL = "Maya.Diaz@acme.test"
 
 
 def _event(**over) -> dict:
     base = {
-        "kind": "calendar#event", "etag": '"1"', "id": "ev1", "status": "confirmed",
-        "updated": "2026-01-05T10:11:12.345Z", "summary": "Maya / Li 1:1", "iCalUID": "ev1@google.com",
+        "kind": "calendar#event",
+        "etag": '"1"',
+        "id": "ev1",
+        "status": "confirmed",
+        "updated": "2026-01-05T10:11:12.345Z",
+        "summary": "Maya / Li 1:1",
+        "iCalUID": "ev1@google.com",
         "start": {"dateTime": "2026-03-27T10:00:00+01:00", "timeZone": "Europe/Berlin"},
         "end": {"dateTime": "2026-03-27T10:30:00+01:00", "timeZone": "Europe/Berlin"},
         "organizer": {"email": "Maya.Diaz@acme.test", "self": True},
@@ -53,20 +59,29 @@ def test_single_timed_event() -> None:
 
 def test_dst_correct_utc_conversion() -> None:
     # Europe/Berlin switches to CEST on 2026-03-29: the same 10:00 is 08:00Z after it.
-    after = normalize_google_event(CAL, _event(
-        start={"dateTime": "2026-03-30T10:00:00+02:00", "timeZone": "Europe/Berlin"},
-        end={"dateTime": "2026-03-30T10:30:00+02:00", "timeZone": "Europe/Berlin"}))
+    after = normalize_google_event(
+        CAL,
+        _event(
+            start={"dateTime": "2026-03-30T10:00:00+02:00", "timeZone": "Europe/Berlin"},
+            end={"dateTime": "2026-03-30T10:30:00+02:00", "timeZone": "Europe/Berlin"},
+        ),
+    )
     assert after.start == datetime(2026, 3, 30, 8, 0, tzinfo=UTC)
     # An offset-less dateTime (accepted by Google on input) is read in its timeZone.
-    floating = normalize_google_event(CAL, _event(
-        start={"dateTime": "2026-03-30T10:00:00", "timeZone": "America/New_York"},
-        end={"dateTime": "2026-03-30T10:30:00", "timeZone": "America/New_York"}))
+    floating = normalize_google_event(
+        CAL,
+        _event(
+            start={"dateTime": "2026-03-30T10:00:00", "timeZone": "America/New_York"},
+            end={"dateTime": "2026-03-30T10:30:00", "timeZone": "America/New_York"},
+        ),
+    )
     assert floating.start == datetime(2026, 3, 30, 14, 0, tzinfo=UTC)
 
 
 def test_all_day_event_uses_dates_and_calendar_zone() -> None:
-    snap = normalize_google_event(CAL, _event(start={"date": "2026-01-26"}, end={"date": "2026-01-27"}),
-                                  calendar_time_zone="Europe/Berlin")
+    snap = normalize_google_event(
+        CAL, _event(start={"date": "2026-01-26"}, end={"date": "2026-01-27"}), calendar_time_zone="Europe/Berlin"
+    )
     assert snap.all_day
     assert snap.start == datetime(2026, 1, 26, tzinfo=UTC) and snap.end == datetime(2026, 1, 27, tzinfo=UTC)
     assert snap.timezone == "Europe/Berlin"
@@ -78,7 +93,9 @@ def test_transparent_is_free() -> None:
 
 
 def test_series_keeps_recurrence_and_zone() -> None:
-    snap = normalize_google_event(CAL, _event(recurrence=["RRULE:FREQ=WEEKLY;BYDAY=FR", "EXDATE;TZID=Europe/Berlin:20260403T100000"]))
+    snap = normalize_google_event(
+        CAL, _event(recurrence=["RRULE:FREQ=WEEKLY;BYDAY=FR", "EXDATE;TZID=Europe/Berlin:20260403T100000"])
+    )
     assert snap.kind is Kind.series
     assert snap.recurrence == ("RRULE:FREQ=WEEKLY;BYDAY=FR", "EXDATE;TZID=Europe/Berlin:20260403T100000")
     # Expanding in the series' zone keeps 10:00 local across the DST change.
@@ -98,20 +115,30 @@ def test_series_until_is_made_dateutil_ready() -> None:
 
 
 def test_modified_instance() -> None:
-    snap = normalize_google_event(CAL, _event(
-        id="ev1_20260327T090000Z", recurringEventId="ev1",
-        originalStartTime={"dateTime": "2026-03-27T10:00:00+01:00", "timeZone": "Europe/Berlin"},
-        start={"dateTime": "2026-03-27T15:00:00+01:00", "timeZone": "Europe/Berlin"},
-        end={"dateTime": "2026-03-27T15:20:00+01:00", "timeZone": "Europe/Berlin"}))
+    snap = normalize_google_event(
+        CAL,
+        _event(
+            id="ev1_20260327T090000Z",
+            recurringEventId="ev1",
+            originalStartTime={"dateTime": "2026-03-27T10:00:00+01:00", "timeZone": "Europe/Berlin"},
+            start={"dateTime": "2026-03-27T15:00:00+01:00", "timeZone": "Europe/Berlin"},
+            end={"dateTime": "2026-03-27T15:20:00+01:00", "timeZone": "Europe/Berlin"},
+        ),
+    )
     assert snap.kind is Kind.instance and snap.series_id == "ev1"
     assert snap.original_start == datetime(2026, 3, 27, 9, 0, tzinfo=UTC)
     assert snap.start == datetime(2026, 3, 27, 14, 0, tzinfo=UTC) and snap.recurrence == ()
 
 
 def test_cancelled_instance_stub() -> None:
-    stub = {"kind": "calendar#event", "etag": '"2"', "id": "ev1_20260327T090000Z", "status": "cancelled",
-            "recurringEventId": "ev1",
-            "originalStartTime": {"dateTime": "2026-03-27T10:00:00+01:00", "timeZone": "Europe/Berlin"}}
+    stub = {
+        "kind": "calendar#event",
+        "etag": '"2"',
+        "id": "ev1_20260327T090000Z",
+        "status": "cancelled",
+        "recurringEventId": "ev1",
+        "originalStartTime": {"dateTime": "2026-03-27T10:00:00+01:00", "timeZone": "Europe/Berlin"},
+    }
     observed = datetime(2026, 3, 20, 8, 0, tzinfo=UTC)
     snap = normalize_google_event(CAL, stub, observed_at=observed)
     assert snap.kind is Kind.instance and snap.status is Status.cancelled
@@ -123,8 +150,13 @@ def test_cancelled_instance_stub() -> None:
 
 
 def test_cancelled_all_day_instance_stub() -> None:
-    stub = {"id": "ev9_20260126", "status": "cancelled", "recurringEventId": "ev9",
-            "originalStartTime": {"date": "2026-01-26"}, "updated": "2026-01-20T09:00:00.000Z"}
+    stub = {
+        "id": "ev9_20260126",
+        "status": "cancelled",
+        "recurringEventId": "ev9",
+        "originalStartTime": {"date": "2026-01-26"},
+        "updated": "2026-01-20T09:00:00.000Z",
+    }
     snap = normalize_google_event(CAL, stub, calendar_time_zone="Europe/Berlin")
     assert snap.all_day and snap.original_start == datetime(2026, 1, 26, tzinfo=UTC)
 
@@ -135,9 +167,16 @@ def test_deleted_event() -> None:
 
 
 def test_tentative_status_and_missing_fields() -> None:
-    snap = normalize_google_event(CAL, {"id": "x", "status": "tentative", "updated": "2026-01-01T00:00:00Z",
-                                         "start": {"dateTime": "2026-01-02T00:00:00Z"},
-                                         "end": {"dateTime": "2026-01-02T01:00:00Z"}},
-                                  calendar_time_zone="Asia/Kolkata")
+    snap = normalize_google_event(
+        CAL,
+        {
+            "id": "x",
+            "status": "tentative",
+            "updated": "2026-01-01T00:00:00Z",
+            "start": {"dateTime": "2026-01-02T00:00:00Z"},
+            "end": {"dateTime": "2026-01-02T01:00:00Z"},
+        },
+        calendar_time_zone="Asia/Kolkata",
+    )
     assert snap.status is Status.tentative and snap.attendees == () and snap.organizer is None
     assert snap.timezone == "Asia/Kolkata" and snap.title == ""

@@ -5,6 +5,7 @@ the fake, and MSAL gets the sandbox's LoopbackHttpClient for the fake
 authority https://login.fake.test/<tenant>. A recording wrapper in front of
 the fake lets tests see the requests really sent and the statuses answered
 (tests/sync/graph_sandbox.py)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,11 +21,11 @@ from structlog.testing import capture_logs
 from service.domain.events import Kind, Status
 from service.sandbox.graph_view import occurrence_id
 from service.sandbox.oauth_entra import object_id
+from service.sync.port import AuthorizationFailed, CalendarRef, ChangeSet, Channel, FullResyncRequired, ProviderError
 from service.sync.providers.microsoft.adapter import GraphCalendarProvider
 from service.sync.providers.microsoft.auth import GraphConnect
-from service.sync.port import (AuthorizationFailed, CalendarRef, ChangeSet, Channel, FullResyncRequired,
-                                   ProviderError)
 from tests.sync.graph_sandbox import MASTER, REDIRECT, WEEKLY_MONDAYS, WINDOW, Sandbox, at, next_number
+
 
 @pytest.fixture(scope="module")
 def sandbox():
@@ -53,8 +54,9 @@ async def provider(world: Sandbox, sleeps: list[float]):
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    adapter = GraphCalendarProvider(world.settings, clock=world.clock, msal_http_client=world.login, sleep=sleep,
-                                    page_size=4)
+    adapter = GraphCalendarProvider(
+        world.settings, clock=world.clock, msal_http_client=world.login, sleep=sleep, page_size=4
+    )
     yield adapter
     await adapter.aclose()
 
@@ -80,17 +82,20 @@ async def test_baseline_pages_through_every_instance_once(world: Sandbox, provid
     assert changes.baseline == WINDOW and changes.removed == []
     assert changes.cursor.startswith(world.settings.microsoft.graph_endpoint) and "$deltatoken=" in changes.cursor
     snaps = by_id(changes)
-    assert len(snaps) == len(changes.upserts) == 9 + 2 + 1          # occurrences, singles, the master
+    assert len(snaps) == len(changes.upserts) == 9 + 2 + 1  # occurrences, singles, the master
     instances = [s for s in changes.upserts if s.kind is Kind.instance]
     assert sorted(s.start for s in instances) == [
-        at(f"{day}T08:00:00Z") if day < "2026-03-29" else at(f"{day}T07:00:00Z") for day in WEEKLY_MONDAYS]
+        at(f"{day}T08:00:00Z") if day < "2026-03-29" else at(f"{day}T07:00:00Z") for day in WEEKLY_MONDAYS
+    ]
     deltas = world.recorder.api(contains="/calendarView/delta")
-    assert len(deltas) == 3                                          # 11 instances, 4 per page
+    assert len(deltas) == 3  # 11 instances, 4 per page
     first = deltas[0]
     assert first["query"]["startDateTime"] == ["2026-02-01T00:00:00Z"]
     assert first["query"]["endDateTime"] == ["2026-04-01T00:00:00Z"]
-    assert all('outlook.timezone="UTC"' in c["headers"]["prefer"] and "odata.maxpagesize=4" in c["headers"]["prefer"]
-               for c in deltas)
+    assert all(
+        'outlook.timezone="UTC"' in c["headers"]["prefer"] and "odata.maxpagesize=4" in c["headers"]["prefer"]
+        for c in deltas
+    )
     assert all("startDateTime" not in c["query"] for c in deltas[1:])  # nextLinks carry only tokens
 
     again = await provider.fetch_changes(world.org_ref(email), changes.cursor, WINDOW)
@@ -98,8 +103,9 @@ async def test_baseline_pages_through_every_instance_once(world: Sandbox, provid
     assert again.cursor and again.cursor != changes.cursor
 
 
-async def test_stubs_take_their_details_from_the_master_fetched_once(world: Sandbox,
-                                                                     provider: GraphCalendarProvider) -> None:
+async def test_stubs_take_their_details_from_the_master_fetched_once(
+    world: Sandbox, provider: GraphCalendarProvider
+) -> None:
     email = world.mailbox()
     world.seed(email)
     changes = await provider.fetch_changes(world.org_ref(email), None, WINDOW)
@@ -122,34 +128,43 @@ async def test_windows_time_zones_become_dst_correct_utc(world: Sandbox, provide
     world.seed(email)
     snaps = by_id(await provider.fetch_changes(world.org_ref(email), None, WINDOW))
 
-    pacific = snaps["AAMkSinglePacific="]   # US daylight time began 8 March: UTC-7
+    pacific = snaps["AAMkSinglePacific="]  # US daylight time began 8 March: UTC-7
     assert pacific.timezone == "America/Los_Angeles"
     assert (pacific.start, pacific.end) == (at("2026-03-09T17:00:00Z"), at("2026-03-09T17:30:00Z"))
-    berlin = snaps["AAMkSingleBerlin="]     # Berlin still on standard time: UTC+1
+    berlin = snaps["AAMkSingleBerlin="]  # Berlin still on standard time: UTC+1
     assert berlin.timezone == "Europe/Berlin" and berlin.start == at("2026-03-04T13:00:00Z")
 
 
-async def test_increment_reports_a_moved_occurrence_as_an_exception(world: Sandbox,
-                                                                    provider: GraphCalendarProvider) -> None:
+async def test_increment_reports_a_moved_occurrence_as_an_exception(
+    world: Sandbox, provider: GraphCalendarProvider
+) -> None:
     email, ref, baseline = await seeded_baseline(world, provider)
     original = at("2026-03-09T08:00:00Z")
-    world.store.move_occurrence([email], MASTER, original, {"dateTime": "2026-03-10T11:00:00.0000000",
-                                                            "timeZone": "W. Europe Standard Time"},
-                                {"dateTime": "2026-03-10T11:30:00.0000000", "timeZone": "W. Europe Standard Time"},
-                                at=world.tick())
+    world.store.move_occurrence(
+        [email],
+        MASTER,
+        original,
+        {"dateTime": "2026-03-10T11:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+        {"dateTime": "2026-03-10T11:30:00.0000000", "timeZone": "W. Europe Standard Time"},
+        at=world.tick(),
+    )
     changes = await provider.fetch_changes(ref, baseline.cursor, WINDOW)
 
     snaps = by_id(changes)
-    moved = snaps[occurrence_id(MASTER, original)]   # an exception keeps its occurrence's id
+    moved = snaps[occurrence_id(MASTER, original)]  # an exception keeps its occurrence's id
     assert moved.kind is Kind.instance and moved.series_id == MASTER
-    assert (moved.original_start, moved.start, moved.end) == (original, at("2026-03-10T10:00:00Z"),
-                                                              at("2026-03-10T10:30:00Z"))
+    assert (moved.original_start, moved.start, moved.end) == (
+        original,
+        at("2026-03-10T10:00:00Z"),
+        at("2026-03-10T10:30:00Z"),
+    )
     assert snaps[MASTER].kind is Kind.series and changes.removed == [] and changes.baseline is None
     assert "AAMkSingleBerlin=" not in snaps
 
 
 async def test_cancelled_occurrence_is_removed_and_the_master_gets_an_exdate(
-        world: Sandbox, provider: GraphCalendarProvider) -> None:
+    world: Sandbox, provider: GraphCalendarProvider
+) -> None:
     email, ref, baseline = await seeded_baseline(world, provider)
     original = at("2026-03-16T08:00:00Z")
     world.store.cancel_occurrence([email], MASTER, original, at=world.tick())
@@ -161,7 +176,8 @@ async def test_cancelled_occurrence_is_removed_and_the_master_gets_an_exdate(
 
 
 async def test_deleted_series_removes_its_instances_and_get_event_says_none(
-        world: Sandbox, provider: GraphCalendarProvider) -> None:
+    world: Sandbox, provider: GraphCalendarProvider
+) -> None:
     email, ref, baseline = await seeded_baseline(world, provider)
     instance_ids = {s.event_id for s in baseline.upserts if s.kind is Kind.instance}
     assert (await provider.get_event(ref, MASTER)).kind is Kind.series
@@ -174,25 +190,27 @@ async def test_deleted_series_removes_its_instances_and_get_event_says_none(
 
 
 async def test_get_event_reads_one_event_and_an_occurrence_with_its_series(
-        world: Sandbox, provider: GraphCalendarProvider) -> None:
+    world: Sandbox, provider: GraphCalendarProvider
+) -> None:
     email = world.mailbox()
     world.seed(email)
-    ref = world.org_ref(email, external_id=object_id(email))   # Graph accepts the object id too
-    await provider.fetch_changes(ref, None, WINDOW)              # occurrence ids come from a view
+    ref = world.org_ref(email, external_id=object_id(email))  # Graph accepts the object id too
+    await provider.fetch_changes(ref, None, WINDOW)  # occurrence ids come from a view
     single = await provider.get_event(ref, "AAMkSingleBerlin=")
     assert single.kind is Kind.single and single.status is Status.confirmed and single.calendar == email
     occurrence = await provider.get_event(ref, occurrence_id(MASTER, at("2026-03-02T08:00:00Z")))
     assert occurrence.kind is Kind.instance and occurrence.ical_uid == "series-uid-1@acme.test"
     assert await provider.get_event(ref, "AAMkNoSuchThing=") is None
-    with pytest.raises(ProviderError) as err:   # the mailbox, not the event, is unknown
+    with pytest.raises(ProviderError) as err:  # the mailbox, not the event, is unknown
         await provider.get_event(world.org_ref("nobody@acme.test"), "AAMkSingleBerlin=")
     assert err.value.status == 404 and not err.value.transient
 
 
 # -- failures --------------------------------------------------------------------------------
 @pytest.mark.parametrize("code", ["syncStateNotFound", "resyncRequired"])
-async def test_expired_delta_token_requires_a_full_resync(world: Sandbox, provider: GraphCalendarProvider,
-                                                          code: str) -> None:
+async def test_expired_delta_token_requires_a_full_resync(
+    world: Sandbox, provider: GraphCalendarProvider, code: str
+) -> None:
     email, ref, baseline = await seeded_baseline(world, provider)
     world.fake.faults.graph_gone_code = code
     world.fake.invalidate_delta_tokens(email)
@@ -209,8 +227,9 @@ async def test_foreign_cursor_is_never_followed(world: Sandbox, provider: GraphC
     assert world.recorder.calls == []
 
 
-async def test_throttling_is_retried_after_the_requested_delay(world: Sandbox, provider: GraphCalendarProvider,
-                                                               sleeps: list[float]) -> None:
+async def test_throttling_is_retried_after_the_requested_delay(
+    world: Sandbox, provider: GraphCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.mailbox()
     world.seed(email)
     world.fake.faults.throttle(1, retry_after=7, target="graph")
@@ -219,17 +238,19 @@ async def test_throttling_is_retried_after_the_requested_delay(world: Sandbox, p
     assert [c["status"] for c in world.recorder.api(contains="/calendarView/delta")][:2] == [429, 200]
 
 
-async def test_server_errors_back_off_exponentially(world: Sandbox, provider: GraphCalendarProvider,
-                                                    sleeps: list[float]) -> None:
+async def test_server_errors_back_off_exponentially(
+    world: Sandbox, provider: GraphCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.mailbox()
     world.seed(email)
-    world.fake.faults.fail_next(2, 500, target="graph")   # no Retry-After: our own backoff
+    world.fake.faults.fail_next(2, 500, target="graph")  # no Retry-After: our own backoff
     await provider.fetch_changes(world.org_ref(email), None, WINDOW)
     assert len(sleeps) == 2 and 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0
 
 
-async def test_persistent_unavailability_gives_up_with_retry_after(world: Sandbox, provider: GraphCalendarProvider,
-                                                                   sleeps: list[float]) -> None:
+async def test_persistent_unavailability_gives_up_with_retry_after(
+    world: Sandbox, provider: GraphCalendarProvider, sleeps: list[float]
+) -> None:
     email = world.mailbox()
     world.fake.faults.fail_next(4, 503, retry_after=2, target="graph")
     with pytest.raises(ProviderError) as err:
@@ -239,8 +260,9 @@ async def test_persistent_unavailability_gives_up_with_retry_after(world: Sandbo
     assert sleeps == [2.0, 2.0, 2.0]
 
 
-async def test_long_retry_after_goes_back_to_the_scheduler(world: Sandbox, provider: GraphCalendarProvider,
-                                                           sleeps: list[float]) -> None:
+async def test_long_retry_after_goes_back_to_the_scheduler(
+    world: Sandbox, provider: GraphCalendarProvider, sleeps: list[float]
+) -> None:
     world.fake.faults.throttle(1, retry_after=600, target="graph")
     with pytest.raises(ProviderError) as err:
         await provider.fetch_changes(world.org_ref(world.mailbox()), None, WINDOW)
@@ -267,13 +289,14 @@ async def test_expired_app_token_is_reacquired_transparently(world: Sandbox, pro
 
 
 async def test_an_app_token_expired_on_the_injected_clock_is_reacquired_before_the_call(
-        world: Sandbox, provider: GraphCalendarProvider) -> None:
+    world: Sandbox, provider: GraphCalendarProvider
+) -> None:
     """MSAL's cache judges expiry by the wall clock; the fake by the injected one."""
     _, ref, baseline = await seeded_baseline(world, provider)
     world.recorder.calls.clear()
-    world.tick(120)                             # the fake's 1-hour token is long gone
+    world.tick(120)  # the fake's 1-hour token is long gone
     await provider.fetch_changes(ref, baseline.cursor, WINDOW)
-    assert [c["status"] for c in world.recorder.calls] == [200, 200]   # no 401 on the way
+    assert [c["status"] for c in world.recorder.calls] == [200, 200]  # no 401 on the way
     assert world.recorder.calls[0]["path"].endswith("/oauth2/v2.0/token")
 
 
@@ -293,8 +316,9 @@ async def test_org_credentials_as_json_for_another_app(world: Sandbox, provider:
     assert len(changes.upserts) == 12
 
 
-async def test_bad_org_secret_fails_authorization_without_leaking_it(world: Sandbox,
-                                                                     provider: GraphCalendarProvider) -> None:
+async def test_bad_org_secret_fails_authorization_without_leaking_it(
+    world: Sandbox, provider: GraphCalendarProvider
+) -> None:
     wrong = "wrong-secret-value-XYZ"
     with capture_logs() as logs, pytest.raises(AuthorizationFailed) as err:
         await provider.fetch_changes(world.org_ref(world.mailbox(), credentials=wrong), None, WINDOW)
@@ -326,15 +350,17 @@ async def test_delegated_connect_then_sync_and_refresh(world: Sandbox, sleeps: l
     async def store_rotated(calendar: CalendarRef, token: str) -> None:
         rotated.append(token)
 
-    provider = GraphCalendarProvider(world.settings, clock=world.clock, msal_http_client=world.login,
-                                     on_refresh_token=store_rotated)
+    provider = GraphCalendarProvider(
+        world.settings, clock=world.clock, msal_http_client=world.login, on_refresh_token=store_rotated
+    )
     try:
-        ref = CalendarRef(calendar_id=next_number(), email=email, external_id=email, credentials=refresh_token,
-                          connection_kind="user")
+        ref = CalendarRef(
+            calendar_id=next_number(), email=email, external_id=email, credentials=refresh_token, connection_kind="user"
+        )
         with capture_logs() as logs:
             baseline = await provider.fetch_changes(ref, None, WINDOW)
             assert len(baseline.upserts) == 12 and rotated and rotated[-1] != refresh_token
-            world.fake.issuer.expire_all()   # the cached access token dies: redeemed again, once
+            world.fake.issuer.expire_all()  # the cached access token dies: redeemed again, once
             world.recorder.calls.clear()
             await provider.fetch_changes(ref, baseline.cursor, WINDOW)
         statuses = [c["status"] for c in world.recorder.calls]
@@ -342,11 +368,11 @@ async def test_delegated_connect_then_sync_and_refresh(world: Sandbox, sleeps: l
         assert len([c for c in world.recorder.calls if c["path"].endswith("/token")]) == 1
         assert refresh_token not in repr(logs) and all(t not in repr(logs) for t in rotated)
 
-        world.recorder.calls.clear()                # the caller stored the rotated token: still cached
+        world.recorder.calls.clear()  # the caller stored the rotated token: still cached
         await provider.fetch_changes(dataclasses.replace(ref, credentials=rotated[-1]), None, WINDOW)
         assert not [c for c in world.recorder.calls if c["path"].endswith("/token")]
 
-        other = world.mailbox("li")                 # a delegated token reads only its own mailbox
+        other = world.mailbox("li")  # a delegated token reads only its own mailbox
         with pytest.raises(ProviderError) as err:
             await provider.fetch_changes(dataclasses.replace(ref, external_id=other), None, WINDOW)
         assert err.value.status == 403 and not err.value.transient
@@ -356,8 +382,13 @@ async def test_delegated_connect_then_sync_and_refresh(world: Sandbox, sleeps: l
 
 async def test_revoked_refresh_token_fails_authorization(world: Sandbox, provider: GraphCalendarProvider) -> None:
     bogus = "0.fake-rt.not-a-real-refresh-token"
-    ref = CalendarRef(calendar_id=next_number(), email="x@acme.test", external_id="x@acme.test", credentials=bogus,
-                      connection_kind="user")
+    ref = CalendarRef(
+        calendar_id=next_number(),
+        email="x@acme.test",
+        external_id="x@acme.test",
+        credentials=bogus,
+        connection_kind="user",
+    )
     with pytest.raises(AuthorizationFailed) as err:
         await provider.fetch_changes(ref, None, WINDOW)
     assert "invalid_grant" in str(err.value) and bogus not in str(err.value)
@@ -374,7 +405,7 @@ async def test_subscription_create_notify_renew_delete(world: Sandbox, provider:
     with capture_logs() as logs:
         channel = await provider.watch(ref, receiver.address, receiver.lifecycle_address, secret, 3600)
     assert channel.resource_id is None and channel.expires_at == world.clock.now() + timedelta(seconds=3600)
-    assert len(receiver.validations) == validations + 2            # notification and lifecycle URLs
+    assert len(receiver.validations) == validations + 2  # notification and lifecycle URLs
     assert secret not in repr(logs)
     sub = next(s for s in world.fake.subscriptions.all() if s.id == channel.channel_id)
     assert sub.resource == f"/users/{email}/events" and sub.client_state == secret
@@ -389,15 +420,15 @@ async def test_subscription_create_notify_renew_delete(world: Sandbox, provider:
     assert note["resourceData"]["id"] == "AAMkSingleBerlin="
 
     world.tick(30)
-    renewed = await provider.renew(ref, channel, 10**9)              # clamped to the configured maximum
+    renewed = await provider.renew(ref, channel, 10**9)  # clamped to the configured maximum
     minutes = world.settings.sync.graph_subscription_minutes
     assert renewed == Channel(channel.channel_id, None, world.clock.now() + timedelta(minutes=minutes))
     assert world.recorder.api("PATCH", "/subscriptions/")
 
     await provider.stop(ref, renewed)
     assert world.recorder.api("DELETE", "/subscriptions/")[-1]["status"] == 204
-    await provider.stop(ref, renewed)                                 # already gone: fine
-    assert await provider.renew(ref, renewed, 3600) is None           # gone: the caller recreates
+    await provider.stop(ref, renewed)  # already gone: fine
+    assert await provider.renew(ref, renewed, 3600) is None  # gone: the caller recreates
 
 
 async def test_lifecycle_notifications_reach_the_lifecycle_url(world: Sandbox, provider: GraphCalendarProvider) -> None:

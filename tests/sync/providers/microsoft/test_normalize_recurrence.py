@@ -1,6 +1,7 @@
 """The Graph fake expands patternedRecurrence natively; the normalizer turns it
 into RRULE for dateutil. Both must give the same slots for every pattern and
 range type (each side checks the other; hand-computed cases pin both down)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
@@ -16,10 +17,20 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _rec(pattern: dict, rng: dict) -> dict:
-    base_pattern = {"interval": 1, "month": 0, "dayOfMonth": 0, "daysOfWeek": [], "firstDayOfWeek": "sunday",
-                    "index": "first"}
-    base_range = {"type": "noEnd", "endDate": "0001-01-01", "recurrenceTimeZone": "W. Europe Standard Time",
-                  "numberOfOccurrences": 0}
+    base_pattern = {
+        "interval": 1,
+        "month": 0,
+        "dayOfMonth": 0,
+        "daysOfWeek": [],
+        "firstDayOfWeek": "sunday",
+        "index": "first",
+    }
+    base_range = {
+        "type": "noEnd",
+        "endDate": "0001-01-01",
+        "recurrenceTimeZone": "W. Europe Standard Time",
+        "numberOfOccurrences": 0,
+    }
     return {"pattern": {**base_pattern, **pattern}, "range": {**base_range, **rng}}
 
 
@@ -45,8 +56,12 @@ PATTERNS = [
     {"type": "absoluteMonthly", "dayOfMonth": 29},
     {"type": "relativeMonthly", "daysOfWeek": ["tuesday"], "index": "second"},
     {"type": "relativeMonthly", "daysOfWeek": ["friday"], "index": "last"},
-    {"type": "relativeMonthly", "interval": 2, "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday",
-                                                               "friday"], "index": "first"},
+    {
+        "type": "relativeMonthly",
+        "interval": 2,
+        "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+        "index": "first",
+    },
     {"type": "relativeMonthly", "daysOfWeek": ["saturday", "sunday"], "index": "last"},
     {"type": "relativeMonthly", "daysOfWeek": ["wednesday"], "index": "fourth"},
     {"type": "absoluteYearly", "month": 3, "dayOfMonth": 15},
@@ -73,18 +88,34 @@ def test_native_expansion_matches_dateutil(pattern: dict, rng: dict) -> None:
 
 
 def test_hand_computed_cases() -> None:
-    second_tuesday = _rec({"type": "relativeMonthly", "daysOfWeek": ["tuesday"], "index": "second"},
-                          {"type": "numbered", "startDate": "2026-01-01", "numberOfOccurrences": 3})
+    second_tuesday = _rec(
+        {"type": "relativeMonthly", "daysOfWeek": ["tuesday"], "index": "second"},
+        {"type": "numbered", "startDate": "2026-01-01", "numberOfOccurrences": 3},
+    )
     assert list(occurrence_dates(second_tuesday, until=date(2030, 1, 1))) == [
-        date(2026, 1, 13), date(2026, 2, 10), date(2026, 3, 10)]
-    day31 = _rec({"type": "absoluteMonthly", "dayOfMonth": 31},
-                 {"type": "endDate", "startDate": "2026-01-31", "endDate": "2026-04-30"})
+        date(2026, 1, 13),
+        date(2026, 2, 10),
+        date(2026, 3, 10),
+    ]
+    day31 = _rec(
+        {"type": "absoluteMonthly", "dayOfMonth": 31},
+        {"type": "endDate", "startDate": "2026-01-31", "endDate": "2026-04-30"},
+    )
     # Outlook puts the 31st on the last day of shorter months; endDate is inclusive.
     assert list(occurrence_dates(day31, until=date(2030, 1, 1))) == [
-        date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31), date(2026, 4, 30)]
-    biweekly = _rec({"type": "weekly", "interval": 2, "daysOfWeek": ["monday", "friday"],
-                     "firstDayOfWeek": "monday"},
-                    {"type": "numbered", "startDate": "2026-01-07", "numberOfOccurrences": 4})
+        date(2026, 1, 31),
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
+    ]
+    biweekly = _rec(
+        {"type": "weekly", "interval": 2, "daysOfWeek": ["monday", "friday"], "firstDayOfWeek": "monday"},
+        {"type": "numbered", "startDate": "2026-01-07", "numberOfOccurrences": 4},
+    )
     # startDate is a Wednesday: that week's Friday counts, its Monday is before the start.
     assert list(occurrence_dates(biweekly, until=date(2030, 1, 1))) == [
-        date(2026, 1, 9), date(2026, 1, 19), date(2026, 1, 23), date(2026, 2, 2)]
+        date(2026, 1, 9),
+        date(2026, 1, 19),
+        date(2026, 1, 23),
+        date(2026, 2, 2),
+    ]
