@@ -1,1 +1,3 @@
-"""Calendar sync: provider adapters, normalizers and the reconciler."""
+"""The calendar truth engine's I/O half: the provider port and its adapters,
+workers that claim calendars with leases, the reconciler, push channels and
+the webhooks that mark calendars dirty."""
