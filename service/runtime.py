@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service.api.app import create_app
 from service.clock import Clock
 from service.db import dialect
+from service.domain.ratings import freeze_due
 from service.domain.recompute import recompute
 from service.domain.schedule import recompute_due
 from service.security.crypto import SecretKeyMissing, Vault
@@ -48,12 +49,16 @@ def recompute_on_change(sessions: async_sessionmaker[AsyncSession], clock: Clock
 
 
 def time_driven_pass(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Callable[[], Awaitable[int]]:
-    """Findings that appear with no calendar change (a 1:1 ended, a gap grew, the
-    no_upcoming horizon moved): recompute the pairs whose next boundary passed."""
+    """What changes with time alone: findings that appear with no calendar change (a
+    1:1 ended, a gap grew, the no_upcoming horizon moved: the pairs whose next
+    boundary passed are recomputed), and rating months that may now be frozen."""
 
     async def tick() -> int:
         async with sessions() as session:
             handled = await recompute_due(session, clock.now())
+            await session.commit()
+        async with sessions() as session:
+            handled += await freeze_due(session, clock.now())
             await session.commit()
         return handled
 

@@ -15,6 +15,7 @@ from service.api.schemas.insights import (
     OrgTotalOut,
     PairInsightsOut,
     RangeOut,
+    RatingMonthOut,
     TeamPairOut,
 )
 from service.domain import insights
@@ -74,6 +75,7 @@ async def get_manager_insights(
             TeamPairOut(pair_id=p.pair_id, report_id=p.report_id, metrics=InsightMetrics.model_validate(p.metrics))
             for p in result.pairs
         ],
+        ratings=[RatingMonthOut.model_validate(r) for r in result.ratings],
     )
 
 
@@ -92,7 +94,11 @@ async def get_org_insights(session: Session, caller: Caller, now: Now, from_: Fr
         groups=[OrgGroupOut.model_validate(g) for g in result.groups],
         suppressed_groups=result.suppressed_groups,
         total=(
-            OrgTotalOut(people=result.total_people, metrics=InsightMetrics.model_validate(result.total))
+            OrgTotalOut(
+                people=result.total_people,
+                metrics=InsightMetrics.model_validate(result.total),
+                ratings=[RatingMonthOut.model_validate(r) for r in result.total_ratings],
+            )
             if result.total is not None
             else None
         ),

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import BigInteger, Integer, event, func, select
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import BigInteger, Insert, Integer, Table, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
@@ -107,6 +107,14 @@ def utc_datetime_impl(dialect: Dialect) -> Any | None:
     """The column type UTCDateTime stores with on `dialect` (UTC values given); None:
     its own (timestamptz)."""
     return dialect.type_descriptor(_SQLiteDateTime()) if dialect.name == "sqlite" else None
+
+
+# -- statements ----------------------------------------------------------------------------------
+def insert_if_absent(session: AsyncSession, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING: of two transactions inserting one key at once,
+    the second waits for the first, then inserts nothing (rowcount 0)."""
+    build = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    return build(table).on_conflict_do_nothing()
 
 
 # -- waking workers ------------------------------------------------------------------------------

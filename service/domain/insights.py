@@ -14,10 +14,8 @@ window, the last 90 days up to now, includes now):
   each pair (a pair's n held meetings give n - 1 intervals) and pooled over pairs;
 - action-item completion = items raised (created_at) in the window that are done
   now / items raised in the window;
-- average rating = mean of the ratings given on the window's meetings, the
-  viewer's own included; `counts.ratings` is how many there are;
 - own average rating (pair insights only) = mean of the viewer's own ratings on
-  the window's meetings.
+  the window's held meetings.
 Every ratio is None when its denominator is 0.
 
 Visibility: a pair's insights follow the pair (participants, admins); a team's
@@ -25,20 +23,15 @@ aggregates are for the manager, everyone above them and admins, the per-pair row
 only for those who may see the pairs; the org view is for HR and admins and shows
 aggregates of teams of at least `MIN_GROUP_SIZE` reports only.
 
-Feedback is private to its author (see `service.domain.feedback`), so the average
-rating and `counts.ratings` are shown only when the ratings pooled come from at
-least `MIN_GROUP_SIZE` distinct raters other than the viewer; otherwise both are
-None. A viewer who knows their own ratings could otherwise work out the others'
-(a pair has only one other rater, so a pair's average is never shown: its
-participants get their own average instead), and a window around a single
-meeting would give a lone rater away to anyone above them. The org total's
-rating is also withheld when subtracting the teams' shown ratings from it would
-isolate the ratings of 1 to `MIN_GROUP_SIZE` - 1 other people."""
+Ratings are private to their author: no window-based figure pools them. Team
+and org answers list the frozen months inside the window with their averages as
+service.domain.ratings allows (whole closed months, at least five raters besides
+the viewer, siblings guarded against subtraction)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -46,8 +39,10 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from service.db.models import ActionItem, Feedback, Meeting, MeetingStatus, Pair, Person
+from service.db.models import ActionItem, Meeting, MeetingStatus, Pair, Person
+from service.domain import ratings
 from service.domain.access import Principal, can_view_pair
+from service.domain.ratings import MonthRating
 from service.errors import Forbidden, NotFound, ValidationFailed
 
 DEFAULT_DAYS = 90
@@ -107,22 +102,8 @@ def held_gaps(held: int, first: datetime | None, last: datetime | None) -> tuple
 
 
 @dataclass(frozen=True, slots=True)
-class Ratings:
-    """The sum and the number of one rater's ratings."""
-
-    total: int = 0
-    count: int = 0
-
-    def __add__(self, other: Ratings) -> Ratings:
-        return Ratings(self.total + other.total, self.count + other.count)
-
-
-@dataclass(frozen=True, slots=True)
 class Tally:
-    """Raw sums for one pair; tallies of several pairs add up.
-
-    Ratings are kept per rater (person id): whether their average may be shown
-    depends on how many distinct people gave them and on who is looking."""
+    """Raw sums for one pair; tallies of several pairs add up."""
 
     held: int = 0
     cancelled: int = 0
@@ -131,23 +112,18 @@ class Tally:
     gaps: int = 0
     actions_raised: int = 0
     actions_done: int = 0
-    ratings: Mapping[int, Ratings] = field(default_factory=dict)
 
     def __add__(self, other: Tally) -> Tally:
         return pooled((self, other))
 
 
-_COUNTERS = tuple(f.name for f in fields(Tally) if f.name != "ratings")
+_COUNTERS = tuple(f.name for f in fields(Tally))
 
 
 def pooled(tallies: Iterable[Tally]) -> Tally:
-    """The sum of `tallies` in one pass; a rater's ratings in several pairs add up."""
+    """The sum of `tallies` in one pass."""
     tallies = list(tallies)
-    ratings: defaultdict[int, Ratings] = defaultdict(Ratings)
-    for t in tallies:
-        for rater, r in t.ratings.items():
-            ratings[rater] += r
-    return Tally(**{name: sum(getattr(t, name) for t in tallies) for name in _COUNTERS}, ratings=dict(ratings))
+    return Tally(**{name: sum(getattr(t, name) for t in tallies) for name in _COUNTERS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +133,6 @@ class Counts:
     declined: int
     action_items_raised: int
     action_items_done: int
-    ratings: int | None  # None with the average rating: it would tell who rated
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,47 +141,22 @@ class Metrics:
     cancellation_rate: float | None
     avg_days_between_held: float | None
     action_item_completion_rate: float | None
-    average_rating: float | None
     counts: Counts
 
 
-def other_raters(t: Tally, viewer_id: int) -> int:
-    """How many distinct people besides the viewer gave the ratings in `t`."""
-    return len(t.ratings.keys() - {viewer_id})
-
-
-def shows_rating(t: Tally, viewer_id: int) -> bool:
-    """Whether `t`'s ratings are pooled over enough people that the viewer, who
-    knows their own, cannot single anyone out."""
-    return other_raters(t, viewer_id) >= MIN_GROUP_SIZE
-
-
-def own_average_rating(t: Tally, viewer_id: int) -> float | None:
-    own = t.ratings.get(viewer_id, Ratings())
-    return rate(own.total, own.count)
-
-
-def summarize(t: Tally, viewer_id: int) -> Metrics:
-    """`t`'s figures as the viewer may see them."""
-    return _metrics(t, show_rating=shows_rating(t, viewer_id))
-
-
-def _metrics(t: Tally, *, show_rating: bool) -> Metrics:
+def summarize(t: Tally) -> Metrics:
     outcomes = t.held + t.cancelled + t.declined
-    pooled_ratings = sum(t.ratings.values(), Ratings())
     return Metrics(
         held_rate=rate(t.held, outcomes),
         cancellation_rate=rate(t.cancelled, outcomes),
         avg_days_between_held=rate(t.gap_days, t.gaps),
         action_item_completion_rate=rate(t.actions_done, t.actions_raised),
-        average_rating=rate(pooled_ratings.total, pooled_ratings.count) if show_rating else None,
         counts=Counts(
             held=t.held,
             cancelled=t.cancelled,
             declined=t.declined,
             action_items_raised=t.actions_raised,
             action_items_done=t.actions_done,
-            ratings=pooled_ratings.count if show_rating else None,
         ),
     )
 
@@ -249,19 +199,13 @@ def suppress(groups: Iterable[Group], min_size: int = MIN_GROUP_SIZE) -> Suppres
     )
 
 
-def subtraction_reveals_ratings(groups: list[Group], viewer_id: int) -> bool:
-    """Whether the org total's rating minus the ratings the visible teams show would
-    leave the ratings of 1 to `MIN_GROUP_SIZE` - 1 people besides the viewer."""
-    unshown = pooled(g.tally for g in groups if g.people < MIN_GROUP_SIZE or not shows_rating(g.tally, viewer_id))
-    return 0 < other_raters(unshown, viewer_id) < MIN_GROUP_SIZE
-
-
 @dataclass(frozen=True, slots=True)
 class GroupInsight:
     manager_id: int
     manager_name: str
     people: int
     metrics: Metrics
+    ratings: list[MonthRating] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,27 +215,24 @@ class OrgInsight:
     suppressed_groups: int
     total_people: int | None
     total: Metrics | None
+    total_ratings: list[MonthRating] = field(default_factory=list)
 
 
-def org_view(groups: Iterable[Group], viewer_id: int) -> OrgInsight:
-    """The org as the viewer may see it: small teams suppressed, ratings shown only
-    where pooled over enough other people, also against subtraction."""
-    groups = list(groups)
+def org_view(groups: Iterable[Group], org_ratings: ratings.OrgRatings | None = None) -> OrgInsight:
+    """The org as the viewer may see it: small teams suppressed; `org_ratings` for
+    the teams shown (service.domain.ratings)."""
     result = suppress(groups)
-    total = None
-    if result.total is not None:
-        total = _metrics(
-            result.total,
-            show_rating=shows_rating(result.total, viewer_id) and not subtraction_reveals_ratings(groups, viewer_id),
-        )
+    rated = org_ratings or ratings.OrgRatings()
     return OrgInsight(
         min_group_size=MIN_GROUP_SIZE,
         groups=[
-            GroupInsight(g.manager_id, g.manager_name, g.people, summarize(g.tally, viewer_id)) for g in result.visible
+            GroupInsight(g.manager_id, g.manager_name, g.people, summarize(g.tally), rated.teams.get(g.manager_id, []))
+            for g in result.visible
         ],
         suppressed_groups=result.suppressed_groups,
         total_people=result.total_people,
-        total=total,
+        total=summarize(result.total) if result.total is not None else None,
+        total_ratings=rated.total if result.total is not None else [],
     )
 
 
@@ -322,10 +263,11 @@ class TeamInsight:
     pair_count: int
     metrics: Metrics
     pairs: list[PairInsight]  # only the pairs the viewer may see
+    ratings: list[MonthRating] = field(default_factory=list)  # frozen months inside the window
 
 
 async def tallies(session: AsyncSession, pair_ids: Select | list[int], w: Window, now: datetime) -> dict[int, Tally]:
-    """Per-pair tallies for the pairs selected by `pair_ids` (three queries)."""
+    """Per-pair tallies for the pairs selected by `pair_ids` (two queries)."""
     if isinstance(pair_ids, list) and not pair_ids:
         return {}
     in_window = (Meeting.start >= w.start) & (Meeting.start <= w.end) & (Meeting.start <= now)
@@ -351,20 +293,12 @@ async def tallies(session: AsyncSession, pair_ids: Select | list[int], w: Window
         .where(ActionItem.pair_id.in_(pair_ids), ActionItem.created_at >= w.start, ActionItem.created_at <= w.end)
         .group_by(ActionItem.pair_id)
     )
-    ratings = await session.execute(
-        select(Meeting.pair_id, Feedback.person_id, func.sum(Feedback.rating), func.count(Feedback.rating))
-        .join(Meeting, Meeting.id == Feedback.meeting_id)
-        .where(Meeting.pair_id.in_(pair_ids), in_window)
-        .group_by(Meeting.pair_id, Feedback.person_id)
-    )
     parts: dict[int, dict] = defaultdict(dict)
     for pair_id, n_held, n_cancelled, n_declined, first, last in meetings:
         gap_days, gaps = held_gaps(n_held, first, last)
         parts[pair_id].update(held=n_held, cancelled=n_cancelled, declined=n_declined, gap_days=gap_days, gaps=gaps)
     for pair_id, raised, done in actions:
         parts[pair_id].update(actions_raised=raised, actions_done=done)
-    for pair_id, rater, rating_sum, n_ratings in ratings:
-        parts[pair_id].setdefault("ratings", {})[rater] = Ratings(int(rating_sum), n_ratings)
     return {pair_id: Tally(**kw) for pair_id, kw in parts.items()}
 
 
@@ -381,13 +315,8 @@ async def pair_insight(session: AsyncSession, viewer: Principal, pair_id: int, w
     if pair is None or not can_view_pair(viewer, pair.manager_id, pair.report_id):
         raise NotFound(f"pair {pair_id} not found")
     tally = (await tallies(session, [pair.id], w, now)).get(pair.id, Tally())
-    return PairInsight(
-        pair.id,
-        pair.manager_id,
-        pair.report_id,
-        summarize(tally, viewer.person_id),
-        own_average_rating=own_average_rating(tally, viewer.person_id),
-    )
+    own = await ratings.own_average(session, viewer.person_id, pair.id, w.start, min(w.end, now))
+    return PairInsight(pair.id, pair.manager_id, pair.report_id, summarize(tally), own_average_rating=own)
 
 
 async def team_insight(
@@ -410,15 +339,16 @@ async def team_insight(
     ).all()
     by_pair = await tallies(session, [p.id for p in pairs], w, now)
     rows = [
-        PairInsight(p.id, p.manager_id, p.report_id, summarize(by_pair.get(p.id, Tally()), viewer.person_id))
+        PairInsight(p.id, p.manager_id, p.report_id, summarize(by_pair.get(p.id, Tally())))
         for p in pairs
         if can_view_pair(viewer, p.manager_id, p.report_id)
     ]
     return TeamInsight(
         manager_id=manager_id,
         pair_count=len(pairs),
-        metrics=summarize(pooled(by_pair.values()), viewer.person_id),
+        metrics=summarize(pooled(by_pair.values())),
         pairs=rows,
+        ratings=await ratings.team_ratings(session, manager_id, _months(w, now), viewer.person_id),
     )
 
 
@@ -442,4 +372,13 @@ async def org_insight(session: AsyncSession, viewer: Principal, w: Window, now: 
         names[p.manager_id] = p.name
         reports[p.manager_id].add(p.report_id)
         team[p.manager_id].append(by_pair.get(p.id, Tally()))
-    return org_view((Group(m, names[m], len(reports[m]), pooled(team[m])) for m in names), viewer.person_id)
+    groups = [Group(m, names[m], len(reports[m]), pooled(team[m])) for m in names]
+    months = _months(w, now)
+    listed = {g.manager_id for g in suppress(groups).visible}
+    rated = ratings.org_ratings(months, await ratings.frozen(session, months), listed, viewer.person_id)
+    return org_view(groups, rated)
+
+
+def _months(w: Window, now: datetime) -> list[ratings.Month]:
+    """The whole months inside the window that have ended."""
+    return ratings.months_within(w.start, min(w.end, now))

@@ -122,7 +122,9 @@ async def import_people(session: AsyncSession, rows: list[PersonRow], now: datet
 async def _sync_pair(session: AsyncSession, report_id: int, manager_id: int | None, now: datetime) -> None:
     """A report has one active pair: with their current manager."""
     await session.execute(
-        update(Pair).where(Pair.report_id == report_id, Pair.active.is_(True)).values(active=False, updated_at=now)
+        update(Pair)
+        .where(Pair.report_id == report_id, Pair.active.is_(True))
+        .values(active=False, ended_at=now, updated_at=now)
     )
     if manager_id is None:
         return
@@ -134,7 +136,7 @@ async def _sync_pair(session: AsyncSession, report_id: int, manager_id: int | No
             )
         )
     else:
-        pair.active, pair.updated_at = True, now
+        pair.active, pair.ended_at, pair.updated_at = True, None, now
 
 
 async def get_by_email(session: AsyncSession, email: str) -> Person | None:

@@ -9,11 +9,8 @@ from sqlalchemy import event, update
 from service.db.models import Pair
 from service.domain.insights import (
     Group,
-    Ratings,
     Tally,
     held_gaps,
-    org_view,
-    own_average_rating,
     pooled,
     rate,
     summarize,
@@ -25,7 +22,6 @@ from tests.conftest import T0
 
 PROBLEM = "application/problem+json"
 DAY = timedelta(days=1)
-VIEWER = 1000  # a person id that gave none of the ratings below
 
 
 # --- pure arithmetic ---------------------------------------------------------
@@ -43,62 +39,28 @@ def test_held_gaps_need_two_held_meetings():
     assert held_gaps(3, T0, T0 + 21 * DAY) == (21.0, 2)  # average 10.5 days
 
 
-def _rated(*ratings: tuple[int, int, int]) -> Tally:
-    """A tally of (rater, sum, count) ratings."""
-    return Tally(ratings={rater: Ratings(total, count) for rater, total, count in ratings})
-
-
 def test_summarize_empty_tally_is_all_null():
-    m = summarize(Tally(), VIEWER)
-    assert (
-        m.held_rate,
-        m.cancellation_rate,
-        m.avg_days_between_held,
-        m.action_item_completion_rate,
-        m.average_rating,
-        m.counts.ratings,
-    ) == (None, None, None, None, None, None)
+    m = summarize(Tally())
+    assert (m.held_rate, m.cancellation_rate, m.avg_days_between_held, m.action_item_completion_rate) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert m.counts.held == 0
 
 
 def test_summarize_pools_tallies():
-    five_raters = _rated(*((rater, 6, 2) for rater in range(1, 5))) + _rated((5, 1, 1))
-    t = (
-        Tally(held=3, cancelled=1, declined=1, gap_days=21.0, gaps=2, actions_raised=4, actions_done=1)
-        + Tally(held=1, gap_days=0.0, gaps=0)
-        + five_raters
+    t = pooled(
+        [
+            Tally(held=3, cancelled=1, declined=1, gap_days=21.0, gaps=2, actions_raised=4, actions_done=1),
+            Tally(held=1, gap_days=0.0, gaps=0),
+        ]
     )
-    m = summarize(t, VIEWER)
+    m = summarize(t)
     assert m.held_rate == pytest.approx(4 / 6) and m.cancellation_rate == pytest.approx(1 / 6)
     assert m.avg_days_between_held == 10.5
     assert m.action_item_completion_rate == 0.25
-    assert m.average_rating == 25 / 9 and m.counts.ratings == 9
-
-
-@pytest.mark.parametrize("raters, shown", [(4, False), (5, True)])
-def test_rating_needs_five_raters_besides_the_viewer(raters, shown):
-    m = summarize(_rated(*((rater, 4, 1) for rater in range(1, raters + 1))), VIEWER)
-    assert (m.average_rating, m.counts.ratings) == ((4.0, raters) if shown else (None, None))
-
-
-def test_viewers_own_ratings_do_not_count_toward_the_threshold():
-    t = _rated(*((rater, 3, 1) for rater in range(1, 5)), (VIEWER, 5, 1))
-    assert summarize(t, VIEWER).average_rating is None
-    assert summarize(t, 99).average_rating == pytest.approx(17 / 5)  # five other raters for someone else
-
-
-def test_a_rater_in_several_pairs_counts_once():
-    manager, reports = 50, range(1, 4)
-    pairs = [_rated((manager, 4, 1), (report, 2, 1)) for report in reports]
-    t = pooled(pairs)
-    assert t.ratings[manager] == Ratings(12, 3) and len(t.ratings) == 4
-    assert summarize(t, VIEWER).average_rating is None  # 6 ratings, but only 4 people
-
-
-def test_own_average_rating_is_the_viewers_alone():
-    t = _rated((1, 9, 2), (2, 2, 1))
-    assert own_average_rating(t, 1) == 4.5 and own_average_rating(t, 2) == 2.0
-    assert own_average_rating(t, VIEWER) is None
 
 
 def test_window_defaults_and_bounds():
@@ -113,10 +75,8 @@ def test_window_defaults_and_bounds():
         window(T0, start=T0 + DAY)
 
 
-def _g(manager_id: int, people: int, held: int = 1, raters: int = 0) -> Group:
-    """A team whose first `raters` reports (ids manager_id * 100 + n) each rated once, a 4."""
-    ratings = _rated(*((manager_id * 100 + n, 4, 1) for n in range(raters)))
-    return Group(manager_id, f"M{manager_id}", people, Tally(held=held) + ratings)
+def _g(manager_id: int, people: int, held: int = 1) -> Group:
+    return Group(manager_id, f"M{manager_id}", people, Tally(held=held))
 
 
 @pytest.mark.parametrize("people, visible", [(4, False), (5, True)])
@@ -139,30 +99,6 @@ def test_org_total_shown_when_suppressed_teams_together_reach_five():
     assert result.suppressed_groups == 2 and result.total_people == 11 and result.total.held == 3
     only_small = suppress([_g(1, 2), _g(2, 3)])
     assert only_small.visible == [] and only_small.total_people == 5
-
-
-def test_org_view_shows_ratings_of_teams_with_five_raters():
-    view = org_view([_g(1, 5, raters=5), _g(2, 6, raters=4)], VIEWER)
-    assert [(g.manager_id, g.metrics.average_rating, g.metrics.counts.ratings) for g in view.groups] == [
-        (1, 4.0, 5),
-        (2, None, None),
-    ]
-
-
-@pytest.mark.parametrize("second_team_raters, total_shown", [(0, True), (1, False), (4, False), (5, True)])
-def test_org_total_rating_withheld_when_subtraction_isolates_few_raters(second_team_raters, total_shown):
-    """Total minus team 1 would be team 2's ratings: shown only if those are nobody's or 5 people's."""
-    view = org_view([_g(1, 5, raters=5), _g(2, 5, raters=second_team_raters)], VIEWER)
-    assert view.total_people == 10 and view.total.counts.held == 2
-    assert (view.total.average_rating is not None) is total_shown
-    assert (view.total.counts.ratings is not None) is total_shown
-
-
-def test_org_total_rating_counts_suppressed_teams_as_unshown():
-    view = org_view([_g(1, 5, raters=5), _g(2, 3, raters=3), _g(3, 2, raters=1)], VIEWER)
-    assert view.total_people == 10 and view.total.average_rating is None  # 4 raters in the small teams
-    view = org_view([_g(1, 5, raters=5), _g(2, 3, raters=3), _g(3, 2, raters=2)], VIEWER)
-    assert view.total.average_rating == 4.0 and view.total.counts.ratings == 10
 
 
 # --- API -----------------------------------------------------------------------
@@ -204,19 +140,17 @@ async def test_pair_insights_metrics(client, factory, clock):
     assert body["range"] == {"from": "2025-12-02T09:00:00Z", "to": "2026-03-02T09:00:00Z"}
     assert (body["pair_id"], body["manager_id"], body["report_id"]) == (pair.id, manager.id, report.id)
     m = body["metrics"]
-    # Two raters: the pooled rating would give the report's away to the manager.
     assert m["counts"] == {
         "held": 3,
         "cancelled": 1,
         "declined": 1,
         "action_items_raised": 3,
         "action_items_done": 1,
-        "ratings": None,
     }
     assert m["held_rate"] == pytest.approx(0.6) and m["cancellation_rate"] == pytest.approx(0.2)
     assert m["avg_days_between_held"] == pytest.approx(10.5)
     assert m["action_item_completion_rate"] == pytest.approx(1 / 3)
-    assert m["average_rating"] is None and body["own_average_rating"] == 4.0  # the 5 is out of range
+    assert "average_rating" not in m and body["own_average_rating"] == 4.0  # the 5 is out of range
 
     r = await client.get(
         f"/v1/insights/pairs/{pair.id}",
@@ -238,10 +172,9 @@ async def test_pair_insights_empty_range_is_null(client, factory):
         "cancellation_rate",
         "avg_days_between_held",
         "action_item_completion_rate",
-        "average_rating",
     }
     assert r.json()["own_average_rating"] is None
-    assert m["counts"].pop("ratings") is None and set(m["counts"].values()) == {0}
+    assert set(m["counts"].values()) == {0}
 
 
 async def test_pair_insights_visible_to_participants_and_admins_only(client, factory):
@@ -300,7 +233,8 @@ async def test_manager_insights_pool_active_pairs(client, factory, sessions):
     # p1: 28→14→2 (26 days, 2 intervals); p2: 20→15→10 (10 days, 2 intervals)
     assert m["avg_days_between_held"] == pytest.approx(36 / 4)
     assert m["held_rate"] == pytest.approx(6 / 7)
-    assert m["average_rating"] is m["counts"]["ratings"] is None  # one rater: r1's own rating
+    pending = {"state": "pending", "average_rating": None, "ratings": None}  # not frozen yet (ratings.GRACE)
+    assert body["ratings"] == [{"month": "2026-01", **pending}, {"month": "2026-02", **pending}]
     rows = {row["pair_id"]: row for row in body["pairs"]}
     assert set(rows) == {p1.id, p2.id} and rows[p2.id]["report_id"] == r2.id
     assert rows[p2.id]["metrics"]["avg_days_between_held"] == pytest.approx(5.0)

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import ConfigDict, Field
 
 from service.api.schemas.common import Out
-from service.domain.insights import MIN_GROUP_SIZE
+from service.domain.ratings import GRACE, MAX_MONTHS, MIN_RATERS, RatingState
 
 
 class RangeOut(Out):
@@ -25,10 +25,6 @@ class InsightCounts(Out):
     declined: int
     action_items_raised: int
     action_items_done: int
-    ratings: int | None = Field(
-        description="Ratings given on the range's meetings; null whenever `average_rating` is, since it "
-        "would tell who rated"
-    )
 
 
 class InsightMetrics(Out):
@@ -44,12 +40,26 @@ class InsightMetrics(Out):
     action_item_completion_rate: float | None = Field(
         description="Action items raised in the range that are done / action items raised in the range"
     )
-    average_rating: float | None = Field(
-        description=f"Mean rating of the range's meetings; null unless the ratings come from at least "
-        f"{MIN_GROUP_SIZE} people other than the caller (so never for a single pair: see "
-        f"`own_average_rating`)"
-    )
     counts: InsightCounts
+
+
+class RatingMonthOut(Out):
+    """A frozen calendar month's average rating (README, Privacy: how ratings are shown)."""
+
+    month: str = Field(description="The calendar month (UTC), YYYY-MM", examples=["2026-10"])
+    state: RatingState = Field(
+        description=f"`published`: pooled over at least {MIN_RATERS} raters besides the caller; `withheld`: "
+        f"fewer, or it would give others away by subtraction; `pending`: not frozen yet (a month is "
+        f"frozen {GRACE.days} days after it ends)"
+    )
+    average_rating: float | None = Field(description="Mean rating of the month's held 1:1s; null unless published")
+    ratings: int | None = Field(description="How many ratings the average pools; null unless published")
+
+
+_RATINGS = (
+    "Average rating per whole calendar month (UTC) inside the range that has ended, oldest first (at most "
+    f"{MAX_MONTHS}); ratings are never pooled over arbitrary ranges"
+)
 
 
 class PairInsightsOut(Out):
@@ -59,7 +69,8 @@ class PairInsightsOut(Out):
     range: RangeOut
     metrics: InsightMetrics
     own_average_rating: float | None = Field(
-        description="Mean of the caller's own ratings of the range's meetings; null if they gave none"
+        description="Mean of the caller's own ratings of the range's held meetings (theirs alone, any range); "
+        "null if they gave none"
     )
 
 
@@ -77,6 +88,7 @@ class ManagerInsightsOut(Out):
     pairs: list[TeamPairOut] = Field(
         description="Per-pair rows, only for callers who may see the pairs (the manager, admins)"
     )
+    ratings: list[RatingMonthOut] = Field(description=_RATINGS)
 
 
 class OrgGroupOut(Out):
@@ -86,13 +98,15 @@ class OrgGroupOut(Out):
     manager_name: str
     people: int = Field(description="Number of reports")
     metrics: InsightMetrics
+    ratings: list[RatingMonthOut] = Field(description=_RATINGS)
 
 
 class OrgTotalOut(Out):
     people: int
-    metrics: InsightMetrics = Field(
-        description=f"`average_rating` and `counts.ratings` are also null when subtracting the teams' from them "
-        f"would leave the ratings of 1 to {MIN_GROUP_SIZE - 1} people other than the caller"
+    metrics: InsightMetrics
+    ratings: list[RatingMonthOut] = Field(
+        description=f"{_RATINGS}; a month is also withheld when subtracting the teams shown from it would leave "
+        f"the ratings of 1 to {MIN_RATERS - 1} people other than the caller"
     )
 
 

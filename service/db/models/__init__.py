@@ -21,6 +21,7 @@ from service.db.models.meetings import (
 )
 from service.db.models.pairs import Pair
 from service.db.models.people import ApiToken, Person, Role
+from service.db.models.ratings import FrozenRating, RatingMonth
 
 __all__ = [
     "ActionItem",
@@ -34,11 +35,13 @@ __all__ = [
     "PushChannel",
     "Feedback",
     "Finding",
+    "FrozenRating",
     "Meeting",
     "MeetingStatus",
     "Pair",
     "Person",
     "PrivateNote",
+    "RatingMonth",
     "Role",
     "SharedNote",
     "Template",

@@ -22,6 +22,9 @@ class Pair(IdMixin, TimestampMixin, Base):
     manager_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
     report_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the line last ended (set when the pair becomes inactive, cleared when it is
+    # active again): the former manager reads the meetings before it, changes none.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Intended cadence set by people; the rest is derived by the detector.
     cadence_days: Mapped[int | None] = mapped_column(Integer)
     cadence: Mapped[str] = mapped_column(String(16), default="none")
