@@ -6,11 +6,17 @@
   Admins see schedules and findings, never content.
 - Private agenda items and private notes are visible to their author only, always.
 - HR sees aggregates only (org insights).
+- When a reporting line ends (the pair becomes inactive), its former manager keeps
+  read access to the meetings before the end and changes nothing; the report keeps
+  their own history as it was.
 Where refusing would reveal that something exists, callers answer 404."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from service.db.models import Role
 
@@ -45,3 +51,27 @@ def can_view_content(p: Principal, manager_id: int, report_id: int) -> bool:
 def can_view_item(p: Principal, author_id: int, private: bool) -> bool:
     """A (possibly private) agenda item or note, once content is visible."""
     return not private or author_id == p.person_id
+
+
+class PairLike(Protocol):
+    manager_id: int
+    report_id: int
+    active: bool
+    ended_at: datetime | None
+
+
+class Access(enum.IntEnum):
+    none = 0
+    read = 1
+    write = 2
+
+
+def content_access(p: Principal, pair: PairLike, start: datetime | None = None) -> Access:
+    """What `p` may do with the pair's content; with `start`, with that meeting's."""
+    if not is_participant(p, pair.manager_id, pair.report_id):
+        return Access.none
+    if pair.active or p.person_id != pair.manager_id:
+        return Access.write
+    if start is not None and pair.ended_at is not None and start >= pair.ended_at:
+        return Access.none  # a meeting after the line ended is none of the former manager's business
+    return Access.read

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import ActionItem, Pair
-from service.domain.access import Principal, can_view_content
-from service.domain.content import load_meeting_for_participant, load_pair_for_participant
-from service.errors import NotFound, ValidationFailed
+from service.domain.access import Access, Principal, content_access
+from service.domain.content import load_meeting_for_participant, load_pair_for_participant, require
+from service.errors import ValidationFailed
 
 
 class ActionStatus(str, enum.Enum):
@@ -71,7 +71,7 @@ async def create_action_item(
     due_date: date | None = None,
 ) -> ActionItem:
     """Raise an action item in a meeting; it belongs to the meeting's pair."""
-    meeting, pair = await load_meeting_for_participant(session, meeting_id, principal)
+    meeting, pair = await load_meeting_for_participant(session, meeting_id, principal, change=True)
     _check_owner(pair, owner_id)
     item = ActionItem(
         pair_id=pair.id,
@@ -89,14 +89,17 @@ async def create_action_item(
     return item
 
 
-async def _load_for_participant(session: AsyncSession, item_id: int, principal: Principal) -> tuple[ActionItem, Pair]:
+async def _load_for_change(session: AsyncSession, item_id: int, principal: Principal) -> tuple[ActionItem, Pair]:
     row = (
         await session.execute(
             select(ActionItem, Pair).join(Pair, Pair.id == ActionItem.pair_id).where(ActionItem.id == item_id)
         )
     ).first()
-    if row is None or not can_view_content(principal, row.Pair.manager_id, row.Pair.report_id):
-        raise NotFound(f"action item {item_id} not found")
+    require(
+        content_access(principal, row.Pair) if row is not None else Access.none,
+        True,
+        f"action item {item_id} not found",
+    )
     return row.ActionItem, row.Pair
 
 
@@ -105,7 +108,7 @@ async def update_action_item(
 ) -> ActionItem:
     """Apply the given fields (body, due_date, owner_id, done). `done: true` stamps
     `done_at` (kept if already done); `done: false` reopens the item."""
-    item, pair = await _load_for_participant(session, item_id, principal)
+    item, pair = await _load_for_change(session, item_id, principal)
     if "owner_id" in changes:
         _check_owner(pair, changes["owner_id"])
     before = (item.body, item.due_date, item.owner_id, item.done_at)
@@ -124,6 +127,6 @@ async def update_action_item(
 
 
 async def delete_action_item(session: AsyncSession, item_id: int, principal: Principal) -> None:
-    item, _ = await _load_for_participant(session, item_id, principal)
+    item, _ = await _load_for_change(session, item_id, principal)
     await session.delete(item)
     await session.flush()

@@ -32,7 +32,8 @@ from sqlalchemy import case, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import AgendaItem, Meeting, MeetingStatus, Pair
-from service.domain.access import Principal, can_view_content, can_view_item
+from service.domain.access import Access, Principal, can_view_item, content_access
+from service.domain.content import require
 from service.domain.pairs import load_meeting
 from service.errors import Conflict, Forbidden, NotFound
 
@@ -131,7 +132,7 @@ async def add_item(
     minutes: int | None,
     now: datetime,
 ) -> AgendaEntry:
-    meeting, pair = await load_meeting(session, principal, meeting_id, content=True, lock=True)
+    meeting, pair = await load_meeting(session, principal, meeting_id, content=True, lock=True, change=True)
     if meeting.status == MeetingStatus.cancelled.value:
         raise Conflict("the meeting is cancelled; add the point to the next one")
     item = AgendaItem(
@@ -151,8 +152,8 @@ async def add_item(
 
 
 async def _load_item(session: AsyncSession, principal: Principal, item_id: int) -> tuple[AgendaItem, Pair]:
-    """The item and its pair, locking the meeting row (items are reordered under it).
-    404 unless the caller is a participant who may see the item."""
+    """The item and its pair, to change, locking the meeting row (items are reordered
+    under it). 404 unless the caller is a participant who may see the item."""
     row = (
         await session.execute(
             select(AgendaItem, Pair)
@@ -165,11 +166,8 @@ async def _load_item(session: AsyncSession, principal: Principal, item_id: int) 
     if row is None:
         raise NotFound(f"agenda item {item_id} not found")
     item, pair = row.AgendaItem, row.Pair
-    if not (
-        can_view_content(principal, pair.manager_id, pair.report_id)
-        and can_view_item(principal, item.author_id, item.private)
-    ):
-        raise NotFound(f"agenda item {item_id} not found")
+    access = content_access(principal, pair) if can_view_item(principal, item.author_id, item.private) else None
+    require(access or Access.none, True, f"agenda item {item_id} not found")
     return item, pair
 
 

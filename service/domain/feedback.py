@@ -34,7 +34,7 @@ async def put_own_feedback(
     session: AsyncSession, meeting_id: int, principal: Principal, now: datetime, *, rating: int, comment: str
 ) -> Feedback:
     """Submit (or, within the edit window, change) the caller's feedback on a meeting."""
-    meeting, _ = await load_meeting_for_participant(session, meeting_id, principal)
+    meeting, _ = await load_meeting_for_participant(session, meeting_id, principal, change=True)
     if meeting.status in _NOT_HELD:
         raise Conflict(f"the meeting was {meeting.status}; there is nothing to give feedback on")
     if meeting.start > now:

@@ -18,7 +18,7 @@ from service.db.hot import HotQuery
 from service.db.models import ActionItem, AgendaItem, Meeting, MeetingStatus, Pair, PrivateNote, SharedNote
 from service.domain import carryover
 from service.domain import templates as templates_domain
-from service.domain.access import Principal, can_view_content
+from service.domain.access import Access, Principal, content_access
 from service.domain.agenda import AgendaEntry, ordering, visible_to
 from service.domain.pairs import load_meeting, load_pair
 from service.errors import Conflict, NotFound, ValidationFailed
@@ -62,6 +62,8 @@ async def list_meetings(
     if filters.start_from and filters.start_to and filters.start_to <= filters.start_from:
         raise ValidationFailed("empty time range", [{"field": "to", "message": "`to` must be after `from`"}])
     query = select(Meeting).where(Meeting.pair_id == pair.id).order_by(Meeting.start, Meeting.id).limit(limit)
+    if content_access(principal, pair) is Access.read and pair.ended_at is not None:
+        query = query.where(Meeting.start < pair.ended_at)  # the former manager: up to the line's end
     if filters.start_from is not None:
         query = query.where(Meeting.start >= filters.start_from)
     if filters.start_to is not None:
@@ -117,7 +119,7 @@ async def create_meeting(
 
 async def _own_meeting(session: AsyncSession, principal: Principal, meeting_id: int) -> Meeting:
     """An API-created, not cancelled meeting the caller may reschedule, row-locked."""
-    meeting, _pair = await load_meeting(session, principal, meeting_id, content=False, lock=True)
+    meeting, _pair = await load_meeting(session, principal, meeting_id, content=False, lock=True, change=True)
     if meeting.source_uid is not None:
         raise Conflict("the meeting is owned by the calendar; change it there")
     if meeting.status == MeetingStatus.cancelled.value:
@@ -165,7 +167,7 @@ async def apply_template(
 ) -> Meeting:
     """Append a template's sections to the agenda (participants; 409 if the meeting is
     cancelled or this template is the one last applied to it)."""
-    meeting, _pair = await load_meeting(session, principal, meeting_id, content=True, lock=True)
+    meeting, _pair = await load_meeting(session, principal, meeting_id, content=True, lock=True, change=True)
     if meeting.status == MeetingStatus.cancelled.value:
         raise Conflict("the meeting is cancelled")
     template = await templates_domain.get_template(session, template_id)
@@ -188,6 +190,8 @@ _DETAIL_HEAD = HotQuery(
         _meetings,
         _pairs.c.manager_id,
         _pairs.c.report_id,
+        _pairs.c.active,
+        _pairs.c.ended_at,
         *(_shared.c[c].label(f"shared_{c}") for c in _SHARED_COLS),
         *(_private.c[c].label(f"private_{c}") for c in _PRIVATE_COLS),
     )
@@ -226,7 +230,7 @@ async def meeting_detail(session: AsyncSession, principal: Principal, meeting_id
     private note. Three queries."""
     me = principal.person_id
     head = await _DETAIL_HEAD.first(session, meeting_id=meeting_id, me=me)
-    if head is None or not can_view_content(principal, head.manager_id, head.report_id):
+    if head is None or content_access(principal, head, head.start) is Access.none:
         raise NotFound(f"meeting {meeting_id} not found")
     items = await _DETAIL_AGENDA.all(session, meeting_id=meeting_id, me=me, report_id=head.report_id)
     actions = await _DETAIL_ACTIONS.all(session, pair_id=head.pair_id)

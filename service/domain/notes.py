@@ -77,7 +77,7 @@ async def put_shared_note(
     if_none_match: Condition = None,
 ) -> SharedNote:
     """Create or replace the shared note; each write bumps the version."""
-    await load_meeting_for_participant(session, meeting_id, principal)
+    await load_meeting_for_participant(session, meeting_id, principal, change=True)
     stored = await session.scalar(select(SharedNote.version).where(SharedNote.meeting_id == meeting_id))
     check_preconditions(stored, if_match, if_none_match)
     if stored is None:
@@ -119,7 +119,7 @@ async def put_private_note(
     session: AsyncSession, meeting_id: int, principal: Principal, body: str, now: datetime
 ) -> PrivateNote:
     """Create or replace the caller's private note (last write wins: one author)."""
-    await load_meeting_for_participant(session, meeting_id, principal)
+    await load_meeting_for_participant(session, meeting_id, principal, change=True)
     if not await _update_private(session, meeting_id, principal.person_id, body, now):
         try:
             async with session.begin_nested():

@@ -17,7 +17,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Meeting, MeetingStatus, Pair
-from service.domain.access import Principal, can_view_content, can_view_pair, is_participant
+from service.domain.access import Access, Principal, can_view_pair, content_access, is_participant
+from service.domain.content import READ_ONLY, require
 from service.errors import Forbidden, NotFound
 
 
@@ -73,14 +74,21 @@ async def load_pair(session: AsyncSession, principal: Principal, pair_id: int, *
 
 
 async def load_meeting(
-    session: AsyncSession, principal: Principal, meeting_id: int, *, content: bool, lock: bool = False
+    session: AsyncSession,
+    principal: Principal,
+    meeting_id: int,
+    *,
+    content: bool,
+    lock: bool = False,
+    change: bool = False,
 ) -> tuple[Meeting, Pair]:
     """The meeting and its pair, for a participant.
 
     `content=True`: anyone but a participant gets 404 (admins too: content is private).
     `content=False` (schedule actions): a non-participant who can see the pair (an admin)
-    gets 403, anyone else 404. `lock` takes the meeting row's write lock (PostgreSQL
-    `FOR UPDATE`; SQLite's write transaction already serialises) for read-modify-write."""
+    gets 403, anyone else 404. `change`: a participant who may only read it (a former
+    manager) gets 403. `lock` takes the meeting row's write lock (PostgreSQL `FOR
+    UPDATE`; SQLite's write transaction already serialises) for read-modify-write."""
     query = select(Meeting, Pair).join(Pair, Pair.id == Meeting.pair_id).where(Meeting.id == meeting_id)
     if lock:
         query = query.with_for_update(of=Meeting)
@@ -88,10 +96,11 @@ async def load_meeting(
     if row is None:
         raise NotFound(f"meeting {meeting_id} not found")
     meeting, pair = row.Meeting, row.Pair
-    if not can_view_content(principal, pair.manager_id, pair.report_id):
+    if not is_participant(principal, pair.manager_id, pair.report_id):
         if content or not can_view_pair(principal, pair.manager_id, pair.report_id):
             raise NotFound(f"meeting {meeting_id} not found")
         raise Forbidden("only the pair's manager and report may do this")
+    require(content_access(principal, pair, meeting.start), change, f"meeting {meeting_id} not found")
     return meeting, pair
 
 
@@ -132,6 +141,8 @@ async def set_cadence(
     """Set (or clear, with None) the pair's intended cadence. Participants and admins.
     The detector looks at the pair again on its next periodic pass (`schedule`)."""
     pair = await load_pair(session, principal, pair_id)
+    if content_access(principal, pair) is Access.read:
+        raise Forbidden(READ_ONLY)
     if pair.cadence_days != cadence_days:
         pair.cadence_days = cadence_days
         pair.updated_at = now
