@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from service.api.deps import Admin, Caller, Now, Session
@@ -60,10 +60,11 @@ async def get_person(person_id: Id, session: Session, _caller: Caller):
     response_model=ImportOut,
     responses=responses(401, 403, 422),
 )
-async def import_people(body: PeopleImport, session: Session, now: Now, _admin: Admin):
+async def import_people(body: PeopleImport, request: Request, session: Session, now: Now, _admin: Admin):
     rows = [
         people_domain.PersonRow(email=p.email, name=p.name, timezone=p.timezone, manager=p.manager, role=p.role.value)
         for p in body.people
     ]
     result = await people_domain.import_people(session, rows, now)
+    request.app.state.principal_cache.forget(person_ids=result.role_changed)  # new roles count at once here
     return ImportOut(created=result.created, updated=result.updated)

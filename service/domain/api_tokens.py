@@ -40,3 +40,22 @@ async def list_for(session: AsyncSession, email: str) -> list[ApiToken]:
     return list(
         (await session.scalars(select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id))).all()
     )
+
+
+async def list_own(session: AsyncSession, person_id: int) -> list[ApiToken]:
+    return list(
+        (await session.scalars(select(ApiToken).where(ApiToken.person_id == person_id).order_by(ApiToken.id))).all()
+    )
+
+
+async def revoke_own(session: AsyncSession, person_id: int, token_id: int, now: datetime) -> ApiToken:
+    """Revoke one of the person's own tokens (idempotent); NotFound for anyone else's."""
+    token = await session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.person_id == person_id).with_for_update()
+    )
+    if token is None:
+        raise NotFound(f"token {token_id} not found")
+    if token.revoked_at is None:
+        token.revoked_at = now
+        await session.flush()
+    return token

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -74,6 +74,7 @@ def _in_cycle(email: str, chart: dict[str, str | None]) -> bool:
 class ImportResult:
     created: int
     updated: int
+    role_changed: list[int] = field(default_factory=list)  # ids of people whose role changed
 
 
 async def import_people(session: AsyncSession, rows: list[PersonRow], now: datetime) -> ImportResult:
@@ -95,6 +96,7 @@ async def import_people(session: AsyncSession, rows: list[PersonRow], now: datet
     if errors:
         raise ValidationFailed(f"{len({e['row'] for e in errors})} row(s) are invalid; nothing was imported", errors)
     created = updated = 0
+    role_changed: list[int] = []
     for row in rows:
         person = stored.get(row.email)
         if person is None:
@@ -105,6 +107,8 @@ async def import_people(session: AsyncSession, rows: list[PersonRow], now: datet
             stored[row.email] = person
             created += 1
         elif (person.name, person.timezone, person.role) != (row.name, row.timezone, row.role):
+            if person.role != row.role:
+                role_changed.append(person.id)
             person.name, person.timezone, person.role, person.updated_at = row.name, row.timezone, row.role, now
             updated += 1
     await session.flush()
@@ -116,7 +120,7 @@ async def import_people(session: AsyncSession, rows: list[PersonRow], now: datet
             person.updated_at = now
             await _sync_pair(session, person.id, manager_id, now)
     await session.flush()
-    return ImportResult(created=created, updated=updated)
+    return ImportResult(created=created, updated=updated, role_changed=role_changed)
 
 
 async def _sync_pair(session: AsyncSession, report_id: int, manager_id: int | None, now: datetime) -> None:

@@ -32,6 +32,7 @@ from service.api.app import create_app
 from service.db.models import (
     ActionItem,
     AgendaItem,
+    ApiToken,
     Base,
     Calendar,
     CalendarConnection,
@@ -97,6 +98,11 @@ class Case:
 
 def _me(w, role, body):
     assert body["id"] == getattr(w.o, role).id
+
+
+def _own_tokens(w, role, body):
+    token = w.o.h[role]["Authorization"].removeprefix("Bearer ")
+    assert [t["prefix"] for t in body] == [token[:10]]
 
 
 def _pairs(w, role, body):
@@ -177,6 +183,13 @@ PAIR = lambda w: {"pair_id": w.o.pair.id}  # noqa: E731
 CASES = [
     # people and the caller: the directory is for every authenticated person
     Case("GET", "/v1/me", statuses(200, allowed=EVERYONE), check=_me),
+    Case("GET", "/v1/me/tokens", statuses(200, allowed=EVERYONE), check=_own_tokens),
+    Case(
+        "DELETE",
+        "/v1/me/tokens/{token_id}",
+        statuses(204, allowed=("report",)),
+        lambda w: {"token_id": w.report_token_id},
+    ),
     Case("GET", "/v1/people", statuses(200, allowed=EVERYONE)),
     Case("GET", "/v1/people/{person_id}", statuses(200, allowed=EVERYONE), lambda w: {"person_id": w.o.report.id}),
     Case(
@@ -454,6 +467,7 @@ async def world(factory, sessions, clock):
             ]
         )
         await s.commit()
+        w.report_token_id = await s.scalar(select(ApiToken.id).where(ApiToken.person_id == o.report.id))
     clock.set(NOW)  # the meeting is over: feedback may be given
     return w
 
