@@ -42,6 +42,7 @@ def to_json(s: EventSnapshot) -> dict[str, Any]:
         "organizer": s.organizer,
         "busy": s.busy,
         "title": s.title,
+        "private": s.private,
         "attendees": _attendees(s),
     }
 
@@ -71,6 +72,7 @@ def from_json(d: dict[str, Any]) -> EventSnapshot:
         organizer=d.get("organizer"),
         busy=d.get("busy", True),
         title=d.get("title", ""),
+        private=d.get("private", False),  # absent from revisions stored before it existed
         attendees=tuple(_attendee(*a) for a in d.get("attendees") or ()),
     )
 
@@ -122,6 +124,7 @@ def row_values(s: EventSnapshot) -> dict[str, Any]:
         "organizer": s.organizer,
         "busy": s.busy,
         "title": s.title,
+        "private": s.private,
         "updated": s.updated,
         "attendees": _attendees(s),
         "removed_at": None,

@@ -7,6 +7,7 @@ instances, `original_start`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -72,10 +73,35 @@ class EventSnapshot:
     attendees: tuple[Attendee, ...] = ()
     busy: bool = True  # Google transparency != transparent; Graph showAs != free
     title: str = ""
+    # Marked private by its owner (Google visibility, Graph sensitivity private or
+    # confidential): stored as `withheld` leaves it, shown to nobody but as busy time.
+    private: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.calendar, self.event_id)
+
+
+def withheld(s: EventSnapshot) -> EventSnapshot:
+    """What is kept of an event its owner marked private: what detection needs, no more.
+
+    Its title goes, and so do rooms and equipment. Its people stay only if they may
+    make it a 1:1 (SPEC: exactly two human participants, organizer included; a 1:1
+    marked private is still a 1:1): then both addresses and answers stay, as the
+    detector needs them to recognise the pair and see who declined. With any other
+    number of people it can be no 1:1, and the owner's own entry is all that stays
+    (their answer: an event they declined is not busy), so the list still counts
+    one person and the event is judged as before. Times, recurrence, status, busy
+    and the iCalendar UID stay: they are the busy time, and copies of one meeting
+    are merged by UID."""
+    people = tuple(a for a in s.attendees if not a.resource)
+    humans = {a.email for a in people} | ({s.organizer} if s.organizer else set())
+    if len(humans) == 2:
+        organizer, attendees = s.organizer, people
+    else:
+        organizer = s.organizer if s.organizer == s.calendar else None
+        attendees = tuple(a for a in people if a.email == s.calendar)
+    return dataclasses.replace(s, title="", organizer=organizer, attendees=attendees, private=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -422,7 +422,8 @@ def _merge_meetings(
         was = row.status
         changed = _assign(
             row,
-            title=m.title or row.title or "1:1",
+            # A 1:1 marked private loses the title it had; one merely untitled keeps it.
+            title=m.title or ("1:1" if m.private else row.title or "1:1"),
             start=m.start,
             end=m.end,
             status=m.status,

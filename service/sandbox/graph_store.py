@@ -146,6 +146,7 @@ class GraphStore(GraphDelta):
                 ("isAllDay", False),
                 ("isCancelled", False),
                 ("showAs", "busy"),
+                ("sensitivity", "normal"),  # normal | personal | private | confidential
                 ("categories", []),
                 ("hasAttachments", False),
                 ("seriesMasterId", None),

@@ -107,3 +107,20 @@ def test_horizon_is_the_latest_moment_a_state_reaches():
     assert horizon(dataclasses.replace(single, start=None, end=None)) == UNBOUNDED
     # A removal says nothing by itself: the event's other revisions decide.
     assert horizon(None) < T
+
+
+def test_private_round_trips_and_older_revisions_are_not_private():
+    private = EventSnapshot(
+        calendar="maya@acme.test",
+        event_id="e",
+        kind=Kind.single,
+        status=Status.confirmed,
+        updated=T,
+        start=T,
+        end=T + timedelta(minutes=30),
+        private=True,
+    )
+    assert _round_trip(private) == private and to_json(private)["private"] is True
+    stored_before = to_json(private)
+    del stored_before["private"]
+    assert from_json(stored_before) == dataclasses.replace(private, private=False)

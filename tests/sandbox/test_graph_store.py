@@ -70,6 +70,21 @@ def test_occurrences_have_stable_ids_and_full_details_on_get() -> None:
     assert master["type"] == "seriesMaster" and "cancelledOccurrences" not in master
 
 
+def test_sensitivity_defaults_to_normal_and_occurrences_inherit_it() -> None:
+    """As on Graph: every event has a sensitivity; $select serves only what it names."""
+    store = graph_store()
+    plain = graph_event("AAMkAGplain=")
+    del plain["sensitivity"]
+    store.create([MAYA], plain, at=AT)
+    assert store.get_event(MAYA, "AAMkAGplain=")["sensitivity"] == "normal"
+    store.create([MAYA], graph_event(pattern={}, sensitivity="private"), at=AT)
+    occ = occurrence_id(MASTER, t("2026-01-12T08:00:00Z"))
+    store.calendar_view_delta(MAYA, start="2026-01-01T00:00:00Z", end="2026-02-01T00:00:00Z")
+    assert store.get_event(MAYA, occ)["sensitivity"] == "private"
+    assert store.get_event(MAYA, MASTER, select=["sensitivity"])["sensitivity"] == "private"
+    assert "sensitivity" not in store.get_event(MAYA, MASTER, select=["subject"])
+
+
 def test_cancel_occurrence_removes_it_and_lists_it_on_the_master() -> None:
     store = graph_store()
     _weekly(store)

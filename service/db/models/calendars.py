@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, IdMixin, TimestampMixin
@@ -110,6 +110,8 @@ class CalendarEvent(IdMixin, Base):
     attendees: Mapped[list] = mapped_column(JSON, default=list)
     busy: Mapped[bool] = mapped_column(Boolean, default=True)
     title: Mapped[str] = mapped_column(Text, default="")
+    # Marked private by its owner: stored without title or needless attendees (events.withheld).
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated: Mapped[datetime] = mapped_column(UTCDateTime)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -25,8 +25,9 @@ class Block:
     start: datetime
     end: datetime
     key: tuple
-    title: str
+    title: str  # "" when private
     event_id: str
+    private: bool = False  # marked private by the owner: busy time for everyone
 
 
 class BusyIndex:
@@ -64,5 +65,6 @@ def build_busy_index(
                 continue
             if occ.response(owner) is Response.declined:
                 continue
-            blocks.append(Block(occ.start, occ.end, occ.key, snap.title or record.created.title, record.event_id))
+            title = "" if snap.private else snap.title or record.created.title
+            blocks.append(Block(occ.start, occ.end, occ.key, title, record.event_id, snap.private))
     return BusyIndex(blocks, lo, hi)

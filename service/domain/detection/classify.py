@@ -116,7 +116,14 @@ class PairOccurrence:
         return self.primary.key
 
     @property
+    def private(self) -> bool:
+        """Marked private in a copy's state in force: no title for anyone."""
+        return any(copy.snapshot.private for copy in self.copies)
+
+    @property
     def title(self) -> str:
+        if self.private:
+            return ""
         return self.primary.snapshot.title or self.primary.record.created.title
 
     @property

@@ -167,6 +167,7 @@ def _meeting(occ: PairOccurrence, now: datetime) -> DetectedMeeting:
         occ.end,
         occ.status(now),
         title=occ.title,
+        private=occ.private,
         ical_uid=record.created.ical_uid,
         series_id=record.event_id if record.is_series else None,
         event_id=primary.instance_id or record.event_id,

@@ -42,7 +42,8 @@ class DetectedMeeting:
     start: datetime
     end: datetime
     status: str  # scheduled | held | cancelled | declined
-    title: str = ""
+    title: str = ""  # "" when private
+    private: bool = False  # a copy is marked private
     ical_uid: str | None = None  # source: the meeting's iCalendar UID
     series_id: str | None = None  # source: the series' event id (organizer's copy)
     event_id: str | None = None  # source: the event or instance id (organizer's copy)

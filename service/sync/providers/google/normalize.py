@@ -10,6 +10,8 @@ Pure functions: no I/O, no clock. Mapping (see service.domain.events):
   calendar's zone;
 - attendees: responseStatus, `resource: true` (rooms), `organizer: true`;
 - transparency `transparent` → not busy;
+- visibility `private` or `confidential` → kept as `withheld` leaves it (no title, no
+  needless attendees; see service.domain.events);
 - updated → UTC (a resource without it takes `observed_at`)."""
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from service.domain.events import RESPONSES, STATUSES, Attendee, EventSnapshot, Kind, Response, Status
+from service.domain.events import RESPONSES, STATUSES, Attendee, EventSnapshot, Kind, Response, Status, withheld
 
 UTC = UTC
+# Google's `visibility`: default | public | private | confidential (the last two
+# hide the details from everyone but the event's attendees).
+PRIVATE_VISIBILITY = ("private", "confidential")
 
 
 class GoogleEventError(ValueError):
@@ -157,7 +162,7 @@ def normalize_google_event(
     tz_name = zone_source if _zone(zone_source) else (calendar_time_zone if _zone(calendar_time_zone) else None)
 
     organizer = _email((resource.get("organizer") or {}).get("email"))
-    return EventSnapshot(
+    snapshot = EventSnapshot(
         calendar=calendar_email.lower(),
         event_id=event_id,
         kind=kind,
@@ -181,3 +186,4 @@ def normalize_google_event(
         busy=resource.get("transparency", "opaque") != "transparent",
         title=resource.get("summary") or "",
     )
+    return withheld(snapshot) if resource.get("visibility") in PRIVATE_VISIBILITY else snapshot

@@ -64,6 +64,7 @@ EVENT_SELECT = ",".join(
         "isAllDay",
         "isCancelled",
         "showAs",
+        "sensitivity",
         "responseStatus",
         "attendees",
         "organizer",

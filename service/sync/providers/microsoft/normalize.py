@@ -13,6 +13,8 @@ Pure functions: no I/O, no clock. Mapping (see service.domain.events):
   Outlook does (endDate is inclusive and local, numbered → COUNT);
   `cancelledOccurrences` (when selected) → EXDATE lines;
 - showAs free → not busy; isCancelled → cancelled;
+- sensitivity `private` or `confidential` (occurrences inherit the master's) → kept
+  as `withheld` leaves it (no title, no needless attendees; see service.domain.events);
 - attendees: type resource → resource; responses none/notResponded →
   needsAction, tentativelyAccepted → tentative, organizer → accepted; the
   organizer (not listed among Graph's attendees) is added as one, and the
@@ -27,7 +29,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from service.domain.events import Attendee, EventSnapshot, Kind, Response, Status
+from service.domain.events import Attendee, EventSnapshot, Kind, Response, Status, withheld
 from service.sync.providers.microsoft.windows_zones import UnknownTimeZone, to_iana
 
 UTC = UTC
@@ -41,6 +43,8 @@ _DAYS = {
     "friday": "FR",
     "saturday": "SA",
 }
+# Graph's `sensitivity`: normal | personal | private | confidential.
+PRIVATE_SENSITIVITY = ("private", "confidential")
 _INDEX = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
 _RESPONSES = {
     "none": Response.needs_action,
@@ -272,7 +276,7 @@ def normalize_graph_event(
 
     original = resource.get("originalStart")
     organizer = _address(merged.get("organizer"))
-    return EventSnapshot(
+    snapshot = EventSnapshot(
         calendar=owner,
         event_id=event_id,
         kind=kind,
@@ -292,6 +296,7 @@ def normalize_graph_event(
         busy=(merged.get("showAs") or "busy") != "free",
         title=merged.get("subject") or "",
     )
+    return withheld(snapshot) if merged.get("sensitivity") in PRIVATE_SENSITIVITY else snapshot
 
 
 __all__ = ["GraphEventError", "graph_time", "iana_or_none", "normalize_graph_event", "recurrence_lines"]

@@ -180,3 +180,55 @@ def test_tentative_status_and_missing_fields() -> None:
     )
     assert snap.status is Status.tentative and snap.attendees == () and snap.organizer is None
     assert snap.timezone == "Asia/Kolkata" and snap.title == ""
+
+
+@pytest.mark.parametrize("visibility", ["private", "confidential"])
+def test_private_event_keeps_only_what_detection_needs(visibility: str) -> None:
+    """Three people (and a room): no 1:1 whatever they are, so only the owner's own
+    answer stays; times, UID and busy stay; the title goes."""
+    snap = normalize_google_event(CAL, _event(visibility=visibility, description="Salary talk"))
+    assert snap.private and snap.title == ""
+    assert snap.organizer == "maya.diaz@acme.test"
+    assert [(a.email, a.response) for a in snap.attendees] == [("maya.diaz@acme.test", Response.accepted)]
+    assert snap.start == datetime(2026, 3, 27, 9, 0, tzinfo=UTC) and snap.busy
+    assert snap.ical_uid == "ev1@google.com" and snap.event_id == "ev1"
+
+
+def test_private_event_of_two_people_keeps_both_as_it_may_be_a_one_on_one() -> None:
+    two = _event(
+        visibility="private",
+        attendees=[
+            {"email": "maya.diaz@acme.test", "organizer": True, "responseStatus": "accepted"},
+            {"email": "li.wei@acme.test", "responseStatus": "declined"},
+            {"email": "room-4@resource.calendar.google.com", "resource": True, "responseStatus": "accepted"},
+        ],
+    )
+    snap = normalize_google_event(CAL, two)
+    assert snap.private and snap.title == "" and snap.organizer == "maya.diaz@acme.test"
+    assert [(a.email, a.response) for a in snap.attendees] == [
+        ("maya.diaz@acme.test", Response.accepted),
+        ("li.wei@acme.test", Response.declined),
+    ]
+
+
+def test_someone_elses_private_event_keeps_the_owners_answer_only() -> None:
+    """Organized by another person: neither the organizer nor the other guests stay
+    (the organizer with the owner would count two people: a 1:1 it is not)."""
+    theirs = _event(
+        visibility="private",
+        organizer={"email": "ceo@acme.test"},
+        attendees=[
+            {"email": "ceo@acme.test", "organizer": True, "responseStatus": "accepted"},
+            {"email": "maya.diaz@acme.test", "responseStatus": "declined", "self": True},
+            {"email": "li.wei@acme.test", "responseStatus": "accepted"},
+        ],
+    )
+    snap = normalize_google_event(CAL, theirs)
+    assert snap.organizer is None
+    assert [(a.email, a.response) for a in snap.attendees] == [("maya.diaz@acme.test", Response.declined)]
+
+
+@pytest.mark.parametrize("visibility", [None, "default", "public"])
+def test_other_visibilities_keep_everything(visibility: str | None) -> None:
+    snap = normalize_google_event(CAL, _event(visibility=visibility))
+    assert not snap.private and snap.title == "Maya / Li 1:1" and len(snap.attendees) == 5

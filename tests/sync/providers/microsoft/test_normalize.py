@@ -325,3 +325,48 @@ def test_bad_inputs() -> None:
         normalize_graph_event(MAILBOX, {"id": "x", "@removed": {"reason": "deleted"}})
     with pytest.raises(GraphEventError):
         normalize_graph_event(MAILBOX, {"id": "x", "start": _dtz("2026-01-01T00:00:00")})
+
+
+@pytest.mark.parametrize("sensitivity", ["private", "confidential"])
+def test_private_event_keeps_only_what_detection_needs(sensitivity: str) -> None:
+    """Maya, Li and Sam (and a room): no 1:1, so only the owner's own entry stays."""
+    single = _master(type="singleInstance", recurrence=None, sensitivity=sensitivity, body={"content": "Salary"})
+    snap = normalize_graph_event(MAILBOX, single)
+    assert snap.private and snap.title == "" and snap.organizer is None
+    assert [(a.email, a.response) for a in snap.attendees] == [("li.wei@acme.test", Response.needs_action)]
+    assert snap.start == datetime(2026, 1, 5, 8, tzinfo=UTC) and snap.busy and snap.ical_uid == MASTER_UID
+
+
+def test_private_series_stub_occurrence_inherits_it_and_two_people_stay() -> None:
+    master = _master(
+        sensitivity="private",
+        attendees=[
+            {
+                "type": "required",
+                "status": {"response": "accepted", "time": "2026-01-05T00:00:00Z"},
+                "emailAddress": {"address": "li.wei@acme.test"},
+            },
+            {
+                "type": "resource",
+                "status": {"response": "accepted", "time": "2026-01-05T00:00:00Z"},
+                "emailAddress": {"address": "Room.4@acme.test"},
+            },
+        ],
+    )
+    stub = {
+        "id": "AAMkOcc1",
+        "type": "occurrence",
+        "seriesMasterId": "AAMkMaster=",
+        "originalStart": "2026-01-12T08:00:00Z",
+        "start": _dtz("2026-01-12T08:00:00.0000000", "UTC"),
+        "end": _dtz("2026-01-12T08:30:00.0000000", "UTC"),
+    }
+    for snap in (normalize_graph_event(MAILBOX, master), normalize_graph_event(MAILBOX, stub, master)):
+        assert snap.private and snap.title == "" and snap.organizer == "maya.diaz@acme.test"
+        assert {a.email for a in snap.attendees} == {"li.wei@acme.test", "maya.diaz@acme.test"}
+
+
+@pytest.mark.parametrize("sensitivity", [None, "normal", "personal"])
+def test_other_sensitivities_keep_everything(sensitivity: str | None) -> None:
+    snap = normalize_graph_event(MAILBOX, _master(type="singleInstance", recurrence=None, sensitivity=sensitivity))
+    assert not snap.private and snap.title == "Maya / Li 1:1" and len(snap.attendees) == 4
