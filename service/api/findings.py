@@ -17,6 +17,12 @@ from service.domain.findings import FindingFilter, FindingStatus, FindingType
 from service.errors import BadRequest
 
 router = APIRouter(tags=["findings"])
+NEED_TO_KNOW = (
+    "Calendar content is shown on a need-to-know basis: titles and event ids only of events on "
+    "the caller's own calendar; an event on another calendar, or marked private, is `busy` with "
+    "its time range (and `details.conflict` reads `busy`). The 1:1 itself shows its title to both "
+    "participants. Admins see busy time only."
+)
 
 
 def after_key(cursor: str | None) -> tuple[datetime, int] | None:
@@ -41,7 +47,7 @@ def after_key(cursor: str | None) -> tuple[datetime, int] | None:
     description="Participants see their pairs' findings, admins all; anyone else an empty list. "
     "Newest first (detected_at, then id, descending). Filters combine: `pair_id`, "
     "`manager_id`, `report_id`, `type`, `status` (open by default) and `acknowledged`. "
-    "Each finding explains itself in `details.evidence`.",
+    "Each finding explains itself in `details.evidence`. " + NEED_TO_KNOW,
     response_model=Page[FindingOut],
     responses=responses(400, 401, 422),
 )
@@ -68,7 +74,11 @@ async def list_findings(
 
 
 @router.get(
-    "/findings/{finding_id}", summary="Get a finding", response_model=FindingOut, responses=responses(401, 404, 422)
+    "/findings/{finding_id}",
+    summary="Get a finding",
+    description=NEED_TO_KNOW,
+    response_model=FindingOut,
+    responses=responses(401, 404, 422),
 )
 async def get_finding(finding_id: Id, session: Session, caller: Caller):
     return await findings_domain.get_finding(session, finding_id, caller)

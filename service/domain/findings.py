@@ -2,7 +2,9 @@
 
 A finding is visible to whoever can see its pair (`access.can_view_pair`): the
 pair's participants and admins. The HR role grants nothing here. Invisible
-findings answer 404, like missing ones."""
+findings answer 404, like missing ones. Its details are shown as the viewer may
+see them (`evidence.for_viewer`): titles and ids of their own calendar's events
+only, busy time for everything else."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Finding, Pair
 from service.domain.access import Principal, can_view_pair
+from service.domain.evidence import Viewer, for_viewer
 from service.errors import NotFound
 
 
@@ -74,7 +77,7 @@ def _visible_to(query: Select, principal: Principal) -> Select:
     return query.where(or_(Pair.manager_id == principal.person_id, Pair.report_id == principal.person_id))
 
 
-def _view(row: Any) -> FindingView:
+def _view(row: Any, principal: Principal) -> FindingView:
     f: Finding = row.Finding
     return FindingView(
         id=f.id,
@@ -82,7 +85,7 @@ def _view(row: Any) -> FindingView:
         meeting_id=f.meeting_id,
         type=f.type,
         key=f.key,
-        details=f.details or {},
+        details=for_viewer(f.details or {}, Viewer.of(principal, row.manager_id, row.report_id)),
         detected_at=f.detected_at,
         resolved_at=f.resolved_at,
         acknowledged_by=f.acknowledged_by,
@@ -123,7 +126,7 @@ async def list_findings(
         at, last_id = after
         query = query.where(or_(Finding.detected_at < at, and_(Finding.detected_at == at, Finding.id < last_id)))
     query = query.order_by(Finding.detected_at.desc(), Finding.id.desc()).limit(limit + 1)
-    return [_view(row) for row in (await session.execute(query)).all()]
+    return [_view(row, principal) for row in (await session.execute(query)).all()]
 
 
 async def get_finding(session: AsyncSession, finding_id: int, principal: Principal) -> FindingView:
@@ -132,7 +135,7 @@ async def get_finding(session: AsyncSession, finding_id: int, principal: Princip
     ).first()
     if row is None or not can_view_pair(principal, row.manager_id, row.report_id):
         raise NotFound(f"finding {finding_id} not found")
-    return _view(row)
+    return _view(row, principal)
 
 
 async def acknowledge(session: AsyncSession, finding_id: int, principal: Principal, now: datetime) -> FindingView:

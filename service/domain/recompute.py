@@ -38,7 +38,7 @@ from service.db.models import (
     SharedNote,
 )
 from service.db.types import UTCDateTime
-from service.domain import carryover
+from service.domain import carryover, evidence
 from service.domain.detection import (
     DetectedFinding,
     DetectedMeeting,
@@ -476,7 +476,7 @@ def _merge_findings(
 ) -> None:
     """Update, reopen or resolve the pair's stored findings; collect new ones' rows (`new`)."""
     for f in detected:
-        details = {**f.details, **_key_fields(f), "evidence": list(f.evidence)}
+        details = {**f.details, **_key_fields(f), **evidence.stored(f)}
         row = stored.pop(f.key, None)
         if row is None:
             new.append(

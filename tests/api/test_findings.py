@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from service.api.pagination import encode_cursor
+from service.domain import evidence
+from service.domain.detection.model import DetectedFinding, EventRef
 from tests.conftest import T0
 
 PROBLEM = "application/problem+json"
@@ -188,3 +190,76 @@ async def test_unknown_ids_and_auth(client, org):
     assert (await client.get("/v1/findings")).status_code == 401
     assert (await client.get(f"/v1/findings/{org.gap.id}")).status_code == 401
     assert (await client.post(f"/v1/findings/{org.gap.id}:acknowledge")).status_code == 401
+
+
+async def _double_booked(factory, org, **details):
+    """A double_booked finding as recompute stores it (`evidence.stored`): the manager's
+    copy of the 1:1 overlaps the report's "Customer call" and a private event."""
+    t = datetime(2026, 3, 10, 9, tzinfo=UTC)
+    one_on_one = EventRef(
+        org.manager.email, t, t + timedelta(minutes=30), "Weekly 1:1", "evt-1on1", "uid-1on1@acme.test", slot=t
+    )
+    call = EventRef(org.report.email, t, t + timedelta(hours=1), "Customer call", "evt-call")
+    hidden = EventRef(org.report.email, t, t + timedelta(minutes=15), "", "evt-hidden", private=True)
+    found = DetectedFinding(
+        "double_booked",
+        org.manager.email,
+        org.report.email,
+        occurrence_start=t,
+        by="report",
+        conflict="Customer call",
+        conflict_event=call,
+        explanation=tuple((one_on_one, " overlaps ", clash) for clash in (call, hidden)),
+    )
+    stored = {**found.details, "occurrence_start": t.isoformat(), "by": "report", **evidence.stored(found), **details}
+    return await factory.finding(org.pair, type="double_booked", details=stored)
+
+
+async def test_double_booked_shows_each_viewer_only_their_own_calendars_content(client, factory, org):
+    finding = await _double_booked(factory, org)
+    seen = {}
+    for who in ("manager", "report", "admin"):
+        r = await client.get(f"/v1/findings/{finding.id}", headers=org.h[who])
+        assert r.status_code == 200, r.text
+        seen[who] = r.json()["details"]
+        listed = (await client.get("/v1/findings", headers=org.h[who], params={"type": "double_booked"})).json()
+        assert listed["items"][0]["details"] == seen[who]
+    m, rep = org.manager.email, org.report.email
+    slot, busy = "2026-03-10T09:00:00Z", "busy 2026-03-10T09:00:00Z-2026-03-10T10:00:00Z on"
+    assert seen["manager"]["conflict"] == "busy"
+    assert seen["manager"]["evidence"] == [
+        f"'Weekly 1:1' slot {slot} ({m}, event evt-1on1, uid uid-1on1@acme.test) overlaps {busy} {rep}",
+        f"'Weekly 1:1' slot {slot} ({m}, event evt-1on1, uid uid-1on1@acme.test) overlaps "
+        f"busy 2026-03-10T09:00:00Z-2026-03-10T09:15:00Z on {rep}",
+    ]
+    assert seen["report"]["conflict"] == "Customer call"
+    assert seen["report"]["evidence"] == [
+        f"'Weekly 1:1' slot {slot} overlaps 'Customer call' 2026-03-10T09:00:00Z-2026-03-10T10:00:00Z on {rep} "
+        "(event evt-call)",
+        f"'Weekly 1:1' slot {slot} overlaps busy 2026-03-10T09:00:00Z-2026-03-10T09:15:00Z on {rep}",
+    ]
+    assert seen["admin"]["conflict"] == "busy"
+    assert seen["admin"]["evidence"] == [
+        f"1:1 slot {slot} overlaps {busy} {rep}",
+        f"1:1 slot {slot} overlaps busy 2026-03-10T09:00:00Z-2026-03-10T09:15:00Z on {rep}",
+    ]
+    for details in seen.values():
+        assert details["occurrence_start"] == "2026-03-10T09:00:00+00:00" and details["by"] == "report"
+        assert "evt-hidden" not in str(details)
+
+
+async def test_evidence_stored_as_plain_text_is_not_shown(client, factory, org):
+    """Findings stored before evidence was structured name events in plain text, whoever's
+    calendar they are on: their lines are left out and their conflict reads busy."""
+    finding = await factory.finding(
+        org.pair,
+        type="double_booked",
+        details={
+            "conflict": "Board prep",
+            "evidence": ["'Weekly 1:1' ... overlaps 'Board prep' ... (event evt-board)"],
+            "by": "manager",
+        },
+    )
+    for who in ("manager", "report", "admin"):
+        r = await client.get(f"/v1/findings/{finding.id}", headers=org.h[who])
+        assert r.json()["details"] == {"conflict": "busy", "evidence": [], "by": "manager"}

@@ -175,8 +175,8 @@ async def test_findings_appear_on_time_with_no_calendar_change(sessions):
     assert await run(sessions, LAST_SLOT) == 1
     found = await open_findings(sessions)
     assert "no_upcoming|li@acme.test" in found
-    assert found["no_upcoming|li@acme.test"].details["evidence"] == [
-        "no 1:1 scheduled in (2026-03-16T08:00:00Z, 2026-03-30T08:00:00Z]"
+    assert found["no_upcoming|li@acme.test"].details["evidence"] == [  # stored: lines of text and events
+        ["no 1:1 scheduled in (2026-03-16T08:00:00Z, 2026-03-30T08:00:00Z]"]
     ]
 
     # 1.5 × 7 days after the last held start: a cadence gap, not a moment before.

@@ -9,6 +9,8 @@ their other people, and detection still sees their busy time."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from sqlalchemy import select
 
 from service.db.models import Calendar, CalendarEvent, EventRevision, Finding, Meeting, Person
 from service.replay.harness import Harness
+from tests.conftest import ROOT
 from tests.sync.e2e_helpers import BERLIN, google_event, graph_event, graph_time, graph_weekly
 
 MAYA, LI, BEN = "maya@acme.test", "li@acme.test", "ben@acme.test"
@@ -190,3 +193,137 @@ async def test_private_events_are_stored_without_title_or_needless_people(replay
     held_private = [m for m in meetings if m.source_uid == f"{PRIVATE_ONE_ON_ONE}@google.com"]
     assert [(m.title, m.status) for m in held_private] == [("1:1", "held")]
     assert {m.title for m in meetings} == {"Maya / Li 1:1", "1:1"}
+
+
+# -- what each viewer is shown -------------------------------------------------------------------------
+BOARD_ID, THERAPY_ID = BOARD, THERAPY
+LI_IDS = (CUSTOMER, DOCTOR, LEGAL.rstrip("="), ONE_ON_ONE_LI)
+MAYA_IDS = (BOARD, THERAPY, ONE_ON_ONE)  # the 1:1's uid is f"{ONE_ON_ONE}@google.com"
+LI_TITLES = ("Customer call", "Doctor", "Legal hold")
+MAYA_TITLES = ("Board prep", "Therapy")
+
+
+async def _viewers(factory, sessions) -> dict[str, dict[str, str]]:
+    async with sessions() as s:
+        people = {p.email: p for p in (await s.scalars(select(Person))).all()}
+    admin = await factory.person(role="admin", email="ada@acme.test", name="Ada")
+    return {
+        "manager": await factory.token(people[MAYA]),
+        "report": await factory.token(people[LI]),
+        "admin": await factory.token(admin),
+    }
+
+
+async def _booked(client, headers) -> dict[tuple[str, str], dict[str, Any]]:
+    """The Maya–Li pair's double_booked findings' details by (day, by), read through the
+    list and each one through GET /v1/findings/{id} (both must agree)."""
+    r = await client.get("/v1/findings", headers=headers, params={"type": "double_booked", "limit": 100})
+    assert r.status_code == 200, r.text
+    out = {}
+    for item in r.json()["items"]:
+        one = await client.get(f"/v1/findings/{item['id']}", headers=headers)
+        assert one.json()["details"] == item["details"]
+        details = item["details"]
+        out[(details["occurrence_start"][:10], details["by"])] = details
+    return out
+
+
+def _leaks(details: dict[str, Any], forbidden: tuple[str, ...]) -> list[str]:
+    text = json.dumps(details)
+    return [word for word in forbidden if word in text]
+
+
+async def test_each_viewer_sees_titles_and_ids_of_their_own_calendar_only(replayed, client, factory, sessions):
+    h = await _viewers(factory, sessions)
+    manager, report, admin = [await _booked(client, h[who]) for who in ("manager", "report", "admin")]
+    assert manager.keys() == report.keys() == admin.keys() and len(manager) == 6
+
+    # Maya: her own "Board prep" in full; Li's calendar is busy time; her private Therapy too.
+    board = manager[("2026-03-10", "manager")]
+    assert board["conflict"] == "Board prep"
+    assert board["evidence"] == [
+        "'Maya / Li 1:1' slot 2026-03-10T09:00:00Z (maya@acme.test, event mayali0weekly, uid mayali0weekly@google.com)"
+        " 2026-03-10T09:00:00Z-2026-03-10T09:30:00Z overlaps"
+        " 'Board prep' 2026-03-10T09:00:00Z-2026-03-10T10:00:00Z on maya@acme.test (event maya0board)"
+    ]
+    customer = manager[("2026-03-17", "report")]
+    assert customer["conflict"] == "busy"
+    assert customer["evidence"] == [
+        "'Maya / Li 1:1' slot 2026-03-17T09:00:00Z (maya@acme.test, event mayali0weekly, uid mayali0weekly@google.com)"
+        " 2026-03-17T09:00:00Z-2026-03-17T09:30:00Z overlaps busy 2026-03-17T09:15:00Z-2026-03-17T09:45:00Z"
+        " on li@acme.test"
+    ]
+    assert manager[("2026-03-24", "manager")]["conflict"] == "busy"  # private, though her own
+    assert (
+        "overlaps busy 2026-03-24T08:30:00Z-2026-03-24T09:15:00Z on maya@acme.test"
+        in (manager[("2026-03-24", "manager")]["evidence"][0])
+    )
+    for details in manager.values():
+        assert _leaks(details, LI_TITLES + LI_IDS + ("Therapy", THERAPY_ID)) == []
+
+    # Li: the 1:1's title (she attends it) but not the ids of Maya's copy; Maya's events
+    # are busy time; her own "Customer call" in full; her private ones busy time.
+    assert report[("2026-03-10", "manager")] == {
+        **board,
+        "conflict": "busy",
+        "evidence": [
+            "'Maya / Li 1:1' slot 2026-03-10T09:00:00Z 2026-03-10T09:00:00Z-2026-03-10T09:30:00Z overlaps"
+            " busy 2026-03-10T09:00:00Z-2026-03-10T10:00:00Z on maya@acme.test"
+        ],
+    }
+    assert report[("2026-03-17", "report")]["conflict"] == "Customer call"
+    assert report[("2026-03-17", "report")]["evidence"][0].endswith(
+        "overlaps 'Customer call' 2026-03-17T09:15:00Z-2026-03-17T09:45:00Z on li@acme.test (event AAMkAGli0customer=)"
+    )
+    for key in (("2026-03-31", "report"), ("2026-04-07", "report"), ("2026-04-14", "report")):
+        assert report[key]["conflict"] == "busy"
+    for details in report.values():
+        assert _leaks(details, MAYA_TITLES + MAYA_IDS + ("Doctor", "Legal", DOCTOR, LEGAL.rstrip("="))) == []
+
+    # An admin is no participant: busy time and the 1:1's slot, no title or id at all.
+    assert admin[("2026-03-10", "manager")]["evidence"] == [
+        "1:1 slot 2026-03-10T09:00:00Z 2026-03-10T09:00:00Z-2026-03-10T09:30:00Z overlaps"
+        " busy 2026-03-10T09:00:00Z-2026-03-10T10:00:00Z on maya@acme.test"
+    ]
+    for details in admin.values():
+        assert details["conflict"] == "busy"
+        assert _leaks(details, MAYA_TITLES + LI_TITLES + MAYA_IDS + LI_IDS + ("Maya / Li", "@google.com")) == []
+    # The other fields are the same for everyone.
+    strip = ("conflict", "evidence")
+    assert [{k: v for k, v in d.items() if k not in strip} for d in manager.values()] == [
+        {k: v for k, v in d.items() if k not in strip} for d in admin.values()
+    ]
+
+
+def test_replay_explain_still_shows_everything(tmp_path):
+    """`oneonone replay --explain` is the operator's tool: the full evidence, every
+    title the calendars hold (a private event's was never read) and every id."""
+    path = tmp_path / "privacy.json"
+    path.write_text(json.dumps(privacy_scenario()))
+    proc = subprocess.run(
+        [sys.executable, "-m", "service.cli", "replay", str(path), "--json", "--explain"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    booked = {
+        (f["occurrence_start"][:10], f["by"]): f
+        for f in json.loads(proc.stdout)["findings"]
+        if f["type"] == "double_booked"
+    }
+    assert {key: f["conflict"] for key, f in booked.items()} == {
+        ("2026-03-10", "manager"): "Board prep",
+        ("2026-03-17", "report"): "Customer call",
+        ("2026-03-24", "manager"): "",
+        ("2026-03-31", "report"): "",
+        ("2026-04-07", "report"): "",
+        ("2026-04-14", "report"): "",
+    }
+    assert booked[("2026-03-17", "report")]["evidence"] == [
+        "'Maya / Li 1:1' slot 2026-03-17T09:00:00Z (maya@acme.test, event mayali0weekly, uid mayali0weekly@google.com)"
+        " 2026-03-17T09:00:00Z-2026-03-17T09:30:00Z overlaps"
+        " 'Customer call' 2026-03-17T09:15:00Z-2026-03-17T09:45:00Z on li@acme.test (event AAMkAGli0customer=)"
+    ]
+    assert "(event maya0therapy)" in booked[("2026-03-24", "manager")]["evidence"][0]

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.domain.detection.busy import BusyIndex
+from service.domain.detection.busy import Block, BusyIndex
 from service.domain.detection.cadence import display_interval, horizon
 from service.domain.detection.classify import PairOccurrence
-from service.domain.detection.model import DetectedFinding
+from service.domain.detection.model import DetectedFinding, EventRef
 from service.domain.detection.occurrences import SERIES_DELETED
 from service.domain.detection.rules import (
     DAY,
@@ -46,12 +46,23 @@ class PairFacts:
         return DetectedFinding(type_, self.manager, self.report, **fields)
 
 
-def describe(occ: PairOccurrence) -> str:
+def describe(occ: PairOccurrence) -> EventRef:
+    """The 1:1 occurrence as evidence names it: its source copy (the organizer's)."""
     primary = occ.primary
-    source = primary.instance_id or primary.record.event_id
-    return (
-        f"'{occ.title}' slot {iso(occ.original_start)} ({primary.calendar}, event {source}, uid {primary.record.uid})"
+    return EventRef(
+        primary.calendar,
+        occ.start,
+        occ.end,
+        occ.title,
+        primary.instance_id or primary.record.event_id,
+        primary.record.uid,
+        occ.private,
+        slot=occ.original_start,
     )
+
+
+def _clash(block: Block, owner: str) -> EventRef:
+    return EventRef(owner, block.start, block.end, block.title, block.event_id, private=block.private)
 
 
 def half_window(interval: float | None) -> timedelta:
@@ -82,9 +93,9 @@ def cancelled_without_reschedule(facts: PairFacts) -> list[DetectedFinding]:
                 "cancelled_without_reschedule",
                 occurrence_start=occ.original_start,
                 notice_hours=hours(occ.original_start - occ.cancelled_at),
-                evidence=(
-                    f"{iso(occ.cancelled_at)}: {describe(occ)} cancelled ({occ.cancel_reason})",
-                    f"no other 1:1 of the pair starts in [{iso(lo)}, {iso(hi)}]",
+                explanation=(
+                    (f"{iso(occ.cancelled_at)}: ", describe(occ), f" cancelled ({occ.cancel_reason})"),
+                    (f"no other 1:1 of the pair starts in [{iso(lo)}, {iso(hi)}]",),
                 ),
             )
         )
@@ -107,9 +118,12 @@ def late_reschedule(facts: PairFacts) -> list[DetectedFinding]:
                 occurrence_start=occ.original_start,
                 start=occ.start,
                 notice_hours=hours(worst.notice),
-                evidence=tuple(
-                    f"{iso(m.at)}: {describe(occ)} moved {iso(m.old_start)} -> "
-                    f"{iso(m.new_start)} ({hours(m.notice)} h notice)"
+                explanation=tuple(
+                    (
+                        f"{iso(m.at)}: ",
+                        describe(occ),
+                        f" moved {iso(m.old_start)} -> {iso(m.new_start)} ({hours(m.notice)} h notice)",
+                    )
                     for m in occ.moves
                 ),
             )
@@ -142,9 +156,12 @@ def shortened(facts: PairFacts) -> list[DetectedFinding]:
                 occurrence_start=occ.original_start,
                 minutes=minutes(occ.length),
                 reference_minutes=minutes(reference),
-                evidence=(
-                    f"{describe(occ)} runs {iso(occ.start)}-{iso(occ.end)} "
-                    f"({minutes(occ.length)} min; {basis} {minutes(reference)} min)",
+                explanation=(
+                    (
+                        describe(occ),
+                        f" runs {iso(occ.start)}-{iso(occ.end)} "
+                        f"({minutes(occ.length)} min; {basis} {minutes(reference)} min)",
+                    ),
                 ),
             )
         )
@@ -166,7 +183,7 @@ def declined(facts: PairFacts) -> list[DetectedFinding]:
                         "declined",
                         occurrence_start=occ.original_start,
                         by=by,
-                        evidence=(f"{email} declined {describe(occ)}",),
+                        explanation=((f"{email} declined ", describe(occ)),),
                     )
                 )
     return out
@@ -189,10 +206,9 @@ def double_booked(facts: PairFacts, busy: BusyLookup) -> list[DetectedFinding]:
                     occurrence_start=occ.original_start,
                     by=by,
                     conflict=clashes[0].title,
-                    evidence=tuple(
-                        f"{describe(occ)} {iso(occ.start)}-{iso(occ.end)} overlaps "
-                        f"'{c.title}' {iso(c.start)}-{iso(c.end)} on {email} "
-                        f"(event {c.event_id})"
+                    conflict_event=_clash(clashes[0], email),
+                    explanation=tuple(
+                        (describe(occ), f" {iso(occ.start)}-{iso(occ.end)} overlaps ", _clash(c, email))
                         for c in clashes
                     ),
                 )
@@ -219,9 +235,11 @@ def cadence_gap(facts: PairFacts) -> list[DetectedFinding]:
                 "cadence_gap",
                 since=since,
                 gap_days=days(until - since),
-                evidence=(
-                    f"held {iso(since)}, next {what}: {days(until - since)} days "
-                    f"> {GAP_FACTOR} x {display_interval(facts.interval)} days",
+                explanation=(
+                    (
+                        f"held {iso(since)}, next {what}: {days(until - since)} days "
+                        f"> {GAP_FACTOR} x {display_interval(facts.interval)} days",
+                    ),
                 ),
             )
         )
@@ -240,7 +258,7 @@ def no_upcoming(facts: PairFacts) -> list[DetectedFinding]:
         facts.finding(
             "no_upcoming",
             horizon_days=display_interval(ahead / DAY),
-            evidence=(f"no 1:1 scheduled in ({iso(facts.now)}, {iso(end)}]",),
+            explanation=((f"no 1:1 scheduled in ({iso(facts.now)}, {iso(end)}]",),),
         )
     ]
 

@@ -52,6 +52,37 @@ class DetectedMeeting:
 
 
 @dataclass(frozen=True, slots=True)
+class EventRef:
+    """A calendar event named by a finding's evidence, with what it takes to show each
+    viewer only what they may see of it (service.domain.evidence): its calendar (the
+    owner's email), its time, and the content its owner sees (title, ids). `slot` is set
+    for the pair's 1:1 itself (its original start)."""
+
+    calendar: str
+    start: datetime
+    end: datetime
+    title: str = ""
+    event_id: str | None = None
+    uid: str | None = None
+    private: bool = False
+    slot: datetime | None = None
+
+    def text(self) -> str:
+        """In full, as `replay --explain` shows it."""
+        if self.slot is not None:
+            return f"'{self.title}' slot {iso(self.slot)} ({self.calendar}, event {self.event_id}, uid {self.uid})"
+        return f"'{self.title}' {iso(self.start)}-{iso(self.end)} on {self.calendar} (event {self.event_id})"
+
+
+# One line of evidence: text and the events it names, in order.
+EvidenceLine = tuple[str | EventRef, ...]
+
+
+def line_text(line: EvidenceLine) -> str:
+    return "".join(part if isinstance(part, str) else part.text() for part in line)
+
+
+@dataclass(frozen=True, slots=True)
 class DetectedFinding:
     type: str
     manager: str
@@ -66,7 +97,13 @@ class DetectedFinding:
     conflict: str | None = None
     gap_days: float | None = None
     horizon_days: float | int | None = None
-    evidence: tuple[str, ...] = ()
+    explanation: tuple[EvidenceLine, ...] = ()
+    conflict_event: EventRef | None = None  # double_booked: the clash `conflict` names
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        """The explanation in full, one line each (`replay --explain`)."""
+        return tuple(line_text(line) for line in self.explanation)
 
     @property
     def key(self) -> str:
