@@ -55,7 +55,8 @@ async def list_meetings(
     ] = None,
     status_: Annotated[MeetingStatus | None, Query(alias="status")] = None,
 ):
-    """Ordered by (start, id). Participants and admins (the schedule, not the content)."""
+    """Ordered by (start, id). Participants and admins (the schedule, not the content: to an
+    admin a calendar-synced meeting is titled "1:1" and its `source_uid` is null)."""
     filters = meetings_domain.MeetingFilter(
         start_from=start_from, start_to=start_to, status=status_.value if status_ else None
     )

@@ -3,12 +3,15 @@
 Meetings created through the API have `source_uid` null and may be rescheduled and
 cancelled here; calendar-synced ones (`source_uid` set) belong to the calendar and
 change only through sync (409 here). Access is decided by `pairs.load_pair` /
-`pairs.load_meeting`: participants act, admins see the schedule only."""
+`pairs.load_meeting`: participants act, admins see the schedule only — and of a
+calendar-synced meeting not what comes from the calendars: its title reads "1:1"
+and its iCalendar UID is withheld (`schedule_only`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select
@@ -18,13 +21,15 @@ from service.db.hot import HotQuery
 from service.db.models import ActionItem, AgendaItem, Meeting, MeetingStatus, Pair, PrivateNote, SharedNote
 from service.domain import carryover
 from service.domain import templates as templates_domain
-from service.domain.access import Access, Principal, content_access
+from service.domain.access import Access, Principal, content_access, is_participant
 from service.domain.agenda import AgendaEntry, ordering, visible_to
 from service.domain.pairs import load_meeting, load_pair
 from service.errors import Conflict, NotFound, ValidationFailed
 
 MIN_LENGTH = timedelta(minutes=5)
 MAX_LENGTH = timedelta(hours=8)
+SYNCED_TITLE = "1:1"  # a calendar-synced meeting's title, for those who may not see the calendar's
+_COLUMNS = tuple(c.key for c in Meeting.__mapper__.column_attrs)
 
 
 def check_times(start: datetime, end: datetime) -> None:
@@ -55,9 +60,9 @@ async def list_meetings(
     *,
     after: tuple[datetime, int] | None,
     limit: int,
-) -> list[Meeting]:
+) -> list[Any]:
     """The pair's meetings ordered by (start, id), at most `limit` after the `after` key.
-    Participants and admins (the schedule is not content)."""
+    Participants and admins (the schedule is not content; see `schedule_only`)."""
     pair = await load_pair(session, principal, pair_id)
     if filters.start_from and filters.start_to and filters.start_to <= filters.start_from:
         raise ValidationFailed("empty time range", [{"field": "to", "message": "`to` must be after `from`"}])
@@ -73,7 +78,21 @@ async def list_meetings(
     if after is not None:
         start, last_id = after
         query = query.where(or_(Meeting.start > start, and_(Meeting.start == start, Meeting.id > last_id)))
-    return list((await session.scalars(query)).all())
+    rows = list((await session.scalars(query)).all())
+    if is_participant(principal, pair.manager_id, pair.report_id):
+        return rows
+    return [schedule_only(row) for row in rows]
+
+
+def schedule_only(meeting: Meeting) -> Any:
+    """A meeting as someone who is not its participant (an admin) sees it: when it is and
+    how it went. A calendar-synced meeting's title and iCalendar UID come from the
+    participants' calendars: the title reads "1:1" and `source_uid` is null. (A copy, not
+    the row: the session must not write it back.)"""
+    values = {key: getattr(meeting, key) for key in _COLUMNS}
+    if meeting.source_uid is not None:
+        values.update(title=SYNCED_TITLE, source_uid=None)
+    return SimpleNamespace(**values)
 
 
 async def create_meeting(

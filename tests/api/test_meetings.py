@@ -219,6 +219,28 @@ async def test_outsiders_cannot_list_meetings_but_admins_can(client, factory, wh
     assert await meeting_ids(client, o.h["admin"], o.pair.id) == [m.id]
 
 
+async def test_admins_see_no_calendar_content_in_the_schedule(client, factory):
+    """A synced meeting's title and iCalendar UID come from the participants' calendars:
+    both participants see them, an admin sees "1:1" and no UID (the row keeps them)."""
+    o = await factory.org()
+    synced = await factory.meeting(o.pair, title="Maya / Li: promotion", source_uid="abc@google.com")
+    typed = await factory.meeting(o.pair, start=T0 + 2 * DAY, title="Quarterly review")
+    for who in ("admin", "manager", "report", "admin"):
+        r = await client.get(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h[who])
+        shown = {m["id"]: (m["title"], m["source_uid"]) for m in r.json()["items"]}
+        if who == "admin":
+            assert shown == {synced.id: ("1:1", None), typed.id: ("Quarterly review", None)}
+        else:
+            assert shown == {
+                synced.id: ("Maya / Li: promotion", "abc@google.com"),
+                typed.id: ("Quarterly review", None),
+            }
+    # Paging works on what an admin is shown, too.
+    r = await client.get(f"/v1/pairs/{o.pair.id}/meetings", headers=o.h["admin"], params={"limit": 1})
+    rest = await meeting_ids(client, o.h["admin"], o.pair.id, cursor=r.json()["next_cursor"])
+    assert [m["id"] for m in r.json()["items"]] + rest == [synced.id, typed.id]
+
+
 # --- detail -----------------------------------------------------------------------------
 
 

@@ -295,6 +295,29 @@ async def test_each_viewer_sees_titles_and_ids_of_their_own_calendar_only(replay
     ]
 
 
+async def test_meetings_show_calendar_content_to_participants_only(replayed, client, factory, sessions):
+    """The 1:1's title (the organizer's copy) and UID: both participants attend it and
+    see them; an admin sees "1:1" and no UID. A private 1:1 is "1:1" to everyone."""
+    h = await _viewers(factory, sessions)
+    async with sessions() as s:
+        people = {p.email: p for p in (await s.scalars(select(Person))).all()}
+    h["ben"] = await factory.token(people[BEN])
+    pairs = (await client.get("/v1/pairs", headers=h["admin"], params={"limit": 100})).json()["items"]
+    by_report = {p["report_id"]: p["id"] for p in pairs}
+
+    async def shown(who: str, report: str) -> set[tuple[str, str | None]]:
+        url = f"/v1/pairs/{by_report[people[report].id]}/meetings"
+        r = await client.get(url, headers=h[who], params={"limit": 100})
+        assert r.status_code == 200, r.text
+        return {(m["title"], m["source_uid"]) for m in r.json()["items"]}
+
+    uid = f"{ONE_ON_ONE}@google.com"
+    assert await shown("manager", LI) == await shown("report", LI) == {("Maya / Li 1:1", uid)}
+    assert await shown("admin", LI) == {("1:1", None)}
+    assert await shown("ben", BEN) == {("1:1", f"{PRIVATE_ONE_ON_ONE}@google.com")}
+    assert await shown("admin", BEN) == {("1:1", None)}
+
+
 def test_replay_explain_still_shows_everything(tmp_path):
     """`oneonone replay --explain` is the operator's tool: the full evidence, every
     title the calendars hold (a private event's was never read) and every id."""

@@ -21,7 +21,8 @@ class MeetingOut(Out):
     status: MeetingStatus
     cancelled_at: datetime | None
     source_uid: str | None = Field(
-        description="iCalendar UID for calendar-synced meetings; null if created via the API"
+        description="iCalendar UID for calendar-synced meetings, shown to the pair's participants; "
+        "null if created via the API, and to admins"
     )
     template_id: int | None
     updated_at: datetime
