@@ -17,6 +17,10 @@ from service.sync.webhooks import Outcome
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
+# Graph's validation tokens are about 110 characters
+# ("Validation: Testing client application reachability for subscription Request-Id: <guid>").
+MAX_VALIDATION_TOKEN = 1024
+
 
 @router.post(
     "/google",
@@ -33,12 +37,15 @@ async def google_notification(request: Request, session: Session, now: Now) -> R
 
 
 def _validation(request: Request, provider: str) -> PlainTextResponse | None:
-    """Graph's subscription handshake: echo `validationToken` as text/plain."""
+    """Graph's subscription handshake: echo `validationToken` as text/plain (nosniff:
+    the token is the caller's text, never to be taken for HTML)."""
     token = request.query_params.get("validationToken")
     if token is None:
         return None
+    if len(token) > MAX_VALIDATION_TOKEN:
+        raise BadRequest("validationToken too long")
     WEBHOOKS.labels(provider, "validation").inc()
-    return PlainTextResponse(token, status_code=200)
+    return PlainTextResponse(token, status_code=200, headers={"X-Content-Type-Options": "nosniff"})
 
 
 async def _graph(request: Request, session: Session, now, *, lifecycle: bool) -> Response:

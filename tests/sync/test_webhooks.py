@@ -53,9 +53,12 @@ async def test_google_notification_after_stop_is_acknowledged_and_ignored(client
 
 async def test_graph_validation_handshake_echoes_token_as_text(client):
     for path in ("/webhooks/microsoft", "/webhooks/microsoft/lifecycle"):
-        r = await client.post(path, params={"validationToken": "Validation: Token <&>"})
-        assert r.status_code == 200 and r.text == "Validation: Token <&>"
+        r = await client.post(path, params={"validationToken": "Validation: Token <&><script>"})
+        assert r.status_code == 200 and r.text == "Validation: Token <&><script>"
         assert r.headers["content-type"].startswith("text/plain")
+        assert r.headers["x-content-type-options"] == "nosniff"  # never sniffed as HTML
+        r = await client.post(path, params={"validationToken": "v" * 5000})  # Graph's are ~110 characters
+        assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_graph_notifications_verify_each_client_state(client, factory, sessions):
