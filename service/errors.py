@@ -40,6 +40,12 @@ class PreconditionFailed(AppError):
     status, title, slug = 412, "Precondition Failed", "precondition-failed"
 
 
+class PayloadTooLarge(AppError):
+    """The request's content is larger than the route accepts (RFC 9110 §15.5.14)."""
+
+    status, title, slug = 413, "Content Too Large", "content-too-large"
+
+
 class PreconditionRequired(AppError):
     status, title, slug = 428, "Precondition Required", "precondition-required"
 

@@ -40,6 +40,16 @@ class SyncSettings(BaseModel):
     max_backoff_seconds: float = Field(3600, gt=0)
 
 
+class WebhookSettings(BaseModel):
+    """Caps on what the unauthenticated webhooks accept (larger: 413, unread)."""
+
+    # Graph posts at most a few hundred notifications at once, and a basic event
+    # notification is about 1 KB (983 bytes with a 152-character event id): 1 MiB holds
+    # 1,000 of them, several times the largest real batch. Google's notifications have no
+    # body at all.
+    max_body_bytes: int = Field(1 << 20, ge=4096)
+
+
 class OIDCSettings(BaseModel):
     issuer: str = ""
     audience: str = ""
@@ -67,6 +77,7 @@ class Settings(BaseSettings):
     google: GoogleSettings = GoogleSettings()
     microsoft: MicrosoftSettings = MicrosoftSettings()
     oidc: OIDCSettings = OIDCSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
 
 @lru_cache

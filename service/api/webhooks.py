@@ -1,5 +1,10 @@
 """Webhook endpoints for provider push notifications (outside /v1: their shape is
-the providers', not ours). They verify, mark dirty and answer within milliseconds."""
+the providers', not ours). They verify, mark dirty and answer within milliseconds.
+
+Anyone can post here, so a body larger than `webhooks.max_body_bytes` is refused
+with 413 before more than that is read (Content-Length first, then counted while
+streaming: chunked bodies have no length), and nothing touches the database before
+the body is read."""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ import json
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
+from starlette.requests import ClientDisconnect
 
 from service.api.deps import Now, Session
 from service.api.problems import responses
-from service.errors import BadRequest, Forbidden
+from service.errors import AppError, BadRequest, Forbidden, PayloadTooLarge
 from service.metrics import WEBHOOKS
+from service.settings import WebhookSettings
 from service.sync import webhooks
 from service.sync.webhooks import Outcome
 
@@ -22,15 +29,53 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 MAX_VALIDATION_TOKEN = 1024
 
 
+def _settings(request: Request) -> WebhookSettings:
+    return request.app.state.settings.webhooks
+
+
+def _refuse(provider: str, error: AppError) -> AppError:
+    """A whole delivery refused: counted, returned to raise."""
+    WEBHOOKS.labels(provider, "invalid").inc()
+    return error
+
+
+async def _read_body(request: Request, provider: str) -> bytes:
+    """The body, refused with 413 as soon as it is known to pass the cap: from its
+    Content-Length before reading anything, else counted as it streams in."""
+    limit = _settings(request).max_body_bytes
+    too_large = PayloadTooLarge(f"body over {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
+            raise _refuse(provider, BadRequest("invalid Content-Length"))
+        if len(declared) > 18 or int(declared) > limit:  # 18 digits: int() stays cheap
+            raise _refuse(provider, too_large)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _refuse(provider, too_large)
+            chunks.append(chunk)
+    except ClientDisconnect:  # the sender hung up mid-body: nobody to answer, nothing to trace
+        raise _refuse(provider, BadRequest("client disconnected")) from None
+    return b"".join(chunks)
+
+
+_TOO_LARGE = {413: {**responses(413)[413], "description": "Body over the size cap"}}
+
+
 @router.post(
     "/google",
     summary="Google Calendar watch-channel notification",
     status_code=200,
     response_class=Response,
-    responses={200: {"description": "Acknowledged"}, **responses(403)},
+    responses={200: {"description": "Acknowledged"}, **responses(400, 403), **_TOO_LARGE},
 )
 async def google_notification(request: Request, session: Session, now: Now) -> Response:
     """Empty body; the `X-Goog-*` headers say which channel. A wrong channel token is rejected."""
+    await _read_body(request, "google")  # Google sends none: only its size matters
     if await webhooks.google(session, request.headers, now) is Outcome.rejected:
         raise Forbidden("unknown channel or wrong channel token")
     return Response(status_code=200)
@@ -50,9 +95,10 @@ def _validation(request: Request, provider: str) -> PlainTextResponse | None:
 
 async def _graph(request: Request, session: Session, now, *, lifecycle: bool) -> Response:
     if (handshake := _validation(request, "microsoft")) is not None:
-        return handshake
+        return handshake  # Graph's handshake has no body: none is read
+    raw = await _read_body(request, "microsoft")
     try:
-        body = json.loads(await request.body())
+        body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadRequest("body is not JSON") from None
     outcomes = await webhooks.microsoft(session, body, now, lifecycle=lifecycle)
@@ -67,6 +113,7 @@ _GRAPH_RESPONSES = {
     200: {"description": "Validation handshake: the token echoed as text/plain", "content": {"text/plain": {}}},
     202: {"description": "Accepted"},
     **responses(400, 403),
+    **_TOO_LARGE,
 }
 
 
@@ -79,7 +126,8 @@ _GRAPH_RESPONSES = {
 )
 async def microsoft_notification(request: Request, session: Session, now: Now) -> Response:
     """`?validationToken=` is answered with the token; otherwise each notification's
-    clientState is verified and its calendar marked for sync."""
+    clientState is verified and its calendar marked for sync. A body over
+    `webhooks.max_body_bytes` (1 MiB) is refused with 413."""
     return await _graph(request, session, now, lifecycle=False)
 
 
