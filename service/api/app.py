@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import uuid
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -20,6 +21,7 @@ from service.db.engine import create_engine, read_session_factory, session_facto
 from service.security.oidc import OIDCVerifier
 from service.settings import Settings, get_settings
 from service.sync.connect import CalendarConnector
+from service.sync.webhooks import RejectionLog
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -95,6 +97,9 @@ def create_app(
     app.state.clock = clock or SystemClock()
     app.state.oidc = OIDCVerifier(settings.oidc) if settings.oidc.issuer else None
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
+    app.state.webhook_rejections = RejectionLog(
+        app.state.clock, timedelta(seconds=settings.webhooks.log_interval_seconds)
+    )
     if engine is not None:  # tests hand in an engine; make state usable without lifespan
         _bind(app, engine, msal_http_client)
     problems.install(app)

@@ -4,11 +4,9 @@ the providers', not ours). They verify, mark dirty and answer within millisecond
 Anyone can post here, so a body larger than `webhooks.max_body_bytes` is refused
 with 413 before more than that is read (Content-Length first, then counted while
 streaming: chunked bodies have no length), and nothing touches the database before
-the body is read."""
+the body is read and parsed."""
 
 from __future__ import annotations
-
-import json
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -20,7 +18,7 @@ from service.errors import AppError, BadRequest, Forbidden, PayloadTooLarge
 from service.metrics import WEBHOOKS
 from service.settings import WebhookSettings
 from service.sync import webhooks
-from service.sync.webhooks import Outcome
+from service.sync.webhooks import BatchRefused, Outcome, Reason, RejectionLog
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -33,9 +31,14 @@ def _settings(request: Request) -> WebhookSettings:
     return request.app.state.settings.webhooks
 
 
-def _refuse(provider: str, error: AppError) -> AppError:
-    """A whole delivery refused: counted, returned to raise."""
+def _rejections(request: Request) -> RejectionLog:
+    return request.app.state.webhook_rejections
+
+
+def _refuse(request: Request, provider: str, reason: Reason, error: BadRequest | PayloadTooLarge) -> AppError:
+    """A whole delivery refused: counted, logged at the rejection log's rate, returned to raise."""
     WEBHOOKS.labels(provider, "invalid").inc()
+    _rejections(request).note(provider, reason)
     return error
 
 
@@ -47,23 +50,24 @@ async def _read_body(request: Request, provider: str) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not (declared.isascii() and declared.isdigit()):
-            raise _refuse(provider, BadRequest("invalid Content-Length"))
+            raise _refuse(request, provider, Reason.invalid, BadRequest("invalid Content-Length"))
         if len(declared) > 18 or int(declared) > limit:  # 18 digits: int() stays cheap
-            raise _refuse(provider, too_large)
+            raise _refuse(request, provider, Reason.too_large, too_large)
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _refuse(provider, too_large)
+                raise _refuse(request, provider, Reason.too_large, too_large)
             chunks.append(chunk)
     except ClientDisconnect:  # the sender hung up mid-body: nobody to answer, nothing to trace
-        raise _refuse(provider, BadRequest("client disconnected")) from None
+        raise _refuse(request, provider, Reason.invalid, BadRequest("client disconnected")) from None
     return b"".join(chunks)
 
 
-_TOO_LARGE = {413: {**responses(413)[413], "description": "Body over the size cap"}}
+def _too_large(description: str) -> dict[int | str, dict]:
+    return {413: {**responses(413)[413], "description": description}}
 
 
 @router.post(
@@ -71,12 +75,12 @@ _TOO_LARGE = {413: {**responses(413)[413], "description": "Body over the size ca
     summary="Google Calendar watch-channel notification",
     status_code=200,
     response_class=Response,
-    responses={200: {"description": "Acknowledged"}, **responses(400, 403), **_TOO_LARGE},
+    responses={200: {"description": "Acknowledged"}, **responses(400, 403), **_too_large("Body over the size cap")},
 )
 async def google_notification(request: Request, session: Session, now: Now) -> Response:
     """Empty body; the `X-Goog-*` headers say which channel. A wrong channel token is rejected."""
     await _read_body(request, "google")  # Google sends none: only its size matters
-    if await webhooks.google(session, request.headers, now) is Outcome.rejected:
+    if await webhooks.google(session, request.headers, now, _rejections(request)) is Outcome.rejected:
         raise Forbidden("unknown channel or wrong channel token")
     return Response(status_code=200)
 
@@ -88,7 +92,7 @@ def _validation(request: Request, provider: str) -> PlainTextResponse | None:
     if token is None:
         return None
     if len(token) > MAX_VALIDATION_TOKEN:
-        raise BadRequest("validationToken too long")
+        raise _refuse(request, provider, Reason.invalid, BadRequest("validationToken too long"))
     WEBHOOKS.labels(provider, "validation").inc()
     return PlainTextResponse(token, status_code=200, headers={"X-Content-Type-Options": "nosniff"})
 
@@ -98,12 +102,11 @@ async def _graph(request: Request, session: Session, now, *, lifecycle: bool) ->
         return handshake  # Graph's handshake has no body: none is read
     raw = await _read_body(request, "microsoft")
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise BadRequest("body is not JSON") from None
-    outcomes = await webhooks.microsoft(session, body, now, lifecycle=lifecycle)
-    if not outcomes:
-        raise BadRequest('expected {"value": [notification, …]}')
+        notes = webhooks.parse_graph_batch(raw, max_items=_settings(request).max_items)
+    except BatchRefused as refused:
+        error = PayloadTooLarge if refused.reason is Reason.too_large else BadRequest
+        raise _refuse(request, "microsoft", refused.reason, error(refused.detail)) from None
+    outcomes = await webhooks.microsoft(session, notes, now, _rejections(request), lifecycle=lifecycle)
     if all(o is Outcome.rejected for o in outcomes):
         raise Forbidden("unknown subscription or wrong clientState")
     return Response(status_code=202)
@@ -113,7 +116,7 @@ _GRAPH_RESPONSES = {
     200: {"description": "Validation handshake: the token echoed as text/plain", "content": {"text/plain": {}}},
     202: {"description": "Accepted"},
     **responses(400, 403),
-    **_TOO_LARGE,
+    **_too_large("Body over the size cap, or too many notifications or JSON values"),
 }
 
 
@@ -126,8 +129,10 @@ _GRAPH_RESPONSES = {
 )
 async def microsoft_notification(request: Request, session: Session, now: Now) -> Response:
     """`?validationToken=` is answered with the token; otherwise each notification's
-    clientState is verified and its calendar marked for sync. A body over
-    `webhooks.max_body_bytes` (1 MiB) is refused with 413."""
+    clientState is verified and its calendar marked for sync. At most
+    `webhooks.max_items` notifications (1,000) and `webhooks.max_body_bytes` (1 MiB)
+    per delivery (413 beyond); a body that is not such a batch is a 400; a malformed
+    notification is rejected on its own, like a forged one (403 if none is accepted)."""
     return await _graph(request, session, now, lifecycle=False)
 
 
@@ -139,5 +144,6 @@ async def microsoft_notification(request: Request, session: Session, now: Now) -
     responses=_GRAPH_RESPONSES,
 )
 async def microsoft_lifecycle(request: Request, session: Session, now: Now) -> Response:
-    """`reauthorizationRequired` renews, `subscriptionRemoved` recreates, `missed` resyncs."""
+    """`reauthorizationRequired` renews, `subscriptionRemoved` recreates, `missed` resyncs.
+    The same caps and checks as change notifications."""
     return await _graph(request, session, now, lifecycle=True)
