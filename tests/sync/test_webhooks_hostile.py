@@ -23,6 +23,7 @@ import httpx
 import pytest
 import structlog
 from prometheus_client import REGISTRY
+from pydantic import ValidationError
 from sqlalchemy import event
 from sqlalchemy import select as sql_select
 from structlog.testing import capture_logs
@@ -30,6 +31,7 @@ from structlog.testing import capture_logs
 from service.api.app import create_app
 from service.db.models import Calendar, PushChannel
 from service.sandbox.serve import LoopbackServer
+from service.settings import Settings
 from service.sync.webhooks import Reason, RejectionLog
 from tests.sync.sync_factories import calendar, channel
 
@@ -163,6 +165,11 @@ async def test_more_than_1000_notifications_is_413(client, factory, sessions, pa
     r, elapsed = await post(client, path, body)
     assert r.status_code == 202 and elapsed < FAST, (r.status_code, elapsed)
     assert await _state(sessions, cal.id) == (True, 1)
+
+
+def test_the_item_cap_cannot_outgrow_one_query():
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, webhooks={"max_items": 40_000})  # past SQLite's 32,766 parameters
 
 
 @pytest.mark.parametrize("path", GRAPH_PATHS)
