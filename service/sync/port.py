@@ -11,6 +11,7 @@ API). The registry (service.sync.providers) builds both from settings."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -95,11 +96,36 @@ class FullResyncRequired(ProviderError):
         super().__init__(message, status=410, transient=True)
 
 
-class AuthorizationFailed(ProviderError):
-    """The grant is revoked or lacks consent; a person must reconnect."""
+class ReconnectReason(str, enum.Enum):
+    """Why a calendar cannot be read until something outside the service changes.
+    Several heal by themselves (delegation still propagating, a user re-enabled, a
+    licence restored): the engine keeps probing such calendars, slowly."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, status=401, transient=False)
+    consent_withdrawn = "consent_withdrawn"  # the grant was revoked or expired: reconnect
+    user_not_found = "user_not_found"  # no such user or calendar (deleted, disabled, renamed)
+    no_mailbox = "no_mailbox"  # the user has no calendar service (licence missing, mailbox disabled)
+    delegation_denied = "delegation_denied"  # the org grant does not cover this user or scope
+    app_misconfigured = "app_misconfigured"  # the service's own app credentials are refused
+    forbidden = "forbidden"  # anything else the provider refuses for good
+
+
+class AuthorizationFailed(ProviderError):
+    """The grant cannot read this calendar; `reason` says why (a person must act, or
+    wait for the provider: see ReconnectReason)."""
+
+    def __init__(
+        self, message: str, *, reason: ReconnectReason = ReconnectReason.consent_withdrawn, status: int = 401
+    ) -> None:
+        super().__init__(message, status=status, transient=False)
+        self.reason = reason
+
+
+class Throttled(ProviderError):
+    """The provider's quota or rate limit (Google 403 rateLimitExceeded / 429, Graph 429):
+    transient; `retry_after` when the provider said so."""
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, retry_after=retry_after, transient=True)
 
 
 class CalendarProvider(Protocol):
