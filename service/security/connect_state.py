@@ -58,7 +58,9 @@ def sign(secret_keys: str, person_id: int, provider: str, now: datetime, *, ttl:
 
 
 def verify(secret_keys: str, state: str | None, provider: str, now: datetime) -> ConnectState:
-    if not state or len(state) > MAX_LENGTH:
+    # Ours are short URL-safe ASCII; anything else is refused before it reaches
+    # compare_digest, which raises TypeError on non-ASCII text.
+    if not state or len(state) > MAX_LENGTH or not state.isascii():
         raise InvalidState("missing or malformed state")
     payload, _, mac = state.rpartition(".")
     if not any(hmac.compare_digest(_mac(key, payload), mac) for key in _keys(secret_keys)):

@@ -187,6 +187,10 @@ async def test_the_callback_refuses_bad_states(world, factory, clock):
         "",
         "v1.1.google",
         "x" * 600,
+        "\u00e4",  # ?state=%C3%A4: compare_digest refuses non-ASCII text (was a 500)
+        "\u00e4" * 600,
+        good + "\u00e4",
+        good[:-1] + "\u00e4",
         ".".join([version, str(person.id + 1), provider, expires, nonce, mac]),  # another person
         ".".join([version, pid, provider, str(int(expires) + 3600), nonce, mac]),  # a longer life
         connect_state.sign("not-our-key", person.id, "google", clock.now()),
