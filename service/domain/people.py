@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,12 +23,27 @@ class PersonRow:
     role: str = Role.member.value
 
 
-def _valid_zone(name: str) -> bool:
+# An IANA zone name: ASCII parts joined by "/" ("America/Argentina/Buenos_Aires", "Etc/GMT+5").
+# Anything else is refused before ZoneInfo turns it into a path ("..", "", NUL, backslashes).
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(?:/[A-Za-z0-9_+\-]+)*")
+MAX_ZONE_NAME = 64
+
+
+def is_zone(name: str) -> bool:
+    """Whether `name` is a time zone ZoneInfo can load. A name may also be a folder of
+    the zone database ("America": IsADirectoryError), a data file that is not a zone
+    ("zone.tab": ValueError) or too long for the file system (OSError): all are refused."""
+    if not isinstance(name, str) or len(name) > MAX_ZONE_NAME or not _ZONE_NAME.fullmatch(name):
+        return False
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
+
+
+def zone_error(name: str) -> str:
+    return f"unknown IANA time zone {name[:MAX_ZONE_NAME]!r} (e.g. Europe/Berlin, America/New_York, UTC)"
 
 
 def validate_batch(rows: list[PersonRow], existing: dict[str, str | None]) -> list[dict]:
@@ -43,8 +59,8 @@ def validate_batch(rows: list[PersonRow], existing: dict[str, str | None]) -> li
         if row.email in seen:
             errors.append({"row": i, "field": "email", "message": f"duplicate of row {seen[row.email]}"})
         seen.setdefault(row.email, i)
-        if not _valid_zone(row.timezone):
-            errors.append({"row": i, "field": "timezone", "message": f"unknown IANA time zone {row.timezone!r}"})
+        if not is_zone(row.timezone):
+            errors.append({"row": i, "field": "timezone", "message": zone_error(row.timezone)})
         if row.role not in roles:
             errors.append({"row": i, "field": "role", "message": f"role must be one of {sorted(roles)}"})
         if row.manager == row.email:

@@ -72,3 +72,23 @@ async def test_people_pagination_is_stable(client, factory):
     assert seen == sorted(seen) and len(seen) == 5
     r = await client.get("/v1/people", headers=h, params={"cursor": "!!not-a-cursor"})
     assert r.status_code == 400
+
+
+NOT_ZONES = ["America", "Europe/", "../etc/passwd", "/etc/passwd", "", "zone.tab", "Mars/Olympus", "x" * 5000, "a\x00b"]
+
+
+async def test_import_refuses_names_that_are_not_loadable_zones(client, factory):
+    """ "America" is a folder of the zone database: ZoneInfo raised IsADirectoryError (a 500)."""
+    h = await factory.token(await factory.person(role="admin"))
+    body = {"people": [{"email": f"p{i}@acme.test", "name": "P", "timezone": tz} for i, tz in enumerate(NOT_ZONES)]}
+    r = await client.post("/v1/people:import", json=body, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    errors = r.json()["errors"]
+    assert {e["field"] for e in errors} == {f"body.people.{i}.timezone" for i in range(len(NOT_ZONES))}
+    america = next(e for e in errors if e["field"] == "body.people.0.timezone")
+    assert "unknown IANA time zone 'America'" in america["message"]
+    assert "/" not in america["message"].split("(")[0].replace("'America'", "")  # no file system path
+    assert (await client.get("/v1/people", headers=h)).json()["items"][1:] == []
+    body = {"people": [{"email": "ok@acme.test", "name": "Ok", "timezone": "America/Argentina/Buenos_Aires"}]}
+    assert (await client.post("/v1/people:import", json=body, headers=h)).status_code == 200

@@ -127,25 +127,33 @@ def test_people_import_bad_csv_prints_offending_lines_and_stores_nothing(cli_db,
         "b@acme.test,B,UTC,a@acme.test,\n"  # line 4: cycle
         "\n"  # blank line: skipped, still counted
         "c@acme.test,C,UTC,ghost@acme.test,\n"  # line 6: unknown manager
-        "d@acme.test,D,Mars/Olympus,,\n"
-    )  # line 7: unknown time zone
+    )
     assert main(["people", "import", _csv(tmp_path, text)]) == 2
     err = capsys.readouterr().err
     assert "nothing was imported" in err
     assert "line 3: manager: reporting line forms a cycle" in err
     assert "line 4: manager: reporting line forms a cycle" in err
     assert "line 6: manager: unknown manager 'ghost@acme.test'" in err
-    assert "line 7: timezone:" in err
     assert "line 2:" not in err and "line 5:" not in err
     assert cli_db.rows("SELECT count(*) FROM people") == [(0,)]
     assert cli_db.rows("SELECT count(*) FROM pairs") == [(0,)]
 
 
 def test_people_import_rejects_malformed_rows_before_touching_the_database(cli_db, tmp_path, capsys):
-    text = "email,name,timezone,manager,role\nnot-an-email,X,UTC,,\ne@acme.test,E,UTC,,overlord\nf@acme.test,F,UTC,,\n"
+    text = (
+        "email,name,timezone,manager,role\n"
+        "not-an-email,X,UTC,,\n"
+        "e@acme.test,E,UTC,,overlord\n"
+        "f@acme.test,F,UTC,,\n"
+        "g@acme.test,G,America,,\n"  # a folder of the zone database, not a zone (was a crash)
+        "h@acme.test,H,Mars/Olympus,,\n"
+        "i@acme.test,I,../etc/passwd,,\n"
+    )
     assert main(["people", "import", _csv(tmp_path, text)]) == 2
     err = capsys.readouterr().err
     assert "line 2: email:" in err and "line 3: role:" in err and "line 4" not in err
+    assert "line 5: timezone: Value error, unknown IANA time zone 'America'" in err
+    assert "line 6: timezone:" in err and "line 7: timezone:" in err
     assert cli_db.rows("SELECT count(*) FROM people") == [(0,)]
 
 

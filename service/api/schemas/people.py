@@ -1,11 +1,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from service.api.schemas.common import Email, In, Out
 from service.db.models import Role
+from service.domain.people import MAX_ZONE_NAME, is_zone, zone_error
+
+
+def _zone(name: str) -> str:
+    if not is_zone(name):
+        raise ValueError(zone_error(name))
+    return name
+
+
+# A zone ZoneInfo can load: not a folder of the zone database ("America"), a path or a typo.
+Timezone = Annotated[
+    str,
+    Field(max_length=MAX_ZONE_NAME, description="IANA time zone, e.g. Europe/Berlin", examples=["Europe/Berlin"]),
+    AfterValidator(_zone),
+]
 
 
 class PersonOut(Out):
@@ -21,7 +37,7 @@ class PersonOut(Out):
 class PersonIn(In):
     email: Email
     name: str = Field(min_length=1, max_length=200)
-    timezone: str = Field("UTC", max_length=64, description="IANA time zone, e.g. Europe/Berlin")
+    timezone: Timezone = "UTC"
     manager: Email | None = Field(None, description="The manager's email (in this batch or stored)")
     role: Role = Role.member
 
