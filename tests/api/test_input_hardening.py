@@ -19,7 +19,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from service.api.schemas.common import MAX_ID, UTCTimestamp
+from service.api.schemas.common import MAX_ID, Day, UTCTimestamp
 from service.db.models import Base
 from tests.api.routes import v1_operations
 from tests.conftest import ROOT, T0
@@ -27,6 +27,8 @@ from tests.conftest import ROOT, T0
 PROBLEM = "application/problem+json"
 OPERATIONS = v1_operations()
 OVERFLOWING = ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"]  # valid locally, not in UTC
+OUT_OF_RANGE = ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1899-12-31T23:59:59Z", "2201-01-01T00:00:00Z"]
+NOT_TIMESTAMPS = ["2026-03-02T10:00:00", "2026-03-02", "1700000000", "0", "", "now", "2026-03-02T25:00:00Z"]
 MB = 1_000_000
 
 
@@ -200,8 +202,35 @@ def test_every_paged_route_is_covered():
 def test_utc_timestamp_type():
     adapter = TypeAdapter(UTCTimestamp)
     assert adapter.validate_python("2026-03-02T10:00:00+01:00").isoformat() == "2026-03-02T09:00:00+00:00"
-    assert adapter.validate_python("9999-12-31T23:59:59Z").year == 9999  # the edges themselves are fine
-    for value in [*OVERFLOWING, "2026-03-02T10:00:00"]:
+    assert adapter.validate_python("2026-03-02 10:00:00Z").isoformat() == "2026-03-02T10:00:00+00:00"
+    assert adapter.validate_python("1900-01-01T00:00:00Z").year == 1900  # the edges themselves are fine
+    assert adapter.validate_python("2200-12-31T23:59:59-12:00").year == 2201  # the year as written counts
+    for value in [*OVERFLOWING, *OUT_OF_RANGE, *NOT_TIMESTAMPS]:
+        with pytest.raises(ValidationError):
+            adapter.validate_python(value)
+
+
+def test_day_type():
+    adapter = TypeAdapter(Day)
+    assert adapter.validate_python("2026-03-02") == date(2026, 3, 2)
+    assert adapter.validate_python("2200-12-31") == date(2200, 12, 31)
+    for value in [
+        "0001-01-01",
+        "1899-12-31",
+        "2201-01-01",
+        "9999-12-31",
+        0,
+        1_700_000_000,
+        "0",
+        "1700000000",
+        True,
+        1.5,
+        "2026-03-02T00:00:00",
+        "2026-3-2",
+        "20260302",
+        "2026-02-30",
+        None,
+    ]:
         with pytest.raises(ValidationError):
             adapter.validate_python(value)
 
@@ -229,18 +258,40 @@ async def test_timestamps_overflowing_in_utc_are_422(client, world):
         assert_problem(r, 422)
 
 
-async def test_insights_range_defaulted_past_the_first_instant_is_422(client, world):
-    r = await client.get(
-        f"/v1/insights/pairs/{world.o.pair.id}", params={"to": "0001-01-02T00:00:00Z"}, headers=world.h["report"]
-    )
-    assert_problem(r, 422)
-    assert error_fields(r) == {"query.to"}
-    r = await client.get(
-        f"/v1/insights/pairs/{world.o.pair.id}",
-        headers=world.h["report"],
-        params={"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z"},
-    )
+async def test_timestamps_outside_the_years_1900_to_2200_are_422(client, world):
+    """Year 1 and 9999 were accepted, stored by PostgreSQL as ±infinity and broke arithmetic later."""
+    h, pair = world.h["report"], world.o.pair.id
+    for value in [*OUT_OF_RANGE, *NOT_TIMESTAMPS]:
+        for url, param in [
+            (f"/v1/pairs/{pair}/meetings", "from"),
+            (f"/v1/pairs/{pair}/meetings", "to"),
+            (f"/v1/insights/pairs/{pair}", "from"),
+            (f"/v1/insights/managers/{world.o.manager.id}", "to"),
+        ]:
+            r = await client.get(url, params={param: value}, headers=h)
+            assert_problem(r, 422, f"{url} {param}={value}")
+            assert error_fields(r) == {f"query.{param}"}
+    ok = "2026-03-10T10:00:00Z"
+    for value in [*OUT_OF_RANGE, *NOT_TIMESTAMPS, 0, 1_700_000_000, True]:
+        r = await client.post(f"/v1/pairs/{pair}/meetings", json={"start": value, "end": ok}, headers=h)
+        assert_problem(r, 422, repr(value))
+        assert "body.start" in error_fields(r)
+        r = await client.patch(f"/v1/meetings/{world.meeting.id}", json={"end": value}, headers=h)
+        assert_problem(r, 422, repr(value))
+        assert error_fields(r) == {"body.end"}
+    body = {"body": "x", "owner_id": world.o.report.id}
+    for value in ["0001-01-01", "9999-12-31", "1899-12-31", "2201-01-01", 0, 20260302, "2026-03-02T00:00:00Z"]:
+        r = await client.post(
+            f"/v1/meetings/{world.meeting.id}/action-items", json={**body, "due_date": value}, headers=h
+        )
+        assert_problem(r, 422, repr(value))
+        assert error_fields(r) == {"body.due_date"}
+        r = await client.patch(f"/v1/action-items/{world.action.id}", json={"due_date": value}, headers=h)
+        assert_problem(r, 422, repr(value))
+    r = await client.get(f"/v1/pairs/{pair}/meetings", params={"from": "1900-01-01T00:00:00Z"}, headers=h)
     assert r.status_code == 200
+    r = await client.patch(f"/v1/action-items/{world.action.id}", json={"due_date": "2200-12-31"}, headers=h)
+    assert r.status_code == 200 and r.json()["due_date"] == "2200-12-31"
 
 
 # --- notes ------------------------------------------------------------------------------------------------
@@ -369,11 +420,12 @@ VALID: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
 }
 BODY_OPS = [op for op in OPERATIONS if op.has_json_body]
 
-# JSON values of the wrong type for a leaf of each type (none of them coerces).
+# JSON values of the wrong type for a leaf of each type (none of them coerces: the
+# request models are strict, so neither `true` nor "10" is an integer, nor 1 a boolean).
 WRONG = {
-    str: [12345, True, {"x": 1}, ["x"]],
-    bool: ["maybe", 2, {"x": 1}, ["x"]],
-    int: ["abc", 1.5, {"x": 1}, ["x"]],
+    str: [12345, 1.5, True, {"x": 1}, ["x"]],
+    bool: ["maybe", 2, 1, 0, "true", {"x": 1}, ["x"]],
+    int: ["abc", 1.5, 10.0, True, False, "10", {"x": 1}, ["x"]],
     list: ["x", {"x": 1}, 12345],
     dict: ["x", ["x"], 12345],
 }
@@ -451,3 +503,60 @@ async def test_fuzzed_bodies_are_4xx_and_write_nothing(client, world, sessions, 
     assert await snapshot(sessions) == before, "a refused request wrote something"
     r = await client.request(op.method, url, json=valid, headers=headers)
     assert r.status_code in (200, 201), r.text
+
+
+# --- strict types -----------------------------------------------------------------------------------------
+
+
+async def test_no_loose_coercion_in_bodies(client, world, sessions):
+    """The security review's cases: `cadence_days: true` was stored as 1, `due_date: 0` as 1970-01-01."""
+    h, m = world.h["report"], world.meeting.id
+    before = await snapshot(sessions)
+    for method, url, body, field in [
+        ("PATCH", f"/v1/pairs/{world.o.pair.id}", {"cadence_days": True}, "cadence_days"),
+        ("PATCH", f"/v1/pairs/{world.o.pair.id}", {"cadence_days": "14"}, "cadence_days"),
+        ("PATCH", f"/v1/pairs/{world.o.pair.id}", {"cadence_days": 14.0}, "cadence_days"),
+        (
+            "POST",
+            f"/v1/meetings/{m}/action-items",
+            {"body": "x", "owner_id": world.o.report.id, "due_date": 0},
+            "due_date",
+        ),
+        ("POST", f"/v1/meetings/{m}/action-items", {"body": "x", "owner_id": True}, "owner_id"),
+        ("POST", f"/v1/meetings/{m}/action-items", {"body": 5, "owner_id": world.o.report.id}, "body"),
+        ("POST", f"/v1/meetings/{m}/agenda", {"body": "x", "private": 1}, "private"),
+        ("POST", f"/v1/meetings/{m}/agenda", {"body": "x", "minutes": "10"}, "minutes"),
+        ("PATCH", f"/v1/agenda-items/{world.item.id}", {"position": True}, "position"),
+        ("PATCH", f"/v1/agenda-items/{world.item.id}", {"done": "yes"}, "done"),
+        ("PUT", f"/v1/meetings/{m}/feedback", {"rating": 4.0}, "rating"),
+        ("POST", f"/v1/meetings/{m}:apply-template", {"template_id": str(world.template.id)}, "template_id"),
+        ("POST", f"/v1/pairs/{world.o.pair.id}/meetings", {**_slot(3), "title": 11}, "title"),
+        ("PUT", f"/v1/meetings/{m}/notes/shared", {"body": 1}, "body"),
+    ]:
+        r = await client.request(method, url, json=body, headers=h)
+        assert_problem(r, 422, f"{method} {url} {body}")
+        assert error_fields(r) == {f"body.{field}"}, r.text
+    for role in (1, True):
+        person = {"email": "x@acme.test", "name": "X", "role": role}
+        r = await client.post("/v1/people:import", json={"people": [person]}, headers=world.h["admin"])
+        assert_problem(r, 422)
+        assert error_fields(r) == {"body.people.0.role"}
+    assert await snapshot(sessions) == before
+
+
+async def test_enums_and_query_parameters_still_parse_from_text(client, world):
+    people = [{"email": "hr2@acme.test", "name": "HR", "role": "hr", "timezone": "Asia/Tokyo"}]
+    r = await client.post("/v1/people:import", json={"people": people}, headers=world.h["admin"])
+    assert r.status_code == 200, r.text
+    r = await client.get(
+        "/v1/pairs", params={"limit": "1", "active": "true", "role": "report"}, headers=world.h["report"]
+    )
+    assert r.status_code == 200 and [p["id"] for p in r.json()["items"]] == [world.o.pair.id]
+    r = await client.get(
+        f"/v1/pairs/{world.o.pair.id}/action-items", params={"status": "all", "limit": "10"}, headers=world.h["report"]
+    )
+    assert r.status_code == 200 and len(r.json()["items"]) == 1
+    r = await client.get(
+        "/v1/findings", params={"acknowledged": "false", "type": "cadence_gap"}, headers=world.h["report"]
+    )
+    assert r.status_code == 200 and len(r.json()["items"]) == 1

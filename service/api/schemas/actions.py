@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from pydantic import Field, field_validator
 
-from service.api.schemas.common import Id, In
+from service.api.schemas.common import Day, Id, In
 
 ACTION_BODY_MAX = 2_000
 
@@ -15,7 +14,7 @@ ACTION_BODY_MAX = 2_000
 class ActionItemCreate(In):
     body: str = Field(min_length=1, max_length=ACTION_BODY_MAX)
     owner_id: Id = Field(description="Who does it: the pair's manager or report")
-    due_date: date | None = None
+    due_date: Day | None = None
 
 
 class ActionItemPatch(In):
@@ -23,7 +22,7 @@ class ActionItemPatch(In):
 
     body: str | None = Field(None, min_length=1, max_length=ACTION_BODY_MAX)
     owner_id: Id | None = Field(None, description="The pair's manager or report")
-    due_date: date | None = None
+    due_date: Day | None = None
     done: bool | None = Field(None, description="true: mark done (now); false: reopen")
 
     @field_validator("body", "owner_id", "done", mode="before")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from annotated_types import Interval, MaxLen
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator
 
 # Ids are BIGINT: larger numbers cannot name a row (and would overflow the driver).
 MAX_ID = 2**63 - 1
@@ -16,17 +17,56 @@ MAX_ID = 2**63 - 1
 Id = Annotated[int, Interval(ge=1, le=MAX_ID)]
 
 
+# Timestamps and dates the API accepts fall in these years (as written): a year 1 or 9999
+# is a typo or an attack, PostgreSQL stores the extremes as ±infinity, and arithmetic on
+# them (a meeting's end, an insights range) overflows.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+_YEARS = f"must be in the years {MIN_YEAR} to {MAX_YEAR}"
+# JSON has no date type: dates and timestamps come as text, never as numbers (pydantic
+# would read 0 as 1970-01-01) and never as bare Unix times in a string.
+_TIMESTAMP_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _timestamp_text(value: Any) -> Any:
+    if isinstance(value, datetime):  # Python callers
+        return value
+    if not isinstance(value, str) or not _TIMESTAMP_TEXT.match(value):
+        raise ValueError("expected an RFC 3339 timestamp with an offset, e.g. 2026-03-02T09:00:00Z")
+    return value
+
+
 def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamp needs a time zone offset (e.g. Z)")
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the last representable instant
-        raise ValueError("timestamp is out of range once converted to UTC") from None
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"timestamp {_YEARS}")
+    return value.astimezone(UTC)  # within a day of the years above: never overflows
 
 
-# Every timestamp the API accepts must carry an offset; it is stored as UTC.
-UTCTimestamp = Annotated[datetime, AfterValidator(_aware_utc)]
+# Every timestamp the API accepts is RFC 3339 text with an offset, in the years above; it
+# is stored as UTC. Naive timestamps are refused (not read as UTC): a client that forgot
+# the offset gets told instead of being off by hours. Strict(False): the text is parsed
+# even in the strict request models (`In`).
+UTCTimestamp = Annotated[datetime, Strict(False), BeforeValidator(_timestamp_text), AfterValidator(_aware_utc)]
+
+
+def _date_text(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):  # Python callers
+        return value
+    if not isinstance(value, str) or not _DATE_TEXT.fullmatch(value):
+        raise ValueError("expected a date as YYYY-MM-DD")
+    return value
+
+
+def _date_in_range(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"date {_YEARS}")
+    return value
+
+
+# A calendar date (YYYY-MM-DD text) in the years above.
+Day = Annotated[date, Strict(False), BeforeValidator(_date_text), AfterValidator(_date_in_range)]
 
 
 class Out(BaseModel):
@@ -59,9 +99,12 @@ SearchText = Annotated[str, MaxLen(200), AfterValidator(_no_nul)]
 
 
 class In(BaseModel):
-    """Base for request bodies: unknown fields are errors, not silently dropped."""
+    """Base for request bodies: unknown fields are errors, not silently dropped, and
+    values are not coerced (strict): `true` is no integer, `1` no string, `0` no date.
+    JSON has no date or enum type: `UTCTimestamp`, `Day` and enum fields (annotated
+    `Strict(False)`) still parse their text."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     @field_validator("*", mode="after")
     @classmethod

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, Strict
 
 from service.api.schemas.common import Email, In, Out
 from service.db.models import Role
@@ -39,7 +39,7 @@ class PersonIn(In):
     name: str = Field(min_length=1, max_length=200)
     timezone: Timezone = "UTC"
     manager: Email | None = Field(None, description="The manager's email (in this batch or stored)")
-    role: Role = Role.member
+    role: Annotated[Role, Strict(False)] = Role.member  # from its text: JSON has no enums
 
 
 class PeopleImport(In):
