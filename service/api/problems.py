@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from typing import Any
 
 import structlog
@@ -99,20 +101,55 @@ def install(app: FastAPI) -> None:
             request, 500, "Internal Server Error", "internal", "An unexpected error occurred; it has been logged."
         )
 
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return document_problems(generate())  # generate() caches the document it returns
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Missing or invalid credentials",
+    403: "Not allowed",
+    404: "Not found (or not visible to the caller)",
+    409: "Conflict with current state",
+    412: "ETag does not match (someone else changed it)",
+    422: "Invalid input: `errors` names each field and what is wrong with it",
+    428: "If-Match header required",
+}
+_BODY_400 = "Malformed request: a body that cannot be parsed (not UTF-8, nested too deeply)"
+
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` for the problem statuses a route can return."""
-    descriptions = {
-        400: "Malformed request",
-        401: "Missing or invalid credentials",
-        403: "Not allowed",
-        404: "Not found (or not visible to the caller)",
-        409: "Conflict with current state",
-        412: "ETag does not match (someone else changed it)",
-        422: "Invalid input",
-        428: "If-Match header required",
-    }
-    return {
-        s: {"model": Problem, "description": descriptions.get(s, "Error"), "content": {MEDIA_TYPE: {}}}
-        for s in statuses
-    }
+    """OpenAPI `responses=` for the problem statuses a route can return (their content,
+    application/problem+json, is set by `document_problems`)."""
+    return {s: {"model": Problem, "description": DESCRIPTIONS.get(s, "Error")} for s in statuses}
+
+
+def document_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as the API answers: every error (4xx, 5xx) is
+    application/problem+json with the `Problem` schema (FastAPI would document
+    `model=` under application/json); every operation taking parameters or a body
+    documents its 422 (FastAPI's default says application/json with
+    HTTPValidationError, which the handler above never sends); and every operation
+    taking a body documents the 400 a body that cannot be parsed gets. Idempotent."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("Problem", Problem.model_json_schema(ref_template="#/components/schemas/{model}"))
+    content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            answers = operation["responses"]
+            takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+            if takes_input and answers.get("422", {}).get("description", "Validation Error") == "Validation Error":
+                answers["422"] = {"description": DESCRIPTIONS[422]}  # not there, or FastAPI's default
+            if operation.get("requestBody"):
+                answers.setdefault("400", {"description": _BODY_400})
+            for status, answer in answers.items():
+                if status[0] in "45":
+                    answer["content"] = copy.deepcopy(content)
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f'"#/components/schemas/{unused}"' not in json.dumps(document):
+            schemas.pop(unused, None)
+    return document
