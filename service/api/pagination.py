@@ -6,10 +6,11 @@ import base64
 import json
 from typing import Annotated, Any, Generic, TypeVar
 
+from annotated_types import Interval
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
-from service.api.schemas.common import MAX_ID
+from service.api.schemas.common import MAX_ID, integer_text
 from service.errors import BadRequest
 
 T = TypeVar("T")
@@ -49,5 +50,5 @@ def decode_int_cursor(cursor: str | None) -> int | None:
     return values[0]
 
 
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
+Limit = Annotated[int, Interval(ge=1, le=200), BeforeValidator(integer_text), Query(description="Page size.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` from the previous page.")]

@@ -141,6 +141,25 @@ async def test_out_of_range_query_ids_are_422(client, world, op, name):
         assert error_fields(r) == {f"query.{name}"}
 
 
+async def test_integers_in_paths_and_queries_are_decimal_digits(client, world):
+    """int() reads "1_0" as 10 and "1.0", "+1", " 1" as 1: a path or query integer is
+    written in decimal digits only (schemathesis found "1.0" and "1_0" accepted as ids)."""
+    h, pid = world.h["report"], world.o.report.id
+    for bad in (f"{pid}.0", f"{pid}_0", f"+{pid}", f" {pid}", f"{pid} ", f"{pid}e0", "\uff11", "0x1"):
+        r = await client.get(f"/v1/people/{bad}", headers=h)
+        assert_problem(r, 422, bad)
+        assert error_fields(r) == {"path.person_id"}
+        r = await client.get("/v1/people", params={"manager_id": bad}, headers=h)
+        assert_problem(r, 422, bad)
+        r = await client.get("/v1/people", params={"limit": bad.replace(str(pid), "5")}, headers=h)
+        assert_problem(r, 422, bad)
+        assert error_fields(r) == {"query.limit"}
+    assert (await client.get(f"/v1/people/{pid}", headers=h)).status_code == 200
+    assert (await client.get(f"/v1/people/0{pid}", headers=h)).status_code == 200
+    r = await client.get("/v1/people", params={"limit": "5", "manager_id": str(world.o.manager.id)}, headers=h)
+    assert r.status_code == 200 and [p["id"] for p in r.json()["items"]] == [pid]
+
+
 async def test_people_regressions(client, world):
     h = world.h["member"]
     r = await client.get(f"/v1/people/{2**70}", headers=h)

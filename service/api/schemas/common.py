@@ -12,9 +12,20 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 # Ids are BIGINT: larger numbers cannot name a row (and would overflow the driver).
 MAX_ID = 2**63 - 1
 
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+
+
+def integer_text(value: Any) -> Any:
+    """In a path or query string, an integer is written in decimal digits: not "1.0",
+    "1_0", "+1" or " 1", which int() would read (bodies are strict: numbers only)."""
+    if isinstance(value, str) and not _INTEGER_TEXT.fullmatch(value):
+        raise ValueError("expected an integer in decimal digits")
+    return value
+
+
 # A row id as the API accepts it (path, query or body): out-of-range numbers are a 422,
 # never a database overflow. The one definition every router and schema uses.
-Id = Annotated[int, Interval(ge=1, le=MAX_ID)]
+Id = Annotated[int, Interval(ge=1, le=MAX_ID), BeforeValidator(integer_text)]
 
 
 # Timestamps and dates the API accepts fall in these years (as written): a year 1 or 9999
