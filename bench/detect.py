@@ -112,7 +112,6 @@ async def load(url: str, history: CalendarHistory, people: list[OrgPerson], poli
                     external_id=email,
                     created_at=now,
                     updated_at=now,
-                    dirty=False,
                 )
                 session.add(calendar)
                 calendars[email] = calendar

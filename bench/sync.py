@@ -450,7 +450,7 @@ async def run_service(sa_url: str, fake: dict[str, Any], expected: int, profile:
     engine = create_engine(sa_url, pool_size=2)
     sessions = session_factory(engine)
     try:
-        # As `oneonone calendars connect-all` leaves it: an org grant, the calendar dirty.
+        # As `oneonone calendars connect-all` leaves it: an org grant, the calendar due.
         async with sessions() as session:
             person = Person(
                 email=OWNER, name="Bench Owner", timezone="Europe/Berlin", role="member", created_at=NOW, updated_at=NOW
@@ -475,8 +475,6 @@ async def run_service(sa_url: str, fake: dict[str, Any], expected: int, profile:
                     external_id=OWNER,
                     time_zone="Europe/Berlin",
                     status="active",
-                    dirty=True,
-                    dirty_generation=0,
                     failures=0,
                     created_at=NOW,
                     updated_at=NOW,

@@ -176,5 +176,7 @@ async def _finish_setup(session: AsyncSession, emails: list[str], now: datetime)
         .values(status="revoked", updated_at=now)
     )
     await session.execute(
-        update(Calendar).where(Calendar.id.in_(calendar_ids)).values(status="disconnected", dirty=False, updated_at=now)
+        update(Calendar)
+        .where(Calendar.id.in_(calendar_ids))
+        .values(status="disabled", status_reason="disconnected", updated_at=now)
     )

@@ -158,7 +158,8 @@ def test_connect_all_for_both_providers_then_a_drain_syncs_everyone(cli, capsys,
 
     assert _drain(cli) == 4
     calendars = cli.rows(
-        "SELECT external_id, provider, status, last_synced_at IS NOT NULL, dirty FROM calendars ORDER BY external_id"
+        "SELECT external_id, provider, status, last_synced_at IS NOT NULL, "
+        "(SELECT COUNT(*) FROM sync_requests r WHERE r.calendar_id = calendars.id) FROM calendars ORDER BY external_id"
     )
     assert calendars == [
         ("li@acme.test", "google", "active", 1, 0),
@@ -289,7 +290,8 @@ def test_worker_once_drains_and_exits(cli, sandbox):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert "synced 2 calendar(s)" in err and "worker_stopped" in err and "synced" in err
-    assert cli.rows("SELECT COUNT(*) FROM calendars WHERE last_synced_at IS NOT NULL AND dirty = 0") == [(2,)]
+    assert cli.rows("SELECT COUNT(*) FROM calendars WHERE last_synced_at IS NOT NULL") == [(2,)]
+    assert cli.rows("SELECT COUNT(*) FROM sync_requests") == [(0,)]
     assert cli.rows("SELECT COUNT(*) FROM calendar_events WHERE event_id = 'cliworker1'") == [(2,)]
     assert cli.rows("SELECT COUNT(*) FROM meetings") == [(1,)]  # the detector ran on the change
     assert cli.private_key not in err and cli.env["ONEONONE_SECRET_KEY"] not in err

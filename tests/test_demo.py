@@ -36,7 +36,7 @@ async def test_demo_replays_the_bundled_scenario_once_and_prints_a_working_token
     assert counts[0] == len(scenario["org"]["people"]) == 8
     assert first.findings == second.findings == len(scenario["expect"]["findings"])
     assert first.as_of == instant(scenario["now"], "now")
-    assert statuses == {"disconnected"}  # the fake provider is gone: nothing to sync
+    assert statuses == {"disabled"}  # the fake provider is gone: nothing to sync
 
     clock.set(first.as_of)
     h = {"Authorization": f"Bearer {second.token}"}

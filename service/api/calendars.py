@@ -43,13 +43,16 @@ def _out(view: connections.CalendarView) -> CalendarOut:
 async def list_calendars(
     session: Session,
     caller: Caller,
+    now: Now,
     limit: Limit = 50,
     cursor: Cursor = None,
     provider: Provider | None = None,
     status: CalendarStatus | None = None,
+    stalled: Annotated[bool, Query(description="Only calendars backing off for over a day")] = False,
 ):
-    """The caller's own calendars; an admin's: everyone's. Ordered by id. Never shows a
-    grant, a sync cursor or a channel secret."""
+    """The caller's own calendars; an admin's: everyone's (the admin's view of what needs
+    attention: `?status=needs_reconnect`, `?stalled=true`). Ordered by id. Never shows
+    a grant, a sync cursor or a channel secret."""
     views = await connections.list_calendars(
         session,
         person_id=None if caller.is_admin else caller.person_id,
@@ -57,6 +60,8 @@ async def list_calendars(
         status=status.value if status else None,
         after_id=decode_int_cursor(cursor),
         limit=limit + 1,
+        stalled_only=stalled,
+        now=now,
     )
     more = len(views) > limit
     views = views[:limit]

@@ -1,5 +1,5 @@
 """Webhook endpoints for provider push notifications (outside /v1: their shape is
-the providers', not ours). They verify, mark dirty and answer within milliseconds.
+the providers', not ours). They verify, request a sync and answer within milliseconds.
 
 Anyone can post here, so a body larger than `webhooks.max_body_bytes` is refused
 with 413 before more than that is read (Content-Length first, then counted while

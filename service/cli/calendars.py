@@ -146,6 +146,7 @@ def cmd_connect_all(args: argparse.Namespace) -> int:
         f"\n  people {scope}: {result.matched}"
         f"\n  calendars created: {result.created} (syncing: `oneonone worker`, or `oneonone serve` on SQLite)"
         f"\n  already connected on {args.provider}: {result.already}"
+        f"\n  of those, failing ones moved to this grant and tried again: {result.revived}"
     )
     if result.unknown:
         shown = ", ".join(result.unknown[:10]) + (" …" if len(result.unknown) > 10 else "")
@@ -163,7 +164,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     async def run() -> int:
         from service.domain.people import get_by_email
 
-        async with command_session() as (session, _now):
+        async with command_session() as (session, now):
             person_id = None
             if args.email:
                 person = await get_by_email(session, args.email.strip().lower())
@@ -171,21 +172,50 @@ def cmd_list(args: argparse.Namespace) -> int:
                     print(f"error: no person with email {args.email}", file=sys.stderr)
                     return 1
                 person_id = person.id
-            print("id\temail\tprovider\tgrant\tstatus\tlast synced\tchannel expires\tlast error")
+            print("id\temail\tprovider\tgrant\tstatus\tlast synced\tchannel expires\tretry at\twhy")
             after = None
             while True:  # in pages: an org can have tens of thousands
                 page = await list_calendars(
-                    session, person_id=person_id, provider=args.provider, status=args.status, after_id=after, limit=1000
+                    session,
+                    person_id=person_id,
+                    provider=args.provider,
+                    status=args.status,
+                    after_id=after,
+                    limit=1000,
+                    stalled_only=args.stalled,
+                    now=now,
                 )
                 for c in page:
-                    status = c.status + (" (pending)" if c.sync_pending else "")
+                    status = c.status + (" (stalled)" if c.stalled else "") + (" (pending)" if c.sync_pending else "")
                     print(
                         f"{c.id}\t{c.email}\t{c.provider}\t{c.connection}\t{status}\t{_when(c.last_synced_at)}\t"
-                        f"{_when(c.channel_expires_at)}\t{c.last_error or ''}"
+                        f"{_when(c.channel_expires_at)}\t{_when(c.retry_at)}\t{c.reason or c.last_error or ''}"
                     )
                 if len(page) < 1000:
                     return 0
                 after = page[-1].id
+
+    return asyncio.run(run())
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from service.domain.connections import retry
+    from service.domain.people import get_by_email
+
+    async def run() -> int:
+        async with command_session() as (session, now):
+            person_ids = None
+            if args.email:
+                people = [await get_by_email(session, e.strip().lower()) for e in args.email]
+                missing = [e for e, p in zip(args.email, people) if p is None]
+                if missing:
+                    print(f"error: no person with email {', '.join(missing)}", file=sys.stderr)
+                    return 1
+                person_ids = [p.id for p in people]
+            count = await retry(session, now, person_ids=person_ids, provider=args.provider)
+            await session.commit()
+        print(f"{count} calendar(s) will be tried again by the workers", file=sys.stderr)
+        return 0
 
     return asyncio.run(run())
 
@@ -212,6 +242,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=cmd_connect_all)
     c = csub.add_parser("list", help="calendars and their sync state (no secrets)")
     c.add_argument("--provider", choices=("google", "microsoft"))
-    c.add_argument("--status", choices=("active", "error", "disconnected"))
+    c.add_argument("--status", choices=("active", "backing_off", "needs_reconnect", "disabled"))
+    c.add_argument("--stalled", action="store_true", help="only calendars backing off for over a day")
     c.add_argument("--email", help="only this person's calendars")
     c.set_defaults(func=cmd_list)
+    c = csub.add_parser("retry", help="try failing calendars again now (after fixing something at the provider)")
+    who = c.add_mutually_exclusive_group(required=True)
+    who.add_argument("--all", action="store_true", help="every calendar backing off or needing a reconnect")
+    who.add_argument("--email", action="append", help="this person's calendars (repeatable)")
+    c.add_argument("--provider", choices=("google", "microsoft"))
+    c.set_defaults(func=cmd_retry)

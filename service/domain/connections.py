@@ -3,7 +3,7 @@
 - `connect_user`: a person's own OAuth consent (the calendars API's callback).
 - `connect_org`: org-wide access an admin grants once (`oneonone calendars
   connect-all`): a Google service account with domain-wide delegation, or an
-  Entra app with Calendars.Read; one calendar per person, all marked dirty.
+  Entra app with Calendars.Read; one calendar per person, each due for a full sync.
 - `disconnect`: the calendar stops syncing and its push channels are retired.
 
 Grants are stored Fernet-encrypted (service.security.crypto.Vault); nothing here
@@ -20,7 +20,8 @@ from datetime import datetime
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Calendar, CalendarConnection, Person, PushChannel
+from service.db.models import Calendar, CalendarConnection, Person, PushChannel, SyncRequest
+from service.domain.calendar_states import STALLED_AFTER, CalendarState, explain, stalled
 from service.errors import AppError, Conflict
 from service.security.crypto import Vault
 
@@ -59,20 +60,39 @@ def sanitize_error(text: str | None) -> str | None:
 def _new_calendar(
     person_id: int, connection_id: int, provider: str, account: str, time_zone: str | None, now: datetime
 ) -> dict:
-    # next_poll_at None and dirty: the first worker round syncs it in full.
+    # next_poll_at None: the first worker round syncs it in full.
     return dict(
         person_id=person_id,
         connection_id=connection_id,
         provider=provider,
         external_id=account,
         time_zone=time_zone,
-        status="active",
-        dirty=True,
-        dirty_generation=0,
+        status=CalendarState.active.value,
         failures=0,
         created_at=now,
         updated_at=now,
     )
+
+
+async def _request_sync(session: AsyncSession, calendar_ids: list[int], now: datetime) -> None:
+    """Ask the workers for a sync (they look within a second; service.sync.queue)."""
+    if calendar_ids:
+        await session.execute(
+            insert(SyncRequest), [{"calendar_id": i, "requested_at": now} for i in sorted(calendar_ids)]
+        )
+
+
+_STUCK = (CalendarState.needs_reconnect.value, CalendarState.backing_off.value)
+
+
+def _revive(calendar: Calendar, connection_id: int, now: datetime) -> None:
+    """Back to active on `connection_id`, its failures forgotten (a sync still running on
+    the old grant commits first or finds a request newer than its claim)."""
+    calendar.connection_id, calendar.status, calendar.status_reason = connection_id, CalendarState.active.value, None
+    calendar.failures, calendar.failing_since, calendar.backoff_until = 0, None, None
+    calendar.last_error = calendar.last_error_at = None
+    calendar.channel_failures, calendar.channel_retry_at, calendar.updated_at = 0, None, now
+    calendar.lease_owner = calendar.lease_expires_at = None
 
 
 async def connect_user(
@@ -120,12 +140,9 @@ async def connect_user(
         calendar = Calendar(**_new_calendar(person.id, connection.id, provider, account, person.timezone, now))
         session.add(calendar)
     else:
-        # A sync still running on the old grant must not clear the dirty flag: bump the generation.
-        calendar.connection_id, calendar.status, calendar.updated_at = connection.id, "active", now
-        calendar.dirty, calendar.dirty_generation = True, calendar.dirty_generation + 1
-        calendar.failures, calendar.backoff_until = 0, None
-        calendar.last_error = calendar.last_error_at = None
+        _revive(calendar, connection.id, now)
     await session.flush()
+    await _request_sync(session, [calendar.id], now)
     return calendar
 
 
@@ -135,8 +152,9 @@ class OrgConnectResult:
     connection_id: int
     connection_created: bool
     matched: int  # people in scope (all, the domain's, or the listed ones)
-    created: int  # calendars created (dirty: the workers sync them)
+    created: int  # calendars created (due: the workers sync them)
     already: int  # in scope but already with a calendar on this provider
+    revived: int  # of those, calendars that were failing, now on this grant and active again
     unknown: list[str] = field(default_factory=list)  # listed emails naming nobody
 
 
@@ -155,8 +173,9 @@ async def connect_org(
     chunk: int = 1000,
 ) -> OrgConnectResult:
     """One org grant per (provider, tenant), re-used and re-keyed when run again, and a
-    calendar for every person in scope without one on `provider`. A person who has
-    one in any state (their own grant, an error, disconnected by them) is left alone."""
+    calendar for every person in scope without one on `provider`. A person's calendar
+    that needs a reconnect or is backing off moves to this grant and is tried again;
+    one that is active, or disabled by its owner, is left alone."""
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}")
     tenant_clause = CalendarConnection.tenant == tenant if tenant else CalendarConnection.tenant.is_(None)
@@ -184,11 +203,15 @@ async def connect_org(
         wanted = {e.strip().lower() for e in emails if e.strip()}
         unknown = sorted(wanted - {p.email for p in people})
         people = [p for p in people if p.email in wanted]
-    taken = set((await session.scalars(select(Calendar.person_id).where(Calendar.provider == provider))).all())
-    taken_accounts = set(
-        (await session.scalars(select(Calendar.external_id).where(Calendar.provider == provider))).all()
-    )
-    todo = [p for p in people if p.id not in taken and p.email not in taken_accounts]
+    existing = (await session.scalars(select(Calendar).where(Calendar.provider == provider))).all()
+    taken = {c.person_id for c in existing} | {c.external_id for c in existing}
+    todo = [p for p in people if p.id not in taken and p.email not in taken]
+    in_scope = {p.id for p in people}
+    stuck = [c for c in existing if c.person_id in in_scope and c.status in _STUCK]
+    for calendar in stuck:  # the org grant may read what their own grant no longer could
+        _revive(calendar, connection.id, now)
+    await session.flush()
+    await _request_sync(session, [c.id for c in stuck], now)
     for start in range(0, len(todo), chunk):
         batch = todo[start : start + chunk]
         await session.execute(
@@ -201,9 +224,28 @@ async def connect_org(
         connection_created=created_connection,
         matched=len(people),
         created=len(todo),
+        revived=len(stuck),
         already=len(people) - len(todo),
         unknown=unknown,
     )
+
+
+async def retry(
+    session: AsyncSession, now: datetime, *, person_ids: Iterable[int] | None = None, provider: str | None = None
+) -> int:
+    """Try failing calendars again now (backing off, or needing a reconnect), each on its
+    own grant: after fixing something at the provider. Returns how many."""
+    query = select(Calendar).where(Calendar.status.in_(_STUCK)).with_for_update()
+    if person_ids is not None:
+        query = query.where(Calendar.person_id.in_(list(person_ids)))
+    if provider is not None:
+        query = query.where(Calendar.provider == provider)
+    calendars = (await session.scalars(query)).all()
+    for calendar in calendars:
+        _revive(calendar, calendar.connection_id, now)
+    await session.flush()
+    await _request_sync(session, [c.id for c in calendars], now)
+    return len(calendars)
 
 
 # -- disconnecting ----------------------------------------------------------------------------------------
@@ -211,7 +253,7 @@ async def disconnect(session: AsyncSession, calendar: Calendar, now: datetime) -
     """Stop syncing `calendar` and retire its live channels here (webhooks ignore them
     from now on). Returns those channels: the caller stops them at the provider,
     best effort, once this is committed. The grant itself is kept (not revoked)."""
-    calendar.status, calendar.dirty, calendar.updated_at = "disconnected", False, now
+    calendar.status, calendar.status_reason, calendar.updated_at = CalendarState.disabled.value, "disconnected", now
     channels = list(
         (
             await session.scalars(
@@ -237,6 +279,10 @@ class CalendarView:
     account: str
     connection: str
     status: str
+    reason: str | None  # why it needs a reconnect or is disabled, in words
+    retry_at: datetime | None  # backing off, or probing a calendar that needs a reconnect: the next try
+    failing_since: datetime | None
+    stalled: bool  # backing off for over a day: someone should look
     sync_pending: bool
     last_synced_at: datetime | None
     last_error: str | None
@@ -254,8 +300,11 @@ async def list_calendars(
     calendar_id: int | None = None,
     after_id: int | None = None,
     limit: int | None = None,
+    stalled_only: bool = False,
+    now: datetime,
 ) -> list[CalendarView]:
-    """By id; `person_id` None: everyone's (admins, the CLI)."""
+    """By id; `person_id` None: everyone's (admins, the CLI). `stalled_only`: those
+    backing off for over a day."""
     query = (
         select(Calendar, CalendarConnection.kind, Person.email)
         .join(CalendarConnection, CalendarConnection.id == Calendar.connection_id)
@@ -268,6 +317,10 @@ async def list_calendars(
         query = query.where(Calendar.provider == provider)
     if status is not None:
         query = query.where(Calendar.status == status)
+    if stalled_only:
+        query = query.where(
+            Calendar.status == CalendarState.backing_off.value, Calendar.failing_since < now - STALLED_AFTER
+        )
     if calendar_id is not None:
         query = query.where(Calendar.id == calendar_id)
     if after_id is not None:
@@ -275,7 +328,11 @@ async def list_calendars(
     if limit is not None:
         query = query.limit(limit)
     rows = (await session.execute(query)).all()
-    expiry = await _channel_expiry(session, [c.id for c, _kind, _email in rows])
+    ids = [c.id for c, _kind, _email in rows]
+    expiry = await _channel_expiry(session, ids)
+    pending = set(
+        (await session.scalars(select(SyncRequest.calendar_id).where(SyncRequest.calendar_id.in_(ids)))).all()
+    )
     return [
         CalendarView(
             id=c.id,
@@ -285,7 +342,11 @@ async def list_calendars(
             account=c.external_id,
             connection=kind,
             status=c.status,
-            sync_pending=c.dirty and c.status == "active",
+            reason=explain(c.status_reason),
+            retry_at=c.backoff_until,
+            failing_since=c.failing_since,
+            stalled=stalled(c.status, c.failing_since, now),
+            sync_pending=(c.id in pending or c.next_poll_at is None) and c.status != CalendarState.disabled.value,
             last_synced_at=c.last_synced_at,
             last_error=sanitize_error(c.last_error),
             last_error_at=c.last_error_at,

@@ -57,6 +57,7 @@ class Faults:
     reorder_window: int | None = None  # auto delivery waits for this many before shuffling
     deliver_after_stop: bool = False  # stopped channels / deleted subscriptions still notified
     graph_gone_code: str = "syncStateNotFound"  # or "resyncRequired": the code a 410 from Graph carries
+    served: int = 0  # injected failures answered so far (tests count provider calls with it)
     _rules: list[_Rule] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -104,6 +105,7 @@ class Faults:
                     self._rules.remove(rule)
                 if rule.failure is not None:
                     failure = rule.failure
+                    self.served += 1
                 else:
                     delay += rule.delay
         return delay, failure

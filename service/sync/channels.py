@@ -3,20 +3,27 @@
 A channel is refreshed at half its lifetime: Graph subscriptions are renewed in
 place (PATCH); Google channels cannot be renewed, so a new one is opened first and
 the old one stopped after, leaving no gap. Late notifications for the stopped
-channel are acknowledged and ignored by the webhooks."""
+channel are acknowledged and ignored by the webhooks.
+
+When opening a channel fails (an http webhook address, a failed validation
+handshake, a quota or subscription cap), the calendar is polled every
+`poll_minutes` meanwhile and the channel is tried again after growing delays
+(`channel_retry_at`), not on every upkeep round: a failure costs one provider
+call per delay, not two per minute, and is not a gap to resync."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
 from service.db.models import Calendar, PushChannel
+from service.domain.calendar_states import CalendarState
 from service.settings import Settings
 from service.sync.port import CalendarProvider, CalendarRef, Channel, ProviderError
 from service.sync.webhooks import secret_hash
@@ -45,8 +52,21 @@ _calendar = Calendar.__table__.c
 _SYNCED = (
     select(_calendar.id, _c.created_at, _c.expires_at)
     .join_from(Calendar.__table__, _channels, (_c.calendar_id == _calendar.id) & _c.stopped_at.is_(None), isouter=True)
-    .where(_calendar.status == "active", _calendar.last_synced_at.is_not(None))
+    .where(
+        _calendar.status == CalendarState.active.value,
+        _calendar.last_synced_at.is_not(None),
+        or_(_calendar.channel_retry_at.is_(None), _calendar.channel_retry_at <= bindparam("now")),
+    )
 )
+_CHANNEL_STATE = update(Calendar.__table__).where(_calendar.id == bindparam("calendar_id"))
+_CALENDAR_STOP = (
+    update(_channels)
+    .where(_c.calendar_id == bindparam("cal"), _c.stopped_at.is_(None))
+    .values(stopped_at=bindparam("now"))
+    .returning(_c.channel_id, _c.resource_id, _c.expires_at)
+)
+RETRY_FIRST = timedelta(minutes=5)
+RETRY_LONGEST = timedelta(hours=6)
 _SYNCED_AMONG = _SYNCED.where(_calendar.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -102,19 +122,49 @@ class ChannelManager:
                     return False
             await self._replace(provider, ref, live, now)
         except ProviderError as err:
-            log.warning(
-                "channel_refresh_failed", calendar_id=ref.calendar_id, error=type(err).__name__, status=err.status
-            )
+            await self._failed(ref, err, now)
+            return False  # no new coverage, so nothing to catch up on yet: polling goes on
         return gap
+
+    async def retire(self, provider: CalendarProvider, ref: CalendarRef) -> None:
+        """The calendar will not be synced for now: its channels are stopped here (the
+        webhooks ignore them from now on) and, best effort, at the provider."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            stopped = (await session.execute(_CALENDAR_STOP, {"cal": ref.calendar_id, "now": now})).all()
+            await session.commit()
+        for row in stopped:
+            if row.expires_at > now:
+                await self._stop(provider, ref, row)
+
+    async def _failed(self, ref: CalendarRef, err: ProviderError, now: datetime) -> None:
+        async with self.sessions() as session:
+            failures = (
+                await session.scalar(select(_calendar.channel_failures).where(_calendar.id == ref.calendar_id)) or 0
+            ) + 1
+            retry = now + min(RETRY_LONGEST, RETRY_FIRST * 2 ** min(failures - 1, 10))
+            await session.execute(
+                _CHANNEL_STATE,
+                {"calendar_id": ref.calendar_id, "channel_failures": failures, "channel_retry_at": retry},
+            )
+            await session.commit()
+        log.warning(
+            "channel_refresh_failed",
+            calendar_id=ref.calendar_id,
+            error=type(err).__name__,
+            status=err.status,
+            failures=failures,
+            retry_at=retry.isoformat(),
+        )
 
     async def due(self, calendar_ids: set[int] | None = None) -> list[int]:
         """Active calendars whose channel is missing or past half its lifetime."""
         now = self.clock.now()
         async with self.sessions() as session:
             if calendar_ids is None:
-                rows = (await session.execute(_SYNCED)).all()
+                rows = (await session.execute(_SYNCED, {"now": now})).all()
             else:
-                rows = (await session.execute(_SYNCED_AMONG, {"ids": list(calendar_ids)})).all()
+                rows = (await session.execute(_SYNCED_AMONG, {"ids": list(calendar_ids), "now": now})).all()
         healthy = {row.id for row in rows if row.created_at is not None and not due_for_refresh(row, now)}
         return sorted({row.id for row in rows} - healthy)
 
@@ -140,6 +190,9 @@ class ChannelManager:
             )
             if old:
                 await session.execute(_STOP, {"ids": [row.id for row in old], "now": now})
+            await session.execute(
+                _CHANNEL_STATE, {"calendar_id": ref.calendar_id, "channel_failures": 0, "channel_retry_at": None}
+            )
             await session.commit()
         log.info(
             "channel_opened",
@@ -148,12 +201,15 @@ class ChannelManager:
             expires_at=channel.expires_at.isoformat(),
         )
         for row in old:
-            if row.expires_at <= now:
-                continue  # expired: the provider has already dropped it, there is nothing to stop
-            try:
-                await provider.stop(ref, _as_channel(row))
-            except ProviderError as err:  # already gone at the provider: just forget it
-                log.info("channel_stop_failed", channel_id=row.channel_id, status=err.status)
+            if row.expires_at > now:  # expired: the provider has already dropped it, there is nothing to stop
+                await self._stop(provider, ref, row)
+
+    @staticmethod
+    async def _stop(provider: CalendarProvider, ref: CalendarRef, row: Row) -> None:
+        try:
+            await provider.stop(ref, _as_channel(row))
+        except ProviderError as err:  # already gone at the provider, or not ours to stop any more
+            log.info("channel_stop_failed", channel_id=row.channel_id, status=err.status)
 
     async def _save_renewal(self, channel_row_id: int, renewed: Channel, now: datetime) -> None:
         async with self.sessions() as session:

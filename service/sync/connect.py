@@ -96,7 +96,7 @@ class CalendarConnector:
                 now=now,
             )
             await session.commit()
-            [view] = await connections.list_calendars(session, calendar_id=calendar.id)
+            [view] = await connections.list_calendars(session, calendar_id=calendar.id, now=now)
         log.info("calendar_connected", provider=provider, person_id=person.id, calendar_id=calendar.id)
         return view
 
@@ -110,7 +110,7 @@ class CalendarConnector:
             raise NotFound(f"calendar {calendar_id} not found")
         channels = await connections.disconnect(session, calendar, now)
         job = await self._stopping(session, calendar, channels) if channels else None
-        [view] = await connections.list_calendars(session, calendar_id=calendar.id)
+        [view] = await connections.list_calendars(session, calendar_id=calendar.id, now=now)
         return view, job
 
     # -- helpers ------------------------------------------------------------------------------

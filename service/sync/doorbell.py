@@ -1,11 +1,11 @@
-"""Waking sync workers the moment a webhook marks a calendar dirty.
+"""Waking sync workers the moment a webhook requests a sync.
 
 Workers idle between empty rounds; a notification committed meanwhile rings the
 doorbell so that they look at once. The idle timeout stays as the safety net: a
 lost ring costs latency, never work.
 
 - In-process (SQLite `serve`, whose worker runs inside the server): a session
-  that marked a calendar dirty rings the process's doorbell after its commit.
+  that requested a sync rings the process's doorbell after its commit.
 - Across processes (PostgreSQL): the same transaction sends `NOTIFY
   oneonone_sync`, which PostgreSQL delivers on commit only; each worker LISTENs
   on a connection of its own (`listen`) and rings its doorbell."""
@@ -69,7 +69,7 @@ BELL = Doorbell()  # the process's
 
 
 async def announce(session: AsyncSession) -> None:
-    """Called in a transaction that marks calendars dirty: workers hear of it when
+    """Called in a transaction that requests syncs: workers hear of it when
     (and only if) it commits."""
     session.sync_session.info[_RING] = True
     await dialect.notify(session, CHANNEL)

@@ -11,12 +11,12 @@ API). The registry (service.sync.providers) builds both from settings."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from service.domain.calendar_states import ReconnectReason
 from service.domain.events import EventSnapshot
 
 
@@ -94,19 +94,6 @@ class FullResyncRequired(ProviderError):
 
     def __init__(self, message: str = "full resync required") -> None:
         super().__init__(message, status=410, transient=True)
-
-
-class ReconnectReason(str, enum.Enum):
-    """Why a calendar cannot be read until something outside the service changes.
-    Several heal by themselves (delegation still propagating, a user re-enabled, a
-    licence restored): the engine keeps probing such calendars, slowly."""
-
-    consent_withdrawn = "consent_withdrawn"  # the grant was revoked or expired: reconnect
-    user_not_found = "user_not_found"  # no such user or calendar (deleted, disabled, renamed)
-    no_mailbox = "no_mailbox"  # the user has no calendar service (licence missing, mailbox disabled)
-    delegation_denied = "delegation_denied"  # the org grant does not cover this user or scope
-    app_misconfigured = "app_misconfigured"  # the service's own app credentials are refused
-    forbidden = "forbidden"  # anything else the provider refuses for good
 
 
 class AuthorizationFailed(ProviderError):

@@ -1,7 +1,14 @@
-"""The sync work queue on the `calendars` table: webhooks mark calendars dirty,
-workers claim due ones with a lease.
+"""The sync work queue: webhooks (and connects, and channel gaps) request syncs,
+workers claim due calendars with a lease.
 
-On PostgreSQL the claim is `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
+A request is a `sync_requests` row, not a flag on the calendar: inserting one
+never waits for the calendar row, which a worker holds while it reconciles
+(the worker's row locks are FOR NO KEY UPDATE, which a foreign-key check does
+not wait for). A claim notes the newest request it saw (its watermark); the sync
+deletes the requests up to it, so those that arrive meanwhile make one
+follow-up increment, however many there are.
+
+On PostgreSQL the claim is `UPDATE … WHERE id IN (SELECT … FOR NO KEY UPDATE SKIP
 LOCKED)`: concurrent workers never block on, or take, each other's calendars.
 SQLite has one writer at a time (BEGIN IMMEDIATE), which serializes claims."""
 
@@ -11,47 +18,64 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Calendar
+from service.db.models import Calendar, SyncRequest
+from service.domain.calendar_states import CalendarState
 from service.sync import doorbell
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
     calendar_id: int
-    generation: int  # dirty_generation when claimed: later notifications keep it dirty
+    watermark: int  # the newest request when claimed (0: none); newer ones ask for another sync
 
 
 # Built once (bound parameters, no per-call construction): these run several
 # times per sync, and building a statement costs about as much as executing it.
 _calendars = Calendar.__table__
 _c = _calendars.c
+_r = SyncRequest.__table__.c
+_requested = exists().where(_r.calendar_id == _c.id)
+_ACTIVE, _BACKING_OFF, _NEEDS_RECONNECT = (
+    CalendarState.active.value,
+    CalendarState.backing_off.value,
+    CalendarState.needs_reconnect.value,
+)
 
 
 def _due_now():
     now = bindparam("now")
     return (
-        _c.status == "active",
-        or_(_c.dirty.is_(True), _c.next_poll_at.is_(None), _c.next_poll_at <= now),
-        or_(_c.lease_expires_at.is_(None), _c.lease_expires_at < now),
+        # needs_reconnect is probed only when a probe is set (see calendar_states)
+        or_(
+            _c.status.in_([_ACTIVE, _BACKING_OFF]),
+            and_(_c.status == _NEEDS_RECONNECT, _c.backoff_until.is_not(None)),
+        ),
         or_(_c.backoff_until.is_(None), _c.backoff_until <= now),
+        or_(_c.lease_expires_at.is_(None), _c.lease_expires_at < now),
+        or_(_requested, _c.next_poll_at.is_(None), _c.next_poll_at <= now, _c.status != _ACTIVE),
     )
 
 
 _DUE = (
     select(_c.id)
     .where(*_due_now())
-    .order_by(_c.dirty.desc(), _c.id)
+    .order_by(_requested.desc(), _c.id)
     .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, key_share=True)
 )
 _CLAIM = (
     update(_calendars)
     .where(_c.id.in_(_DUE.scalar_subquery()))
     .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("lease_until"))
-    .returning(_c.id, _c.dirty_generation)
+    .returning(_c.id)
+)
+_WATERMARKS = (
+    select(_r.calendar_id, func.max(_r.id))
+    .where(_r.calendar_id.in_(bindparam("ids", expanding=True)))
+    .group_by(_r.calendar_id)
 )
 _EXTEND = (
     update(_calendars)
@@ -73,16 +97,20 @@ _RELEASE = (
     .where(_c.id.in_(bindparam("ids", expanding=True)), _c.lease_owner == bindparam("owner"))
     .values(**RELEASED)
 )
-_MARK_DIRTY = (
-    update(_calendars)
-    .where(_c.id.in_(bindparam("ids", expanding=True)))
-    .values(dirty=True, dirty_generation=_c.dirty_generation + 1, last_notified_at=bindparam("now"))
-)
+_REQUEST = insert(SyncRequest.__table__)
+_SEEN = delete(SyncRequest.__table__).where(_r.calendar_id == bindparam("calendar_id"), _r.id <= bindparam("watermark"))
+_NEWER = select(exists().where(_r.calendar_id == bindparam("calendar_id"), _r.id > bindparam("watermark")))
 
 
 async def claim(session: AsyncSession, *, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[Claim]:
     rows = await session.execute(_CLAIM, {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until})
-    return [Claim(r.id, r.dirty_generation) for r in rows]
+    ids = sorted(rows.scalars())
+    if not ids:
+        return []
+    # Read after the claim, before any fetch: every request up to a watermark is
+    # older than the fetch that follows, so that fetch covers it.
+    watermarks = dict((await session.execute(_WATERMARKS, {"ids": ids})).all())
+    return [Claim(calendar_id, watermarks.get(calendar_id, 0)) for calendar_id in ids]
 
 
 async def extend(session: AsyncSession, calendar_id: int, owner: str, lease_until: datetime) -> bool:
@@ -107,9 +135,20 @@ async def release(session: AsyncSession, calendar_ids: list[int], owner: str) ->
     await session.execute(_RELEASE, {"ids": list(calendar_ids), "owner": owner})
 
 
-async def mark_dirty(session: AsyncSession, calendar_ids: Iterable[int], now: datetime) -> None:
-    ids = list(calendar_ids)
+async def request_sync(session: AsyncSession, calendar_ids: Iterable[int], now: datetime) -> None:
+    """Ask for a sync of these calendars: workers hear of it when (and only if) the
+    session's transaction commits."""
+    ids = sorted(set(calendar_ids))
     if not ids:
         return
-    await session.execute(_MARK_DIRTY, {"ids": ids, "now": now})
+    await session.execute(_REQUEST, [{"calendar_id": i, "requested_at": now} for i in ids])
     await doorbell.announce(session)
+
+
+async def done(session: AsyncSession, claimed: Claim) -> bool:
+    """The sync of `claimed` is being committed: forget the requests it covered.
+    Returns whether newer ones arrived meanwhile (they ask for another sync)."""
+    params = {"calendar_id": claimed.calendar_id, "watermark": claimed.watermark}
+    if claimed.watermark:
+        await session.execute(_SEEN, params)
+    return bool(await session.scalar(_NEWER, params))

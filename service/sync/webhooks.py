@@ -1,14 +1,14 @@
 """Push notifications from Google (watch channels) and Microsoft Graph
-(subscriptions): verify the secret, mark the calendar dirty, return at once.
+(subscriptions): verify the secret, request a sync of the calendar, return at once.
 
 Never syncs inside the request. Duplicated, reordered and late notifications are
-harmless: marking dirty is idempotent, and notifications for stopped channels are
+harmless: requests coalesce into one sync, and notifications for stopped channels are
 acknowledged and ignored.
 
 The endpoints are unauthenticated, so whatever arrives costs little and bounded
 work: a Graph batch is parsed under a size, value, depth and item budget
 (`parse_graph_batch`), verified with one SELECT for all its subscription ids, and
-its calendars marked dirty with one UPDATE; every identifier and secret must be a
+its calendars' syncs requested with one INSERT; every identifier and secret must be a
 short printable ASCII string before it reaches the database, a hash or a log line;
 and rejections are logged at most once per (provider, reason) per interval
 (`RejectionLog`), while the Prometheus counters still count every notification."""
@@ -168,7 +168,7 @@ async def google(session: AsyncSession, headers: Mapping[str, str], now: datetim
         elif channel.stopped_at is not None or state == "sync":
             outcome = Outcome.ignored
         else:
-            await queue.mark_dirty(session, [channel.calendar_id], now)
+            await queue.request_sync(session, [channel.calendar_id], now)
             outcome = Outcome.accepted
     WEBHOOKS.labels("google", outcome.value).inc()
     if outcome is Outcome.rejected:
@@ -247,7 +247,7 @@ async def microsoft(
 ) -> list[Outcome]:
     """Each notification of a Graph batch, verified on its own clientState, in a
     constant number of statements: one SELECT for all the batch's subscriptions, at
-    most one UPDATE per lifecycle change, one to mark the calendars dirty (once each).
+    most one UPDATE per lifecycle change, one INSERT requesting the calendars' syncs (once each).
     Items are taken in order, as if one by one: after a `subscriptionRemoved`, the
     subscription's later items are acknowledged and ignored."""
     channels = await _channels_by_id(session, "microsoft", {n.subscription_id for n in notes if n is not None})
@@ -256,7 +256,7 @@ async def microsoft(
     sample = ""
     expire: set[int] = set()
     stop: set[int] = set()
-    dirty: dict[int, None] = {}  # calendar ids in order of first acceptance
+    wanted: dict[int, None] = {}  # calendar ids in order of first acceptance
     for note in notes:
         channel = channels.get(note.subscription_id) if note is not None else None
         if note is None:
@@ -271,19 +271,19 @@ async def microsoft(
         else:
             if lifecycle:
                 log.info("graph_lifecycle", subscription_id=channel.channel_id, lifecycle_event=note.lifecycle_event)
-                # `missed` (and anything else): notifications were lost; the dirty mark resyncs.
+                # `missed` (and anything else): notifications were lost; the requested sync catches up.
                 if note.lifecycle_event == "reauthorizationRequired":
                     expire.add(channel.id)  # renew now
                 elif note.lifecycle_event == "subscriptionRemoved":
                     stop.add(channel.id)  # recreate
-            dirty[channel.calendar_id] = None
+            wanted[channel.calendar_id] = None
             outcome = Outcome.accepted
         outcomes.append(outcome)
     if expire:
         await session.execute(_EXPIRE, {"ids": sorted(expire), "now": now})
     if stop:
         await session.execute(_STOP, {"ids": sorted(stop), "now": now})
-    await queue.mark_dirty(session, list(dirty), now)
+    await queue.request_sync(session, list(wanted), now)
     for outcome in Outcome:
         if n := outcomes.count(outcome):
             WEBHOOKS.labels("microsoft", outcome.value).inc(n)

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
 from service.db.models import Calendar
+from service.domain import schedule
+from service.domain.calendar_states import RECOVERED, CalendarState, Failure, after_failure
 from service.security.crypto import Vault
 from service.settings import SyncSettings
 from service.sync import grants, queue, reconciler
@@ -44,17 +46,18 @@ Loaded = tuple[Row, CalendarProvider, CalendarRef]
 
 _calendar = Calendar.__table__.c
 # A sync's outcome is written under the calendar's row lock, as plain values.
+# FOR NO KEY UPDATE: a webhook's sync request (a foreign key to this row) never waits for it.
 _LOCK = (
     select(
         _calendar.lease_owner,
         _calendar.status,
-        _calendar.dirty_generation,
         _calendar.person_id,
         _calendar.last_synced_at,
         _calendar.failures,
+        _calendar.failing_since,
     )
     .where(_calendar.id == bindparam("id"))
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 # SET clause: the columns named in the parameters (besides `calendar_id`).
 _SET = update(Calendar.__table__).where(_calendar.id == bindparam("calendar_id"))
@@ -100,7 +103,7 @@ class SyncWorker:
         self.on_tick = on_tick  # the periodic time-driven detection pass, beside channel upkeep
         self.rng = rng or random.Random()
         self.doorbell = bell
-        self._left_dirty = False  # a calendar synced in this round was notified again meanwhile (see drain)
+        self._requested_again = False  # a calendar synced in this round was notified again meanwhile (see drain)
 
     # -- the loop ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0, maintain_seconds: float = 60.0) -> None:
@@ -145,10 +148,10 @@ class SyncWorker:
         and the claim that would find nothing is not made."""
         total = 0
         for _ in range(max_rounds):
-            self._left_dirty = False
+            self._requested_again = False
             done = await self.run_once()
             total += done
-            if done < self.settings.batch_size and not self._left_dirty:
+            if done < self.settings.batch_size and not self._requested_again:
                 return total
         raise RuntimeError("sync queue did not drain")
 
@@ -218,7 +221,7 @@ class SyncWorker:
             if leased:
                 async with self.sessions() as session:
                     await queue.release(session, leased, self.owner)
-                    await queue.mark_dirty(session, gaps, self.clock.now())
+                    await queue.request_sync(session, gaps, self.clock.now())
                     await session.commit()
         return len(loaded)
 
@@ -259,7 +262,7 @@ class SyncWorker:
             if locked is None:
                 log.warning("lease_lost", calendar_id=calendar_id)  # another worker redoes it
                 return
-            if locked.status != "active":  # disconnected while we were fetching: drop the increment
+            if locked.status == CalendarState.disabled.value:  # disconnected meanwhile: drop the increment
                 await queue.release(session, [calendar_id], self.owner)
                 await session.commit()
                 return
@@ -267,17 +270,18 @@ class SyncWorker:
             applied = await reconciler.apply(
                 session, calendar_id, changes, gone_series=gone, observed_at=now, first_sync=first
             )
-            notified_meanwhile = locked.dirty_generation != job.claim.generation
-            self._left_dirty |= notified_meanwhile
+            self._requested_again |= await queue.done(session, job.claim)
+            if applied.changed or applied.removed:
+                # Durable hand-off: if the recompute below fails, the periodic pass does it.
+                await schedule.mark_due(session, {locked.person_id}, now)
+            # A first sync keeps its lease until its first channel is open (see below).
+            keep_lease = first and self.channels is not None
             values = {
                 "cursor": changes.cursor,
-                "dirty": notified_meanwhile,
                 "next_poll_at": now + timedelta(minutes=self.settings.poll_minutes),
                 "last_synced_at": now,
-                "failures": 0,
-                "backoff_until": None,
-                "last_error": None,
-                **queue.RELEASED,
+                **RECOVERED,
+                **({} if keep_lease else queue.RELEASED),
             }
             if changes.baseline is not None:
                 values.update(window_start=changes.baseline.start, window_end=changes.baseline.end)
@@ -293,47 +297,57 @@ class SyncWorker:
             removed=applied.removed,
             full=changes.baseline is not None,
         )
-        if first and self.channels is not None:
-            # Its first channel at once, so that notifications flow from now on; keeping
+        if keep_lease:
+            # Its first channel at once, still under the lease (an upkeep round cannot
+            # open a second meanwhile), so that notifications flow from now on; keeping
             # channels alive afterwards is `maintain`'s (periodic, batched, under leases).
-            await self.channels.ensure(job.provider, job.ref)
+            try:
+                await self.channels.ensure(job.provider, job.ref)
+            finally:
+                async with self.sessions() as session:
+                    await queue.release(session, [calendar_id], self.owner)
+                    await session.commit()
         if (applied.changed or applied.removed) and self.on_changed is not None:
             await self.on_changed({locked.person_id})
 
     async def _failed(self, job: Job, err: ProviderError) -> None:
+        """Back off, or mark the calendar as needing a reconnect (calendar_states)."""
         now = self.clock.now()
         calendar_id = job.ref.calendar_id
+        reason = err.reason if isinstance(err, AuthorizationFailed) else None
+        failure = Failure(f"{type(err).__name__}: {err}", reason=reason, retry_after=err.retry_after)
         async with self.sessions() as session:
             locked = await self._lock_ours(session, calendar_id)
             if locked is None:
                 return
-            failures = locked.failures + 1
-            values = {
-                "failures": failures,
-                "last_error": f"{type(err).__name__}: {err}"[:500],
-                "last_error_at": now,
-                "backoff_until": now + timedelta(seconds=self.backoff(failures, err.retry_after)),
-                **queue.RELEASED,
-            }
-            if isinstance(err, AuthorizationFailed) or not err.transient:
-                values["status"] = "error"  # a person must reconnect or an admin must look
-            await session.execute(_SET, {"calendar_id": calendar_id, **values})
+            values = after_failure(
+                failure,
+                failures=locked.failures + 1,
+                failing_since=locked.failing_since,
+                connection_kind=job.ref.connection_kind,
+                now=now,
+                max_backoff=self.settings.max_backoff_seconds,
+                rng=self.rng,
+            )
+            await session.execute(_SET, {"calendar_id": calendar_id, **values, **queue.RELEASED})
             await session.commit()
         log.warning(
-            "sync_failed", calendar_id=calendar_id, error=type(err).__name__, status=err.status, failures=failures
+            "sync_failed",
+            calendar_id=calendar_id,
+            error=type(err).__name__,
+            status=err.status,
+            failures=values["failures"],
+            state=values["status"],
+            reason=values["status_reason"],
         )
+        if reason is not None and self.channels is not None:
+            # Nothing will be synced until it is fixed: stop listening (best effort).
+            await self.channels.retire(job.provider, job.ref)
 
     async def _lock_ours(self, session: AsyncSession, calendar_id: int) -> Row | None:
         """The calendar's row, locked, while our lease holds; None once it is lost."""
         locked = (await session.execute(_LOCK, {"id": calendar_id})).one_or_none()
         return locked if locked is not None and locked.lease_owner == self.owner else None
-
-    def backoff(self, failures: int, retry_after: float | None) -> float:
-        """Exponential with full jitter, capped; the provider's Retry-After wins."""
-        if retry_after is not None:
-            return min(retry_after, self.settings.max_backoff_seconds)
-        ceiling = min(self.settings.max_backoff_seconds, 30 * 2 ** min(failures, 20))
-        return self.rng.uniform(ceiling / 2, ceiling)
 
     async def _heartbeat(self, calendar_id: int) -> None:
         """Keep the lease while a long sync pages through the provider."""

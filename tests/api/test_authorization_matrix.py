@@ -421,8 +421,7 @@ async def world(factory, sessions, clock):
             provider="google",
             external_id=o.report.email,
             status="active",
-            dirty=False,
-            dirty_generation=0,
+            next_poll_at=T0,
             failures=0,
             **created,
         )

@@ -19,8 +19,10 @@ from service.runtime import close_worker
 from service.sandbox.providers import ENTRA_CLIENT_SECRET, GOOGLE_CLIENT_SECRET
 from service.security import connect_state
 from service.security.crypto import Vault
+from service.sync import queue
 from tests.conftest import T0
 from tests.sync.runtime_world import World, query, running_world
+from tests.sync.sync_factories import requests
 
 PROBLEM = "application/problem+json"
 PROVIDERS = ("google", "microsoft")
@@ -98,7 +100,7 @@ async def test_connect_flow_end_to_end_then_a_drain_syncs_the_calendar(world, fa
     finally:
         await close_worker(worker)
     calendar = await _calendar(sessions, body["id"])
-    assert calendar.last_synced_at == T0 and not calendar.dirty and calendar.cursor
+    assert calendar.last_synced_at == T0 and calendar.cursor and await requests(sessions, calendar.id) == 0
     async with sessions() as s:
         events = (await s.scalars(select(CalendarEvent.event_id).where(CalendarEvent.calendar_id == calendar.id))).all()
         meetings = await s.scalar(select(func.count()).select_from(Meeting))
@@ -123,7 +125,7 @@ async def test_microsoft_rotated_refresh_tokens_are_stored_encrypted(world, fact
     for _ in range(2):  # each fresh worker redeems the stored token; Entra rotates it every time
         worker = world.worker(sessions)
         async with sessions() as s:
-            (await s.get(Calendar, body["id"])).dirty = True
+            await queue.request_sync(s, [body["id"]], T0)
             await s.commit()
         try:
             assert await worker.drain() == 1
@@ -139,11 +141,12 @@ async def test_reconnecting_is_idempotent_and_revives_the_calendar(world, factor
     first = (await _connect(world, headers, "google")).json()
     async with sessions() as s:
         calendar = await s.get(Calendar, first["id"])
-        calendar.status, calendar.last_error, calendar.dirty = "error", "AuthorizationFailed: 401", False
+        calendar.status, calendar.status_reason = "needs_reconnect", "consent_withdrawn"
+        calendar.last_error = "AuthorizationFailed: 401"
         await s.commit()
     second = (await _connect(world, headers, "google")).json()
     assert second["id"] == first["id"] and second["status"] == "active" and second["sync_pending"]
-    assert second["last_error"] is None
+    assert second["last_error"] is None and second["reason"] is None
     async with sessions() as s:
         kinds = (await s.scalars(select(CalendarConnection.kind))).all()
         assert kinds == ["user"] and await s.scalar(select(func.count()).select_from(Calendar)) == 1
@@ -258,7 +261,7 @@ async def test_list_own_or_all_with_filters_pages_and_sanitized_errors(world, fa
         report_google = await s.scalar(
             select(Calendar).where(Calendar.person_id == org.report.id, Calendar.provider == "google")
         )
-        report_google.status = "error"
+        report_google.status, report_google.status_reason = "needs_reconnect", "user_not_found"
         report_google.last_error = (
             "ProviderError: GET https://graph.example/v1.0/users/x/calendarView/delta?"
             "$deltatoken=abcdefghijklmnopqrstuvwxyz0123456789 failed; Bearer eyJhbGciOi.x.y"
@@ -270,7 +273,9 @@ async def test_list_own_or_all_with_filters_pages_and_sanitized_errors(world, fa
             ("google", org.report.id),
             ("microsoft", org.report.id),
         }
-        error = next(c["last_error"] for c in mine if c["status"] == "error")
+        failing = next(c for c in mine if c["status"] == "needs_reconnect")
+        assert failing["reason"] == "the provider knows no such user (deleted, disabled or renamed)"
+        error = failing["last_error"]
         assert "abcdefghijklmnop" not in error and "eyJhbG" not in error and "https://" not in error
         assert error.startswith("ProviderError: GET <url>")
         only = (await api.get("/v1/calendars", params={"provider": "microsoft"})).json()["items"]
@@ -281,7 +286,7 @@ async def test_list_own_or_all_with_filters_pages_and_sanitized_errors(world, fa
         page = (await api.get("/v1/calendars", params={"limit": 4})).json()
         rest = (await api.get("/v1/calendars", params={"limit": 200, "cursor": page["next_cursor"]})).json()
         assert [c["id"] for c in page["items"] + rest["items"]] == [c["id"] for c in everyone["items"]]
-        errors = (await api.get("/v1/calendars", params={"status": "error"})).json()["items"]
+        errors = (await api.get("/v1/calendars", params={"status": "needs_reconnect"})).json()["items"]
         assert [c["id"] for c in errors] == [report_google.id]
         _assert_problem(await api.get("/v1/calendars", params={"status": "broken"}), 422)
 
@@ -308,18 +313,19 @@ async def test_disconnect_stops_syncing_and_the_push_channel(world, factory, ses
             )
         async with world.api(org.h["report"]) as api:
             r = await api.delete(f"/v1/calendars/{body['id']}")
-        assert r.status_code == 200 and r.json()["status"] == "disconnected"
+        assert r.status_code == 200 and r.json()["status"] == "disabled"
+        assert r.json()["reason"] == "disconnected by its owner or an admin"
         assert r.json()["channel_expires_at"] is None and not r.json()["sync_pending"]
         await _eventually(lambda: _live_at_provider(world, provider, email) == 0)  # just after the response
         async with sessions() as s:
             assert (await s.scalar(select(PushChannel.stopped_at))) is not None
-            (await s.get(Calendar, body["id"])).dirty = True  # a late notification cannot revive it
+            await queue.request_sync(s, [body["id"]], T0)  # a late notification cannot revive it
             await s.commit()
         assert await worker.drain() == 0
     finally:
         await close_worker(worker)
     async with world.api(org.h["admin"]) as api:  # admins may disconnect anyone's; again is harmless
-        assert (await api.delete(f"/v1/calendars/{body['id']}")).json()["status"] == "disconnected"
+        assert (await api.delete(f"/v1/calendars/{body['id']}")).json()["status"] == "disabled"
 
 
 # -- secrets ---------------------------------------------------------------------------------------------------

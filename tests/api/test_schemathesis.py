@@ -114,8 +114,7 @@ async def contract(request, factory, sessions, settings, clock):
                 provider="google",
                 external_id=person.email,
                 status="active",
-                dirty=False,
-                dirty_generation=0,
+                next_poll_at=T0,
                 failures=0,
                 **created,
             )

@@ -62,8 +62,6 @@ async def load_world(session, w: World, now: datetime) -> None:
             provider="google",
             external_id=person.email,
             status="active",
-            dirty=False,
-            dirty_generation=0,
             failures=0,
             created_at=now,
             updated_at=now,

@@ -35,6 +35,7 @@ from service.db.models import (
     Pair,
     Person,
     PushChannel,
+    SyncRequest,
 )
 from service.domain.detection import to_replay_json
 from service.replay.harness import Harness
@@ -707,19 +708,20 @@ async def stored_rows(harness: Harness) -> dict[str, Any]:
 
 
 async def health(harness: Harness) -> dict[str, Any]:
-    """Per calendar: is it left clean (synced, not dirty, not leased, not backing off)?"""
+    """Per calendar: is it left clean (synced, no sync requested, not leased, not backing off)?"""
     async with harness.sessions() as session:
         rows = (
             await session.execute(select(Person.email, Calendar).join(Calendar, Calendar.person_id == Person.id))
         ).all()
         live = (await session.execute(select(PushChannel.calendar_id).where(PushChannel.stopped_at.is_(None)))).all()
+        requested = set((await session.scalars(select(SyncRequest.calendar_id))).all())
     channels: dict[int, int] = {}
     for (calendar_id,) in live:
         channels[calendar_id] = channels.get(calendar_id, 0) + 1
     return {
         email: {
             "status": c.status,
-            "dirty": c.dirty,
+            "requested": c.id in requested,
             "lease_owner": c.lease_owner,
             "failures": c.failures,
             "backoff_until": _iso(c.backoff_until),
@@ -732,7 +734,7 @@ async def health(harness: Harness) -> dict[str, Any]:
 
 CLEAN = {
     "status": "active",
-    "dirty": False,
+    "requested": False,
     "lease_owner": None,
     "failures": 0,
     "backoff_until": None,

@@ -1,4 +1,4 @@
-"""Workers wake when a webhook marks a calendar dirty, not when their idle wait
+"""Workers wake when a webhook requests a sync, not when their idle wait
 runs out: the marking transaction rings the process's doorbell after it commits
 (SQLite, where the worker runs inside `serve`) and sends NOTIFY, delivered on
 commit only, to worker processes LISTENing (PostgreSQL)."""
@@ -34,11 +34,11 @@ async def _rings_within(bell: Doorbell, seconds: float) -> bool:
 
 async def _mark(sessions, calendar_id: int, *, commit: bool) -> None:
     async with sessions() as s:
-        await queue.mark_dirty(s, [calendar_id], T0)
+        await queue.request_sync(s, [calendar_id], T0)
         await (s.commit() if commit else s.rollback())
 
 
-async def test_a_dirty_mark_rings_on_commit_only(factory, sessions, db_url):
+async def test_a_sync_request_rings_on_commit_only(factory, sessions, db_url):
     cal = await calendar(factory, await factory.person(email="bell@acme.test"))
     heard = Doorbell()  # what a worker process hears over LISTEN
     stop = asyncio.Event()

@@ -7,7 +7,7 @@ injected, and requires the final state of the fault-free run: the same
 oneonone-replay/1 document, the same calendar_events, the same revision history
 (change time and snapshot of every revision, in order: nothing applied twice,
 nothing lost), the same meetings, findings and pair cadence, and every calendar
-left clean (synced, not dirty, not leased, not backing off, one live channel).
+left clean (synced, no sync requested, not leased, not backing off, one live channel).
 
 Waiting is injected: the adapters get a recording `sleep` (Retry-After and the
 backoff schedules are asserted, never slept) and no jitter; the worker's own
@@ -182,7 +182,7 @@ async def test_every_operation_on_both_providers_lands_as_the_spec_says(backend)
         for v in events.values()
         if v["series_id"] and v["original_start"] == "2026-03-12T08:00:00+00:00"
     ] == [True, True]
-    assert all(h["failures"] == 0 and not h["dirty"] for h in state.health.values())
+    assert all(h["failures"] == 0 and not h["requested"] for h in state.health.values())
 
 
 # -- 2. sync tokens expiring mid-history ------------------------------------------------------------------
@@ -494,7 +494,7 @@ def _changes(run: Replay) -> list:
 async def test_duplicated_shuffled_and_late_notifications_change_nothing(backend):
     """The notification knobs together, each with its evidence:
     - duplicates: every change notification is delivered twice and both are
-      acknowledged; the second only re-marks a calendar already dirty;
+      acknowledged; the second only requests one more sync, which coalesces;
     - out of order (seeded shuffle): the calendars of a shared Google event hear of
       it in another order than the change was made in;
     - after stop: Google keeps notifying channels the service replaced and stopped

@@ -1,4 +1,5 @@
-"""The calendars work queue: leases make claims exclusive and crash-safe."""
+"""The work queue: sync requests and polls make calendars due; leases make claims
+exclusive and crash-safe; requests arriving during a sync make one follow-up."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from service.sync import queue
-from tests.sync.sync_factories import calendar
+from tests.sync.sync_factories import calendar, requests
 
 
 async def _claim(sessions, owner, now, limit=10, lease=timedelta(minutes=2)):
@@ -16,18 +17,23 @@ async def _claim(sessions, owner, now, limit=10, lease=timedelta(minutes=2)):
     return {c.calendar_id for c in claims}
 
 
-async def test_due_means_dirty_or_poll_time_reached_and_not_backing_off(factory, sessions, clock):
+async def test_due_means_requested_or_poll_time_reached_and_not_backing_off(factory, sessions, clock):
     now = clock.now()
-    dirty = await calendar(factory, await factory.person(), dirty=True)
+    later = now + timedelta(minutes=5)
+    requested = await calendar(factory, await factory.person(), requested=True)
     polled = await calendar(factory, await factory.person(), next_poll_at=now - timedelta(seconds=1))
-    await calendar(factory, await factory.person())  # clean, poll in the future
-    await calendar(factory, await factory.person(), dirty=True, backoff_until=now + timedelta(minutes=5))
-    await calendar(factory, await factory.person(), dirty=True, status="error")
-    assert await _claim(sessions, "w1", now) == {dirty.id, polled.id}
+    new = await calendar(factory, await factory.person(), next_poll_at=None)  # never synced
+    await calendar(factory, await factory.person())  # nothing asked, poll in the future
+    await calendar(factory, await factory.person(), requested=True, backoff_until=later, status="backing_off")
+    retry = await calendar(factory, await factory.person(), status="backing_off", backoff_until=now)
+    probe = await calendar(factory, await factory.person(), status="needs_reconnect", backoff_until=now)
+    await calendar(factory, await factory.person(), requested=True, status="needs_reconnect")  # no probe: a person acts
+    await calendar(factory, await factory.person(), requested=True, status="disabled")
+    assert await _claim(sessions, "w1", now) == {requested.id, polled.id, new.id, retry.id, probe.id}
 
 
 async def test_a_leased_calendar_is_not_claimed_again_until_the_lease_expires(factory, sessions, clock):
-    cal = await calendar(factory, await factory.person(), dirty=True)
+    cal = await calendar(factory, await factory.person(), requested=True)
     now = clock.now()
     assert await _claim(sessions, "w1", now) == {cal.id}
     assert await _claim(sessions, "w2", now + timedelta(minutes=1)) == set()
@@ -38,7 +44,7 @@ async def test_a_leased_calendar_is_not_claimed_again_until_the_lease_expires(fa
 
 
 async def test_concurrent_claimers_never_share_a_calendar(factory, sessions, clock):
-    cals = [await calendar(factory, await factory.person(), dirty=True) for _ in range(12)]
+    cals = [await calendar(factory, await factory.person(), requested=True) for _ in range(12)]
     now = clock.now()
     results = await asyncio.gather(*(_claim(sessions, f"w{i}", now, limit=3) for i in range(6)))
     claimed = [cid for r in results for cid in r]
@@ -46,15 +52,33 @@ async def test_concurrent_claimers_never_share_a_calendar(factory, sessions, clo
     assert set(claimed) == {c.id for c in cals}
 
 
-async def test_mark_dirty_bumps_the_generation(factory, sessions, clock):
+async def test_requests_during_a_sync_coalesce_into_one_follow_up(factory, sessions, clock):
     cal = await calendar(factory, await factory.person())
-    async with sessions() as s:
-        await queue.mark_dirty(s, [cal.id], clock.now())
-        await queue.mark_dirty(s, [cal.id], clock.now())
-        await s.commit()
-    async with sessions() as s:
-        claims = await queue.claim(
-            s, owner="w", now=clock.now(), lease_until=clock.now() + timedelta(minutes=2), limit=10
-        )
-        await s.commit()
-    assert claims == [queue.Claim(cal.id, cal.dirty_generation + 2)]
+    now = clock.now()
+
+    async def request(n: int) -> None:
+        async with sessions() as s:
+            for _ in range(n):
+                await queue.request_sync(s, [cal.id], now)
+            await s.commit()
+
+    async def claim() -> queue.Claim:
+        async with sessions() as s:
+            [claimed] = await queue.claim(s, owner="w", now=now, lease_until=now + timedelta(minutes=2), limit=10)
+            await s.execute(queue._RELEASE, {"ids": [cal.id], "owner": "w"})
+            await s.commit()
+        return claimed
+
+    async def done(claimed: queue.Claim) -> bool:
+        async with sessions() as s:
+            newer = await queue.done(s, claimed)
+            await s.commit()
+        return newer
+
+    await request(2)
+    first = await claim()
+    await request(3)  # while it syncs
+    assert await done(first) is True and await requests(sessions, cal.id) == 3
+    second = await claim()
+    assert second.watermark > first.watermark
+    assert await done(second) is False and await requests(sessions, cal.id) == 0

@@ -10,7 +10,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from service.db.models import Calendar, CalendarConnection, CalendarEvent, Meeting, PushChannel
 from service.domain.connections import connect_org, connect_user
@@ -23,6 +23,7 @@ from service.sync.port import CalendarRef
 from service.sync.providers.microsoft.auth import GraphConnect
 from tests.conftest import T0
 from tests.sync.runtime_world import World, running_world
+from tests.sync.sync_factories import requests
 
 REDIRECT = "http://127.0.0.1:8000/v1/calendars/microsoft/callback"
 
@@ -200,11 +201,11 @@ async def test_stopping_finishes_the_calendar_in_hand_and_hands_back_the_rest(wo
     async with sessions() as s:
         calendars = (await s.scalars(select(Calendar).order_by(Calendar.id))).all()
     synced = [c for c in calendars if c.last_synced_at is not None]
-    assert len(synced) == 1 and not synced[0].dirty
+    assert len(synced) == 1 and synced[0].next_poll_at is not None
     # The other two were claimed in the same batch, and handed back: the next worker takes them at once.
     assert all(c.lease_owner is None and c.lease_expires_at is None for c in calendars)
     assert sorted(released) == sorted(c.id for c in calendars if c not in synced)
-    assert sum(c.dirty for c in calendars) == 2
+    assert sum(c.next_poll_at is None for c in calendars) == 2  # still due
 
 
 async def test_run_once_keeps_channels_and_drains(world, factory, sessions):
@@ -247,9 +248,9 @@ async def test_a_drain_syncs_again_a_calendar_notified_while_it_synced_then_stop
 
     async def notified_while_fetching(ref, *args, **kwargs):
         fetched.append(ref.calendar_id)
-        if len(fetched) == 1:  # a webhook marks the calendar dirty while its first sync is under way
+        if len(fetched) == 1:  # a webhook requests a sync while the first sync is under way
             async with sessions() as s:
-                await queue.mark_dirty(s, [ref.calendar_id], clock.now())
+                await queue.request_sync(s, [ref.calendar_id], clock.now())
                 await s.commit()
         return await fetch(ref, *args, **kwargs)
 
@@ -268,7 +269,7 @@ async def test_a_drain_syncs_again_a_calendar_notified_while_it_synced_then_stop
         # Both rounds were short of a batch; the second left nothing notified meanwhile,
         # so the drain ended without a claim that would have found nothing.
         assert rounds == [1, 1]
-        assert await _count(sessions, Calendar, Calendar.dirty.is_(True)) == 0
+        assert await requests(sessions) == 0
         assert await worker.drain() == 0 and rounds == [1, 1, 0]
     finally:
         await close_worker(worker)
@@ -298,7 +299,7 @@ async def test_the_first_sync_opens_a_channel_and_later_upkeep_is_the_periodic_p
         # Past half the channel's lifetime, a sync leaves it alone; the upkeep round replaces it.
         clock.set(T0 + timedelta(hours=world.settings.sync.google_channel_ttl_hours * 0.6))
         async with sessions() as s:
-            await s.execute(update(Calendar).values(dirty=True))
+            await queue.request_sync(s, (await s.scalars(select(Calendar.id))).all(), clock.now())
             await s.commit()
         assert await worker.drain() == 1
         assert await live_channel_ids() == opened
@@ -316,7 +317,7 @@ def test_serve_runs_a_worker_in_process_on_sqlite_only(db_url):
         assert build_app(settings, worker=flag).state.embedded_worker is expected, flag
 
 
-async def test_the_in_process_worker_picks_up_a_dirty_calendar(db_url, sessions, clock, factory):
+async def test_the_in_process_worker_picks_up_a_new_calendar(db_url, sessions, clock, factory):
     # On SQLite the in-process worker is the default; on PostgreSQL `--worker` asks for it.
     worker = None if db_url.startswith("sqlite") else True
     async with running_world(db_url, clock, worker=worker) as world:
@@ -339,7 +340,7 @@ async def test_the_in_process_worker_picks_up_a_dirty_calendar(db_url, sessions,
     assert await _count(sessions, CalendarEvent) == 1
     async with sessions() as s:
         calendar = (await s.scalars(select(Calendar))).one()
-    assert calendar.lease_owner is None and not calendar.dirty
+    assert calendar.lease_owner is None and calendar.next_poll_at is not None
 
 
 async def test_without_a_secret_key_serve_still_serves(db_url, sessions, clock):

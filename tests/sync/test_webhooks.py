@@ -1,15 +1,14 @@
-"""Webhooks verify the channel secret, mark the calendar dirty and answer at once."""
+"""Webhooks verify the channel secret, request a sync of the calendar and answer at once."""
 
 from __future__ import annotations
 
-from service.db.models import Calendar
-from tests.sync.sync_factories import calendar, channel
+from tests.sync.sync_factories import calendar, channel, requests
 
 
 async def _state(sessions, cal_id):
-    async with sessions() as s:
-        row = await s.get(Calendar, cal_id)
-        return row.dirty, row.dirty_generation
+    """(a sync is requested, how many requests): one per accepted delivery."""
+    n = await requests(sessions, cal_id)
+    return n > 0, n
 
 
 def _google_headers(channel_id, token, state="exists", number=2):
@@ -23,7 +22,7 @@ def _google_headers(channel_id, token, state="exists", number=2):
     }
 
 
-async def test_google_notification_marks_dirty_and_is_idempotent(client, factory, sessions):
+async def test_google_notifications_request_syncs(client, factory, sessions):
     cal = await calendar(factory, await factory.person())
     await channel(factory, cal, "s3cret", channel_id="ch-1")
     r = await client.post("/webhooks/google", headers=_google_headers("ch-1", "s3cret", "sync", 1))

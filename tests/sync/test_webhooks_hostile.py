@@ -29,11 +29,11 @@ from sqlalchemy import select as sql_select
 from structlog.testing import capture_logs
 
 from service.api.app import create_app
-from service.db.models import Calendar, PushChannel
+from service.db.models import PushChannel
 from service.sandbox.serve import LoopbackServer
 from service.settings import Settings
 from service.sync.webhooks import Reason, RejectionLog
-from tests.sync.sync_factories import calendar, channel
+from tests.sync.sync_factories import calendar, channel, requests
 
 PROBLEM = "application/problem+json"
 MiB = 1 << 20
@@ -95,9 +95,9 @@ def assert_problem(r, status: int, context: object = "") -> None:
 
 
 async def _state(sessions, cal_id):
-    async with sessions() as s:
-        row = await s.get(Calendar, cal_id)
-        return row.dirty, row.dirty_generation
+    """(a sync is requested, how many requests): one per accepted delivery."""
+    n = await requests(sessions, cal_id)
+    return n > 0, n
 
 
 def _counted(provider: str, outcome: str = "rejected") -> float:
@@ -328,7 +328,7 @@ async def test_google_headers_of_any_bytes_are_403(client, factory, sessions, na
 # -- valid batches: same effects, constant cost ----------------------------------------------------
 
 
-async def test_a_valid_batch_marks_each_calendar_dirty_exactly_once(client, factory, sessions):
+async def test_a_valid_batch_requests_each_calendars_sync_once(client, factory, sessions):
     cals = [await calendar(factory, await factory.person(), provider="microsoft") for _ in range(3)]
     for i, cal in enumerate(cals):
         await channel(factory, cal, f"state-{i}", channel_id=f"sub-{i}")
@@ -408,7 +408,7 @@ async def test_a_batch_costs_a_constant_number_of_statements(client, factory, en
             event.remove(engine.sync_engine, "before_cursor_execute", count)
         assert r.status_code == 202 and elapsed < FAST, (n, r.status_code, elapsed)
         costs[n] = len(statements)
-    # One SELECT for the subscriptions, one UPDATE marking dirty (+ NOTIFY on PostgreSQL),
+    # One SELECT for the subscriptions, one INSERT requesting syncs (+ NOTIFY on PostgreSQL),
     # and on the lifecycle path one UPDATE per kind of change.
     assert len(set(costs.values())) == 1, costs
     assert costs[9] <= 5, (costs, statements)

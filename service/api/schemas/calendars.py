@@ -17,8 +17,9 @@ class Provider(str, enum.Enum):
 
 class CalendarStatus(str, enum.Enum):
     active = "active"
-    error = "error"
-    disconnected = "disconnected"
+    backing_off = "backing_off"
+    needs_reconnect = "needs_reconnect"
+    disabled = "disabled"
 
 
 class ConnectionKind(str, enum.Enum):
@@ -39,8 +40,16 @@ class CalendarOut(Out):
         "an admin granted (`oneonone calendars connect-all`)."
     )
     status: CalendarStatus = Field(
-        description="`active` syncs; `error` needs the person to reconnect (or an "
-        "admin to look); `disconnected` is not synced."
+        description="`active` syncs. `backing_off`: syncs failed for a passing reason (throttling, the provider "
+        "or the network down) and are retried at `retry_at`. `needs_reconnect`: the provider refuses access "
+        "(`reason` says why); it is tried again at `retry_at` when that may heal by itself (null: the person must "
+        "connect the calendar again). `disabled`: not synced (disconnected)."
+    )
+    reason: str | None = Field(None, description="Why it needs a reconnect or is disabled, in words")
+    retry_at: datetime | None = Field(None, description="The next attempt, when backing off or probing")
+    failing_since: datetime | None = Field(None, description="Since when syncs have been failing")
+    stalled: bool = Field(
+        False, description="Backing off for over a day: still retried, but someone should look (`last_error`)"
     )
     sync_pending: bool = Field(
         description="A change was notified (or the calendar is new) and a worker has yet to pull it."

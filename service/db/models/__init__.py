@@ -7,6 +7,7 @@ from service.db.models.calendars import (
     CalendarEvent,
     EventRevision,
     PushChannel,
+    SyncRequest,
 )
 from service.db.models.findings import Finding
 from service.db.models.meetings import (
@@ -44,5 +45,6 @@ __all__ = [
     "RatingMonth",
     "Role",
     "SharedNote",
+    "SyncRequest",
     "Template",
 ]

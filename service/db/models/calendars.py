@@ -32,13 +32,17 @@ class CalendarConnection(IdMixin, TimestampMixin, Base):
 
 class Calendar(IdMixin, TimestampMixin, Base):
     """One person's calendar on one provider, and the sync work queue: a webhook
-    marks it dirty, a worker claims it with a lease, syncs an increment, and
-    commits the events together with the new cursor."""
+    asks for a sync (SyncRequest), a worker claims the calendar with a lease, syncs
+    an increment, and commits the events together with the new cursor.
+
+    `status` (service.sync.states): active; backing_off (transient failures, retried
+    at `backoff_until`); needs_reconnect (`status_reason` says why; probed at
+    `backoff_until` when it may heal, never when null); disabled (not synced)."""
 
     __tablename__ = "calendars"
     __table_args__ = (
         UniqueConstraint("provider", "external_id"),
-        Index("ix_calendars_due", "dirty", "next_poll_at"),
+        Index("ix_calendars_due", "status", "next_poll_at"),
     )
 
     person_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
@@ -48,24 +52,39 @@ class Calendar(IdMixin, TimestampMixin, Base):
     provider: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(320))  # Google calendarId / Graph user id or UPN
     time_zone: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | error | disconnected
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    status_reason: Mapped[str | None] = mapped_column(String(40))
     # Sync cursor: Google nextSyncToken / Graph deltaLink; null → full sync next.
     cursor: Mapped[str | None] = mapped_column(Text)
     window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)  # Graph delta window
     window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Work queue. `dirty_generation` grows with every notification; a sync clears
-    # `dirty` only if no notification arrived while it ran.
-    dirty: Mapped[bool] = mapped_column(Boolean, default=True)
-    dirty_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # Work queue: due when a sync was requested, or at `next_poll_at` (fallback polling).
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the current run of failures
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Opening a push channel failed: not tried again before this (growing delays).
+    channel_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    channel_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class SyncRequest(IdMixin, Base):
+    """A request to sync a calendar (a notification, a connect, a gap in push
+    coverage). A row of its own rather than a flag on the calendar, so that a
+    webhook never waits for the calendar row a worker holds while it reconciles;
+    a sync deletes the requests it saw when it claimed the calendar, so those
+    arriving meanwhile coalesce into one follow-up increment."""
+
+    __tablename__ = "sync_requests"
+    __table_args__ = (Index("ix_sync_requests_calendar_id_id", "calendar_id", "id"),)
+
+    calendar_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("calendars.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class PushChannel(IdMixin, Base):

@@ -21,7 +21,7 @@ import structlog
 from googleapiclient.errors import HttpError
 
 from service.clock import Clock
-from service.sync.port import AuthorizationFailed, CalendarRef, FullResyncRequired, ProviderError
+from service.sync.port import AuthorizationFailed, CalendarRef, FullResyncRequired, ProviderError, ReconnectReason
 
 log = structlog.get_logger(__name__)
 
@@ -124,9 +124,7 @@ class GoogleCalls:
             return ProviderError(message, status=status, retry_after=self._retry_after(exc.resp))
         if status == 403:
             # forbidden / insufficientPermissions / delegation denied: a person must act.
-            error = AuthorizationFailed(message)
-            error.status = 403
-            return error
+            return AuthorizationFailed(message, reason=ReconnectReason.forbidden, status=403)
         if status >= 500:
             return ProviderError(message, status=status, retry_after=self._retry_after(exc.resp))
         return ProviderError(message, status=status, transient=False)
