@@ -26,6 +26,20 @@ class MicrosoftSettings(BaseModel):
     graph_endpoint: str = "https://graph.microsoft.com/v1.0"
 
 
+class QuotaSettings(BaseModel):
+    """Provider calls per minute all workers may make together (service.sync.budget):
+    below the providers' default quotas (Google Calendar: 10,000 a minute per project,
+    600 per user; Graph: 10,000 per 10 minutes per mailbox), so an onboarding paces itself."""
+
+    enabled: bool = True
+    google_per_minute: float = Field(6000, gt=0)
+    google_user_per_minute: float = Field(300, gt=0)
+    microsoft_per_minute: float = Field(30000, gt=0)
+    microsoft_user_per_minute: float = Field(600, gt=0)
+    batch: int = Field(10, ge=1)  # tokens a process takes from the database at once
+    max_wait_seconds: float = Field(30, ge=0)  # longer: the calendar backs off instead
+
+
 class SyncSettings(BaseModel):
     lookback_days: int = Field(120, ge=1)  # first full sync starts this far back
     lookahead_days: int = Field(400, ge=14)  # Graph delta window reaches this far ahead
@@ -38,6 +52,7 @@ class SyncSettings(BaseModel):
     google_channel_ttl_hours: int = Field(168, ge=1)  # ~7 days, Google's default
     graph_subscription_minutes: int = Field(4230, ge=45)  # Graph's maximum for events
     max_backoff_seconds: float = Field(3600, gt=0)
+    quota: QuotaSettings = QuotaSettings()
 
 
 class WebhookSettings(BaseModel):

@@ -155,3 +155,10 @@ class ConnectFlow(Protocol):
     async def exchange_code(self, code: str, redirect_uri: str) -> Grant:
         """Redeem the authorization code. Raises AuthorizationFailed (refused) or
         ProviderError (unreachable); messages carry no secrets."""
+
+
+class CallBudget(Protocol):
+    """The provider calls all workers may still make (service.sync.budget): adapters
+    spend one before every API call; it waits for a refill, or raises Throttled."""
+
+    async def spend(self, provider: str, account: str) -> None: ...

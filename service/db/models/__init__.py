@@ -7,6 +7,7 @@ from service.db.models.calendars import (
     CalendarEvent,
     EventRevision,
     PushChannel,
+    QuotaBucket,
     SyncRequest,
 )
 from service.db.models.findings import Finding
@@ -42,6 +43,7 @@ __all__ = [
     "Pair",
     "Person",
     "PrivateNote",
+    "QuotaBucket",
     "RatingMonth",
     "Role",
     "SharedNote",

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.models.base import Base, IdMixin, TimestampMixin
@@ -150,3 +162,14 @@ class EventRevision(IdMixin, Base):
     observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     snapshot: Mapped[dict | None] = mapped_column(JSON)
     horizon: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class QuotaBucket(Base):
+    """A token bucket of provider calls shared by the workers (service.sync.budget).
+    `refreshed`: wall-clock seconds since the epoch, when `tokens` was last counted."""
+
+    __tablename__ = "quota_buckets"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)  # provider, or provider:account
+    tokens: Mapped[float] = mapped_column(Float)
+    refreshed: Mapped[float] = mapped_column(Float)
