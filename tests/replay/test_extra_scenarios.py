@@ -1,6 +1,6 @@
 """Our own scenarios (tests/replay/scenarios/, with `expect` worked out from SPEC.md)
 for cases the public ones leave out, replayed through the production pipeline on
-SQLite and PostgreSQL: they must score perfectly too. 11-15 are written by build.py;
+SQLite and PostgreSQL: they must score perfectly too. 11-15 and 31 are written by build.py;
 16-30 come from a rule-by-rule conformance review (27-30 caught two bugs: answers
 counted as individual modifications, and a cancellation minutes before a series
 deletion taken as part of it)."""

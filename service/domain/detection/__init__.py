@@ -17,11 +17,18 @@ function per finding type), `engine` (orchestration), `model` (output types),
 (when a pair's result can next change with no calendar change).
 
 Where the SPEC is silent, these choices were made (details in each module):
-- History is never rewritten, for any change: a move, a length change, an
-  answer, a cancellation or a series edit made at or after an occurrence's
-  current start leaves that occurrence as it was.
-- A series-wide answer applies to occurrences that start after it; between a
-  series answer and a per-occurrence answer, the later one wins.
+- History is never rewritten: a move, a length change, a cancellation or a
+  series edit made at or after an occurrence's current start leaves that
+  occurrence as it was.
+- An answer is not bound by time (SPEC's `declined` has no time condition): one
+  given while an occurrence runs or after it ended counts, so a 1:1 declined
+  after it ended is `declined`, not `held`, and the latest answer wins, whenever
+  given. It reaches an occurrence while the calendar still shows it: once
+  cancelled, removed, moved or dropped from its series at or after its start,
+  the occurrence keeps the answers it had then.
+- A series-wide answer ("for the whole event") applies to every occurrence the
+  series still has, past ones included; between a series answer and a
+  per-occurrence answer, the later one wins.
 - "Modified individually" means the instance differs from its slot (times,
   title or answers). Such occurrences keep their times through series time or
   length edits; an EXDATE still cancels them, the series' end still removes them.
@@ -42,9 +49,9 @@ Where the SPEC is silent, these choices were made (details in each module):
   its original slot).
 - late_reschedule reports the current start; shortened compares with the
   length of the series version last applied before the occurrence's start.
-- double_booked uses the owner's own copies only (their own answer, busy flag
-  and cancellation as of that block's start); `conflict` names the earliest
-  overlapping block.
+- double_booked uses the owner's own copies only (their own answer, whenever
+  given; busy flag and cancellation as of that block's start); `conflict` names
+  the earliest overlapping block.
 - last_held: latest held start in the window; next_scheduled: earliest start
   after now of a non-cancelled occurrence nobody declined (any distance).
 - Events only on a third person's calendar are ignored (a pair depends on its

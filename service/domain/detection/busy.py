@@ -3,8 +3,9 @@
 A block is an occurrence of any timed event on the calendar (another 1:1
 included) that is busy, not cancelled and not declined by the calendar's owner,
 judged by the same history rules as 1:1s: a busy block deleted after it took
-place still happened. All-day events never block. Blocks remember the meeting
-they belong to, so that a 1:1 never conflicts with its own copy."""
+place still happened, one its owner declined (even afterwards) did not block.
+All-day events never block. Blocks remember the meeting they belong to, so
+that a 1:1 never conflicts with its own copy."""
 
 from __future__ import annotations
 

@@ -5,7 +5,10 @@ timeline. The changes that touch it (series versions, its own instance
 snapshots, removals) are applied in time order, with one rule above all:
 **history is not rewritten**. A change at or after the occurrence's current
 start does not affect it: a meeting that started stays as it was, whoever
-deletes, cancels, moves or answers later.
+deletes, cancels, moves or edits the series later. Answers are the exception
+(SPEC puts no time on a decline): they still count after the start, for as long
+as the calendar shows the occurrence — until it is cancelled or removed, moved,
+or no longer a slot of the series (see "Late answers" below).
 
 Series versions (`t_k`, master snapshot k):
 - the first version creates all its slots; a later version adds only slots
@@ -28,7 +31,14 @@ Instance snapshots (Google exceptions; Graph lists every occurrence):
   produces the slot (UNTIL, new time: the occurrence vanishes).
 
 Answers are kept per person as (time of last change, value), separately for
-the master's stream and the instance's; the later change wins."""
+the master's stream and the instance's; the later change wins.
+
+Late answers (at or after the occurrence's start): a series version's answers
+count while that version still has the slot (live, or the occurrence is modified
+individually and the series does not end before it); an instance's answers
+count while it is live at the occurrence's start. The first change that no
+longer shows the occurrence (series deleted, EXDATE, slot vanished, instance
+cancelled, removed or moved) closes it: nothing later reaches it."""
 
 from __future__ import annotations
 
@@ -103,6 +113,29 @@ class _Replay:
 
     def frozen(self, at: datetime) -> bool:
         return self.occ is not None and at >= self.occ.start
+
+    def late_version(self, version: _Version) -> bool:
+        """A series change at or after the start: only its answers count, and only
+        while the series still has the occurrence (False once it has not)."""
+        if self.occ.cancelled or version.snap is None or not self._has_slot(version):
+            return False
+        track(self.master_responses, version.snap, version.at)
+        return True
+
+    def late_instance(self, at: datetime, snap: EventSnapshot | None) -> bool:
+        """An instance change at or after the start: only its answers count, and only
+        while it still shows the occurrence (False once it does not)."""
+        if not self.occ.shown_by(snap):
+            return False
+        if snap.attendees:
+            track(self.instance_responses, snap, at, self.master_responses)
+        return True
+
+    def _has_slot(self, version: _Version) -> bool:
+        state = version.state(self.original_start, self.lo, self.hi)
+        if state == LIVE:
+            return True
+        return state is None and self.modified and not version.slots.ends_before(self.original_start)
 
     def apply_version(self, version: _Version, first: bool) -> None:
         occ = self.occ
@@ -239,7 +272,11 @@ def _replay(
     first_live = next((i for i, v in enumerate(versions) if v.snap is not None), None)
     for at, kind, index in events:
         if state.frozen(at):
-            break
+            # Started: as it was, but for answers while it is still shown.
+            shown = state.late_version(versions[index]) if kind == 0 else state.late_instance(at, stream[index][1])
+            if not shown:
+                break
+            continue
         if kind == 0:
             state.apply_version(versions[index], index == first_live)
             continue

@@ -1,9 +1,10 @@
 """A single event's occurrence, replayed change by change.
 
-Its original start is the first-synced start. A change at or after its current
-start is ignored (history is not rewritten): deleting a meeting that took
-place leaves it held. A deletion before it cancels it; a later live snapshot
-restores it; a new start is a move."""
+Its original start is the first-synced start. A deletion before its current
+start cancels it; a later live snapshot restores it; a new start is a move.
+History is not rewritten: from its start on, only answers change it (SPEC puts
+no time on a decline), and only while the event still shows it — deleting a
+meeting that took place, or moving the event elsewhere, leaves it as it was."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ def single_occurrence(record: EventRecord) -> CopyOccurrence | None:
     for change in record.versions:
         at, snap = change.changed_at, change.snapshot
         if occ is not None and at >= occ.start:
-            break  # it has started: later changes do not rewrite it
+            if not occ.shown_by(snap):
+                break  # gone, as it was
+            track(responses, snap, at)  # started: only an answer still changes it
+            continue
         if not is_live(snap):
             if occ is not None:
                 occ.cancel(at, DELETED)

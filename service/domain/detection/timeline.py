@@ -63,6 +63,11 @@ class CopyOccurrence:
         found = self.responses.get(email)
         return found[1] if found else None
 
+    def shown_by(self, snapshot: EventSnapshot | None) -> bool:
+        """Once started: does this snapshot still show the occurrence (not cancelled,
+        removed or moved)? While it does, its answers still count."""
+        return not self.cancelled and is_live(snapshot) and snapshot.start in (None, self.start)
+
     def cancel(self, at: datetime, reason: str, instance_id: str | None = None) -> None:
         """The first cancellation counts; later ones change nothing."""
         if self.cancelled_at is None:

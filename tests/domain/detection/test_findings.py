@@ -236,17 +236,24 @@ def test_declined_by_manager_or_report_past_and_future():
     )
 
 
-def test_declining_the_whole_series_applies_from_then_on():
+def test_declining_the_whole_series_declines_every_occurrence_it_has():
+    """SPEC: `respond` answers "for the whole event"; a decline has no time
+    condition, so past occurrences are declined too."""
     w = weekly()
     w.respond("s", "li", "declined", at="2026-02-20T00:00Z")
     out = w.replay()
-    assert keys(out, "declined") == [
-        "2026-02-23T08:00:00Z",
-        "2026-03-02T08:00:00Z",
-        "2026-03-09T08:00:00Z",
-        "2026-03-16T08:00:00Z",
+    assert keys(out, "declined") == [f"2026-{d}T08:00:00Z" for d in ("01-05", "01-12", "01-19", "01-26")] + [
+        f"2026-{d}T08:00:00Z" for d in ("02-02", "02-09", "02-16", "02-23", "03-02", "03-09", "03-16")
     ]
-    assert statuses(out)["2026-02-16T08:00:00Z"] == "held"
+    assert set(statuses(out).values()) == {"declined", "scheduled"}
+    assert findings(out, "cadence_gap") == []  # nothing held: no gap to measure
+
+
+def test_a_later_occurrence_answer_overrides_a_series_decline():
+    w = weekly()
+    w.respond("s", "li", "declined", at="2026-02-20T00:00Z")
+    w.respond("s", "li", "accepted", at="2026-02-21T00:00Z", original_start="2026-02-16T08:00Z")
+    assert statuses(w.replay())["2026-02-16T08:00:00Z"] == "held"
 
 
 def test_a_later_series_answer_overrides_an_earlier_occurrence_answer():
@@ -310,6 +317,25 @@ def test_an_event_declined_by_its_owner_does_not_double_book():
     )
     assert keys(w.replay(), "double_booked") == ["2026-02-09T08:00:00Z"]
     w.respond("x", "maya", "declined", at="2026-01-21T00:00Z")
+    assert keys(w.replay(), "double_booked") == []
+
+
+def test_declines_after_the_fact_end_a_double_booking():
+    """Declining the busy block, or the 1:1, after it took place: SPEC's "not
+    declined" has no time condition."""
+    w = weekly()
+    w.event(
+        "x",
+        at="2026-01-20T00:00Z",
+        start="2026-02-09T08:00Z",
+        organizer="omar",
+        attendees=["maya", "sam@other.test"],
+        calendars=["maya", "omar"],
+    )
+    busy_block(w, "y", "2026-02-16T08:00Z", "2026-02-16T09:00Z")
+    assert keys(w.replay(), "double_booked") == ["2026-02-09T08:00:00Z", "2026-02-16T08:00:00Z"]
+    w.respond("x", "maya", "declined", at="2026-02-10T00:00Z")
+    w.respond("s", "li", "declined", at="2026-02-17T00:00Z", original_start="2026-02-16T08:00Z")
     assert keys(w.replay(), "double_booked") == []
 
 

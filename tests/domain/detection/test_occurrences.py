@@ -238,15 +238,98 @@ def test_single_event_keeps_its_first_synced_start_as_original_start():
 def test_changes_after_an_occurrence_started_do_not_rewrite_it():
     w = weekly()
     w.move_occurrence("s", "2026-02-09T08:00Z", at="2026-02-09T08:10Z", start="2026-02-10T13:00Z")
-    w.respond("s", "li", "declined", at="2026-02-16T08:05Z", original_start="2026-02-16T08:00Z")
     out = w.replay()
     got = meetings(out)
     assert (got["2026-02-09T08:00:00Z"]["start"], got["2026-02-09T08:00:00Z"]["status"]) == (
         "2026-02-09T08:00:00Z",
         "held",
     )
-    assert got["2026-02-16T08:00:00Z"]["status"] == "held"
     assert out["findings"] == []
+
+
+# -- answers: SPEC puts no time on a decline --------------------------------------------
+# Only a cancellation or deletion at or after the start leaves an occurrence as it
+# was; `declined` is "end <= now, not cancelled, but one participant declined".
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(
+    "at",
+    [
+        "2026-02-16T08:00Z",  # at the start
+        "2026-02-16T08:10Z",  # while it runs
+        "2026-02-16T08:30Z",  # at its end
+        "2026-02-20T00:00Z",  # days after
+    ],
+)
+def test_a_decline_at_or_after_the_start_counts(provider, at):
+    w = weekly(provider)
+    w.respond("s", "li", "declined", at=at, original_start="2026-02-16T08:00Z")
+    out = w.replay()
+    assert statuses(out)["2026-02-16T08:00:00Z"] == "declined"
+    assert [(f["occurrence_start"], f["by"]) for f in findings(out, "declined")] == [("2026-02-16T08:00:00Z", "report")]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_single_event_declined_after_it_ended_is_declined(provider):
+    w = weekly(provider)
+    w.event(
+        "a", at="2026-02-01T00:00Z", start="2026-02-11T10:00Z", organizer="maya", attendees=["li"], provider=provider
+    )
+    w.respond("a", "maya", "declined", at="2026-02-12T09:00Z")
+    out = w.replay()
+    assert statuses(out)["2026-02-11T10:00:00Z"] == "declined"
+    assert [(f["occurrence_start"], f["by"]) for f in findings(out, "declined")] == [
+        ("2026-02-11T10:00:00Z", "manager")
+    ]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_latest_answer_counts_after_the_end_too(provider):
+    w = weekly(provider)
+    w.respond("s", "li", "declined", at="2026-02-10T00:00Z", original_start="2026-02-16T08:00Z")
+    w.respond("s", "li", "accepted", at="2026-02-17T00:00Z", original_start="2026-02-16T08:00Z")
+    out = w.replay()
+    assert statuses(out)["2026-02-16T08:00:00Z"] == "held"
+    assert findings(out, "declined") == []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_answer_after_a_cancellation_at_or_after_the_start_changes_nothing(provider):
+    """Cancelled after its start, an occurrence stays as it was then (held or
+    declined): a later answer to the series no longer reaches it."""
+    w = weekly(provider)
+    w.respond("s", "li", "declined", at="2026-02-01T00:00Z", original_start="2026-02-09T08:00Z")
+    w.cancel_occurrence("s", "2026-02-09T08:00Z", at="2026-02-09T12:00Z")
+    w.cancel_occurrence("s", "2026-02-16T08:00Z", at="2026-02-16T08:00Z")
+    w.respond("s", "li", "accepted", at="2026-02-20T00:00Z")
+    w.respond("s", "maya", "declined", at="2026-02-20T00:00Z")
+    got = statuses(w.replay())
+    assert (got["2026-02-09T08:00:00Z"], got["2026-02-16T08:00:00Z"]) == ("declined", "held")
+    assert got["2026-02-02T08:00:00Z"] == "declined"  # still in the series: declined by maya
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_series_answer_after_a_time_change_leaves_the_old_slots(provider):
+    """Slots the series no longer has (its time changed after they took place) are
+    no longer answered by answering the series."""
+    w = weekly(provider)
+    w.update("s", at="2026-02-10T12:00Z", start="2026-01-05T09:00Z", end="2026-01-05T09:30Z")
+    w.respond("s", "li", "declined", at="2026-02-20T00:00Z")
+    got = statuses(w.replay())
+    assert got["2026-02-09T08:00:00Z"] == "held"
+    assert got["2026-02-16T09:00:00Z"] == "declined"
+
+
+def test_a_decline_after_a_late_move_does_not_reach_the_occurrence_that_took_place():
+    """A single event moved after it took place keeps its first occurrence as it
+    was; an answer given to the moved event is not an answer to that one."""
+    w = weekly()
+    w.event("a", at="2026-02-01T00:00Z", start="2026-02-11T10:00Z", organizer="maya", attendees=["li"])
+    w.update("a", at="2026-02-12T00:00Z", start="2026-02-13T10:00Z", end="2026-02-13T10:30Z")
+    w.respond("a", "li", "declined", at="2026-02-12T01:00Z")
+    got = meetings(w.replay())["2026-02-11T10:00:00Z"]
+    assert (got["start"], got["status"]) == ("2026-02-11T10:00:00Z", "held")
 
 
 def test_google_and_graph_copies_are_one_meeting():

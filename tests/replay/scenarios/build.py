@@ -1,4 +1,4 @@
-"""Writes the extra replay scenarios next to this file (11-…json to 15-…json).
+"""Writes the extra replay scenarios next to this file (11-…json to 15-…json, 31-…json).
 
     .venv/bin/python -m tests.replay.scenarios.build
 
@@ -285,12 +285,95 @@ def series_deleted_then_recreated() -> tuple[Story, dict]:
     return s, expect
 
 
+def decline_after_the_fact() -> tuple[Story, dict]:
+    """SPEC's `declined` has no time condition: only a cancellation or deletion at or
+    after the start leaves an occurrence as it was. A decline made while a 1:1 runs
+    or after it ended counts; the latest answer counts, whenever given."""
+    maya, li = "maya.diaz@acme.test", "li.wei@acme.test"
+    grace, hugo = "grace.hughes@acme.test", "hugo.bernard@acme.test"
+    nora, kai = "nora.lind@acme.test", "kai.berg@acme.test"
+    s = Story(
+        "31-decline-after-the-fact",
+        start=START,
+        now=NOW,
+        seed=31,
+        description=(
+            "Declines made at or after an occurrence's start count (SPEC: `declined` has no time condition; "
+            "only a cancellation or deletion at or after the start leaves an occurrence as it was). "
+            "Maya / Li (Google), weekly Mondays 09:00 Berlin: Li declines 9 Feb three and a half hours after it "
+            "ended, 16 Feb ten minutes into it, and 23 Feb the day after; a one-off on 11 Feb the day after. All "
+            "four are declined, with declined findings; Li's busy block over 23 Feb no longer double-books a "
+            "declined 1:1; held 2 Feb to held 2 Mar is a cadence gap. Grace / Hugo (Outlook), weekly Tuesdays "
+            "16:00 Berlin: Hugo declines 10 Feb the day after (declined); declines 17 Feb the day before and "
+            "accepts it the day after (the latest answer: held); declines 24 Feb half an hour after it ended, "
+            "and Grace cancels it the next day (a cancellation after the start: it stays declined, no "
+            "cancelled_without_reschedule). Cadence gaps since 3 Feb and 17 Feb. Nora (Google) / Kai (Outlook), "
+            "weekly Wednesdays 12:00 Berlin: Kai declines 11 Feb two days later, in both copies: declined, and "
+            "a cadence gap since 4 Feb."
+        ),
+    )
+    s.person(maya, "Maya Diaz", provider="google")
+    s.person(li, "Li Wei", manager=maya, provider="google")
+    s.person(grace, "Grace Hughes", provider="microsoft")
+    s.person(hugo, "Hugo Bernard", manager=grace, provider="microsoft")
+    s.person(nora, "Nora Lind", provider="google")
+    s.person(kai, "Kai Berg", manager=nora, provider="microsoft")
+
+    a = s.series(maya, [li], at=START, first="2026-01-05T09:00", rule=Weekly("MO"))
+    s.respond(a, li, "declined", at="2026-02-09T12:00:00Z", original_start="2026-02-09T08:00:00Z")
+    s.respond(a, li, "declined", at="2026-02-16T08:10:00Z", original_start="2026-02-16T08:00:00Z")
+    s.single(li, [], at="2026-02-01T09:00:00Z", start="2026-02-23T09:00", minutes=60, title="Dentist")
+    s.respond(a, li, "declined", at="2026-02-24T08:00:00Z", original_start="2026-02-23T08:00:00Z")
+    chat = s.single(maya, [li], at="2026-02-02T09:00:00Z", start="2026-02-11T15:00", title="Career chat")
+    s.respond(chat, li, "declined", at="2026-02-12T09:00:00Z")
+
+    b = s.series(grace, [hugo], at=START, first="2026-01-06T16:00", rule=Weekly("TU"))
+    s.respond(b, hugo, "declined", at="2026-02-11T09:00:00Z", original_start="2026-02-10T15:00:00Z")
+    s.respond(b, hugo, "declined", at="2026-02-16T09:00:00Z", original_start="2026-02-17T15:00:00Z")
+    s.respond(b, hugo, "accepted", at="2026-02-18T09:00:00Z", original_start="2026-02-17T15:00:00Z")
+    s.respond(b, hugo, "declined", at="2026-02-24T16:00:00Z", original_start="2026-02-24T15:00:00Z")
+    s.cancel(b, "2026-02-24T15:00:00Z", at="2026-02-25T09:00:00Z")
+
+    c = s.series(nora, [kai], at=START, first="2026-01-07T12:00", rule=Weekly("WE"))
+    s.respond(c, kai, "declined", at="2026-02-13T09:00:00Z", original_start="2026-02-11T11:00:00Z")
+
+    def days(prefix: str, hour: str, held: str, declined: str = "", scheduled: str = "") -> list[dict]:
+        out = []
+        for status, dates in (("held", held), ("declined", declined), ("scheduled", scheduled)):
+            out += [meeting(*prefix, f"2026-{d}T{hour}:00:00Z", status) for d in dates.split()]
+        return out
+
+    expect = {
+        "pairs": [pair(maya, li, "weekly", 7), pair(grace, hugo, "weekly", 7), pair(nora, kai, "weekly", 7)],
+        "meetings": days((maya, li), "08", "01-05 01-12 01-19 01-26 02-02 03-02", "02-09 02-16 02-23", "03-09 03-16")
+        + [meeting(maya, li, "2026-02-11T14:00:00Z", "declined")]
+        + days((grace, hugo), "15", "01-06 01-13 01-20 01-27 02-03 02-17 03-03", "02-10 02-24", "03-10 03-17")
+        + days((nora, kai), "11", "01-07 01-14 01-21 01-28 02-04 02-18 02-25", "02-11", "03-04 03-11"),
+        "findings": [
+            finding("declined", maya, li, occurrence_start=f"2026-{d}:00:00Z", by="report")
+            for d in ("02-09T08", "02-11T14", "02-16T08", "02-23T08")
+        ]
+        + [finding("cadence_gap", maya, li, since="2026-02-02T08:00:00Z")]
+        + [
+            finding("declined", grace, hugo, occurrence_start=f"2026-{d}T15:00:00Z", by="report")
+            for d in ("02-10", "02-24")
+        ]
+        + [finding("cadence_gap", grace, hugo, since=f"2026-{d}T15:00:00Z") for d in ("02-03", "02-17")]
+        + [
+            finding("declined", nora, kai, occurrence_start="2026-02-11T11:00:00Z", by="report"),
+            finding("cadence_gap", nora, kai, since="2026-02-04T11:00:00Z"),
+        ],
+    }
+    return s, expect
+
+
 STORIES = [
     cancel_after_moved_start,
     reschedule_at_half_interval,
     windows_zone_relative_monthly,
     all_day_and_room_only,
     series_deleted_then_recreated,
+    decline_after_the_fact,
 ]
 
 
