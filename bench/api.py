@@ -2,7 +2,7 @@
 
     make bench-api        (or: .venv/bin/python bench/api.py --duration 10)
 
-Seeds a fresh PostgreSQL database with a meeting that has 10 agenda items, open
+Seeds a scratch PostgreSQL database (bench/pg.py) with a meeting that has 10 agenda items, open
 action items and notes; starts the service (one uvicorn worker: auth, authorization,
 ORM, serialization) and the bare endpoint (bench/bare_app.py) one after the other on
 loopback; drives each with the same load (wrk if installed, else a built-in asyncio
@@ -32,8 +32,6 @@ sys.path.insert(0, str(ROOT))
 from bench import pg  # noqa: E402
 from service.db.migrate import upgrade  # noqa: E402
 from service.security.tokens import hash_token, new_token  # noqa: E402
-
-DB = "oneonone_bench"
 
 
 def free_port() -> int:
@@ -208,22 +206,20 @@ async def _python_load(
     }
 
 
+def tool() -> str:
+    return "wrk" if shutil.which("wrk") else "python keep-alive client"
+
+
 def load(port: int, path: str, headers: dict[str, str], duration: int, connections: int) -> dict[str, float]:
     if shutil.which("wrk"):
         return run_wrk(f"http://127.0.0.1:{port}{path}", headers, duration, connections)
     return asyncio.run(_python_load("127.0.0.1", port, path, headers, duration, connections))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=int, default=10, help="seconds of load per target and round")
-    ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--rounds", type=int, default=2, help="alternate targets this many times; best round counts")
-    args = ap.parse_args()
-
-    pg_dsn = asyncio.run(pg.recreate(DB))
-    sa_url = pg_dsn.replace("postgresql://", "postgresql+asyncpg://")
-    print(f"migrating {DB} …", file=sys.stderr)
+def measure(pg_dsn: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Each target's best round."""
+    sa_url = pg.sqlalchemy_url(pg_dsn)
+    print(f"migrating {pg_dsn.rsplit('/', 1)[1]} …", file=sys.stderr)
     upgrade(sa_url)
     meeting_id, person_id, token = asyncio.run(seed(pg_dsn))
 
@@ -244,9 +240,9 @@ def main() -> int:
         ),
     }
     results: dict[str, dict[str, float]] = {}
-    tool = "wrk" if shutil.which("wrk") else "python keep-alive client"
     print(
-        f"load: {tool}, {args.connections} connections, {args.duration}s × {args.rounds} rounds each", file=sys.stderr
+        f"load: {tool()}, {args.connections} connections, {args.duration}s × {args.rounds} rounds each",
+        file=sys.stderr,
     )
     for rnd in range(args.rounds):
         for name, (app, factory, path, headers, env) in targets.items():
@@ -265,7 +261,21 @@ def main() -> int:
             )
             if name not in results or r["rps"] > results[name]["rps"]:
                 results[name] = r
+    return results
 
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10, help="seconds of load per target and round")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=2, help="alternate targets this many times; best round counts")
+    args = ap.parse_args()
+
+    pg_dsn, drop = asyncio.run(pg.scratch())
+    try:
+        results = measure(pg_dsn, args)
+    finally:
+        asyncio.run(drop())
     ratio = results["service"]["rps"] / results["bare"]["rps"]
     print("\n| target | req/s | p50 ms | p99 ms |\n|---|---|---|---|")
     for name, r in results.items():
@@ -273,7 +283,7 @@ def main() -> int:
     print(f"\nservice / bare = {ratio:.2f}× (target ≥ 0.80×)")
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "api.json").write_text(json.dumps({"tool": tool, "results": results, "ratio": ratio}, indent=2))
+    (out / "api.json").write_text(json.dumps({"tool": tool(), "results": results, "ratio": ratio}, indent=2))
     return 0
 
 

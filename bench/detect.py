@@ -50,7 +50,6 @@ from service.domain.events import CalendarHistory, OrgPerson, Policy  # noqa: E4
 from service.domain.people import PersonRow, import_people  # noqa: E402
 from service.domain.recompute import load_history, recompute  # noqa: E402
 
-DB = "oneonone_bench_detect"
 BUDGET_FULL_S = 10.0
 BUDGET_PAIR_S = 0.100
 
@@ -173,8 +172,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     detection, detect_s, pair_s = pure(history, people, policies, now, args.rounds)
     print(f"detect {detect_s:.2f}s, one pair {pair_s * 1000:.1f} ms", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="oneonone-bench-") as folder:
+        drop = None
         if args.postgres:
-            url = (await pg.recreate(DB)).replace("postgresql://", "postgresql+asyncpg://")
+            dsn, drop = await pg.scratch()
+            url = pg.sqlalchemy_url(dsn)
         else:
             url = f"sqlite+aiosqlite:///{Path(folder) / 'detect.db'}"
         try:
@@ -182,8 +183,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             print(f"stored {revisions} revisions in {load_s:.1f}s; recomputing …", file=sys.stderr)
             db = await stored(url, {p.email for p in people}, now, args.rounds)
         finally:
-            if args.postgres:
-                await pg.drop(DB)
+            if drop is not None:
+                await drop()
     if not same(db["detection"], detection):
         raise SystemExit("the database-backed recompute disagrees with the pure detector")
     return {

@@ -37,7 +37,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -368,8 +367,9 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 async def run(samples: int, reports: int) -> dict[str, Any]:
     clock = SystemClock()
-    name = f"oneonone_bench_latency_{uuid.uuid4().hex[:8]}"
-    url = (await pg.recreate(name)).replace("postgresql://", "postgresql+asyncpg://")
+    dsn, drop = await pg.scratch()
+    url = pg.sqlalchemy_url(dsn)
+    name = dsn.rsplit("/", 1)[1]
     processes = Processes()
     story = Story(reports, clock.now())
     try:
@@ -428,7 +428,7 @@ async def run(samples: int, reports: int) -> dict[str, Any]:
             floor = await measure_floor(story, sandbox, url, clock, samples)
     finally:
         processes.stop()
-        await pg.drop(name)
+        await drop()
     return {"service": _summary(service), "floor": _summary(floor)}
 
 

@@ -5,12 +5,13 @@
 A fake Google Calendar v3 (service/sandbox, over HTTP on loopback) runs in a
 subprocess of its own, so its 100,000 stored events neither compete for this
 process's GIL nor weigh on its garbage collector. Its store is seeded directly
-(not through the API) with one calendar holding a deterministic mix (`--seed`):
-mostly single events with 2–4 attendees spread over the look-back window, some
-all-day or free-time ones, weekly series with moved and cancelled occurrences,
-and cancelled events.
+(GoogleStore.seed, not through the API) with one calendar holding a deterministic
+mix (`--seed`): mostly single events with 2–4 attendees spread over the look-back
+window, some all-day or free-time ones, weekly series with moved and cancelled
+occurrences, and cancelled events.
 
-Each round, into a fresh PostgreSQL database migrated with service.db.migrate:
+Each round, into a new scratch PostgreSQL database (bench/pg.py) migrated with
+service.db.migrate:
 
 - service: the real SyncWorker + GoogleCalendarProvider (google-api-python-client,
   org grant with domain-wide delegation) claims the calendar and takes its initial
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,7 +54,6 @@ sys.path.insert(0, str(ROOT))
 
 from bench import pg  # noqa: E402
 
-DB = "oneonone_bench_sync"
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 OWNER = "bench.owner@acme.test"
 CLIENT_ID = "1234567890-bench.apps.googleusercontent.com"
@@ -297,7 +298,7 @@ def serve_fake(events: int, seed: int, lookback_days: int) -> int:
     """`--serve-fake`: seed the store, serve it, answer `stats`/`release` on stdin."""
     from service.sandbox.faults import Faults
     from service.sandbox.google_server import READ_SCOPES, GoogleFake
-    from service.sandbox.google_store import GoogleStore, _Copy
+    from service.sandbox.google_store import GoogleStore
     from service.sandbox.notifier import Notifier
     from service.sandbox.oauth import TokenIssuer
     from service.sandbox.serve import LoopbackServer
@@ -305,13 +306,8 @@ def serve_fake(events: int, seed: int, lookback_days: int) -> int:
     t0 = time.perf_counter()
     store = GoogleStore()
     store.add_calendar(OWNER, time_zone="Europe/Berlin", summary="Bench Owner")
-    cal = store._calendars[OWNER]  # seeded directly: the HTTP API would take minutes
     resources = generate_events(events, seed, lookback_days=lookback_days)
-    for resource in resources:
-        cal.counter += 1
-        cal.events[resource["id"]] = _Copy(resource, cal.counter)
-    cal.updated = datetime.fromisoformat(resources[-1]["updated"]) if resources else None
-    store._stamp = cal.counter
+    stored = store.seed(OWNER, resources)  # directly: the HTTP API would take minutes
     seeded = time.perf_counter() - t0
 
     faults = Faults()
@@ -332,7 +328,7 @@ def serve_fake(events: int, seed: int, lookback_days: int) -> int:
                 "base_url": server.base_url,
                 "service_account": account,
                 "refresh_token": refresh,
-                "events": len(resources),
+                "events": stored,
                 "seeded_seconds": seeded,
                 "kinds": _census(resources),
             }
@@ -347,9 +343,7 @@ def serve_fake(events: int, seed: int, lookback_days: int) -> int:
                     requests, recorder.requests = recorder.requests, []
                 print(json.dumps(requests), flush=True)
             elif command == "release":  # finished listings keep their snapshot: drop them
-                with store._lock:
-                    for run in store._runs:
-                        run.items = []
+                store.forget_listings(OWNER)
                 print("{}", flush=True)
             elif command == "quit":
                 break
@@ -410,14 +404,18 @@ class FakeProcess:
 
 
 # -- database --------------------------------------------------------------------------------------------------------
-def fresh_database() -> tuple[str, str]:
-    """(asyncpg DSN, SQLAlchemy URL) of a freshly created and migrated database."""
+def fresh_database() -> tuple[str, str, Callable[[], Awaitable[None]]]:
+    """(asyncpg DSN, SQLAlchemy URL, what drops it) of a new scratch database, migrated."""
     from service.db.migrate import upgrade
 
-    pg_dsn = asyncio.run(pg.recreate(DB))
-    sa_url = pg_dsn.replace("postgresql://", "postgresql+asyncpg://")
-    upgrade(sa_url)
-    return pg_dsn, sa_url
+    pg_dsn, drop = asyncio.run(pg.scratch())
+    sa_url = pg.sqlalchemy_url(pg_dsn)
+    try:
+        upgrade(sa_url)
+    except BaseException:
+        asyncio.run(drop())
+        raise
+    return pg_dsn, sa_url, drop
 
 
 # -- the production path ----------------------------------------------------------------------------------------------
@@ -719,13 +717,16 @@ def main() -> int:
     try:
         for rnd in range(args.rounds):
             record: dict[str, Any] = {}
-            print(f"round {rnd + 1}: fresh database {DB} …", file=sys.stderr)
-            pg_dsn, sa_url = fresh_database()
-            profile = args.profile if args.profile and rnd == args.rounds - 1 else None
-            record["service"] = asyncio.run(run_service(sa_url, info, expected, profile))
-            record["service"]["fake"] = _fake_stats(fake, "service")
-            record["floor"] = asyncio.run(run_floor(pg_dsn, info, expected))
-            record["floor"]["fake"] = _fake_stats(fake, "floor")
+            pg_dsn, sa_url, drop = fresh_database()
+            print(f"round {rnd + 1}: fresh database {pg_dsn.rsplit('/', 1)[1]} …", file=sys.stderr)
+            try:
+                profile = args.profile if args.profile and rnd == args.rounds - 1 else None
+                record["service"] = asyncio.run(run_service(sa_url, info, expected, profile))
+                record["service"]["fake"] = _fake_stats(fake, "service")
+                record["floor"] = asyncio.run(run_floor(pg_dsn, info, expected))
+                record["floor"]["fake"] = _fake_stats(fake, "floor")
+            finally:
+                asyncio.run(drop())
             s, f = record["service"], record["floor"]
             if s["fake"]["max_results"] != [str(PAGE_SIZE)]:
                 raise SystemExit(f"the adapter asked for maxResults={s['fake']['max_results']}, not {PAGE_SIZE}")
@@ -743,7 +744,6 @@ def main() -> int:
             rounds.append(record)
     finally:
         fake.close()
-        asyncio.run(pg.drop(DB))
 
     best = {name: max((r[name] for r in rounds), key=lambda x: x["events_per_s"]) for name in ("service", "floor")}
     spread = {

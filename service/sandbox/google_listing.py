@@ -166,6 +166,14 @@ class GoogleListing:
             run_no = self._keep_run(cal.email, run)
             return self._page(cal, run_no, 0, size)
 
+    def forget_listings(self, calendar: str) -> None:
+        """Drop the listings kept for `calendar` (each holds its items to serve its
+        next pages): their page tokens then answer 400 like unknown ones; sync
+        tokens stay valid."""
+        with self._lock:
+            for run_no in self._recent_runs.pop(calendar.lower(), ()):
+                self._runs.pop(run_no, None)
+
     def _keep_run(self, calendar: str, run: _Run) -> int:
         run_no, self._run_count = self._run_count, self._run_count + 1
         self._runs[run_no] = run

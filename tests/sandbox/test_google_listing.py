@@ -66,6 +66,20 @@ def test_page_token_must_come_with_the_same_parameters() -> None:
         store.list_events(LI, max_results=2, show_deleted=True, page_token=first["nextPageToken"])
 
 
+def test_forgotten_listings_no_longer_serve_pages_but_sync_tokens_stay_valid() -> None:
+    store = google_store()
+    _singles(store, 4, calendars=(MAYA, LI))
+    first = store.list_events(MAYA, max_results=2)
+    other = store.list_events(LI, max_results=2)
+    _, token, _ = google_drain(store, MAYA, max_results=4)
+    store.forget_listings(MAYA.upper())
+    with pytest.raises(GoogleApiError) as err:
+        store.list_events(MAYA, max_results=2, page_token=first["nextPageToken"])
+    assert err.value.status == 400
+    assert store.list_events(MAYA, sync_token=token)["items"] == []
+    assert len(store.list_events(LI, max_results=2, page_token=other["nextPageToken"])["items"]) == 2  # kept
+
+
 def test_sync_token_with_restrictions_is_400() -> None:
     store = google_store()
     _, token, _ = google_drain(store, MAYA)

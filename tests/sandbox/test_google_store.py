@@ -213,3 +213,18 @@ def test_deleting_an_instance_id_cancels_that_instance() -> None:
     with pytest.raises(GoogleApiError) as err:
         store.delete([MAYA], "ev1_20260120T090000Z", at=t("2026-01-05T08:00:00Z"))  # no such slot
     assert err.value.status == 404
+
+
+def test_seed_stores_resources_as_given_in_order() -> None:
+    store = google_store()
+    first = {**google_event("a"), "updated": "2026-01-03T10:00:00.000Z", "etag": '"1"', "sequence": 4}
+    second = {**google_event("b"), "updated": "2026-01-02T10:00:00.000Z", "etag": '"2"'}
+    assert store.seed(MAYA, [first, second]) == 2
+    items, token, pages = google_drain(store, MAYA, show_deleted=True)
+    assert [(i["id"], i["updated"], i["etag"]) for i in items] == [
+        ("a", "2026-01-03T10:00:00.000Z", '"1"'),
+        ("b", "2026-01-02T10:00:00.000Z", '"2"'),
+    ]
+    assert items[0]["sequence"] == 4 and pages[0]["updated"] == "2026-01-03T10:00:00.000Z"
+    store.create([MAYA], google_event("c"), at=t("2026-01-04T08:00:00Z"))  # later changes come incrementally
+    assert [i["id"] for i in store.list_events(MAYA, sync_token=token)["items"]] == ["c"]
