@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run lint test bench-api bench-sync bench-latency bench-detect openapi clean
+.PHONY: run lint test bench-api bench-sync bench-latency bench-detect bench-smoke openapi clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-latency: $(STAMP)  ## webhook to finding: serve + worker processes on Post
 
 bench-detect: $(STAMP)  ## 2,000 people × 12 months: pure detector and DB-backed recompute vs the issue's budgets
 	$(PY) bench/detect.py
+
+bench-smoke: $(STAMP)  ## every benchmark and scenario generator at a tiny size (--smoke; make test runs them too)
+	$(PY) -m pytest tests/bench -q -n auto
 
 clean:
 	rm -rf $(VENV) oneonone.db oneonone.db-wal oneonone.db-shm

@@ -1,12 +1,15 @@
 """API throughput: the full service vs a bare FastAPI+asyncpg endpoint, same run.
 
     make bench-api        (or: .venv/bin/python bench/api.py --duration 10)
+    .venv/bin/python bench/api.py --smoke      (1 s per target, built-in client: tests/bench)
 
-Seeds a scratch PostgreSQL database (bench/pg.py) with a meeting that has 10 agenda items, open
-action items and notes; starts the service (one uvicorn worker: auth, authorization,
-ORM, serialization) and the bare endpoint (bench/bare_app.py) one after the other on
-loopback; drives each with the same load (wrk if installed, else a built-in asyncio
-HTTP/1.1 keep-alive client) and prints requests/s, p50/p99 and the ratio."""
+Seeds a scratch PostgreSQL database (bench/pg.py) with a meeting that has 10 agenda
+items, open action items and notes; starts the service (one uvicorn worker: auth,
+authorization, ORM, serialization) and the bare endpoint (bench/bare_app.py) one
+after the other on loopback; drives each with the same load (wrk if installed, else
+— or with `--tool python` — a built-in asyncio HTTP/1.1 keep-alive client) and
+prints requests/s, p50/p99 and the ratio; writes bench/results/api.json (not with
+--smoke, whose figures mean nothing)."""
 
 from __future__ import annotations
 
@@ -206,17 +209,24 @@ async def _python_load(
     }
 
 
-def tool() -> str:
-    return "wrk" if shutil.which("wrk") else "python keep-alive client"
+def pick_tool(wanted: str) -> str:
+    """`wrk` or `python` (the built-in client); `auto`: wrk if installed."""
+    if wanted == "auto":
+        return "wrk" if shutil.which("wrk") else "python"
+    if wanted == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed")
+    return wanted
 
 
-def load(port: int, path: str, headers: dict[str, str], duration: int, connections: int) -> dict[str, float]:
-    if shutil.which("wrk"):
-        return run_wrk(f"http://127.0.0.1:{port}{path}", headers, duration, connections)
+def load(
+    tool: str, port: int, path: str, headers: dict[str, str], duration: float, connections: int
+) -> dict[str, float]:
+    if tool == "wrk":
+        return run_wrk(f"http://127.0.0.1:{port}{path}", headers, max(1, round(duration)), connections)
     return asyncio.run(_python_load("127.0.0.1", port, path, headers, duration, connections))
 
 
-def measure(pg_dsn: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+def measure(pg_dsn: str, args: argparse.Namespace, tool: str) -> dict[str, dict[str, float]]:
     """Each target's best round."""
     sa_url = pg.sqlalchemy_url(pg_dsn)
     print(f"migrating {pg_dsn.rsplit('/', 1)[1]} …", file=sys.stderr)
@@ -241,7 +251,7 @@ def measure(pg_dsn: str, args: argparse.Namespace) -> dict[str, dict[str, float]
     }
     results: dict[str, dict[str, float]] = {}
     print(
-        f"load: {tool()}, {args.connections} connections, {args.duration}s × {args.rounds} rounds each",
+        f"load: {tool}, {args.connections} connections, {args.duration}s × {args.rounds} rounds each",
         file=sys.stderr,
     )
     for rnd in range(args.rounds):
@@ -249,8 +259,8 @@ def measure(pg_dsn: str, args: argparse.Namespace) -> dict[str, dict[str, float]
             port = free_port()
             proc = start_server(app, port, env, factory)
             try:
-                load(port, path, headers, 2, args.connections)  # warm-up
-                r = load(port, path, headers, args.duration, args.connections)
+                load(tool, port, path, headers, args.warmup, args.connections)
+                r = load(tool, port, path, headers, args.duration, args.connections)
             finally:
                 proc.terminate()
                 proc.wait(10)
@@ -266,14 +276,22 @@ def measure(pg_dsn: str, args: argparse.Namespace) -> dict[str, dict[str, float]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=int, default=10, help="seconds of load per target and round")
+    ap.add_argument("--duration", type=float, default=10, help="seconds of load per target and round")
+    ap.add_argument("--warmup", type=float, default=2, help="seconds of load before each measurement")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=2, help="alternate targets this many times; best round counts")
+    ap.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto", help="load generator")
+    ap.add_argument(
+        "--smoke", action="store_true", help="one 1 s round, built-in client, no results file (tests/bench)"
+    )
     args = ap.parse_args()
+    if args.smoke:
+        args.duration, args.warmup, args.connections, args.rounds, args.tool = 1, 0.3, 4, 1, "python"
+    tool = pick_tool(args.tool)
 
     pg_dsn, drop = asyncio.run(pg.scratch())
     try:
-        results = measure(pg_dsn, args)
+        results = measure(pg_dsn, args, tool)
     finally:
         asyncio.run(drop())
     ratio = results["service"]["rps"] / results["bare"]["rps"]
@@ -281,9 +299,11 @@ def main() -> int:
     for name, r in results.items():
         print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
     print(f"\nservice / bare = {ratio:.2f}× (target ≥ 0.80×)")
+    if args.smoke:
+        return 0
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "api.json").write_text(json.dumps({"tool": tool(), "results": results, "ratio": ratio}, indent=2))
+    (out / "api.json").write_text(json.dumps({"tool": tool, "results": results, "ratio": ratio}, indent=2))
     return 0
 
 

@@ -1,6 +1,7 @@
 """Detection at scale: 2,000 people × 12 months, against the issue's budgets.
 
     make bench-detect      (or: .venv/bin/python bench/detect.py --people 2000 --months 12)
+    .venv/bin/python bench/detect.py --smoke     (16 people × 2 months, one round: tests/bench)
 
 The history is bench/synthetic_org.py's (~340,000 changes for 2,000 people: a weekly
 1:1 series per reporting line, a quarter on Graph with every occurrence listed,
@@ -19,7 +20,8 @@ one-off events per person per week). Measured, each the best of `--rounds`:
 
 The database is a throw-away SQLite file, or with --postgres a scratch PostgreSQL
 database (bench/pg.py). The recompute's meetings and findings must equal the pure
-detector's, or the benchmark fails. Writes bench/results/detect.json."""
+detector's, or the benchmark fails. Writes bench/results/detect.json (not with --smoke,
+whose figures mean nothing)."""
 
 from __future__ import annotations
 
@@ -211,7 +213,12 @@ def main() -> int:
     ap.add_argument("--months", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=2, help="best of this many runs of each step")
     ap.add_argument("--postgres", action="store_true", help="store the history in PostgreSQL, not SQLite")
+    ap.add_argument(
+        "--smoke", action="store_true", help="16 people × 2 months, one round, no results file (tests/bench)"
+    )
     args = ap.parse_args()
+    if args.smoke:
+        args.people, args.months, args.rounds = 16, 2, 1
 
     from service.logging import configure
 
@@ -242,6 +249,8 @@ def main() -> int:
         f"| reading the history alone (load_history: {r['revisions_read']} of the {r['revisions']} revisions) | "
         f"{r['load_history_s']:.2f} | | |"
     )
+    if args.smoke:
+        return 0
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "detect.json").write_text(json.dumps(r, indent=2))

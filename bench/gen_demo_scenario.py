@@ -1,6 +1,7 @@
 """Writes the bundled demo scenario, service/sandbox/scenarios/demo.json.
 
     .venv/bin/python -m bench.gen_demo_scenario
+    .venv/bin/python -m bench.gen_demo_scenario --smoke   (into a temporary file, checked: tests/bench)
 
 An org of eight on Google and Outlook, three months of 1:1s up to Friday
 2026-11-20 16:00 UTC: two clean series (weekly, monthly), and one story for
@@ -9,6 +10,9 @@ the comments); `oneonone replay` must reproduce them (tests/test_demo.py)."""
 
 from __future__ import annotations
 
+import argparse
+import sys
+import tempfile
 from pathlib import Path
 
 from bench.scenario_kit import MonthlyOnWeekday, Story, Weekly
@@ -149,12 +153,32 @@ def story() -> tuple[Story, dict]:
     return s, expect
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="write a temporary file, check it as `oneonone replay` reads it and that it is the bundled one",
+    )
+    args = parser.parse_args(argv)
     s, expect = story()
-    TARGET.parent.mkdir(parents=True, exist_ok=True)
-    s.write(TARGET, expect)
-    print(f"wrote {TARGET} ({len(s.timeline)} operations)")
+    if not args.smoke:
+        TARGET.parent.mkdir(parents=True, exist_ok=True)
+        s.write(TARGET, expect)
+        print(f"wrote {TARGET} ({len(s.timeline)} operations)\n\n{s.table()}")
+        return 0
+    from service.replay.validate import load
+
+    with tempfile.TemporaryDirectory(prefix="oneonone-gen-") as folder:
+        output = Path(folder) / "demo.json"
+        s.write(output, expect)
+        load(output)  # raises ScenarioError naming the bad entry
+        if output.read_bytes() != TARGET.read_bytes():
+            print(f"{TARGET} is not what the story writes: run `python -m bench.gen_demo_scenario`", file=sys.stderr)
+            return 1
+    print(f"the story writes {TARGET.name} as bundled ({len(s.timeline)} operations)\n\n{s.table()}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

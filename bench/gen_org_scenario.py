@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.gen_org_scenario --people 2000 --months 12 -o /tmp/org.json
     time .venv/bin/oneonone replay /tmp/org.json --json > /tmp/org.out.json
+    .venv/bin/python -m bench.gen_org_scenario --smoke   (16 people × 2 months, checked: tests/bench)
 
 Managers have seven reports each (the first person is the CEO); 60 % of people
 are on Google and 40 % on Outlook, spread over six time zones. Every reporting
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import random
+import tempfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.scenario_kit import Meeting, MonthlyOnDay, Story, Weekly, instant, slots
@@ -254,14 +257,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("-o", "--output", help="the scenario file to write (--smoke: a temporary one by default)")
+    parser.add_argument(
+        "--smoke", action="store_true", help="16 people × 2 months, checked as `oneonone replay` reads it (tests/bench)"
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.people, args.months = 16, 2
+    elif not args.output:
+        parser.error("the following arguments are required: -o/--output")
     story = org_story(args.people, args.months, args.seed)
-    story.write(args.output, indent=None)
-    ops: dict[str, int] = {}
-    for op in story.timeline:
-        ops[op["op"]] = ops.get(op["op"], 0) + 1
-    print(f"wrote {args.output}: {len(story.people)} people, {len(story.timeline)} operations {ops}")
+    with tempfile.TemporaryDirectory(prefix="oneonone-gen-") as folder:
+        output = args.output or str(Path(folder) / "org.json")
+        story.write(output, indent=None)
+        if args.smoke:
+            from service.replay.validate import load
+
+            load(Path(output))  # raises ScenarioError naming the bad entry
+        print(f"wrote {output}: {len(story.people)} people, {len(story.timeline)} operations\n\n{story.table()}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Webhook-to-finding latency: the production processes vs a floor, same run.
 
     make bench-latency    (or: .venv/bin/python bench/latency.py --samples 30)
+    .venv/bin/python bench/latency.py --smoke    (one report, 2 samples: tests/bench)
 
 A fake Google Calendar (service/sandbox, real clock) is served on loopback by this
 process; a manager and `--reports` reports each have a weekly 1:1 series there.
@@ -25,7 +26,7 @@ token through google-api-python-client against the same fake (returning one
 cancelled occurrence), and one asyncpg INSERT committed.
 
 Prints p50/p95/max of both and service/floor at p50; writes
-bench/results/latency.json."""
+bench/results/latency.json (not with --smoke, whose figures mean nothing)."""
 
 from __future__ import annotations
 
@@ -365,7 +366,9 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
-async def run(samples: int, reports: int) -> dict[str, Any]:
+async def run(samples: int, reports: int, pause: float = 1.5, settle: float = 1.0) -> dict[str, Any]:
+    """`pause`: the wait before each sample, so that each change meets an idle worker;
+    `settle`: the wait for the detector's first pass after the initial syncs."""
     clock = SystemClock()
     dsn, drop = await pg.scratch()
     url = pg.sqlalchemy_url(dsn)
@@ -419,9 +422,9 @@ async def run(samples: int, reports: int) -> dict[str, Any]:
 
                 log(f"latency: {len(people)} calendars connecting (initial syncs, watch channels)")
                 await _wait_for("initial syncs and watch channels", connected, processes=processes)
-                await asyncio.sleep(1.0)  # the detector's first pass after the initial syncs
+                await asyncio.sleep(settle)
                 log(f"latency: service, {samples} samples")
-                service = await measure_service(story, sandbox, conn, clock, samples, processes)
+                service = await measure_service(story, sandbox, conn, clock, samples, processes, pause)
             finally:
                 await conn.close()
             log(f"latency: floor, {samples} samples")
@@ -436,15 +439,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--reports", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true", help="one report, 2 samples, no results file (tests/bench)")
     args = parser.parse_args()
+    if args.smoke:
+        args.samples, args.reports = 2, 1
     if args.samples > 2 * args.reports:
         parser.error("at most 2 samples per report (their first two 1:1s are within the detector's window)")
-    result = asyncio.run(run(args.samples, args.reports))
+    quick = {"pause": 0.3, "settle": 0.3} if args.smoke else {}  # a smoke run's figures mean nothing
+    result = asyncio.run(run(args.samples, args.reports, **quick))
     service, floor = result["service"], result["floor"]
     ratio = service["p50_ms"] / floor["p50_ms"]
-    for label, r in (("service", service), ("floor", floor)):
-        print(f"{label:8s} p50 {r['p50_ms']:8.1f} ms   p95 {r['p95_ms']:8.1f} ms   max {r['max_ms']:8.1f} ms")
-    print(f"service/floor at p50: {ratio:.1f}x")
+    print("\n| path | p50 ms | p95 ms | max ms | samples |\n|---|---|---|---|---|")
+    for label, r in (("service (serve + worker)", service), ("floor (bare webhook, list, INSERT)", floor)):
+        print(f"| {label} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['max_ms']:.1f} | {r['samples']} |")
+    print(f"\nservice/floor at p50: {ratio:.1f}x")
+    if args.smoke:
+        return
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "latency.json").write_text(json.dumps({**result, "ratio_p50": ratio}, indent=2))

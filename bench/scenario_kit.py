@@ -503,6 +503,14 @@ class Story:
     def write(self, path: str | Path, expect: dict[str, Any] | None = None, *, indent: int | None = 1) -> None:
         Path(path).write_text(json.dumps(self.document(expect), indent=indent) + "\n")
 
+    def table(self) -> str:
+        """The timeline's operations per kind, as a Markdown table."""
+        counts: dict[str, int] = {}
+        for op in self.timeline:
+            counts[op["op"]] = counts.get(op["op"], 0) + 1
+        rows = [f"| {op} | {n} |" for op, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+        return "\n".join(["| operation | count |", "|---|---|", *rows, f"| all | {len(self.timeline)} |"])
+
 
 def slots(m: Meeting, until: date) -> list[datetime]:
     """The UTC starts of a series' slots up to `until` (a date), for stories that

@@ -1,6 +1,7 @@
 """Initial full sync throughput: the production path vs a floor, same run.
 
     make bench-sync       (or: .venv/bin/python bench/sync.py --events 100000 --rounds 2)
+    .venv/bin/python bench/sync.py --smoke     (300 events, one round: tests/bench)
 
 A fake Google Calendar v3 (service/sandbox, over HTTP on loopback) runs in a
 subprocess of its own, so its 100,000 stored events neither compete for this
@@ -27,8 +28,8 @@ service.db.migrate:
   calendar_events (same columns and indexes), committed.
 
 Prints the best round of each, the spread, and service/floor; writes
-bench/results/sync.json. The fake's own time serving the pages (the same for
-both) is shown for reference."""
+bench/results/sync.json (not with --smoke, whose figures mean nothing). The
+fake's own time serving the pages (the same for both) is shown for reference."""
 
 from __future__ import annotations
 
@@ -695,9 +696,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=20260302)
     ap.add_argument("--rounds", type=int, default=2, help="alternate service and floor this many times; best counts")
     ap.add_argument("--profile", metavar="FILE", help="cProfile the service path (last round) into FILE")
+    ap.add_argument("--smoke", action="store_true", help="300 events, one round, no results file (tests/bench)")
     ap.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--lookback-days", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.smoke:
+        args.events, args.rounds = 300, 1
 
     from service.settings import SyncSettings
 
@@ -768,6 +772,8 @@ def main() -> int:
         f"{s['fake']['requests']} pages)"
     )
     print(f"\nservice / floor = {ratio:.2f}× (target ≥ 0.25×)")
+    if args.smoke:
+        return 0
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "sync.json").write_text(
