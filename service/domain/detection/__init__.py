@@ -29,9 +29,10 @@ Where the SPEC is silent, these choices were made (details in each module):
 - A series-wide answer ("for the whole event") applies to every occurrence the
   series still has, past ones included; between a series answer and a
   per-occurrence answer, the later one wins.
-- "Modified individually" means the instance differs from its slot (times,
-  title or answers). Such occurrences keep their times through series time or
-  length edits; an EXDATE still cancels them, the series' end still removes them.
+- "Modified individually" means the instance differs from its slot (times or
+  title; an answer is no change of the occurrence). Such occurrences keep their
+  times through series time or length edits; an EXDATE still cancels them, the
+  series' end still removes them.
 - An EXDATE present when the series was created means the slot never existed.
 - A removed or cancelled instance is no cancellation when the series explains
   it: the series is deleted then (within 5 minutes), or the version in force no
