@@ -29,7 +29,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service.clock import Clock, SystemClock
-from service.sandbox.errors import GoogleApiError
+from service.sandbox.errors import (
+    GoogleApiError,
+    google_api_disabled,
+    google_insufficient_scopes,
+    google_quota_exceeded,
+    google_unauthenticated,
+)
 from service.sandbox.faults import FaultMiddleware, Faults, InjectedFailure
 from service.sandbox.google_channels import GoogleChannels
 from service.sandbox.google_store import GoogleStore
@@ -44,11 +50,15 @@ READ_SCOPES = frozenset(
     for s in ("calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly")
 )
 _JSON = "application/json; charset=UTF-8"
-_FAULTS = {
-    429: ("rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
-    403: ("rateLimitExceeded", "usageLimits", "Rate Limit Exceeded"),
-    500: ("backendError", "global", "Backend Error"),
-    503: ("backendError", "global", "The service is currently unavailable."),
+_CALENDAR_ERRORS = {  # the Calendar API's own 403s: no ErrorInfo
+    "quotaExceeded": ("usageLimits", "Calendar usage limits exceeded."),
+    "forbidden": ("global", "Forbidden"),
+    "notACalendarUser": ("calendar", "The user must be signed up for Google Calendar."),
+}
+_QUOTA_REASONS = {
+    "rateLimitExceeded": "defaultPerMinutePerProject",
+    "userRateLimitExceeded": "defaultPerMinutePerUser",
+    "dailyLimitExceeded": "defaultPerDayPerProject",
 }
 
 
@@ -56,13 +66,27 @@ def _error(exc: GoogleApiError, headers: dict[str, str] | None = None) -> Respon
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers, media_type=_JSON)
 
 
+def fault_error(status: int, reason: str | None = None) -> GoogleApiError:
+    """The error Google answers with for an injected failure (`faults.fail_next(status, reason=…)`)."""
+    if status in (403, 429) and (reason is None or reason in _QUOTA_REASONS):
+        return google_quota_exceeded(status, _QUOTA_REASONS[reason or "rateLimitExceeded"])
+    if reason in _CALENDAR_ERRORS:
+        domain, message = _CALENDAR_ERRORS[reason]
+        return GoogleApiError(status, reason, message, domain=domain)
+    if reason == "accessNotConfigured":
+        return google_api_disabled()
+    if reason == "insufficientPermissions":
+        return google_insufficient_scopes()
+    if status == 401:
+        return google_unauthenticated()
+    if status >= 500:
+        message = "The service is currently unavailable." if status == 503 else "Backend Error"
+        return GoogleApiError(status, reason or "backendError", message)
+    return GoogleApiError(status, reason or ("badRequest" if status == 400 else "error"), "Error")
+
+
 def render_fault(request: Request, failure: InjectedFailure) -> Response:
-    reason, domain, message = _FAULTS.get(failure.status, ("error", "global", "Error"))
-    if failure.reason:
-        reason = failure.reason
-        if reason == "userRateLimitExceeded":
-            message = "User Rate Limit Exceeded"
-    return _error(GoogleApiError(failure.status, reason, message, domain=domain))
+    return _error(fault_error(failure.status, failure.reason))
 
 
 def _bool(params: Any, name: str) -> bool:
@@ -152,16 +176,14 @@ class GoogleFake:
         async def endpoint(request: Request) -> Response:
             try:
                 grant = self.issuer.check("google", request.headers.get("authorization"))
-            except TokenRejected:
+            except TokenRejected as rejected:
                 return _error(
-                    GoogleApiError(401, "authError", "Invalid Credentials"),
+                    google_unauthenticated(rejected.why),
                     {"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
                 )
             try:
                 if not READ_SCOPES & set(grant.scopes):
-                    raise GoogleApiError(
-                        403, "insufficientPermissions", "Request had insufficient authentication scopes."
-                    )
+                    raise google_insufficient_scopes()
                 cal = self._calendar_for(grant, request.path_params["calendarId"]) if calendar else ""
                 return await handler(request, grant, cal)
             except GoogleApiError as exc:
@@ -202,6 +224,7 @@ class GoogleFake:
         return JSONResponse(self.store.get_event(cal, request.path_params["eventId"]), media_type=_JSON)
 
     async def _watch(self, request: Request, grant: Grant, cal: str) -> Response:
+        self.store.get_calendar(cal)  # 404 notFound for a calendar that does not exist
         body = await _json_body(request)
         uri = f"{request.base_url}calendar/v3/calendars/{quote(cal, safe='')}/events?alt=json"
         return JSONResponse(self.channels.watch(cal, grant.user or "", body, uri), media_type=_JSON)

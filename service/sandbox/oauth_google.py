@@ -77,6 +77,22 @@ class GoogleAuth:
             if token in self._refresh:
                 self._refresh[token].revoked = True
 
+    def revoke_user_grants(self, client_id: str, user: str) -> int:
+        """The user removes the app from their account (or an admin does it for them):
+        every refresh token of `client_id` for `user` answers invalid_grant from now on."""
+        revoked = 0
+        with self._lock:
+            for held in self._refresh.values():
+                if held.client_id == client_id and held.user == user.lower() and not held.revoked:
+                    held.revoked = True
+                    revoked += 1
+        return revoked
+
+    def delete_service_account_key(self, client_email: str) -> None:
+        """The key is deleted in the Cloud console: its assertions fail the signature check."""
+        account = self.service_accounts[client_email]
+        account.key_id = f"deleted-{account.key_id}"
+
     def issue_code(self, client_id: str, user: str, redirect_uri: str, scopes: Iterable[str] = CALENDAR_SCOPES) -> str:
         code = f"4/fake-{secrets.token_urlsafe(24)}"
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -98,6 +99,11 @@ def _watch(google, receiver, channel_id: str) -> dict:
     )
 
 
+def _older_reason(exc: HttpError) -> str:
+    """errors[0].reason: google-api-python-client's error_details prefers details[]."""
+    return json.loads(exc.content)["error"]["errors"][0]["reason"]
+
+
 def test_google_429_retry_after_is_honoured_by_a_retry_loop(sandbox, google) -> None:
     sandbox.faults.throttle(1, retry_after=1, target="google")
     started, attempts = time.monotonic(), 0
@@ -107,7 +113,9 @@ def test_google_429_retry_after_is_honoured_by_a_retry_loop(sandbox, google) -> 
             page = google.events().list(calendarId=MAYA).execute()
             break
         except HttpError as exc:
-            assert exc.status_code == 429 and exc.error_details[0]["reason"] == "rateLimitExceeded"
+            assert exc.status_code == 429 and _older_reason(exc) == "rateLimitExceeded"
+            # The client library keeps details[] (newer) in error_details, not errors[].
+            assert exc.error_details[0]["reason"] == "RATE_LIMIT_EXCEEDED"
             time.sleep(int(exc.resp["retry-after"]))
     assert attempts == 2 and time.monotonic() - started >= 1 and page["items"]
 
@@ -123,7 +131,7 @@ def test_google_403_rate_limits_and_5xx_in_order(sandbox, google) -> None:
             google.events().list(calendarId=MAYA).execute()
             break
         except HttpError as exc:
-            seen.append((exc.status_code, exc.error_details[0]["reason"]))
+            seen.append((exc.status_code, _older_reason(exc)))
     assert seen == [
         (403, "userRateLimitExceeded"),
         (403, "rateLimitExceeded"),

@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import googleapiclient
+import httplib2
 import pytest
+from googleapiclient.errors import HttpError
 from kiota_abstractions.serialization import Parsable
 from kiota_serialization_json.json_parse_node import JsonParseNode
 from msgraph.generated.models.event import Event
 
+from service.sandbox import errors as fake_errors
+from service.sandbox.google_server import fault_error
 from service.sandbox.scenario import build_stores, load_scenario
 from tests.sandbox.builders import LI, MAYA, google_event, google_store, graph_event, graph_store, t
 from tests.sandbox_pipeline import replay
@@ -208,3 +212,71 @@ def test_checkers_catch_unknown_fields() -> None:
 def test_calendar_resource_is_provider_shaped() -> None:
     calendar = google_store().get_calendar(MAYA)
     assert calendar["timeZone"] == "Europe/Berlin" and not google_errors(calendar, "Calendar")
+
+
+# -- Google: error envelopes, as google-api-python-client reads them -----------------------------------
+_CANONICAL_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+def _google_error_bodies() -> list[dict]:
+    faults = [
+        (403, None),
+        (403, "rateLimitExceeded"),
+        (403, "userRateLimitExceeded"),
+        (403, "dailyLimitExceeded"),
+        (429, None),
+        (429, "userRateLimitExceeded"),
+        (403, "quotaExceeded"),
+        (403, "forbidden"),
+        (403, "notACalendarUser"),
+        (403, "accessNotConfigured"),
+        (403, "insufficientPermissions"),
+        (401, None),
+        (400, None),
+        (500, None),
+        (503, None),
+    ]
+    made = [fault_error(status, reason) for status, reason in faults] + [
+        fake_errors.google_not_found(),
+        fake_errors.google_unauthenticated("expired"),
+        fake_errors.google_unauthenticated("missing"),
+        fake_errors.GoogleApiError(410, "fullSyncRequired", "Sync token is no longer valid.", domain="calendar"),
+        fake_errors.google_quota_exceeded(429, "defaultPerMinutePerProject", 10_000),
+    ]
+    return [error.body() for error in made]
+
+
+@pytest.mark.parametrize(
+    "body", _google_error_bodies(), ids=lambda b: f"{b['error']['code']}-{b['error']['errors'][0]['reason']}"
+)
+def test_google_errors_come_in_todays_envelope(body: dict) -> None:
+    error = body["error"]
+    code = error["code"]
+    assert set(error) <= {"code", "message", "errors", "status", "details"}
+    assert isinstance(error["message"], str) and error["message"]
+    assert [set(item) for item in error["errors"]] == [{"message", "domain", "reason"}]
+    assert error.get("status") == _CANONICAL_STATUS.get(code)
+    for detail in error.get("details", []):
+        assert detail["@type"] == "type.googleapis.com/google.rpc.ErrorInfo"
+        assert detail["domain"] == "googleapis.com" and detail["reason"].isupper()
+        assert all(isinstance(v, str) for v in detail["metadata"].values())
+    quota = error["errors"][0]["reason"] in ("rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded")
+    if quota:  # Google's front end words quota errors in both lists
+        assert error["errors"][0]["domain"] == "usageLimits"
+        assert [d["reason"] for d in error["details"]] == ["RATE_LIMIT_EXCEEDED"]
+        assert error["details"][0]["metadata"]["quota_limit"].startswith("defaultPer")
+
+    # What the client library makes of it: the message as `reason`, and in `error_details`
+    # the newer details[] when there are any (so RATE_LIMIT_EXCEEDED, not rateLimitExceeded).
+    parsed = HttpError(httplib2.Response({"status": code}), json.dumps(body).encode())
+    assert parsed.status_code == code and parsed.reason == error["message"]
+    assert parsed.error_details == error.get("details", error["errors"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
@@ -261,3 +262,51 @@ def test_watch_validation_and_expiry(env) -> None:
     assert wrong_type.value.status_code == 400
     env.clock.set(T0 + timedelta(days=8))  # expired channels hear nothing
     assert env.fake.changed([MAYA]) == 0
+
+
+def test_refusals_carry_errorinfo_as_googles_front_end_sends_them(env) -> None:
+    import httpx
+
+    base = f"{env.base}/calendar/v3/calendars/{MAYA}/events"
+    missing = httpx.get(base).json()["error"]
+    assert missing["status"] == "UNAUTHENTICATED" and missing["errors"][0]["reason"] == "authError"
+    assert missing["details"][0]["reason"] == "CREDENTIALS_MISSING"
+    creds = env.creds()
+    env.service(creds).events().list(calendarId=MAYA, maxResults=1).execute()
+    env.fake.issuer.expire_all()
+    expired = httpx.get(base, headers={"Authorization": f"Bearer {creds.token}"}).json()["error"]
+    assert expired["details"][0]["reason"] == "ACCESS_TOKEN_EXPIRED"
+    narrow = env.fake.issuer.issue("google", MAYA, CLIENT_ID, ["openid"])
+    scopes = httpx.get(base, headers={"Authorization": f"Bearer {narrow.token}"}).json()["error"]
+    assert (scopes["code"], scopes["errors"][0]["reason"]) == (403, "insufficientPermissions")
+    assert scopes["details"][0]["reason"] == "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
+    with pytest.raises(HttpError) as not_found:  # the Calendar API's own errors: errors[] only
+        env.service().events().get(calendarId=MAYA, eventId="nope").execute()
+    body = json.loads(not_found.value.content)["error"]
+    assert body["status"] == "NOT_FOUND" and "details" not in body
+
+
+def test_a_user_removing_the_app_and_a_deleted_key_fail_with_invalid_grant(env) -> None:
+    first, second = env.creds(LI), env.creds(LI)
+    assert env.fake.auth.revoke_user_grants(CLIENT_ID, LI) >= 2  # earlier tests consented too
+    for creds in (first, second):
+        with pytest.raises(RefreshError, match="invalid_grant: Token has been expired or revoked"):
+            env.service(creds).events().list(calendarId=LI).execute()
+    assert env.service(env.creds(LI)).events().list(calendarId=LI).execute()["items"]  # a new consent works
+
+    info = env.fake.auth.new_service_account(
+        "deleted-key@sandbox.iam.gserviceaccount.com", token_uri=f"{env.base}/token"
+    )
+    creds = service_account.Credentials.from_service_account_info(info, scopes=list(CALENDAR_SCOPES))
+    env.fake.auth.delete_service_account_key(info["client_email"])
+    with pytest.raises(RefreshError, match="invalid_grant: Invalid JWT Signature"):
+        env.service(creds.with_subject(LI)).events().list(calendarId=LI).execute()
+
+
+def test_watching_a_calendar_that_does_not_exist_is_404(env) -> None:
+    ghost = "ghost@acme.test"
+    creds = env.creds(ghost)
+    body = {"id": "chan-ghost", "type": "web_hook", "address": env.receiver.url("/google/ghost")}
+    with pytest.raises(HttpError) as missing:
+        env.service(creds).events().watch(calendarId="primary", body=body).execute()
+    assert missing.value.status_code == 404 and env.fake.channels.channels(ghost) == []

@@ -16,8 +16,8 @@ from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
 from service.settings import GoogleSettings
-from service.sync.port import AuthorizationFailed, CalendarRef, Grant, ProviderError
-from service.sync.providers.google.http import error_code
+from service.sync.port import AuthorizationFailed, CalendarRef, Grant, ProviderError, ReconnectReason
+from service.sync.providers.google.http import error_code, token_error_reason
 
 SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
 AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
@@ -70,7 +70,9 @@ class GoogleCredentials:
         if calendar.connection_kind == "org":
             # Domain-wide delegation: act as the calendar's owner.
             return self._org_key(calendar.credentials).with_subject(calendar.email)
-        raise AuthorizationFailed(f"google: unknown connection kind {calendar.connection_kind!r}")
+        raise AuthorizationFailed(
+            f"google: unknown connection kind {calendar.connection_kind!r}", reason=ReconnectReason.app_misconfigured
+        )
 
     def _org_key(self, credentials: str) -> Any:
         key = digest(credentials)
@@ -83,7 +85,9 @@ class GoogleCredentials:
             info = {**info, "token_uri": self._settings.token_uri}
             creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
         except (ValueError, KeyError, TypeError, OSError):
-            raise AuthorizationFailed("google: the service-account key is unusable") from None
+            raise AuthorizationFailed(
+                "google: the service-account key is unusable", reason=ReconnectReason.app_misconfigured
+            ) from None
         if key:  # the process-wide key file is read afresh each time
             self._org_keys[key] = creds
             while len(self._org_keys) > ORG_KEYS_KEPT:
@@ -152,7 +156,9 @@ class GoogleConnect:
         if answer.status_code >= 500:
             raise ProviderError(f"google token exchange: {answer.status_code}", status=answer.status_code)
         if answer.status_code != 200:
-            raise AuthorizationFailed(f"google token exchange: {answer.status_code} {error_code(body.get('error'))}")
+            code = error_code(body.get("error"))
+            reason, _why = token_error_reason(code)
+            raise AuthorizationFailed(f"google token exchange: {answer.status_code} {code}", reason=reason)
         refresh_token, access_token = body.get("refresh_token"), body.get("access_token")
         if not refresh_token or not access_token:
             raise AuthorizationFailed("google token exchange: no refresh token granted (offline access refused)")

@@ -7,26 +7,17 @@ the fake lets tests see the requests the client really sent."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from structlog.testing import capture_logs
 
-from service.clock import FixedClock
 from service.domain.events import Kind, Status
-from service.sandbox.google_server import GoogleFake
-from service.sandbox.google_store import GoogleStore
 from service.sandbox.serve import LoopbackServer
-from service.settings import GoogleSettings
 from service.sync.port import (
     AuthorizationFailed,
     CalendarProvider,
@@ -34,146 +25,22 @@ from service.sync.port import (
     Channel,
     FullResyncRequired,
     ProviderError,
-    SyncWindow,
 )
 from service.sync.providers.google.adapter import GoogleCalendarProvider
 from service.sync.providers.google.auth import GoogleConnect
 from service.sync.providers.google.http import RetryPolicy
-from tests.sandbox.builders import google_event
-
-UTC = UTC
-T0 = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)
-WINDOW = SyncWindow(start=datetime(2025, 12, 1, tzinfo=UTC), end=datetime(2027, 1, 1, tzinfo=UTC))
-CLIENT_ID, CLIENT_SECRET = "oneonone-test.apps.googleusercontent.com", "GOCSPX-sandbox-secret"
-WEEKLY = ["RRULE:FREQ=WEEKLY;BYDAY=MO"]
-_numbers = itertools.count(1)
-
-
-class Recorder:
-    """ASGI wrapper noting (method, path, query) of every request the fake receives."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
-        self.clients: list[tuple[str, int]] = []  # each request's client address (its connection)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            self.requests.append((scope["method"], scope["path"], parse_qs(scope["query_string"].decode())))
-            self.clients.append(tuple(scope["client"]))
-        await self.app(scope, receive, send)
-
-    def lists(self) -> list[dict[str, list[str]]]:
-        return [q for m, p, q in self.requests if m == "GET" and p.endswith("/events")]
-
-
-class Sandbox:
-    def __init__(self) -> None:
-        self.clock = FixedClock(T0)
-        self.store = GoogleStore()
-        self.fake = GoogleFake(self.store, clock=self.clock)
-        self.fake.auth.register_client(CLIENT_ID, CLIENT_SECRET)
-        self.recorder = Recorder(self.fake.app)
-        self.server = LoopbackServer(self.recorder, name="google-fake").start()
-        self.base = self.server.base_url
-        self.settings = GoogleSettings(
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            api_endpoint=f"{self.base}/calendar/v3/",
-            token_uri=f"{self.base}/token",
-        )
-
-    def person(self, name: str) -> str:
-        """A fresh calendar per test: tests share one server, never its data."""
-        email = f"{name}.{next(_numbers)}@acme.test"
-        self.store.add_calendar(email, time_zone="Europe/Berlin")
-        return email
-
-    def user_ref(self, email: str, *, external_id: str | None = None) -> CalendarRef:
-        token = self.fake.auth.issue_refresh_token(CLIENT_ID, email)
-        return CalendarRef(
-            calendar_id=next(_numbers),
-            email=email,
-            external_id=external_id or email,
-            credentials=token,
-            connection_kind="user",
-        )
-
-
-class Receiver:
-    """The tiny push receiver: records each notification's headers and body."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[dict[str, str], bytes]] = []
-
-        async def hook(request: Request) -> Response:
-            self.received.append((dict(request.headers), await request.body()))
-            return Response(status_code=200)
-
-        self.server = LoopbackServer(
-            Starlette(routes=[Route("/hooks/google", hook, methods=["POST"])]), name="receiver"
-        ).start()
-        self.address = f"{self.server.base_url}/hooks/google"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    box = Sandbox()
-    yield box
-    box.server.stop()
-    box.fake.notifier.close()
-
-
-@pytest.fixture
-def world(sandbox: Sandbox):
-    sandbox.recorder.requests.clear()
-    sandbox.recorder.clients.clear()
-    yield sandbox
-    sandbox.fake.faults.reset()
-    sandbox.store.page_cap = None
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-def provider(world: Sandbox, sleeps: list[float]) -> GoogleCalendarProvider:
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    # rng 0: the backoff schedule is exactly 1, 2, 4 s, so tests can assert it.
-    return GoogleCalendarProvider(
-        world.settings,
-        clock=world.clock,
-        sleep=sleep,
-        rng=lambda: 0.0,
-        retry=RetryPolicy(attempts=4, base=1.0, cap=16.0, jitter=1.0),
-    )
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def seed_calendar(store: GoogleStore, email: str) -> None:
-    """A single, a weekly series, an old event before the window, a cancelled event."""
-    store.create([email], google_event("single1"), at=at("2026-01-02T08:00:00Z"))
-    store.create([email], google_event("weekly1", recurrence=WEEKLY), at=at("2026-01-02T08:01:00Z"))
-    store.create(
-        [email],
-        google_event("ancient", start="2025-06-02T10:00:00+02:00", end="2025-06-02T10:30:00+02:00"),
-        at=at("2026-01-02T08:02:00Z"),
-    )
-    for n in range(4):
-        store.create(
-            [email],
-            google_event(f"more{n}", start=f"2026-02-0{n + 2}T10:00:00+01:00", end=f"2026-02-0{n + 2}T10:30:00+01:00"),
-            at=at("2026-01-02T08:03:00Z"),
-        )
-    store.create([email], google_event("dropped"), at=at("2026-01-02T08:04:00Z"))
-    store.delete([email], "dropped", at=at("2026-01-02T08:05:00Z"))
+from tests.sync.providers.google.world import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    T0,
+    WEEKLY,
+    WINDOW,
+    Receiver,
+    Sandbox,
+    at,
+    numbers,
+    seed_calendar,
+)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -330,7 +197,7 @@ async def test_long_retry_after_is_left_to_the_worker(
 async def test_missing_calendar_is_a_permanent_error(
     world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
 ) -> None:
-    email = f"nobody.{next(_numbers)}@acme.test"  # a grant whose calendar Google does not have
+    email = f"nobody.{next(numbers)}@acme.test"  # a grant whose calendar Google does not have
     with pytest.raises(ProviderError) as err:
         await provider.fetch_changes(world.user_ref(email), None, WINDOW)
     assert err.value.status == 404 and not err.value.transient and sleeps == []
@@ -472,7 +339,7 @@ async def test_service_account_reads_a_users_calendar_by_delegation(
         "sync@oneonone-sandbox.iam.gserviceaccount.com", token_uri="https://oauth2.googleapis.com/token"
     )
     ref = CalendarRef(
-        calendar_id=next(_numbers), email=email, external_id=email, credentials=json.dumps(key), connection_kind="org"
+        calendar_id=next(numbers), email=email, external_id=email, credentials=json.dumps(key), connection_kind="org"
     )
     changes = await provider.fetch_changes(ref, None, WINDOW)
     assert len(changes.upserts) == 7 and all(s.calendar == email for s in changes.upserts)
@@ -487,7 +354,7 @@ async def test_service_account_without_delegated_scope_fails_authorization(
     email = world.person("undelegated")
     key = world.fake.auth.new_service_account("nodwd@oneonone-sandbox.iam.gserviceaccount.com", delegated_scopes=())
     ref = CalendarRef(
-        calendar_id=next(_numbers), email=email, external_id=email, credentials=json.dumps(key), connection_kind="org"
+        calendar_id=next(numbers), email=email, external_id=email, credentials=json.dumps(key), connection_kind="org"
     )
     with pytest.raises(AuthorizationFailed) as err:
         await provider.fetch_changes(ref, None, WINDOW)
@@ -609,7 +476,7 @@ async def test_exchange_code_yields_a_working_refresh_token(world: Sandbox, prov
     refresh_token, who = grant.refresh_token, grant.account
     assert who == email and refresh_token and grant.scopes == "https://www.googleapis.com/auth/calendar.readonly"
     ref = CalendarRef(
-        calendar_id=next(_numbers), email=who, external_id=who, credentials=refresh_token, connection_kind="user"
+        calendar_id=next(numbers), email=who, external_id=who, credentials=refresh_token, connection_kind="user"
     )
     assert len((await provider.fetch_changes(ref, None, WINDOW)).upserts) == 7
 
