@@ -38,6 +38,7 @@ from service.sandbox.errors import (
 )
 from service.sandbox.faults import FaultMiddleware, Faults, InjectedFailure
 from service.sandbox.google_channels import GoogleChannels
+from service.sandbox.google_quota import GoogleQuota, QuotaMeter
 from service.sandbox.google_store import GoogleStore
 from service.sandbox.notifier import Notifier
 from service.sandbox.oauth import Grant, TokenIssuer, TokenRejected
@@ -122,12 +123,14 @@ class GoogleFake:
         notifier: Notifier | None = None,
         require_https: bool = False,
         channel_max_ttl: timedelta = timedelta(days=30),
+        quota: GoogleQuota | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
         self.issuer = issuer or TokenIssuer(self.clock)
         self.faults = faults or Faults()
         self.notifier = notifier or Notifier(faults=self.faults)
+        self.quota_meter = QuotaMeter(quota or GoogleQuota(), self.clock)
         self.auth = GoogleAuth(self.issuer, known_user=lambda email: email.lower() in self.store.calendars())
         self.channels = GoogleChannels(
             self.clock, self.notifier, self.faults, require_https=require_https, max_ttl=channel_max_ttl
@@ -148,6 +151,11 @@ class GoogleFake:
 
     def expire_sync_tokens(self, calendar: str) -> None:
         self.store.expire_sync_tokens(calendar)
+
+    def set_quota(self, quota: GoogleQuota | None) -> QuotaMeter:
+        """Knob: enforce `quota` (None: none) from now on, with full buckets (see google_quota)."""
+        self.quota_meter = QuotaMeter(quota or GoogleQuota(), self.clock)
+        return self.quota_meter
 
     # -- app -----------------------------------------------------------------------------
     def _starlette(self) -> Starlette:
@@ -184,6 +192,9 @@ class GoogleFake:
             try:
                 if not READ_SCOPES & set(grant.scopes):
                     raise google_insufficient_scopes()
+                refused = self.quota_meter.take(grant.user or grant.client_id)
+                if refused is not None:
+                    raise refused
                 cal = self._calendar_for(grant, request.path_params["calendarId"]) if calendar else ""
                 return await handler(request, grant, cal)
             except GoogleApiError as exc:

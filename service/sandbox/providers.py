@@ -27,6 +27,7 @@ from typing import Any
 
 from service.clock import Clock, SystemClock
 from service.sandbox.faults import Faults
+from service.sandbox.google_quota import GoogleQuota
 from service.sandbox.google_server import READ_SCOPES, GoogleFake
 from service.sandbox.google_store import GoogleStore
 from service.sandbox.graph_server import GraphFake
@@ -133,7 +134,11 @@ class SandboxProviders:
         faults: Faults | None = None,
         max_subscription_minutes: int = 10080,
         channel_max_ttl: timedelta = timedelta(days=30),
+        google_quota: GoogleQuota | None = None,
     ) -> None:
+        """`google_quota`: the Calendar API quotas the fake Google enforces (none by
+        default; `GoogleQuota.documented()` for Google's 600/user and 10,000/project a
+        minute), on `clock`. Change them later with `self.google.set_quota(…)`."""
         if scenario is not None and not isinstance(scenario, Scenario):
             scenario = load_scenario(scenario)
         self.scenario = scenario
@@ -146,7 +151,7 @@ class SandboxProviders:
         else:
             google_store, graph_store = GoogleStore(), GraphStore(stub_occurrences=stub_occurrences)
         shared = {"clock": self.clock, "issuer": self.issuer, "faults": self.faults, "notifier": self.notifier}
-        self.google = GoogleFake(google_store, channel_max_ttl=channel_max_ttl, **shared)
+        self.google = GoogleFake(google_store, channel_max_ttl=channel_max_ttl, quota=google_quota, **shared)
         self.graph = GraphFake(graph_store, max_subscription_minutes=max_subscription_minutes, **shared)
         self.google.auth.register_client(GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET)
         self.graph.entra.register_app(ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET)

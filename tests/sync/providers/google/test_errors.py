@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from service.sandbox.google_quota import GoogleQuota
 from service.sync.port import AuthorizationFailed, CalendarRef, ProviderError, ReconnectReason, Throttled
 from service.sync.providers.google.adapter import GoogleCalendarProvider
 from service.sync.providers.google.http import GoogleErrorBody, until_quota_day_ends
-from tests.sync.providers.google.world import CLIENT_ID, WINDOW, Sandbox, numbers, seed_calendar
+from tests.sync.providers.google.world import CLIENT_ID, T0, WINDOW, Sandbox, numbers, seed_calendar
 
 R = ReconnectReason
 
@@ -216,3 +217,32 @@ async def test_delegation_refusals_name_their_reason(world: Sandbox, provider: G
     with pytest.raises(AuthorizationFailed) as deleted:
         await provider.fetch_changes(org_ref(email, key), None, WINDOW)
     assert deleted.value.reason is R.app_misconfigured and key["private_key"] not in str(deleted.value)
+
+
+async def test_the_adapter_backs_off_through_the_fakes_per_user_quota(world: Sandbox) -> None:
+    """A per-user quota of 60 a minute and pages of one event: from the 61st request on,
+    each is refused once, and the in-call backoff (on the fake's clock) waits for the bucket."""
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        world.clock.set(world.clock.now() + timedelta(seconds=seconds))
+
+    email = world.person("metered")
+    seed_calendar(world.store, email)
+    world.store.page_cap = 1
+    meter = world.fake.set_quota(GoogleQuota(per_user_per_minute=60))
+    try:
+        provider = GoogleCalendarProvider(world.settings, clock=world.clock, sleep=sleep, rng=lambda: 0.0)
+        ref = world.user_ref(email)
+        for _ in range(9):  # 7 pages each: 63 requests
+            changes = await provider.fetch_changes(ref, None, WINDOW)
+        assert len(changes.upserts) == 7
+        assert meter.stats()["refused_per_user"] == len(waits) > 0 and set(waits) == {1.0}
+        world.fake.set_quota(GoogleQuota(per_user_per_minute=1))
+        with pytest.raises(Throttled) as err:  # a bucket that refills too slowly for the call
+            await provider.fetch_changes(ref, None, WINDOW)
+        assert err.value.status == 403 and waits[-3:] == [1.0, 2.0, 4.0]
+    finally:
+        world.fake.set_quota(None)
+        world.clock.set(T0)
