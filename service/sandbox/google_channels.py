@@ -9,18 +9,22 @@ As Google does it:
 - right after creation the channel gets a `sync` message (number 1), then an
   `exists` message on every change, numbers increasing per channel;
 - a message is a POST with an empty body and X-Goog-* headers;
-- the channel id must be unique and match [A-Za-z0-9-_+/=]{1,64}.
+- the channel id must be unique and match [A-Za-z0-9-_+/=]{1,64};
+- the address must be https (else 400 push.webhookUrlNotHttps), unless the
+  fake was told `allow_http_loopback` (http to a loopback receiver only).
 `faults.deliver_after_stop` keeps notifying stopped channels (Google may)."""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from service.clock import Clock
 from service.sandbox.errors import GoogleApiError
@@ -58,6 +62,15 @@ class Channel:
         return out
 
 
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def resource_id(calendar: str) -> str:
     """Stable per watched calendar, opaque like Google's."""
     return hashlib.sha1(f"events:{calendar.lower()}".encode()).hexdigest()[:27]
@@ -71,13 +84,15 @@ class GoogleChannels:
         faults: Faults,
         *,
         max_ttl: timedelta = timedelta(days=30),
-        require_https: bool = False,
+        allow_http_loopback: bool = False,
     ) -> None:
         self.clock, self.notifier, self.faults = clock, notifier, faults
         self.max_ttl = max_ttl
-        # Google only posts to https addresses with a valid certificate; loopback
-        # receivers in tests and replays are plain http, so this is a knob.
-        self.require_https = require_https
+        # Google only posts to https addresses (with a valid certificate, on a verified
+        # domain) and refuses any other with 400 push.webhookUrlNotHttps. The replays,
+        # the demo and tests run their receivers on loopback over plain http: they opt
+        # in to http on 127.0.0.0/8, ::1 and localhost, and to nothing else.
+        self.allow_http_loopback = allow_http_loopback
         self._channels: dict[str, Channel] = {}
         # By calendar too: a change notifies its calendar's channels, and a long
         # replay opens thousands of channels over many calendars.
@@ -106,10 +121,8 @@ class GoogleChannels:
             raise GoogleApiError(400, "invalid", f"Invalid value for type: {kind}")
         if not isinstance(channel_id, str) or not _CHANNEL_ID.match(channel_id):
             raise GoogleApiError(400, "invalid", "Invalid channel id")
-        if self.require_https and not str(address).startswith("https://"):
-            raise GoogleApiError(
-                400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS: " + str(address), domain="push"
-            )
+        if not self._deliverable(str(address)):
+            raise GoogleApiError(400, "push.webhookUrlNotHttps", f"WebHook callback must be HTTPS: {address}")
         token = body.get("token")
         if token is not None and len(str(token)) > 256:
             raise GoogleApiError(400, "invalid", "Channel token too long")
@@ -142,6 +155,12 @@ class GoogleChannels:
             sync = self._message(channel, "sync")
         self.notifier.enqueue(sync)
         return channel.resource()
+
+    def _deliverable(self, address: str) -> bool:
+        parts = urlsplit(address)
+        if parts.scheme == "https" and parts.hostname:
+            return True
+        return self.allow_http_loopback and parts.scheme == "http" and _loopback(parts.hostname or "")
 
     def stop(self, owner: str, body: dict[str, Any]) -> None:
         with self._lock:

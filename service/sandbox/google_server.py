@@ -121,7 +121,7 @@ class GoogleFake:
         issuer: TokenIssuer | None = None,
         faults: Faults | None = None,
         notifier: Notifier | None = None,
-        require_https: bool = False,
+        allow_http_loopback: bool = False,
         channel_max_ttl: timedelta = timedelta(days=30),
         quota: GoogleQuota | None = None,
     ) -> None:
@@ -133,7 +133,7 @@ class GoogleFake:
         self.quota_meter = QuotaMeter(quota or GoogleQuota(), self.clock)
         self.auth = GoogleAuth(self.issuer, known_user=lambda email: email.lower() in self.store.calendars())
         self.channels = GoogleChannels(
-            self.clock, self.notifier, self.faults, require_https=require_https, max_ttl=channel_max_ttl
+            self.clock, self.notifier, self.faults, allow_http_loopback=allow_http_loopback, max_ttl=channel_max_ttl
         )
         self.app = FaultMiddleware(
             self._starlette(), faults=self.faults, target="google", api_prefix=API_PREFIX, render=render_fault

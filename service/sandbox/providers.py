@@ -135,8 +135,11 @@ class SandboxProviders:
         max_subscription_minutes: int = 10080,
         channel_max_ttl: timedelta = timedelta(days=30),
         google_quota: GoogleQuota | None = None,
+        allow_http_loopback: bool = True,
     ) -> None:
-        """`google_quota`: the Calendar API quotas the fake Google enforces (none by
+        """`allow_http_loopback`: the fake Google takes http watch addresses on loopback
+        (replays, the demo and tests receive there); Google itself, and the fake told
+        False, insist on https. `google_quota`: the Calendar API quotas the fake Google enforces (none by
         default; `GoogleQuota.documented()` for Google's 600/user and 10,000/project a
         minute), on `clock`. Change them later with `self.google.set_quota(…)`."""
         if scenario is not None and not isinstance(scenario, Scenario):
@@ -151,7 +154,13 @@ class SandboxProviders:
         else:
             google_store, graph_store = GoogleStore(), GraphStore(stub_occurrences=stub_occurrences)
         shared = {"clock": self.clock, "issuer": self.issuer, "faults": self.faults, "notifier": self.notifier}
-        self.google = GoogleFake(google_store, channel_max_ttl=channel_max_ttl, quota=google_quota, **shared)
+        self.google = GoogleFake(
+            google_store,
+            channel_max_ttl=channel_max_ttl,
+            quota=google_quota,
+            allow_http_loopback=allow_http_loopback,
+            **shared,
+        )
         self.graph = GraphFake(graph_store, max_subscription_minutes=max_subscription_minutes, **shared)
         self.google.auth.register_client(GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET)
         self.graph.entra.register_app(ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET)

@@ -15,7 +15,11 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from service.clock import FixedClock
+from service.sandbox.errors import GoogleApiError
+from service.sandbox.faults import Faults
+from service.sandbox.google_channels import GoogleChannels
 from service.sandbox.google_server import GoogleFake
+from service.sandbox.notifier import Notifier
 from service.sandbox.oauth_google import CALENDAR_SCOPES
 from service.sandbox.serve import LoopbackServer
 from tests.sandbox.builders import LI, MAYA, OMAR, google_event, google_store, t
@@ -67,7 +71,7 @@ def env():
             google_event(f"single{n}", start=f"2026-01-1{n}T10:00:00+01:00", end=f"2026-01-1{n}T10:30:00+01:00"),
             at=T0,
         )
-    fake = GoogleFake(store, clock=clock)
+    fake = GoogleFake(store, clock=clock, allow_http_loopback=True)  # the receiver is http on loopback
     fake.auth.register_client(CLIENT_ID, CLIENT_SECRET)
     server = LoopbackServer(fake.app).start()
     yield Env(fake, clock, server.base_url, receiver)
@@ -310,3 +314,57 @@ def test_watching_a_calendar_that_does_not_exist_is_404(env) -> None:
     with pytest.raises(HttpError) as missing:
         env.service(creds).events().watch(calendarId="primary", body=body).execute()
     assert missing.value.status_code == 404 and env.fake.channels.channels(ghost) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback_allowed", "accepted"),
+    [
+        ("https://hooks.example.test/google", False, True),
+        ("http://hooks.example.test/google", False, False),
+        ("http://127.0.0.1:8000/webhooks/google", False, False),  # strict by default
+        ("http://127.0.0.1:8000/webhooks/google", True, True),
+        ("http://localhost:8000/webhooks/google", True, True),
+        ("http://[::1]:8000/webhooks/google", True, True),
+        ("http://10.0.0.5/webhooks/google", True, False),  # loopback only
+        ("http://hooks.example.test/google", True, False),
+        ("ftp://127.0.0.1/hook", True, False),
+    ],
+)
+def test_watch_needs_https_unless_told_to_take_loopback_http(
+    address: str, loopback_allowed: bool, accepted: bool
+) -> None:
+    channels = GoogleChannels(FixedClock(T0), Notifier(), Faults(), allow_http_loopback=loopback_allowed)
+    body = {"id": "chan-https", "type": "web_hook", "address": address}
+    if accepted:
+        assert channels.watch(MAYA, MAYA, body, "uri")["id"] == "chan-https"
+        return
+    with pytest.raises(GoogleApiError) as refused:
+        channels.watch(MAYA, MAYA, body, "uri")
+    assert refused.value.status == 400 and refused.value.reason == "push.webhookUrlNotHttps"
+    assert refused.value.body()["error"]["message"] == f"WebHook callback must be HTTPS: {address}"
+    assert channels.channels(MAYA) == []
+
+
+def test_the_fake_is_strict_about_https_by_default() -> None:
+    store = google_store(MAYA)
+    fake = GoogleFake(store, clock=FixedClock(T0))
+    fake.auth.register_client(CLIENT_ID, CLIENT_SECRET)
+    with LoopbackServer(fake.app) as server:
+        token = fake.auth.issue_refresh_token(CLIENT_ID, MAYA)
+        creds = Credentials(
+            None,
+            refresh_token=token,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            token_uri=f"{server.base_url}/token",
+        )
+        service = build(
+            "calendar", "v3", credentials=creds, static_discovery=True, cache_discovery=False,
+            client_options={"api_endpoint": f"{server.base_url}/calendar/v3/"},
+        )  # fmt: skip
+        body = {"id": "chan-strict", "type": "web_hook", "address": "http://127.0.0.1:9/webhooks/google"}
+        with pytest.raises(HttpError) as refused:
+            service.events().watch(calendarId=MAYA, body=body).execute()
+        assert refused.value.status_code == 400
+        assert json.loads(refused.value.content)["error"]["errors"][0]["reason"] == "push.webhookUrlNotHttps"
+    fake.notifier.close()

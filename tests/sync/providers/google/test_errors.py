@@ -246,3 +246,13 @@ async def test_the_adapter_backs_off_through_the_fakes_per_user_quota(world: San
     finally:
         world.fake.set_quota(None)
         world.clock.set(T0)
+
+
+async def test_an_http_watch_address_is_refused_for_good(
+    world: Sandbox, provider: GoogleCalendarProvider, sleeps: list[float]
+) -> None:
+    email = world.person("plainhttp")
+    with pytest.raises(ProviderError) as err:
+        await provider.watch(world.user_ref(email), "http://hooks.example.test/webhooks/google", "", "tok", 600)
+    assert err.value.status == 400 and not err.value.transient and "push.webhookUrlNotHttps" in str(err.value)
+    assert not isinstance(err.value, AuthorizationFailed) and sleeps == []

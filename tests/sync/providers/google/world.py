@@ -52,7 +52,7 @@ class Sandbox:
     def __init__(self) -> None:
         self.clock = FixedClock(T0)
         self.store = GoogleStore()
-        self.fake = GoogleFake(self.store, clock=self.clock)
+        self.fake = GoogleFake(self.store, clock=self.clock, allow_http_loopback=True)  # the receivers' http
         self.fake.auth.register_client(CLIENT_ID, CLIENT_SECRET)
         self.recorder = Recorder(self.fake.app)
         self.server = LoopbackServer(self.recorder, name="google-fake").start()
