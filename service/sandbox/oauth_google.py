@@ -11,9 +11,13 @@ Grants:
   token URI; `sub` is the impersonated user, who must be known; every scope
   must be authorized for delegation, else 401 unauthorized_client.
 
-The assertion's iat/exp are checked for shape only (exp - iat ≤ 1 h): the
-client library stamps them with the wall clock, the fake lives on the
-injected clock, and comparing the two would fail every replay."""
+The assertion's iat/exp are checked as Google does, against the fake's
+(injected) clock: at most an hour apart, iat not ahead of the clock and exp
+not behind it by more than `ASSERTION_SKEW`; else 400 invalid_grant "Invalid
+JWT: Token must be a short-lived token (60 minutes) and in a reasonable
+timeframe…". google-auth stamps them with the wall clock, so a client of a
+fake on another clock must stamp its own (the service's adapter uses its
+injected clock; `GoogleConnection.delegated_credentials` the sandbox's)."""
 
 from __future__ import annotations
 
@@ -33,6 +37,12 @@ from service.sandbox.oauth import TokenIssuer, client_auth, new_rsa_key, read_fo
 CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ASSERTION_LIFETIME = 3600  # seconds: the longest exp - iat Google takes
+ASSERTION_SKEW = 300  # seconds of clock difference tolerated either way
+_TIMEFRAME = (
+    "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. "
+    "Check your iat and exp values in the JWT claim."
+)
 
 
 @dataclass
@@ -187,12 +197,15 @@ class GoogleAuth:
         except jwt.PyJWTError:
             return invalid
         iat, exp = claims.get("iat"), claims.get("exp")
-        if not isinstance(iat, int) or not isinstance(exp, int) or not 0 < exp - iat <= 3600:
-            return 400, {
-                "error": "invalid_grant",
-                "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
-                "reasonable timeframe.",
-            }
+        now = self.issuer.clock.now().timestamp()
+        if (
+            not isinstance(iat, int)
+            or not isinstance(exp, int)
+            or not 0 < exp - iat <= ASSERTION_LIFETIME
+            or iat > now + ASSERTION_SKEW
+            or exp < now - ASSERTION_SKEW
+        ):
+            return 400, {"error": "invalid_grant", "error_description": _TIMEFRAME}
         scopes = tuple(str(claims.get("scope", "")).split())
         if not scopes:
             return 400, {

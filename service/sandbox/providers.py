@@ -57,6 +57,7 @@ class GoogleConnection:
     refresh_tokens: Mapping[str, str]  # calendar email → refresh token (per-user OAuth)
     service_account_info: Mapping[str, Any] = field(repr=False)  # JSON key, domain-wide delegation
     scopes: tuple[str, ...] = CALENDAR_SCOPES
+    clock: Clock | None = field(default=None, repr=False, compare=False)  # the fake's: stamps assertions
 
     def user_credentials(self, user: str) -> Any:
         from google.oauth2.credentials import Credentials
@@ -70,9 +71,21 @@ class GoogleConnection:
         )
 
     def delegated_credentials(self, user: str) -> Any:
+        """Domain-wide delegation as `user`, the assertions stamped with the fake's clock
+        (google-auth would use the wall clock, which the fake checks them against)."""
         from google.oauth2 import service_account
 
-        return service_account.Credentials.from_service_account_info(
+        clock = self.clock
+
+        class Stamped(service_account.Credentials):
+            def _make_authorization_grant_assertion(self) -> bytes:
+                if clock is None:
+                    return super()._make_authorization_grant_assertion()
+                now = int(clock.now().timestamp())
+                claims = self.with_claims({"iat": now, "exp": now + 3600})
+                return service_account.Credentials._make_authorization_grant_assertion(claims)
+
+        return Stamped.from_service_account_info(
             dict(self.service_account_info), scopes=list(self.scopes)
         ).with_subject(user)
 
@@ -228,6 +241,7 @@ class SandboxProviders:
             GOOGLE_CLIENT_SECRET,
             dict(self._refresh_tokens),
             dict(self._service_account),
+            clock=self.clock,
         )
 
     def microsoft_connection(self) -> MicrosoftConnection:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+import httpx
+import jwt
 import pytest
 from google.auth.exceptions import RefreshError
 from google.oauth2 import service_account
@@ -189,6 +191,7 @@ def test_refresh_with_a_revoked_token_or_wrong_secret_fails(env) -> None:
 
 
 def test_service_account_with_domain_wide_delegation(env) -> None:
+    env.clock.set(datetime.now(UTC))  # google-auth stamps its assertions with the wall clock
     info = env.fake.auth.new_service_account(SA_EMAIL, token_uri=f"{env.base}/token")
     base = service_account.Credentials.from_service_account_info(info, scopes=list(CALENDAR_SCOPES))
     items = env.service(base.with_subject(LI)).events().list(calendarId=LI).execute()["items"]
@@ -269,8 +272,6 @@ def test_watch_validation_and_expiry(env) -> None:
 
 
 def test_refusals_carry_errorinfo_as_googles_front_end_sends_them(env) -> None:
-    import httpx
-
     base = f"{env.base}/calendar/v3/calendars/{MAYA}/events"
     missing = httpx.get(base).json()["error"]
     assert missing["status"] == "UNAUTHENTICATED" and missing["errors"][0]["reason"] == "authError"
@@ -368,3 +369,46 @@ def test_the_fake_is_strict_about_https_by_default() -> None:
         assert refused.value.status_code == 400
         assert json.loads(refused.value.content)["error"]["errors"][0]["reason"] == "push.webhookUrlNotHttps"
     fake.notifier.close()
+
+
+def _assertion(info: dict, *, iat: int, exp: int, sub: str = LI) -> str:
+    claims = {
+        "iss": info["client_email"],
+        "sub": sub,
+        "aud": "https://oauth2.googleapis.com/token",
+        "scope": " ".join(CALENDAR_SCOPES),
+        "iat": iat,
+        "exp": exp,
+    }
+    return jwt.encode(claims, info["private_key"], algorithm="RS256", headers={"kid": info["private_key_id"]})
+
+
+@pytest.mark.parametrize(
+    ("iat", "exp", "accepted"),
+    [
+        (0, 3600, True),
+        (-1800, 1800, True),
+        (240, 3840, True),  # a clock a little ahead: within the skew
+        (0, 3601, False),  # longer than an hour
+        (0, 0, False),
+        (3600, 7200, False),  # an hour in the future
+        (-7200, -3600, False),  # expired an hour ago
+        (-40 * 86400, -40 * 86400 + 3600, False),  # the wall clock of another time
+    ],
+)
+def test_the_delegation_assertion_is_checked_against_the_fakes_clock(env, iat: int, exp: int, accepted: bool) -> None:
+    info = env.fake.auth.new_service_account(SA_EMAIL, token_uri=f"{env.base}/token")
+    now = int(T0.timestamp())
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "assertion": _assertion(info, iat=now + iat, exp=now + exp),
+    }
+    answer = httpx.post(f"{env.base}/token", data=form)
+    if accepted:
+        assert answer.status_code == 200 and answer.json()["access_token"]
+        return
+    assert answer.status_code == 400 and answer.json() == {
+        "error": "invalid_grant",
+        "error_description": "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable "
+        "timeframe. Check your iat and exp values in the JWT claim.",
+    }

@@ -83,7 +83,7 @@ class GoogleCalendarProvider:
         self._timeout = timeout
         self._idle_http: list[httplib2.Http] = []  # see _session; only touched on the event loop
         # Refreshed in place by AuthorizedHttp; shared by a calendar's calls.
-        self._credentials = GoogleCredentials(settings, max_calendars=cache_size)
+        self._credentials = GoogleCredentials(settings, clock=self._clock, max_calendars=cache_size)
         self._token_expiry = TokenExpiry(self._clock, max_entries=cache_size)
         self._built: _Api | None = None
 

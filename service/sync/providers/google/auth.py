@@ -15,6 +15,7 @@ import httpx
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
+from service.clock import Clock, SystemClock
 from service.settings import GoogleSettings
 from service.sync.port import AuthorizationFailed, CalendarRef, Grant, ProviderError, ReconnectReason
 from service.sync.providers.google.http import error_code, token_error_reason
@@ -29,13 +30,37 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest() if secret else ""
 
 
+ASSERTION_LIFETIME = 3600  # seconds: a delegation assertion's exp - iat (Google's maximum)
+
+
+class _ClockedServiceAccount(service_account.Credentials):
+    """Service-account credentials whose assertions (the JWT `iat`/`exp` Google checks
+    against its own clock) are stamped by the adapter's clock instead of the wall
+    clock google-auth reads: the same in production (SystemClock), and a fake living
+    on an injected clock sees assertions of its own time. Subclassed per clock
+    (`_clocked`): a class attribute survives the copies google-auth makes
+    (`with_subject`, `with_claims`)."""
+
+    clock: Clock = SystemClock()
+
+    def _make_authorization_grant_assertion(self) -> bytes:
+        now = int(self.clock.now().timestamp())
+        stamped = self.with_claims({"iat": now, "exp": now + ASSERTION_LIFETIME})
+        return service_account.Credentials._make_authorization_grant_assertion(stamped)
+
+
+def _clocked(clock: Clock) -> type[_ClockedServiceAccount]:
+    return type("ClockedServiceAccountCredentials", (_ClockedServiceAccount,), {"clock": clock})
+
+
 class GoogleCredentials:
     """google-auth credentials per calendar, kept between calls (they carry the
     access token): keyed by a digest of the grant too, so a reconnected calendar
     gets fresh ones."""
 
-    def __init__(self, settings: GoogleSettings, *, max_calendars: int = 4096) -> None:
+    def __init__(self, settings: GoogleSettings, *, clock: Clock | None = None, max_calendars: int = 4096) -> None:
         self._settings = settings
+        self._service_account = _clocked(clock or SystemClock())
         self._max = max_calendars
         self._by_calendar: OrderedDict[tuple, Any] = OrderedDict()
         # Parsed service-account keys by grant digest: loading the RSA key costs ~30 ms,
@@ -83,7 +108,7 @@ class GoogleCredentials:
             info = json.loads(credentials) if credentials else self._service_account_file()
             # The configured token endpoint wins over the key file's (the same in production).
             info = {**info, "token_uri": self._settings.token_uri}
-            creds = service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+            creds = self._service_account.from_service_account_info(info, scopes=list(SCOPES))
         except (ValueError, KeyError, TypeError, OSError):
             raise AuthorizationFailed(
                 "google: the service-account key is unusable", reason=ReconnectReason.app_misconfigured

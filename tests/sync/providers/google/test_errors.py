@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
+from service.clock import FixedClock
 from service.sandbox.google_quota import GoogleQuota
 from service.sync.port import AuthorizationFailed, CalendarRef, ProviderError, ReconnectReason, Throttled
 from service.sync.providers.google.adapter import GoogleCalendarProvider
@@ -256,3 +257,23 @@ async def test_an_http_watch_address_is_refused_for_good(
         await provider.watch(world.user_ref(email), "http://hooks.example.test/webhooks/google", "", "tok", 600)
     assert err.value.status == 400 and not err.value.transient and "push.webhookUrlNotHttps" in str(err.value)
     assert not isinstance(err.value, AuthorizationFailed) and sleeps == []
+
+
+async def test_delegation_assertions_carry_the_adapters_clock(world: Sandbox, provider: GoogleCalendarProvider) -> None:
+    """The fake checks a delegation JWT's iat/exp against its clock, as Google does
+    against the real time. The adapter stamps them with its own (injected) clock:
+    here 2026-01-10, whatever the wall clock says."""
+    email = world.person("stamped")
+    seed_calendar(world.store, email)
+    key = world.fake.auth.new_service_account(f"stamped{next(numbers)}@sandbox.iam.gserviceaccount.com")
+    changes = await provider.fetch_changes(org_ref(email, key), None, WINDOW)
+    assert len(changes.upserts) == 7
+
+
+async def test_a_clock_off_by_hours_is_app_misconfigured(world: Sandbox) -> None:
+    email = world.person("skewed")
+    key = world.fake.auth.new_service_account(f"skewed{next(numbers)}@sandbox.iam.gserviceaccount.com")
+    behind = FixedClock(T0 - timedelta(hours=3))  # this server's clock, three hours slow
+    with pytest.raises(AuthorizationFailed) as err:
+        await GoogleCalendarProvider(world.settings, clock=behind).fetch_changes(org_ref(email, key), None, WINDOW)
+    assert err.value.reason is R.app_misconfigured and "clock" in str(err.value)
