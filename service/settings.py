@@ -14,6 +14,7 @@ class GoogleSettings(BaseModel):
     # Service account JSON (domain-wide delegation) for org-wide access.
     service_account_file: str = ""
     api_endpoint: str = ""  # override for the sandbox fakes
+    directory_endpoint: str = ""  # the Admin SDK's root (https://admin.googleapis.com/), for the sandbox fakes
     token_uri: str = "https://oauth2.googleapis.com/token"
     auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"  # the consent screen (sandbox: the fake's)
 

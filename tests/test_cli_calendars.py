@@ -63,6 +63,7 @@ class Cli:
             "ONEONONE_PUBLIC_BASE_URL": "http://127.0.0.1:9",  # no receiver: channels are not the point here
             "ONEONONE_GOOGLE__API_ENDPOINT": google.api_endpoint,
             "ONEONONE_GOOGLE__TOKEN_URI": google.token_uri,
+            "ONEONONE_GOOGLE__DIRECTORY_ENDPOINT": google.directory_endpoint,
             "ONEONONE_MICROSOFT__AUTHORITY_HOST": microsoft.authority_host,
             "ONEONONE_MICROSOFT__GRAPH_ENDPOINT": microsoft.graph_endpoint,
         }
@@ -233,6 +234,79 @@ def test_connect_all_input_errors_name_the_problem_and_write_nothing(cli, capsys
         assert message in err, (argv, err)
         assert cli.private_key not in err
     assert cli.rows("SELECT COUNT(*) FROM calendar_connections") == [(0,)]
+
+
+DIRECTORY_PEOPLE = """email,name,timezone,manager,role
+maya@acme.test,Maya,Europe/Berlin,,admin
+li@acme.test,Li,Europe/Berlin,maya@acme.test,
+nora@acme.test,Nora,Europe/Berlin,maya@acme.test,
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A Workspace where Li's primary address is li.wei@ (li@, which our directory has,
+    is an alias) and Nora has no account yet."""
+    with SandboxProviders() as box:
+        box.add_person("maya@acme.test", "google")
+        box.add_person("li.wei@acme.test", "google")
+        box.google.add_alias("li.wei@acme.test", "li@acme.test")
+        c = Cli(tmp_path, box)
+        upgrade(c.url)
+        for name, value in c.env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr("service.logging.configure", lambda *a, **k: None)
+        get_settings.cache_clear()
+        assert main(["people", "import", c.file("people.csv", DIRECTORY_PEOPLE)]) == 0
+        yield c
+        get_settings.cache_clear()
+
+
+def test_connect_all_with_an_admin_stores_primary_addresses_and_immutable_ids(workspace, capsys):
+    from service.sandbox.providers import GOOGLE_ADMIN
+
+    google = workspace.sandbox.google
+    ids = {email: google.directory.user(email).id for email in ("maya@acme.test", "li.wei@acme.test")}
+    assert workspace.connect_google("--admin-email", GOOGLE_ADMIN) == 0
+    out = capsys.readouterr().out
+    assert "calendars created: 3" in out
+    assert "not in the Workspace directory (connected under their email: they sync once they exist): 1: " in out
+    assert workspace.rows("SELECT external_id, provider_user_id FROM calendars ORDER BY person_id") == [
+        ("maya@acme.test", ids["maya@acme.test"]),
+        ("li.wei@acme.test", ids["li.wei@acme.test"]),  # what delegation impersonates, not the alias
+        ("nora@acme.test", None),
+    ]
+    [(secret, scopes)] = workspace.rows("SELECT secret_encrypted, scopes FROM calendar_connections")
+    grant = json.loads(Vault(workspace.env["ONEONONE_SECRET_KEY"]).decrypt(secret))
+    assert grant["directory_admin"] == GOOGLE_ADMIN and grant["service_account_key"]["private_key"]
+    assert scopes.split() == [
+        "https://www.googleapis.com/auth/calendar.readonly",
+        "https://www.googleapis.com/auth/admin.directory.user.readonly",
+    ]
+    assert _drain(workspace) == 3
+    statuses = workspace.rows("SELECT external_id, status FROM calendars ORDER BY person_id")
+    assert statuses == [("maya@acme.test", "active"), ("li.wei@acme.test", "active"), ("nora@acme.test", "needs_reconnect")]
+
+    # Maya is renamed (her old address now an alias): connect-all again brings her calendar
+    # up to date (the workers would find her by id meanwhile: tests/sync/providers/google).
+    google.rename_user("maya@acme.test", "maya.diaz@acme.test")
+    assert workspace.connect_google("--admin-email", GOOGLE_ADMIN) == 0
+    out = capsys.readouterr().out
+    assert "existing calendars given their account's primary address and id: 1" in out
+    assert "calendars created: 0" in out
+    assert workspace.rows("SELECT external_id, provider_user_id FROM calendars ORDER BY person_id")[0] == (
+        "maya.diaz@acme.test",
+        ids["maya@acme.test"],
+    )
+
+
+def test_connect_all_reports_a_directory_it_may_not_read(workspace, capsys):
+    assert workspace.connect_google("--admin-email", "li.wei@acme.test") == 1  # no admin
+    err = capsys.readouterr().err
+    assert "could not be read as li.wei@acme.test" in err and "403" in err
+    assert workspace.rows("SELECT COUNT(*) FROM calendars") == [(0,)]
+    assert main(["calendars", "connect-all", "--provider", "microsoft", "--admin-email", "a@b.test"]) == 2
+    assert "--admin-email is for --provider google" in capsys.readouterr().err
 
 
 def test_serve_runs_the_worker_in_process_unless_told(cli, monkeypatch):

@@ -4,7 +4,13 @@ connect-all stores one org grant (Fernet-encrypted with ONEONONE_SECRET_KEY) and
 a calendar, marked for a full sync, for every person in scope who has none on
 that provider; workers (`oneonone worker`, or `oneonone serve` on SQLite) then
 sync them. The grant is not tried here: a wrong key or secret shows up as each
-calendar's `error` status and `last_error` after the first sync (`calendars list`)."""
+calendar's `error` status and `last_error` after the first sync (`calendars list`).
+
+Google with --admin-email: each person is looked up in the Workspace directory as
+that admin (domain-wide delegation of admin.directory.user.readonly, besides
+calendar.readonly), and their calendar stored under the primary address Google
+impersonates and the user's immutable id; the admin is stored with the grant, so
+the workers find a renamed user again by that id."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from service.settings import Settings, get_settings
 
 PUBLIC_TENANTS = ("common", "organizations", "consumers")  # multi-tenant authorities: no app-only tokens
 LARGE = 1000  # progress lines on stderr from this many calendars on
+GOOGLE_DIRECTORY_SCOPE = "https://www.googleapis.com/auth/admin.directory.user.readonly"
 
 
 class UsageError(Exception):
@@ -42,7 +49,15 @@ def _google_secret(args: argparse.Namespace, settings: Settings) -> tuple[str, s
         or not all(isinstance(key.get(k), str) and key[k] for k in ("client_email", "private_key"))
     ):
         raise UsageError(f"{path} is not a service-account key (type service_account, client_email, private_key)")
-    return json.dumps(key, separators=(",", ":")), (args.domain or "").strip().lower() or None
+    domain = (args.domain or "").strip().lower() or None
+    admin = (args.admin_email or "").strip().lower()
+    if not admin:
+        return json.dumps(key, separators=(",", ":")), domain
+    if "@" not in admin or any(c.isspace() for c in admin):
+        raise UsageError(f"--admin-email {args.admin_email!r} is not an email address")
+    # Stored with the key: the adapter reads the directory as this admin when a user moves.
+    grant = {"service_account_key": key, "directory_admin": admin}
+    return json.dumps(grant, separators=(",", ":")), domain
 
 
 def _microsoft_secret(args: argparse.Namespace, settings: Settings) -> tuple[str, str | None]:
@@ -104,34 +119,54 @@ def cmd_connect_all(args: argparse.Namespace) -> int:
         )
         return 2
     try:
+        if args.admin_email and args.provider != "google":
+            raise UsageError("--admin-email is for --provider google (the Workspace directory)")
         secret, tenant = (_google_secret if args.provider == "google" else _microsoft_secret)(args, settings)
         emails = _read_emails(args.emails) if args.emails else None
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     scopes = {
-        "google": "https://www.googleapis.com/auth/calendar.readonly",
+        "google": "https://www.googleapis.com/auth/calendar.readonly"
+        + (f" {GOOGLE_DIRECTORY_SCOPE}" if args.admin_email else ""),
         "microsoft": "https://graph.microsoft.com/.default",
     }[args.provider]
 
     async def run():
-        async with command_session() as (session, now):
-            result = await connect_org(
-                session,
-                vault,
-                provider=args.provider,
-                secret=secret,
-                now=now,
-                tenant=tenant,
-                domain=args.domain,
-                emails=emails,
-                scopes=scopes,
-                progress=_progress,
-            )
-            await session.commit()
+        directory = _directory(args.provider, settings) if args.admin_email else None
+
+        async def resolve(people: list[str]) -> dict[str, tuple[str, str]]:
+            found = await directory.resolve(secret, people)
+            return {email: (account.address, account.user_id) for email, account in found.items()}
+
+        try:
+            async with command_session() as (session, now):
+                result = await connect_org(
+                    session,
+                    vault,
+                    provider=args.provider,
+                    secret=secret,
+                    now=now,
+                    tenant=tenant,
+                    domain=args.domain,
+                    emails=emails,
+                    scopes=scopes,
+                    progress=_progress,
+                    resolve=resolve if directory is not None else None,
+                )
+                await session.commit()
+        finally:
+            if directory is not None:
+                await directory.aclose()
         return result
 
-    result = asyncio.run(run())
+    from service.sync.port import ProviderError
+
+    try:
+        result = asyncio.run(run())
+    except ProviderError as exc:  # messages name the operation, status and reason only
+        print(f"error: the Workspace directory could not be read as {args.admin_email}: {exc}", file=sys.stderr)
+        return 1
     scope = (
         " and ".join(
             filter(
@@ -148,10 +183,24 @@ def cmd_connect_all(args: argparse.Namespace) -> int:
         f"\n  already connected on {args.provider}: {result.already}"
         f"\n  of those, failing ones moved to this grant and tried again: {result.revived}"
     )
-    if result.unknown:
-        shown = ", ".join(result.unknown[:10]) + (" …" if len(result.unknown) > 10 else "")
-        print(f"  unknown emails (import them first): {len(result.unknown)}: {shown}")
+    if args.admin_email:
+        print(f"  existing calendars given their account's primary address and id: {result.updated}")
+    for label, emails_ in (
+        ("unknown emails (import them first)", result.unknown),
+        ("not in the Workspace directory (connected under their email: they sync once they exist)", result.unresolved),
+        ("skipped: their account is already another person's calendar", result.duplicates),
+    ):
+        if emails_:
+            shown = ", ".join(emails_[:10]) + (" …" if len(emails_) > 10 else "")
+            print(f"  {label}: {len(emails_)}: {shown}")
     return 0
+
+
+def _directory(provider: str, settings: Settings):
+    from service.clock import SystemClock
+    from service.sync.registry import build_directory
+
+    return build_directory(provider, settings, SystemClock())
 
 
 def _when(value) -> str:
@@ -233,6 +282,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c.add_argument(
         "--service-account-file",
         help="google: the service account's JSON key (domain-wide delegation of calendar.readonly)",
+    )
+    c.add_argument(
+        "--admin-email",
+        help="google: a Workspace admin to act as for Directory lookups (delegate "
+        "admin.directory.user.readonly too): each person's primary address and immutable id are stored, "
+        "so people known here by an alias, or renamed later, keep syncing",
     )
     c.add_argument("--tenant", help="microsoft: the Entra tenant id")
     c.add_argument("--client-id", help="microsoft: the app (client) id, with Calendars.Read application permission")

@@ -13,11 +13,11 @@ Provider I/O (code exchange, channel stops) happens at the edges, outside."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Calendar, CalendarConnection, Person, PushChannel, SyncRequest
@@ -58,7 +58,13 @@ def sanitize_error(text: str | None) -> str | None:
 
 # -- a person's own consent ---------------------------------------------------------------------------
 def _new_calendar(
-    person_id: int, connection_id: int, provider: str, account: str, time_zone: str | None, now: datetime
+    person_id: int,
+    connection_id: int,
+    provider: str,
+    account: str,
+    time_zone: str | None,
+    now: datetime,
+    provider_user_id: str | None = None,
 ) -> dict:
     # next_poll_at None: the first worker round syncs it in full.
     return dict(
@@ -66,6 +72,7 @@ def _new_calendar(
         connection_id=connection_id,
         provider=provider,
         external_id=account,
+        provider_user_id=provider_user_id,
         time_zone=time_zone,
         status=CalendarState.active.value,
         failures=0,
@@ -156,6 +163,17 @@ class OrgConnectResult:
     already: int  # in scope but already with a calendar on this provider
     revived: int  # of those, calendars that were failing, now on this grant and active again
     unknown: list[str] = field(default_factory=list)  # listed emails naming nobody
+    # With a directory (`resolve`): people it does not know (their calendar is still
+    # made, under their email, and fails until they exist), people whose account is
+    # already another calendar's, and existing calendars given their account and id.
+    unresolved: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    updated: int = 0
+
+
+# Emails → (the provider's account for each: its address now, its immutable id); people
+# the provider's directory does not know are left out.
+Resolve = Callable[[list[str]], Awaitable[Mapping[str, tuple[str, str]]]]
 
 
 async def connect_org(
@@ -171,11 +189,17 @@ async def connect_org(
     scopes: str = "",
     progress: Progress | None = None,
     chunk: int = 1000,
+    resolve: Resolve | None = None,
 ) -> OrgConnectResult:
     """One org grant per (provider, tenant), re-used and re-keyed when run again, and a
     calendar for every person in scope without one on `provider`. A person's calendar
     that needs a reconnect or is backing off moves to this grant and is tried again;
-    one that is active, or disabled by its owner, is left alone."""
+    one that is active, or disabled by its owner, is left alone.
+
+    `resolve` (the provider's directory): each calendar's external_id is the account's
+    address as the provider knows it (Google: the primary email, which an alias or a
+    renamed person's old address is not) and provider_user_id its immutable id; this
+    grant's existing calendars are brought up to date too."""
     if provider not in PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}")
     tenant_clause = CalendarConnection.tenant == tenant if tenant else CalendarConnection.tenant.is_(None)
@@ -203,20 +227,31 @@ async def connect_org(
         wanted = {e.strip().lower() for e in emails if e.strip()}
         unknown = sorted(wanted - {p.email for p in people})
         people = [p for p in people if p.email in wanted]
+    accounts = dict(await resolve([p.email for p in people])) if resolve is not None else {}
     existing = (await session.scalars(select(Calendar).where(Calendar.provider == provider))).all()
-    taken = {c.person_id for c in existing} | {c.external_id for c in existing}
-    todo = [p for p in people if p.id not in taken and p.email not in taken]
+    taken = {c.person_id for c in existing}
+    taken_accounts = {c.external_id for c in existing}
     in_scope = {p.id for p in people}
     stuck = [c for c in existing if c.person_id in in_scope and c.status in _STUCK]
     for calendar in stuck:  # the org grant may read what their own grant no longer could
         _revive(calendar, connection.id, now)
     await session.flush()
     await _request_sync(session, [c.id for c in stuck], now)
+    updated = await _update_accounts(session, connection.id, provider, people, accounts, taken_accounts, now)
+    todo, duplicates = [], []
+    for p in people:
+        if p.id in taken:
+            continue
+        account, user_id = accounts.get(p.email, (p.email, None))
+        if account in taken_accounts:
+            if account != p.email:
+                duplicates.append(p.email)
+            continue
+        taken_accounts.add(account)
+        todo.append(_new_calendar(p.id, connection.id, provider, account, p.timezone, now, user_id))
     for start in range(0, len(todo), chunk):
         batch = todo[start : start + chunk]
-        await session.execute(
-            insert(Calendar), [_new_calendar(p.id, connection.id, provider, p.email, p.timezone, now) for p in batch]
-        )
+        await session.execute(insert(Calendar), batch)
         if progress is not None:
             progress(start + len(batch), len(todo))
     return OrgConnectResult(
@@ -225,8 +260,11 @@ async def connect_org(
         matched=len(people),
         created=len(todo),
         revived=len(stuck),
-        already=len(people) - len(todo),
+        already=len(people) - len(todo) - len(duplicates),
         unknown=unknown,
+        unresolved=sorted(p.email for p in people if resolve is not None and p.email not in accounts),
+        duplicates=duplicates,
+        updated=updated,
     )
 
 
@@ -246,6 +284,43 @@ async def retry(
     await session.flush()
     await _request_sync(session, [c.id for c in calendars], now)
     return len(calendars)
+
+
+async def _update_accounts(
+    session: AsyncSession,
+    connection_id: int,
+    provider: str,
+    people: list,
+    accounts: Mapping[str, tuple[str, str]],
+    taken_accounts: set[str],
+    now: datetime,
+) -> int:
+    """This grant's calendars of people in scope get their account's current address and
+    id (a rename since, an alias stored before), unless another calendar has that address."""
+    if not accounts:
+        return 0
+    email_of = {p.id: p.email for p in people}
+    rows = await session.execute(
+        select(Calendar.id, Calendar.person_id, Calendar.external_id, Calendar.provider_user_id).where(
+            Calendar.provider == provider, Calendar.connection_id == connection_id
+        )
+    )
+    updated = 0
+    for row in rows.all():
+        account = accounts.get(email_of.get(row.person_id, ""))
+        if account is None or (row.external_id, row.provider_user_id) == account:
+            continue
+        if account[0] != row.external_id and account[0] in taken_accounts:
+            continue
+        await session.execute(
+            update(Calendar)
+            .where(Calendar.id == row.id)
+            .values(external_id=account[0], provider_user_id=account[1], updated_at=now)
+        )
+        taken_accounts.discard(row.external_id)
+        taken_accounts.add(account[0])
+        updated += 1
+    return updated
 
 
 # -- disconnecting ----------------------------------------------------------------------------------------

@@ -105,6 +105,14 @@ class GoogleChannels:
                 return list(self._channels.values())
             return list(self._by_calendar.get(calendar.lower(), ()))
 
+    def rename_calendar(self, calendar: str, new: str) -> None:
+        """The watched calendar's id changed (its owner was renamed): its channels live on."""
+        with self._lock:
+            moved = self._by_calendar.pop(calendar.lower(), [])
+            for channel in moved:
+                channel.calendar = new.lower()
+            self._by_calendar.setdefault(new.lower(), []).extend(moved)
+
     def clear(self) -> None:
         """Forget every channel (a test's clean slate)."""
         with self._lock:

@@ -9,9 +9,12 @@
 Routes: `POST /token` (see oauth_google), `GET /calendar/v3/calendars/{id}`,
 `GET …/calendars/{id}/events` (events.list with the exact query parameters
 the client sends), `GET …/events/{eventId}`, `POST …/events/watch`,
-`POST /calendar/v3/channels/stop`. Errors come in Google's JSON error shape.
+`POST /calendar/v3/channels/stop`, and the Admin SDK Directory's
+`GET /admin/directory/v1/users/{userKey}` (google_directory). Errors come in
+Google's JSON error shape.
 A token reads only its own user's calendar (`primary` is that calendar):
-another calendar answers 403. Timeline ops go through `apply`, which also
+another user's calendar answers 403, an id that names no calendar (an alias, a
+former address) 404. Timeline ops go through `apply`, which also
 notifies the calendars' channels."""
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ from service.sandbox.errors import (
     GoogleApiError,
     google_api_disabled,
     google_insufficient_scopes,
+    google_not_found,
     google_quota_exceeded,
     google_unauthenticated,
 )
 from service.sandbox.faults import FaultMiddleware, Faults, InjectedFailure
 from service.sandbox.google_channels import GoogleChannels
+from service.sandbox.google_directory import GoogleDirectory
 from service.sandbox.google_quota import GoogleQuota, QuotaMeter
 from service.sandbox.google_store import GoogleStore
 from service.sandbox.notifier import Notifier
@@ -46,6 +51,7 @@ from service.sandbox.oauth_google import GoogleAuth
 from service.sandbox.timefmt import parse_instant
 
 API_PREFIX = "/calendar/v3/"
+DIRECTORY_PREFIX = "/admin/directory/v1/"
 READ_SCOPES = frozenset(
     f"https://www.googleapis.com/auth/{s}"
     for s in ("calendar", "calendar.readonly", "calendar.events", "calendar.events.readonly")
@@ -131,7 +137,9 @@ class GoogleFake:
         self.faults = faults or Faults()
         self.notifier = notifier or Notifier(faults=self.faults)
         self.quota_meter = QuotaMeter(quota or GoogleQuota(), self.clock)
-        self.auth = GoogleAuth(self.issuer, known_user=lambda email: email.lower() in self.store.calendars())
+        self.directory = GoogleDirectory(store.calendars)
+        # Delegation and the consent screen take a primary address of an active user only.
+        self.auth = GoogleAuth(self.issuer, known_user=self.directory.impersonable)
         self.channels = GoogleChannels(
             self.clock, self.notifier, self.faults, allow_http_loopback=allow_http_loopback, max_ttl=channel_max_ttl
         )
@@ -151,6 +159,31 @@ class GoogleFake:
 
     def expire_sync_tokens(self, calendar: str) -> None:
         self.store.expire_sync_tokens(calendar)
+
+    # -- people's identities (see google_directory) ------------------------------------------------
+    def rename_user(self, email: str, new: str, *, keep_alias: bool = True) -> None:
+        """The user's primary address becomes `new` (the old one an alias if `keep_alias`):
+        their calendar's id changes with it, their tokens and channels follow the account,
+        and delegation must now name `new`."""
+        with self.directory.lock:
+            self.directory.rename(email, new, keep_alias=keep_alias)
+            if email.lower() in self.store.calendars():
+                self.store.rename_calendar(email, new)
+                self.channels.rename_calendar(email, new)
+            self.auth.rename_user(email, new)
+            self.issuer.rename_user(email, new)
+
+    def add_alias(self, email: str, alias: str) -> None:
+        self.directory.add_alias(email, alias)
+
+    def delete_user(self, email: str) -> None:
+        """The user is deleted: directory entry, calendar, grants and tokens."""
+        with self.directory.lock:
+            user = self.directory.delete(email)
+            self.store.remove_calendar(user.primary_email)
+            for client_id in list(self.auth.clients):
+                self.auth.revoke_user_grants(client_id, user.primary_email)
+            self.issuer.forget_user(user.primary_email)
 
     def set_quota(self, quota: GoogleQuota | None) -> QuotaMeter:
         """Knob: enforce `quota` (None: none) from now on, with full buckets (see google_quota)."""
@@ -176,7 +209,10 @@ class GoogleFake:
                 )
             )
 
-        return Starlette(routes=self.auth.routes() + api, exception_handlers={404: not_found, 405: not_found})
+        directory = [Route(DIRECTORY_PREFIX + "users/{userKey}", self._user, methods=["GET"])]
+        return Starlette(
+            routes=self.auth.routes() + api + directory, exception_handlers={404: not_found, 405: not_found}
+        )
 
     def _guard(self, handler: Handler, *, calendar: bool = True) -> Callable[[Request], Awaitable[Response]]:
         """Authentication, access control and Google's error shape around an API handler."""
@@ -203,10 +239,27 @@ class GoogleFake:
         return endpoint
 
     def _calendar_for(self, grant: Grant, calendar_id: str) -> str:
+        """The calendar a request names: its id is the owner's primary address (an alias
+        or a former address names no calendar: 404), and a token reads its own user's."""
         cal = grant.user if calendar_id == "primary" else calendar_id.lower()
+        if cal not in self.store.calendars():
+            raise google_not_found()
         if cal != grant.user:
             raise GoogleApiError(403, "forbidden", "Forbidden")
         return cal or ""
+
+    async def _user(self, request: Request) -> Response:
+        """Admin SDK Directory users.get (see google_directory)."""
+        try:
+            grant = self.issuer.check("google", request.headers.get("authorization"))
+        except TokenRejected as rejected:
+            return _error(google_unauthenticated(rejected.why))
+        try:
+            return JSONResponse(
+                self.directory.get(grant.user, grant.scopes, request.path_params["userKey"]), media_type=_JSON
+            )
+        except GoogleApiError as exc:
+            return _error(exc)
 
     async def _calendar(self, request: Request, grant: Grant, cal: str) -> Response:
         return JSONResponse(self.store.get_calendar(cal), media_type=_JSON)

@@ -87,6 +87,20 @@ class GoogleStore(GoogleListing):
     def calendars(self) -> list[str]:
         return list(self._calendars)
 
+    def rename_calendar(self, email: str, new: str) -> None:
+        """The owner's primary address changed: so does the calendar's id. Event copies
+        keep the addresses they were written with; sync tokens name the calendar by its
+        old id and answer 410 (a full resync), the safe reading of what Google does."""
+        with self._lock:
+            cal = self._calendars.pop(email.lower())
+            cal.email = new.lower()
+            self._calendars[cal.email] = cal
+
+    def remove_calendar(self, email: str) -> None:
+        """The owner was deleted: the calendar is gone (404 from now on)."""
+        with self._lock:
+            self._calendars.pop(email.lower(), None)
+
     def get_calendar(self, email: str) -> dict[str, Any]:
         """calendars.get: the calendar resource (its zone names all-day dates)."""
         with self._lock:

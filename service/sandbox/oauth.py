@@ -121,6 +121,21 @@ class TokenIssuer:
             self._expired_through = self._serial
             return len(self._grants)
 
+    def rename_user(self, user: str, new: str) -> int:
+        """A user's address changed: their live tokens (bound to the account) now name
+        `new`. Returns how many."""
+        with self._lock:
+            moved = [g for g in self._grants.values() if g.user == user.lower()]
+            for grant in moved:
+                self._grants[grant.token] = replace(grant, user=new.lower())
+            return len(moved)
+
+    def forget_user(self, user: str) -> None:
+        """The user was deleted: their tokens are unknown from now on (401)."""
+        with self._lock:
+            for token in [t for t, g in self._grants.items() if g.user == user.lower()]:
+                del self._grants[token]
+
     def expires_in(self, grant: Grant) -> int:
         return max(0, int((grant.expires_at - self.clock.now()).total_seconds()))
 

@@ -98,6 +98,13 @@ class GoogleAuth:
                     revoked += 1
         return revoked
 
+    def rename_user(self, user: str, new: str) -> None:
+        """Refresh tokens belong to the account: after a rename they act as `new`."""
+        with self._lock:
+            for held in self._refresh.values():
+                if held.user == user.lower():
+                    held.user = new.lower()
+
     def delete_service_account_key(self, client_email: str) -> None:
         """The key is deleted in the Cloud console: its assertions fail the signature check."""
         account = self.service_accounts[client_email]

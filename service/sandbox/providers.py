@@ -11,7 +11,8 @@ and the demo drive.
 
 Everyone in the scenario's org gets a calendar on their provider; every Google
 user gets a refresh token for the sandbox OAuth client, a service account with
-domain-wide delegation can impersonate any of them, and an Entra app with the
+domain-wide delegation can impersonate any of them (and the Workspace admin
+GOOGLE_ADMIN, to read the directory), and an Entra app with the
 Calendars.Read application permission reads every mailbox. One TokenIssuer
 serves both fakes, so `expire_access_tokens()` hits both."""
 
@@ -27,6 +28,7 @@ from typing import Any
 
 from service.clock import Clock, SystemClock
 from service.sandbox.faults import Faults
+from service.sandbox.google_directory import DIRECTORY_SCOPES
 from service.sandbox.google_quota import GoogleQuota
 from service.sandbox.google_server import READ_SCOPES, GoogleFake
 from service.sandbox.google_store import GoogleStore
@@ -41,6 +43,7 @@ from service.sandbox.serve import LoopbackServer
 GOOGLE_CLIENT_ID = "1234567890-sandbox.apps.googleusercontent.com"
 GOOGLE_CLIENT_SECRET = "GOCSPX-sandbox-not-a-secret"
 GOOGLE_SERVICE_ACCOUNT = "oneonone-sync@oneonone-sandbox.iam.gserviceaccount.com"
+GOOGLE_ADMIN = "workspace-admin@oneonone-sandbox.test"  # a directory admin without a calendar
 ENTRA_CLIENT_ID = str(uuid.uuid5(uuid.NAMESPACE_DNS, "oneonone.app.fake.test"))
 ENTRA_CLIENT_SECRET = "entra-sandbox-not-a-secret"
 GRAPH_APP_SCOPES = ("https://graph.microsoft.com/.default",)
@@ -52,6 +55,8 @@ class GoogleConnection:
 
     api_endpoint: str  # client_options={"api_endpoint": …}
     token_uri: str
+    directory_endpoint: str  # the Admin SDK's root (client_options for admin directory_v1)
+    admin_email: str  # a Workspace admin delegation may act as to read the directory
     client_id: str
     client_secret: str
     refresh_tokens: Mapping[str, str]  # calendar email → refresh token (per-user OAuth)
@@ -70,7 +75,7 @@ class GoogleConnection:
             token_uri=self.token_uri,
         )
 
-    def delegated_credentials(self, user: str) -> Any:
+    def delegated_credentials(self, user: str, scopes: tuple[str, ...] | None = None) -> Any:
         """Domain-wide delegation as `user`, the assertions stamped with the fake's clock
         (google-auth would use the wall clock, which the fake checks them against)."""
         from google.oauth2 import service_account
@@ -85,9 +90,21 @@ class GoogleConnection:
                 claims = self.with_claims({"iat": now, "exp": now + 3600})
                 return service_account.Credentials._make_authorization_grant_assertion(claims)
 
-        return Stamped.from_service_account_info(
-            dict(self.service_account_info), scopes=list(self.scopes)
-        ).with_subject(user)
+        info = dict(self.service_account_info)
+        return Stamped.from_service_account_info(info, scopes=list(scopes or self.scopes)).with_subject(user)
+
+    def build_directory(self, credentials: Any) -> Any:
+        """An Admin SDK Directory v1 client on the fake (bundled discovery document)."""
+        from googleapiclient.discovery import build
+
+        return build(
+            "admin",
+            "directory_v1",
+            credentials=credentials,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": self.directory_endpoint},
+        )
 
     def build(self, credentials: Any) -> Any:
         """A Calendar v3 client on the fake (bundled discovery document: no network)."""
@@ -183,8 +200,11 @@ class SandboxProviders:
         # The admin authorized, and each user consented to, every Calendar read scope,
         # so the service may ask for whichever it uses.
         self._service_account = self.google.auth.new_service_account(
-            GOOGLE_SERVICE_ACCOUNT, token_uri=f"{self._google_server.base_url}/token", delegated_scopes=READ_SCOPES
+            GOOGLE_SERVICE_ACCOUNT,
+            token_uri=f"{self._google_server.base_url}/token",
+            delegated_scopes=READ_SCOPES | DIRECTORY_SCOPES,
         )
+        self.google.directory.add_user(GOOGLE_ADMIN, admin=True)
         for person in scenario.people if scenario is not None else []:
             if person.get("provider") == "google":
                 self._issue_refresh_token(person["email"])
@@ -237,6 +257,8 @@ class SandboxProviders:
         return GoogleConnection(
             f"{self.google_url}/calendar/v3/",
             f"{self.google_url}/token",
+            f"{self.google_url}/",
+            GOOGLE_ADMIN,
             GOOGLE_CLIENT_ID,
             GOOGLE_CLIENT_SECRET,
             dict(self._refresh_tokens),

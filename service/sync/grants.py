@@ -28,6 +28,7 @@ _READ = (
         _calendar.id,
         _calendar.provider,
         _calendar.external_id,
+        _calendar.provider_user_id,
         _calendar.time_zone,
         _calendar.cursor,
         _calendar.window_start,
@@ -58,6 +59,7 @@ def calendar_ref(row: Row, vault: Vault | None) -> CalendarRef:
         credentials=secret,
         connection_kind=row.kind,
         time_zone=row.time_zone,
+        provider_user_id=row.provider_user_id,
     )
 
 

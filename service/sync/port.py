@@ -30,6 +30,17 @@ class CalendarRef:
     credentials: str  # decrypted grant: refresh token or org credentials (never logged)
     connection_kind: str  # "user" | "org"
     time_zone: str | None = None
+    provider_user_id: str | None = None  # the owner's immutable id at the provider, when known
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A person's account as the provider names it now: the address to use
+    (Google: the primary email, which is the calendarId and the delegation
+    subject) and the immutable id that finds it again after a rename."""
+
+    address: str
+    user_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +152,15 @@ class CalendarProvider(Protocol):
 
     async def stop(self, calendar: CalendarRef, channel: Channel) -> None:
         """Close a channel; late notifications for it are ignored by the webhooks."""
+
+
+class DirectoryLookup(Protocol):
+    """The provider's directory, read with an org grant (connect-all)."""
+
+    async def resolve(self, credentials: str, keys: list[str]) -> dict[str, Identity]:
+        """Each key (an address, alias or immutable id) the directory knows → its
+        Identity; unknown keys are left out. Raises AuthorizationFailed when the
+        grant may not read the directory, ProviderError otherwise."""
 
 
 class ConnectFlow(Protocol):

@@ -10,7 +10,7 @@ from service.clock import Clock
 from service.domain.connections import PROVIDERS
 from service.errors import AppError
 from service.settings import Settings
-from service.sync.port import CalendarProvider, ConnectFlow, RefreshTokenHook
+from service.sync.port import CalendarProvider, ConnectFlow, DirectoryLookup, RefreshTokenHook
 from service.sync.providers.google.adapter import GoogleCalendarProvider
 from service.sync.providers.google.auth import GoogleConnect
 from service.sync.providers.microsoft.adapter import GraphCalendarProvider
@@ -52,6 +52,14 @@ def build_provider(
             settings, clock=clock, msal_http_client=msal_http_client, on_refresh_token=on_refresh_token
         )
     raise UnknownProvider(f"unknown calendar provider {name!r}")
+
+
+def build_directory(name: str, settings: Settings, clock: Clock) -> DirectoryLookup:
+    """The provider's directory as an org grant reads it (connect-all): Google's
+    Workspace directory; Microsoft has none here yet."""
+    if name == "google":
+        return GoogleCalendarProvider(settings.google, clock=clock)
+    raise UnknownProvider(f"no directory lookup for calendar provider {name!r}")
 
 
 def build_connect_flow(name: str, settings: Settings, *, msal_http_client: Any = None) -> ConnectFlow:

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from service.settings import GoogleSettings, MicrosoftSettings, Settings
-from service.sync.registry import NotConfigured, ProviderSet, build_connect_flow, close_providers, configured_providers
+from service.sync.registry import (
+    NotConfigured,
+    ProviderSet,
+    UnknownProvider,
+    build_connect_flow,
+    build_directory,
+    close_providers,
+    configured_providers,
+)
 
 
 def test_only_configured_providers_are_built(clock):
@@ -35,3 +45,11 @@ def test_a_connect_flow_needs_the_servers_oauth_app(provider):
     app = {"client_id": "id", "client_secret": "secret"}
     configured = Settings(_env_file=None, google=GoogleSettings(**app), microsoft=MicrosoftSettings(**app))
     assert build_connect_flow(provider, configured).name == provider
+
+
+def test_a_directory_lookup_is_googles_only(clock):
+    settings = Settings(_env_file=None)
+    directory = build_directory("google", settings, clock)
+    assert asyncio.iscoroutinefunction(directory.resolve)
+    with pytest.raises(UnknownProvider):
+        build_directory("microsoft", settings, clock)

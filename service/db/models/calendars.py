@@ -63,6 +63,9 @@ class Calendar(IdMixin, TimestampMixin, Base):
     )
     provider: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(320))  # Google calendarId / Graph user id or UPN
+    # The provider's immutable id of the owner (Google Directory user id), when known:
+    # external_id is an address that can change, this finds the user again.
+    provider_user_id: Mapped[str | None] = mapped_column(String(255))
     time_zone: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")
     status_reason: Mapped[str | None] = mapped_column(String(40))

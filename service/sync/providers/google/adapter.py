@@ -12,17 +12,38 @@ and handed back after the call, so connections (and their TLS sessions) outlive
 a call instead of being opened for each. One discovery service per adapter,
 with its `events` and `channels` resources, only *builds* requests for every
 calendar, never sends them (building it costs ~0.4 MB and milliseconds); each
-calendar keeps its own credentials (their access token) between calls."""
+calendar keeps its own credentials (their access token) between calls.
+
+Whose calendar an org grant reads. Domain-wide delegation impersonates the JWT's
+`sub`, which Google takes only as a user's *primary* address (an alias, a former
+address, a suspended or deleted user: invalid_grant "Invalid email or User ID"),
+and a user's calendar id is that same address. So `CalendarRef.external_id` is
+both the calendarId and the subject, and connect-all (with --admin-email) stores
+there the primary address the Workspace directory gives for each person, and the
+user's immutable id in `provider_user_id` (`resolve`: Admin SDK users.get as the
+admin, who is stored with the grant, under admin.directory.user.readonly). When
+Google later refuses the stored address (a rename: invalid_grant at the token
+endpoint, or 404 for the calendar id while an access token still works) the
+adapter looks the user up again, by id when it has one (else by the address, which
+finds an alias), runs the call once more under the current primary address and
+remembers it for the calendar in this process; only a user the directory does not
+have, has suspended, or still names by the refused address ends in
+AuthorizationFailed(user_not_found). Nothing is written back from here: running
+connect-all again stores the new addresses. Per-user grants are left as they are:
+their token belongs to the account, but their calendar id is the address the
+consent flow read, so a renamed person's calendar ends in user_not_found until
+they connect again."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 from uuid import uuid4
 
 import google_auth_httplib2
@@ -33,8 +54,17 @@ from googleapiclient import discovery
 from service.clock import Clock, SystemClock
 from service.domain.events import EventSnapshot
 from service.settings import GoogleSettings
-from service.sync.port import CalendarRef, ChangeSet, Channel, ProviderError, SyncWindow
-from service.sync.providers.google.auth import GoogleCredentials
+from service.sync.port import (
+    AuthorizationFailed,
+    CalendarRef,
+    ChangeSet,
+    Channel,
+    Identity,
+    ProviderError,
+    ReconnectReason,
+    SyncWindow,
+)
+from service.sync.providers.google.auth import GoogleCredentials, org_admin
 from service.sync.providers.google.http import DEFAULT_RETRY, GoogleCalls, RetryPolicy
 from service.sync.providers.google.normalize import GoogleEventError, normalize_google_event
 from service.sync.providers.token_expiry import TokenExpiry
@@ -42,6 +72,8 @@ from service.sync.providers.token_expiry import TokenExpiry
 log = structlog.get_logger(__name__)
 
 PAGE_SIZE = 2500  # events.list maximum: fewest round trips
+LOOKUPS_AT_ONCE = 8  # Directory users.get calls in flight while connect-all resolves people
+T = TypeVar("T")
 IDLE_CONNECTIONS = 8  # kept open between calls: about the calls a worker runs at once
 UTC = UTC
 
@@ -50,6 +82,12 @@ def _rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("sync window bounds must be timezone-aware")
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _DirectoryUser(NamedTuple):
+    address: str  # primaryEmail, lower-cased
+    user_id: str
+    suspended: bool
 
 
 @dataclass(frozen=True)
@@ -86,6 +124,11 @@ class GoogleCalendarProvider:
         self._credentials = GoogleCredentials(settings, clock=self._clock, max_calendars=cache_size)
         self._token_expiry = TokenExpiry(self._clock, max_entries=cache_size)
         self._built: _Api | None = None
+        self._users: Any = None  # the Directory's users resource, built on first use
+        self._cache_size = cache_size
+        # (calendar id, stored external_id) → the owner's current primary address, found
+        # in the directory after Google refused the stored one (a renamed user).
+        self._moved: OrderedDict[tuple[int, str], str] = OrderedDict()
 
     async def aclose(self) -> None:
         """Close the connections kept between calls."""
@@ -94,8 +137,11 @@ class GoogleCalendarProvider:
 
     # -- the port ----------------------------------------------------------------------
     async def fetch_changes(self, calendar: CalendarRef, cursor: str | None, window: SyncWindow) -> ChangeSet:
-        with self._session(calendar) as (api, http):
-            return await self._list_all(calendar, api, http, cursor, window)
+        async def run(ref: CalendarRef) -> ChangeSet:
+            with self._session(ref) as (api, http):
+                return await self._list_all(ref, api, http, cursor, window)
+
+        return await self._as_owner(calendar, run)
 
     async def _list_all(
         self, calendar: CalendarRef, api: _Api, http: Any, cursor: str | None, window: SyncWindow
@@ -143,18 +189,21 @@ class GoogleCalendarProvider:
             )
 
     async def get_event(self, calendar: CalendarRef, event_id: str) -> EventSnapshot | None:
-        try:
-            with self._session(calendar) as (api, http):
-                resource = await self._calls.call(
-                    calendar,
+        async def run(ref: CalendarRef) -> Any:
+            with self._session(ref) as (api, http):
+                return await self._calls.call(
+                    ref,
                     "events.get",
                     http,
-                    lambda h: api.events.get(calendarId=calendar.external_id, eventId=event_id).execute(http=h),
+                    lambda h: api.events.get(calendarId=ref.external_id, eventId=event_id).execute(http=h),
                 )
+
+        try:
+            resource = await self._as_owner(calendar, run)
         except ProviderError as exc:
             # 404: never existed here / purged; 410: deleted and gone. A cancelled
             # event that Google still holds comes back as a snapshot instead.
-            if exc.status in (404, 410):
+            if exc.status in (404, 410) and not isinstance(exc, AuthorizationFailed):
                 return None
             raise
         return self._normalize(calendar, resource, calendar.time_zone, self._clock.now())
@@ -169,12 +218,15 @@ class GoogleCalendarProvider:
         body = {"type": "web_hook", "address": address, "token": secret, "params": {"ttl": str(int(ttl_seconds))}}
         ids: list[str] = []
 
-        def send(h: Any, api: _Api) -> Any:
+        def send(h: Any, api: _Api, ref: CalendarRef) -> Any:
             ids.append(str(uuid4()))
-            return api.events.watch(calendarId=calendar.external_id, body={"id": ids[-1], **body}).execute(http=h)
+            return api.events.watch(calendarId=ref.external_id, body={"id": ids[-1], **body}).execute(http=h)
 
-        with self._session(calendar) as (api, http):
-            answer = await self._calls.call(calendar, "events.watch", http, lambda h: send(h, api))
+        async def run(ref: CalendarRef) -> Any:
+            with self._session(ref) as (api, http):
+                return await self._calls.call(ref, "events.watch", http, lambda h: send(h, api, ref))
+
+        answer = await self._as_owner(calendar, run)
         expiration = answer.get("expiration")
         expires_at = (
             datetime.fromtimestamp(int(expiration) / 1000, UTC)
@@ -200,17 +252,130 @@ class GoogleCalendarProvider:
             )
             return
         body = {"id": channel.channel_id, "resourceId": channel.resource_id}
-        try:
-            with self._session(calendar) as (api, http):
+
+        async def run(ref: CalendarRef) -> None:
+            with self._session(ref) as (api, http):
                 await self._calls.call(
-                    calendar, "channels.stop", http, lambda h: api.channels.stop(body=body).execute(http=h)
+                    ref, "channels.stop", http, lambda h: api.channels.stop(body=body).execute(http=h)
                 )
+
+        try:
+            await self._as_owner(calendar, run)
         except ProviderError as exc:
-            if exc.status != 404:  # 404: expired or stopped already, which is what we wanted
-                raise
+            if exc.status != 404 or isinstance(exc, AuthorizationFailed):
+                raise  # 404: expired or stopped already, which is what we wanted
         log.info("google.stopped", calendar_id=calendar.calendar_id, channel_id=channel.channel_id)
 
+    # -- who the calendar's owner is -----------------------------------------------------
+    async def resolve(self, credentials: str, keys: list[str]) -> dict[str, Identity]:
+        """DirectoryLookup: each key (an address, alias or immutable id) → the user's
+        primary address and immutable id, read from the Workspace directory as the admin
+        stored with the org grant; keys the directory does not know are left out."""
+        admin = org_admin(credentials)
+        if admin is None:
+            raise AuthorizationFailed(
+                "google: the org grant names no Workspace admin to read the directory as",
+                reason=ReconnectReason.app_misconfigured,
+            )
+        found: dict[str, Identity] = {}
+        gate = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+
+        async def one(key: str) -> None:
+            async with gate:
+                user = await self._lookup(credentials, admin, key)
+            if user is not None:
+                found[key] = Identity(user.address, user.user_id)
+
+        if keys:
+            await one(keys[0])  # the admin's token first, once
+            async with asyncio.TaskGroup() as group:
+                for key in keys[1:]:
+                    group.create_task(one(key))
+        return found
+
+    async def _as_owner(self, calendar: CalendarRef, run: Callable[[CalendarRef], Awaitable[T]]) -> T:
+        """`run` with the calendar's owner as Google knows them now: for an org grant
+        refused as "no such user" (delegation impersonates a primary address only; the
+        calendar id is that address), look the owner up by immutable id and run again
+        under their current primary address."""
+        ref = self._relocated(calendar)
+        try:
+            return await run(ref)
+        except AuthorizationFailed as exc:
+            if calendar.connection_kind != "org" or exc.reason is not ReconnectReason.user_not_found:
+                raise
+            moved = await self._relocate(calendar, ref, exc)
+        return await run(moved)
+
+    def _relocated(self, calendar: CalendarRef) -> CalendarRef:
+        address = self._moved.get((calendar.calendar_id, calendar.external_id))
+        return replace(calendar, external_id=address) if address else calendar
+
+    async def _relocate(self, calendar: CalendarRef, ref: CalendarRef, refused: AuthorizationFailed) -> CalendarRef:
+        def gone(why: str) -> AuthorizationFailed:
+            return AuthorizationFailed(
+                f"{refused}; {why}", reason=ReconnectReason.user_not_found, status=refused.status
+            )
+
+        admin = org_admin(calendar.credentials)
+        if admin is None:
+            raise gone("no Workspace admin is stored with the grant to look the user up (connect-all --admin-email)")
+        try:
+            user = await self._lookup(
+                calendar.credentials, admin, calendar.provider_user_id or calendar.external_id, calendar.calendar_id
+            )
+        except AuthorizationFailed as lookup:
+            raise gone(f"the directory lookup was refused ({lookup.reason.value})") from None
+        if user is None:
+            raise gone("the directory has no such user (deleted?)")
+        if user.suspended:
+            raise gone("the user is suspended")
+        if user.address == ref.external_id.lower():
+            raise gone("the directory still names this address")
+        self._moved[(calendar.calendar_id, calendar.external_id)] = user.address
+        while len(self._moved) > self._cache_size:
+            self._moved.popitem(last=False)
+        log.info(
+            "google.owner_relocated",
+            calendar_id=calendar.calendar_id,
+            by="user_id" if calendar.provider_user_id else "address",
+        )
+        return replace(calendar, external_id=user.address)
+
+    async def _lookup(self, credentials: str, admin: str, key: str, calendar_id: int = 0) -> _DirectoryUser | None:
+        """Directory users.get(userKey=key) as `admin`; None when there is no such user."""
+        ref = CalendarRef(
+            calendar_id=calendar_id, email=admin, external_id=admin, credentials=credentials, connection_kind="org"
+        )
+        users = self._directory_api()
+        session_key, creds = self._credentials.for_directory(credentials, admin)
+        try:
+            with self._transport(session_key, creds) as http:
+                user = await self._calls.call(ref, "users.get", http, lambda h: users.get(userKey=key).execute(http=h))
+        except ProviderError as exc:
+            if exc.status == 404 and not isinstance(exc, AuthorizationFailed):
+                return None
+            raise
+        return _DirectoryUser(
+            str(user.get("primaryEmail") or "").lower(), str(user.get("id") or ""), bool(user.get("suspended"))
+        )
+
     # -- clients -----------------------------------------------------------------------
+    def _directory_api(self) -> Any:
+        """Admin SDK Directory v1 `users`, building requests only (as `_api`)."""
+        if self._users is None:
+            options = {"api_endpoint": self._settings.directory_endpoint} if self._settings.directory_endpoint else None
+            service = discovery.build(
+                "admin",
+                "directory_v1",
+                http=httplib2.Http(timeout=self._timeout),
+                static_discovery=True,
+                cache_discovery=False,
+                client_options=options,
+            )
+            self._users = service.users()
+        return self._users
+
     def _api(self) -> _Api:
         if self._built is None:
             options = {"api_endpoint": self._settings.api_endpoint} if self._settings.api_endpoint else None
@@ -230,15 +395,20 @@ class GoogleCalendarProvider:
     @contextlib.contextmanager
     def _session(self, calendar: CalendarRef) -> Iterator[tuple[_Api, Any]]:
         """The resources and a private transport with the calendar's credentials for
-        one adapter call (used sequentially, never shared). Its connection goes back
-        to the pool afterwards, unless the call failed (it may be half-read)."""
+        one adapter call (used sequentially, never shared)."""
         key, creds = self._credentials.for_calendar(calendar)
+        with self._transport(key, creds) as http:
+            yield self._api(), http
+
+    @contextlib.contextmanager
+    def _transport(self, key: tuple, creds: Any) -> Iterator[Any]:
+        """An AuthorizedHttp with `creds` over a pooled connection, which goes back to
+        the pool afterwards, unless the call failed (it may be half-read)."""
         if self._token_expiry.stale(key):
             creds.token = None  # AuthorizedHttp refreshes before the request, not after a 401
-        api = self._api()
         raw = self._idle_http.pop() if self._idle_http else httplib2.Http(timeout=self._timeout)
         try:
-            yield api, google_auth_httplib2.AuthorizedHttp(creds, http=raw)
+            yield google_auth_httplib2.AuthorizedHttp(creds, http=raw)
         except BaseException:
             raw.close()
             raise

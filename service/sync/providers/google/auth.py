@@ -1,5 +1,6 @@
 """Google credentials: a person's refresh token or the org's service account
-(domain-wide delegation), and the per-user connect flow (ConnectFlow).
+(domain-wide delegation, impersonating the calendar's external_id, and the
+Workspace admin for Directory lookups), and the per-user connect flow (ConnectFlow).
 
 Nothing here logs or raises with a secret, a token or a key."""
 
@@ -21,6 +22,7 @@ from service.sync.port import AuthorizationFailed, CalendarRef, Grant, ProviderE
 from service.sync.providers.google.http import error_code, token_error_reason
 
 SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
+DIRECTORY_SCOPES = ("https://www.googleapis.com/auth/admin.directory.user.readonly",)
 AUTH_URI = "https://accounts.google.com/o/oauth2/v2/auth"
 API_ENDPOINT = "https://www.googleapis.com/calendar/v3/"
 ORG_KEYS_KEPT = 16
@@ -69,7 +71,12 @@ class GoogleCredentials:
 
     def for_calendar(self, calendar: CalendarRef) -> tuple[tuple, Any]:
         """(cache key, credentials)."""
-        key = (calendar.calendar_id, calendar.connection_kind, calendar.email.lower(), digest(calendar.credentials))
+        key = (
+            calendar.calendar_id,
+            calendar.connection_kind,
+            calendar.external_id.lower(),  # the delegation subject: a relocated user gets new credentials
+            digest(calendar.credentials),
+        )
         creds = self._by_calendar.get(key)
         if creds is not None:
             self._by_calendar.move_to_end(key)
@@ -93,11 +100,23 @@ class GoogleCredentials:
                 scopes=list(SCOPES),
             )
         if calendar.connection_kind == "org":
-            # Domain-wide delegation: act as the calendar's owner.
-            return self._org_key(calendar.credentials).with_subject(calendar.email)
+            # Domain-wide delegation: act as the calendar's owner, by the primary address
+            # Google knows them by (the calendar id), which may differ from our directory's.
+            return self._org_key(calendar.credentials).with_subject(calendar.external_id)
         raise AuthorizationFailed(
             f"google: unknown connection kind {calendar.connection_kind!r}", reason=ReconnectReason.app_misconfigured
         )
+
+    def for_directory(self, credentials: str, admin: str) -> tuple[tuple, Any]:
+        """(cache key, credentials) reading the Workspace directory as `admin`."""
+        key = ("directory", admin.lower(), digest(credentials))
+        creds = self._by_calendar.get(key)
+        if creds is None:
+            creds = self._org_key(credentials).with_scopes(list(DIRECTORY_SCOPES)).with_subject(admin)
+            self._by_calendar[key] = creds
+            while len(self._by_calendar) > self._max:
+                self._by_calendar.popitem(last=False)
+        return key, creds
 
     def _org_key(self, credentials: str) -> Any:
         key = digest(credentials)
@@ -105,7 +124,7 @@ class GoogleCredentials:
         if creds is not None:
             return creds
         try:
-            info = json.loads(credentials) if credentials else self._service_account_file()
+            info = org_grant(credentials)[0] if credentials else self._service_account_file()
             # The configured token endpoint wins over the key file's (the same in production).
             info = {**info, "token_uri": self._settings.token_uri}
             creds = self._service_account.from_service_account_info(info, scopes=list(SCOPES))
@@ -123,6 +142,27 @@ class GoogleCredentials:
         """The process-wide key (GoogleSettings.service_account_file) for org rows storing none."""
         with open(self._settings.service_account_file or "", encoding="utf-8") as handle:
             return json.load(handle)
+
+
+def org_grant(credentials: str) -> tuple[dict[str, Any], str | None]:
+    """An org grant as stored: the service account's JSON key, and the Workspace admin
+    to act as for Directory lookups when connect-all was given one. Stored either as the
+    key itself, or as {"service_account_key": key, "directory_admin": email}."""
+    data = json.loads(credentials)
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    if isinstance(data.get("service_account_key"), dict):
+        admin = data.get("directory_admin")
+        return data["service_account_key"], admin if isinstance(admin, str) and admin else None
+    return data, None
+
+
+def org_admin(credentials: str) -> str | None:
+    """The directory admin stored with an org grant, if any."""
+    try:
+        return org_grant(credentials)[1] if credentials else None
+    except ValueError:
+        return None
 
 
 class GoogleConnect:

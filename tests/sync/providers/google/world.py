@@ -62,6 +62,7 @@ class Sandbox:
             client_secret=CLIENT_SECRET,
             api_endpoint=f"{self.base}/calendar/v3/",
             token_uri=f"{self.base}/token",
+            directory_endpoint=f"{self.base}/",
         )
 
     def person(self, name: str) -> str:
