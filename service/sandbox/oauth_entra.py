@@ -5,9 +5,21 @@ MSAL fetches `GET /<tenant>/v2.0/.well-known/openid-configuration`, then POSTs
 to the `token_endpoint` it names: `/<tenant>/oauth2/v2.0/token` with
 grant_type client_credentials (app-only, scope `https://graph.microsoft.com/.default`),
 authorization_code or refresh_token (delegated). Errors carry AADSTS codes in
-Entra's JSON shape. The directory gives every mailbox a stable object id
-(GUID), which Graph uses in change-notification resources and accepts in
-`/users/{id}` paths (`object_id`)."""
+Entra's JSON shape.
+
+As Entra does it:
+- the multi-tenant authorities `common`, `organizations` and `consumers` serve
+  people signing in (codes, refresh tokens) but no app-only token: a client
+  credentials request there names no tenant (400 invalid_request, AADSTS50059);
+- refresh tokens expire after `refresh_token_lifetime` without use (90 days:
+  invalid_grant, AADSTS700082) and die when revoked (`revoke_refresh_tokens`:
+  a password reset, an admin or the user withdrawing consent: invalid_grant,
+  AADSTS50173); an unknown one is invalid_grant AADSTS9002313. Each redemption
+  hands out a new refresh token; the old one keeps working until it expires.
+
+The directory gives every mailbox a stable object id (GUID), which Graph uses
+in change-notification resources and accepts in `/users/{id}` paths
+(`object_id`)."""
 
 from __future__ import annotations
 
@@ -20,6 +32,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -32,6 +45,8 @@ from service.sandbox.oauth import FAKE_LOGIN_HOST, TokenIssuer, client_auth, rea
 GRAPH_RESOURCES = ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000")
 OIDC_SCOPES = frozenset({"openid", "profile", "offline_access", "email"})
 DEFAULT_ROLES = ("Calendars.Read",)
+PUBLIC_TENANTS = frozenset({"common", "organizations", "consumers"})
+REFRESH_TOKEN_LIFETIME = timedelta(days=90)  # Entra's default, counted from the token's issue
 
 
 def object_id(email: str) -> str:
@@ -67,6 +82,14 @@ class _Code:
         return base64.urlsafe_b64encode(digest).decode().rstrip("=") == self.challenge
 
 
+@dataclass(frozen=True)
+class _RefreshToken:
+    client_id: str
+    user: str
+    scopes: tuple[str, ...]
+    issued_at: datetime
+
+
 @dataclass
 class EntraAuth:
     issuer: TokenIssuer
@@ -74,13 +97,21 @@ class EntraAuth:
     host: str = FAKE_LOGIN_HOST
     apps: dict[str, EntraApp] = field(default_factory=dict)
     known_user: Callable[[str], bool] = lambda email: True
+    refresh_token_lifetime: timedelta = REFRESH_TOKEN_LIFETIME  # knob: inactivity before invalid_grant
     _codes: dict[str, _Code] = field(default_factory=dict)
-    _refresh: dict[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
+    _refresh: dict[str, _RefreshToken] = field(default_factory=dict)
+    _revoked_before: dict[str, datetime] = field(default_factory=dict)  # user → tokens issued before are dead
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- registration -----------------------------------------------------------------------
     def register_app(self, client_id: str, client_secret: str, roles: Iterable[str] = DEFAULT_ROLES) -> None:
         self.apps[client_id] = EntraApp(client_id, client_secret, tuple(roles))
+
+    def revoke_refresh_tokens(self, user: str) -> None:
+        """Knob: every refresh token issued to `user` so far is revoked (as after a
+        password reset, or `revokeSignInSessions`)."""
+        with self._lock:
+            self._revoked_before[user.lower()] = self.issuer.clock.now()
 
     def issue_code(
         self,
@@ -105,18 +136,20 @@ class EntraAuth:
     def authority(self) -> str:
         return f"https://{self.host}/{self.tenant_id}"
 
-    def openid_configuration(self) -> dict[str, Any]:
-        base = self.authority
+    def openid_configuration(self, tenant: str | None = None) -> dict[str, Any]:
+        """The tenant's metadata; a multi-tenant authority's names `{tenantid}` in its issuer."""
+        base = f"https://{self.host}/{tenant or self.tenant_id}"
+        issuer_tenant = "{tenantid}" if tenant in PUBLIC_TENANTS else self.tenant_id
         return {
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-            "jwks_uri": f"https://{self.host}/{self.tenant_id}/discovery/v2.0/keys",
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
             "response_modes_supported": ["query", "fragment", "form_post"],
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
+            "issuer": f"https://login.microsoftonline.com/{issuer_tenant}/v2.0",
             "request_uri_parameter_supported": False,
             "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
@@ -130,7 +163,7 @@ class EntraAuth:
 
     # -- POST /{tenant}/oauth2/v2.0/token ---------------------------------------------------
     def token(self, tenant: str, form: dict[str, str], authorization: str | None) -> tuple[int, dict[str, Any]]:
-        if tenant != self.tenant_id:
+        if tenant != self.tenant_id and tenant not in PUBLIC_TENANTS:
             return _aad(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.")
         client_id, secret = client_auth(form, authorization)
         app = self.apps.get(client_id or "")
@@ -145,6 +178,13 @@ class EntraAuth:
             return _aad(401, "invalid_client", 7000215, "Invalid client secret provided.")
         scopes = tuple(form.get("scope", "").split())
         grant_type = form.get("grant_type")
+        if grant_type == "client_credentials" and tenant in PUBLIC_TENANTS:
+            return _aad(
+                400,
+                "invalid_request",
+                50059,
+                "No tenant-identifying information found in either the request or implied by any provided credentials.",
+            )
         if grant_type == "client_credentials":
             resource = [s for s in scopes if s not in OIDC_SCOPES]
             if (
@@ -186,14 +226,36 @@ class EntraAuth:
                 )
             return 200, self._delegated(app, held.user, held.scopes or scopes, nonce=held.nonce)
         if grant_type == "refresh_token":
-            with self._lock:
-                held_rt = self._refresh.get(form.get("refresh_token", ""))
-            if held_rt is None or held_rt[0] != app.client_id:
-                return _aad(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
-            return 200, self._delegated(app, held_rt[1], held_rt[2])
+            return self._redeem(app, form.get("refresh_token", ""))
         return _aad(
             400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant_type}'."
         )
+
+    def _redeem(self, app: EntraApp, token: str) -> tuple[int, dict[str, Any]]:
+        now = self.issuer.clock.now()
+        with self._lock:
+            held = self._refresh.get(token)
+            revoked = self._revoked_before.get(held.user) if held is not None else None
+        if held is None or held.client_id != app.client_id:
+            return _aad(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
+        if revoked is not None and held.issued_at <= revoked:
+            return _aad(
+                400,
+                "invalid_grant",
+                50173,
+                "The provided grant has expired due to it being revoked, a fresh auth token is needed. "
+                "The user might have changed or reset their password.",
+            )
+        if now >= held.issued_at + self.refresh_token_lifetime:
+            days = self.refresh_token_lifetime / timedelta(days=1)
+            return _aad(
+                400,
+                "invalid_grant",
+                700082,
+                f"The refresh token has expired due to inactivity. The token was issued on "
+                f"{held.issued_at.isoformat()} and was inactive for {days:.2f}:00:00:00.",
+            )
+        return 200, self._delegated(app, held.user, held.scopes)
 
     def _delegated(
         self, app: EntraApp, user: str, scopes: Iterable[str], *, nonce: str | None = None
@@ -202,7 +264,7 @@ class EntraAuth:
         grant = self.issuer.issue("graph", user, app.client_id, granted, tenant=self.tenant_id)
         refresh = f"0.fake-rt.{secrets.token_urlsafe(32)}"
         with self._lock:
-            self._refresh[refresh] = (app.client_id, user, granted)
+            self._refresh[refresh] = _RefreshToken(app.client_id, user, granted, grant.issued_at)
         oid = object_id(user)
         now = int(grant.issued_at.timestamp())
         # MSAL reads (does not verify) the id token; signing it with a throw-away HMAC key is enough.
@@ -240,9 +302,10 @@ class EntraAuth:
     # -- routes ----------------------------------------------------------------------------
     def routes(self) -> list[Route]:
         async def openid(request: Request) -> Response:
-            if request.path_params["tenant"] != self.tenant_id:
+            tenant = request.path_params["tenant"]
+            if tenant != self.tenant_id and tenant not in PUBLIC_TENANTS:
                 return JSONResponse(_aad(400, "invalid_tenant", 90002, "Tenant not found.")[1], status_code=400)
-            return JSONResponse(self.openid_configuration())
+            return JSONResponse(self.openid_configuration(tenant))
 
         async def instance_discovery(request: Request) -> Response:
             return JSONResponse(

@@ -273,3 +273,42 @@ def test_non_202_answers_are_recorded_and_lifecycle_events_fire(env) -> None:
     assert all(i["subscriptionId"] == sub["id"] and i["clientState"] == "s3cret-state" for i in lifecycle)
     assert len(results) == 4 and env.fake.changed(MAYA, MASTER, "updated") == 0  # removed
     assert unquote(env.receiver.at("/graph-200/hook")[0].query["validationToken"]).startswith("Validation:")
+
+
+@pytest.mark.filterwarnings("ignore:Using /common or /organizations authority")  # MSAL agrees
+def test_common_authority_signs_people_in_but_gives_no_app_only_token(env) -> None:
+    def app(tenant: str) -> msal.ConfidentialClientApplication:
+        return msal.ConfidentialClientApplication(
+            APP_ID,
+            client_credential=APP_SECRET,
+            authority=f"https://login.fake.test/{tenant}",
+            instance_discovery=False,
+            http_client=LoopbackHttpClient(env.base),
+        )
+
+    for tenant in ("common", "organizations", "consumers"):
+        refused = app(tenant).acquire_token_for_client(scopes=GRAPH_DEFAULT)
+        assert refused["error"] == "invalid_request" and refused["error_codes"] == [50059], tenant
+    common = app("common")
+    scopes = ["https://graph.microsoft.com/Calendars.Read"]
+    signed_in = common.acquire_token_by_auth_code_flow(*_sign_in(env, common, LI, scopes))
+    assert signed_in["id_token_claims"]["tid"] == env.fake.tenant_id
+    assert "access_token" in common.acquire_token_by_refresh_token(signed_in["refresh_token"], scopes=scopes)
+
+
+def test_refresh_tokens_expire_from_inactivity_and_when_revoked(env) -> None:
+    app = env.msal_app()
+    scopes = ["https://graph.microsoft.com/Calendars.Read"]
+    first = app.acquire_token_by_auth_code_flow(*_sign_in(env, app, LI, scopes))
+    env.clock.set(T0 + timedelta(days=60))
+    second = app.acquire_token_by_refresh_token(first["refresh_token"], scopes=scopes)  # used: a new one
+    env.clock.set(T0 + timedelta(days=91))
+    expired = app.acquire_token_by_refresh_token(first["refresh_token"], scopes=scopes)
+    assert expired["error"] == "invalid_grant" and expired["error_codes"] == [700082]
+    third = app.acquire_token_by_refresh_token(second["refresh_token"], scopes=scopes)
+    assert "access_token" in third
+    env.fake.entra.revoke_refresh_tokens(LI)
+    revoked = app.acquire_token_by_refresh_token(third["refresh_token"], scopes=scopes)
+    assert revoked["error"] == "invalid_grant" and revoked["error_codes"] == [50173]
+    unknown = app.acquire_token_by_refresh_token("0.fake-rt.nonsense", scopes=scopes)
+    assert unknown["error"] == "invalid_grant" and unknown["error_codes"] == [9002313]
