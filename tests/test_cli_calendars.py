@@ -215,6 +215,10 @@ def test_connect_all_input_errors_name_the_problem_and_write_nothing(cli, capsys
         (["--provider", "google", "--service-account-file", str(cli.tmp / "absent.json")], "cannot read"),
         (["--provider", "google"], "--service-account-file is required"),
         (["--provider", "microsoft", "--client-id", "c", "--client-secret", "s"], "--tenant is required"),
+        (
+            ["--provider", "microsoft", "--tenant", "organizations", "--client-id", "c", "--client-secret", "s"],
+            "--tenant organizations is a multi-tenant authority",
+        ),
         (["--provider", "microsoft", "--tenant", "t", "--client-secret", "s"], "--client-id is required"),
         (["--provider", "microsoft", "--tenant", "t", "--client-id", "c"], "--client-secret is required"),
         (

@@ -62,10 +62,15 @@ def _google_secret(args: argparse.Namespace, settings: Settings) -> tuple[str, s
 
 def _microsoft_secret(args: argparse.Namespace, settings: Settings) -> tuple[str, str | None]:
     ms = settings.microsoft
-    tenant = args.tenant or (ms.tenant_id if ms.tenant_id not in PUBLIC_TENANTS else "")
+    tenant = (args.tenant or "").strip() or (ms.tenant_id if ms.tenant_id.lower() not in PUBLIC_TENANTS else "")
     client_id = args.client_id or ms.client_id
     secret = args.client_secret or ms.client_secret.get_secret_value()
-    if not tenant or tenant in PUBLIC_TENANTS:
+    if tenant.lower() in PUBLIC_TENANTS:
+        raise UsageError(
+            f"--tenant {tenant} is a multi-tenant authority: app-only access needs the organisation's "
+            "Entra tenant id (its GUID or its .onmicrosoft.com domain)"
+        )
+    if not tenant:
         raise UsageError("--tenant is required: the Entra tenant id (app-only access is per tenant)")
     if not client_id:
         raise UsageError("--client-id is required (or ONEONONE_MICROSOFT__CLIENT_ID)")

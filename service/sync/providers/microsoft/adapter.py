@@ -246,7 +246,7 @@ class GraphCalendarProvider:
         if response.status_code == 404:
             if error_code(response) == _NOT_FOUND:
                 return None
-            raise self.http.error(response, op)  # e.g. ErrorInvalidUser: the mailbox, not the event
+            raise self.http.error(response, op, calendar)  # e.g. ErrorInvalidUser: the mailbox, not the event
         body = response.json()
         if not isinstance(body, dict):
             raise ProviderError(f"{op}: Graph answered an unexpected body")

@@ -43,29 +43,54 @@ import structlog
 
 from service.clock import Clock
 from service.settings import MicrosoftSettings
-from service.sync.port import AuthorizationFailed, CalendarRef, Grant, ProviderError, RefreshTokenHook
+from service.sync.port import (
+    AuthorizationFailed,
+    CalendarRef,
+    Grant,
+    ProviderError,
+    ReconnectReason,
+    RefreshTokenHook,
+)
 from service.sync.providers.token_expiry import SKEW, TokenExpiry
 
 log = structlog.get_logger(__name__)
 
 APP_SCOPES = ["https://graph.microsoft.com/.default"]
 DELEGATED_SCOPES = ["Calendars.Read"]  # MSAL adds openid, profile, offline_access
-# Entra errors that no retry will fix: the grant or the app registration must change.
-_GRANT_ERRORS = frozenset(
-    {
-        "invalid_grant",
-        "invalid_client",
-        "unauthorized_client",
-        "interaction_required",
-        "consent_required",
-        "login_required",
-        "invalid_scope",
-        "access_denied",
-        "invalid_request",
-        "invalid_tenant",
-        "unsupported_grant_type",
-    }
-)
+# Multi-tenant authorities: fine for a person signing in, meaningless for an app-only
+# token (Entra answers AADSTS50059: no tenant-identifying information).
+PUBLIC_TENANTS = frozenset({"common", "organizations", "consumers"})
+_R = ReconnectReason
+# AADSTS codes that say precisely why Entra refuses (the `error` word alone is coarse).
+_AADSTS_REASONS = {
+    50034: _R.user_not_found,  # the user account does not exist in the directory
+    50057: _R.user_not_found,  # the user account is disabled
+    50053: _R.forbidden,  # the account is locked
+    700016: _R.app_misconfigured,  # no such application in the tenant
+    7000215: _R.app_misconfigured,  # invalid client secret
+    7000222: _R.app_misconfigured,  # the client secret has expired
+    90002: _R.app_misconfigured,  # no such tenant
+    50059: _R.app_misconfigured,  # no tenant named (app-only at /common)
+    70000: _R.consent_withdrawn,  # the grant is invalid (revoked, malformed)
+    70008: _R.consent_withdrawn,  # the code or refresh token expired
+    700082: _R.consent_withdrawn,  # the refresh token expired from inactivity
+    50173: _R.consent_withdrawn,  # the grant was revoked (password reset, admin)
+    9002313: _R.consent_withdrawn,  # the refresh token is malformed or unknown
+}
+# Entra `error` words no retry fixes, and what they mean when no code says more.
+_GRANT_ERRORS = {
+    "invalid_grant": _R.consent_withdrawn,
+    "interaction_required": _R.consent_withdrawn,
+    "consent_required": _R.consent_withdrawn,
+    "login_required": _R.consent_withdrawn,
+    "access_denied": _R.consent_withdrawn,
+    "invalid_client": _R.app_misconfigured,
+    "unauthorized_client": _R.app_misconfigured,
+    "invalid_scope": _R.app_misconfigured,
+    "invalid_request": _R.app_misconfigured,
+    "invalid_tenant": _R.app_misconfigured,
+    "unsupported_grant_type": _R.app_misconfigured,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +117,9 @@ def org_credentials(settings: MicrosoftSettings, credentials: str) -> AppCredent
         try:
             given = json.loads(text)
         except ValueError:
-            raise AuthorizationFailed("org credentials are not valid JSON") from None
+            raise AuthorizationFailed("org credentials are not valid JSON", reason=_R.app_misconfigured) from None
         if not isinstance(given, dict):
-            raise AuthorizationFailed("org credentials are not a JSON object")
+            raise AuthorizationFailed("org credentials are not a JSON object", reason=_R.app_misconfigured)
     secret = given.get("client_secret") if given else text
     creds = AppCredentials(
         tenant=str(given.get("tenant_id") or settings.tenant_id),
@@ -102,7 +127,13 @@ def org_credentials(settings: MicrosoftSettings, credentials: str) -> AppCredent
         client_secret=str(secret or settings.client_secret.get_secret_value()),
     )
     if not creds.client_id or not creds.client_secret:
-        raise AuthorizationFailed("org credentials lack a client id or secret")
+        raise AuthorizationFailed("org credentials lack a client id or secret", reason=_R.app_misconfigured)
+    if creds.tenant.strip().lower() in PUBLIC_TENANTS or not creds.tenant.strip():
+        raise AuthorizationFailed(
+            f"app-only access needs the organisation's Entra tenant id, not {creds.tenant or 'none'!r} "
+            "(run `oneonone calendars connect-all --tenant <tenant id>`)",
+            reason=_R.app_misconfigured,
+        )
     return creds
 
 
@@ -155,31 +186,36 @@ class MsalApps:
             )
         except ValueError as exc:
             # Unknown tenant or authority: MSAL says so in a ValueError without secrets.
-            raise AuthorizationFailed(f"Entra authority rejected: {type(exc).__name__}") from None
+            raise AuthorizationFailed(
+                f"Entra authority rejected: {type(exc).__name__}", reason=_R.app_misconfigured
+            ) from None
         except Exception as exc:
             raise ProviderError(f"Entra metadata unavailable: {type(exc).__name__}") from None
 
 
-def _check(result: dict[str, Any] | None, what: str) -> dict[str, Any]:
+def _check(result: dict[str, Any] | None, what: str, *, app_only: bool = False) -> dict[str, Any]:
     """An MSAL result, or the matching ProviderError (error code only, never the description)."""
     if result and "access_token" in result:
         return result
     error = (result or {}).get("error") or "no_token"
     codes = (result or {}).get("error_codes") or []
     detail = f"{what}: {error}" + (f" (AADSTS{codes[0]})" if codes else "")
-    if error in _GRANT_ERRORS:
-        raise AuthorizationFailed(detail)
-    raise ProviderError(detail, transient=True)
+    reason = next((_AADSTS_REASONS[c] for c in codes if c in _AADSTS_REASONS), None) or _GRANT_ERRORS.get(error)
+    if reason is None:
+        raise ProviderError(detail, transient=True)
+    if app_only and reason is _R.consent_withdrawn:
+        reason = _R.delegation_denied  # no person consented: the admin's consent does not cover it
+    raise AuthorizationFailed(detail, reason=reason)
 
 
-async def _in_thread(fn: Callable[[], dict[str, Any] | None], what: str) -> dict[str, Any]:
+async def _in_thread(fn: Callable[[], dict[str, Any] | None], what: str, *, app_only: bool = False) -> dict[str, Any]:
     try:
         result = await asyncio.to_thread(fn)
     except ProviderError:
         raise
     except Exception as exc:
         raise ProviderError(f"{what}: {type(exc).__name__}", transient=True) from None
-    return _check(result, what)
+    return _check(result, what, app_only=app_only)
 
 
 @dataclass
@@ -217,7 +253,7 @@ class GraphTokens:
             return await self._app_token(org_credentials(self._settings, calendar.credentials))
         if calendar.connection_kind == "user":
             return await self._user_token(calendar)
-        raise AuthorizationFailed(f"unknown connection kind {calendar.connection_kind!r}")
+        raise AuthorizationFailed(f"unknown connection kind {calendar.connection_kind!r}", reason=_R.forbidden)
 
     def invalidate(self, calendar: CalendarRef) -> None:
         """Forget the cached access token after Graph rejected it (401)."""
@@ -244,7 +280,7 @@ class GraphTokens:
                     self._app_expiry.note(creds.key, result["access_token"], float(result.get("expires_in") or 0))
                 return result
 
-        return (await _in_thread(acquire, "app-only token"))["access_token"]
+        return (await _in_thread(acquire, "app-only token", app_only=True))["access_token"]
 
     async def _user_token(self, calendar: CalendarRef) -> str:
         key = _digest(calendar.credentials)
@@ -329,4 +365,4 @@ class GraphConnect:
         return Grant(refresh_token=refresh_token, account=str(email).lower(), scopes=" ".join(DELEGATED_SCOPES))
 
 
-__all__ = ["AppCredentials", "GraphConnect", "GraphTokens", "MsalApps", "org_credentials"]
+__all__ = ["PUBLIC_TENANTS", "AppCredentials", "GraphConnect", "GraphTokens", "MsalApps", "org_credentials"]

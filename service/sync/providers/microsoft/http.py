@@ -11,7 +11,15 @@ only worth it for short waits; longer ones go back to the scheduler):
   before doing anything;
 - 401 drops the cached access token and retries once; a second 401 is
   AuthorizationFailed;
-- 410, and the delta-state error codes, are FullResyncRequired.
+- 410, and the delta-state error codes, are FullResyncRequired;
+- a 429 that is not retried here is Throttled (with Graph's Retry-After).
+
+Failures that no retry fixes are AuthorizationFailed with the ReconnectReason
+Graph's error code names (`classify`): the user is gone (ErrorInvalidUser),
+has no mailbox (MailboxNotEnabledForRESTAPI: no licence, on-premises or
+disabled), or the grant may not read it (ErrorAccessDenied,
+Authorization_RequestDenied: for an app-only grant the admin's consent or an
+application access policy does not cover the mailbox).
 
 Exception messages carry the operation, status and Graph error code only:
 never URLs (delta and skip tokens), bodies, tokens or clientState."""
@@ -30,7 +38,14 @@ import httpx
 import structlog
 
 from service.clock import Clock
-from service.sync.port import AuthorizationFailed, CalendarRef, FullResyncRequired, ProviderError
+from service.sync.port import (
+    AuthorizationFailed,
+    CalendarRef,
+    FullResyncRequired,
+    ProviderError,
+    ReconnectReason,
+    Throttled,
+)
 from service.sync.providers.microsoft.auth import GraphTokens
 
 log = structlog.get_logger(__name__)
@@ -38,6 +53,19 @@ log = structlog.get_logger(__name__)
 RESYNC_CODES = frozenset({"syncstatenotfound", "syncstateinvalid", "resyncrequired"})
 _RETRYABLE = frozenset({429, 500, 502, 503, 504})
 _BEFORE_PROCESSING = frozenset({429, 503})  # safe to repeat even a POST
+# Graph error codes (lower-cased) that say the mailbox cannot be read until
+# something outside the service changes, whatever the status they come with.
+_USER_NOT_FOUND = frozenset({"errorinvaliduser", "request_resourcenotfound", "errorusernotfound"})
+_NO_MAILBOX = frozenset(
+    {
+        "mailboxnotenabledforrestapi",
+        "mailboxnotsupportedforrestapi",
+        "errornonexistentmailbox",
+        "errormailboxnotenabled",
+        "errormailboxstoreunavailable",
+    }
+)
+_DENIED = frozenset({"erroraccessdenied", "authorization_requestdenied", "accessdenied", "forbidden"})
 
 Sleep = Callable[[float], Awaitable[Any]]
 
@@ -135,7 +163,10 @@ class GraphHttp:
                 return response
             if status == 401:
                 if reauthorized:
-                    raise AuthorizationFailed(f"{op}: Graph rejected a fresh access token ({error_code(response)})")
+                    raise AuthorizationFailed(
+                        f"{op}: Graph rejected a fresh access token ({error_code(response)})",
+                        reason=_unauthorized_reason(calendar),
+                    )
                 bound.info("graph.token_rejected")
                 self._tokens.invalidate(calendar)
                 reauthorized = True
@@ -149,13 +180,11 @@ class GraphHttp:
                     await self._sleep(wait)
                     continue
                 bound.warning("graph.gave_up", status=status, attempts=attempt + 1, retry_after=wait)
-                raise ProviderError(
-                    f"{op}: Graph {status} {error_code(response)}".rstrip(),
-                    status=status,
-                    retry_after=wait,
-                    transient=True,
-                )
-            raise self.error(response, op)
+                message = f"{op}: Graph {status} {error_code(response)}".rstrip()
+                if status == 429:
+                    raise Throttled(message, status=status, retry_after=wait)
+                raise ProviderError(message, status=status, retry_after=wait, transient=True)
+            raise self.error(response, op, calendar)
 
     async def json(self, calendar: CalendarRef, method: str, url: str, *, op: str, **kwargs: Any) -> dict[str, Any]:
         response = await self.request(calendar, method, url, op=op, **kwargs)
@@ -168,16 +197,21 @@ class GraphHttp:
         return body
 
     @staticmethod
-    def error(response: httpx.Response, op: str) -> ProviderError:
+    def error(response: httpx.Response, op: str, calendar: CalendarRef | None = None) -> ProviderError:
+        """The port's error for a Graph answer that is neither 2xx nor retried."""
         status, code = response.status_code, error_code(response)
         if status == 410 or code.lower() in RESYNC_CODES:
             return FullResyncRequired(f"{op}: delta state expired ({code or status})")
-        if status == 401:
-            return AuthorizationFailed(f"{op}: unauthorized ({code})")
-        # 400/403/404 and the rest of 4xx: the request, the mailbox or the
-        # permission is wrong; repeating it unchanged will not help.
+        message = f"{op}: Graph {status} {code}".rstrip()
+        reason = classify(status, code, calendar)
+        if reason is not None:
+            return AuthorizationFailed(message, reason=reason, status=status)
+        if status == 429:
+            return Throttled(message, status=status)
+        # 400/404 and the rest of 4xx: the request or the item is wrong;
+        # repeating it unchanged will not help.
         transient = status >= 500 or status in (408, 409, 412)
-        return ProviderError(f"{op}: Graph {status} {code}".rstrip(), status=status, transient=transient)
+        return ProviderError(message, status=status, transient=transient)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         value = response.headers.get("Retry-After")
@@ -201,6 +235,29 @@ class GraphHttp:
         return step / 2 + self._rng.uniform(0, step / 2)
 
 
+def classify(status: int, code: str, calendar: CalendarRef | None) -> ReconnectReason | None:
+    """Why Graph refuses this calendar for good (None: it does not say so)."""
+    word = code.lower()
+    if word in _USER_NOT_FOUND:
+        return ReconnectReason.user_not_found
+    if word in _NO_MAILBOX:
+        return ReconnectReason.no_mailbox
+    if status == 401:
+        return _unauthorized_reason(calendar)
+    if status == 403 and word in _DENIED:
+        app_only = calendar is not None and calendar.connection_kind == "org"
+        return ReconnectReason.delegation_denied if app_only else ReconnectReason.forbidden
+    return None
+
+
+def _unauthorized_reason(calendar: CalendarRef | None) -> ReconnectReason:
+    # A fresh app-only token refused: the app registration (tenant, credentials) is
+    # wrong; a delegated one: the user's consent no longer holds.
+    if calendar is not None and calendar.connection_kind == "org":
+        return ReconnectReason.app_misconfigured
+    return ReconnectReason.consent_withdrawn
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
@@ -211,4 +268,4 @@ def graph_instant(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-__all__ = ["GraphHttp", "RESYNC_CODES", "error_code", "graph_instant"]
+__all__ = ["GraphHttp", "RESYNC_CODES", "classify", "error_code", "graph_instant"]

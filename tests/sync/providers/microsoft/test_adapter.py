@@ -27,40 +27,6 @@ from service.sync.providers.microsoft.auth import GraphConnect
 from tests.sync.graph_sandbox import MASTER, REDIRECT, WEEKLY_MONDAYS, WINDOW, Sandbox, at, next_number
 
 
-@pytest.fixture(scope="module")
-def sandbox():
-    box = Sandbox()
-    yield box
-    box.server.stop()
-    box.receiver.server.stop()
-    box.fake.notifier.close()
-    box.login.close()
-
-
-@pytest.fixture
-def world(sandbox: Sandbox):
-    sandbox.recorder.calls.clear()
-    yield sandbox
-    sandbox.fake.faults.reset()
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
-
-
-@pytest.fixture
-async def provider(world: Sandbox, sleeps: list[float]):
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    adapter = GraphCalendarProvider(
-        world.settings, clock=world.clock, msal_http_client=world.login, sleep=sleep, page_size=4
-    )
-    yield adapter
-    await adapter.aclose()
-
-
 async def seeded_baseline(world: Sandbox, provider: GraphCalendarProvider) -> tuple[str, CalendarRef, ChangeSet]:
     """A fresh seeded mailbox, its org grant, and its first baseline."""
     email = world.mailbox()
