@@ -1,6 +1,6 @@
 """The fake Microsoft Graph v1.0 server plus its Entra ID token endpoint (ASGI).
 
-    fake = GraphFake(store, clock=clock)
+    fake = GraphFake(store, clock=clock, allow_loopback_http=True)  # Graph itself wants https
     fake.entra.register_app(CLIENT_ID, SECRET)
     server = LoopbackServer(fake.app).start()
     msal.ConfidentialClientApplication(CLIENT_ID, client_credential=SECRET,
@@ -36,7 +36,7 @@ from service.clock import Clock, SystemClock
 from service.sandbox.errors import GraphApiError
 from service.sandbox.faults import FaultMiddleware, Faults, InjectedFailure
 from service.sandbox.graph_store import GraphStore
-from service.sandbox.graph_subscriptions import _RESOURCE, GraphSubscriptions
+from service.sandbox.graph_subscriptions import _RESOURCE, MAX_PER_MAILBOX, GraphSubscriptions
 from service.sandbox.notifier import Notifier
 from service.sandbox.oauth import FAKE_LOGIN_HOST, Grant, TokenIssuer, TokenRejected
 from service.sandbox.oauth_entra import EntraAuth
@@ -76,8 +76,11 @@ class GraphFake:
         login_host: str = FAKE_LOGIN_HOST,
         max_subscription_minutes: int = 10080,
         validate_on_renew: bool = True,
-        require_https: bool = False,
+        allow_loopback_http: bool = False,
+        max_subscriptions_per_mailbox: int = MAX_PER_MAILBOX,
     ) -> None:
+        """`allow_loopback_http`: accept http notification URLs on loopback (replays,
+        tests); Graph itself accepts https only."""
         self.store = store
         self.clock = clock or SystemClock()
         self.issuer = issuer or TokenIssuer(self.clock)
@@ -92,7 +95,8 @@ class GraphFake:
             tenant_id,
             max_minutes=max_subscription_minutes,
             validate_on_renew=validate_on_renew,
-            require_https=require_https,
+            allow_loopback_http=allow_loopback_http,
+            max_per_mailbox=max_subscriptions_per_mailbox,
         )
         self.app = FaultMiddleware(
             self._starlette(), faults=self.faults, target="graph", api_prefix=API_PREFIX, render=self._render_fault
@@ -281,7 +285,7 @@ class GraphFake:
         return Response(status_code=204)
 
     async def _reauthorize(self, request: Request, grant: Grant) -> Response:
-        self.subscriptions.get(grant, request.path_params["id"])
+        self.subscriptions.reauthorize(grant, request.path_params["id"])
         return Response(status_code=204)
 
     def _json(self, request: Request, body: Any, applied: list[str] | None = None, status: int = 200) -> Response:

@@ -2,6 +2,14 @@
 notifications they produce.
 
 As Graph does it:
+- notification and lifecycle URLs must be https (400 InvalidRequest
+  "NotificationUrl scheme='http' is not supported."); `allow_loopback_http`
+  is the explicit opt-in for receivers on 127.0.0.1/localhost (replays, the
+  demo, tests), never for any other host;
+- a mailbox holds at most `max_per_mailbox` active subscriptions (about
+  1,000 for Outlook resources, across all apps): one more is 403
+  ExtensionError "Maximum number of subscriptions has been reached", so
+  leaked subscriptions lock a mailbox out of new ones until they expire;
 - before creating a subscription (and, by default here, before renewing one)
   Graph POSTs `{notificationUrl}?validationToken=<token>` (and the same to the
   lifecycleNotificationUrl): the endpoint must answer 200, text/plain, the
@@ -16,12 +24,16 @@ As Graph does it:
   delivered (Graph retries otherwise: see Notifier.redeliver_failed), and the
   receiver has 3 s;
 - lifecycle notifications (reauthorizationRequired, subscriptionRemoved, missed)
-  go to the lifecycleNotificationUrl, fired by `fire_lifecycle`;
+  go to the lifecycleNotificationUrl, fired by `fire_lifecycle`; a
+  reauthorizationRequired challenge stays open on the subscription
+  (`reauthorization_required`) until `POST /subscriptions/{id}/reauthorize`
+  (204, no body) or a PATCH of its expiry answers it;
 - expired subscriptions get nothing; deleted ones get nothing unless
   `faults.deliver_after_stop`."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import threading
@@ -29,7 +41,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from service.clock import Clock
 from service.sandbox.errors import GraphApiError
@@ -44,6 +56,7 @@ LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", 
 _RESOURCE = re.compile(r"^/?(?:users/(?P<user>[^/]+)|(?P<me>me))/(?:calendar/)?events$", re.IGNORECASE)
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
+MAX_PER_MAILBOX = 1000  # Outlook resources: active subscriptions per mailbox, all apps together
 
 
 @dataclass
@@ -59,6 +72,8 @@ class Subscription:
     application_id: str
     creator_id: str
     deleted: bool = False
+    reauthorization_required: datetime | None = None  # an unanswered reauthorizationRequired
+    reauthorizations: int = 0  # challenges answered (reauthorize or a renewal)
 
     def resource_json(self, base: str) -> dict[str, Any]:
         return {
@@ -99,14 +114,17 @@ class GraphSubscriptions:
         *,
         max_minutes: int = 10080,
         validate_on_renew: bool = True,
-        require_https: bool = False,
+        allow_loopback_http: bool = False,
+        max_per_mailbox: int = MAX_PER_MAILBOX,
         validation_timeout: float = 10.0,
         notification_timeout: float = 3.0,
     ) -> None:
         self.clock, self.notifier, self.faults, self.tenant_id = clock, notifier, faults, tenant_id
         self.max_minutes = max_minutes
         self.validate_on_renew = validate_on_renew
-        self.require_https = require_https  # Graph insists on https; loopback receivers are http
+        # Graph insists on https; receivers on loopback (replays, tests) are http: opt in.
+        self.allow_loopback_http = allow_loopback_http
+        self.max_per_mailbox = max_per_mailbox  # knob: the per-mailbox cap
         self.validation_timeout = validation_timeout
         self.notification_timeout = notification_timeout
         self._subs: dict[str, Subscription] = {}
@@ -118,6 +136,12 @@ class GraphSubscriptions:
     def all(self, *, include_deleted: bool = False) -> list[Subscription]:
         with self._lock:
             return [s for s in self._subs.values() if include_deleted or not s.deleted]
+
+    def active(self, mailbox: str) -> list[Subscription]:
+        """The mailbox's subscriptions that count against its cap: neither deleted nor expired."""
+        now = self.clock.now()
+        with self._lock:
+            return [s for s in self._by_mailbox.get(mailbox.lower(), ()) if not s.deleted and now < s.expiration]
 
     def clear(self) -> None:
         """Forget every subscription (a test's clean slate)."""
@@ -139,6 +163,13 @@ class GraphSubscriptions:
         expiration = self._check_expiration(body["expirationDateTime"])
         url, lifecycle = str(body["notificationUrl"]), body.get("lifecycleNotificationUrl")
         await self._validate(url, lifecycle)
+        if len(self.active(mailbox)) >= self.max_per_mailbox:
+            raise GraphApiError(
+                403,
+                "ExtensionError",
+                "Operation: Create; Exception: [Status Code: Forbidden; "
+                "Reason: Maximum number of subscriptions has been reached]",
+            )
         sub = Subscription(
             str(uuid.uuid4()),
             mailbox,
@@ -168,7 +199,22 @@ class GraphSubscriptions:
             await self._validate(url, sub.lifecycle_url)
         with self._lock:
             sub.expiration, sub.notification_url = expiration, url
+            if "expirationDateTime" in body:
+                self._answered(sub)
         return sub
+
+    def reauthorize(self, grant: Grant, sub_id: str) -> Subscription:
+        """`POST /subscriptions/{id}/reauthorize`: the app, with a valid token, answers a challenge."""
+        sub = self.get(grant, sub_id)
+        with self._lock:
+            self._answered(sub)
+        return sub
+
+    @staticmethod
+    def _answered(sub: Subscription) -> None:
+        if sub.reauthorization_required is not None:
+            sub.reauthorization_required = None
+            sub.reauthorizations += 1
 
     def get(self, grant: Grant, sub_id: str) -> Subscription:
         with self._lock:
@@ -245,6 +291,8 @@ class GraphSubscriptions:
             sub = self._subs[sub_id]
             if event == "subscriptionRemoved":
                 sub.deleted = True
+            elif event == "reauthorizationRequired":
+                sub.reauthorization_required = self.clock.now()
         if not sub.lifecycle_url:
             return False
         item = {
@@ -280,12 +328,20 @@ class GraphSubscriptions:
             )
         return expiration
 
+    def _check_scheme(self, target: str, field: str) -> None:
+        parts = urlsplit(target)
+        scheme = parts.scheme.lower()
+        if scheme == "https" or (scheme == "http" and self.allow_loopback_http and _loopback(parts.hostname)):
+            return
+        raise GraphApiError(400, "InvalidRequest", f"{field} scheme='{scheme}' is not supported.")
+
     async def _validate(self, url: str, lifecycle: Any) -> None:
+        self._check_scheme(url, "NotificationUrl")  # both schemes before either handshake
+        if lifecycle:
+            self._check_scheme(str(lifecycle), "LifecycleNotificationUrl")
         for target, label in ((url, "Notification"), (lifecycle, "Lifecycle notification")):
             if not target:
                 continue
-            if self.require_https and not str(target).startswith("https://"):
-                raise GraphApiError(400, "InvalidRequest", "The Url scheme must be https.")
             token = f"Validation: Testing client application reachability for subscription Request-Id: {uuid.uuid4()}"
             sep = "&" if "?" in str(target) else "?"
             result = await self.notifier.send_now(
@@ -306,3 +362,14 @@ class GraphSubscriptions:
                     f"Subscription validation request failed. {label} "
                     "endpoint must respond with 200 OK to validation request.",
                 )
+
+
+def _loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -184,6 +184,7 @@ class SandboxProviders:
         else:
             google_store, graph_store = GoogleStore(), GraphStore(stub_occurrences=stub_occurrences)
         shared = {"clock": self.clock, "issuer": self.issuer, "faults": self.faults, "notifier": self.notifier}
+        # The service's webhooks listen on loopback http here: the one place the https rules are relaxed.
         self.google = GoogleFake(
             google_store,
             channel_max_ttl=channel_max_ttl,
@@ -191,7 +192,12 @@ class SandboxProviders:
             allow_http_loopback=allow_http_loopback,
             **shared,
         )
-        self.graph = GraphFake(graph_store, max_subscription_minutes=max_subscription_minutes, **shared)
+        self.graph = GraphFake(
+            graph_store,
+            max_subscription_minutes=max_subscription_minutes,
+            allow_loopback_http=allow_http_loopback,
+            **shared,
+        )
         self.google.auth.register_client(GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET)
         self.graph.entra.register_app(ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET)
         self._refresh_tokens: dict[str, str] = {}

@@ -66,7 +66,7 @@ def env():
     clock = FixedClock(T0)
     store = graph_store(MAYA, LI, OMAR)
     store.create([MAYA], graph_event(pattern={}), at=T0)
-    fake = GraphFake(store, clock=clock)
+    fake = GraphFake(store, clock=clock, allow_loopback_http=True)
     fake.entra.register_app(APP_ID, APP_SECRET)
     server = LoopbackServer(fake.app).start()
     yield Env(fake, clock, server.base_url, receiver)
@@ -312,3 +312,79 @@ def test_refresh_tokens_expire_from_inactivity_and_when_revoked(env) -> None:
     assert revoked["error"] == "invalid_grant" and revoked["error_codes"] == [50173]
     unknown = app.acquire_token_by_refresh_token("0.fake-rt.nonsense", scopes=scopes)
     assert unknown["error"] == "invalid_grant" and unknown["error_codes"] == [9002313]
+
+
+def test_subscriptions_need_https_urls_unless_loopback_http_is_allowed(env) -> None:
+    with env.client() as client:
+        foreign = client.post("subscriptions", json=env.subscription(notificationUrl="http://hooks.acme.test/graph"))
+        assert foreign.status_code == 400
+        assert foreign.json()["error"]["message"] == "NotificationUrl scheme='http' is not supported."
+        env.fake.subscriptions.allow_loopback_http = False  # Graph as it is: https only, loopback too
+        try:
+            for field in ("NotificationUrl", "LifecycleNotificationUrl"):
+                body = env.subscription()
+                if field == "LifecycleNotificationUrl":
+                    body["notificationUrl"] = "https://hooks.acme.test/graph"  # never reached: refused first
+                refused = client.post("subscriptions", json=body)
+                assert refused.status_code == 400 and refused.json()["error"]["code"] == "InvalidRequest"
+                assert refused.json()["error"]["message"] == f"{field} scheme='http' is not supported."
+        finally:
+            env.fake.subscriptions.allow_loopback_http = True
+        assert env.receiver.requests == []  # refused before any handshake
+        assert client.post("subscriptions", json=env.subscription()).status_code == 201
+
+
+def test_a_mailbox_holds_a_bounded_number_of_subscriptions(env) -> None:
+    env.fake.subscriptions.clear()
+    env.fake.subscriptions.max_per_mailbox = 2
+    try:
+        with env.client() as client:
+            first, second = (client.post("subscriptions", json=env.subscription()).json() for _ in range(2))
+            full = client.post("subscriptions", json=env.subscription())
+            assert full.status_code == 403 and full.json()["error"]["code"] == "ExtensionError"
+            assert "Maximum number of subscriptions" in full.json()["error"]["message"]
+            other = client.post("subscriptions", json=env.subscription(resource=f"/users/{LI}/events"))
+            assert other.status_code == 201  # the cap is per mailbox
+            assert client.delete(f"subscriptions/{first['id']}").status_code == 204
+            assert client.post("subscriptions", json=env.subscription()).status_code == 201
+        env.clock.set(T0 + timedelta(days=3))  # every one of them expired: none counts any more
+        fresh = env.subscription(expirationDateTime="2026-01-06T08:00:00Z")
+        with env.client() as client:
+            assert [client.post("subscriptions", json=fresh).status_code for _ in range(3)] == [201, 201, 403]
+        assert second["id"] not in {s.id for s in env.fake.subscriptions.active(MAYA)}
+    finally:
+        env.fake.subscriptions.max_per_mailbox = 1000
+
+
+def test_reauthorize_answers_a_reauthorization_challenge(env) -> None:
+    with env.client() as client:
+        sub = client.post("subscriptions", json=env.subscription()).json()
+        held = next(s for s in env.fake.subscriptions.all() if s.id == sub["id"])
+        assert env.fake.fire_lifecycle(sub["id"], "reauthorizationRequired")
+        assert held.reauthorization_required == T0
+        answered = client.post(f"subscriptions/{sub['id']}/reauthorize")
+        assert answered.status_code == 204 and answered.content == b""
+        assert held.reauthorization_required is None and held.reauthorizations == 1
+        assert env.fake.fire_lifecycle(sub["id"], "reauthorizationRequired")
+        renewed = client.patch(f"subscriptions/{sub['id']}", json={"expirationDateTime": "2026-01-05T08:00:00Z"})
+        assert renewed.status_code == 200 and held.reauthorizations == 2  # a renewal answers it too
+        assert client.post("subscriptions/no-such-id/reauthorize").status_code == 404
+    env.fake.entra.register_app("other-app", "other-secret")
+    token = msal.ConfidentialClientApplication(
+        "other-app",
+        client_credential="other-secret",
+        authority=env.fake.authority,
+        instance_discovery=False,
+        http_client=LoopbackHttpClient(env.base),
+    ).acquire_token_for_client(scopes=GRAPH_DEFAULT)["access_token"]
+    with env.client(token) as stranger:
+        assert stranger.post(f"subscriptions/{sub['id']}/reauthorize").status_code == 403
+
+
+def test_a_deleted_series_master_answers_404_item_not_found(env) -> None:
+    env.fake.store.create([OMAR], graph_event("AAMkGone=", pattern={}), at=T0)
+    with env.client() as client:
+        assert client.get(f"users/{OMAR}/events/AAMkGone=").status_code == 200
+        env.fake.store.delete([OMAR], "AAMkGone=", at=T0)
+        gone = client.get(f"users/{OMAR}/events/AAMkGone=")
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "ErrorItemNotFound"

@@ -114,7 +114,7 @@ class Sandbox:
     def __init__(self) -> None:
         self.clock = FixedClock(T0)
         self.store = GraphStore()
-        self.fake = GraphFake(self.store, clock=self.clock, issuer=TokenIssuer(self.clock))
+        self.fake = GraphFake(self.store, clock=self.clock, issuer=TokenIssuer(self.clock), allow_loopback_http=True)
         self.fake.entra.register_app(CLIENT_ID, SECRET)
         self.recorder = Recorder(self.fake.app)
         self.server = LoopbackServer(self.recorder, name="graph-fake").start()
