@@ -144,6 +144,7 @@ async def microsoft_notification(request: Request, session: Session, now: Now) -
     responses=_GRAPH_RESPONSES,
 )
 async def microsoft_lifecycle(request: Request, session: Session, now: Now) -> Response:
-    """`reauthorizationRequired` renews, `subscriptionRemoved` recreates, `missed` resyncs.
+    """`reauthorizationRequired` has the subscription reauthorized by the workers' upkeep,
+    `subscriptionRemoved` recreated, `missed` (and each of them) resyncs the calendar.
     The same caps and checks as change notifications."""
     return await _graph(request, session, now, lifecycle=True)

@@ -9,13 +9,21 @@ When opening a channel fails (an http webhook address, a failed validation
 handshake, a quota or subscription cap), the calendar is polled every
 `poll_minutes` meanwhile and the channel is tried again after growing delays
 (`channel_retry_at`), not on every upkeep round: a failure costs one provider
-call per delay, not two per minute, and is not a gap to resync."""
+call per delay, not two per minute, and is not a gap to resync.
+
+A channel the provider asked to reauthorize (Graph's reauthorizationRequired,
+recorded by the webhook in `reauthorize_requested_at`) is due at once: it is
+reauthorized in place, or renewed if it is past half its lifetime anyway (a
+renewal answers the challenge too); only a channel gone at the provider is
+replaced. A new subscription per challenge would leak the old one, which Graph
+keeps until it expires, against the mailbox's cap."""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import Row, bindparam, insert, or_, select, update
@@ -36,21 +44,28 @@ log = structlog.get_logger(__name__)
 _channels = PushChannel.__table__
 _c = _channels.c
 _LIVE = (
-    select(_c.id, _c.calendar_id, _c.channel_id, _c.resource_id, _c.expires_at, _c.created_at)
+    select(
+        _c.id, _c.calendar_id, _c.channel_id, _c.resource_id, _c.expires_at, _c.created_at, _c.reauthorize_requested_at
+    )
     .where(_c.calendar_id.in_(bindparam("ids", expanding=True)), _c.stopped_at.is_(None))
     .order_by(_c.created_at.desc(), _c.id.desc())
 )
 _INSERT = insert(_channels)
 _STOP = update(_channels).where(_c.id.in_(bindparam("ids", expanding=True))).values(stopped_at=bindparam("now"))
-_RENEWED = (
+_RENEWED = (  # a renewal answers a reauthorization challenge too
     update(_channels)
     .where(_c.id == bindparam("row_id"))
-    .values(expires_at=bindparam("expires_at"), created_at=bindparam("now"))
+    .values(expires_at=bindparam("expires_at"), created_at=bindparam("now"), reauthorize_requested_at=None)
+)
+_REAUTHORIZED = (  # only the challenge answered: one raised meanwhile stays open
+    update(_channels)
+    .where(_c.id == bindparam("row_id"), _c.reauthorize_requested_at == bindparam("requested_at"))
+    .values(reauthorize_requested_at=None)
 )
 _calendar = Calendar.__table__.c
 # Synced calendars with their live channels' lifetimes (none: NULLs), for `due`.
 _SYNCED = (
-    select(_calendar.id, _c.created_at, _c.expires_at)
+    select(_calendar.id, _c.created_at, _c.expires_at, _c.reauthorize_requested_at)
     .join_from(Calendar.__table__, _channels, (_c.calendar_id == _calendar.id) & _c.stopped_at.is_(None), isouter=True)
     .where(
         _calendar.status == CalendarState.active.value,
@@ -70,9 +85,14 @@ RETRY_LONGEST = timedelta(hours=6)
 _SYNCED_AMONG = _SYNCED.where(_calendar.id.in_(bindparam("ids", expanding=True)))
 
 
-def due_for_refresh(channel: Row, now: datetime) -> bool:
+def past_half_life(channel: Row, now: datetime) -> bool:
     """Past half its lifetime (a channel's row: its created_at and expires_at)."""
     return now >= channel.created_at + (channel.expires_at - channel.created_at) / 2
+
+
+def due_for_refresh(channel: Row, now: datetime) -> bool:
+    """Past half its lifetime, or asked to be reauthorized."""
+    return channel.reauthorize_requested_at is not None or past_half_life(channel, now)
 
 
 class ChannelManager:
@@ -115,11 +135,8 @@ class ChannelManager:
         try:
             if current is not None and not due_for_refresh(current, now):
                 return False
-            if current is not None and not gap:
-                renewed = await provider.renew(ref, _as_channel(current), self._ttl_seconds(provider.name))
-                if renewed is not None:
-                    await self._save_renewal(current.id, renewed, now)
-                    return False
+            if current is not None and not gap and await self._keep(provider, ref, current, now):
+                return False
             await self._replace(provider, ref, live, now)
         except ProviderError as err:
             await self._failed(ref, err, now)
@@ -157,8 +174,23 @@ class ChannelManager:
             retry_at=retry.isoformat(),
         )
 
+    async def _keep(self, provider: CalendarProvider, ref: CalendarRef, current: Row, now: datetime) -> bool:
+        """Renew or reauthorize the live channel in place; False when the provider
+        cannot (gone, or Google: no renewal), so a new one must be opened."""
+        if past_half_life(current, now):
+            renewed = await provider.renew(ref, _as_channel(current), self._ttl_seconds(provider.name))
+            if renewed is not None:
+                await self._save(_RENEWED, {"row_id": current.id, "expires_at": renewed.expires_at, "now": now})
+            return renewed is not None
+        if await provider.reauthorize(ref, _as_channel(current)) is None:
+            return False
+        await self._save(_REAUTHORIZED, {"row_id": current.id, "requested_at": current.reauthorize_requested_at})
+        log.info("channel_reauthorized", calendar_id=ref.calendar_id, provider=provider.name)
+        return True
+
     async def due(self, calendar_ids: set[int] | None = None) -> list[int]:
-        """Active calendars whose channel is missing or past half its lifetime."""
+        """Active calendars whose channel is missing, past half its lifetime or asked
+        to be reauthorized."""
         now = self.clock.now()
         async with self.sessions() as session:
             if calendar_ids is None:
@@ -211,10 +243,10 @@ class ChannelManager:
         except ProviderError as err:  # already gone at the provider, or not ours to stop any more
             log.info("channel_stop_failed", channel_id=row.channel_id, status=err.status)
 
-    async def _save_renewal(self, channel_row_id: int, renewed: Channel, now: datetime) -> None:
+    async def _save(self, statement: Any, values: dict[str, Any]) -> None:
+        # After a renewal created_at starts the current lifetime: the next refresh is at its half.
         async with self.sessions() as session:
-            # created_at starts the current lifetime: the next refresh is at its half.
-            await session.execute(_RENEWED, {"row_id": channel_row_id, "expires_at": renewed.expires_at, "now": now})
+            await session.execute(statement, values)
             await session.commit()
 
 

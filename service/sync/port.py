@@ -150,6 +150,12 @@ class CalendarProvider(Protocol):
         """Extend a channel in place (Graph); None when the provider cannot (Google:
         open a new channel, then stop the old one)."""
 
+    async def reauthorize(self, calendar: CalendarRef, channel: Channel) -> Channel | None:
+        """Answer the provider's challenge to re-confirm a channel's authorization (Graph's
+        `reauthorizationRequired`: POST /subscriptions/{id}/reauthorize), keeping the
+        channel; None when it is gone (the caller opens a new one). Providers that
+        never challenge (Google) return the channel unchanged."""
+
     async def stop(self, calendar: CalendarRef, channel: Channel) -> None:
         """Close a channel; late notifications for it are ignored by the webhooks."""
 

@@ -122,8 +122,10 @@ _CHANNELS = select(
 ).where(
     _channels.c.channel_id.in_(bindparam("channel_ids", expanding=True)), _channels.c.provider == bindparam("provider")
 )
-_EXPIRE = (
-    update(_channels).where(_channels.c.id.in_(bindparam("ids", expanding=True))).values(expires_at=bindparam("now"))
+_REAUTHORIZE = (
+    update(_channels)
+    .where(_channels.c.id.in_(bindparam("ids", expanding=True)))
+    .values(reauthorize_requested_at=bindparam("now"))
 )
 _STOP = (
     update(_channels).where(_channels.c.id.in_(bindparam("ids", expanding=True))).values(stopped_at=bindparam("now"))
@@ -254,7 +256,7 @@ async def microsoft(
     outcomes: list[Outcome] = []
     forbidden = malformed = 0
     sample = ""
-    expire: set[int] = set()
+    reauthorize: set[int] = set()
     stop: set[int] = set()
     wanted: dict[int, None] = {}  # calendar ids in order of first acceptance
     for note in notes:
@@ -273,14 +275,15 @@ async def microsoft(
                 log.info("graph_lifecycle", subscription_id=channel.channel_id, lifecycle_event=note.lifecycle_event)
                 # `missed` (and anything else): notifications were lost; the requested sync catches up.
                 if note.lifecycle_event == "reauthorizationRequired":
-                    expire.add(channel.id)  # renew now
+                    # The upkeep answers it (POST …/reauthorize); this request never calls Graph.
+                    reauthorize.add(channel.id)
                 elif note.lifecycle_event == "subscriptionRemoved":
                     stop.add(channel.id)  # recreate
             wanted[channel.calendar_id] = None
             outcome = Outcome.accepted
         outcomes.append(outcome)
-    if expire:
-        await session.execute(_EXPIRE, {"ids": sorted(expire), "now": now})
+    if reauthorize:
+        await session.execute(_REAUTHORIZE, {"ids": sorted(reauthorize), "now": now})
     if stop:
         await session.execute(_STOP, {"ids": sorted(stop), "now": now})
     await queue.request_sync(session, list(wanted), now)

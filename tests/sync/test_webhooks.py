@@ -94,6 +94,7 @@ async def test_graph_lifecycle_events(client, factory, sessions, clock):
         assert (await client.post("/webhooks/microsoft/lifecycle", json=body)).status_code == 202
     async with sessions() as s:
         rows = {c.channel_id: c for c in (await s.scalars(select(PushChannel))).all()}
-    assert rows["sub-1"].expires_at == clock.now() and rows["sub-1"].stopped_at is None
+    assert rows["sub-1"].reauthorize_requested_at == clock.now() and rows["sub-1"].stopped_at is None
+    assert rows["sub-1"].expires_at > clock.now()  # not made to look expired: it lives on at Graph
     assert rows["sub-2"].stopped_at == clock.now()
     assert await _state(sessions, cal.id) == (True, 2)

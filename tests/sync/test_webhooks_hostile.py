@@ -373,9 +373,10 @@ async def test_a_lifecycle_batch_keeps_the_one_by_one_semantics(client, factory,
     async with sessions() as s:
         rows = {c.channel_id: c for c in (await s.scalars(sql_select(PushChannel))).all()}
     week = clock.now() + timedelta(days=7)
-    assert (rows["sub-1"].expires_at, rows["sub-1"].stopped_at) == (clock.now(), None)
-    assert (rows["sub-2"].expires_at, rows["sub-2"].stopped_at) == (week, clock.now())
-    assert all((rows[s].expires_at, rows[s].stopped_at) == (week, None) for s in ("sub-3", "sub-4"))
+    assert (rows["sub-1"].reauthorize_requested_at, rows["sub-1"].stopped_at) == (clock.now(), None)
+    assert (rows["sub-2"].reauthorize_requested_at, rows["sub-2"].stopped_at) == (None, clock.now())
+    assert all((rows[s].reauthorize_requested_at, rows[s].stopped_at) == (None, None) for s in ("sub-3", "sub-4"))
+    assert all(row.expires_at == week for row in rows.values())
     assert await _state(sessions, cal.id) == (True, 1) and await _state(sessions, other.id) == (True, 1)
 
 

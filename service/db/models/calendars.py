@@ -116,6 +116,9 @@ class PushChannel(IdMixin, Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the provider last asked to re-confirm the channel's authorization (Graph's
+    # reauthorizationRequired) and nobody has answered yet: the upkeep reauthorizes it.
+    reauthorize_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CalendarEvent(IdMixin, Base):

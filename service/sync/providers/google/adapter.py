@@ -245,6 +245,9 @@ class GoogleCalendarProvider:
     async def renew(self, calendar: CalendarRef, channel: Channel, ttl_seconds: int) -> Channel | None:
         return None  # Google cannot extend a channel: the engine opens a new one, then stops this one
 
+    async def reauthorize(self, calendar: CalendarRef, channel: Channel) -> Channel | None:
+        return channel  # Google never asks a channel to be reauthorized
+
     async def stop(self, calendar: CalendarRef, channel: Channel) -> None:
         if not channel.resource_id:
             log.warning(

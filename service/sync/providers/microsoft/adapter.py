@@ -18,7 +18,9 @@ Reading is calendarView delta (see /shared/providers.md):
   (service.sync.providers.microsoft.normalize does the mapping).
 
 Pushing is Graph subscriptions on `/users/{id}/events`; Graph validates the
-notification URL itself while creating (or renewing) one.
+notification URL itself while creating (or renewing) one. A
+reauthorizationRequired challenge is answered with
+`POST /subscriptions/{id}/reauthorize`, which keeps the subscription.
 
 Tokens: service.sync.providers.microsoft.auth; HTTP, retries and error mapping:
 service.sync.providers.microsoft.http."""
@@ -326,6 +328,17 @@ class GraphCalendarProvider:
             expires_at=renewed.expires_at.isoformat(),
         )
         return renewed
+
+    async def reauthorize(self, calendar: CalendarRef, channel: Channel) -> Channel | None:
+        """Answer a reauthorizationRequired challenge: Graph keeps the subscription
+        (no new one, so none leaks) and sends its notifications on."""
+        url = self.http.url(f"subscriptions/{quote(channel.channel_id, safe='')}/reauthorize")
+        response = await self.http.request(calendar, "POST", url, op="subscriptions.reauthorize", accept=(404,))
+        if response.status_code == 404:
+            log.info("graph.subscription_gone", calendar_id=calendar.calendar_id, channel_id=channel.channel_id)
+            return None
+        log.info("graph.reauthorized", calendar_id=calendar.calendar_id, channel_id=channel.channel_id)
+        return channel
 
     async def stop(self, calendar: CalendarRef, channel: Channel) -> None:
         url = self.http.url(f"subscriptions/{quote(channel.channel_id, safe='')}")

@@ -405,6 +405,12 @@ async def test_lifecycle_notifications_reach_the_lifecycle_url(world: Sandbox, p
     await world.fake.notifier.flush()
     event = receiver.lifecycle[-1]["value"][0]
     assert event["lifecycleEvent"] == "reauthorizationRequired" and event["clientState"] == "state-2"
+    assert await provider.reauthorize(ref, channel) == channel  # answered in place: no new subscription
+    [sub] = [s for s in world.fake.subscriptions.all() if s.mailbox == ref.email]
+    assert sub.reauthorization_required is None and sub.reauthorizations == 1
+    assert world.recorder.api("POST", "/reauthorize")[-1]["status"] == 204
+    await provider.stop(ref, channel)
+    assert await provider.reauthorize(ref, channel) is None  # gone: the caller opens a new one
 
 
 async def test_failed_validation_handshake_is_transient(world: Sandbox, provider: GraphCalendarProvider) -> None:
