@@ -8,8 +8,13 @@ calendarView delta as Graph does it:
   end) whose details live on the master;
 - a round's pages carry `@odata.nextLink` ($skiptoken); its last page carries
   `@odata.deltaLink` ($deltatoken); a later round returns what changed since:
-  new or changed items, and `{"id", "@removed": {"reason"}}` for items gone
-  ("deleted") or moved out of the window ("changed");
+  new or changed items, and `{"id", "@removed": {"reason": "deleted"}}` for
+  items gone, and for items that moved out of the window;
+- a later round also sends `@removed` (reason "deleted") for instances outside
+  the window of events added or updated since (up to `out_of_window_span`
+  beyond each end: a series edit names its past and future occurrences), as
+  Graph's event: delta documentation warns; clients must filter removals by
+  date and must not take them for deletions of what they keep;
 - when the master changes, every occurrence in the window comes again;
 - start/end are in UTC unless `Prefer: outlook.timezone` names a zone (all-day
   items keep their floating midnights);
@@ -21,7 +26,7 @@ import base64
 import copy
 from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
 
 MAX_PAGE_SIZE = 1000
 KEPT_ROUNDS = 8  # per mailbox (see GraphDelta)
+OUT_OF_WINDOW_SPAN = timedelta(days=366)  # how far past the window a changed series' removals reach
 
 
 @dataclass
@@ -52,6 +58,7 @@ class _DeltaState:
     lo: datetime
     hi: datetime
     fingerprints: dict[str, tuple]
+    serial: int  # the store's change serial when the round was taken
 
 
 @dataclass
@@ -90,6 +97,7 @@ class GraphDelta:
         self.base_url = base_url.rstrip("/")
         self.stub_occurrences = stub_occurrences  # knob: occurrences come as stubs
         self.default_page_size = default_page_size
+        self.out_of_window_span = OUT_OF_WINDOW_SPAN  # knob: timedelta(0) sends no out-of-window removals
         # Rounds and the delta states they end in, by number. Only a mailbox's last few
         # are kept: an older token answers 410 (Graph also lets delta tokens expire),
         # and a long replay stays small.
@@ -167,7 +175,7 @@ class GraphDelta:
                 if state_no not in self._states or self._states[state_no].epoch != mb.epoch:
                     raise _gone()
                 old = self._states[state_no]
-                lo, hi, before = old.lo, old.hi, old.fingerprints  # the first request's window
+                lo, hi, before, since = old.lo, old.hi, old.fingerprints, old.serial  # the first request's window
             else:
                 if start is None or end is None:
                     raise GraphApiError(
@@ -176,7 +184,7 @@ class GraphDelta:
                         "This request requires a time window specified by the query string "
                         "parameters StartDateTime and EndDateTime.",
                     )
-                lo, hi, before = parse_instant(start), parse_instant(end), {}
+                lo, hi, before, since = parse_instant(start), parse_instant(end), {}, None
                 if hi <= lo:
                     raise GraphApiError(400, "ErrorInvalidParameter", "EndDateTime must be after StartDateTime.")
             current = view(mb, lo, hi)
@@ -185,13 +193,18 @@ class GraphDelta:
                 if before.get(item.id) != item.fingerprint:
                     entries.append({"item": item, "resource": self._snapshot(mb, item)})
             now_ids = {item.id for item in current}
-            for gone in before:
-                if gone not in now_ids:
-                    reason = "changed" if instance_exists(mb, gone) else "deleted"
-                    entries.append({"removed": reason, "id": gone})
+            removed = [gone for gone in before if gone not in now_ids]  # deleted, or moved out of the window
+            if since is not None:
+                removed += [i for i in self._changed_outside(mb, since, lo, hi) if i not in now_ids]
+            entries += [{"removed": "deleted", "id": gone} for gone in dict.fromkeys(removed)]
             number, self._round_count = self._round_count, self._round_count + 1
             self._states[number] = _DeltaState(
-                mb.email, mb.epoch, lo, hi, {item.id: item.fingerprint for item in current}
+                mb.email,
+                mb.epoch,
+                lo,
+                hi,
+                {item.id: item.fingerprint for item in current},
+                self._serial,  # type: ignore[attr-defined]
             )
             self._rounds[number] = _Round(mb.email, mb.epoch, entries, number, size)
             recent = self._recent.setdefault(mb.email, deque())
@@ -202,6 +215,25 @@ class GraphDelta:
             return self._page(mb, number, 0, size, label)
 
     # -- helpers -------------------------------------------------------------------
+    def _changed_outside(self, mb: Mailbox, since: int, lo: datetime, hi: datetime) -> list[str]:
+        """Instances outside [lo, hi) (within the span) of the events added or updated
+        after change serial `since`."""
+        span = self.out_of_window_span
+        if not span:
+            return []
+        out: list[str] = []
+        for event_id, serial in mb.touched.items():
+            held = mb.events.get(event_id)
+            if serial <= since or held is None:
+                continue
+            if held.resource.get("type") != "seriesMaster":
+                out.append(event_id)  # in the window, the caller drops it: it is listed
+                continue
+            for a, b in ((lo - span, lo), (hi, hi + span)):
+                out += [i.id for i in held.occurrences_in(mb, event_id, a, b)]
+            out += [exc["id"] for exc in held.exceptions.values()]
+        return out
+
     @staticmethod
     def _label(prefer_timezone: str | None, prefer_utc: bool) -> str:
         label = "UTC" if prefer_utc or not prefer_timezone else prefer_timezone

@@ -262,6 +262,7 @@ class GraphStore(GraphDelta):
         self._serial += 1
         res["lastModifiedDateTime"] = graph_stamp(at)
         res["changeKey"] = change_key(mb.email, res["id"], self._serial)
+        mb.touched[res["id"]] = self._serial
 
     @staticmethod
     def _shape(res: dict[str, Any], declared: str | None) -> None:

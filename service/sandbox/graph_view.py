@@ -88,6 +88,7 @@ class Mailbox:
     events: dict[str, GraphEvent] = field(default_factory=dict)
     occurrences: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # id → (master, original start)
     epoch: int = 0
+    touched: dict[str, int] = field(default_factory=dict)  # event or exception id → change serial of its last change
 
 
 @dataclass(frozen=True)

@@ -56,13 +56,19 @@ class SyncWindow:
 class ChangeSet:
     """One increment: upserted events, removed event ids, and the cursor to
     resume from. `baseline` is set on a full sync; on Graph a baseline is
-    complete for its window, so stored events in it that are absent were removed."""
+    complete for its window, so stored events in it that are absent were removed.
+    `removed_window`: the window of the round the removals come from, when they
+    are relative to one (Graph's delta also names events outside it, and events
+    that left it, as removed): a removal then counts only for an event stored
+    inside the window and confirmed gone (reconciler.confirm_removals). None:
+    every removal is a deletion (Google)."""
 
     upserts: list[EventSnapshot] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     cursor: str = ""
     baseline: SyncWindow | None = None
     time_zone: str | None = None  # the calendar's own zone, when the provider says
+    removed_window: SyncWindow | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
 """Apply one increment (a ChangeSet) to the stored events of a calendar.
 
-Runs inside the worker's write transaction, after every provider call is done:
+`confirm_removals` first asks the provider what only it can tell about the
+increment's removals (outside any transaction); `apply` then runs inside the
+worker's write transaction, after every provider call is done:
 the events, their revisions and the new cursor commit together or not at all, so
 a crash re-fetches the same increment and applying it again changes nothing.
 
@@ -12,17 +14,17 @@ has stored events at all before looking any up."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, bindparam, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.models import CalendarEvent, EventRevision
 from service.domain.event_codec import revision, row_matches, row_values, values_match
 from service.domain.events import EventSnapshot, Kind
-from service.sync.port import ChangeSet
+from service.sync.port import CalendarProvider, CalendarRef, ChangeSet, SyncWindow
 
 _CHUNK = 100  # rows per INSERT batch: few alive at once (see apply)
 
@@ -35,39 +37,97 @@ class Applied:
     event_ids: set[str] = field(default_factory=set)
 
 
-def may_remove_series(changes: ChangeSet) -> bool:
-    """Whether `removed_series_candidates` can find any (most increments: no)."""
-    return bool(changes.removed) or changes.baseline is not None
+# -- before the write transaction: what only the provider can tell ------------------------------
+@dataclass
+class _Checks:
+    series: set[str] = field(default_factory=set)  # series that may have been deleted: ask
+    removed: list[str] = field(default_factory=list)  # removals that count as they are
+    doubtful: dict[str, str | None] = field(default_factory=dict)  # event id → its series: ask
 
 
-async def removed_series_candidates(session: AsyncSession, calendar_id: int, changes: ChangeSet) -> set[str]:
-    """Series that may have been deleted, for the worker to ask the provider about:
-    a deleted Graph series shows up only as its instances gone, reported removed by
-    an increment or, on a baseline (a full re-read), absent from it."""
-    series: set[str] = set()
-    if changes.removed:
-        series.update(
-            await session.scalars(
-                select(CalendarEvent.series_id).where(
-                    CalendarEvent.calendar_id == calendar_id,
-                    CalendarEvent.event_id.in_(changes.removed),
-                    CalendarEvent.series_id.is_not(None),
-                )
-            )
+async def confirm_removals(
+    sessions: async_sessionmaker[AsyncSession], provider: CalendarProvider, calendar: CalendarRef, changes: ChangeSet
+) -> tuple[ChangeSet, set[str]]:
+    """What an increment's removals really are, asked of the provider before the
+    write transaction (one short read first). Returns the ChangeSet to apply and
+    the series found deleted (`apply`'s `gone_series`).
+
+    - A deleted Graph series shows up only as its instances gone: reported removed
+      by an increment, or absent from a baseline. The series itself is asked about.
+    - A windowed provider's removals (`removed_window`: Graph's calendarView delta
+      reports events outside the round's window that were added or updated, and
+      events that left it, as deleted) count only for events stored inside that
+      window, and only once the provider says the event is gone: one that still
+      exists (moved out of the window) is upserted as it is now. Removals of events
+      stored outside the window are dropped: history kept from earlier windows stays.
+      A baseline's absentees are asked about the same way. Removals of series
+      masters count as they are (the adapter asked)."""
+    if not changes.removed and changes.baseline is None:
+        return changes, set()
+    async with sessions() as session:
+        checks = await _checks(session, calendar.calendar_id, changes)
+    gone = {sid for sid in sorted(checks.series) if await provider.get_event(calendar, sid) is None}
+    if changes.removed_window is None:
+        return changes, gone
+    removed, found = list(checks.removed), []
+    for event_id, series_id in sorted(checks.doubtful.items()):
+        snapshot = None if series_id in gone else await provider.get_event(calendar, event_id)
+        if snapshot is None:
+            removed.append(event_id)
+        else:
+            found.append(snapshot)
+    confirmed = replace(changes, upserts=[*changes.upserts, *found], removed=removed, removed_window=None)
+    return confirmed, gone
+
+
+async def _checks(session: AsyncSession, calendar_id: int, changes: ChangeSet) -> _Checks:
+    checks = _Checks()
+    window = changes.removed_window
+    ids = sorted(set(changes.removed))
+    for i in range(0, len(ids), 500):  # keep IN lists bounded on both databases
+        rows = await session.execute(
+            select(
+                CalendarEvent.event_id,
+                CalendarEvent.kind,
+                CalendarEvent.series_id,
+                CalendarEvent.start,
+                CalendarEvent.end,
+                CalendarEvent.removed_at,
+            ).where(CalendarEvent.calendar_id == calendar_id, CalendarEvent.event_id.in_(ids[i : i + 500]))
         )
+        for event_id, kind, series_id, start, end, removed_at in rows:
+            if window is not None and removed_at is not None:
+                continue  # removed already: nothing to ask
+            if window is None or kind == Kind.series.value:
+                checks.removed.append(event_id)
+            elif _within(window, start, end):
+                checks.doubtful[event_id] = series_id
+            else:
+                continue  # stored outside the round's window: not this removal's business
+            if series_id is not None:
+                checks.series.add(series_id)
     if changes.baseline is not None:
         present = {s.event_id for s in changes.upserts}
-        series.update(
-            series_id
-            for event_id, series_id in await session.execute(
-                select(CalendarEvent.event_id, CalendarEvent.series_id).where(
-                    *_live_in_window(calendar_id, changes), CalendarEvent.series_id.is_not(None)
-                )
-            )
-            if event_id not in present
+        absent = await session.execute(
+            select(CalendarEvent.event_id, CalendarEvent.series_id).where(*_live_in_window(calendar_id, changes))
         )
-    resent = {s.event_id for s in changes.upserts if s.kind is Kind.series}
-    return series - resent
+        for event_id, series_id in absent:
+            if event_id in present:
+                continue
+            if series_id is not None:
+                checks.series.add(series_id)
+            if window is not None:
+                checks.doubtful[event_id] = series_id
+    checks.series -= {s.event_id for s in changes.upserts if s.kind is Kind.series}
+    return checks
+
+
+def _within(window: SyncWindow, start: datetime | None, end: datetime | None) -> bool:
+    """Whether a stored state overlaps the window (as a calendar view lists it)."""
+    if start is None:
+        return False
+    end = end or start
+    return start < window.end and (end > window.start or start >= window.start)
 
 
 async def apply(
@@ -196,11 +256,14 @@ async def _absent_from_baseline(session: AsyncSession, calendar_id: int, changes
 
 
 def _live_in_window(calendar_id: int, changes: ChangeSet) -> tuple:
-    """Stored, not removed, non-series events starting in the baseline's window."""
+    """Stored, not removed, non-series events overlapping the baseline's window (as
+    `_within`: what a view over the window lists)."""
     window = changes.baseline
+    end = func.coalesce(CalendarEvent.end, CalendarEvent.start)
     return (
         CalendarEvent.calendar_id == calendar_id,
         CalendarEvent.removed_at.is_(None),
         CalendarEvent.kind != Kind.series.value,
-        and_(CalendarEvent.start >= window.start, CalendarEvent.start < window.end),
+        CalendarEvent.start < window.end,
+        or_(end > window.start, CalendarEvent.start >= window.start),
     )

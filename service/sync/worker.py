@@ -247,12 +247,7 @@ class SyncWorker:
         except FullResyncRequired:
             log.info("full_resync", calendar_id=job.ref.calendar_id)
             changes = await job.provider.fetch_changes(job.ref, None, job.window)
-        candidates: set[str] = set()
-        if reconciler.may_remove_series(changes):
-            async with self.sessions() as session:
-                candidates = await reconciler.removed_series_candidates(session, job.ref.calendar_id, changes)
-        gone = {sid for sid in sorted(candidates) if await job.provider.get_event(job.ref, sid) is None}
-        return changes, gone
+        return await reconciler.confirm_removals(self.sessions, job.provider, job.ref, changes)
 
     async def _commit(self, job: Job, changes: ChangeSet, gone: set[str]) -> None:
         now = self.clock.now()

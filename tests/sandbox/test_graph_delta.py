@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from service.sandbox import GraphApiError
@@ -105,10 +107,11 @@ def test_a_mailbox_keeps_its_last_delta_tokens_only() -> None:
 def test_cancel_occurrence_is_removed_and_master_change_resends_occurrences() -> None:
     store = graph_store()
     _weekly(store)
-    _, token, _ = graph_drain(store, MAYA, **WINDOW)
+    first, token, _ = graph_drain(store, MAYA, **WINDOW)
     store.cancel_occurrence([MAYA], MASTER, t("2026-01-12T08:00:00Z"), at=t("2026-01-08T08:00:00Z"))
     items, _, _ = graph_drain(store, MAYA, delta_token=token, max_page_size=100)
-    removed = [i for i in items if "@removed" in i]
+    listed = {i["id"] for i in first}  # the rest are the series' occurrences outside the window
+    removed = [i for i in items if "@removed" in i and i["id"] in listed]
     assert removed == [
         {
             "@odata.type": "#microsoft.graph.event",
@@ -145,6 +148,7 @@ def test_occurrence_ids_are_stable_and_exceptions_keep_them() -> None:
         at=t("2026-01-10T08:00:00Z"),
     )
     again, _, _ = graph_drain(store, MAYA, delta_token=token, max_page_size=100)
+    again = [i for i in again if "@removed" not in i]  # those outside the window (the series changed)
     assert {i["id"] for i in again} == {i["id"] for i in first}
     moved = next(i for i in again if i["type"] == "exception")
     assert moved["id"] == occurrence_id(MASTER, t("2026-01-12T08:00:00Z"))
@@ -157,12 +161,14 @@ def test_window_is_fixed_by_the_first_request() -> None:
     store.create(
         [MAYA], graph_event("AAMkLate=", start="2026-04-06T09:00:00.0000000", end="2026-04-06T09:30:00.0000000"), at=AT
     )
-    # A later window in the call is ignored: the token's window rules.
+    # A later window in the call is ignored: the token's window rules. An event added
+    # outside it comes only as a removal (Graph's warning: filter removals by date).
     items, _, _ = graph_drain(store, MAYA, delta_token=token, start="2026-03-01T00:00:00Z", end="2026-06-01T00:00:00Z")
-    assert items == []
+    assert items == [{"@odata.type": "#microsoft.graph.event", "id": "AAMkLate=", "@removed": {"reason": "deleted"}}]
+    assert graph_drain(store, MAYA, delta_token=token)[0] == items  # the same round again: the same answer
 
 
-def test_item_moved_out_of_the_window_is_removed_as_changed() -> None:
+def test_item_moved_out_of_the_window_is_removed_as_deleted() -> None:
     store = graph_store()
     store.create([MAYA], graph_event("AAMkOne="), at=AT)
     _, token, _ = graph_drain(store, MAYA, **WINDOW)
@@ -176,7 +182,28 @@ def test_item_moved_out_of_the_window_is_removed_as_changed() -> None:
         at=t("2026-01-03T08:00:00Z"),
     )
     items, _, _ = graph_drain(store, MAYA, delta_token=token)
-    assert items == [{"@odata.type": "#microsoft.graph.event", "id": "AAMkOne=", "@removed": {"reason": "changed"}}]
+    # It still exists (GET answers it), yet the removal says "deleted": only a look can tell.
+    assert items == [{"@odata.type": "#microsoft.graph.event", "id": "AAMkOne=", "@removed": {"reason": "deleted"}}]
+    assert store.get_event(MAYA, "AAMkOne=")["start"]["dateTime"].startswith("2026-05-04")
+
+
+def test_a_series_edit_removes_its_occurrences_outside_the_window_too() -> None:
+    store = graph_store()
+    _weekly(store)  # Mondays from 2026-01-05
+    later = {"start": "2026-02-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}  # a window taken later
+    listed, token, _ = graph_drain(store, MAYA, max_page_size=100, **later)
+    store.update([MAYA], MASTER, {"subject": "Maya / Li weekly"}, at=t("2026-02-03T08:00:00Z"))
+    items, _, _ = graph_drain(store, MAYA, delta_token=token, max_page_size=100)
+    removed = {i["id"] for i in items if "@removed" in i}
+    assert all(i["@removed"] == {"reason": "deleted"} for i in items if "@removed" in i)
+    january = {occurrence_id(MASTER, t(f"2026-01-{d:02d}T08:00:00Z")) for d in (5, 12, 19, 26)}
+    assert january <= removed  # before the window, still there: Graph names them all the same
+    assert not removed & {i["id"] for i in listed}  # the window's own come again, changed
+    assert all(store.get_event(MAYA, i) for i in january)
+    assert graph_drain(store, MAYA, delta_token=graph_drain(store, MAYA, delta_token=token)[1])[0] == []
+    store.out_of_window_span = timedelta(0)  # the knob: no such removals
+    store.update([MAYA], MASTER, {"subject": "Maya / Li 1:1"}, at=t("2026-02-04T08:00:00Z"))
+    assert not [i for i in graph_drain(store, MAYA, delta_token=token)[0] if "@removed" in i]
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,16 @@ Reading is calendarView delta (see /shared/providers.md):
   ?startDateTime&endDateTime`, following `@odata.nextLink` to the
   `@odata.deltaLink`; the ChangeSet carries `baseline=window` because a
   baseline is complete for its window;
-- a cursor is the deltaLink itself (opaque to the caller): GET it, follow
-  nextLinks. Links must point at our Graph endpoint (the bearer token goes
-  with them); one that does not is treated as an expired cursor;
-- items are instances only. `@removed` → `removed`. Any occurrence or
+- a cursor (opaque to the caller) is the deltaLink with the window its round
+  was taken over: GET the link, follow nextLinks. Links must point at our
+  Graph endpoint (the bearer token goes with them); one that does not, or a
+  cursor without its window (stored before windows were kept), is treated
+  as an expired cursor: a new baseline;
+- items are instances only. `@removed` → `removed`, relative to the round's
+  window (`removed_window`): Graph also reports events outside the window
+  that were added or updated, and events that moved out of it, as
+  "deleted", so the engine counts a removal only for an event it keeps
+  inside that window and that Graph confirms gone. Any occurrence or
   exception has its series master fetched once per call (stubs lack subject
   and attendees; exceptions need the master's iCalendar UID), and the master
   is upserted too: the delta never returns masters, and this is how a series'
@@ -28,6 +34,7 @@ service.sync.providers.microsoft.http."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -154,10 +161,11 @@ class GraphCalendarProvider:
                 "endDateTime": graph_instant(window.end),
             }
         else:
-            if not self.http.owns(cursor):
+            url, window = _parse_cursor(cursor)
+            if not self.http.owns(url):
                 # e.g. graph_endpoint was reconfigured: re-baseline rather than send the token elsewhere.
                 raise FullResyncRequired("delta cursor does not belong to the configured Graph endpoint")
-            url, params = cursor, None
+            params = None
         seen = _Increment()
         observed = self._clock.now()
         pages = 0
@@ -188,8 +196,9 @@ class GraphCalendarProvider:
         return ChangeSet(
             upserts=list(seen.upserts.values()),
             removed=list(seen.removed),
-            cursor=delta,
+            cursor=_cursor(delta, window),
             baseline=window if cursor is None else None,
+            removed_window=window,
         )
 
     async def _absorb(self, calendar: CalendarRef, item: dict[str, Any], seen: _Increment, observed: datetime) -> None:
@@ -344,6 +353,31 @@ class GraphCalendarProvider:
         url = self.http.url(f"subscriptions/{quote(channel.channel_id, safe='')}")
         await self.http.request(calendar, "DELETE", url, op="subscriptions.delete", accept=(404,))
         log.info("graph.unsubscribed", calendar_id=calendar.calendar_id, channel_id=channel.channel_id)
+
+
+def _cursor(link: str, window: SyncWindow) -> str:
+    """The deltaLink with the window its round covers (the link alone does not say)."""
+    return json.dumps({"link": link, "start": graph_instant(window.start), "end": graph_instant(window.end)})
+
+
+def _parse_cursor(cursor: str) -> tuple[str, SyncWindow]:
+    try:
+        held = json.loads(cursor)
+        window = SyncWindow(_instant(held["start"]), _instant(held["end"]))
+        link = held["link"]
+    except (ValueError, TypeError, KeyError):
+        # A bare deltaLink, stored before cursors kept their window: its removals cannot be placed.
+        raise FullResyncRequired("delta cursor without its window: re-baseline") from None
+    if not isinstance(link, str):
+        raise FullResyncRequired("delta cursor without a link: re-baseline")
+    return link, window
+
+
+def _instant(text: Any) -> datetime:
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("naive instant")
+    return moment.astimezone(UTC)
 
 
 def _user(calendar: CalendarRef) -> str:

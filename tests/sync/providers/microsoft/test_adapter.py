@@ -39,14 +39,23 @@ def by_id(changes) -> dict[str, Any]:
     return {s.event_id: s for s in changes.upserts}
 
 
+def in_window(changes: ChangeSet, baseline: ChangeSet) -> list[str]:
+    """The removals of events the baseline listed (Graph also names others: outside the window)."""
+    listed = {s.event_id for s in baseline.upserts}
+    assert changes.removed_window == baseline.baseline
+    return [event_id for event_id in changes.removed if event_id in listed]
+
+
 # -- reading ---------------------------------------------------------------------------------
 async def test_baseline_pages_through_every_instance_once(world: Sandbox, provider: GraphCalendarProvider) -> None:
     email = world.mailbox()
     world.seed(email)
     changes = await provider.fetch_changes(world.org_ref(email), None, WINDOW)
 
-    assert changes.baseline == WINDOW and changes.removed == []
-    assert changes.cursor.startswith(world.settings.microsoft.graph_endpoint) and "$deltatoken=" in changes.cursor
+    assert changes.baseline == changes.removed_window == WINDOW and changes.removed == []
+    cursor = json.loads(changes.cursor)  # the deltaLink and the window its removals are relative to
+    assert cursor["link"].startswith(world.settings.microsoft.graph_endpoint) and "$deltatoken=" in cursor["link"]
+    assert (cursor["start"], cursor["end"]) == ("2026-02-01T00:00:00Z", "2026-04-01T00:00:00Z")
     snaps = by_id(changes)
     assert len(snaps) == len(changes.upserts) == 9 + 2 + 1  # occurrences, singles, the master
     instances = [s for s in changes.upserts if s.kind is Kind.instance]
@@ -124,7 +133,8 @@ async def test_increment_reports_a_moved_occurrence_as_an_exception(
         at("2026-03-10T10:00:00Z"),
         at("2026-03-10T10:30:00Z"),
     )
-    assert snaps[MASTER].kind is Kind.series and changes.removed == [] and changes.baseline is None
+    assert snaps[MASTER].kind is Kind.series and changes.baseline is None
+    assert in_window(changes, baseline) == []  # the rest: the series' occurrences outside the window
     assert "AAMkSingleBerlin=" not in snaps
 
 
@@ -136,7 +146,7 @@ async def test_cancelled_occurrence_is_removed_and_the_master_gets_an_exdate(
     world.store.cancel_occurrence([email], MASTER, original, at=world.tick())
     changes = await provider.fetch_changes(ref, baseline.cursor, WINDOW)
 
-    assert changes.removed == [occurrence_id(MASTER, original)]
+    assert in_window(changes, baseline) == [occurrence_id(MASTER, original)]
     master = by_id(changes)[MASTER]
     assert "EXDATE:20260316T080000Z" in master.recurrence
 
@@ -188,8 +198,25 @@ async def test_expired_delta_token_requires_a_full_resync(
 
 async def test_foreign_cursor_is_never_followed(world: Sandbox, provider: GraphCalendarProvider) -> None:
     ref = world.org_ref(world.mailbox())
+    evil = "https://evil.example/v1.0/users/x/calendarView/delta?$deltatoken=a"
     with pytest.raises(FullResyncRequired):
-        await provider.fetch_changes(ref, "https://evil.example/v1.0/users/x/calendarView/delta?$deltatoken=a", WINDOW)
+        await provider.fetch_changes(
+            ref, json.dumps({"link": evil, "start": "2026-02-01T00:00:00Z", "end": "x"}), WINDOW
+        )
+    with pytest.raises(FullResyncRequired):
+        await provider.fetch_changes(
+            ref, json.dumps({"link": evil, "start": "2026-02-01T00:00:00Z", "end": "2026-04-01T00:00:00Z"}), WINDOW
+        )
+    assert world.recorder.calls == []
+
+
+async def test_a_bare_delta_link_from_before_windows_were_kept_takes_a_new_baseline(
+    world: Sandbox, provider: GraphCalendarProvider
+) -> None:
+    _, ref, baseline = await seeded_baseline(world, provider)
+    world.recorder.calls.clear()
+    with pytest.raises(FullResyncRequired):  # the worker then takes a new baseline
+        await provider.fetch_changes(ref, json.loads(baseline.cursor)["link"], WINDOW)
     assert world.recorder.calls == []
 
 
