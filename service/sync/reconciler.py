@@ -53,7 +53,9 @@ async def confirm_removals(
     the series found deleted (`apply`'s `gone_series`).
 
     - A deleted Graph series shows up only as its instances gone: reported removed
-      by an increment, or absent from a baseline. The series itself is asked about.
+      by an increment, absent from a baseline, or, on a windowed baseline, a stored
+      master none of whose instances is listed (all of them precede the new window).
+      The series itself is asked about.
     - A windowed provider's removals (`removed_window`: Graph's calendarView delta
       reports events outside the round's window that were added or updated, and
       events that left it, as deleted) count only for events stored inside that
@@ -118,6 +120,16 @@ async def _checks(session: AsyncSession, calendar_id: int, changes: ChangeSet) -
                 checks.series.add(series_id)
             if window is not None:
                 checks.doubtful[event_id] = series_id
+        if window is not None:  # a series listed by none of its instances may be gone too
+            checks.series.update(
+                await session.scalars(
+                    select(CalendarEvent.event_id).where(
+                        CalendarEvent.calendar_id == calendar_id,
+                        CalendarEvent.kind == Kind.series.value,
+                        CalendarEvent.removed_at.is_(None),
+                    )
+                )
+            )
     checks.series -= {s.event_id for s in changes.upserts if s.kind is Kind.series}
     return checks
 

@@ -23,7 +23,7 @@ UID = "040000008200E00074C5B7101A82E00800000000D1D1D1D1D1D1D1D100000000000000000
 IDS = {BOSS: "AAMkAGboss0D0master0AAA=", REPORT: "AAMkAGdev0D0master0AAA="}
 
 
-def _scenario(deleted: datetime) -> dict:
+def _scenario(deleted: datetime, *, until: str | None = None) -> dict:
     people = [
         {"email": BOSS, "manager": None, "timezone": "Europe/Berlin", "provider": "microsoft"},
         {"email": REPORT, "manager": BOSS, "timezone": "Europe/Berlin", "provider": "microsoft"},
@@ -37,7 +37,7 @@ def _scenario(deleted: datetime) -> dict:
             BOSS,
             [REPORT],
             uid=UID,
-            recurrence=graph_weekly("tuesday", "2026-01-06"),
+            recurrence=graph_weekly("tuesday", "2026-01-06", end_date=until),
         )
         for email, event_id in IDS.items()
     }
@@ -96,3 +96,31 @@ async def test_a_series_deleted_before_a_rebaseline_is_recorded_as_deleted(backe
     assert "cancelled_without_reschedule" not in kinds  # a deleted series is not a cancelled 1:1
     after = [m for m in detection.meetings if m.original_start >= deleted]
     assert after and {(m.status, m.cancelled_at) for m in after} == {("cancelled", deleted)}
+
+
+async def test_a_deleted_series_all_before_the_new_window_is_recorded_as_deleted(backend):
+    """Its instances all precede the new window, so the re-baseline lists none of
+    them and none is stored in the window: only the master, asked about, tells."""
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    async with Harness(_scenario(start), database_url=database_url(backend)) as probe:
+        rebaseline = timedelta(days=probe.settings.sync.rebaseline_days)
+    deleted = start + rebaseline + timedelta(days=2)
+    scenario = _scenario(deleted, until="2026-02-24")  # eight Tuesdays, long before the new window
+    async with Harness(scenario, database_url=database_url(backend)) as harness:
+        await harness.connect()
+        await harness.apply_all(scenario["timeline"][:2])
+        harness.clock.set(deleted)
+        for entry in scenario["timeline"][2:]:
+            harness.sandbox.apply(entry)
+        await harness.sandbox.flush()
+        assert await harness.worker.maintain() == 2
+        await harness.sync()
+        async with harness.sessions() as session:
+            window_start = min((await session.scalars(select(Calendar.window_start))).all())
+            rows = (await session.scalars(select(CalendarEvent))).all()
+    assert window_start.replace(tzinfo=None) > datetime(2026, 2, 25)  # a new baseline, past the series
+    masters = [r for r in rows if r.kind == "series"]
+    assert sorted(m.event_id for m in masters) == sorted(IDS.values())
+    assert {m.removed_at.replace(tzinfo=None) for m in masters} == {deleted.replace(tzinfo=None)}
+    instances = [r for r in rows if r.kind == "instance"]
+    assert len(instances) == 16 and all(r.removed_at is None for r in instances)  # history kept as it was
