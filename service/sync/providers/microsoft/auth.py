@@ -8,12 +8,17 @@ Grants (`CalendarRef.connection_kind`):
   caches the app token; we drop it after Graph answers 401, or before a call
   once it has expired on the injected clock (token_expiry.py).
 - "user": delegated. `credentials` is the user's refresh token, redeemed by our
-  web app (client id/secret and tenant from settings). MSAL does not cache what
-  `acquire_token_by_refresh_token` returns for reuse, so access tokens are kept
+  web app (client id/secret and tenant from settings). Access tokens are kept
   here, keyed by a hash of the refresh token, with their expiry on the injected
-  clock. Entra hands out a new refresh token on every redemption: we use the
-  newest one in-process and pass it to `on_refresh_token` so the caller can
-  store it (the old one keeps working until its own expiry).
+  clock, in a bounded LRU. Entra hands out a new refresh token on every
+  redemption: we use the newest one in-process and pass it to
+  `on_refresh_token` so the caller can store it (the old one keeps working
+  until its own expiry). MSAL also files everything a redemption returns
+  (refresh, access and id tokens, the account) in the application's token
+  cache, which lives as long as the process and is never read back here: each
+  redemption (and each code redeemed by the connect flow) is followed by
+  forgetting the accounts it left there (`_forget_people`), so the cache does
+  not grow by one person per user ever synced.
 
 MSAL is synchronous and does blocking HTTP, so every call runs in a worker
 thread. Each application object is long-lived (building one fetches the
@@ -208,6 +213,14 @@ def _check(result: dict[str, Any] | None, what: str, *, app_only: bool = False) 
     raise AuthorizationFailed(detail, reason=reason)
 
 
+def _forget_people(app: msal.ConfidentialClientApplication) -> None:
+    """Drop every person's tokens and account from `app`'s MSAL cache (the caller
+    holds the app's lock). App-only tokens belong to no account and stay."""
+    cache = app.token_cache
+    for account in list(cache.search(msal.TokenCache.CredentialType.ACCOUNT)):
+        app.remove_account(account)
+
+
 async def _in_thread(fn: Callable[[], dict[str, Any] | None], what: str, *, app_only: bool = False) -> dict[str, Any]:
     try:
         result = await asyncio.to_thread(fn)
@@ -297,7 +310,10 @@ class GraphTokens:
             def redeem() -> dict[str, Any] | None:
                 app, app_lock = self._apps.get(creds)
                 with app_lock:
-                    return app.acquire_token_by_refresh_token(refresh_token, scopes=DELEGATED_SCOPES)
+                    try:
+                        return app.acquire_token_by_refresh_token(refresh_token, scopes=DELEGATED_SCOPES)
+                    finally:
+                        _forget_people(app)
 
             result = await _in_thread(redeem, "delegated token")
             rotated = result.get("refresh_token") or refresh_token
@@ -352,7 +368,12 @@ class GraphConnect:
         def redeem() -> dict[str, Any] | None:
             app, lock = self._apps.get(self._credentials)
             with lock:
-                return app.acquire_token_by_authorization_code(code, scopes=DELEGATED_SCOPES, redirect_uri=redirect_uri)
+                try:
+                    return app.acquire_token_by_authorization_code(
+                        code, scopes=DELEGATED_SCOPES, redirect_uri=redirect_uri
+                    )
+                finally:
+                    _forget_people(app)
 
         result = await _in_thread(redeem, "authorization code")
         refresh_token = result.get("refresh_token")

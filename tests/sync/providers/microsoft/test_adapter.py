@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import msal
 import pytest
 from structlog.testing import capture_logs
 
@@ -23,7 +24,7 @@ from service.sandbox.graph_view import occurrence_id
 from service.sandbox.oauth_entra import object_id
 from service.sync.port import AuthorizationFailed, CalendarRef, ChangeSet, Channel, FullResyncRequired, ProviderError
 from service.sync.providers.microsoft.adapter import GraphCalendarProvider
-from service.sync.providers.microsoft.auth import GraphConnect
+from service.sync.providers.microsoft.auth import GraphConnect, web_app_credentials
 from tests.sync.graph_sandbox import MASTER, REDIRECT, WEEKLY_MONDAYS, WINDOW, Sandbox, at, next_number
 
 
@@ -446,3 +447,32 @@ async def test_failed_validation_handshake_is_transient(world: Sandbox, provider
     with pytest.raises(ProviderError) as err:
         await provider.watch(ref, dead, world.receiver.lifecycle_address, "state-3", 3600)
     assert err.value.status == 400 and err.value.transient
+
+
+async def test_msal_keeps_no_person_s_tokens_after_redeeming_them(world: Sandbox) -> None:
+    """MSAL files every redeemed token and account in the application's cache for the
+    life of the process; one person after another, it must not grow."""
+    flow = GraphConnect(world.settings.microsoft, http_client=world.login)
+    provider = GraphCalendarProvider(world.settings, clock=world.clock, msal_http_client=world.login)
+    kinds = msal.TokenCache.CredentialType
+    try:
+        for _ in range(5):
+            email = world.mailbox()
+            url = await flow.authorization_url(REDIRECT, "state", login_hint=email)
+            code = parse_qs(urlsplit(world.login.get(url).headers["location"]).query)["code"][0]
+            grant = await flow.exchange_code(code, REDIRECT)
+            ref = CalendarRef(next_number(), email, email, grant.refresh_token, "user")
+            await provider.fetch_changes(ref, None, WINDOW)
+            await provider.fetch_changes(world.org_ref(email), None, WINDOW)  # an app-only token beside
+        flows = [flow._apps.peek(web_app_credentials(world.settings.microsoft))]
+        flows.append(provider.tokens._apps.peek(web_app_credentials(world.settings.microsoft)))
+        for app in flows:
+            cache = app.token_cache
+            for kind in (kinds.ACCOUNT, kinds.REFRESH_TOKEN, kinds.ID_TOKEN):
+                assert list(cache.search(kind)) == [], kind
+            people = [t for t in cache.search(kinds.ACCESS_TOKEN) if t.get("home_account_id")]
+            assert people == []
+        app_only = list(flows[1].token_cache.search(kinds.ACCESS_TOKEN))
+        assert len(app_only) == 1  # the one app-only token, cached and reused as before
+    finally:
+        await provider.aclose()
