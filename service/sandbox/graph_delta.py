@@ -147,8 +147,11 @@ class GraphDelta:
         max_page_size: int | None = None,
         prefer_timezone: str | None = None,
         prefer_utc: bool = False,
+        segment: str | None = None,
     ) -> dict[str, Any]:
-        """One page of calendarView delta, shaped as Graph returns it."""
+        """One page of calendarView delta, shaped as Graph returns it. `segment`: how
+        the request named the mailbox (`users/{id or address}`, `me`): the links
+        handed out name it the same way."""
         with self._lock:
             mb = self._mailbox(mailbox)  # type: ignore[attr-defined]
             label = self._label(prefer_timezone, prefer_utc)
@@ -166,7 +169,7 @@ class GraphDelta:
                 round_no, offset = int(parts[2]), int(parts[3])
                 if round_no not in self._rounds or self._rounds[round_no].epoch != mb.epoch:
                     raise _gone()
-                return self._page(mb, round_no, offset, max_page_size and size, label)
+                return self._page(mb, round_no, offset, max_page_size and size, label, segment)
             if delta_token is not None:
                 parts = _decode(delta_token)
                 if len(parts) != 3 or parts[0] != "delta" or parts[1] != mb.email or not parts[2].isdigit():
@@ -212,7 +215,7 @@ class GraphDelta:
             while len(recent) > KEPT_ROUNDS:
                 old_number = recent.popleft()
                 del self._states[old_number], self._rounds[old_number]
-            return self._page(mb, number, 0, size, label)
+            return self._page(mb, number, 0, size, label, segment)
 
     # -- helpers -------------------------------------------------------------------
     def _changed_outside(self, mb: Mailbox, since: int, lo: datetime, hi: datetime) -> list[str]:
@@ -256,7 +259,9 @@ class GraphDelta:
             return None
         return materialize(mb, master.resource, item.original_start)  # type: ignore[arg-type]
 
-    def _page(self, mb: Mailbox, round_no: int, offset: int, size: int | None, label: str) -> dict[str, Any]:
+    def _page(
+        self, mb: Mailbox, round_no: int, offset: int, size: int | None, label: str, segment: str | None = None
+    ) -> dict[str, Any]:
         run = self._rounds[round_no]
         size = size or run.page_size
         chunk = run.entries[offset : offset + size]
@@ -274,7 +279,7 @@ class GraphDelta:
                 values.append(stub(entry["item"], label))
             else:
                 values.append({"@odata.type": "#microsoft.graph.event", **render(entry["resource"], label)})
-        base = f"{self.base_url}/users/{quote(mb.email)}/calendarView/delta"
+        base = f"{self.base_url}/{segment or 'users/' + quote(mb.email)}/calendarView/delta"
         page: dict[str, Any] = {"@odata.context": f"{self.base_url}/$metadata#Collection(event)", "value": values}
         if offset + size < len(run.entries):
             token = _encode(f"skip|{mb.email}|{round_no}|{offset + size}")

@@ -8,7 +8,12 @@
         http_client=LoopbackHttpClient(server.base_url))
     httpx: GET {server.base_url}/v1.0/users/{email or object id}/calendarView/delta?startDateTime=…&endDateTime=…
 
-Routes: Entra (see oauth_entra); `GET /v1.0/users/{id}/calendarView/delta`
+Routes: Entra (see oauth_entra); `GET /v1.0/users/{id or address}` and
+`GET /v1.0/me` (the directory's user: id, mail, userPrincipalName,
+proxyAddresses; app-only tokens need User.Read.All, User.ReadBasic.All (no
+proxyAddresses) or Directory.Read.All, delegated ones User.Read for their
+own user, else 403 Authorization_RequestDenied; an unknown user is 404
+Request_ResourceNotFound); `GET /v1.0/users/{id}/calendarView/delta`
 (startDateTime, endDateTime, $deltatoken, $skiptoken; `Prefer:
 odata.maxpagesize=N` and `Prefer: outlook.timezone="…"`), `GET
 /v1.0/users/{id}/events/{eventId}` ($select), the same under `/v1.0/me/…`,
@@ -25,6 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -45,6 +51,13 @@ from service.sandbox.timefmt import parse_instant
 API_PREFIX = "/v1.0/"
 DEFAULT_TENANT = str(uuid.uuid5(uuid.NAMESPACE_DNS, "tenant.fake.test"))
 READ_PERMISSIONS = frozenset({"Calendars.Read", "Calendars.ReadWrite"})
+USER_ROLES = frozenset({"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"})
+BASIC_USER_ROLES = frozenset({"User.ReadBasic.All"})
+OWN_USER_SCOPES = frozenset(
+    {"User.Read", "User.ReadWrite", "User.ReadBasic.All", "User.Read.All", "Directory.Read.All"}
+)
+USER_PROPERTIES = ("id", "displayName", "mail", "userPrincipalName", "proxyAddresses")
+BASIC_PROPERTIES = ("id", "displayName", "mail", "userPrincipalName")  # and no proxyAddresses
 _JSON = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
 _NOT_IN_DELTA = ("$select", "$filter", "$orderby", "$expand", "$search", "$top")
 _FAULTS = {
@@ -87,7 +100,13 @@ class GraphFake:
         self.faults = faults or Faults()
         self.notifier = notifier or Notifier(faults=self.faults)
         self.tenant_id = tenant_id
-        self.entra = EntraAuth(self.issuer, tenant_id, login_host, known_user=store.has_mailbox)
+        self.entra = EntraAuth(
+            self.issuer,
+            tenant_id,
+            login_host,
+            resolve_user=store.resolve,
+            sign_in_name=lambda user: store.directory_user(user)["userPrincipalName"],
+        )
         self.subscriptions = GraphSubscriptions(
             self.clock,
             self.notifier,
@@ -156,6 +175,10 @@ class GraphFake:
     def _starlette(self) -> Starlette:
         g = self._guard
         api = [
+            Route(API_PREFIX + "users/{user}", g(self._user), methods=["GET"]),
+            Route(API_PREFIX + "me", g(self._user), methods=["GET"]),
+        ]
+        api += [
             Route(API_PREFIX + prefix + suffix, g(handler), methods=["GET"])
             for prefix in ("users/{user}/", "me/")
             for suffix, handler in (
@@ -208,8 +231,9 @@ class GraphFake:
         if user is None:
             if grant.app_only:
                 raise GraphApiError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
-            return grant.user or ""
-        mailbox = self.store.mailbox_named(user)
+            mailbox = grant.user or ""
+        else:
+            mailbox = self.store.mailbox_named(user)
         if grant.app_only:
             if grant.tenant != self.tenant_id or not READ_PERMISSIONS & set(grant.roles):
                 raise GraphApiError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
@@ -217,8 +241,49 @@ class GraphFake:
             raise GraphApiError(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
         return mailbox
 
+    async def _user(self, request: Request, grant: Grant) -> Response:
+        """GET /users/{id or address}, /me: the directory's user ($select honoured)."""
+        named = request.path_params.get("user")
+        if named is None and grant.app_only:
+            raise GraphApiError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+        key = grant.user if named is None else self.store.resolve(named)
+        denied = GraphApiError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+        if grant.app_only:
+            roles = set(grant.roles)
+            if grant.tenant != self.tenant_id or not roles & (USER_ROLES | BASIC_USER_ROLES):
+                raise denied
+            allowed = USER_PROPERTIES if roles & USER_ROLES else BASIC_PROPERTIES
+        else:
+            scopes = {s.rsplit("/", 1)[-1] for s in grant.scopes}
+            if not scopes & OWN_USER_SCOPES or (
+                key is not None and key != grant.user and "User.Read.All" not in scopes
+            ):
+                raise denied
+            allowed = USER_PROPERTIES
+        if key is None:
+            raise GraphApiError(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{named}' does not exist or one of its queried reference-property objects are not present.",
+            )
+        select = request.query_params.get("$select")
+        wanted = [f.strip() for f in select.split(",") if f.strip()] if select else list(BASIC_PROPERTIES)
+        unknown = [f for f in wanted if f not in USER_PROPERTIES]
+        if unknown:
+            raise GraphApiError(
+                400,
+                "Request_BadRequest",
+                f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.user'.",
+            )
+        user = self.store.directory_user(key)
+        base = f"{request.base_url}v1.0"
+        body = {"@odata.context": f"{base}/$metadata#users/$entity"}
+        body.update({f: user[f] if f in allowed else None for f in wanted})  # beyond the role: null
+        return self._json(request, body)
+
     async def _delta(self, request: Request, grant: Grant) -> Response:
-        mailbox = self.mailbox_for(grant, request.path_params.get("user"))
+        named = request.path_params.get("user")
+        mailbox = self.mailbox_for(grant, named)
         q = request.query_params
         unsupported = [k for k in _NOT_IN_DELTA if k in q]
         if unsupported:
@@ -237,6 +302,7 @@ class GraphFake:
             skip_token=q.get("$skiptoken"),
             max_page_size=size,
             prefer_timezone=zone,
+            segment="me" if named is None else f"users/{quote(named, safe='@')}",
         )
         return self._json(request, _rebase(page, self.store.base_url, f"{request.base_url}v1.0"), applied)
 

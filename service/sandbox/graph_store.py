@@ -11,7 +11,13 @@ Graph semantics reproduced here:
 - changing an occurrence changes its master (Exchange keeps exceptions inside
   the master item), so the master's changeKey moves too;
 - deleting removes the event for good (a master with all its instances);
-- v1.0 has no `uid` property: it is kept internally and never served.
+- v1.0 has no `uid` property: it is kept internally and never served;
+- the directory names each mailbox's user by an immutable object id and by
+  addresses that can change: `mail` (the primary SMTP address),
+  `userPrincipalName` (the sign-in name, not necessarily the mail address) and
+  `proxyAddresses` (`SMTP:` primary, `smtp:` aliases). Paths resolve any of
+  them; `rename_mailbox` changes the UPN and mail, after which the old
+  address names nobody (404) unless it is kept as an alias.
 
 Reading (get_event, calendar_view_delta) lives in `graph_delta`."""
 
@@ -66,6 +72,7 @@ class GraphStore(GraphDelta):
         self._lock = threading.RLock()
         self._mailboxes: dict[str, Mailbox] = {}
         self._by_object_id: dict[str, str] = {}  # Entra object id → mailbox (`/users/{id}` paths)
+        self._addresses: dict[str, str] = {}  # mail, UPN and aliases → mailbox
         self._serial = 0
         self._uids: dict[tuple[str, str], str] = {}  # (mailbox, id) → iCalendar UID (beta `uid`)
         GraphDelta.__init__(
@@ -73,24 +80,64 @@ class GraphStore(GraphDelta):
         )
 
     # -- mailboxes -------------------------------------------------------------
-    def add_mailbox(self, email: str, *, time_zone: str = "UTC") -> None:
+    def add_mailbox(
+        self, email: str, *, time_zone: str = "UTC", upn: str | None = None, aliases: Iterable[str] = ()
+    ) -> None:
+        """`upn`: a sign-in name other than the address; `aliases`: secondary addresses."""
         with self._lock:
             key = email.lower()
             if key not in self._mailboxes:
-                self._mailboxes[key] = Mailbox(key, time_zone)
+                mb = Mailbox(key, time_zone, key, (upn or key).lower(), [a.lower() for a in aliases])
+                self._mailboxes[key] = mb
                 self._by_object_id[object_id(key)] = key
+                self._index(mb)
+
+    def rename_mailbox(self, address: str, new_address: str, *, keep_alias: bool = False) -> None:
+        """Knob: the user's UPN and primary address become `new_address` (a name or
+        domain change); the object id stays. The old ones name nobody from now on,
+        unless `keep_alias` keeps them as secondary addresses."""
+        with self._lock:
+            mb = self._mailboxes[self.mailbox_named(address)]
+            old = [a for a in (mb.mail, mb.upn) if a != new_address.lower()]
+            for gone in {mb.mail, mb.upn, *mb.aliases}:
+                self._addresses.pop(gone, None)
+            mb.mail = mb.upn = new_address.lower()
+            mb.aliases = [a for a in dict.fromkeys([*mb.aliases, *(old if keep_alias else [])]) if a != mb.mail]
+            self._index(mb)
+
+    def _index(self, mb: Mailbox) -> None:
+        for address in (mb.mail, mb.upn, *mb.aliases):
+            self._addresses[address] = mb.email
 
     def mailboxes(self) -> list[str]:
         return list(self._mailboxes)
 
     def has_mailbox(self, email: str) -> bool:
-        return email.lower() in self._mailboxes
+        return self.resolve(email) is not None
+
+    def resolve(self, user: str) -> str | None:
+        """The mailbox (its key) an object id or any current address names."""
+        key = user.lower()
+        return self._by_object_id.get(key) or self._addresses.get(key)
 
     def mailbox_named(self, user: str) -> str:
-        """The mailbox a path segment names: its email or its Entra object id
-        (lower-cased as given when it names none)."""
-        key = user.lower()
-        return self._by_object_id.get(key, key)
+        """The mailbox a path segment names (its object id or a current address);
+        404 ErrorInvalidUser when it names nobody."""
+        found = self.resolve(user)
+        if found is None:
+            raise GraphApiError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
+        return found
+
+    def directory_user(self, mailbox: str) -> dict[str, Any]:
+        """The mailbox's user as the directory (GET /users/{id}) has it."""
+        mb = self._mailbox(mailbox)
+        return {
+            "id": object_id(mb.email),
+            "displayName": mb.email.split("@", 1)[0].replace(".", " ").title(),
+            "mail": mb.mail,
+            "userPrincipalName": mb.upn,
+            "proxyAddresses": [f"SMTP:{mb.mail}", *(f"smtp:{a}" for a in mb.aliases)],
+        }
 
     def _mailbox(self, email: str, *, create: bool = False) -> Mailbox:
         key = email.lower()

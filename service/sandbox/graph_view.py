@@ -83,8 +83,11 @@ class GraphEvent:
 
 @dataclass
 class Mailbox:
-    email: str
+    email: str  # the store's key: the address it was created with, whatever the user is called since
     time_zone: str
+    mail: str = ""  # the directory's primary SMTP address and user principal name (both can change)
+    upn: str = ""
+    aliases: list[str] = field(default_factory=list)  # further (secondary) SMTP addresses
     events: dict[str, GraphEvent] = field(default_factory=dict)
     occurrences: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # id → (master, original start)
     epoch: int = 0

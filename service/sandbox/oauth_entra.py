@@ -96,7 +96,10 @@ class EntraAuth:
     tenant_id: str
     host: str = FAKE_LOGIN_HOST
     apps: dict[str, EntraApp] = field(default_factory=dict)
-    known_user: Callable[[str], bool] = lambda email: True
+    # The directory: which user an address (a sign-in's login_hint) names, and that
+    # user's sign-in name (UPN: the id token's preferred_username, not necessarily the mail).
+    resolve_user: Callable[[str], str | None] = lambda address: address.lower()
+    sign_in_name: Callable[[str], str] = lambda user: user
     refresh_token_lifetime: timedelta = REFRESH_TOKEN_LIFETIME  # knob: inactivity before invalid_grant
     _codes: dict[str, _Code] = field(default_factory=dict)
     _refresh: dict[str, _RefreshToken] = field(default_factory=dict)
@@ -111,7 +114,7 @@ class EntraAuth:
         """Knob: every refresh token issued to `user` so far is revoked (as after a
         password reset, or `revokeSignInSessions`)."""
         with self._lock:
-            self._revoked_before[user.lower()] = self.issuer.clock.now()
+            self._revoked_before[self.resolve_user(user) or user.lower()] = self.issuer.clock.now()
 
     def issue_code(
         self,
@@ -279,7 +282,7 @@ class EntraAuth:
                 "exp": now + 3600,
                 "name": user,
                 "oid": oid,
-                "preferred_username": user,
+                "preferred_username": self.sign_in_name(user),
                 "sub": oid,
                 "tid": self.tenant_id,
                 "ver": "2.0",
@@ -326,11 +329,12 @@ class EntraAuth:
             user, app = q.get("login_hint"), self.apps.get(q.get("client_id", ""))
             if app is None or not q.get("redirect_uri"):
                 return PlainTextResponse("AADSTS700016: unknown application", status_code=400)
-            if not user or not self.known_user(user):
+            known = self.resolve_user(user) if user else None
+            if known is None:
                 return PlainTextResponse("the fake sign-in needs login_hint=<a known user>", status_code=400)
             code = self.issue_code(
                 app.client_id,
-                user,
+                known,
                 q["redirect_uri"],
                 q.get("scope", "").split(),
                 code_challenge=q.get("code_challenge"),

@@ -47,6 +47,7 @@ GOOGLE_ADMIN = "workspace-admin@oneonone-sandbox.test"  # a directory admin with
 ENTRA_CLIENT_ID = str(uuid.uuid5(uuid.NAMESPACE_DNS, "oneonone.app.fake.test"))
 ENTRA_CLIENT_SECRET = "entra-sandbox-not-a-secret"
 GRAPH_APP_SCOPES = ("https://graph.microsoft.com/.default",)
+ENTRA_APP_ROLES = ("Calendars.Read", "User.Read.All")
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,8 @@ class SandboxProviders:
             **shared,
         )
         self.google.auth.register_client(GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET)
-        self.graph.entra.register_app(ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET)
+        # Calendars.Read to sync, User.Read.All to resolve each mailbox's immutable user id.
+        self.graph.entra.register_app(ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET, ENTRA_APP_ROLES)
         self._refresh_tokens: dict[str, str] = {}
         self._google_server = LoopbackServer(self.google.app, name="fake-google")
         self._graph_server = LoopbackServer(self.graph.app, name="fake-graph")

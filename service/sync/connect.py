@@ -28,7 +28,7 @@ from service.security import connect_state
 from service.security.crypto import SecretKeyMissing, Vault
 from service.settings import Settings
 from service.sync import grants
-from service.sync.port import AuthorizationFailed, CalendarRef, Channel, ConnectFlow, ProviderError
+from service.sync.port import AuthorizationFailed, CalendarRef, Channel, ConnectFlow, Grant, ProviderError
 from service.sync.registry import build_connect_flow, build_provider, close_providers
 
 log = structlog.get_logger(__name__)
@@ -90,11 +90,13 @@ class CalendarConnector:
                 vault,
                 person=person,
                 provider=provider,
-                account=grant.account,
+                account=_account(grant, person.email),
                 refresh_token=grant.refresh_token,
                 scopes=grant.scopes,
                 now=now,
             )
+            if grant.user_id:
+                calendar.provider_user_id = grant.user_id
             await session.commit()
             [view] = await connections.list_calendars(session, calendar_id=calendar.id, now=now)
         log.info("calendar_connected", provider=provider, person_id=person.id, calendar_id=calendar.id)
@@ -127,7 +129,7 @@ class CalendarConnector:
     def _redirect_uri(self, provider: str) -> str:
         return f"{self._settings.public_base_url.rstrip('/')}/v1/calendars/{provider}/callback"
 
-    async def _exchange(self, flow: ConnectFlow, code: str) -> Any:
+    async def _exchange(self, flow: ConnectFlow, code: str) -> Grant:
         try:
             return await flow.exchange_code(code, self._redirect_uri(flow.name))
         except AuthorizationFailed as err:  # messages name the status and error code only
@@ -174,6 +176,13 @@ class CalendarConnector:
                     )
         finally:
             await close_providers({provider_name: provider})
+
+
+def _account(grant: Grant, email: str) -> str:
+    """The person's own address when the account answers to it (Graph: its mail, UPN
+    or any smtp proxyAddress; a sign-in name alone is neither fixed nor a mail
+    address), else the account's primary one (connect_user refuses it then)."""
+    return email if email in grant.addresses else grant.account
 
 
 def _error_code(value: str) -> str:

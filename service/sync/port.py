@@ -26,7 +26,7 @@ class CalendarRef:
 
     calendar_id: int  # our row id (for logs)
     email: str  # the owner's email: EventSnapshot.calendar
-    external_id: str  # Google calendarId / Graph user id or UPN
+    external_id: str  # Google calendarId / the Graph user's address (UPN or mail)
     credentials: str  # decrypted grant: refresh token or org credentials (never logged)
     connection_kind: str  # "user" | "org"
     time_zone: str | None = None
@@ -69,16 +69,21 @@ class ChangeSet:
     baseline: SyncWindow | None = None
     time_zone: str | None = None  # the calendar's own zone, when the provider says
     removed_window: SyncWindow | None = None
+    provider_user_id: str | None = None  # the owner's immutable id, when this call learnt it: store it
 
 
 @dataclass(frozen=True, slots=True)
 class Grant:
     """What a person's consent yields: a refresh token for the account they signed
-    in to, and the scopes asked for."""
+    in to, and the scopes asked for. `addresses`: every address the account
+    answers to (Graph: mail, userPrincipalName and proxyAddresses), to match the
+    person against; `user_id`: the account's immutable id, when the provider has one."""
 
     refresh_token: str = field(repr=False)
     account: str  # the connected account's email, lower-cased
     scopes: str  # space-separated
+    addresses: tuple[str, ...] = ()  # lower-cased; empty: `account` alone
+    user_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from service.sync.port import CalendarProvider, ConnectFlow, DirectoryLookup, Re
 from service.sync.providers.google.adapter import GoogleCalendarProvider
 from service.sync.providers.google.auth import GoogleConnect
 from service.sync.providers.microsoft.adapter import GraphCalendarProvider
-from service.sync.providers.microsoft.auth import GraphConnect
+from service.sync.providers.microsoft.consent import GraphConnect
 
 
 class NotConfigured(AppError):

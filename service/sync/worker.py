@@ -282,6 +282,8 @@ class SyncWorker:
                 values.update(window_start=changes.baseline.start, window_end=changes.baseline.end)
             if changes.time_zone:
                 values["time_zone"] = changes.time_zone
+            if changes.provider_user_id:
+                values["provider_user_id"] = changes.provider_user_id
             await session.execute(_SET, {"calendar_id": calendar_id, **values})
             await session.commit()
         log.info(

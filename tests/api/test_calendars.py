@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 from service.db.models import Calendar, CalendarConnection, CalendarEvent, Meeting, PushChannel
 from service.domain.connections import connect_org
 from service.runtime import close_worker
+from service.sandbox.oauth_entra import object_id
 from service.sandbox.providers import ENTRA_CLIENT_SECRET, GOOGLE_CLIENT_SECRET
 from service.security import connect_state
 from service.security.crypto import Vault
@@ -226,6 +227,35 @@ async def test_signing_in_as_someone_else_is_refused(world, factory, sessions):
     assert "someone.else@acme.test" in _assert_problem(r, 403, "calendar-account-mismatch")["detail"]
     async with sessions() as s:
         assert await s.scalar(select(func.count()).select_from(CalendarConnection)) == 0
+
+
+async def test_microsoft_matches_the_person_by_mail_upn_or_alias_not_the_sign_in_name(world, factory, sessions):
+    """Entra's preferred_username is the sign-in name (UPN): it can change and need not
+    be the mail address. The person is matched against what GET /me says: mail,
+    userPrincipalName and every smtp proxyAddress; the object id is stored."""
+    world.sandbox.graph.store.add_mailbox(
+        "liwei@acme.test", upn="li.wei@acme.onmicrosoft.com", aliases=["li.wei@acme.test"]
+    )
+    person = await factory.person(email="li.wei@acme.test")  # known here by an alias
+    r = await _connect(world, await factory.token(person), "microsoft")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["account"], body["status"]) == ("li.wei@acme.test", "active")
+    calendar = await _calendar(sessions, body["id"])
+    assert calendar.provider_user_id == object_id("liwei@acme.test")
+    world.sandbox.graph.store.rename_mailbox("liwei@acme.test", "li.w@acme.test")  # and then renamed
+    worker = world.worker(sessions)
+    try:
+        assert await worker.drain() == 1
+    finally:
+        await close_worker(worker)
+    calendar = await _calendar(sessions, body["id"])
+    assert calendar.status == "active" and calendar.last_synced_at is not None  # read as /me
+
+    someone = world.add("someone.else@acme.test", "microsoft")
+    other = await factory.person(email=world.add("me.ms@acme.test", "microsoft"))
+    r = await _connect(world, await factory.token(other), "microsoft", login_hint=someone)
+    assert someone in _assert_problem(r, 403, "calendar-account-mismatch")["detail"]
 
 
 async def test_the_person_behind_a_state_must_still_exist(world, factory, sessions, clock):

@@ -20,6 +20,7 @@ from googleapiclient.errors import HttpError
 from kiota_abstractions.serialization import Parsable
 from kiota_serialization_json.json_parse_node import JsonParseNode
 from msgraph.generated.models.event import Event
+from msgraph.generated.models.user import User
 
 from service.sandbox import errors as fake_errors
 from service.sandbox.google_server import fault_error
@@ -111,8 +112,8 @@ def _check_graph(raw: dict, parsed: Parsable, path: str, errors: list[str]) -> N
                     _check_graph(raw_item, item, f"{path}.{key}[{n}]", errors)
 
 
-def graph_errors(item: dict) -> list[str]:
-    parsed = JsonParseNode(json.loads(json.dumps(item))).get_object_value(Event)
+def graph_errors(item: dict, model: type[Parsable] = Event) -> list[str]:
+    parsed = JsonParseNode(json.loads(json.dumps(item))).get_object_value(model)
     errors: list[str] = []
     _check_graph(item, parsed, item.get("id", "?"), errors)
     return errors
@@ -280,3 +281,12 @@ def test_google_errors_come_in_todays_envelope(body: dict) -> None:
     parsed = HttpError(httplib2.Response({"status": code}), json.dumps(body).encode())
     assert parsed.status_code == code and parsed.reason == error["message"]
     assert parsed.error_details == error.get("details", error["errors"])
+
+
+def test_directory_user_is_provider_shaped() -> None:
+    store = graph_store()
+    store.add_mailbox("ana@acme.test", upn="ana.lima@acme.onmicrosoft.com", aliases=["a.lima@acme.test"])
+    store.rename_mailbox("ana.lima@acme.onmicrosoft.com", "ana.silva@acme.test", keep_alias=True)
+    user = store.directory_user("ana@acme.test")
+    assert not graph_errors(user, User) and not graph_errors(store.directory_user(MAYA), User)
+    assert graph_errors({"id": "x", "proxyAddress": "SMTP:a@b"}, User)

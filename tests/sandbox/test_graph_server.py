@@ -388,3 +388,78 @@ def test_a_deleted_series_master_answers_404_item_not_found(env) -> None:
         env.fake.store.delete([OMAR], "AAMkGone=", at=T0)
         gone = client.get(f"users/{OMAR}/events/AAMkGone=")
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "ErrorItemNotFound"
+
+
+def _app_token(env, client_id: str, roles: tuple[str, ...]) -> str:
+    env.fake.entra.register_app(client_id, "secret-" + client_id, roles)
+    return msal.ConfidentialClientApplication(
+        client_id,
+        client_credential="secret-" + client_id,
+        authority=env.fake.authority,
+        instance_discovery=False,
+        http_client=LoopbackHttpClient(env.base),
+    ).acquire_token_for_client(scopes=GRAPH_DEFAULT)["access_token"]
+
+
+def test_the_directory_names_users_by_immutable_id_and_mutable_addresses(env) -> None:
+    select = {"$select": "id,mail,userPrincipalName,proxyAddresses"}
+    full = _app_token(env, "directory-reader", ("Calendars.Read", "User.Read.All"))
+    basic = _app_token(env, "basic-reader", ("Calendars.Read", "User.ReadBasic.All"))
+    with env.client(full) as client:
+        user = client.get(f"users/{OMAR}", params=select).json()
+        assert user["id"] == object_id(OMAR) and user["userPrincipalName"] == OMAR
+        assert user["proxyAddresses"] == [f"SMTP:{OMAR}"]
+        assert client.get(f"users/{object_id(OMAR)}", params=select).json() == user
+        missing = client.get("users/nobody@acme.test", params=select)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "Request_ResourceNotFound"
+        bad = client.get(f"users/{OMAR}", params={"$select": "id,shoeSize"})
+        assert bad.status_code == 400
+    with env.client(basic) as client:
+        assert client.get(f"users/{OMAR}", params=select).json()["proxyAddresses"] is None  # not in the basic profile
+    with env.client() as client:  # Calendars.Read alone reads no directory
+        denied = client.get(f"users/{OMAR}", params=select)
+        assert denied.status_code == 403 and denied.json()["error"]["code"] == "Authorization_RequestDenied"
+        assert client.get("me").status_code == 400  # no /me without a signed-in user
+
+
+def test_a_renamed_user_keeps_the_id_and_loses_the_old_name(env) -> None:
+    store = env.fake.store
+    old, new = "rename.me@acme.test", "renamed.now@acme.test"
+    store.add_mailbox(old, time_zone="Europe/Berlin")
+    store.create([old], graph_event("AAMkRename=", pattern={}), at=T0)
+    with env.client() as client:
+        by_id = client.get(f"users/{object_id(old)}/calendarView/delta", params=WINDOW).json()["@odata.deltaLink"]
+        by_name = client.get(f"users/{old}/calendarView/delta", params=WINDOW).json()["@odata.deltaLink"]
+        assert f"/users/{object_id(old)}/calendarView/delta?" in by_id  # links name the user as asked
+        store.rename_mailbox(old, new)
+        gone = client.get(f"users/{old}/calendarView/delta", params=WINDOW)
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "ErrorInvalidUser"
+        assert client.get(by_name).status_code == 404  # a cursor by name dies with the name
+        assert client.get(by_id).status_code == 200  # one by id lives on
+        assert client.get(f"users/{new}/calendarView/delta", params=WINDOW).status_code == 200
+    with env.client(_app_token(env, "rename-reader", ("Calendars.Read", "User.Read.All"))) as client:
+        user = client.get(f"users/{new}", params={"$select": "id,mail,userPrincipalName,proxyAddresses"}).json()
+    assert (user["id"], user["mail"], user["proxyAddresses"]) == (object_id(old), new, [f"SMTP:{new}"])
+    store.rename_mailbox(new, "third.name@acme.test", keep_alias=True)
+    assert store.resolve(new) == old and store.directory_user(old)["proxyAddresses"] == [
+        "SMTP:third.name@acme.test",
+        f"smtp:{new}",
+    ]
+
+
+def test_a_person_signs_in_with_a_upn_that_is_not_their_mail(env) -> None:
+    store = env.fake.store
+    store.add_mailbox("ana@acme.test", upn="ana.lima@acme.onmicrosoft.com", aliases=["a.lima@acme.test"])
+    app = env.msal_app()
+    scopes = ["https://graph.microsoft.com/Calendars.Read", "https://graph.microsoft.com/User.Read"]
+    result = app.acquire_token_by_auth_code_flow(*_sign_in(env, app, "a.lima@acme.test", scopes))
+    assert result["id_token_claims"]["preferred_username"] == "ana.lima@acme.onmicrosoft.com"
+    with env.client(result["access_token"]) as client:
+        me = client.get("me", params={"$select": "id,mail,userPrincipalName,proxyAddresses"}).json()
+        assert me["mail"] == "ana@acme.test" and me["id"] == object_id("ana@acme.test")
+        assert me["proxyAddresses"] == ["SMTP:ana@acme.test", "smtp:a.lima@acme.test"]
+        assert client.get(f"users/{object_id('ana@acme.test')}").status_code == 200  # one's own user
+        assert client.get(f"users/{OMAR}").status_code == 403
+    calendars_only = app.acquire_token_by_auth_code_flow(*_sign_in(env, app, "ana@acme.test", scopes[:1]))
+    with env.client(calendars_only["access_token"]) as client:
+        assert client.get("me").status_code == 403  # /me wants User.Read

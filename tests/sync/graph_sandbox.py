@@ -18,6 +18,7 @@ from service.clock import FixedClock
 from service.sandbox.graph_server import GraphFake
 from service.sandbox.graph_store import GraphStore
 from service.sandbox.oauth import LoopbackHttpClient, TokenIssuer
+from service.sandbox.oauth_entra import object_id
 from service.sandbox.serve import LoopbackServer
 from service.settings import MicrosoftSettings, Settings
 from service.sync.port import CalendarRef, SyncWindow
@@ -115,7 +116,7 @@ class Sandbox:
         self.clock = FixedClock(T0)
         self.store = GraphStore()
         self.fake = GraphFake(self.store, clock=self.clock, issuer=TokenIssuer(self.clock), allow_loopback_http=True)
-        self.fake.entra.register_app(CLIENT_ID, SECRET)
+        self.fake.entra.register_app(CLIENT_ID, SECRET, ("Calendars.Read", "User.Read.All"))
         self.recorder = Recorder(self.fake.app)
         self.server = LoopbackServer(self.recorder, name="graph-fake").start()
         self.login = LoopbackHttpClient(self.server.base_url)
@@ -136,13 +137,18 @@ class Sandbox:
         self.store.add_mailbox(email, time_zone="Europe/Berlin")
         return email
 
-    def org_ref(self, email: str, *, external_id: str | None = None, credentials: str = SECRET) -> CalendarRef:
+    def org_ref(
+        self, email: str, *, external_id: str | None = None, credentials: str = SECRET, resolved: bool = False
+    ) -> CalendarRef:
+        """An org grant's calendar as connect-all makes it; `resolved`: with the mailbox's
+        object id already stored (no GET /users/{address} at a baseline)."""
         return CalendarRef(
             calendar_id=next_number(),
             email=email,
             external_id=external_id or email,
             credentials=credentials,
             connection_kind="org",
+            provider_user_id=object_id(email) if resolved else None,
         )
 
     def tick(self, minutes: int = 1) -> datetime:

@@ -32,6 +32,7 @@ from service.db.models import AgendaItem, Meeting, Person, PushChannel, SharedNo
 from service.domain import agenda, notes
 from service.domain.access import Principal
 from service.sandbox.oauth import TokenRejected
+from service.sandbox.oauth_entra import object_id
 from tests.conftest import BACKENDS
 from tests.sync.e2e_helpers import (
     A2,
@@ -79,7 +80,8 @@ def events_list(email: str) -> str:
 
 
 def delta(email: str) -> str:
-    return f"/v1.0/users/{email}/calendarView/delta"
+    """Where Graph's calendarView delta of `email` is served: the mailbox named by its object id."""
+    return f"/v1.0/users/{object_id(email)}/calendarView/delta"
 
 
 # -- 1. the scenario: every op on both providers lands where the SPEC says -----------------------------

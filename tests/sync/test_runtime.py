@@ -20,7 +20,7 @@ from service.settings import Settings
 from service.sync import queue
 from service.sync.grants import store_rotated_refresh_tokens
 from service.sync.port import CalendarRef
-from service.sync.providers.microsoft.auth import GraphConnect
+from service.sync.providers.microsoft.consent import GraphConnect
 from tests.conftest import T0
 from tests.sync.runtime_world import World, running_world
 from tests.sync.sync_factories import requests
@@ -128,7 +128,7 @@ async def test_connect_all_again_reuses_the_grant_and_skips_the_connected(world,
 async def test_rotated_refresh_tokens_are_stored_unless_the_grant_changed(world, factory, sessions):
     person = await factory.person(email=world.add("ada@acme.test", "microsoft"))
     entra = world.sandbox.graph.entra
-    code = entra.issue_code(world.settings.microsoft.client_id, person.email, REDIRECT, ["Calendars.Read"])
+    code = entra.issue_code(world.settings.microsoft.client_id, person.email, REDIRECT, ["Calendars.Read", "User.Read"])
     token = (
         await GraphConnect(world.settings.microsoft, http_client=world.login).exchange_code(code, REDIRECT)
     ).refresh_token

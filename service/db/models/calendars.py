@@ -55,6 +55,7 @@ class Calendar(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("provider", "external_id"),
         Index("ix_calendars_due", "status", "next_poll_at"),
+        Index("ix_calendars_provider_user", "provider", "provider_user_id"),
     )
 
     person_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="CASCADE"), index=True)
@@ -62,9 +63,10 @@ class Calendar(IdMixin, TimestampMixin, Base):
         BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
     )
     provider: Mapped[str] = mapped_column(String(16))
-    external_id: Mapped[str] = mapped_column(String(320))  # Google calendarId / Graph user id or UPN
-    # The provider's immutable id of the owner (Google Directory user id), when known:
-    # external_id is an address that can change, this finds the user again.
+    external_id: Mapped[str] = mapped_column(String(320))  # Google calendarId / the Graph user's address (UPN or mail)
+    # The provider's immutable id of the calendar's owner, once known (Google: the Directory
+    # user id; Graph: the Entra object id): a renamed user is found again by it; Graph
+    # mailboxes are addressed by it. external_id stays the key calendars are found and connected by.
     provider_user_id: Mapped[str | None] = mapped_column(String(255))
     time_zone: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="active")

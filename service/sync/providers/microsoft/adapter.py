@@ -23,6 +23,14 @@ Reading is calendarView delta (see /shared/providers.md):
   event was scheduled in comes from originalStartTimeZone / the recurrence
   (service.sync.providers.microsoft.normalize does the mapping).
 
+Mailboxes are named by what cannot change: a person's own (delegated) grant
+reads `/me` (whoever they are called now); an org grant reads
+`/users/{object id}`, the id resolved once at a baseline with
+`GET /users/{address}?$select=id,mail,userPrincipalName` (User.Read.All or
+User.ReadBasic.All) and handed back in `ChangeSet.provider_user_id` for the
+engine to store. An app that may not read the directory keeps addressing the
+mailbox by its address (logged, tried again at the next baseline).
+
 Pushing is Graph subscriptions on `/users/{id}/events`; Graph validates the
 notification URL itself while creating (or renewing) one. A
 reauthorizationRequired challenge is answered with
@@ -36,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -91,6 +100,8 @@ EVENT_SELECT = ",".join(
 _INSTANCE_TYPES = ("occurrence", "exception")
 _NOT_FOUND = "ErrorItemNotFound"
 MAX_CLIENT_STATE = 128
+USER_SELECT = "id,mail,userPrincipalName"
+_OBJECT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")  # Entra object ids are GUIDs
 
 
 class _Increment:
@@ -137,6 +148,9 @@ class GraphCalendarProvider:
         self.tokens = GraphTokens(
             settings.microsoft, clock=clock, http_client=msal_http_client, on_refresh_token=on_refresh_token
         )
+        # Object ids resolved by this process, by calendar: until the engine has stored
+        # one (committed with the baseline that learnt it), the next calls still use it.
+        self._user_ids: dict[int, str] = {}
         self.http = GraphHttp(
             settings.microsoft.graph_endpoint,
             self.tokens,
@@ -154,8 +168,11 @@ class GraphCalendarProvider:
     # -- reading -----------------------------------------------------------------------------
     async def fetch_changes(self, calendar: CalendarRef, cursor: str | None, window: SyncWindow) -> ChangeSet:
         prefer = (f"odata.maxpagesize={self.page_size}", PREFER_UTC)
+        learnt = None
+        if cursor is None and calendar.connection_kind == "org" and not calendar.provider_user_id:
+            learnt = await self._resolve_user_id(calendar)
         if cursor is None:
-            url = self.http.url(f"{_user(calendar)}/calendarView/delta")
+            url = self.http.url(f"{self._mailbox(calendar)}/calendarView/delta")
             params: dict[str, str] | None = {
                 "startDateTime": graph_instant(window.start),
                 "endDateTime": graph_instant(window.end),
@@ -199,7 +216,36 @@ class GraphCalendarProvider:
             cursor=_cursor(delta, window),
             baseline=window if cursor is None else None,
             removed_window=window,
+            provider_user_id=learnt,
         )
+
+    def _mailbox(self, calendar: CalendarRef) -> str:
+        """How paths name the calendar's mailbox (see the module doc)."""
+        if calendar.connection_kind == "user":
+            return "me"
+        user = calendar.provider_user_id or self._user_ids.get(calendar.calendar_id) or calendar.external_id
+        return f"users/{quote(user, safe='@')}"
+
+    async def _resolve_user_id(self, calendar: CalendarRef) -> str | None:
+        """The org calendar's Entra object id, from its address; None when the app
+        may not read the directory (403): the address is used meanwhile. An address
+        naming nobody is AuthorizationFailed(user_not_found)."""
+        url = self.http.url(f"users/{quote(calendar.external_id, safe='@')}")
+        response = await self.http.request(
+            calendar, "GET", url, op="users.get", params={"$select": USER_SELECT}, accept=(403,)
+        )
+        if response.status_code == 403:
+            log.warning("graph.user_id_unavailable", calendar_id=calendar.calendar_id, error=error_code(response))
+            return None
+        try:
+            user_id = response.json().get("id")
+        except (ValueError, AttributeError):
+            user_id = None
+        if not isinstance(user_id, str) or not _OBJECT_ID.fullmatch(user_id):
+            raise ProviderError("users.get: Graph answered without a user id")
+        self._user_ids[calendar.calendar_id] = user_id
+        log.info("graph.user_id_resolved", calendar_id=calendar.calendar_id)
+        return user_id
 
     async def _absorb(self, calendar: CalendarRef, item: dict[str, Any], seen: _Increment, observed: datetime) -> None:
         event_id = item.get("id")
@@ -250,7 +296,7 @@ class GraphCalendarProvider:
         return snapshot
 
     async def _get_resource(self, calendar: CalendarRef, event_id: str, *, op: str) -> dict[str, Any] | None:
-        url = self.http.url(f"{_user(calendar)}/events/{quote(event_id, safe='')}")
+        url = self.http.url(f"{self._mailbox(calendar)}/events/{quote(event_id, safe='')}")
         response = await self.http.request(
             calendar, "GET", url, op=op, params={"$select": EVENT_SELECT}, prefer=(PREFER_UTC,), accept=(404,)
         )
@@ -294,7 +340,7 @@ class GraphCalendarProvider:
             "changeType": "created,updated,deleted",
             "notificationUrl": address,
             "lifecycleNotificationUrl": lifecycle_address,
-            "resource": f"/{_user(calendar)}/events",
+            "resource": f"/{self._mailbox(calendar)}/events",
             "expirationDateTime": graph_instant(self._expiry(ttl_seconds)),
             "clientState": secret,
         }
@@ -378,10 +424,6 @@ def _instant(text: Any) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("naive instant")
     return moment.astimezone(UTC)
-
-
-def _user(calendar: CalendarRef) -> str:
-    return f"users/{quote(calendar.external_id, safe='@')}"
 
 
 def _channel(data: Any, resource_id: str | None) -> Channel:

@@ -1,4 +1,4 @@
-"""Access tokens for Microsoft Graph (MSAL), and the per-user connect flow (ConnectFlow).
+"""Access tokens for Microsoft Graph (MSAL); the per-user connect flow is in `consent`.
 
 Grants (`CalendarRef.connection_kind`):
 - "org": app-only, client-credentials flow. `credentials` is either the client
@@ -17,7 +17,7 @@ Grants (`CalendarRef.connection_kind`):
   (refresh, access and id tokens, the account) in the application's token
   cache, which lives as long as the process and is never read back here: each
   redemption (and each code redeemed by the connect flow) is followed by
-  forgetting the accounts it left there (`_forget_people`), so the cache does
+  forgetting the accounts it left there (`forget_people`), so the cache does
   not grow by one person per user ever synced.
 
 MSAL is synchronous and does blocking HTTP, so every call runs in a worker
@@ -51,7 +51,6 @@ from service.settings import MicrosoftSettings
 from service.sync.port import (
     AuthorizationFailed,
     CalendarRef,
-    Grant,
     ProviderError,
     ReconnectReason,
     RefreshTokenHook,
@@ -62,6 +61,9 @@ log = structlog.get_logger(__name__)
 
 APP_SCOPES = ["https://graph.microsoft.com/.default"]
 DELEGATED_SCOPES = ["Calendars.Read"]  # MSAL adds openid, profile, offline_access
+# What a person consents to: their calendar, and their own user (GET /me: their id and
+# every address they answer to). Syncing redeems their refresh token for the first only.
+CONSENT_SCOPES = [*DELEGATED_SCOPES, "User.Read"]
 # Multi-tenant authorities: fine for a person signing in, meaningless for an app-only
 # token (Entra answers AADSTS50059: no tenant-identifying information).
 PUBLIC_TENANTS = frozenset({"common", "organizations", "consumers"})
@@ -213,7 +215,7 @@ def _check(result: dict[str, Any] | None, what: str, *, app_only: bool = False) 
     raise AuthorizationFailed(detail, reason=reason)
 
 
-def _forget_people(app: msal.ConfidentialClientApplication) -> None:
+def forget_people(app: msal.ConfidentialClientApplication) -> None:
     """Drop every person's tokens and account from `app`'s MSAL cache (the caller
     holds the app's lock). App-only tokens belong to no account and stay."""
     cache = app.token_cache
@@ -221,7 +223,7 @@ def _forget_people(app: msal.ConfidentialClientApplication) -> None:
         app.remove_account(account)
 
 
-async def _in_thread(fn: Callable[[], dict[str, Any] | None], what: str, *, app_only: bool = False) -> dict[str, Any]:
+async def in_thread(fn: Callable[[], dict[str, Any] | None], what: str, *, app_only: bool = False) -> dict[str, Any]:
     try:
         result = await asyncio.to_thread(fn)
     except ProviderError:
@@ -293,7 +295,7 @@ class GraphTokens:
                     self._app_expiry.note(creds.key, result["access_token"], float(result.get("expires_in") or 0))
                 return result
 
-        return (await _in_thread(acquire, "app-only token", app_only=True))["access_token"]
+        return (await in_thread(acquire, "app-only token", app_only=True))["access_token"]
 
     async def _user_token(self, calendar: CalendarRef) -> str:
         key = _digest(calendar.credentials)
@@ -313,9 +315,9 @@ class GraphTokens:
                     try:
                         return app.acquire_token_by_refresh_token(refresh_token, scopes=DELEGATED_SCOPES)
                     finally:
-                        _forget_people(app)
+                        forget_people(app)
 
-            result = await _in_thread(redeem, "delegated token")
+            result = await in_thread(redeem, "delegated token")
             rotated = result.get("refresh_token") or refresh_token
             entry = _UserToken(
                 result["access_token"],
@@ -337,53 +339,14 @@ class GraphTokens:
         return result["access_token"]
 
 
-# -- per-user connect flow (the calendars API) ------------------------------------------------
-class GraphConnect:
-    """ConnectFlow for Microsoft: delegated Calendars.Read with offline access,
-    redeemed by our own web app. The account is the id token's user name."""
-
-    name = "microsoft"
-
-    def __init__(self, settings: MicrosoftSettings, *, http_client: Any = None) -> None:
-        self._apps = MsalApps(settings, http_client=http_client)
-        self._credentials = web_app_credentials(settings)
-
-    async def authorization_url(self, redirect_uri: str, state: str, login_hint: str | None = None) -> str:
-        def build() -> str:
-            # Blocking the first time: MSAL fetches the authority's OpenID metadata.
-            app, lock = self._apps.get(self._credentials)
-            with lock:
-                return app.get_authorization_request_url(
-                    DELEGATED_SCOPES, state=state, redirect_uri=redirect_uri, login_hint=login_hint
-                )
-
-        try:
-            return await asyncio.to_thread(build)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise ProviderError(f"authorization url: {type(exc).__name__}") from None
-
-    async def exchange_code(self, code: str, redirect_uri: str) -> Grant:
-        def redeem() -> dict[str, Any] | None:
-            app, lock = self._apps.get(self._credentials)
-            with lock:
-                try:
-                    return app.acquire_token_by_authorization_code(
-                        code, scopes=DELEGATED_SCOPES, redirect_uri=redirect_uri
-                    )
-                finally:
-                    _forget_people(app)
-
-        result = await _in_thread(redeem, "authorization code")
-        refresh_token = result.get("refresh_token")
-        if not refresh_token:
-            raise AuthorizationFailed("no refresh token: offline_access was not granted")
-        claims = result.get("id_token_claims") or {}
-        email = claims.get("preferred_username") or claims.get("email") or claims.get("upn")
-        if not email:
-            raise AuthorizationFailed("the id token names no user")
-        return Grant(refresh_token=refresh_token, account=str(email).lower(), scopes=" ".join(DELEGATED_SCOPES))
-
-
-__all__ = ["PUBLIC_TENANTS", "AppCredentials", "GraphConnect", "GraphTokens", "MsalApps", "org_credentials"]
+__all__ = [
+    "CONSENT_SCOPES",
+    "PUBLIC_TENANTS",
+    "AppCredentials",
+    "GraphTokens",
+    "MsalApps",
+    "forget_people",
+    "in_thread",
+    "org_credentials",
+    "web_app_credentials",
+]

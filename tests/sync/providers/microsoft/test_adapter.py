@@ -22,9 +22,18 @@ from structlog.testing import capture_logs
 from service.domain.events import Kind, Status
 from service.sandbox.graph_view import occurrence_id
 from service.sandbox.oauth_entra import object_id
-from service.sync.port import AuthorizationFailed, CalendarRef, ChangeSet, Channel, FullResyncRequired, ProviderError
+from service.sync.port import (
+    AuthorizationFailed,
+    CalendarRef,
+    ChangeSet,
+    Channel,
+    FullResyncRequired,
+    ProviderError,
+    ReconnectReason,
+)
 from service.sync.providers.microsoft.adapter import GraphCalendarProvider
-from service.sync.providers.microsoft.auth import GraphConnect, web_app_credentials
+from service.sync.providers.microsoft.auth import web_app_credentials
+from service.sync.providers.microsoft.consent import GraphConnect
 from tests.sync.graph_sandbox import MASTER, REDIRECT, WEEKLY_MONDAYS, WINDOW, Sandbox, at, next_number
 
 
@@ -227,7 +236,7 @@ async def test_throttling_is_retried_after_the_requested_delay(
     email = world.mailbox()
     world.seed(email)
     world.fake.faults.throttle(1, retry_after=7, target="graph")
-    changes = await provider.fetch_changes(world.org_ref(email), None, WINDOW)
+    changes = await provider.fetch_changes(world.org_ref(email, resolved=True), None, WINDOW)
     assert sleeps == [7.0] and len(changes.upserts) == 12
     assert [c["status"] for c in world.recorder.api(contains="/calendarView/delta")][:2] == [429, 200]
 
@@ -266,7 +275,7 @@ async def test_long_retry_after_goes_back_to_the_scheduler(
 async def test_forbidden_mailbox_is_not_transient(world: Sandbox, provider: GraphCalendarProvider) -> None:
     world.fake.faults.fail_next(1, 403, target="graph")
     with pytest.raises(ProviderError) as err:
-        await provider.fetch_changes(world.org_ref(world.mailbox()), None, WINDOW)
+        await provider.fetch_changes(world.org_ref(world.mailbox(), resolved=True), None, WINDOW)
     assert err.value.status == 403 and not err.value.transient
 
 
@@ -330,7 +339,8 @@ async def connect(world: Sandbox, email: str) -> tuple[str, str]:
     query = parse_qs(urlsplit(redirect.headers["location"]).query)
     assert query["state"] == ["state-42"]
     grant = await flow.exchange_code(query["code"][0], REDIRECT)
-    assert grant.scopes == "Calendars.Read"
+    assert grant.scopes == "Calendars.Read User.Read"  # their calendar, and who they are (GET /me)
+    assert grant.user_id == object_id(email) and email in grant.addresses
     return grant.refresh_token, grant.account
 
 
@@ -366,10 +376,12 @@ async def test_delegated_connect_then_sync_and_refresh(world: Sandbox, sleeps: l
         await provider.fetch_changes(dataclasses.replace(ref, credentials=rotated[-1]), None, WINDOW)
         assert not [c for c in world.recorder.calls if c["path"].endswith("/token")]
 
-        other = world.mailbox("li")  # a delegated token reads only its own mailbox
-        with pytest.raises(ProviderError) as err:
-            await provider.fetch_changes(dataclasses.replace(ref, external_id=other), None, WINDOW)
-        assert err.value.status == 403 and not err.value.transient
+        # A delegated grant reads its own mailbox (/me), whatever the calendar's address says.
+        world.recorder.calls.clear()
+        other = world.mailbox("li")
+        again = await provider.fetch_changes(dataclasses.replace(ref, external_id=other), None, WINDOW)
+        assert {s.event_id for s in again.upserts} == {s.event_id for s in baseline.upserts}
+        assert all(c["path"].startswith("/v1.0/me/") for c in world.recorder.api())
     finally:
         await provider.aclose()
 
@@ -476,3 +488,45 @@ async def test_msal_keeps_no_person_s_tokens_after_redeeming_them(world: Sandbox
         assert len(app_only) == 1  # the one app-only token, cached and reused as before
     finally:
         await provider.aclose()
+
+
+# -- identity ----------------------------------------------------------------------------------
+async def test_an_org_baseline_resolves_the_mailbox_s_id_and_uses_it(world: Sandbox, provider: GraphCalendarProvider):
+    email = world.mailbox()
+    world.seed(email)
+    ref = world.org_ref(email)
+    baseline = await provider.fetch_changes(ref, None, WINDOW)
+    assert baseline.provider_user_id == object_id(email)
+    [lookup, *deltas] = [c for c in world.recorder.api() if c["method"] == "GET"]
+    assert lookup["path"] == f"/v1.0/users/{email}" and lookup["query"]["$select"] == ["id,mail,userPrincipalName"]
+    assert all(c["path"].startswith(f"/v1.0/users/{object_id(email)}/") for c in deltas)
+    channel = await provider.watch(ref, world.receiver.address, world.receiver.lifecycle_address, "s", 3600)
+    [sub] = [s for s in world.fake.subscriptions.all() if s.id == channel.channel_id]
+    assert sub.resource == f"/users/{object_id(email)}/events"  # the id: the engine has not stored it yet
+    world.recorder.calls.clear()
+    stored = dataclasses.replace(ref, calendar_id=next_number(), provider_user_id=object_id(email))
+    again = await provider.fetch_changes(stored, None, WINDOW)  # known: not looked up again
+    assert again.provider_user_id is None and "/users/" + email not in repr(world.recorder.calls)
+
+
+async def test_without_directory_access_the_mailbox_is_read_by_its_address(world: Sandbox) -> None:
+    world.fake.entra.register_app("calendars-only", "calendars-only-secret")  # Calendars.Read alone
+    creds = json.dumps(
+        {"tenant_id": world.fake.tenant_id, "client_id": "calendars-only", "client_secret": "calendars-only-secret"}
+    )
+    email = world.mailbox()
+    world.seed(email)
+    provider = GraphCalendarProvider(world.settings, clock=world.clock, msal_http_client=world.login)
+    try:
+        with capture_logs() as logs:
+            baseline = await provider.fetch_changes(world.org_ref(email, credentials=creds), None, WINDOW)
+    finally:
+        await provider.aclose()
+    assert baseline.provider_user_id is None and len(baseline.upserts) == 12
+    assert [e["error"] for e in logs if e["event"] == "graph.user_id_unavailable"] == ["Authorization_RequestDenied"]
+
+
+async def test_an_address_naming_nobody_is_user_not_found(world: Sandbox, provider: GraphCalendarProvider) -> None:
+    with pytest.raises(AuthorizationFailed) as err:
+        await provider.fetch_changes(world.org_ref("left.the.company@acme.test"), None, WINDOW)
+    assert err.value.reason is ReconnectReason.user_not_found and err.value.status == 404

@@ -13,7 +13,7 @@ import pytest
 
 from service.sync.port import AuthorizationFailed, CalendarRef, ReconnectReason, Throttled
 from service.sync.providers.microsoft.adapter import GraphCalendarProvider
-from service.sync.providers.microsoft.auth import GraphConnect
+from service.sync.providers.microsoft.consent import GraphConnect
 from service.sync.providers.microsoft.http import classify
 from tests.sync.graph_sandbox import REDIRECT, WINDOW, Sandbox, next_number
 
@@ -34,7 +34,7 @@ async def test_graph_refusals_of_an_org_grant_say_why(
 ) -> None:
     world.fake.faults.fail_next(1, status, reason=code, target="graph")
     with pytest.raises(AuthorizationFailed) as err:
-        await provider.fetch_changes(world.org_ref(world.mailbox()), None, WINDOW)
+        await provider.fetch_changes(world.org_ref(world.mailbox(), resolved=True), None, WINDOW)
     assert err.value.reason is reason and err.value.status == status and not err.value.transient
     assert code in str(err.value)
 
