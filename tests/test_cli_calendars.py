@@ -289,7 +289,11 @@ def test_connect_all_with_an_admin_stores_primary_addresses_and_immutable_ids(wo
     ]
     assert _drain(workspace) == 3
     statuses = workspace.rows("SELECT external_id, status FROM calendars ORDER BY person_id")
-    assert statuses == [("maya@acme.test", "active"), ("li.wei@acme.test", "active"), ("nora@acme.test", "needs_reconnect")]
+    assert statuses == [
+        ("maya@acme.test", "active"),
+        ("li.wei@acme.test", "active"),
+        ("nora@acme.test", "needs_reconnect"),
+    ]
 
     # Maya is renamed (her old address now an alias): connect-all again brings her calendar
     # up to date (the workers would find her by id meanwhile: tests/sync/providers/google).

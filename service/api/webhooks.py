@@ -78,7 +78,9 @@ def _too_large(description: str) -> dict[int | str, dict]:
     responses={200: {"description": "Acknowledged"}, **responses(400, 403), **_too_large("Body over the size cap")},
 )
 async def google_notification(request: Request, session: Session, now: Now) -> Response:
-    """Empty body; the `X-Goog-*` headers say which channel. A wrong channel token is rejected."""
+    """Empty body; the `X-Goog-*` headers say which channel. A wrong channel token, or a
+    channel we do not know, is rejected; except the `sync` handshake, which Google may
+    send before the channel is on record: acknowledged and ignored."""
     await _read_body(request, "google")  # Google sends none: only its size matters
     if await webhooks.google(session, request.headers, now, _rejections(request)) is Outcome.rejected:
         raise Forbidden("unknown channel or wrong channel token")
@@ -129,10 +131,13 @@ _GRAPH_RESPONSES = {
 )
 async def microsoft_notification(request: Request, session: Session, now: Now) -> Response:
     """`?validationToken=` is answered with the token; otherwise each notification's
-    clientState is verified and its calendar marked for sync. At most
+    clientState is verified and its calendar marked for sync. A notification for a
+    subscription we do not know is acknowledged (Graph would retry a refusal for
+    hours) and the subscription recorded for the workers to delete. At most
     `webhooks.max_items` notifications (1,000) and `webhooks.max_body_bytes` (1 MiB)
     per delivery (413 beyond); a body that is not such a batch is a 400; a malformed
-    notification is rejected on its own, like a forged one (403 if none is accepted)."""
+    notification, or a wrong clientState for a subscription of ours, is rejected on
+    its own (403 if nothing is acknowledged)."""
     return await _graph(request, session, now, lifecycle=False)
 
 

@@ -3,7 +3,12 @@
 
 Never syncs inside the request. Duplicated, reordered and late notifications are
 harmless: requests coalesce into one sync, and notifications for stopped channels are
-acknowledged and ignored.
+acknowledged and ignored. So are Google's `sync` handshake for a channel not yet
+on record (Google sends it while answering events.watch, before our row is
+committed) and a Graph notification for a subscription we do not know (Graph
+would retry a refusal for hours): the latter is recorded for the upkeep to delete
+(service.sync.orphans). A known channel or subscription with a wrong secret is
+refused.
 
 The endpoints are unauthenticated, so whatever arrives costs little and bounded
 work: a Graph batch is parsed under a size, value, depth and item budget
@@ -32,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.clock import Clock
 from service.db.models import PushChannel
 from service.metrics import WEBHOOKS
-from service.sync import queue
+from service.sync import orphans, queue
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +60,8 @@ VALUES_PER_ITEM = 64
 class Outcome(str, enum.Enum):
     accepted = "accepted"
     ignored = "ignored"  # a valid secret for a stopped channel, or a `sync` handshake
-    rejected = "rejected"  # unknown channel, wrong secret, or a malformed notification
+    orphaned = "orphaned"  # a Graph subscription we do not know: acknowledged, recorded for deletion
+    rejected = "rejected"  # wrong secret, an unknown Google channel, or a malformed notification
 
 
 class Reason(str, enum.Enum):
@@ -78,11 +84,14 @@ class BatchRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class GraphNote:
-    """One well-formed Graph notification: the only fields we read."""
+    """One well-formed Graph notification: the only fields we read (the tenant and the
+    mailbox its resource names only matter for a subscription we do not know)."""
 
     subscription_id: str
     client_state: str
     lifecycle_event: str = ""
+    tenant_id: str | None = None
+    user: str | None = None  # lower-cased
 
 
 class RejectionLog:
@@ -114,6 +123,11 @@ class RejectionLog:
             "webhook_rejected", provider=provider, reason=reason.value, count=count, suppressed=suppressed, **extra
         )
 
+
+MAX_TENANT = 64  # a GUID (36 characters)
+MAX_USER = 320  # an object id, or an address (a subscription made by name)
+# `Users/{id}/Events/{id}` (change notifications), `/users/{id or address}/events` (lifecycle).
+_RESOURCE_USER = re.compile(r"/?users/([^/]+)/", re.IGNORECASE)
 
 # Built once, as Core over the columns a notification needs: it runs for every delivery.
 _channels = PushChannel.__table__
@@ -165,7 +179,9 @@ async def google(session: AsyncSession, headers: Mapping[str, str], now: datetim
         outcome, reason = Outcome.rejected, Reason.malformed
     else:
         channel = (await _channels_by_id(session, "google", {channel_id})).get(channel_id)
-        if channel is None or not _secret_matches(channel, token):
+        if channel is None and state == "sync":
+            outcome = Outcome.ignored  # sent while events.watch is answered: our row may not be committed yet
+        elif channel is None or not _secret_matches(channel, token):
             outcome, reason = Outcome.rejected, Reason.forbidden
         elif channel.stopped_at is not None or state == "sync":
             outcome = Outcome.ignored
@@ -236,7 +252,11 @@ def _graph_note(item: Any) -> GraphNote | None:
     event = item.get("lifecycleEvent", "")
     if subscription_id is None or client_state is None or (event != "" and _printable(event, MAX_WORD) is None):
         return None
-    return GraphNote(subscription_id, client_state, event)
+    resource = _printable(item.get("resource"), MAX_ID + MAX_USER)
+    named = _RESOURCE_USER.match(resource) if resource else None
+    user = _printable(named.group(1), MAX_USER) if named else None
+    tenant = _printable(item.get("tenantId"), MAX_TENANT)
+    return GraphNote(subscription_id, client_state, event, tenant, user.lower() if user else None)
 
 
 async def microsoft(
@@ -249,7 +269,8 @@ async def microsoft(
 ) -> list[Outcome]:
     """Each notification of a Graph batch, verified on its own clientState, in a
     constant number of statements: one SELECT for all the batch's subscriptions, at
-    most one UPDATE per lifecycle change, one INSERT requesting the calendars' syncs (once each).
+    most one UPDATE per lifecycle change, one INSERT requesting the calendars' syncs (once each),
+    and for subscriptions we do not know, up to four to record them (orphans.record).
     Items are taken in order, as if one by one: after a `subscriptionRemoved`, the
     subscription's later items are acknowledged and ignored."""
     channels = await _channels_by_id(session, "microsoft", {n.subscription_id for n in notes if n is not None})
@@ -259,12 +280,16 @@ async def microsoft(
     reauthorize: set[int] = set()
     stop: set[int] = set()
     wanted: dict[int, None] = {}  # calendar ids in order of first acceptance
+    unknown: dict[str, orphans.Orphan] = {}
     for note in notes:
         channel = channels.get(note.subscription_id) if note is not None else None
         if note is None:
             outcome = Outcome.rejected
             malformed += 1
-        elif channel is None or not _secret_matches(channel, note.client_state):
+        elif channel is None:
+            outcome = Outcome.orphaned
+            unknown.setdefault(note.subscription_id, orphans.Orphan(note.subscription_id, note.tenant_id, note.user))
+        elif not _secret_matches(channel, note.client_state):
             outcome = Outcome.rejected
             forbidden += 1
             sample = sample or note.subscription_id
@@ -287,6 +312,8 @@ async def microsoft(
     if stop:
         await session.execute(_STOP, {"ids": sorted(stop), "now": now})
     await queue.request_sync(session, list(wanted), now)
+    if unknown:
+        await orphans.record(session, list(unknown.values()), now)
     for outcome in Outcome:
         if n := outcomes.count(outcome):
             WEBHOOKS.labels("microsoft", outcome.value).inc(n)

@@ -25,7 +25,7 @@ from service.domain import schedule
 from service.domain.calendar_states import RECOVERED, CalendarState, Failure, after_failure
 from service.security.crypto import Vault
 from service.settings import SyncSettings
-from service.sync import grants, queue, reconciler
+from service.sync import grants, orphans, queue, reconciler
 from service.sync.channels import ChannelManager
 from service.sync.doorbell import BELL, Doorbell
 from service.sync.port import (
@@ -192,6 +192,8 @@ class SyncWorker:
         not notified. Returns how many calendars' channels were looked after."""
         if self.channels is None:
             return 0
+        if calendar_ids is None:  # the periodic pass: also delete Graph subscriptions that are not ours
+            await orphans.reap(self.sessions, self.providers, self.vault, self.clock)
         due = await self.channels.due(calendar_ids)
         size = self.settings.batch_size
         return sum([await self._maintain_batch(due[i : i + size]) for i in range(0, len(due), size)])

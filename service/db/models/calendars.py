@@ -123,6 +123,26 @@ class PushChannel(IdMixin, Base):
     reauthorize_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class OrphanSubscription(IdMixin, Base):
+    """A Graph subscription that notified us but is none of our push channels (its row
+    lost, or never committed): acknowledged, recorded here, and deleted at Graph by the
+    upkeep with a grant that can (the mailbox's calendar's, else the tenant's org
+    grant); otherwise Graph keeps it, and keeps knocking, until it expires. Only
+    ones we hold such a grant for are recorded, a bounded number at a time."""
+
+    __tablename__ = "orphan_subscriptions"
+
+    provider: Mapped[str] = mapped_column(String(16))
+    subscription_id: Mapped[str] = mapped_column(String(300), unique=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))  # the notification's tenantId
+    user: Mapped[str | None] = mapped_column(String(320))  # the mailbox its resource names: id or address
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(32))  # deleted | gone | refused | no_grant | failed
+
+
 class CalendarEvent(IdMixin, Base):
     """The current normalized state of one event in one calendar (see
     service/domain/events.py: EventSnapshot). `removed_at` marks deletions."""
