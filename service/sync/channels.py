@@ -52,7 +52,9 @@ _LIVE = (
 )
 _INSERT = insert(_channels)
 _STOP = update(_channels).where(_c.id.in_(bindparam("ids", expanding=True))).values(stopped_at=bindparam("now"))
-_RENEWED = (  # a renewal answers a reauthorization challenge too
+# created_at starts the current lifetime: the next refresh is at its half. A renewal
+# answers a reauthorization challenge too.
+_RENEWED = (
     update(_channels)
     .where(_c.id == bindparam("row_id"))
     .values(expires_at=bindparam("expires_at"), created_at=bindparam("now"), reauthorize_requested_at=None)
@@ -244,7 +246,6 @@ class ChannelManager:
             log.info("channel_stop_failed", channel_id=row.channel_id, status=err.status)
 
     async def _save(self, statement: Any, values: dict[str, Any]) -> None:
-        # After a renewal created_at starts the current lifetime: the next refresh is at its half.
         async with self.sessions() as session:
             await session.execute(statement, values)
             await session.commit()

@@ -4,7 +4,9 @@ Grants (`CalendarRef.connection_kind`):
 - "org": app-only, client-credentials flow. `credentials` is either the client
   secret alone (tenant and client id come from settings) or a JSON object
   `{"tenant_id", "client_id", "client_secret"}` whose missing keys fall back to
-  settings, so one deployment can hold org grants for several tenants. MSAL
+  settings, so one deployment can hold org grants for several tenants. The
+  tenant must be the organisation's: `common`, `organizations` and `consumers`
+  name none (Entra: AADSTS50059) and are refused here as app_misconfigured. MSAL
   caches the app token; we drop it after Graph answers 401, or before a call
   once it has expired on the injected clock (token_expiry.py).
 - "user": delegated. `credentials` is the user's refresh token, redeemed by our
