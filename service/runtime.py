@@ -25,9 +25,10 @@ from service.domain.schedule import recompute_due
 from service.security.crypto import SecretKeyMissing, Vault
 from service.settings import Settings
 from service.sync import doorbell, queue
+from service.sync.budget import DatabaseBudget
 from service.sync.channels import ChannelManager
 from service.sync.grants import store_rotated_refresh_tokens
-from service.sync.port import CalendarProvider
+from service.sync.port import UNLIMITED, CalendarProvider
 from service.sync.registry import ProviderSet, close_providers
 from service.sync.worker import Loaded, OnChanged, SyncWorker
 
@@ -106,6 +107,9 @@ def build_worker(
             clock,
             msal_http_client=msal_http_client,
             on_refresh_token=store_rotated_refresh_tokens(sessions, vault, clock),
+            budget=DatabaseBudget.from_settings(sessions, settings.sync.quota)
+            if settings.sync.quota.enabled
+            else UNLIMITED,
         )
     return StoppableWorker(
         sessions=sessions,

@@ -38,7 +38,7 @@ from service.runtime import build_worker, close_worker
 from service.sandbox.providers import SandboxProviders
 from service.sandbox.serve import LoopbackServer
 from service.security.crypto import generate_key
-from service.settings import GoogleSettings, MicrosoftSettings, Settings, SyncSettings
+from service.settings import GoogleSettings, MicrosoftSettings, QuotaSettings, Settings, SyncSettings
 from service.sync.port import CalendarProvider
 
 Progress = Callable[[str], None]
@@ -107,7 +107,8 @@ class Harness:
             database_url=self.url,
             secret_key=generate_key(),
             auth_cache_seconds=0,
-            sync=SyncSettings(poll_minutes=REPLAY_POLL_MINUTES),
+            # The fakes have no quotas here: no budget to keep (it would cost a statement per call).
+            sync=SyncSettings(poll_minutes=REPLAY_POLL_MINUTES, quota=QuotaSettings(enabled=False)),
             google=GoogleSettings(
                 client_id=google.client_id,
                 client_secret=google.client_secret,

@@ -66,7 +66,10 @@ class DatabaseBudget:
         self._held: dict[str, float] = {}  # tokens taken from the database, not spent yet
 
     @classmethod
-    def from_settings(cls, sessions: async_sessionmaker[AsyncSession], quota: QuotaSettings) -> DatabaseBudget:
+    def from_settings(
+        cls, sessions: async_sessionmaker[AsyncSession], quota: QuotaSettings, **kwargs: Any
+    ) -> DatabaseBudget:
+        """`kwargs`: `wall`, `sleep` (tests)."""
         return cls(
             sessions,
             {
@@ -78,6 +81,7 @@ class DatabaseBudget:
             },
             batch=quota.batch,
             max_wait=quota.max_wait_seconds,
+            **kwargs,
         )
 
     async def spend(self, provider: str, account: str) -> None:
@@ -85,16 +89,16 @@ class DatabaseBudget:
         if rates is None:
             return
         overall, per_user = rates
-        await self._one(provider, overall, self._batch)
-        await self._one(f"{provider}:{account.lower()}", per_user, 1)  # a user's calls come one worker at a time
+        await self._one(provider, overall)
+        await self._one(f"{provider}:{account.lower()}", per_user)
 
-    async def _one(self, key: str, rate: Rate, batch: int) -> None:
+    async def _one(self, key: str, rate: Rate) -> None:
         waited = 0.0
         while True:
             if self._held.get(key, 0) >= 1:
                 self._held[key] -= 1
                 return
-            granted, wait = await self._take(key, rate, batch)
+            granted, wait = await self._take(key, rate, self._batch)
             if granted:
                 self._held[key] = self._held.get(key, 0) + granted
                 continue
@@ -118,13 +122,3 @@ class DatabaseBudget:
             await session.execute(_WRITE, {"k": key, "tokens": available - granted, "refreshed": now})
             await session.commit()
         return granted, 0.0 if granted else (1 - available) / rate.per_second
-
-
-class Unlimited:
-    """No budget: replays and tests against fakes without quotas."""
-
-    async def spend(self, provider: str, account: str) -> None:
-        return None
-
-
-UNLIMITED = Unlimited()

@@ -199,3 +199,11 @@ class CallBudget(Protocol):
     spend one before every API call; it waits for a refill, or raises Throttled."""
 
     async def spend(self, provider: str, account: str) -> None: ...
+
+
+class _Unlimited:
+    async def spend(self, provider: str, account: str) -> None:
+        return None
+
+
+UNLIMITED: CallBudget = _Unlimited()  # no budget: replays, and tests against fakes without quotas

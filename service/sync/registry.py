@@ -10,7 +10,7 @@ from service.clock import Clock
 from service.domain.connections import PROVIDERS
 from service.errors import AppError
 from service.settings import Settings
-from service.sync.port import CalendarProvider, ConnectFlow, DirectoryLookup, RefreshTokenHook
+from service.sync.port import UNLIMITED, CalendarProvider, CallBudget, ConnectFlow, DirectoryLookup, RefreshTokenHook
 from service.sync.providers.google.adapter import GoogleCalendarProvider
 from service.sync.providers.google.auth import GoogleConnect
 from service.sync.providers.microsoft.adapter import GraphCalendarProvider
@@ -43,13 +43,15 @@ def build_provider(
     *,
     msal_http_client: Any = None,
     on_refresh_token: RefreshTokenHook | None = None,
+    budget: CallBudget = UNLIMITED,
 ) -> CalendarProvider:
-    """`msal_http_client`: MSAL's transport (None in production; the sandbox's loopback)."""
+    """`msal_http_client`: MSAL's transport (None in production; the sandbox's loopback);
+    `budget`: the provider calls all workers may still make (service.sync.budget)."""
     if name == "google":
-        return GoogleCalendarProvider(settings.google, clock=clock)
+        return GoogleCalendarProvider(settings.google, clock=clock, budget=budget)
     if name == "microsoft":
         return GraphCalendarProvider(
-            settings, clock=clock, msal_http_client=msal_http_client, on_refresh_token=on_refresh_token
+            settings, clock=clock, msal_http_client=msal_http_client, on_refresh_token=on_refresh_token, budget=budget
         )
     raise UnknownProvider(f"unknown calendar provider {name!r}")
 
@@ -90,8 +92,9 @@ class ProviderSet(Mapping[str, CalendarProvider]):
         *,
         msal_http_client: Any = None,
         on_refresh_token: RefreshTokenHook | None = None,
+        budget: CallBudget = UNLIMITED,
     ) -> None:
-        self._options = dict(msal_http_client=msal_http_client, on_refresh_token=on_refresh_token)
+        self._options = dict(msal_http_client=msal_http_client, on_refresh_token=on_refresh_token, budget=budget)
         self._settings, self._clock = settings, clock
         self._built = {
             name: build_provider(name, settings, clock, **self._options)

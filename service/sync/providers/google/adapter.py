@@ -55,8 +55,10 @@ from service.clock import Clock, SystemClock
 from service.domain.events import EventSnapshot
 from service.settings import GoogleSettings
 from service.sync.port import (
+    UNLIMITED,
     AuthorizationFailed,
     CalendarRef,
+    CallBudget,
     ChangeSet,
     Channel,
     Identity,
@@ -114,10 +116,11 @@ class GoogleCalendarProvider:
         retry: RetryPolicy = DEFAULT_RETRY,
         timeout: float = 30.0,
         cache_size: int = 4096,
+        budget: CallBudget = UNLIMITED,
     ) -> None:
         self._settings = settings
         self._clock = clock or SystemClock()
-        self._calls = GoogleCalls(clock=self._clock, sleep=sleep, rng=rng, retry=retry)
+        self._calls = GoogleCalls(clock=self._clock, sleep=sleep, rng=rng, retry=retry, budget=budget)
         self._timeout = timeout
         self._idle_http: list[httplib2.Http] = []  # see _session; only touched on the event loop
         # Refreshed in place by AuthorizedHttp; shared by a calendar's calls.

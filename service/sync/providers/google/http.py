@@ -46,8 +46,10 @@ from googleapiclient.errors import HttpError
 
 from service.clock import Clock
 from service.sync.port import (
+    UNLIMITED,
     AuthorizationFailed,
     CalendarRef,
+    CallBudget,
     FullResyncRequired,
     ProviderError,
     ReconnectReason,
@@ -151,8 +153,10 @@ class GoogleCalls:
         sleep: Sleep = asyncio.sleep,
         rng: Callable[[], float] = random.random,
         retry: RetryPolicy = DEFAULT_RETRY,
+        budget: CallBudget = UNLIMITED,
     ) -> None:
         self._clock = clock
+        self._budget = budget
         self._sleep = sleep
         self._rng = rng
         self._retry = retry
@@ -160,6 +164,7 @@ class GoogleCalls:
     async def call(self, calendar: CalendarRef, op: str, http: Any, send: Callable[[Any], Any]) -> Any:
         attempt = 0
         while True:
+            await self._budget.spend("google", calendar.external_id)
             try:
                 return await asyncio.to_thread(send, http)
             except Exception as exc:

@@ -56,7 +56,9 @@ from service.clock import Clock
 from service.domain.events import EventSnapshot
 from service.settings import Settings
 from service.sync.port import (
+    UNLIMITED,
     CalendarRef,
+    CallBudget,
     ChangeSet,
     Channel,
     FullResyncRequired,
@@ -141,6 +143,7 @@ class GraphCalendarProvider:
         max_retries: int = 3,
         max_wait: float = 30.0,
         on_refresh_token: RefreshTokenHook | None = None,
+        budget: CallBudget = UNLIMITED,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -160,6 +163,7 @@ class GraphCalendarProvider:
             rng=rng,
             max_retries=max_retries,
             max_wait=max_wait,
+            budget=budget,
         )
 
     async def aclose(self) -> None:

@@ -39,8 +39,10 @@ import structlog
 
 from service.clock import Clock
 from service.sync.port import (
+    UNLIMITED,
     AuthorizationFailed,
     CalendarRef,
+    CallBudget,
     FullResyncRequired,
     ProviderError,
     ReconnectReason,
@@ -95,6 +97,7 @@ class GraphHttp:
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
         timeout: float = 30.0,
+        budget: CallBudget = UNLIMITED,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self._origin = _origin(self.endpoint)
@@ -113,6 +116,7 @@ class GraphHttp:
         self.max_wait = max_wait
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self._budget = budget
 
     async def aclose(self) -> None:
         if self._own_client:
@@ -146,6 +150,7 @@ class GraphHttp:
         attempt = 0
         while True:
             headers["Authorization"] = f"Bearer {await self._tokens.access_token(calendar)}"
+            await self._budget.spend("microsoft", calendar.external_id)
             try:
                 response = await self._client.request(method, url, params=params, json=json, headers=headers)
             except httpx.TransportError as exc:
