@@ -297,6 +297,7 @@ class _Recorder:
 
 def serve_fake(events: int, seed: int, lookback_days: int) -> int:
     """`--serve-fake`: seed the store, serve it, answer `stats`/`release` on stdin."""
+    from service.clock import FixedClock
     from service.sandbox.faults import Faults
     from service.sandbox.google_server import READ_SCOPES, GoogleFake
     from service.sandbox.google_store import GoogleStore
@@ -313,7 +314,8 @@ def serve_fake(events: int, seed: int, lookback_days: int) -> int:
 
     faults = Faults()
     notifier = Notifier(faults=faults)
-    issuer = TokenIssuer(lifetime=timedelta(hours=6))
+    # The service's clock: the fake checks the service account's assertion times against it.
+    issuer = TokenIssuer(FixedClock(NOW), lifetime=timedelta(hours=6))
     fake = GoogleFake(store, issuer=issuer, faults=faults, notifier=notifier)
     recorder = _Recorder(fake.app)
     server = LoopbackServer(recorder, name="bench-fake-google")

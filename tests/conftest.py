@@ -15,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 from sqlalchemy import delete
 
+import service.logging
 from service.api.app import create_app
 from service.clock import FixedClock
 from service.db.dialect import throwaway_database
@@ -30,6 +32,21 @@ PG_ADMIN_DSN = os.environ.get("ONEONONE_TEST_PG", "postgresql://root@127.0.0.1:5
 PG_URL = PG_ADMIN_DSN.replace("postgresql://", "postgresql+asyncpg://")  # the server scratch databases go to
 BACKENDS = [b.strip() for b in os.environ.get("ONEONONE_TEST_DATABASES", "sqlite,postgres").split(",") if b.strip()]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _uncached_loggers():
+    """`capture_logs` cannot see a logger cached before it, and a command run in-process
+    (replay, the CLI) configures structlog to cache: in tests no logger is cached."""
+    configure = service.logging.configure
+
+    def uncached(*args, **kwargs) -> None:
+        configure(*args, **kwargs)
+        structlog.configure(cache_logger_on_first_use=False)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service.logging, "configure", uncached)
+        yield
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -36,11 +36,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from service.db.models import Calendar
+from service.db.models import Calendar, SyncRequest
 from service.domain.detection import to_replay_json
 from service.replay.harness import Harness
+from service.sync import queue
 from tests.conftest import BACKENDS, ROOT
 from tests.sync.e2e_helpers import (
     CLEAN,
@@ -86,7 +87,7 @@ async def _story(harness: Harness, *, leave_channel: str | None = None) -> None:
     calendars = await _calendars(harness)
     await harness.worker.maintain({c.id for c in calendars.values() if c.external_id != leave_channel})
     async with harness.sessions() as session:
-        await session.execute(update(Calendar).values(dirty=True, dirty_generation=Calendar.dirty_generation + 1))
+        await queue.request_sync(session, [c.id for c in calendars.values()], T)
         await session.commit()
 
 
@@ -165,6 +166,12 @@ async def _calendars(harness: Harness) -> dict[int, Calendar]:
         return {c.id: c for c in (await session.scalars(select(Calendar))).all()}
 
 
+async def _requested(harness: Harness) -> set[int]:
+    """The calendars with a sync request still pending."""
+    async with harness.sessions() as session:
+        return set((await session.scalars(select(SyncRequest.calendar_id))).all())
+
+
 async def test_worker_processes_with_one_killed_mid_sync_end_in_the_fault_free_state(tmp_path):
     url = database_url("postgres")
     async with Harness(SCENARIO, database_url=url, providers=adapters(RecordingSleep())) as harness:
@@ -204,12 +211,13 @@ async def test_worker_processes_with_one_killed_mid_sync_end_in_the_fault_free_s
 
             after_first = await _calendars(harness)
             stuck = after_first[maya.id]
-            assert (stuck.lease_owner, stuck.dirty) == (victim, True)
+            assert stuck.lease_owner == victim
+            assert await _requested(harness) == {maya.id}, "only the dead worker's sync is still requested"
             assert (stuck.cursor, stuck.last_synced_at) == before[maya.id], "the dead worker's sync left no trace"
             assert stuck.lease_expires_at == T + timedelta(seconds=harness.settings.sync.lease_seconds)
             for cid, calendar in after_first.items():
                 if cid != maya.id:
-                    assert (calendar.dirty, calendar.lease_owner, calendar.last_synced_at) == (False, None, T)
+                    assert (calendar.lease_owner, calendar.last_synced_at) == (None, T)
 
             # 2. Past the lease, a third worker takes maya's calendar over and finishes.
             workers.set_clock(stuck.lease_expires_at + timedelta(seconds=1))
