@@ -137,6 +137,47 @@ class Throttled(ProviderError):
         super().__init__(message, status=status, retry_after=retry_after, transient=True)
 
 
+class ListingTooLong(ProviderError):
+    """A listing went past `ListingBounds`: a provider looping over its pages, or a
+    calendar no 1:1 engine should hold in memory. Transient: the calendar backs off
+    and, if it keeps happening, is reported stalled (see calendar_states)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=True)
+
+
+MAX_LISTED_EVENTS, MAX_LISTED_PAGES = 250_000, 10_000
+
+
+@dataclass(slots=True)
+class ListingBounds:
+    """The bounds of one fetch_changes: every page's items are kept until the
+    increment is reconciled in one transaction, so an unbounded listing is unbounded
+    memory. 250,000 events is decades of a busy calendar (bench/sync.py lists
+    100,000); 10,000 pages bounds a provider answering empty pages forever, and a
+    page token seen twice is a loop at once."""
+
+    op: str
+    max_events: int = MAX_LISTED_EVENTS
+    max_pages: int = MAX_LISTED_PAGES
+    events: int = 0
+    pages: int = 0
+    _tokens: set[str] = field(default_factory=set)
+
+    def page(self, items: int, next_token: str | None) -> None:
+        """Count a page of `items` whose continuation is `next_token`."""
+        self.pages += 1
+        self.events += items
+        if self.events > self.max_events or self.pages > self.max_pages:
+            raise ListingTooLong(
+                f"{self.op}: more than {self.max_events:,} events or {self.max_pages:,} pages in one listing"
+            )
+        if next_token is not None:
+            if next_token in self._tokens:
+                raise ListingTooLong(f"{self.op}: the provider repeated a page token (page {self.pages})")
+            self._tokens.add(next_token)
+
+
 class CalendarProvider(Protocol):
     name: str
     # True when a cursor only covers the window of its baseline (Graph delta): the

@@ -55,6 +55,8 @@ from service.clock import Clock, SystemClock
 from service.domain.events import EventSnapshot
 from service.settings import GoogleSettings
 from service.sync.port import (
+    MAX_LISTED_EVENTS,
+    MAX_LISTED_PAGES,
     UNLIMITED,
     AuthorizationFailed,
     CalendarRef,
@@ -62,6 +64,7 @@ from service.sync.port import (
     ChangeSet,
     Channel,
     Identity,
+    ListingBounds,
     ProviderError,
     ReconnectReason,
     SyncWindow,
@@ -129,6 +132,7 @@ class GoogleCalendarProvider:
         self._built: _Api | None = None
         self._users: Any = None  # the Directory's users resource, built on first use
         self._cache_size = cache_size
+        self.listing_limits = (MAX_LISTED_EVENTS, MAX_LISTED_PAGES)  # (events, pages): see ListingBounds
         # (calendar id, stored external_id) → the owner's current primary address, found
         # in the directory after Google refused the stored one (a renamed user).
         self._moved: OrderedDict[tuple[int, str], str] = OrderedDict()
@@ -159,29 +163,34 @@ class GoogleCalendarProvider:
         events: dict[str, EventSnapshot] = {}
         zone: str | None = None
         page_token: str | None = None
-        pages = 0
+        bounds = ListingBounds("google events.list", *self.listing_limits)
         while True:
             # Google wants every other parameter repeated unchanged with pageToken.
             page_params = {**params, "pageToken": page_token} if page_token else params
             page = await self._calls.call(
                 calendar, "events.list", http, lambda h, p=page_params: api.events.list(**p).execute(http=h)
             )
-            pages += 1
+            items = page.get("items") or []
+            page_token = page.get("nextPageToken")
+            bounds.page(len(items), page_token)
             zone = zone or page.get("timeZone")
             observed = self._clock.now()
-            for item in page.get("items") or []:
+            for item in items:
                 snapshot = self._normalize(calendar, item, zone, observed)
                 if snapshot is not None:
                     events.pop(snapshot.event_id, None)  # the later copy wins, in change order
                     events[snapshot.event_id] = snapshot
-            page_token = page.get("nextPageToken")
             if page_token:
                 continue
             next_sync = page.get("nextSyncToken")
             if not next_sync:
                 raise ProviderError("google events.list: last page without nextSyncToken")
             log.info(
-                "google.fetched", calendar_id=calendar.calendar_id, full=cursor is None, pages=pages, events=len(events)
+                "google.fetched",
+                calendar_id=calendar.calendar_id,
+                full=cursor is None,
+                pages=bounds.pages,
+                events=len(events),
             )
             return ChangeSet(
                 upserts=list(events.values()),

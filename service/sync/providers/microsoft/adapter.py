@@ -56,12 +56,15 @@ from service.clock import Clock
 from service.domain.events import EventSnapshot
 from service.settings import Settings
 from service.sync.port import (
+    MAX_LISTED_EVENTS,
+    MAX_LISTED_PAGES,
     UNLIMITED,
     CalendarRef,
     CallBudget,
     ChangeSet,
     Channel,
     FullResyncRequired,
+    ListingBounds,
     ProviderError,
     SyncWindow,
 )
@@ -148,6 +151,7 @@ class GraphCalendarProvider:
         self._settings = settings
         self._clock = clock
         self.page_size = page_size
+        self.listing_limits = (MAX_LISTED_EVENTS, MAX_LISTED_PAGES)  # (events, pages): see ListingBounds
         self.tokens = GraphTokens(
             settings.microsoft, clock=clock, http_client=msal_http_client, on_refresh_token=on_refresh_token
         )
@@ -189,13 +193,14 @@ class GraphCalendarProvider:
             params = None
         seen = _Increment()
         observed = self._clock.now()
-        pages = 0
+        bounds = ListingBounds("graph calendarView.delta", *self.listing_limits)
         while True:
             page = await self.http.json(calendar, "GET", url, op="calendarView.delta", params=params, prefer=prefer)
-            pages += 1
-            for item in page.get("value") or []:
-                await self._absorb(calendar, item, seen, observed)
+            items = page.get("value") or []
             link = page.get("@odata.nextLink")
+            bounds.page(len(items), link)
+            for item in items:
+                await self._absorb(calendar, item, seen, observed)
             if link:
                 if not self.http.owns(link):
                     raise ProviderError("calendarView.delta: nextLink outside the Graph endpoint", transient=False)
@@ -209,7 +214,7 @@ class GraphCalendarProvider:
             "graph.delta",
             calendar_id=calendar.calendar_id,
             baseline=cursor is None,
-            pages=pages,
+            pages=bounds.pages,
             upserts=len(seen.upserts),
             removed=len(seen.removed),
             masters=len(seen.masters),

@@ -24,6 +24,7 @@ from service.sync.port import (
     CalendarRef,
     Channel,
     FullResyncRequired,
+    ListingTooLong,
     ProviderError,
 )
 from service.sync.providers.google.adapter import GoogleCalendarProvider
@@ -490,3 +491,20 @@ def test_the_adapter_fits_the_port(world: Sandbox) -> None:
     assert provider.name == "google" and provider.windowed is False
     for method in ("fetch_changes", "get_event", "watch", "renew", "stop"):
         assert asyncio.iscoroutinefunction(getattr(provider, method))
+
+
+async def test_a_listing_past_its_bounds_fails_transiently_instead_of_growing(
+    world: Sandbox, provider: GoogleCalendarProvider
+) -> None:
+    email = world.person("maya")
+    seed_calendar(world.store, email)
+    world.store.page_cap = 2  # 7 events: 4 pages of at most 2
+    for limits, pages in (((5, 100), 3), ((100, 2), 3)):  # the page that goes past is the last one asked for
+        provider.listing_limits = limits
+        world.recorder.requests.clear()
+        with pytest.raises(ListingTooLong) as raised:
+            await provider.fetch_changes(world.user_ref(email), None, WINDOW)
+        assert raised.value.transient and "in one listing" in str(raised.value)
+        assert len(world.recorder.lists()) == pages
+    provider.listing_limits = (7, 4)  # exactly at the bounds: fine
+    assert len((await provider.fetch_changes(world.user_ref(email), None, WINDOW)).upserts) == 7

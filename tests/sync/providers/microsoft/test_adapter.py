@@ -28,6 +28,7 @@ from service.sync.port import (
     ChangeSet,
     Channel,
     FullResyncRequired,
+    ListingTooLong,
     ProviderError,
     ReconnectReason,
 )
@@ -530,3 +531,17 @@ async def test_an_address_naming_nobody_is_user_not_found(world: Sandbox, provid
     with pytest.raises(AuthorizationFailed) as err:
         await provider.fetch_changes(world.org_ref("left.the.company@acme.test"), None, WINDOW)
     assert err.value.reason is ReconnectReason.user_not_found and err.value.status == 404
+
+
+async def test_a_delta_round_past_its_bounds_fails_transiently_instead_of_growing(
+    world: Sandbox, provider: GraphCalendarProvider
+) -> None:
+    email = world.mailbox()
+    world.seed(email)  # 11 instances, 4 per page: 3 pages
+    for limits in ((8, 100), (100, 2)):
+        provider.listing_limits = limits
+        with pytest.raises(ListingTooLong) as raised:
+            await provider.fetch_changes(world.org_ref(email), None, WINDOW)
+        assert raised.value.transient and "in one listing" in str(raised.value)
+    provider.listing_limits = (11, 3)  # exactly at the bounds: fine
+    assert (await provider.fetch_changes(world.org_ref(email), None, WINDOW)).baseline == WINDOW
