@@ -17,6 +17,7 @@ is the same either way."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from service.api.app import create_app
-from service.clock import FixedClock
+from service.clock import FixedClock, OffsetClock
 from service.db.dialect import throwaway_database
 from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade_async
@@ -42,7 +43,7 @@ from service.settings import GoogleSettings, MicrosoftSettings, QuotaSettings, S
 from service.sync.port import CalendarProvider
 
 Progress = Callable[[str], None]
-ProviderFactory = Callable[[Settings, FixedClock, Any], Mapping[str, CalendarProvider]]
+ProviderFactory = Callable[[Settings, FixedClock | OffsetClock, Any], Mapping[str, CalendarProvider]]
 # Notifications drive a replay; fallback polling stays on but only fires for a
 # calendar that heard nothing for ten years of scenario time, so clock jumps
 # between entries do not re-poll every calendar, nor does the jump to `now` re-read
@@ -62,6 +63,9 @@ class Harness:
         incremental: bool = True,
         calendars: Collection[str] | None = None,
         label: str = "replay",
+        clock: FixedClock | OffsetClock | None = None,
+        sandbox: SandboxProviders | None = None,
+        webhooks: tuple[socket.socket, str] | None = None,
     ) -> None:
         """`keep`: replay into the database at `database_url` itself (migrated, never
         dropped; the demo loads this way) instead of a throw-away one beside it.
@@ -69,11 +73,17 @@ class Harness:
         that build them with their own knobs (an injected `sleep`, timeouts).
         `calendars`: connect only these people's calendars (a shard, see shards.py);
         the providers still hold, and the timeline still changes, everyone's.
-        `label`: what its progress lines start with."""
+        `label`: what its progress lines start with.
+        The live sandbox (service.live) keeps the world the replay leaves: `clock`, set
+        at each entry here (an OffsetClock, run afterwards); `sandbox`, the fakes on
+        that clock, which the caller started and stops; `webhooks`: a bound socket to
+        serve the webhooks on (a dup is served, so the address stays open for the
+        server that takes over) and the public base URL that reaches it."""
         self.scenario = scenario
         self.start = instant(scenario["start"], "start")
         self.now = instant(scenario["now"], "now")
-        self.clock = FixedClock(self.start)
+        self.clock = clock if clock is not None else FixedClock(self.start)
+        self.clock.set(self.start)
         self._database_url = database_url
         self._keep = keep
         self._progress = progress or (lambda _msg: None)
@@ -82,6 +92,8 @@ class Harness:
         self._incremental = incremental
         self._shard = None if calendars is None else {email.lower() for email in calendars}
         self._cleanup: list[Callable[[], Any]] = []
+        self._given_sandbox = sandbox
+        self._webhooks = webhooks
 
     # -- set-up and tear-down -----------------------------------------------------------------
     async def __aenter__(self) -> Harness:
@@ -98,9 +110,12 @@ class Harness:
         self.engine = create_engine(self.url, pool_size=5)
         self._cleanup.append(self.engine.dispose)
         self.sessions = session_factory(self.engine)
-        self.sandbox = SandboxProviders(self.scenario, clock=self.clock)
-        await self.sandbox.__aenter__()
-        self._cleanup.append(lambda: self.sandbox.__aexit__(None, None, None))
+        if self._given_sandbox is not None:
+            self.sandbox = self._given_sandbox
+        else:
+            self.sandbox = SandboxProviders(self.scenario, clock=self.clock)
+            await self.sandbox.__aenter__()
+            self._cleanup.append(lambda: self.sandbox.__aexit__(None, None, None))
         google, microsoft = self.sandbox.google_connection(), self.sandbox.microsoft_connection()
         settings = Settings(
             _env_file=None,
@@ -126,8 +141,13 @@ class Harness:
         # The webhook server runs on its own thread and event loop, with its own
         # engine (opened by the app's lifespan there) on the same database.
         self.app = create_app(settings, clock=self.clock)
-        server = LoopbackServer(self.app, name="oneonone-webhooks", lifespan="on")
-        self.settings = settings.model_copy(update={"public_base_url": server.base_url})
+        if self._webhooks is not None:
+            sock, public_base_url = self._webhooks
+            server = LoopbackServer(self.app, name="oneonone-webhooks", lifespan="on", sock=sock.dup())
+        else:
+            server = LoopbackServer(self.app, name="oneonone-webhooks", lifespan="on")
+            public_base_url = server.base_url
+        self.settings = settings.model_copy(update={"public_base_url": public_base_url})
         server.start()
         self._cleanup.append(server.stop)
         # Production's own wiring (service.runtime): adapters, vault, channels, detector on change.

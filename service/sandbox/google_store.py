@@ -159,6 +159,53 @@ class GoogleStore(GoogleListing):
                     raise google_not_found() from None
             return self._render(cal, held.resource)
 
+    # -- what a person would see next (the live sandbox's changes) ---------------------
+    def upcoming(self, calendar: str, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
+        """The timed occurrences of `calendar`'s recurring events that overlap [lo, hi)
+        and are not cancelled, as the person sees them (a moved one where it now is):
+        `event_id` (the master's), `uid`, `summary`, `zone`, `organizer`, `people`
+        (organizer and attendees), `original_start`, `start`, `end` (aware, UTC). Ordered by start."""
+        out: list[dict[str, Any]] = []
+        with self._lock:
+            cal = self._calendar(calendar)
+            for held in list(cal.events.values()):
+                master = held.resource
+                live = master.get("status") != "cancelled" and not master.get("recurringEventId")
+                if not live or not master.get("recurrence"):
+                    continue
+                series = series_of(master, cal.time_zone)
+                if series.all_day:
+                    continue
+                for slot in series.between(lo, hi):
+                    original = slot.astimezone(UTC)
+                    instance = self._instance(cal, master["id"], original)
+                    if instance.get("status") == "cancelled":
+                        continue
+                    start = parse_instant(instance["start"]["dateTime"])
+                    end = parse_instant(instance["end"]["dateTime"])
+                    if not (start < hi and end > lo):
+                        continue
+                    out.append(
+                        {
+                            "event_id": master["id"],
+                            "uid": master.get("iCalUID"),
+                            "summary": master.get("summary", ""),
+                            "zone": master["start"].get("timeZone") or cal.time_zone,
+                            "organizer": (master.get("organizer") or {}).get("email", "").lower(),
+                            "people": {
+                                e.lower()
+                                for e in [(master.get("organizer") or {}).get("email", "")]
+                                + [a.get("email", "") for a in master.get("attendees", [])]
+                                if e
+                            },
+                            "original_start": original,
+                            "start": start,
+                            "end": end,
+                        }
+                    )
+        out.sort(key=lambda o: (o["start"], o["event_id"]))
+        return out
+
     # -- timeline operations --------------------------------------------------
     def apply(self, op: dict[str, Any]) -> None:
         """Apply one scenario timeline entry (`provider: google`)."""

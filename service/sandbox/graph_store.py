@@ -31,7 +31,7 @@ from typing import Any
 
 from service.sandbox.errors import GraphApiError, ScenarioError, graph_not_found
 from service.sandbox.graph_delta import GraphDelta
-from service.sandbox.graph_view import GraphEvent, Mailbox, change_key, materialize, shape_of
+from service.sandbox.graph_view import GraphEvent, Mailbox, change_key, materialize, shape_of, view
 from service.sandbox.oauth_entra import object_id
 from service.sandbox.timefmt import UTC, graph_offset, graph_stamp, graph_time, parse_instant
 from service.sandbox.zones import UnknownTimeZone, to_iana
@@ -153,6 +153,36 @@ class GraphStore(GraphDelta):
         if len(listed) != 1:
             raise ScenarioError("a microsoft operation lists exactly one mailbox")
         return listed[0]
+
+    # -- what a person would see next (the live sandbox's changes) ---------------------
+    def upcoming(self, mailbox: str, lo: datetime, hi: datetime) -> list[dict[str, Any]]:
+        """The timed occurrences of `mailbox`'s series that overlap [lo, hi) and are not
+        cancelled, as its calendar view shows them: the same keys as
+        `GoogleStore.upcoming` (`zone` the master's Windows or IANA label)."""
+        out: list[dict[str, Any]] = []
+        with self._lock:
+            mb = self._mailbox(self.mailbox_named(mailbox))
+            for item in view(mb, lo, hi):
+                if item.master_id is None or item.all_day_zone is not None:
+                    continue
+                master = mb.events[item.master_id].resource
+                people = [master.get("organizer") or {}] + list(master.get("attendees") or [])
+                out.append(
+                    {
+                        "event_id": item.master_id,
+                        "uid": self._uids.get((mb.email, item.master_id)) or master.get("iCalUId"),
+                        "summary": master.get("subject", ""),
+                        "zone": master["start"].get("timeZone") or "UTC",
+                        "organizer": ((people[0].get("emailAddress") or {}).get("address") or "").lower(),
+                        "people": {
+                            a.lower() for a in ((p.get("emailAddress") or {}).get("address") for p in people) if a
+                        },
+                        "original_start": item.original_start.astimezone(UTC),
+                        "start": item.start.astimezone(UTC),
+                        "end": item.end.astimezone(UTC),
+                    }
+                )
+        return out
 
     # -- timeline operations ---------------------------------------------------
     def apply(self, op: dict[str, Any]) -> None:

@@ -19,13 +19,25 @@ class LoopbackServer:
     """`LoopbackServer(app).start()` → serving at `base_url` until `stop()`."""
 
     def __init__(
-        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "sandbox", lifespan: str = "off"
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "sandbox",
+        lifespan: str = "off",
+        sock: socket.socket | None = None,
     ) -> None:
+        """`sock`: a bound socket to serve on instead (closed by `stop`); hand over a
+        `dup()` to keep the address listening after this server stops, so that another
+        server can take it over with no gap (the live sandbox's webhooks)."""
         self.app = app
         self.name = name
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+        self._sock = sock
         self.host, self.port = self._sock.getsockname()[:2]
         # lifespan="on" lets an app open its own resources (a database engine) on
         # this server's event loop: async connections must not cross loops.
