@@ -10,7 +10,9 @@ So `/v1/findings` shows what the detector concluded, each with its evidence.
 Then people's content is added on top of the synced meetings through the same
 domain functions the API uses (talking points, notes, action items, ratings),
 Ada becomes an admin and Hana HR, and the demo calendars are marked
-disconnected (their fake provider is gone once the replay ends).
+disconnected (their fake provider is gone once the replay ends). The live
+sandbox (`oneonone serve --sandbox`, service.live) adds the same content and
+roles but keeps the calendars connected to fakes that keep running.
 
 Idempotent: an existing demo org is kept as it is; each run prints a fresh demo
 token (older demo tokens are revoked)."""
@@ -74,17 +76,23 @@ async def load(session: AsyncSession, now: datetime) -> DemoResult:
     if created:
         await session.rollback()  # end the read: the replay's writers must not wait for it
         await replay(database_url(session), scenario)
-        await _add_content(session, as_of)
-        await _finish_setup(session, [p["email"] for p in scenario["org"]["people"]], now)
+        await add_content(session, as_of)
+        await set_roles(session, now)
+        await _disconnect(session, [p["email"] for p in scenario["org"]["people"]], now)
+    token = await issue_token(session, now)
+    open_findings = await session.scalar(select(func.count()).select_from(Finding).where(Finding.resolved_at.is_(None)))
+    return DemoResult(created=created, email=DEMO_MANAGER, token=token, as_of=as_of, findings=open_findings)
+
+
+async def issue_token(session: AsyncSession, now: datetime) -> str:
+    """A fresh demo token for Maya; her older demo tokens are revoked."""
     manager = await get_by_email(session, DEMO_MANAGER)
     await session.execute(
         update(ApiToken)
         .where(ApiToken.person_id == manager.id, ApiToken.name == "demo", ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    token = await api_tokens.create(session, DEMO_MANAGER, "demo", now)
-    open_findings = await session.scalar(select(func.count()).select_from(Finding).where(Finding.resolved_at.is_(None)))
-    return DemoResult(created=created, email=DEMO_MANAGER, token=token, as_of=as_of, findings=open_findings)
+    return await api_tokens.create(session, DEMO_MANAGER, "demo", now)
 
 
 async def replay(url: str, scenario: dict) -> None:
@@ -99,7 +107,7 @@ def _principal(person: Person) -> Principal:
     return Principal(person_id=person.id, email=person.email, role=person.role)
 
 
-async def _add_content(session: AsyncSession, as_of: datetime) -> None:
+async def add_content(session: AsyncSession, as_of: datetime) -> None:
     """Maya's 1:1s with her reports get what people write: talking points on the
     next one, notes, action items and ratings on the last ones held."""
     manager = await get_by_email(session, DEMO_MANAGER)
@@ -160,10 +168,13 @@ async def _add_content(session: AsyncSession, as_of: datetime) -> None:
             )
 
 
-async def _finish_setup(session: AsyncSession, emails: list[str], now: datetime) -> None:
-    """Roles, and the demo calendars disconnected: their fake provider is gone."""
+async def set_roles(session: AsyncSession, now: datetime) -> None:
     for email, role in ROLES.items():
         await session.execute(update(Person).where(Person.email == email).values(role=role, updated_at=now))
+
+
+async def _disconnect(session: AsyncSession, emails: list[str], now: datetime) -> None:
+    """The demo calendars disconnected: their fake provider is gone."""
     calendar_ids = select(Calendar.id).join(Person, Person.id == Calendar.person_id).where(Person.email.in_(emails))
     await session.execute(
         update(PushChannel)

@@ -80,3 +80,26 @@ async def test_the_demo_scenario_replays_to_its_expectations(db_url):
     assert (result["f_fp"], result["f_fn"]) == (0, 0), (result["missed"], result["extra"])
     assert result["p_ok"] == result["p_total"] == 7
     json.dumps(scenario)  # the bundled file is plain JSON
+
+
+def test_oneonone_demo_prints_the_token_alone_on_stdout_and_logs_on_stderr(tmp_path):
+    """`TOKEN=$(oneonone demo)` captures a working token and nothing else."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONEONONE_")}
+    env |= {"ONEONONE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", "ONEONONE_LOG_LEVEL": "INFO"}
+
+    def oneonone(*argv: str) -> subprocess.CompletedProcess:
+        run = subprocess.run(
+            [sys.executable, "-m", "service.cli", *argv], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return run
+
+    assert oneonone("migrate").stdout == ""
+    run = oneonone("demo")
+    (token,) = run.stdout.splitlines()
+    assert token.startswith("oo_") and run.stdout == token + "\n"
+    assert "loaded demo data" in run.stderr and token not in run.stderr

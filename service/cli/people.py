@@ -14,20 +14,26 @@ from service.settings import get_settings
 
 def _cmd_demo(_args: argparse.Namespace) -> int:
     from service import demo
+    from service.logging import configure
+
+    settings = get_settings()
+    # The replay's log lines go to stderr, and only warnings: stdout is the token alone,
+    # so that `TOKEN=$(oneonone demo)` captures it.
+    configure("WARNING", settings.log_json)
 
     async def run() -> int:
         async with command_session() as (session, now):
             result = await demo.load(session, now)
             await session.commit()
-        settings = get_settings()
         print(
             ("loaded demo data" if result.created else "demo data already present")
-            + f"\n  API:        {settings.public_base_url}/docs"
+            + f" (as of {result.as_of:%Y-%m-%d %H:%M} UTC; the calendars are disconnected: "
+            "`oneonone serve --sandbox` keeps them live)"
             f"\n  demo user:  {result.email} (manager of three reports)"
-            f"\n  API token:  {result.token}"
-            f"\n  try:       curl -H 'Authorization: Bearer {result.token}' {settings.public_base_url}/v1/pairs",
+            f'\n  try:        curl -H "Authorization: Bearer $TOKEN" {settings.public_base_url}/v1/pairs',
             file=sys.stderr,
         )
+        print(result.token, flush=True)
         return 0
 
     return asyncio.run(run())
@@ -136,7 +142,9 @@ def _cmd_people_import(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="load demo data and print a demo API token")
+    p = sub.add_parser(
+        "demo", help="load demo data into the configured database; print a demo API token (alone on stdout)"
+    )
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("token", help="create, list or revoke API tokens")
