@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from service import eventloop
 from service.settings import get_settings
@@ -34,6 +35,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure(settings.log_level, settings.log_json)
+    if args.sandbox:
+        return _serve_sandbox(args, settings)
     if not args.no_migrate:
         upgrade(settings.database_url)
     # --worker/--no-worker unset: an in-process worker on SQLite only (see runtime.build_app).
@@ -44,6 +47,33 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         access_log=False,
     )
+    return 0
+
+
+def _serve_sandbox(args: argparse.Namespace, settings) -> int:
+    """The API, its worker and the live sandbox (service.live.world); the demo
+    database is rebuilt on each start, `--no-migrate` and `--worker` do not apply."""
+    import uvicorn
+
+    from service.live import world
+
+    try:
+        world.check_allowed(settings, allow=args.sandbox_anyway)
+        sock, url = world.bind(args.host, args.port)
+    except (world.SandboxRefused, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    live = None
+    try:
+        live = eventloop.run(world.build(settings, sock, url, args.sandbox_dir))
+        config = uvicorn.Config(
+            live.app(), log_level=settings.log_level.lower(), access_log=False, timeout_graceful_shutdown=5
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if live is not None:
+            live.stop()
+        sock.close()
     return 0
 
 
@@ -110,8 +140,26 @@ def _cmd_keygen(_args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the JSON API (and, on SQLite, an in-process worker)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="development mode: serve the demo org live, its calendars on fake Google and Outlook "
+        "servers in this process (change them with `oneonone sandbox`); the demo database is "
+        "rebuilt in --sandbox-dir on each start; prints URL= and TOKEN= on stdout",
+    )
+    p.add_argument(
+        "--sandbox-dir",
+        type=Path,
+        default=Path(".oneonone"),
+        help="where --sandbox keeps its database, development secret and demo.env (default: .oneonone)",
+    )
+    p.add_argument(
+        "--sandbox-anyway",
+        action="store_true",
+        help="run --sandbox even though the configured database is not SQLite",
+    )
     p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
     p.add_argument(
         "--worker",

@@ -66,6 +66,7 @@ class Harness:
         clock: FixedClock | OffsetClock | None = None,
         sandbox: SandboxProviders | None = None,
         webhooks: tuple[socket.socket, str] | None = None,
+        secret_key: str | None = None,
     ) -> None:
         """`keep`: replay into the database at `database_url` itself (migrated, never
         dropped; the demo loads this way) instead of a throw-away one beside it.
@@ -78,7 +79,8 @@ class Harness:
         at each entry here (an OffsetClock, run afterwards); `sandbox`, the fakes on
         that clock, which the caller started and stops; `webhooks`: a bound socket to
         serve the webhooks on (a dup is served, so the address stays open for the
-        server that takes over) and the public base URL that reaches it."""
+        server that takes over) and the public base URL that reaches it; `secret_key`,
+        the key the grants are sealed with, which that server must then hold."""
         self.scenario = scenario
         self.start = instant(scenario["start"], "start")
         self.now = instant(scenario["now"], "now")
@@ -94,6 +96,7 @@ class Harness:
         self._cleanup: list[Callable[[], Any]] = []
         self._given_sandbox = sandbox
         self._webhooks = webhooks
+        self._secret_key = secret_key
 
     # -- set-up and tear-down -----------------------------------------------------------------
     async def __aenter__(self) -> Harness:
@@ -120,7 +123,7 @@ class Harness:
         settings = Settings(
             _env_file=None,
             database_url=self.url,
-            secret_key=generate_key(),
+            secret_key=self._secret_key or generate_key(),
             auth_cache_seconds=0,
             # The fakes have no quotas here: no budget to keep (it would cost a statement per call).
             sync=SyncSettings(poll_minutes=REPLAY_POLL_MINUTES, quota=QuotaSettings(enabled=False)),
