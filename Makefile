@@ -7,16 +7,16 @@ PORT   ?= 8000
 
 .PHONY: run lint test bench-api bench-sync bench-latency bench-detect bench-smoke openapi clean
 
+# Installing talks on stderr: `make run`'s stdout is the server's URL= and TOKEN= lines.
 $(STAMP): pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	@echo "installing into $(VENV) (first run: a minute or two)" >&2
+	@test -x $(PY) || python3 -m venv $(VENV) >&2
+	@$(PY) -m pip install --quiet --upgrade pip >&2
+	@$(PY) -m pip install --quiet -e '.[test]' >&2
 	@touch $(STAMP)
 
-run: $(STAMP)  ## migrate, load demo data, serve on the embedded SQLite database
-	$(VENV)/bin/oneonone migrate
-	$(VENV)/bin/oneonone demo
-	$(VENV)/bin/oneonone serve --host $(HOST) --port $(PORT) --no-migrate
+run: $(STAMP)  ## the API, its worker and the demo org live on fake Google/Outlook (.oneonone/, rebuilt each start)
+	@$(VENV)/bin/oneonone serve --sandbox --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)  ## ruff (lint + format check) and the import contracts in pyproject.toml
 	$(VENV)/bin/ruff check service tests bench migrations
@@ -50,4 +50,4 @@ bench-smoke: $(STAMP)  ## every benchmark and scenario generator at a tiny size 
 	$(PY) -m pytest tests/bench -q -n auto
 
 clean:
-	rm -rf $(VENV) oneonone.db oneonone.db-wal oneonone.db-shm
+	rm -rf $(VENV) .oneonone oneonone.db oneonone.db-wal oneonone.db-shm
