@@ -55,7 +55,8 @@ def _cmd_change(args: argparse.Namespace) -> int:
             detail = response.json().get("detail") or response.text
         except ValueError:
             detail = response.text
-        hint = " (is this server running with --sandbox?)" if response.status_code == 404 and "/" in detail else ""
+        # A server without the sandbox has no such route: its 404 says just "Not Found".
+        hint = " (is this server running with --sandbox?)" if detail == "Not Found" else ""
         print(f"error: {response.status_code}: {detail}{hint}", file=sys.stderr)
         return 1
     done = response.json()
