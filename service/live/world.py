@@ -90,7 +90,8 @@ class LiveSandbox:
                     url=self.url,
                     demo_now=self.clock.now().isoformat(),
                     env_file=str(self.env_file),
-                    try_=f"oneonone sandbox cancel --email priya.sharma@acme.test --next --dir {self.env_file.parent}",
+                    then="oneonone sandbox cancel --email priya.sharma@acme.test --next"
+                    + ("" if self.env_file.parent == DEFAULT_DIR else f" --dir {self.env_file.parent}"),
                 )
                 try:
                     yield state
