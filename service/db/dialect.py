@@ -13,7 +13,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import BigInteger, Insert, Integer, Table, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from service.db.sqlite_driver import async_creator
@@ -130,6 +131,31 @@ def listen_dsn(engine: AsyncEngine) -> str | None:
     if engine.dialect.name != "postgresql":
         return None
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# -- migrations ----------------------------------------------------------------------------------
+@contextmanager
+def migration_lock(connection: Connection, key: int) -> Iterator[None]:
+    """Hold a database-wide lock on `connection` while migrating. PostgreSQL: a
+    session-level advisory lock, so it also spans any migration that commits on its own
+    (autocommit_block); waiting for it needs no timeout, since the holder either commits
+    or dies, and the server releases a dead session's locks. SQLite: nothing, since the
+    migration's transaction begins IMMEDIATE (the single writer lock) and holds it to
+    the commit."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    connection.execute(select(func.pg_advisory_lock(key)))
+    try:
+        yield
+    except BaseException:
+        with suppress(Exception):  # a dead connection: the server has released the lock already
+            connection.rollback()  # an aborted transaction takes no further statement
+            connection.execute(select(func.pg_advisory_unlock(key)))
+            connection.commit()
+        raise
+    connection.execute(select(func.pg_advisory_unlock(key)))
+    connection.commit()
 
 
 # -- scratch databases ---------------------------------------------------------------------------
