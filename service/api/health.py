@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from service.api.problems import responses
+from service.db.migrate import schema_status
 from service.errors import AppError
 
 router = APIRouter(tags=["health"])
@@ -19,13 +19,20 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database is reachable", operation_id="health-ready", responses=responses(503))
+@router.get(
+    "/readyz",
+    summary="Database is reachable and migrated to this version's head revision",
+    operation_id="health-ready",
+    responses=responses(503),
+)
 async def readyz(request: Request) -> dict[str, str]:
     try:
         async with request.app.state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+            status = await conn.run_sync(schema_status)
     except Exception as exc:  # any driver error means "not ready"
         raise NotReady(f"database unreachable: {exc.__class__.__name__}") from None
+    if not status.ready:
+        raise NotReady(status.describe())
     return {"status": "ok"}
 
 
