@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run lint test bench-api bench-sync bench-latency bench-detect bench-smoke openapi clean
+.PHONY: run lint test bench-api bench-sync bench-latency bench-detect bench-smoke openapi env-example clean
 
 # Installing talks on stderr: `make run`'s stdout is the server's URL= and TOKEN= lines.
 $(STAMP): pyproject.toml
@@ -29,6 +29,9 @@ test: lint  ## lint, then the whole suite, on SQLite and PostgreSQL, one pytest 
 
 openapi: $(STAMP)  ## regenerate openapi/openapi.json from the app
 	$(PY) -m service.api.openapi > openapi/openapi.json
+
+env-example: $(STAMP)  ## regenerate .env.example from the settings model (service/settings.py)
+	$(PY) -m service.settings > .env.example
 
 bench-api: $(STAMP)  ## full service vs bare FastAPI+asyncpg, same run (wrk if available)
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1) \

@@ -1,30 +1,50 @@
-"""One settings root (pydantic-settings): `ONEONONE_*` env vars and a `.env` file."""
+"""One settings root (pydantic-settings): `ONEONONE_*` env vars and a `.env` file.
+
+Every field has a description: `.env.example` is generated from them (`make env-example`,
+i.e. `python -m service.settings`), and a test fails when it drifts from this model."""
 
 from __future__ import annotations
 
+import textwrap
 from functools import lru_cache
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class GoogleSettings(BaseModel):
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
-    # Service account JSON (domain-wide delegation) for org-wide access.
-    service_account_file: str = ""
-    api_endpoint: str = ""  # override for the sandbox fakes
-    directory_endpoint: str = ""  # the Admin SDK's root (https://admin.googleapis.com/), for the sandbox fakes
-    token_uri: str = "https://oauth2.googleapis.com/token"
-    auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"  # the consent screen (sandbox: the fake's)
+    client_id: str = Field("", description="OAuth client id of the Google web app people connect their calendar with.")
+    client_secret: SecretStr = Field(SecretStr(""), description="That OAuth client's secret.")
+    service_account_file: str = Field(
+        "",
+        description="Path to a service account's JSON key with domain-wide delegation, for org-wide access "
+        "(`oneonone calendars connect-all --provider google`).",
+    )
+    api_endpoint: str = Field("", description="Google Calendar API address instead of Google's (the sandbox fakes).")
+    directory_endpoint: str = Field(
+        "", description="Admin SDK (directory) address instead of Google's (the sandbox fakes)."
+    )
+    token_uri: str = Field("https://oauth2.googleapis.com/token", description="OAuth token endpoint.")
+    auth_uri: str = Field(
+        "https://accounts.google.com/o/oauth2/v2/auth", description="OAuth consent screen (the sandbox: the fake's)."
+    )
 
 
 class MicrosoftSettings(BaseModel):
-    tenant_id: str = "common"
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
-    authority_host: str = "https://login.microsoftonline.com"
-    graph_endpoint: str = "https://graph.microsoft.com/v1.0"
+    tenant_id: str = Field(
+        "common",
+        description="Entra tenant of the web app people connect their calendar with (`common`: any organisation); "
+        "org-wide grants name their own tenant.",
+    )
+    client_id: str = Field("", description="Application (client) id of the Entra app.")
+    client_secret: SecretStr = Field(SecretStr(""), description="That app's client secret.")
+    authority_host: str = Field(
+        "https://login.microsoftonline.com", description="Entra sign-in host (the sandbox: the fake's)."
+    )
+    graph_endpoint: str = Field(
+        "https://graph.microsoft.com/v1.0", description="Microsoft Graph root (the sandbox: the fake's)."
+    )
 
 
 class QuotaSettings(BaseModel):
@@ -32,27 +52,33 @@ class QuotaSettings(BaseModel):
     below the providers' default quotas (Google Calendar: 10,000 a minute per project,
     600 per user; Graph: 10,000 per 10 minutes per mailbox), so an onboarding paces itself."""
 
-    enabled: bool = True
-    google_per_minute: float = Field(6000, gt=0)
-    google_user_per_minute: float = Field(300, gt=0)
-    microsoft_per_minute: float = Field(30000, gt=0)
-    microsoft_user_per_minute: float = Field(600, gt=0)
-    batch: int = Field(10, ge=1)  # tokens a process takes from the database at once
-    max_wait_seconds: float = Field(30, ge=0)  # longer: the calendar backs off instead
+    enabled: bool = Field(True, description="Pace provider calls with the shared budget below.")
+    google_per_minute: float = Field(6000, gt=0, description="Google Calendar calls a minute, all users together.")
+    google_user_per_minute: float = Field(300, gt=0, description="Google Calendar calls a minute for one user.")
+    microsoft_per_minute: float = Field(30000, gt=0, description="Graph calls a minute, all mailboxes together.")
+    microsoft_user_per_minute: float = Field(600, gt=0, description="Graph calls a minute for one mailbox.")
+    batch: int = Field(10, ge=1, description="Calls a process takes from the shared budget at once.")
+    max_wait_seconds: float = Field(
+        30, ge=0, description="Longest wait for the budget; past it the calendar backs off instead."
+    )
 
 
 class SyncSettings(BaseModel):
-    lookback_days: int = Field(120, ge=1)  # first full sync starts this far back
-    lookahead_days: int = Field(400, ge=14)  # Graph delta window reaches this far ahead
+    lookback_days: int = Field(120, ge=1, description="A calendar's first full sync starts this many days back.")
+    lookahead_days: int = Field(400, ge=14, description="Graph's delta window reaches this many days ahead.")
     rebaseline_days: int = Field(
-        180, ge=1
-    )  # Graph: re-take the fixed window this often (it still reaches ≥ 220 days ahead)
-    poll_minutes: float = Field(15, gt=0)  # sync anyway after this long without a notification
-    lease_seconds: float = Field(120, gt=0)  # a crashed worker's claim expires after this
-    batch_size: int = Field(10, ge=1)  # calendars claimed per worker round
-    google_channel_ttl_hours: int = Field(168, ge=1)  # ~7 days, Google's default
-    graph_subscription_minutes: int = Field(4230, ge=45)  # Graph's maximum for events
-    max_backoff_seconds: float = Field(3600, gt=0)
+        180, ge=1, description="Graph: take the fixed window again this often (it still reaches ≥ 220 days ahead)."
+    )
+    poll_minutes: float = Field(15, gt=0, description="Sync a calendar anyway after this long without a notification.")
+    lease_seconds: float = Field(120, gt=0, description="A crashed worker's claim on a calendar expires after this.")
+    batch_size: int = Field(10, ge=1, description="Calendars a worker claims per round.")
+    google_channel_ttl_hours: int = Field(168, ge=1, description="Lifetime asked for Google watch channels.")
+    graph_subscription_minutes: int = Field(
+        4230, ge=45, description="Lifetime asked for Graph subscriptions (4230: Graph's maximum for events)."
+    )
+    max_backoff_seconds: float = Field(
+        3600, gt=0, description="Longest wait before retrying a calendar whose syncs keep failing."
+    )
     quota: QuotaSettings = QuotaSettings()
 
 
@@ -63,18 +89,29 @@ class WebhookSettings(BaseModel):
     # notification is about 1 KB (983 bytes with a 152-character event id): 1 MiB holds
     # 1,000 of them, several times the largest real batch. Google's notifications have no
     # body at all. Parsing costs at most about 10 ms per body under this cap.
-    max_body_bytes: int = Field(1 << 20, ge=4096)
+    max_body_bytes: int = Field(1 << 20, ge=4096, description="Largest webhook body read; a larger one is a 413.")
     # Notifications per Graph delivery. Verified with one SELECT … IN of the batch's ids,
     # so it stays well below SQLite's 32,766 bound parameters.
-    max_items: int = Field(1000, ge=1, le=10_000)
-    log_interval_seconds: float = Field(10, gt=0)  # one rejection line per (provider, reason) per interval
+    max_items: int = Field(
+        1000, ge=1, le=10_000, description="Most notifications in one Graph delivery; more is a 413."
+    )
+    log_interval_seconds: float = Field(
+        10, gt=0, description="Log one line per (provider, reason) of rejected notifications per this interval."
+    )
 
 
 class OIDCSettings(BaseModel):
-    issuer: str = ""
-    audience: str = ""
-    jwks_url: str = ""  # defaults to the issuer's discovery document
-    email_claim: str = "email"
+    issuer: str = Field("", description="OIDC issuer whose JWTs are accepted as bearer tokens (with `audience`).")
+    audience: str = Field("", description="The `aud` those JWTs must carry.")
+    jwks_url: str = Field("", description="JWKS address; empty: the one in the issuer's discovery document.")
+    email_claim: str = Field("email", description="The JWT claim that holds the person's email address.")
+
+
+class APISettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address `oneonone serve` listens on (a container: 0.0.0.0).")
+    port: int = Field(
+        8000, ge=1, le=65535, description="Port `oneonone serve` listens on, and `oneonone healthcheck` probes."
+    )
 
 
 class Settings(BaseSettings):
@@ -82,17 +119,31 @@ class Settings(BaseSettings):
         env_prefix="ONEONONE_", env_file=".env", env_nested_delimiter="__", extra="ignore"
     )
 
-    database_url: str = "sqlite+aiosqlite:///./oneonone.db"
-    # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation).
-    secret_key: SecretStr = SecretStr("")
-    public_base_url: str = "http://127.0.0.1:8000"
-    log_level: str = "INFO"
-    log_json: bool = False
-    db_pool_size: int = Field(10, ge=1)
-    # Seconds an authenticated API token is trusted without a database look-up;
-    # revocation takes effect within this delay. 0 disables the cache.
-    auth_cache_seconds: float = Field(10, ge=0)
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./oneonone.db",
+        description="The database: sqlite+aiosqlite:///PATH (embedded, one machine) or "
+        "postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DB (production).",
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Comma-separated Fernet keys (`oneonone keygen`): the first encrypts stored provider "
+        "credentials, all decrypt (rotation). Workers refuse to start without one.",
+    )
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="This service's address as providers and browsers reach it (webhooks, OAuth callbacks).",
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    log_json: bool = Field(False, description="Log one JSON object per line.")
+    db_pool_size: int = Field(10, ge=1, description="Database connections per process, at most.")
+    auth_cache_seconds: float = Field(
+        10,
+        ge=0,
+        description="Seconds an API token is trusted without a database look-up (revocation takes this long); "
+        "0: no cache.",
+    )
 
+    api: APISettings = APISettings()
     sync: SyncSettings = SyncSettings()
     google: GoogleSettings = GoogleSettings()
     microsoft: MicrosoftSettings = MicrosoftSettings()
@@ -103,3 +154,52 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# -- .env.example ----------------------------------------------------------------------------------
+ENV_EXAMPLE_HEADER = """\
+# Every oneonone setting, with its default: copy this file to .env and uncomment what you change.
+# The service reads ONEONONE_* environment variables and a .env file in its working directory;
+# `docker compose` passes .env to every container. Nested settings use a double underscore.
+# Generated from service/settings.py by `make env-example`; a test fails when the two differ.
+"""
+
+
+def env_example() -> str:
+    """The text of `.env.example`: each setting's description, then its variable commented
+    out with its default."""
+    lines = [ENV_EXAMPLE_HEADER.rstrip("\n")]
+    _describe(Settings, Settings.model_config["env_prefix"], lines)
+    return "\n".join(lines) + "\n"
+
+
+def _describe(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
+    nested = []
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            nested.append((name, field.annotation))
+            continue
+        if not field.description:
+            raise ValueError(f"{model.__name__}.{name} has no description (Field(description=...))")
+        lines.append("")
+        lines.extend(textwrap.wrap(field.description, 98, initial_indent="# ", subsequent_indent="# "))
+        lines.append(f"# {prefix}{name.upper()}={_env_value(field.default)}")
+    for name, sub in nested:
+        group = f"{prefix}{name.upper()}__"
+        lines += ["", "", f"# ---- {group}*"]
+        lines.extend(
+            textwrap.wrap(" ".join((sub.__doc__ or "").split()), 98, initial_indent="# ", subsequent_indent="# ")
+        )
+        _describe(sub, group, lines)
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+if __name__ == "__main__":
+    print(env_example(), end="")

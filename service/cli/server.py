@@ -35,22 +35,25 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure(settings.log_level, settings.log_json)
+    # The flags win; else the settings, which `oneonone healthcheck` reads too.
+    host = settings.api.host if args.host is None else args.host
+    port = settings.api.port if args.port is None else args.port
     if args.sandbox:
-        return _serve_sandbox(args, settings)
+        return _serve_sandbox(args, settings, host, port)
     if not args.no_migrate:
         upgrade(settings.database_url)
     # --worker/--no-worker unset: an in-process worker on SQLite only (see runtime.build_app).
     uvicorn.run(
         build_app(settings, worker=args.worker),
-        host=args.host,
-        port=args.port,
+        host=host,
+        port=port,
         log_level=settings.log_level.lower(),
         access_log=False,
     )
     return 0
 
 
-def _serve_sandbox(args: argparse.Namespace, settings) -> int:
+def _serve_sandbox(args: argparse.Namespace, settings, host: str, port: int) -> int:
     """The API, its worker and the live sandbox (service.live.world); the demo
     database is rebuilt on each start, `--no-migrate` and `--worker` do not apply."""
     import uvicorn
@@ -59,7 +62,7 @@ def _serve_sandbox(args: argparse.Namespace, settings) -> int:
 
     try:
         world.check_allowed(settings, allow=args.sandbox_anyway)
-        sock, url = world.bind(args.host, args.port)
+        sock, url = world.bind(host, port)
     except (world.SandboxRefused, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -140,8 +143,8 @@ def _cmd_keygen(_args: argparse.Namespace) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the JSON API (and, on SQLite, an in-process worker)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument("--host", help="address to listen on (default: ONEONONE_API__HOST, 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default: ONEONONE_API__PORT, 8000)")
     p.add_argument(
         "--sandbox",
         action="store_true",
