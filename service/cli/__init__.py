@@ -1,17 +1,17 @@
-"""`oneonone` command line: serve | worker | migrate | keygen | demo | token | people |
-calendars | replay | sandbox. One module per family of commands; each adds its parsers."""
+"""`oneonone` command line: serve | worker | migrate | keygen | healthcheck | demo | token |
+people | calendars | replay | sandbox. One module per family of commands; each adds its parsers."""
 
 from __future__ import annotations
 
 import argparse
 
-from service.cli import calendars, people, replay, sandbox, server
+from service.cli import calendars, health, people, replay, sandbox, server
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oneonone", description="oneonone: keeps manager-employee 1:1s healthy.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for family in (server, people, calendars, replay, sandbox):
+    for family in (server, health, people, calendars, replay, sandbox):
         family.add_parsers(sub)
     return parser
 
