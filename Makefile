@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run lint test bench-api bench-sync bench-latency bench-detect bench-smoke openapi env-example clean
+.PHONY: run lint test bench-api bench-sync bench-latency bench-detect bench-smoke openapi env-example lock clean
 
 # Installing talks on stderr: `make run`'s stdout is the server's URL= and TOKEN= lines.
 $(STAMP): pyproject.toml
@@ -29,6 +29,12 @@ test: lint  ## lint, then the whole suite, on SQLite and PostgreSQL, one pytest 
 
 openapi: $(STAMP)  ## regenerate openapi/openapi.json from the app
 	$(PY) -m service.api.openapi > openapi/openapi.json
+
+lock: $(STAMP)  ## regenerate requirements.lock (the image's dependencies, with hashes); LOCKFLAGS=--upgrade for newer pins
+	$(PY) -m pip install --quiet "pip-tools==7.7.0"
+	CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+		--all-build-deps --strip-extras --no-emit-index-url --no-emit-find-links $(LOCKFLAGS) \
+		--output-file requirements.lock pyproject.toml
 
 env-example: $(STAMP)  ## regenerate .env.example from the settings model (service/settings.py)
 	$(PY) -m service.settings > .env.example
