@@ -102,6 +102,9 @@ def test_dockerfile_is_multi_stage_pinned_locked_non_root_and_role_aware():
     assert final["ENTRYPOINT"] == '["oneonone"]' and final["CMD"] == '["serve", "--no-migrate"]'
     for command in (["serve", "--no-migrate"], ["worker"], ["migrate"], ["healthcheck"]):
         build_parser().parse_args(command)  # each is a real command
+    # Secrets and the development venv stay out of the build context.
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", ".env", ".oneonone"} <= set(ignored)
 
 
 # -- requirements.lock ---------------------------------------------------------------------------
