@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service import __version__
 from service.api import health, problems, webhooks
 from service.api.principal_cache import PrincipalCache
 from service.api.routers import ROUTERS
@@ -88,7 +89,7 @@ def create_app(
 
     app = FastAPI(
         title="oneonone",
-        version="1.0.0",
+        version=__version__,
         summary="Keeps manager-employee 1:1s healthy: agendas, notes, action items and calendar truth.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,

@@ -283,7 +283,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    c.add_argument("--provider", required=True, choices=("google", "microsoft"))
+    c.add_argument("--provider", required=True, choices=("google", "microsoft"), help="whose calendars to connect")
     c.add_argument(
         "--service-account-file",
         help="google: the service account's JSON key (domain-wide delegation of calendar.readonly)",
@@ -301,8 +301,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--emails", type=Path, help="only the people listed in this file, one email a line")
     c.set_defaults(func=cmd_connect_all)
     c = csub.add_parser("list", help="calendars and their sync state (no secrets)")
-    c.add_argument("--provider", choices=("google", "microsoft"))
-    c.add_argument("--status", choices=("active", "backing_off", "needs_reconnect", "disabled"))
+    c.add_argument("--provider", choices=("google", "microsoft"), help="only this provider's calendars")
+    c.add_argument(
+        "--status",
+        choices=("active", "backing_off", "needs_reconnect", "disabled"),
+        help="only calendars in this state",
+    )
     c.add_argument("--stalled", action="store_true", help="only calendars backing off for over a day")
     c.add_argument("--email", help="only this person's calendars")
     c.set_defaults(func=cmd_list)
@@ -310,5 +314,5 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     who = c.add_mutually_exclusive_group(required=True)
     who.add_argument("--all", action="store_true", help="every calendar backing off or needing a reconnect")
     who.add_argument("--email", action="append", help="this person's calendars (repeatable)")
-    c.add_argument("--provider", choices=("google", "microsoft"))
+    c.add_argument("--provider", choices=("google", "microsoft"), help="only this provider's calendars")
     c.set_defaults(func=cmd_retry)

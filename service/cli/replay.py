@@ -28,7 +28,7 @@ def _positive_int(value: str) -> int:
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="replay a scenario through the real sync pipeline")
-    p.add_argument("scenario", type=Path)
+    p.add_argument("scenario", type=Path, help="a oneonone-scenario/1 JSON file")
     p.add_argument("--json", action="store_true", help="print oneonone-replay/1")
     p.add_argument("--database-url", help="PostgreSQL server to use (a throw-away database is created there)")
     p.add_argument("--explain", action="store_true", help="show the events and changes behind each finding")

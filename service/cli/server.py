@@ -178,7 +178,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_worker)
 
     p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
-    p.add_argument("--database-url")
+    p.add_argument("--database-url", help="the database to migrate (default: ONEONONE_DATABASE_URL)")
     p.set_defaults(func=_cmd_migrate)
 
     p = sub.add_parser("keygen", help="print a new secret key for ONEONONE_SECRET_KEY")
