@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import textwrap
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class GoogleSettings(BaseModel):
@@ -100,6 +100,26 @@ class WebhookSettings(BaseModel):
     )
 
 
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class CorsSettings(BaseModel):
+    """Browsers on these origins may call the API (service.api.app). None by default:
+    no CORS headers at all. Credentials are not allowed: callers send bearer tokens,
+    never cookies."""
+
+    # e.g. ONEONONE_CORS__ALLOW_ORIGINS=https://app.example.com,http://localhost:5173 ("*": any)
+    allow_origins: Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)] = Field(
+        [],
+        description='Origins whose browsers may call the API, comma-separated (e.g. "https://app.example.com"); '
+        '"*": any; empty: no CORS headers.',
+    )
+    max_age: int = Field(600, ge=0, description="Seconds a browser may cache a preflight's answer.")
+
+
 class OIDCSettings(BaseModel):
     issuer: str = Field("", description="OIDC issuer whose JWTs are accepted as bearer tokens (with `audience`).")
     audience: str = Field("", description="The `aud` those JWTs must carry.")
@@ -149,6 +169,7 @@ class Settings(BaseSettings):
     microsoft: MicrosoftSettings = MicrosoftSettings()
     oidc: OIDCSettings = OIDCSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    cors: CorsSettings = CorsSettings()
 
 
 @lru_cache

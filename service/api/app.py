@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware.cors import CORSMiddleware
 
 from service import __version__
 from service.api import health, problems, webhooks
@@ -63,6 +64,23 @@ class RequestIdMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
+# What a browser on an allowed origin may send and read (service.settings.CorsSettings).
+CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID")
+CORS_EXPOSED_HEADERS = ("ETag", "Location", "Retry-After", "X-Request-ID")
+
+
+def cors_options(settings: Settings) -> dict[str, Any]:
+    return dict(
+        allow_origins=settings.cors.allow_origins,
+        allow_methods=CORS_METHODS,
+        allow_headers=CORS_REQUEST_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
+        allow_credentials=False,  # bearer tokens, no cookies
+        max_age=settings.cors.max_age,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -105,6 +123,8 @@ def create_app(
         _bind(app, engine, msal_http_client)
     problems.install(app)
     app.add_middleware(RequestIdMiddleware)
+    if settings.cors.allow_origins:  # outermost, so problem responses carry the headers too
+        app.add_middleware(CORSMiddleware, **cors_options(settings))
     app.include_router(health.router)
     app.include_router(webhooks.router)
     for router in ROUTERS:
