@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
 
 from service import __version__
-from service.api import health, problems, webhooks
+from service.api import docs, health, problems, webhooks
 from service.api.principal_cache import PrincipalCache
 from service.api.routers import ROUTERS
 from service.clock import Clock, SystemClock
@@ -111,6 +111,8 @@ def create_app(
         summary="Keeps manager-employee 1:1s healthy: agendas, notes, action items and calendar truth.",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served from the package by docs.install: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
@@ -125,6 +127,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
     if settings.cors.allow_origins:  # outermost, so problem responses carry the headers too
         app.add_middleware(CORSMiddleware, **cors_options(settings))
+    docs.install(app)
     app.include_router(health.router)
     app.include_router(webhooks.router)
     for router in ROUTERS:
