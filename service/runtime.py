@@ -22,8 +22,9 @@ from service.db import dialect
 from service.domain.ratings import freeze_due
 from service.domain.recompute import recompute
 from service.domain.schedule import recompute_due
+from service.logging import configure
 from service.security.crypto import SecretKeyMissing, Vault
-from service.settings import Settings
+from service.settings import Settings, get_settings
 from service.sync import doorbell, queue
 from service.sync.budget import DatabaseBudget
 from service.sync.channels import ChannelManager
@@ -172,6 +173,16 @@ def build_app(
     if app.state.embedded_worker:
         _embed_worker(app, settings, msal_http_client)
     return app
+
+
+def app_factory() -> FastAPI:
+    """What each process of `oneonone serve --workers N` runs (`uvicorn --factory
+    service.runtime:app_factory`): the API from the environment's settings; its lifespan
+    opens the process's own engine and pool. Never a sync worker: with several API
+    processes, workers are `oneonone worker` processes."""
+    settings = get_settings()
+    configure(settings.log_level, settings.log_json)
+    return build_app(settings, worker=False)
 
 
 def _embed_worker(app: FastAPI, settings: Settings, msal_http_client: Any) -> None:

@@ -34,6 +34,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from service.runtime import build_app
 
     settings = get_settings()
+    if args.workers > 1 and (refused := _several_processes_refused(settings.database_url, args.worker)):
+        print(f"error: --workers {args.workers}: {refused}", file=sys.stderr)
+        return 2
     configure(settings.log_level, settings.log_json)
     # The flags win; else the settings, which `oneonone healthcheck` reads too.
     host = settings.api.host if args.host is None else args.host
@@ -41,15 +44,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.sandbox:
         return _serve_sandbox(args, settings, host, port)
     if not args.no_migrate:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url)  # once, before any API process starts
+    options = dict(host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    if args.workers > 1:
+        # Each process imports the factory and builds its own app, engine and pool.
+        uvicorn.run("service.runtime:app_factory", factory=True, workers=args.workers, **options)
+        return 0
     # --worker/--no-worker unset: an in-process worker on SQLite only (see runtime.build_app).
-    uvicorn.run(
-        build_app(settings, worker=args.worker),
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
+    uvicorn.run(build_app(settings, worker=args.worker), **options)
     return 0
 
 
@@ -78,6 +80,20 @@ def _serve_sandbox(args: argparse.Namespace, settings, host: str, port: int) -> 
             live.stop()
         sock.close()
     return 0
+
+
+def _several_processes_refused(database_url: str, worker: bool | None) -> str | None:
+    """Why several API processes cannot run here, if they cannot."""
+    from service.db.dialect import is_sqlite
+
+    if is_sqlite(database_url):
+        return (
+            "several API processes need PostgreSQL (on SQLite they would queue for its one write lock, "
+            "and the sync worker must share a process with the webhooks)"
+        )
+    if worker:
+        return "the sync worker runs in no API process then: start `oneonone worker` processes beside them"
+    return None
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -141,6 +157,13 @@ def _cmd_keygen(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the JSON API (and, on SQLite, an in-process worker)")
     p.add_argument("--host", help="address to listen on (default: ONEONONE_API__HOST, 127.0.0.1)")
@@ -164,6 +187,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="run --sandbox even though the configured database is not SQLite",
     )
     p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="API processes sharing the port (default: %(default)s); over 1 needs PostgreSQL and runs no "
+        "sync worker in them (start `oneonone worker` processes)",
+    )
     p.add_argument(
         "--worker",
         action=argparse.BooleanOptionalAction,
