@@ -10,12 +10,13 @@ import asyncpg
 from fastapi import FastAPI, HTTPException
 
 DSN = os.environ["BENCH_PG_DSN"]
+POOL_SIZE = int(os.environ.get("BENCH_POOL_SIZE", "10"))  # bench/api.py gives the service's
 app = FastAPI()
 
 
 @app.on_event("startup")
 async def _startup() -> None:
-    app.state.pool = await asyncpg.create_pool(DSN, min_size=5, max_size=10)
+    app.state.pool = await asyncpg.create_pool(DSN, min_size=min(5, POOL_SIZE), max_size=POOL_SIZE)
 
 
 def _iso(value):

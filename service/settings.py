@@ -155,7 +155,12 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_json: bool = Field(False, description="Log one JSON object per line.")
-    db_pool_size: int = Field(10, ge=1, description="Database connections per process, at most.")
+    db_pool_size: int = Field(
+        32,
+        ge=1,
+        description="Database connections per process, at most: one per concurrent request, so 32 concurrent "
+        "requests to one API process never wait for a connection.",
+    )
     auth_cache_seconds: float = Field(
         10,
         ge=0,

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
+from service.db.pool import FairAsyncQueuePool
 from service.db.sqlite_driver import async_creator
 
 
@@ -43,7 +44,10 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     # No overflow: under sustained load, overflow connections are opened and closed
     # per checkout (a TLS negotiation and a backend fork each); waiting for a pooled
     # one is far cheaper. pool_size is the process's cap on PostgreSQL connections.
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=3600)
+    # Waiting requests get connections in arrival order (service.db.pool).
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=3600, poolclass=FairAsyncQueuePool
+    )
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
