@@ -224,6 +224,8 @@ def _env_value(value: Any) -> str:
         value = value.get_secret_value()
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, list):  # the comma-separated form list settings read (CorsSettings)
+        return ",".join(map(str, value))
     return str(value)
 
 
