@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service.api.app import create_app
 from service.clock import Clock
 from service.db import dialect
+from service.domain.outbox import UPCOMING_BATCH, emit_upcoming
 from service.domain.ratings import freeze_due
 from service.domain.recompute import recompute
 from service.domain.schedule import recompute_due
@@ -50,10 +52,13 @@ def recompute_on_change(sessions: async_sessionmaker[AsyncSession], clock: Clock
     return on_changed
 
 
-def time_driven_pass(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> Callable[[], Awaitable[int]]:
+def time_driven_pass(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, upcoming_lead: timedelta = timedelta(hours=24)
+) -> Callable[[], Awaitable[int]]:
     """What changes with time alone: findings that appear with no calendar change (a
     1:1 ended, a gap grew, the no_upcoming horizon moved: the pairs whose next
-    boundary passed are recomputed), and rating months that may now be frozen."""
+    boundary passed are recomputed), rating months that may now be frozen, and the
+    `meeting.upcoming` events of 1:1s now within `upcoming_lead` of their start."""
 
     async def tick() -> int:
         async with sessions() as session:
@@ -62,6 +67,12 @@ def time_driven_pass(sessions: async_sessionmaker[AsyncSession], clock: Clock) -
         async with sessions() as session:
             handled += await freeze_due(session, clock.now())
             await session.commit()
+        announced = UPCOMING_BATCH
+        while announced == UPCOMING_BATCH:  # one transaction per batch
+            async with sessions() as session:
+                announced = await emit_upcoming(session, clock.now(), upcoming_lead)
+                await session.commit()
+            handled += announced
         return handled
 
     return tick
@@ -121,7 +132,7 @@ def build_worker(
         owner=owner,
         on_changed=on_changed or recompute_on_change(sessions, clock),
         channels=ChannelManager(sessions, clock, settings),
-        on_tick=time_driven_pass(sessions, clock),
+        on_tick=time_driven_pass(sessions, clock, timedelta(hours=settings.outbound.upcoming_lead_hours)),
     )
 
 

@@ -134,6 +134,46 @@ class APISettings(BaseModel):
     )
 
 
+class OutboundWebhookSettings(BaseModel):
+    """Signed webhooks this service sends (service.outbound): delivery, retries, safety."""
+
+    enabled: bool = Field(True, description="Workers deliver outbound webhooks (events are recorded either way).")
+    allow_networks: Annotated[list[str], NoDecode, BeforeValidator(_comma_separated)] = Field(
+        default_factory=list,
+        description="CIDR blocks deliveries may reach although private, loopback or otherwise "
+        "not public (e.g. 127.0.0.0/8 for a receiver on this machine); empty: public addresses only.",
+    )
+    allow_http_loopback: bool = Field(
+        False, description="Accept http:// endpoint URLs whose host is loopback (development); else https only."
+    )
+    upcoming_lead_hours: float = Field(
+        24, gt=0, le=24 * 14, description="`meeting.upcoming` is sent this long before a scheduled 1:1 starts."
+    )
+    retry_window_hours: float = Field(
+        24, gt=0, description="An endpoint failing for this long is disabled (with a reason) until re-enabled."
+    )
+    first_retry_seconds: float = Field(
+        5, gt=0, description="The first retry's delay; each further one doubles it (with jitter)."
+    )
+    max_retry_seconds: float = Field(3600, gt=0, description="The longest delay between two attempts.")
+    secret_grace_hours: float = Field(
+        24, ge=0, description="After a secret rotation, the old secret is still signed with for this long."
+    )
+    retention_days: float = Field(30, gt=0, description="Events and delivery attempts older than this are deleted.")
+    lease_seconds: float = Field(
+        60, gt=10, description="A delivery claimed by a worker that crashed is retried by another after this."
+    )
+    batch_size: int = Field(20, ge=1, le=500, description="Deliveries one worker round claims and sends at once.")
+    idle_seconds: float = Field(0.5, gt=0, description="How often an idle worker looks for events to deliver.")
+    connect_timeout_seconds: float = Field(2, gt=0, description="Connecting to an endpoint gives up after this.")
+    timeout_seconds: float = Field(
+        10, gt=0, description="A whole delivery (connect, send, answer) gives up after this."
+    )
+    max_response_bytes: int = Field(
+        65536, ge=1024, description="At most this much of an endpoint's answer is read; the rest is dropped."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ONEONONE_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -175,6 +215,9 @@ class Settings(BaseSettings):
     oidc: OIDCSettings = OIDCSettings()
     webhooks: WebhookSettings = WebhookSettings()
     cors: CorsSettings = CorsSettings()
+    outbound: OutboundWebhookSettings = Field(
+        default_factory=OutboundWebhookSettings, description="Signed outbound webhooks (events sent to endpoints)."
+    )
 
 
 @lru_cache

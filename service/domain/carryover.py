@@ -28,8 +28,10 @@ meeting exists that the items are already due for. Returns the copies made on N.
 Deleting a carried copy marks its source done (`agenda.delete_item`), so a dropped
 point is never carried again. Both functions take ids and no HTTP concern: the
 calendar sync engine calls them when a cancellation arrives or a meeting ends.
-`carry_over` locks the source meeting row (PostgreSQL `FOR UPDATE`; SQLite
-serialises writers), so concurrent runs cannot both copy an item."""
+Each carry-over that moves shared points records an `agenda.carried_over` event
+(service.domain.outbox) in the same transaction. `carry_over` locks the source
+meeting row (PostgreSQL `FOR UPDATE`; SQLite serialises writers), so concurrent
+runs cannot both copy an item."""
 
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from service.db.models import AgendaItem, Meeting, MeetingStatus, Pair
+from service.domain import outbox
 from service.domain.agenda import next_position, ordering
 
 NOT_LIVE = (MeetingStatus.cancelled.value, MeetingStatus.declined.value)
@@ -85,7 +88,7 @@ async def carry_over(session: AsyncSession, meeting_id: int, now: datetime) -> l
     (empty if the meeting is unknown, not finished, has nothing pending or no next meeting)."""
     row = (
         await session.execute(
-            select(Meeting, Pair.report_id)
+            select(Meeting, Pair.report_id, Pair.manager_id)
             .join(Pair, Pair.id == Meeting.pair_id)
             .where(Meeting.id == meeting_id)
             .with_for_update(of=Meeting)
@@ -129,6 +132,10 @@ async def carry_over(session: AsyncSession, meeting_id: int, now: datetime) -> l
             position += 1
     session.add_all(copies)
     await session.flush()
+    shared = [c.id for c in copies if not c.private]
+    if shared:  # private points alone make no event: it would tell the other participant they exist
+        pair = outbox.PairIds(source.pair_id, row.manager_id, row.report_id)
+        await outbox.record(session, [outbox.carried_over(pair, source.id, target.id, shared)], now)
     return copies
 
 

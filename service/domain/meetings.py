@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.hot import HotQuery
 from service.db.models import ActionItem, AgendaItem, Meeting, MeetingStatus, Pair, PrivateNote, SharedNote
-from service.domain import carryover
+from service.domain import carryover, outbox
 from service.domain import templates as templates_domain
 from service.domain.access import Access, Principal, content_access, is_participant
 from service.domain.agenda import AgendaEntry, ordering, visible_to
@@ -158,6 +158,7 @@ async def update_meeting(
     except OverflowError:
         raise ValidationFailed("invalid meeting time", [{"field": "start", "message": "out of range"}]) from None
     check_times(start, end)
+    was_start, was_end = meeting.start, meeting.end
     changed = False
     for field, value in (("title", changes.get("title", meeting.title)), ("start", start), ("end", end)):
         if getattr(meeting, field) != value:
@@ -166,6 +167,9 @@ async def update_meeting(
     if changed:
         meeting.updated_at = now
         await session.flush()
+    if meeting.start != was_start and meeting.status == MeetingStatus.scheduled.value:
+        event = outbox.meeting_rescheduled(await outbox.pair_of(session, meeting.pair_id), meeting, was_start, was_end)
+        await outbox.record(session, [event], now)
     return meeting
 
 
@@ -177,6 +181,9 @@ async def cancel_meeting(session: AsyncSession, principal: Principal, meeting_id
     meeting.status = MeetingStatus.cancelled.value
     meeting.cancelled_at = meeting.updated_at = now
     await session.flush()
+    await outbox.record(
+        session, [outbox.meeting_cancelled(await outbox.pair_of(session, meeting.pair_id), meeting)], now
+    )
     await carryover.carry_over(session, meeting.id, now)
     return meeting
 

@@ -38,7 +38,7 @@ from service.db.models import (
     SharedNote,
 )
 from service.db.types import UTCDateTime
-from service.domain import carryover, evidence
+from service.domain import carryover, evidence, outbox
 from service.domain.detection import (
     DetectedFinding,
     DetectedMeeting,
@@ -325,10 +325,13 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
     finished: list[Meeting] = []
     vanished: list[Meeting] = []
     new: list[dict] = []
+    events: list[outbox.Event] = []  # recorded in this transaction (service.domain.outbox)
     by_start: dict[int, dict[datetime, int | None]] = {}
     for pair, result in batch:
         _persist_pair(pair, result, now)
-        by_start[pair.id] = _merge_meetings(pair, result.meetings, meetings[pair.id], now, finished, vanished, new)
+        by_start[pair.id] = _merge_meetings(
+            pair, result.meetings, meetings[pair.id], now, finished, vanished, new, events
+        )
     await _insert(session, Meeting, new)
     ids = await _inserted(session, new)
     for v in new:
@@ -340,17 +343,21 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
     # 1:1): it is not an occurrence any more. A row holding nothing goes; one that
     # holds something (agenda, notes…) stays, as cancelled.
     empty = await _without_content(session, [row.id for row in vanished])
+    pairs = {pair.id: pair for pair, _ in batch}
     for row in vanished:
+        row.status, row.cancelled_at, row.updated_at = MeetingStatus.cancelled.value, now, now
+        events.append(outbox.meeting_cancelled(pairs[row.pair_id], row, removed=row.id in empty))
         if row.id in empty:
             await session.delete(row)
         else:
-            row.status, row.cancelled_at, row.updated_at = MeetingStatus.cancelled.value, now, now
             finished.append(row)
     new_findings: list[dict] = []
     for pair, result in batch:
-        _merge_findings(pair, result.findings, by_start[pair.id], findings[pair.id], now, new_findings)
+        _merge_findings(pair, result.findings, by_start[pair.id], findings[pair.id], now, new_findings, events)
     await _insert(session, Finding, new_findings)
     await session.flush()
+    events += await _opened(session, new_findings, pairs)
+    await outbox.record(session, events, now)
     if finished:  # only meetings with talking points can carry any over
         with_items = set(
             (
@@ -393,6 +400,7 @@ def _merge_meetings(
     finished: list[Meeting],
     vanished: list[Meeting],
     new: list[dict],
+    events: list[outbox.Event],
 ) -> dict[datetime, int | None]:
     """Update the pair's calendar meetings in place and collect the new ones' rows
     (`new`), those that just finished (cancelled, held, declined) and those no
@@ -419,7 +427,7 @@ def _merge_meetings(
             )
             by_start[m.original_start] = None
             continue
-        was = row.status
+        was, was_start, was_end = row.status, row.start, row.end
         changed = _assign(
             row,
             # A 1:1 marked private loses the title it had; one merely untitled keeps it.
@@ -434,6 +442,10 @@ def _merge_meetings(
             row.updated_at = now
         if m.status in FINISHED and was != m.status:
             finished.append(row)
+        if m.status == MeetingStatus.cancelled.value and was != m.status:
+            events.append(outbox.meeting_cancelled(pair, row))
+        elif m.status == MeetingStatus.scheduled.value and was_start != row.start:
+            events.append(outbox.meeting_rescheduled(pair, row, was_start, was_end))
         by_start[m.original_start] = row.id
     vanished += [
         row
@@ -473,8 +485,10 @@ def _merge_findings(
     stored: dict[str, Finding],
     now: datetime,
     new: list[dict],
+    events: list[outbox.Event],
 ) -> None:
-    """Update, reopen or resolve the pair's stored findings; collect new ones' rows (`new`)."""
+    """Update, reopen or resolve the pair's stored findings; collect new ones' rows (`new`)
+    and the events of those reopened and resolved."""
     for f in detected:
         details = {**f.details, **_key_fields(f), **evidence.stored(f)}
         row = stored.pop(f.key, None)
@@ -492,12 +506,49 @@ def _merge_findings(
             continue
         if row.resolved_at is not None:  # true again: reopen rather than duplicate
             row.resolved_at = None
+            events.append(_finding_event(outbox.EventType.finding_opened, pair, row))
         if row.details != details:
             row.details = details
     for row in stored.values():
         moment = _moment(row)
         if row.resolved_at is None and (moment is None or moment >= now - WINDOW):
             row.resolved_at = now
+            events.append(_finding_event(outbox.EventType.finding_resolved, pair, row))
+
+
+def _finding_event(kind: outbox.EventType, pair: Pair, row: Finding) -> outbox.Event:
+    return outbox.finding_event(
+        kind,
+        pair,
+        finding_id=row.id,
+        finding_type=row.type,
+        meeting_id=row.meeting_id,
+        occurrence_start=(row.details or {}).get("occurrence_start"),
+        detected_at=row.detected_at,
+        resolved_at=row.resolved_at,
+    )
+
+
+async def _opened(session: AsyncSession, new: list[dict], pairs: dict[int, Pair]) -> list[outbox.Event]:
+    """`finding.opened` for the findings just inserted (their ids read back by key)."""
+    ids: dict[str, int] = {}
+    keys = [v["key"] for v in new]
+    for i in range(0, len(keys), _INSERT_CHUNK):
+        chunk = keys[i : i + _INSERT_CHUNK]
+        rows = await session.execute(select(Finding.key, Finding.id).where(Finding.key.in_(chunk)))
+        ids.update(dict(rows.all()))
+    return [
+        outbox.finding_event(
+            outbox.EventType.finding_opened,
+            pairs[v["pair_id"]],
+            finding_id=ids[v["key"]],
+            finding_type=v["type"],
+            meeting_id=v["meeting_id"],
+            occurrence_start=v["details"].get("occurrence_start"),
+            detected_at=v["detected_at"],
+        )
+        for v in new
+    ]
 
 
 _INSERT_CHUNK = 1000

@@ -22,6 +22,7 @@ from service.db.models.meetings import (
     SharedNote,
     Template,
 )
+from service.db.models.outbound import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from service.db.models.pairs import Pair
 from service.db.models.people import ApiToken, Person, Role
 from service.db.models.ratings import FrozenRating, RatingMonth
@@ -41,6 +42,7 @@ __all__ = [
     "Finding",
     "FrozenRating",
     "Meeting",
+    "OutboxEvent",
     "MeetingStatus",
     "Pair",
     "Person",
@@ -51,4 +53,7 @@ __all__ = [
     "SharedNote",
     "SyncRequest",
     "Template",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -51,6 +51,9 @@ class Meeting(IdMixin, TimestampMixin, Base):
     source_series_id: Mapped[str | None] = mapped_column(String(1024))
     template_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("templates.id", ondelete="SET NULL"))
     created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="SET NULL"))
+    # The start a `meeting.upcoming` event was sent for (service.domain.outbox): once per
+    # meeting, again only if it is moved.
+    upcoming_notified_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Template(IdMixin, TimestampMixin, Base):
