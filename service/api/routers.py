@@ -13,6 +13,7 @@ from service.api import (
     pairs,
     people,
     templates,
+    webhook_endpoints,
 )
 
 ROUTERS = [
@@ -28,4 +29,5 @@ ROUTERS = [
     findings.router,
     insights.router,
     calendars.router,
+    webhook_endpoints.router,
 ]

@@ -39,10 +39,13 @@ from service.db.models import (
     Feedback,
     Finding,
     Meeting,
+    OutboxEvent,
     PrivateNote,
     SharedNote,
     Template,
+    WebhookEndpoint,
 )
+from service.domain import outbox
 from service.security.crypto import generate_key
 from service.settings import GoogleSettings, Settings
 from tests.api.routes import v1_operations
@@ -178,6 +181,8 @@ def _slot(days: int) -> dict[str, str]:
 
 
 MEETING = lambda w: {"meeting_id": w.meeting.id}  # noqa: E731
+ENDPOINT = lambda w: {"endpoint_id": w.endpoint.id}  # noqa: E731
+ADMINS_ONLY = lambda ok: statuses(ok, allowed=("admin",), others=403)  # noqa: E731
 PAIR = lambda w: {"pair_id": w.o.pair.id}  # noqa: E731
 
 CASES = [
@@ -355,6 +360,25 @@ CASES = [
         statuses(200, allowed=("report", "admin")),
         lambda w: {"calendar_id": w.calendar.id},
     ),
+    # outbound webhook endpoints: admins only
+    Case("GET", "/v1/webhook-endpoints", ADMINS_ONLY(200)),
+    Case(
+        "POST",
+        "/v1/webhook-endpoints",
+        ADMINS_ONLY(201),
+        body=lambda w: {"url": "https://hooks.example.com/in", "event_types": ["finding.opened"]},
+    ),
+    Case("GET", "/v1/webhook-endpoints/{endpoint_id}", ADMINS_ONLY(200), ENDPOINT),
+    Case("PATCH", "/v1/webhook-endpoints/{endpoint_id}", ADMINS_ONLY(200), ENDPOINT, body=lambda w: {"enabled": False}),
+    Case("DELETE", "/v1/webhook-endpoints/{endpoint_id}", ADMINS_ONLY(204), ENDPOINT),
+    Case("POST", "/v1/webhook-endpoints/{endpoint_id}/rotate-secret", ADMINS_ONLY(200), ENDPOINT),
+    Case("GET", "/v1/webhook-endpoints/{endpoint_id}/attempts", ADMINS_ONLY(200), ENDPOINT),
+    Case(
+        "POST",
+        "/v1/webhook-endpoints/{endpoint_id}/events/{event_id}/redeliver",
+        ADMINS_ONLY(202),
+        lambda w: {"endpoint_id": w.endpoint.id, "event_id": w.event_id},
+    ),
 ]
 
 CELLS = [pytest.param(case, role, id=f"{case.id} as {role}") for case in CASES for role in ROLES]
@@ -431,8 +455,18 @@ async def world(factory, sessions, clock):
             sections=[{"title": "Check-in", "minutes": 5, "prompts": ["How are you?"]}],
             **created,
         )
-        s.add_all([m, w.template, w.calendar])
+        w.endpoint = WebhookEndpoint(
+            url="https://hooks.example.com/in",
+            description="",
+            event_types=["finding.opened"],
+            enabled=True,
+            secret_encrypted="sealed",
+            **created,
+        )
+        s.add_all([m, w.template, w.calendar, w.endpoint])
         await s.flush()
+        await outbox.record(s, [outbox.Event(outbox.EventType.finding_opened, o.pair.id, {"finding_id": 1})], T0)
+        w.event_id = await s.scalar(select(OutboxEvent.event_id))
         item = lambda author, body, private: AgendaItem(  # noqa: E731
             meeting_id=m.id, author_id=author.id, body=body, private=private, position=0, done=False, **created
         )
