@@ -25,6 +25,7 @@ from service.domain.ratings import freeze_due
 from service.domain.recompute import recompute
 from service.domain.schedule import recompute_due
 from service.logging import configure
+from service.outbound.worker import OutboundWorker
 from service.security.crypto import SecretKeyMissing, Vault
 from service.settings import Settings, get_settings
 from service.sync import doorbell, queue
@@ -82,11 +83,13 @@ def time_driven_pass(
 class StoppableWorker(SyncWorker):
     """A SyncWorker that stops between calendars: once `stopping` is set, the round in
     progress finishes the calendar in hand and hands the rest of its batch back at
-    once, rather than leaving them leased until their leases expire."""
+    once, rather than leaving them leased until their leases expire. `outbound`: the
+    webhook delivery worker running beside it (None: outbound delivery is off)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.stopping = asyncio.Event()
+        self.outbound: OutboundWorker | None = None
 
     async def sync(self, claim: queue.Claim, loaded: Loaded | None) -> None:
         if self.stopping.is_set():
@@ -123,7 +126,7 @@ def build_worker(
             if settings.sync.quota.enabled
             else UNLIMITED,
         )
-    return StoppableWorker(
+    worker = StoppableWorker(
         sessions=sessions,
         providers=providers,
         vault=vault,
@@ -134,10 +137,15 @@ def build_worker(
         channels=ChannelManager(sessions, clock, settings),
         on_tick=time_driven_pass(sessions, clock, timedelta(hours=settings.outbound.upcoming_lead_hours)),
     )
+    if settings.outbound.enabled:
+        worker.outbound = OutboundWorker(sessions, vault, clock, settings.outbound, owner=worker.owner)
+    return worker
 
 
 async def close_worker(worker: SyncWorker) -> None:
     await close_providers(worker.providers)
+    if getattr(worker, "outbound", None) is not None:
+        await worker.outbound.close()
 
 
 async def run_worker(worker: StoppableWorker, *, once: bool = False, idle_seconds: float = 1.0) -> int:
@@ -148,13 +156,17 @@ async def run_worker(worker: StoppableWorker, *, once: bool = False, idle_second
         listening = None
         if dsn is not None:  # webhooks in other processes NOTIFY
             listening = asyncio.create_task(doorbell.listen(dsn, worker.stopping), name="oneonone-doorbell")
+        delivering = None
+        if worker.outbound is not None:
+            delivering = asyncio.create_task(worker.outbound.run(worker.stopping), name="oneonone-outbound")
         try:
             await worker.run(worker.stopping, idle_seconds=idle_seconds)
         finally:
-            if listening is not None:
-                listening.cancel()
-                with suppress(asyncio.CancelledError):
-                    await listening
+            for task in (listening, delivering):
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
         return 0
     await worker.maintain()
     total = 0
@@ -163,6 +175,8 @@ async def run_worker(worker: StoppableWorker, *, once: bool = False, idle_second
         if not done:
             break
         total += done
+    if worker.outbound is not None:
+        await worker.outbound.run_once()
     return total
 
 

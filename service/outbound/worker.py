@@ -1,0 +1,196 @@
+"""The delivery worker: each round fans new events out to the endpoints, claims due
+deliveries with a lease, sends them at once (each lane holds one at a time), and
+records each outcome in a transaction of its own. Failures are retried after
+`first_retry_seconds`, doubling up to `max_retry_seconds`, with jitter, or after the
+endpoint's `Retry-After` when longer; an endpoint failing for `retry_window_hours`
+is disabled with a reason. Runs in `oneonone worker` and in the embedded worker
+(service.runtime), woken at once by a commit that recorded events in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from contextlib import suppress
+from datetime import datetime, timedelta
+
+import orjson
+import structlog
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from service.clock import Clock
+from service.domain import outbox
+from service.domain.webhook_endpoints import signing_secrets
+from service.outbound import queue
+from service.outbound.sender import Answer, Resolver, Sender, resolve
+from service.security.addresses import networks
+from service.security.crypto import Vault
+from service.security.webhook_signing import headers as signed_headers
+from service.settings import OutboundWebhookSettings
+
+log = structlog.get_logger(__name__)
+PRUNE_EVERY = timedelta(minutes=10)
+
+
+class _Wake:
+    """Rung after a commit that recorded events (from any thread); awaited by idle workers."""
+
+    def __init__(self) -> None:
+        self.waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def ring(self) -> None:
+        for loop, rung in list(self.waiters):
+            with suppress(RuntimeError):  # its loop is closed
+                loop.call_soon_threadsafe(rung.set)
+
+
+WAKE = _Wake()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(outbox.WAKE, False):
+        WAKE.ring()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(outbox.WAKE, None)
+
+
+def body(claimed: queue.Claimed) -> bytes:
+    """What is POSTed: the same bytes on every attempt."""
+    return orjson.dumps(
+        {
+            "id": claimed.event_id,
+            "type": claimed.event_type,
+            "timestamp": outbox.timestamp(claimed.occurred_at),
+            "data": claimed.payload,
+        }
+    )
+
+
+def retry_delay(settings: OutboundWebhookSettings, attempts: int, retry_after: float | None) -> timedelta:
+    """After the `attempts`-th failure: exponential, ±25 % jitter, at least Retry-After."""
+    base = min(settings.max_retry_seconds, settings.first_retry_seconds * 2 ** min(attempts - 1, 30))
+    seconds = base * random.uniform(0.75, 1.25)
+    if retry_after is not None:
+        seconds = max(seconds, min(retry_after, settings.retry_window_hours * 3600))
+    return timedelta(seconds=seconds)
+
+
+class OutboundWorker:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        vault: Vault,
+        clock: Clock,
+        settings: OutboundWebhookSettings,
+        *,
+        owner: str | None = None,
+        resolver: Resolver = resolve,
+        transport=None,
+    ) -> None:
+        self.sessions = sessions
+        self.vault = vault
+        self.clock = clock
+        self.settings = settings
+        self.owner = owner or f"outbound-{uuid.uuid4().hex[:12]}"
+        self.sender = Sender(settings, networks(settings.allow_networks), resolver=resolver, transport=transport)
+        self._pruned: datetime | None = None
+
+    async def close(self) -> None:
+        await self.sender.close()
+
+    async def run_once(self) -> int:
+        """One round: fan out, claim, deliver; returns how many deliveries were attempted."""
+        while True:
+            async with self.sessions() as session:
+                dispatched = await queue.fan_out(session, self.clock.now())
+                await session.commit()
+            if dispatched < queue.FAN_OUT_BATCH:
+                break
+        now = self.clock.now()
+        async with self.sessions() as session:
+            claimed = await queue.claim(
+                session,
+                owner=self.owner,
+                now=now,
+                lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+                limit=self.settings.batch_size,
+            )
+            await session.commit()
+        await asyncio.gather(*(self.deliver(c) for c in claimed))
+        return len(claimed)
+
+    async def deliver(self, claimed: queue.Claimed) -> None:
+        now = self.clock.now()
+        content = body(claimed)
+        headers = signed_headers(
+            signing_secrets(claimed.endpoint, self.vault, now), claimed.event_id, int(now.timestamp()), content
+        )
+        answer = await self.sender.post(claimed.url, headers, content, now)
+        attempt = self._attempt(claimed, answer, now)
+        async with self.sessions() as session:
+            await queue.record(session, claimed, self.owner, attempt, timedelta(hours=self.settings.retry_window_hours))
+            await session.commit()
+        log.info(
+            "webhook_delivered" if attempt.ok else "webhook_failed",
+            endpoint_id=claimed.endpoint_id,
+            event_id=claimed.event_id,
+            status=answer.status_code,
+            error=answer.error,
+            latency_ms=answer.latency_ms,
+        )
+
+    def _attempt(self, claimed: queue.Claimed, answer: Answer, now: datetime) -> queue.Attempt:
+        retry_in = timedelta(0) if answer.ok else retry_delay(self.settings, claimed.attempts + 1, answer.retry_after)
+        return queue.Attempt(
+            at=now,
+            ok=answer.ok,
+            status_code=answer.status_code,
+            latency_ms=answer.latency_ms,
+            excerpt=answer.excerpt,
+            error=answer.error,
+            retry_in=retry_in,
+        )
+
+    async def prune(self) -> None:
+        now = self.clock.now()
+        if self._pruned is not None and now - self._pruned < PRUNE_EVERY:
+            return
+        async with self.sessions() as session:
+            await outbox.prune(session, now, timedelta(days=self.settings.retention_days))
+            await session.commit()
+        self._pruned = now
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop`: rounds back to back while there is work, else waits for a commit
+        that recorded events (this process) or `idle_seconds` (other processes)."""
+        rung = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), rung)
+        WAKE.waiters.add(waiter)
+        try:
+            while not stop.is_set():
+                busy = 0
+                try:
+                    await self.prune()
+                    busy = await self.run_once()
+                except Exception:  # a database hiccup must not end the loop
+                    log.exception("outbound_round_failed", owner=self.owner)
+                if busy:
+                    continue
+                stopped = asyncio.ensure_future(stop.wait())
+                woken = asyncio.ensure_future(rung.wait())
+                try:
+                    await asyncio.wait(
+                        {stopped, woken}, timeout=self.settings.idle_seconds, return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    stopped.cancel()
+                    woken.cancel()
+                rung.clear()
+        finally:
+            WAKE.waiters.discard(waiter)
