@@ -49,3 +49,20 @@ def test_every_error_is_documented_as_problem_json():
 async def test_the_served_document_is_the_committed_one(client):
     r = await client.get("/openapi.json")
     assert r.json() == json.loads((ROOT / "openapi" / "openapi.json").read_text())
+
+
+def test_every_outbound_event_type_is_published():
+    from service.domain.outbox import EVENT_TYPES
+
+    spec = json.loads(document())
+    assert sorted(spec["webhooks"]) == sorted(EVENT_TYPES)
+    for kind, operations in spec["webhooks"].items():
+        body = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
+        event = spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+        assert event["properties"]["type"]["const"] == kind
+        assert event["additionalProperties"] is False
+        assert {p["name"] for p in operations["post"]["parameters"]} == {
+            "webhook-id",
+            "webhook-timestamp",
+            "webhook-signature",
+        }

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
 
 from service import __version__
-from service.api import docs, health, problems, webhooks
+from service.api import docs, health, problems, webhook_endpoints, webhooks
 from service.api.principal_cache import PrincipalCache
 from service.api.routers import ROUTERS
 from service.clock import Clock, SystemClock
@@ -132,4 +132,5 @@ def create_app(
     app.include_router(webhooks.router)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+    webhook_endpoints.describe_events(app)
     return app

@@ -3,10 +3,11 @@ delivery log, redeliver. The rules are service.domain.webhook_endpoints'."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, FastAPI, Path, Request, Response
 
 from service.api.deps import Admin, Now, Session
 from service.api.pagination import Cursor, Limit, Page, decode_int_cursor, encode_cursor
@@ -21,6 +22,7 @@ from service.api.schemas.webhook_endpoints import (
     WebhookEndpointPatch,
     WebhookSecretOut,
 )
+from service.api.schemas.webhook_events import ENVELOPES, EVENTS
 from service.domain import webhook_endpoints as endpoints
 from service.security.addresses import networks
 from service.security.crypto import Vault
@@ -164,3 +166,68 @@ async def list_attempts(endpoint_id: Id, session: Session, _admin: Admin, limit:
 async def redeliver(endpoint_id: Id, event_id: EventId, session: Session, _admin: Admin, now: Now):
     delivery = await endpoints.redeliver(session, endpoint_id, event_id, now)
     return RedeliveryOut(endpoint_id=endpoint_id, event_id=event_id, next_attempt_at=delivery.next_attempt_at)
+
+
+_SIGNATURE_HEADERS = [
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "The event's id: the same on every retry (deduplicate on it)",
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Seconds since the epoch when this attempt was signed",
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "Space-separated `v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>`, one per valid "
+        "secret (Standard Webhooks)",
+    },
+]
+
+
+def describe_events(app: FastAPI) -> None:
+    """Publish each event type's body in the OpenAPI document's `webhooks` section (the
+    receiver's answers are theirs: no 422 of ours is documented there)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()  # cached: editing it once is enough, and idempotent
+        for operations in document.get("webhooks", {}).values():
+            for operation in operations.values():
+                operation["responses"].pop("422", None)
+        schemas = document.get("components", {}).get("schemas", {})
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if f'"#/components/schemas/{unused}"' not in json.dumps(document):
+                schemas.pop(unused, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    for kind, envelope in ENVELOPES.items():
+
+        async def receive(body: Any) -> None:  # pragma: no cover - documentation only
+            return None
+
+        receive.__annotations__ = {"body": envelope, "return": None}
+        app.webhooks.add_api_route(
+            kind,
+            receive,
+            methods=["POST"],
+            name=kind,
+            operation_id=f"webhook-events-{kind}",
+            tags=["webhook-events"],
+            summary=f"`{kind}`",
+            description=EVENTS[kind][1] + " Answer 2xx within 10 s; anything else is retried.",
+            status_code=204,
+            response_class=Response,
+            responses={204: {"description": "Received (any 2xx will do)"}},
+            openapi_extra={"parameters": _SIGNATURE_HEADERS},
+        )

@@ -10,6 +10,7 @@ from datetime import timedelta
 import orjson
 from sqlalchemy import select
 
+from service.api.schemas.webhook_events import ENVELOPES
 from service.db.models import AgendaItem, Calendar, Meeting, OutboxEvent, Person, SharedNote
 from service.domain import outbox
 from service.domain.findings import FindingType
@@ -37,6 +38,12 @@ async def recompute_at(sessions, now, *, commit: bool = True) -> None:
     async with sessions() as s:
         await recompute(s, now)
         await (s.commit() if commit else s.rollback())
+
+
+def assert_published(e: OutboxEvent) -> None:
+    """The body sent for the event matches the schema the OpenAPI document publishes."""
+    body = {"id": e.event_id, "type": e.type, "timestamp": outbox.timestamp(e.occurred_at), "data": e.payload}
+    ENVELOPES[e.type].model_validate(body)
 
 
 def assert_ids_types_and_times_only(payload: dict, deny: set[str]) -> None:
@@ -138,6 +145,7 @@ async def test_changes_record_their_events_in_their_own_transaction(sessions):
     assert {"promotion path to staff", "my own worry about pay", "we talked about the reorg"} <= deny
     for e in await events(sessions):
         assert_ids_types_and_times_only(e.payload, deny)
+        assert_published(e)
 
 
 async def test_upcoming_is_announced_once_per_meeting_and_start(sessions, factory, clock):
@@ -174,3 +182,4 @@ async def test_upcoming_is_announced_once_per_meeting_and_start(sessions, factor
     for e in await events(sessions):
         assert e.type == "meeting.upcoming"
         assert_ids_types_and_times_only(e.payload, deny)
+        assert_published(e)
