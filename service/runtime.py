@@ -175,8 +175,10 @@ async def run_worker(worker: StoppableWorker, *, once: bool = False, idle_second
         if not done:
             break
         total += done
-    if worker.outbound is not None:
-        await worker.outbound.run_once()
+    # Each round sends one event per (endpoint, pair) lane: round again while any was sent
+    # (those that failed are not due again at once, so this ends).
+    while worker.outbound is not None and not worker.stopping.is_set() and await worker.outbound.run_once():
+        pass
     return total
 
 
