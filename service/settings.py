@@ -252,7 +252,7 @@ def _describe(model: type[BaseModel], prefix: str, lines: list[str]) -> None:
             raise ValueError(f"{model.__name__}.{name} has no description (Field(description=...))")
         lines.append("")
         lines.extend(textwrap.wrap(field.description, 98, initial_indent="# ", subsequent_indent="# "))
-        lines.append(f"# {prefix}{name.upper()}={_env_value(field.default)}")
+        lines.append(f"# {prefix}{name.upper()}={_env_value(field.get_default(call_default_factory=True))}")
     for name, sub in nested:
         group = f"{prefix}{name.upper()}__"
         lines += ["", "", f"# ---- {group}*"]
