@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import gc
-import uuid
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from service import __version__
 from service.api import docs, health, problems, webhook_endpoints, webhooks
+from service.api.observability import RequestMiddleware
 from service.api.principal_cache import PrincipalCache
 from service.api.routers import ROUTERS
 from service.clock import Clock, SystemClock
@@ -37,31 +36,6 @@ def _bind(app: FastAPI, engine: AsyncEngine, msal_http_client: Any) -> None:
     app.state.connector = CalendarConnector(
         app.state.settings, app.state.clock, app.state.sessions, msal_http_client=msal_http_client
     )
-
-
-class RequestIdMiddleware:
-    """Tags logs and the response with `X-Request-ID` (the caller's, or a new one).
-    Plain ASGI: BaseHTTPMiddleware costs a task and a stream copy per request."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        rid = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
-        rid = rid or uuid.uuid4().hex
-        structlog.contextvars.bind_contextvars(request_id=rid)
-
-        async def send_with_id(message):
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode("latin-1"))]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
 
 
 # What a browser on an allowed origin may send and read (service.settings.CorsSettings).
@@ -124,13 +98,13 @@ def create_app(
     if engine is not None:  # tests hand in an engine; make state usable without lifespan
         _bind(app, engine, msal_http_client)
     problems.install(app)
-    app.add_middleware(RequestIdMiddleware)
+    templates: dict[int, str] = {}  # id(route) → its path template as served (prefix included)
+    app.add_middleware(RequestMiddleware, templates=templates)  # request id, metrics, access log, 500s
     if settings.cors.allow_origins:  # outermost, so problem responses carry the headers too
         app.add_middleware(CORSMiddleware, **cors_options(settings))
     docs.install(app)
-    app.include_router(health.router)
-    app.include_router(webhooks.router)
-    for router in ROUTERS:
-        app.include_router(router, prefix="/v1")
+    for router, prefix in ((health.router, ""), (webhooks.router, ""), *((r, "/v1") for r in ROUTERS)):
+        app.include_router(router, prefix=prefix)
+        templates.update((id(route), prefix + route.path) for route in router.routes if hasattr(route, "path"))
     webhook_endpoints.describe_events(app)
     return app

@@ -41,15 +41,33 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    return _problem(request.url.path, status, title, slug, detail, headers, **extra)
+
+
+def _problem(
+    instance: str,
+    status: int,
+    title: str,
+    slug: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + slug,
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": instance,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def internal_error(path: str) -> JSONResponse:
+    """The 500 for an unhandled exception (sent by service.api.observability, which
+    logs it with the request id): says nothing of what failed."""
+    return _problem(path, 500, "Internal Server Error", "internal", "An unexpected error occurred; it has been logged.")
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -96,10 +114,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception):
-        log.exception("unhandled_error", path=request.url.path)
-        return problem(
-            request, 500, "Internal Server Error", "internal", "An unexpected error occurred; it has been logged."
-        )
+        # Only reached for an exception outside service.api.observability's middleware,
+        # which answers (and logs) the others itself, with the request id.
+        log.exception("unhandled_error", route="<outside>")
+        return internal_error(request.url.path)
 
     generate = app.openapi
 

@@ -13,8 +13,11 @@ from service.settings import get_settings
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
     from service.db.migrate import upgrade
+    from service.logging import configure
 
-    url = args.database_url or get_settings().database_url
+    settings = get_settings()
+    configure(settings.log_level, settings.log_json)  # alembic's lines, JSON when asked
+    url = args.database_url or settings.database_url
     upgrade(url)
     print(f"database at head: {_safe(url)}", file=sys.stderr)
     return 0
@@ -45,7 +48,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return _serve_sandbox(args, settings, host, port)
     if not args.no_migrate:
         upgrade(settings.database_url)  # once, before any API process starts
-    options = dict(host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    options = dict(
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our handler (service.logging): JSON when asked
+        access_log=False,  # the app writes its own access line (service.api.observability)
+    )
     if args.workers > 1:
         # Each process imports the factory and builds its own app, engine and pool.
         uvicorn.run("service.runtime:app_factory", factory=True, workers=args.workers, **options)
@@ -72,7 +81,11 @@ def _serve_sandbox(args: argparse.Namespace, settings, host: str, port: int) -> 
     try:
         live = eventloop.run(world.build(settings, sock, url, args.sandbox_dir))
         config = uvicorn.Config(
-            live.app(), log_level=settings.log_level.lower(), access_log=False, timeout_graceful_shutdown=5
+            live.app(),
+            log_level=settings.log_level.lower(),
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
         )
         uvicorn.Server(config).run(sockets=[sock])
     finally:

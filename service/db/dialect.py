@@ -35,8 +35,10 @@ def is_sqlite(url: str) -> bool:
 
 # -- engines -------------------------------------------------------------------------------------
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    # hide_parameters: a database error's message (and so a logged traceback) never
+    # carries bound values: token hashes, emails, event titles.
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, async_creator=async_creator(url, timeout=30))
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, async_creator=async_creator(url, timeout=30))
         _configure_sqlite(engine)
         return engine
     # No pre-ping (a round trip per checkout on the hot path): connections are
@@ -44,9 +46,16 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
     # No overflow: under sustained load, overflow connections are opened and closed
     # per checkout (a TLS negotiation and a backend fork each); waiting for a pooled
     # one is far cheaper. pool_size is the process's cap on PostgreSQL connections.
-    # Waiting requests get connections in arrival order (service.db.pool).
+    # Waiting requests get connections in arrival order (service.db.pool). Statement
+    # parameters stay out of error messages: they can hold a token's hash.
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=0, pool_recycle=3600, poolclass=FairAsyncQueuePool
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_recycle=3600,
+        poolclass=FairAsyncQueuePool,
     )
 
 

@@ -50,6 +50,7 @@ from service.domain.detection import (
 from service.domain.detection.rules import earliest
 from service.domain.event_codec import UNBOUNDED, from_json
 from service.domain.events import CalendarHistory, EventChange, OrgPerson, Policy
+from service.metrics import FINDINGS_OPENED, FINDINGS_RESOLVED
 
 # Only occurrences this recent are re-judged: older meetings and findings keep
 # the state they had when they left the detector's window.
@@ -358,6 +359,7 @@ async def persist_all(session: AsyncSession, batch: list[tuple[Pair, PairDetecti
     await session.flush()
     events += await _opened(session, new_findings, pairs)
     await outbox.record(session, events, now)
+    _count_findings(events)
     if finished:  # only meetings with talking points can carry any over
         with_items = set(
             (
@@ -549,6 +551,16 @@ async def _opened(session: AsyncSession, new: list[dict], pairs: dict[int, Pair]
         )
         for v in new
     ]
+
+
+def _count_findings(events: list[outbox.Event]) -> None:
+    """Findings opened (new or reopened) and resolved, by type: counted once written
+    (flushed); the caller commits."""
+    for event in events:
+        if event.type is outbox.EventType.finding_opened:
+            FINDINGS_OPENED.labels(event.data["finding_type"]).inc()
+        elif event.type is outbox.EventType.finding_resolved:
+            FINDINGS_RESOLVED.labels(event.data["finding_type"]).inc()
 
 
 _INSERT_CHUNK = 1000

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.clock import Clock
 from service.db.models import PushChannel
-from service.metrics import WEBHOOKS
+from service.metrics import WEBHOOK_REJECTIONS, WEBHOOKS
 from service.sync import orphans, queue
 
 log = structlog.get_logger(__name__)
@@ -98,7 +98,8 @@ class RejectionLog:
     """At most one `webhook_rejected` warning per (provider, reason) per `interval`:
     a flood of forged notifications costs a dictionary look-up each, not a line each.
     A line carries the rejections it reports (`count`) and those left unlogged since
-    the previous line for its key (`suppressed`). Keys are a closed set, so the
+    the previous line for its key (`suppressed`); `oneonone_webhook_rejections_total`
+    counts each of them. Keys are a closed set, so the
     memory is bounded; time is the injected clock's."""
 
     def __init__(self, clock: Clock, interval: timedelta = timedelta(seconds=10)) -> None:
@@ -111,6 +112,7 @@ class RejectionLog:
         """`count` rejections; `sample_id`: one of the ids they named, logged if harmless."""
         if count <= 0:
             return
+        WEBHOOK_REJECTIONS.labels(provider, reason.value).inc(count)  # every one, whatever is logged
         key, now = (provider, reason), self.clock.now()
         last = self._last.get(key)
         if last is not None and last <= now < last + self.interval:

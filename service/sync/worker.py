@@ -11,6 +11,7 @@ import asyncio
 import os
 import random
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,7 @@ from service.clock import Clock
 from service.db.models import Calendar
 from service.domain import schedule
 from service.domain.calendar_states import RECOVERED, CalendarState, Failure, after_failure
+from service.metrics import EVENTS_CHANGED, LEASES_HELD, SYNC_ERRORS, SYNC_LAG, SYNC_SECONDS, SYNCS
 from service.security.crypto import Vault
 from service.settings import SyncSettings
 from service.sync import grants, orphans, queue, reconciler
@@ -70,6 +72,7 @@ class Job:
     provider: CalendarProvider
     cursor: str | None
     window: SyncWindow
+    provider_name: str  # "google" | "microsoft": the metrics' label
 
 
 def default_owner() -> str:
@@ -104,6 +107,7 @@ class SyncWorker:
         self.rng = rng or random.Random()
         self.doorbell = bell
         self._requested_again = False  # a calendar synced in this round was notified again meanwhile (see drain)
+        self.beat: float | None = None  # loop.time() when `run` last went round (the worker's readiness)
 
     # -- the loop ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0, maintain_seconds: float = 60.0) -> None:
@@ -111,6 +115,7 @@ class SyncWorker:
         loop = asyncio.get_running_loop()
         next_maintenance = loop.time()
         while not stop.is_set():
+            self.beat = loop.time()
             try:
                 if loop.time() >= next_maintenance:
                     await self.maintain()
@@ -137,8 +142,15 @@ class SyncWorker:
             )
             loaded = await self._read(session, [c.calendar_id for c in claims]) if claims else {}
             await session.commit()
-        for claim in claims:
-            await self.sync(claim, loaded.get(claim.calendar_id))
+        held = len(claims)
+        LEASES_HELD.inc(held)
+        try:
+            for claim in claims:
+                await self.sync(claim, loaded.get(claim.calendar_id))
+                LEASES_HELD.dec()  # released by the sync, or lost
+                held -= 1
+        finally:
+            LEASES_HELD.dec(held)  # a sync raised: these leases expire
         return len(claims)
 
     async def drain(self, max_rounds: int = 1000) -> int:
@@ -163,16 +175,21 @@ class SyncWorker:
             return
         calendar, provider, ref = loaded
         cursor, window = self._cursor_and_window(calendar, provider)
-        job = Job(claim, ref, provider, cursor, window)
-        heartbeat = asyncio.create_task(self._heartbeat(claim.calendar_id))
+        job = Job(claim, ref, provider, cursor, window, calendar.provider)
+        started, outcome = time.perf_counter(), "crashed"
         try:
-            changes, gone = await self._fetch(job)
-        except ProviderError as err:
-            await self._failed(job, err)
-            return
+            heartbeat = asyncio.create_task(self._heartbeat(claim.calendar_id))
+            try:
+                changes, gone = await self._fetch(job)
+            except ProviderError as err:
+                outcome = await self._failed(job, err)
+                return
+            finally:
+                heartbeat.cancel()
+            outcome = await self._commit(job, changes, gone)
         finally:
-            heartbeat.cancel()
-        await self._commit(job, changes, gone)
+            SYNCS.labels(job.provider_name, outcome).inc()
+            SYNC_SECONDS.labels(job.provider_name).observe(time.perf_counter() - started)
 
     async def _read(self, session: AsyncSession, calendar_ids: list[int]) -> dict[int, Loaded]:
         """Calendars with what a provider call needs: the adapter and a CalendarRef
@@ -214,12 +231,14 @@ class SyncWorker:
             loaded = await self._read(session, leased) if leased else {}
             live = await self.channels.live(session, loaded) if loaded else {}
             await session.commit()
+        LEASES_HELD.inc(len(leased))
         gaps: set[int] = set()
         try:
             for calendar_id, (_calendar, provider, ref) in loaded.items():
                 if await self.channels.ensure(provider, ref, live.get(calendar_id, [])):
                     gaps.add(calendar_id)
         finally:
+            LEASES_HELD.dec(len(leased))  # handed back just below (or left to expire)
             if leased:
                 async with self.sessions() as session:
                     await queue.release(session, leased, self.owner)
@@ -251,18 +270,19 @@ class SyncWorker:
             changes = await job.provider.fetch_changes(job.ref, None, job.window)
         return await reconciler.confirm_removals(self.sessions, job.provider, job.ref, changes)
 
-    async def _commit(self, job: Job, changes: ChangeSet, gone: set[str]) -> None:
+    async def _commit(self, job: Job, changes: ChangeSet, gone: set[str]) -> str:
+        """Returns the outcome (`oneonone_syncs_total`): ok, lease_lost or dropped."""
         now = self.clock.now()
         calendar_id = job.ref.calendar_id
         async with self.sessions() as session:
             locked = await self._lock_ours(session, calendar_id)
             if locked is None:
                 log.warning("lease_lost", calendar_id=calendar_id)  # another worker redoes it
-                return
+                return "lease_lost"
             if locked.status == CalendarState.disabled.value:  # disconnected meanwhile: drop the increment
                 await queue.release(session, [calendar_id], self.owner)
                 await session.commit()
-                return
+                return "dropped"
             first = locked.last_synced_at is None
             applied = await reconciler.apply(
                 session, calendar_id, changes, gone_series=gone, observed_at=now, first_sync=first
@@ -288,6 +308,9 @@ class SyncWorker:
                 values["provider_user_id"] = changes.provider_user_id
             await session.execute(_SET, {"calendar_id": calendar_id, **values})
             await session.commit()
+        EVENTS_CHANGED.labels(job.provider_name).inc(applied.changed + applied.removed)
+        if not first:  # how stale the calendar had become: its previous successful sync, on the injected clock
+            SYNC_LAG.labels(job.provider_name).observe((now - locked.last_synced_at).total_seconds())
         log.info(
             "synced",
             calendar_id=job.ref.calendar_id,
@@ -308,9 +331,12 @@ class SyncWorker:
                     await session.commit()
         if (applied.changed or applied.removed) and self.on_changed is not None:
             await self.on_changed({locked.person_id})
+        return "ok"
 
-    async def _failed(self, job: Job, err: ProviderError) -> None:
-        """Back off, or mark the calendar as needing a reconnect (calendar_states)."""
+    async def _failed(self, job: Job, err: ProviderError) -> str:
+        """Back off, or mark the calendar as needing a reconnect (calendar_states).
+        Returns the outcome: failed, or lease_lost."""
+        SYNC_ERRORS.labels(job.provider_name, type(err).__name__).inc()
         now = self.clock.now()
         calendar_id = job.ref.calendar_id
         reason = err.reason if isinstance(err, AuthorizationFailed) else None
@@ -318,7 +344,7 @@ class SyncWorker:
         async with self.sessions() as session:
             locked = await self._lock_ours(session, calendar_id)
             if locked is None:
-                return
+                return "lease_lost"
             values = after_failure(
                 failure,
                 failures=locked.failures + 1,
@@ -342,6 +368,7 @@ class SyncWorker:
         if reason is not None and self.channels is not None:
             # Nothing will be synced until it is fixed: stop listening (best effort).
             await self.channels.retire(job.provider, job.ref)
+        return "failed"
 
     async def _lock_ours(self, session: AsyncSession, calendar_id: int) -> Row | None:
         """The calendar's row, locked, while our lease holds; None once it is lost."""
