@@ -199,6 +199,7 @@ def _environment(url: str, secret_key: str, sandbox: SandboxProviders, base_url:
         "ONEONONE_GOOGLE__CLIENT_SECRET": google.client_secret,
         "ONEONONE_GOOGLE__API_ENDPOINT": google.api_endpoint,
         "ONEONONE_GOOGLE__TOKEN_URI": google.token_uri,
+        "ONEONONE_WORKER__HTTP_PORT": "0",  # no probe listener: nothing scrapes it here
     }
 
 

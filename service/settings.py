@@ -120,6 +120,19 @@ class CorsSettings(BaseModel):
     max_age: int = Field(600, ge=0, description="Seconds a browser may cache a preflight's answer.")
 
 
+class WorkerSettings(BaseModel):
+    """`oneonone worker`'s HTTP listener: /healthz, /readyz, /metrics."""
+
+    http_host: str = Field(
+        "127.0.0.1",
+        description="Address the worker's /healthz, /readyz and /metrics listen on (a container: 0.0.0.0, "
+        "for the orchestrator's probes and Prometheus).",
+    )
+    http_port: int = Field(
+        9100, ge=0, le=65535, description="Port of the worker's health and metrics listener; 0: none."
+    )
+
+
 class OIDCSettings(BaseModel):
     issuer: str = Field("", description="OIDC issuer whose JWTs are accepted as bearer tokens (with `audience`).")
     audience: str = Field("", description="The `aud` those JWTs must carry.")
@@ -214,6 +227,7 @@ class Settings(BaseSettings):
     microsoft: MicrosoftSettings = MicrosoftSettings()
     oidc: OIDCSettings = OIDCSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    worker: WorkerSettings = WorkerSettings()
     cors: CorsSettings = CorsSettings()
     outbound: OutboundWebhookSettings = Field(
         default_factory=OutboundWebhookSettings, description="Signed outbound webhooks (events sent to endpoints)."

@@ -66,6 +66,7 @@ class Cli:
             "ONEONONE_GOOGLE__DIRECTORY_ENDPOINT": google.directory_endpoint,
             "ONEONONE_MICROSOFT__AUTHORITY_HOST": microsoft.authority_host,
             "ONEONONE_MICROSOFT__GRAPH_ENDPOINT": microsoft.graph_endpoint,
+            "ONEONONE_WORKER__HTTP_PORT": "0",  # no probe listener: parallel runs would share its port
         }
 
     def rows(self, sql: str) -> list[tuple]:

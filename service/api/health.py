@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.problems import responses
-from service.db.migrate import schema_status
+from service.db import health as db_health
 from service.errors import AppError
 
 router = APIRouter(tags=["health"])
@@ -26,13 +26,8 @@ async def healthz() -> dict[str, str]:
     responses=responses(503),
 )
 async def readyz(request: Request) -> dict[str, str]:
-    try:
-        async with request.app.state.engine.connect() as conn:
-            status = await conn.run_sync(schema_status)
-    except Exception as exc:  # any driver error means "not ready"
-        raise NotReady(f"database unreachable: {exc.__class__.__name__}") from None
-    if not status.ready:
-        raise NotReady(status.describe())
+    if (reason := await db_health.not_ready(request.app.state.engine)) is not None:
+        raise NotReady(reason)
     return {"status": "ok"}
 
 

@@ -119,10 +119,13 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from service.logging import configure
     from service.runtime import build_worker, close_worker, run_worker
     from service.security.crypto import SecretKeyMissing
+    from service.worker_http import LoopWatch, ProbeServer, probe_app
 
     settings = get_settings()
     configure(settings.log_level, settings.log_json)
     log = structlog.get_logger("service.worker")
+    host = settings.worker.http_host if args.http_host is None else args.http_host
+    port = settings.worker.http_port if args.http_port is None else args.http_port
 
     async def run() -> int:
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
@@ -146,10 +149,20 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal, sig)
+        probes = None
         try:
-            synced = await run_worker(worker, once=args.once)
             if args.once:
+                synced = await run_worker(worker, once=True)
                 print(f"synced {synced} calendar(s)", file=sys.stderr)
+            else:
+                # Stuck: no round begun for two leases' time (a round syncs a batch, each
+                # calendar's lease kept alive meanwhile by its heartbeat).
+                watch = LoopWatch(worker, stale_after=2 * settings.sync.lease_seconds)
+                if port:
+                    probes = ProbeServer(probe_app(engine, watch), host, port, settings.log_level)
+                    await probes.start()
+                watch.task = asyncio.create_task(run_worker(worker), name="oneonone-worker")
+                await watch.task
             log.info("worker_stopped", owner=worker.owner)
             return 0
         except asyncio.CancelledError:
@@ -157,6 +170,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+            if probes is not None:
+                await probes.stop()
             await close_worker(worker)
             await engine.dispose()
 
@@ -218,7 +233,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("worker", help="run a calendar sync worker (until SIGTERM/SIGINT)")
-    p.add_argument("--once", action="store_true", help="sync everything due, then exit")
+    p.add_argument("--once", action="store_true", help="sync everything due, then exit (no HTTP listener)")
+    p.add_argument(
+        "--http-host",
+        help="address of the /healthz, /readyz and /metrics listener "
+        "(default ONEONONE_WORKER__HTTP_HOST, 127.0.0.1; 0.0.0.0 in a container)",
+    )
+    p.add_argument(
+        "--http-port",
+        type=int,
+        help="its port (default ONEONONE_WORKER__HTTP_PORT, 9100; 0: no listener)",
+    )
     p.set_defaults(func=_cmd_worker)
 
     p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
