@@ -32,6 +32,7 @@ from service.settings import OutboundWebhookSettings
 
 log = structlog.get_logger(__name__)
 PRUNE_EVERY = timedelta(minutes=10)
+MAX_FAILURE_PAUSE_SECONDS = 60.0  # the longest pause after failed rounds (a database down or unmigrated)
 
 
 class _Wake:
@@ -173,21 +174,24 @@ class OutboundWorker:
         waiter = (asyncio.get_running_loop(), rung)
         WAKE.waiters.add(waiter)
         try:
+            failures = 0
             while not stop.is_set():
                 busy = 0
                 try:
                     await self.prune()
                     busy = await self.run_once()
+                    failures = 0
                 except Exception:  # a database hiccup must not end the loop
-                    log.exception("outbound_round_failed", owner=self.owner)
+                    failures += 1
+                    log.exception("outbound_round_failed", owner=self.owner, failures=failures)
                 if busy:
                     continue
                 stopped = asyncio.ensure_future(stop.wait())
                 woken = asyncio.ensure_future(rung.wait())
                 try:
-                    await asyncio.wait(
-                        {stopped, woken}, timeout=self.settings.idle_seconds, return_when=asyncio.FIRST_COMPLETED
-                    )
+                    # A failing database is retried after growing pauses, not every idle period.
+                    pause = min(self.settings.idle_seconds * 2**failures, MAX_FAILURE_PAUSE_SECONDS)
+                    await asyncio.wait({stopped, woken}, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     stopped.cancel()
                     woken.cancel()
