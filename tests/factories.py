@@ -196,6 +196,24 @@ class Factory:
         }
         return o
 
+    async def webhook_endpoint(self, url: str = "https://hooks.example.com/oneonone", **kw: Any):
+        """An outbound webhook endpoint; its secret is not a real one (nothing is signed with it)."""
+        from service.db.models import WebhookEndpoint
+
+        now = self.clock.now()
+        return await self._add(
+            WebhookEndpoint(
+                url=url,
+                description=kw.pop("description", ""),
+                event_types=kw.pop("event_types", ["finding.opened"]),
+                enabled=kw.pop("enabled", True),
+                secret_encrypted=kw.pop("secret_encrypted", "not-a-secret"),
+                created_at=now,
+                updated_at=now,
+                **kw,
+            )
+        )
+
     async def template(self, name: str | None = None, sections: list[dict] | None = None, **kw: Any):
         from service.db.models import Template
 

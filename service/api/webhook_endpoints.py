@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Path, Request, Response
 from service.api.deps import Admin, Now, Session
 from service.api.pagination import Cursor, Limit, Page, decode_int_cursor, encode_cursor
 from service.api.problems import responses
-from service.api.schemas.common import Id
+from service.api.schemas.common import EventId, Id
 from service.api.schemas.webhook_endpoints import (
     RedeliveryOut,
     WebhookAttemptOut,
@@ -31,7 +31,6 @@ from service.settings import OutboundWebhookSettings
 router = APIRouter(prefix="/webhook-endpoints", tags=["webhook-endpoints"])
 ADMINS = "Admins only (403 for anyone else)."
 _SECRET_500 = {500: {"description": "ONEONONE_SECRET_KEY is not configured"}}
-EventId = Annotated[str, Path(pattern=r"^evt_[0-9A-Z]{26}$", description="The event's id (`webhook-id`)")]
 
 
 def _settings(request: Request) -> OutboundWebhookSettings:
@@ -163,7 +162,7 @@ async def list_attempts(endpoint_id: Id, session: Session, _admin: Admin, limit:
     response_model=RedeliveryOut,
     responses=responses(401, 403, 404, 422),
 )
-async def redeliver(endpoint_id: Id, event_id: EventId, session: Session, _admin: Admin, now: Now):
+async def redeliver(endpoint_id: Id, event_id: Annotated[EventId, Path(description="The event's id (`webhook-id`)")], session: Session, _admin: Admin, now: Now):
     delivery = await endpoints.redeliver(session, endpoint_id, event_id, now)
     return RedeliveryOut(endpoint_id=endpoint_id, event_id=event_id, next_attempt_at=delivery.next_attempt_at)
 

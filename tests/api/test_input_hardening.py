@@ -16,11 +16,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import SecretStr, TypeAdapter, ValidationError
 from sqlalchemy import select
 
 from service.api.schemas.common import MAX_ID, Day, UTCTimestamp
 from service.db.models import Base
+from service.security.crypto import generate_key
 from tests.api.routes import v1_operations
 from tests.conftest import ROOT, T0
 
@@ -61,6 +62,12 @@ async def snapshot(sessions) -> dict[str, list]:
 
 
 @pytest.fixture
+def settings(settings):
+    """With a secret key: creating a webhook endpoint stores its signing secret encrypted."""
+    return settings.model_copy(update={"secret_key": SecretStr(generate_key())})
+
+
+@pytest.fixture
 async def world(factory):
     """An org and a past meeting of `pair` (feedback is open) with an agenda item and an
     action item by the report, and a template."""
@@ -71,7 +78,13 @@ async def world(factory):
     w.action = await factory.action_item(o.pair, o.report, meeting_id=w.meeting.id)
     w.template = await factory.template(name="Check-in")
     w.finding = await factory.finding(o.pair)
+    w.endpoint = await factory.webhook_endpoint()
     return w
+
+
+def _caller(path: str) -> str:
+    """Who may call the route at all (its refusals must come from the input, not a 403)."""
+    return "admin" if path.startswith("/v1/webhook-endpoints") else "report"
 
 
 def _path(op_path: str, w, **override: Any) -> str:
@@ -83,6 +96,8 @@ def _path(op_path: str, w, **override: Any) -> str:
         "template_id": w.template.id,
         "finding_id": w.finding.id,
         "manager_id": w.o.manager.id,
+        "endpoint_id": w.endpoint.id,
+        "event_id": "evt_01JF0000000000000000000000",
     }
     ids.update(override)
     return re.sub(r"\{(\w+)\}", lambda m: str(ids[m.group(1)]), op_path)
@@ -112,7 +127,7 @@ def test_every_id_parameter_is_bounded_in_the_openapi_document():
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
             for param in op.get("parameters", []):
-                if not param["name"].endswith("_id"):
+                if not param["name"].endswith("_id") or param["name"] == "event_id":  # event ids are text
                     continue
                 schema = param["schema"]
                 schema = next((s for s in schema.get("anyOf", [schema]) if s.get("type") == "integer"), schema)
@@ -125,7 +140,7 @@ def test_every_id_parameter_is_bounded_in_the_openapi_document():
 async def test_out_of_range_path_ids_are_422(client, world, op):
     for bad in (0, -1, MAX_ID + 1, 2**70, "abc", "1.5"):
         url = _path(op.path, world, **dict.fromkeys(op.path_params, bad))
-        r = await client.request(op.method, url, headers=world.h["report"])
+        r = await client.request(op.method, url, headers=world.h[_caller(op.path)])
         assert_problem(r, 422)
         assert {f"path.{name}" for name in op.path_params} <= error_fields(r), (url, r.text[:300])
 
@@ -198,7 +213,7 @@ CURSOR_OPS = [op for op in OPERATIONS if "cursor" in op.query_params]
 @pytest.mark.parametrize("op", CURSOR_OPS, ids=lambda op: op.path)
 async def test_forged_cursors_are_400(client, world, op):
     for cursor in BAD_CURSORS:
-        r = await client.get(_path(op.path, world), params={"cursor": cursor}, headers=world.h["report"])
+        r = await client.get(_path(op.path, world), params={"cursor": cursor}, headers=world.h[_caller(op.path)])
         assert assert_problem(r, 400, cursor[:40])["detail"] == "invalid cursor"
 
 
@@ -212,6 +227,8 @@ def test_every_paged_route_is_covered():
         "/v1/templates",
         "/v1/findings",
         "/v1/calendars",
+        "/v1/webhook-endpoints",
+        "/v1/webhook-endpoints/{endpoint_id}/attempts",
     }
 
 
@@ -436,6 +453,24 @@ VALID: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
     ),
     ("POST", "/v1/meetings/{meeting_id}:apply-template"): ("report", lambda w: {"template_id": w.template.id}),
     ("PUT", "/v1/meetings/{meeting_id}/feedback"): ("report", lambda w: {"rating": 4, "comment": "useful"}),
+    ("POST", "/v1/webhook-endpoints"): (
+        "admin",
+        lambda w: {
+            "url": "https://receiver.example.com/hooks",
+            "event_types": ["finding.opened", "meeting.cancelled"],
+            "description": "back office",
+            "enabled": True,
+        },
+    ),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}"): (
+        "admin",
+        lambda w: {
+            "url": "https://receiver.example.com/other",
+            "event_types": ["meeting.upcoming"],
+            "description": "renamed",
+            "enabled": False,
+        },
+    ),
 }
 BODY_OPS = [op for op in OPERATIONS if op.has_json_body]
 

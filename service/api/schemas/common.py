@@ -7,7 +7,16 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from annotated_types import Interval, MaxLen
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    field_validator,
+)
 
 # Ids are BIGINT: larger numbers cannot name a row (and would overflow the driver).
 MAX_ID = 2**63 - 1
@@ -26,6 +35,8 @@ def integer_text(value: Any) -> Any:
 # A row id as the API accepts it (path, query or body): out-of-range numbers are a 422,
 # never a database overflow. The one definition every router and schema uses.
 Id = Annotated[int, Interval(ge=1, le=MAX_ID), BeforeValidator(integer_text)]
+# An outbox event's id (`evt_` and a ULID: service.domain.outbox.new_event_id), the `webhook-id` header.
+EventId = Annotated[str, StringConstraints(pattern=r"^evt_[0-9A-Z]{26}$")]
 
 
 # Timestamps and dates the API accepts fall in these years (as written): a year 1 or 9999
