@@ -18,7 +18,6 @@ import pytest
 import structlog
 from sqlalchemy import delete
 
-import service.logging
 from service.api.app import create_app
 from service.clock import FixedClock
 from service.db.dialect import throwaway_database
@@ -36,16 +35,16 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="session", autouse=True)
 def _uncached_loggers():
-    """`capture_logs` cannot see a logger cached before it, and a command run in-process
-    (replay, the CLI) configures structlog to cache: in tests no logger is cached."""
-    configure = service.logging.configure
+    """`capture_logs` cannot see a logger cached before it, and code run in-process (the
+    CLI, replay, the ASGI factory) configures structlog to cache: in tests no logger is
+    ever cached, however `configure` was imported."""
+    configure = structlog.configure
 
     def uncached(*args, **kwargs) -> None:
-        configure(*args, **kwargs)
-        structlog.configure(cache_logger_on_first_use=False)
+        configure(*args, **{**kwargs, "cache_logger_on_first_use": False})
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(service.logging, "configure", uncached)
+        patch.setattr(structlog, "configure", uncached)
         yield
 
 

@@ -252,14 +252,17 @@ async def test_a_webhook_never_waits_for_a_worker_holding_the_calendar(world, fa
     async with sessions() as held:  # what a worker holds while it reconciles a long re-baseline
         await held.execute(select(Calendar.id).where(Calendar.id == calendar_id).with_for_update(key_share=True))
         await held.execute(update(Calendar).where(Calendar.id == calendar_id).values(cursor="being-written"))
+        timings = []
         async with httpx.AsyncClient(base_url=world.base_url) as client:
-            started = time.perf_counter()
-            r = await client.post("/webhooks/google", headers=headers)
-            elapsed = time.perf_counter() - started
+            for _ in range(5):  # the fastest of five: a loaded CI machine adds its own delays
+                started = time.perf_counter()
+                r = await client.post("/webhooks/google", headers=headers)
+                timings.append(time.perf_counter() - started)
+                assert r.status_code == 200
         await held.rollback()
-    assert r.status_code == 200 and elapsed < 0.05, elapsed
+    assert min(timings) < 0.05, timings
     async with sessions() as s:
-        assert await s.scalar(select(func.count()).select_from(SyncRequest)) == 1
+        assert await s.scalar(select(func.count()).select_from(SyncRequest)) == 5
 
 
 async def test_a_failed_recompute_is_caught_up_by_the_periodic_pass(world, factory, sessions, clock):
