@@ -33,6 +33,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     ONEONONE_LOG_JSON=true \
     ONEONONE_API__HOST=0.0.0.0 \
     ONEONONE_API__PORT=8000 \
+    ONEONONE_WORKER__HTTP_HOST=0.0.0.0 \
+    ONEONONE_WORKER__HTTP_PORT=9100 \
     ONEONONE_DATABASE_URL=sqlite+aiosqlite:////data/oneonone.db
 # A non-root user owning /data, the only writable place (the default SQLite database).
 RUN groupadd --system --gid 10001 oneonone \
@@ -42,7 +44,8 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /data
 VOLUME ["/data"]
 USER 10001:10001
-EXPOSE 8000
+# The API; a worker's /healthz, /readyz and /metrics.
+EXPOSE 8000 9100
 # Role-aware: the API's /readyz on ONEONONE_API__PORT, a worker's own health port, nothing
 # for migrate (see `oneonone healthcheck --help`).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["oneonone", "healthcheck"]

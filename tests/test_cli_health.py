@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import SimpleNamespace
 
 import pytest
 
@@ -36,9 +35,11 @@ def test_health_urls_follow_the_settings():
     assert health_url(s, "api", 9200) == "http://127.0.0.1:9200/readyz"
     assert health_url(Settings(_env_file=None, api={"host": "::"}), "api") == "http://[::1]:8000/readyz"
     assert health_url(s, "migrate") is None
-    # The worker's HTTP server, where the settings have one (worker.http_port).
-    with_worker = SimpleNamespace(api=s.api, worker=SimpleNamespace(http_port=9300))
-    assert health_url(with_worker, "worker") == "http://127.0.0.1:9300/healthz"
+    # The worker's own listener (worker.http_host/http_port); port 0: none.
+    worker = Settings(_env_file=None, worker={"http_host": "0.0.0.0", "http_port": 9300})
+    assert health_url(worker, "worker") == "http://127.0.0.1:9300/healthz"
+    assert health_url(worker, "worker", 9400) == "http://127.0.0.1:9400/healthz"
+    assert health_url(Settings(_env_file=None, worker={"http_port": 0}), "worker") is None
 
 
 class _Server:
@@ -91,7 +92,7 @@ def test_healthy_unready_and_absent_api(server_factory, monkeypatch, capsys):
 
 def test_the_worker_role_probes_the_workers_port(server_factory, monkeypatch):
     worker = server_factory(200)
-    settings = SimpleNamespace(api=Settings(_env_file=None).api, worker=SimpleNamespace(http_port=worker.port))
+    settings = Settings(_env_file=None, worker={"http_port": worker.port})
     monkeypatch.setattr("service.cli.health.get_settings", lambda: settings)
     assert main(["healthcheck", "--role", "worker"]) == 0 and worker.paths == ["/healthz"]
 

@@ -52,12 +52,9 @@ def health_url(settings: Settings, role: str, port: int | None = None) -> str | 
     """The address that says whether a process of `role` is healthy; None: it serves none."""
     if role == "api":
         return f"http://{_probe_host(settings.api.host)}:{port or settings.api.port}/readyz"
-    if role == "worker":
-        # The worker's HTTP server (`/healthz`, `/metrics`) listens on worker.http_port
-        # (ONEONONE_WORKER__HTTP_PORT); a build without it has no endpoint to probe.
-        worker = getattr(settings, "worker", None)
-        worker_port = port or getattr(worker, "http_port", None)
-        return f"http://127.0.0.1:{worker_port}/healthz" if worker_port else None
+    if role == "worker":  # its own listener (`/healthz`, `/metrics`); port 0: none
+        worker_port = port or settings.worker.http_port
+        return f"http://{_probe_host(settings.worker.http_host)}:{worker_port}/healthz" if worker_port else None
     return None
 
 
