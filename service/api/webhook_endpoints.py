@@ -162,7 +162,13 @@ async def list_attempts(endpoint_id: Id, session: Session, _admin: Admin, limit:
     response_model=RedeliveryOut,
     responses=responses(401, 403, 404, 422),
 )
-async def redeliver(endpoint_id: Id, event_id: Annotated[EventId, Path(description="The event's id (`webhook-id`)")], session: Session, _admin: Admin, now: Now):
+async def redeliver(
+    endpoint_id: Id,
+    event_id: Annotated[EventId, Path(description="The event's id (`webhook-id`)")],
+    session: Session,
+    _admin: Admin,
+    now: Now,
+):
     delivery = await endpoints.redeliver(session, endpoint_id, event_id, now)
     return RedeliveryOut(endpoint_id=endpoint_id, event_id=event_id, next_attempt_at=delivery.next_attempt_at)
 
