@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.middleware.cors import CORSMiddleware
 
 from service import __version__
-from service.api import docs, health, problems, webhook_endpoints, webhooks
+from service.api import docs, health, problems, webapp, webhook_endpoints, webhooks
 from service.api.observability import RequestMiddleware
 from service.api.principal_cache import PrincipalCache
 from service.api.routers import ROUTERS
@@ -107,4 +107,5 @@ def create_app(
         app.include_router(router, prefix=prefix)
         templates.update((id(route), prefix + route.path) for route in router.routes if hasattr(route, "path"))
     webhook_endpoints.describe_events(app)
+    webapp.install(app)  # after the API routes: its mount must not shadow them
     return app
