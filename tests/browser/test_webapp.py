@@ -6,7 +6,9 @@ accessibility basics: every control labelled, the meeting page reachable by Tab.
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -78,6 +80,8 @@ def test_walk_the_app(sandbox_server, browser, artifacts):
     else:  # the fallback without GET /v1/meetings: its 404, pairs, people, one call per pair
         assert calls["week (manager)"] <= 3 + pairs
 
+    pressed = {b.text: b.get_attribute("aria-pressed") for b in d.find_elements(By.CSS_SELECTOR, ".toggle button")}
+    assert pressed == {"As manager": "true", "As report": "false"}
     d.find_element(By.XPATH, "//button[normalize-space()='As report']").click()
     calls["week (report)"] = _ready(d, "week")
     shot("week-report")
@@ -169,3 +173,43 @@ def test_walk_the_app(sandbox_server, browser, artifacts):
     print(f"\nAPI calls per screen: {calls} (GET /v1/meetings present: {has_week_endpoint})")
     print(f"screenshots: {', '.join(str(artifacts / s) + '.png' for s in shots)}")
     print(f"browser walk: {time.monotonic() - started:.1f} s")
+
+
+def test_the_week_is_one_call_with_the_contracted_endpoint(sandbox_server, browser, artifacts):
+    """GET /v1/meetings (issue 25's contract, landing separately) answered in the page from
+    the sandbox's own data: the week renders from it alone, names and agenda flags included."""
+    url, token = sandbox_server
+    api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    now = datetime.fromisoformat(api.get("/app/config.json").json()["now"])
+    monday = (now - timedelta(days=now.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    window = {"from": monday.isoformat(), "to": (monday + timedelta(days=7)).isoformat()}
+    people = {p["id"]: p for p in api.get("/v1/people", params={"limit": 200}).json()["items"]}
+    items = []
+    for pair in api.get("/v1/pairs", params={"role": "manager"}).json()["items"]:
+        other = {k: people[pair["report_id"]][k] for k in ("id", "name", "email", "timezone")}
+        for m in api.get(f"/v1/pairs/{pair['id']}/meetings", params=window).json()["items"]:
+            fields = {k: m[k] for k in ("id", "pair_id", "start", "end", "status", "title")}
+            empty = len(items) == 0
+            extra = dict(agenda_items=0 if empty else 2, agenda_empty=empty, open_action_items=1, rated_by_me=False)
+            items.append(fields | extra | {"role": "manager", "other": other})
+    assert items
+    page = json.dumps({"items": items, "next_cursor": None})
+    shim = (
+        f"const real = window.fetch; const page = {page};"
+        + """
+      window.fetch = (u, o) => new URL(u, location.href).pathname === '/v1/meetings'
+        ? Promise.resolve(new Response(JSON.stringify(page), {headers: {'Content-Type': 'application/json'}}))
+        : real(u, o);"""
+    )
+    added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": shim})
+    try:
+        browser.get("about:blank")  # a new document, so the shim runs before the app
+        calls = _sign_in(browser, url, token)  # lands on the manager's week
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
+    browser.save_screenshot(str(artifacts / "week-contract.png"))
+    print(f"\nweek view with GET /v1/meetings: {calls} API call(s)")
+    assert calls == 1
+    text = browser.find_element(By.TAG_NAME, "main").text
+    assert items[0]["other"]["name"] in text and "1 open action items" in text
+    assert "one call per pair" not in text

@@ -103,8 +103,8 @@ async function weekScreen(params) {
     html`<h1>My 1:1s, week of ${fmtTime(from, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" })}</h1>
     <div class="inline">
       <div class="toggle" role="group" aria-label="Role">
-        <button type="button" data-href="${link("manager", start)}" aria-pressed="${role === "manager"}">As manager</button>
-        <button type="button" data-href="${link("report", start)}" aria-pressed="${role === "report"}">As report</button>
+        <button type="button" data-href="${link("manager", start)}" aria-pressed="${String(role === "manager")}">As manager</button>
+        <button type="button" data-href="${link("report", start)}" aria-pressed="${String(role === "report")}">As report</button>
       </div>
       <button type="button" class="secondary" data-href="${link(role, new Date(start - 7 * DAY))}">← Previous week</button>
       <button type="button" class="secondary" data-href="${link(role, mondayOf(now()))}">This week</button>
@@ -138,10 +138,23 @@ function pairLabel(p) {
   return m && r ? `${m.name} / ${r.name}` : `pair #${p.id}`;
 }
 
+const ISO = /^\d{4}-\d\d-\d\dT/;
+const SUMMARIES = {
+  cancelled_without_reschedule: (d) => `Cancelled ${d.notice_hours ?? "?"} hours ahead, and no other 1:1 of the pair was booked near it.`,
+  late_reschedule: () => "Moved at short notice.",
+  shortened: () => "Held, but shorter than booked.",
+  declined: (d) => `Declined${d.by ? ` by the ${d.by}` : ""}.`,
+  double_booked: (d) => `Overlaps${d.conflict ? ` “${d.conflict}”` : " another event"}${d.by ? ` in the ${d.by}'s calendar` : ""}.`,
+  cadence_gap: (d) => `${d.gap_days ?? "?"} days without a held 1:1${d.since ? ` since ${fmtDateTime(d.since)}` : ""}.`,
+  no_upcoming: () => "Nothing is scheduled for this pair.",
+};
+
 function explain(f) {
   const d = f.details || {};
   const facts = Object.entries(d).filter(([k]) => k !== "evidence");
-  return html`<dl class="metrics">${facts.map(([k, v]) => html`<dt>${k.replaceAll("_", " ")}</dt><dd>${typeof v === "object" ? JSON.stringify(v) : v}</dd>`)}</dl>
+  const value = (v) => (typeof v === "string" && ISO.test(v) ? fmtDateTime(v) : typeof v === "object" ? JSON.stringify(v) : v);
+  return html`${SUMMARIES[f.type] ? html`<p class="why">${SUMMARIES[f.type](d)}</p>` : ""}
+    <dl class="metrics">${facts.map(([k, v]) => html`<dt>${k.replaceAll("_", " ")}</dt><dd>${value(v)}</dd>`)}</dl>
     ${d.evidence && d.evidence.length ? html`<details><summary>Evidence (${d.evidence.length})</summary><ul>${d.evidence.map((e) => html`<li><code>${e}</code></li>`)}</ul></details>` : ""}`;
 }
 
@@ -260,6 +273,7 @@ async function route() {
   const [re, screen, name] = ROUTES.find(([r]) => r.test(path)) || ROUTES[ROUTES.length - 1];
   document.body.dataset.screen = name;
   document.body.dataset.ready = "";
+  window.scrollTo(0, 0);
   resetCalls();
   try {
     if (signedIn && !me()) setMe(await api("/me"));
@@ -269,6 +283,8 @@ async function route() {
     render(main, html`<h1>Something went wrong</h1><p class="error" role="alert">${e.message}</p>`);
     console.error(e);
   }
+  if (name === "signin") document.getElementById("token")?.focus();
+  else if (!main.contains(document.activeElement)) main.focus({ preventScroll: true });
   const h1 = main.querySelector("h1");
   document.title = h1 ? `${h1.textContent} – oneonone` : "oneonone";
   document.body.dataset.calls = window.__apiCalls;
@@ -280,5 +296,9 @@ document.getElementById("signout").addEventListener("click", () => {
   location.hash = "#/signin";
 });
 window.addEventListener("hashchange", route);
+// Back from elsewhere (say, a terminal running `oneonone sandbox cancel`): show what changed.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && ["week", "findings", "insights"].includes(document.body.dataset.screen)) route();
+});
 await loadConfig();
 route();
