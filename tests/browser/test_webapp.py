@@ -77,8 +77,8 @@ def test_walk_the_app(sandbox_server, browser, artifacts):
     pairs = len(api.get("/v1/pairs", params={"role": "manager", "active": "true"}).json()["items"])
     if has_week_endpoint:
         assert calls["week (manager)"] <= 2
-    else:  # the fallback without GET /v1/meetings: its 404, pairs, people, one call per pair
-        assert calls["week (manager)"] <= 3 + pairs
+    else:  # without the contract: the 404s of /v1/meetings and /v1/me/action-items, pairs, people, 1 per pair
+        assert calls["week (manager)"] <= 4 + pairs
 
     pressed = {b.text: b.get_attribute("aria-pressed") for b in d.find_elements(By.CSS_SELECTOR, ".toggle button")}
     assert pressed == {"As manager": "true", "As report": "false"}
@@ -179,8 +179,9 @@ def test_walk_the_app(sandbox_server, browser, artifacts):
 
 
 def _week_with_the_contracted_endpoint(sandbox_server, browser, artifacts):
-    """GET /v1/meetings (issue 25's contract, landing separately) answered in the page from
-    the sandbox's own data: the week renders from it alone, names and agenda flags included."""
+    """GET /v1/meetings and /v1/me/action-items (issue 25's contract, landing separately)
+    answered in the page from the sandbox's own data: the week renders from those two calls,
+    names, agenda flags and the caller's open action items included."""
     url, token = sandbox_server
     api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     now = datetime.fromisoformat(api.get("/app/config.json").json()["now"])
@@ -196,13 +197,20 @@ def _week_with_the_contracted_endpoint(sandbox_server, browser, artifacts):
             extra = dict(agenda_items=0 if empty else 2, agenda_empty=empty, open_action_items=1, rated_by_me=False)
             items.append(fields | extra | {"role": "manager", "other": other})
     assert items
-    page = json.dumps({"items": items, "next_cursor": None})
+    me = api.get("/v1/me").json()
+    owner = {k: me[k] for k in ("id", "name", "email", "timezone")}
+    actions = [{"id": 1, "pair_id": items[0]["pair_id"], "meeting_id": items[0]["id"], "owner": owner,
+                "owner_id": me["id"], "body": "Send the offsite agenda", "due_date": None}]  # fmt: skip
+    answers = {
+        "/v1/meetings": {"items": items, "next_cursor": None},
+        "/v1/me/action-items": {"items": actions, "next_cursor": None},
+    }
     shim = (
-        f"const real = window.fetch; const page = {page};"
+        f"const real = window.fetch; const answers = {json.dumps(answers)};"
         + """
-      window.fetch = (u, o) => new URL(u, location.href).pathname === '/v1/meetings'
-        ? Promise.resolve(new Response(JSON.stringify(page), {headers: {'Content-Type': 'application/json'}}))
-        : real(u, o);"""
+      window.fetch = (u, o) => { const a = answers[new URL(u, location.href).pathname];
+        return a ? Promise.resolve(new Response(JSON.stringify(a), {headers: {'Content-Type': 'application/json'}}))
+                 : real(u, o); };"""
     )
     added = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": shim})
     try:
@@ -211,8 +219,9 @@ def _week_with_the_contracted_endpoint(sandbox_server, browser, artifacts):
     finally:
         browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]})
     browser.save_screenshot(str(artifacts / "week-contract.png"))
-    print(f"\nweek view with GET /v1/meetings: {calls} API call(s)")
-    assert calls == 1
+    print(f"\nweek view with GET /v1/meetings and /v1/me/action-items: {calls} API call(s)")
+    assert calls == 2
     text = browser.find_element(By.TAG_NAME, "main").text
-    assert items[0]["other"]["name"] in text and "1 open action items" in text
+    assert items[0]["other"]["name"] in text and "1 open action item" in text
     assert "one call per pair" not in text
+    assert "Send the offsite agenda" in browser.find_element(By.ID, "my-actions").text

@@ -82,6 +82,15 @@ async function weekScreen(params) {
   const end = new Date(start.getTime() + 7 * DAY);
   const from = start.toISOString(), to = end.toISOString();
   let items, fallback = false;
+  // The caller's open action items across pairs (GET /v1/me/action-items, issue 25): in
+  // parallel, and left out where the server has no such endpoint (one call per pair else).
+  const openActions = api(`/me/action-items?${qs({ status: "open", limit: 50 })}`).then(
+    (page) => page.items,
+    (e) => {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    },
+  );
   try {
     items = await all("/meetings", { from, to, role, limit: 200 });
   } catch (e) {
@@ -89,6 +98,7 @@ async function weekScreen(params) {
     fallback = true;
     items = await weekFallback(role, from, to);
   }
+  const actions = await openActions;
   for (const m of items) if (m.other) rememberPairOther(m.pair_id, m.other);
   const link = (r, w) => `#/week?${qs({ role: r, week: isoDay(w) })}`;
   const byDay = new Map();
@@ -120,12 +130,16 @@ async function weekScreen(params) {
             <span class="badge ${m.status}">${m.status}</span>
             ${m.agenda_empty === true && new Date(m.start) > t ? html`<span class="badge warn">agenda empty</span>` : ""}
             ${typeof m.agenda_items === "number" && !m.agenda_empty ? html`<span class="badge">${m.agenda_items} talking points</span>` : ""}
-            ${m.open_action_items ? html`<span class="badge">${m.open_action_items} open action items</span>` : ""}
+            ${m.open_action_items ? html`<span class="badge">${m.open_action_items} open action item${m.open_action_items === 1 ? "" : "s"}</span>` : ""}
             ${m.rated_by_me === true ? html`<span class="badge">rated</span>` : ""}
             ${m.rated_by_me === false && m.status === "held" ? html`<span class="badge">not rated yet</span>` : ""}
           </li>`,
         )}</ul></section>`,
-    )}`,
+    )}
+    ${actions ? html`<section class="card" id="my-actions" aria-labelledby="my-actions-h"><h2 id="my-actions-h">Open action items (all pairs)</h2>
+      ${actions.length ? html`<ul class="plain">${actions.map((a) => html`<li>${a.body}
+        <span class="muted">· ${a.owner ? (a.owner.id === me().id ? "you" : a.owner.name) : ""}${a.due_date ? ` · due ${a.due_date}` : ""}</span>
+        ${a.meeting_id ? html` · <a href="#/meeting/${a.meeting_id}">meeting</a>` : ""}</li>`)}</ul>` : html`<p class="muted">None.</p>`}</section>` : ""}`,
   );
   for (const b of main.querySelectorAll("button[data-href]"))
     b.addEventListener("click", () => (location.hash = b.dataset.href));
