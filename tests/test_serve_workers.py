@@ -70,7 +70,8 @@ def _get(port: int, path: str) -> tuple[socket.socket, bytes]:
 
 def test_two_processes_serve_requests(db_url):
     """Requests on new connections until both server processes have answered one (each
-    connection is traced to the process holding its accepted socket), in under 20 s."""
+    connection is traced to the process holding its accepted socket), in under 60 s (a
+    loaded 2-core CI machine took over 20 s to start two)."""
     if not db_url.startswith("postgresql"):
         pytest.skip("several API processes need PostgreSQL (see the SQLite test below)")
     port = _free_port()
@@ -88,7 +89,7 @@ def test_two_processes_serve_requests(db_url):
     try:
         while True:
             assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() - started < 20, f"not both processes answered within 20 s: {served_by}"
+            assert time.monotonic() - started < 60, f"not both processes answered within 60 s: {served_by}"
             children = _children(proc.pid)
             try:
                 conn, status = _get(port, "/readyz")  # a round trip on the process's own pool

@@ -215,4 +215,5 @@ async def test_slow_jwks_fetch_does_not_block_the_event_loop(make_client, factor
         r = await request
     assert r.status_code == 200
     assert time.monotonic() - started >= SLOW_SECONDS
-    assert worst_lag < SLOW_SECONDS / 2
+    # A blocked loop stalls for the whole fetch; a loaded CI machine alone has stalled it 0.32 s.
+    assert worst_lag < SLOW_SECONDS * 0.9
