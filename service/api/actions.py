@@ -12,7 +12,9 @@ from service.api.problems import responses
 from service.api.schemas.actions import ActionItemCreate, ActionItemPatch
 from service.api.schemas.common import Id
 from service.api.schemas.meetings import ActionItemOut
+from service.api.schemas.screens import MyActionItemOut
 from service.domain import actions as actions_domain
+from service.domain import screens
 from service.domain.actions import ActionStatus
 
 router = APIRouter(tags=["actions"])
@@ -38,6 +40,29 @@ async def list_action_items(
     items = await actions_domain.list_action_items(
         session, pair_id, caller, status=status, owner_id=owner_id, after_id=decode_int_cursor(cursor), limit=limit
     )
+    more = len(items) > limit
+    items = items[:limit]
+    return Page(items=items, next_cursor=encode_cursor([items[-1].id]) if more else None)
+
+
+@router.get(
+    "/me/action-items",
+    summary="The caller's action items across their pairs",
+    description="Every action item of every pair the caller takes part in (as manager or report), "
+    "as `GET /v1/pairs/{pair_id}/action-items` shows them pair by pair, with `pair_id` and the "
+    "`owner` embedded. Admins see only their own pairs' items. Open items by default. Ordered by id; "
+    "one query per page.",
+    response_model=Page[MyActionItemOut],
+    responses=responses(400, 401, 422),
+)
+async def list_my_action_items(
+    session: Session,
+    caller: Caller,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    status: Annotated[ActionStatus, Query(description="open (not done), done, or all")] = ActionStatus.open,
+):
+    items = await screens.my_action_items(session, caller, status, after_id=decode_int_cursor(cursor), limit=limit + 1)
     more = len(items) > limit
     items = items[:limit]
     return Page(items=items, next_cursor=encode_cursor([items[-1].id]) if more else None)

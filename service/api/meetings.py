@@ -12,8 +12,11 @@ from service.api.pagination import Cursor, Limit, Page, decode_cursor, encode_cu
 from service.api.problems import responses
 from service.api.schemas.common import MAX_ID, Id, UTCTimestamp
 from service.api.schemas.meetings import MeetingCreate, MeetingDetailOut, MeetingOut, MeetingUpdate
+from service.api.schemas.pairs import PairRole
+from service.api.schemas.screens import MyMeetingOut
 from service.db.models import MeetingStatus
 from service.domain import meetings as meetings_domain
+from service.domain import screens
 from service.errors import BadRequest
 
 router = APIRouter(tags=["meetings"])
@@ -61,6 +64,46 @@ async def list_meetings(
         start_from=start_from, start_to=start_to, status=status_.value if status_ else None
     )
     rows = await meetings_domain.list_meetings(session, caller, pair_id, filters, after=_after(cursor), limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(items=rows, next_cursor=encode_cursor([rows[-1].start.isoformat(), rows[-1].id]) if more else None)
+
+
+@router.get(
+    "/meetings",
+    summary="The caller's meetings across all their pairs",
+    response_model=Page[MyMeetingOut],
+    responses=responses(400, 401, 422),
+)
+async def list_my_meetings(
+    session: Session,
+    caller: Caller,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    start_from: Annotated[
+        UTCTimestamp | None, Query(alias="from", description="Starting at or after (RFC 3339 with offset)")
+    ] = None,
+    start_to: Annotated[
+        UTCTimestamp | None, Query(alias="to", description="Starting before (RFC 3339 with offset)")
+    ] = None,
+    status_: Annotated[MeetingStatus | None, Query(alias="status")] = None,
+    role: Annotated[
+        PairRole | None, Query(description="Only pairs where the caller is the manager (or the report)")
+    ] = None,
+):
+    """A week view in one call: the meetings of every pair the caller takes part in (as
+    manager or report; admins too see only their own), ordered by (start, id), each with
+    the other participant, the agenda as the caller sees it counted (shared items and the
+    caller's own private ones; `agenda_empty`: no shared item), the pair's open action
+    items and whether the caller rated it. A former manager sees the meetings before the
+    line ended. One query per page, however many pairs."""
+    filters = screens.MyMeetingFilter(
+        start_from=start_from,
+        start_to=start_to,
+        status=status_.value if status_ else None,
+        role=role.value if role else None,
+    )
+    rows = await screens.my_meetings(session, caller, filters, after=_after(cursor), limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(items=rows, next_cursor=encode_cursor([rows[-1].start.isoformat(), rows[-1].id]) if more else None)

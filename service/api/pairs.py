@@ -12,17 +12,30 @@ from service.api.pagination import Cursor, Limit, Page, decode_int_cursor, encod
 from service.api.problems import responses
 from service.api.schemas.common import Id
 from service.api.schemas.pairs import PairOut, PairRole, PairUpdate
+from service.api.schemas.people import PersonSummary
 from service.db.models import Pair
 from service.domain import pairs as pairs_domain
+from service.domain import screens
 
 router = APIRouter(tags=["pairs"])
 
 
 async def _outs(session: AsyncSession, pairs: list[Pair], now: datetime) -> list[PairOut]:
+    """Three queries for a page of pairs: streaks, people, open findings."""
     streaks = await pairs_domain.current_streaks(session, [p.id for p in pairs], now)
+    extras = await screens.pair_extras(session, pairs)
     return [
         PairOut.model_validate(p).model_copy(
-            update={"days_since_last_held": pairs_domain.days_since_last_held(p, now), "current_streak": streaks[p.id]}
+            update={
+                "days_since_last_held": pairs_domain.days_since_last_held(p, now),
+                "current_streak": streaks[p.id],
+                "streak": streaks[p.id],
+                "last_held_at": p.last_held,
+                "next_scheduled_at": p.next_scheduled,
+                "manager": PersonSummary.model_validate(extras[p.id].manager),
+                "report": PersonSummary.model_validate(extras[p.id].report),
+                "open_findings": extras[p.id].open_findings,
+            }
         )
         for p in pairs
     ]
@@ -50,7 +63,9 @@ async def list_pairs(
     report_id: Id | None = None,
 ):
     """Participants see their own pairs, admins every pair; `role` keeps the pairs where the
-    caller is the manager (or the report). Ordered by id."""
+    caller is the manager (or the report). Ordered by id. Each pair embeds its `manager`
+    and `report` and counts its open findings by type (`open_findings`): the pairs
+    overview in one call, a fixed number of queries per page."""
     after_id = decode_int_cursor(cursor)
     filters = pairs_domain.PairFilter(
         role=role.value if role else None, active=active, manager_id=manager_id, report_id=report_id

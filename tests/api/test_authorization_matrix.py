@@ -125,6 +125,32 @@ def _meeting_ids(w, role, body):
     assert [m["id"] for m in body["items"]] == [w.meeting.id]
 
 
+def _my_meetings(w, role, body):
+    """Each participant sees their own meetings only, counted as they see them; others none
+    (an admin included: content is per participant)."""
+    if role not in PARTICIPANTS:
+        assert body["items"] == []
+        return
+    (item,) = body["items"]
+    other = w.o.manager if role == "report" else w.o.report
+    assert (item["id"], item["role"], item["other"]["id"]) == (w.meeting.id, role, other.id)
+    assert (item["agenda_items"], item["agenda_empty"]) == (2, False)  # shared + own private, never the other's
+    assert (item["open_action_items"], item["rated_by_me"]) == (1, True)
+
+
+def _my_action_items(w, role, body):
+    expected = [w.action.id] if role in PARTICIPANTS else []
+    assert [a["id"] for a in body["items"]] == expected
+    assert all(a["owner"]["id"] == w.o.report.id for a in body["items"])
+
+
+def _pairs_embedded(w, role, body):
+    _pairs(w, role, body)
+    for p in body["items"]:
+        assert (p["manager"]["id"], p["report"]["id"]) == (p["manager_id"], p["report_id"])
+        assert p["open_findings"] == ({"cadence_gap": 1} if p["id"] == w.o.pair.id else {})
+
+
 def _own_agenda(w, role):
     own = w.rep_private if role == "report" else w.mgr_private
     return {w.shared_item.id, own.id}
@@ -204,7 +230,7 @@ CASES = [
         body=lambda w: {"people": [{"email": "new@acme.test", "name": "New", "manager": w.o.manager.email}]},
     ),
     # pairs: participants and admins
-    Case("GET", "/v1/pairs", statuses(200, allowed=EVERYONE), check=_pairs),
+    Case("GET", "/v1/pairs", statuses(200, allowed=EVERYONE), check=_pairs_embedded),
     Case("GET", "/v1/pairs/{pair_id}", statuses(200, allowed=SEES_PAIR), PAIR),
     Case("PATCH", "/v1/pairs/{pair_id}", statuses(200, allowed=SEES_PAIR), PAIR, body=lambda w: {"cadence_days": 14}),
     # the schedule: admins see it, only participants change it (an admin gets 403)
@@ -213,6 +239,7 @@ CASES = [
     Case("PATCH", "/v1/meetings/{meeting_id}", statuses(200, admin=403), MEETING, body=lambda w: {"title": "Renamed"}),
     Case("POST", "/v1/meetings/{meeting_id}:cancel", statuses(200, admin=403), MEETING),
     # content: participants only, admins included out
+    Case("GET", "/v1/meetings", statuses(200, allowed=EVERYONE), check=_my_meetings),
     Case("GET", "/v1/meetings/{meeting_id}", statuses(200), MEETING, check=_detail),
     Case("GET", "/v1/meetings/{meeting_id}/agenda", statuses(200), MEETING, check=_agenda),
     Case(
@@ -281,6 +308,7 @@ CASES = [
         check=_written_by_caller("author_id"),
     ),
     Case("GET", "/v1/pairs/{pair_id}/action-items", statuses(200), PAIR),
+    Case("GET", "/v1/me/action-items", statuses(200, allowed=EVERYONE), check=_my_action_items),
     Case(
         "POST",
         "/v1/meetings/{meeting_id}/action-items",

@@ -222,7 +222,9 @@ def test_every_paged_route_is_covered():
         "/v1/people",
         "/v1/pairs",
         "/v1/pairs/{pair_id}/meetings",
+        "/v1/meetings",
         "/v1/meetings/{meeting_id}/agenda",
+        "/v1/me/action-items",
         "/v1/pairs/{pair_id}/action-items",
         "/v1/templates",
         "/v1/findings",
@@ -277,6 +279,8 @@ async def test_timestamps_overflowing_in_utc_are_422(client, world):
         for url, param in [
             (f"/v1/pairs/{pair}/meetings", "from"),
             (f"/v1/pairs/{pair}/meetings", "to"),
+            ("/v1/meetings", "from"),
+            ("/v1/meetings", "to"),
             (f"/v1/insights/pairs/{pair}", "from"),
             (f"/v1/insights/pairs/{pair}", "to"),
             (f"/v1/insights/managers/{world.o.manager.id}", "to"),

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import Field
 
 from service.api.schemas.common import In, Out
+from service.api.schemas.people import PersonSummary
 
 
 class PairRole(str, enum.Enum):
@@ -36,6 +37,18 @@ class PairOut(Out):
         "declined one (0 if the latest was cancelled or declined, or none was held)",
     )
     updated_at: datetime
+    manager: PersonSummary | None = Field(None, description="The manager (always set in responses)")
+    report: PersonSummary | None = Field(None, description="The report (always set in responses)")
+    last_held_at: datetime | None = Field(None, description="Start of the latest held 1:1 (= `last_held`)")
+    next_scheduled_at: datetime | None = Field(
+        None, description="Start of the next scheduled 1:1, if any (= `next_scheduled`)"
+    )
+    streak: int = Field(0, description="= `current_streak`")
+    open_findings: dict[str, int] = Field(
+        default_factory=dict,
+        description='Open (unresolved) findings of the pair by type, e.g. `{"cadence_gap": 1}`; '
+        "types without one are left out",
+    )
 
 
 class PairUpdate(In):

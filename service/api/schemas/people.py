@@ -49,3 +49,12 @@ class PeopleImport(In):
 class ImportOut(Out):
     created: int
     updated: int
+
+
+class PersonSummary(Out):
+    """A person as embedded in lists (instead of a bare id)."""
+
+    id: int
+    name: str
+    email: str
+    timezone: str
