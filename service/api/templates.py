@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from service.api.deps import Caller, Now, Session
 from service.api.pagination import Cursor, Limit, Page, decode_int_cursor, encode_cursor
 from service.api.problems import responses
 from service.api.schemas.common import Id, SearchText
 from service.api.schemas.meetings import MeetingOut
-from service.api.schemas.templates import ApplyTemplate, TemplateCreate, TemplateOut
+from service.api.schemas.templates import ApplyTemplate, TemplateCreate, TemplateOut, TemplateUpdate
 from service.domain import meetings as meetings_domain
 from service.domain import templates as templates_domain
 
@@ -63,6 +63,36 @@ async def create_template(body: TemplateCreate, session: Session, caller: Caller
         sections=[s.model_dump() for s in body.sections],
         now=now,
     )
+
+
+@router.patch(
+    "/templates/{template_id}",
+    summary="Edit an agenda template",
+    response_model=TemplateOut,
+    responses=responses(401, 403, 404, 409, 422),
+)
+async def update_template(template_id: Id, body: TemplateUpdate, session: Session, caller: Caller, now: Now):
+    """Its creator or an admin (403 for anyone else); only the fields sent change.
+    `sections` is the whole ordered list: send it in the new order to reorder. 409 for a
+    built-in template (copy it: `POST /v1/templates` with its sections, then edit the
+    copy) and for a name taken by another template. Meetings it was applied to keep
+    their agenda."""
+    changes = body.model_dump(include=body.model_fields_set)  # nested defaults (`prompts: []`) kept
+    return await templates_domain.update_template(session, caller, template_id, changes, now)
+
+
+@router.delete(
+    "/templates/{template_id}",
+    summary="Delete an agenda template",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={204: {"description": "Deleted"}, **responses(401, 403, 404, 409, 422)},
+)
+async def delete_template(template_id: Id, session: Session, caller: Caller) -> Response:
+    """Its creator or an admin (403 for anyone else); 409 for a built-in template.
+    Meetings it was applied to keep their agenda (their `template_id` becomes null)."""
+    await templates_domain.delete_template(session, caller, template_id)
+    return Response(status_code=204)
 
 
 @router.post(

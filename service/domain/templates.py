@@ -1,19 +1,22 @@
 """Agenda templates: named lists of sections ({title, minutes, prompts}) that seed a
 meeting's agenda. Anyone authenticated may read and create them; names are unique,
-compared case-insensitively. Built-in ones (`created_by` null) come from migrations."""
+compared case-insensitively. Their creator or an admin edits (the sections as one
+ordered list: reordering is sending them in the new order) and deletes them. Built-in
+ones (`builtin`, seeded by migrations) are never changed (409: copy one with
+`POST /v1/templates` and edit the copy)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import AgendaItem, Meeting, Template
 from service.domain.access import Principal
 from service.domain.agenda import next_position
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, Forbidden, NotFound
 
 
 def section_body(section: dict[str, Any]) -> str:
@@ -53,9 +56,7 @@ async def create_template(
     now: datetime,
 ) -> Template:
     """A new template; 409 if the name is taken (in any letter case)."""
-    taken = await session.scalar(select(Template.id).where(func.lower(Template.name) == name.lower()))
-    if taken is not None:
-        raise Conflict(f"a template named {name!r} already exists")
+    await _check_name_free(session, name)
     template = Template(
         name=name,
         description=description,
@@ -67,6 +68,60 @@ async def create_template(
     session.add(template)
     await session.flush()
     return template
+
+
+async def _check_name_free(session: AsyncSession, name: str, *, but: int | None = None) -> None:
+    query = select(Template.id).where(func.lower(Template.name) == name.lower())
+    if but is not None:
+        query = query.where(Template.id != but)
+    if await session.scalar(query) is not None:
+        raise Conflict(f"a template named {name!r} already exists")
+
+
+BUILTIN = "built-in templates cannot be changed; copy it: POST /v1/templates with its sections, then edit the copy"
+
+
+async def _for_change(session: AsyncSession, principal: Principal, template_id: int) -> Template:
+    """The template if the caller may change it: 404 if missing, 409 if built in, 403
+    unless they created it or are an admin."""
+    template = await require_template(session, template_id)
+    if template.builtin:
+        raise Conflict(BUILTIN)
+    if template.created_by != principal.person_id and not principal.is_admin:
+        raise Forbidden("only the template's creator or an admin may change it")
+    return template
+
+
+async def update_template(
+    session: AsyncSession, principal: Principal, template_id: int, changes: dict[str, Any], now: datetime
+) -> Template:
+    """Apply `name`, `description` and `sections` (the whole ordered list) as given.
+    Meetings it was applied to keep their agenda."""
+    template = await _for_change(session, principal, template_id)
+    if "name" in changes:
+        await _check_name_free(session, changes["name"], but=template.id)
+    changed = False
+    for field in ("name", "description", "sections"):
+        if field in changes and getattr(template, field) != changes[field]:
+            setattr(template, field, changes[field])
+            changed = True
+    if changed:
+        template.updated_at = now
+        await session.flush()
+    return template
+
+
+async def delete_template(session: AsyncSession, principal: Principal, template_id: int) -> None:
+    """Delete it; meetings it was applied to keep their agenda (their `template_id` is cleared)."""
+    template = await _for_change(session, principal, template_id)
+    await session.execute(
+        update(Meeting)
+        .where(Meeting.template_id == template.id)
+        .values(template_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.delete(template)
+    await session.flush()
 
 
 async def append_sections(

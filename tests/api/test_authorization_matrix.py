@@ -344,6 +344,20 @@ CASES = [
         statuses(201, allowed=EVERYONE),
         body=lambda w: {"name": "Quarterly", "sections": [{"title": "Goals", "minutes": 10}]},
     ),
+    # editing and deleting one: its creator (the report here) or an admin; visible to all, so 403
+    Case(
+        "PATCH",
+        "/v1/templates/{template_id}",
+        statuses(200, allowed=("report", "admin"), others=403),
+        lambda w: {"template_id": w.template.id},
+        body=lambda w: {"sections": [{"title": "Goals", "minutes": 10}, {"title": "Check-in", "minutes": 5}]},
+    ),
+    Case(
+        "DELETE",
+        "/v1/templates/{template_id}",
+        statuses(204, allowed=("report", "admin"), others=403),
+        lambda w: {"template_id": w.template.id},
+    ),
     Case(
         "POST",
         "/v1/meetings/{meeting_id}:apply-template",
@@ -480,6 +494,7 @@ async def world(factory, sessions, clock):
         w.template = Template(
             name="Check-in",
             description="",
+            created_by=o.report.id,
             sections=[{"title": "Check-in", "minutes": 5, "prompts": ["How are you?"]}],
             **created,
         )

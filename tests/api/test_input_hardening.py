@@ -76,7 +76,7 @@ async def world(factory):
     w.meeting = await factory.meeting(o.pair, start=T0 - timedelta(days=1))
     w.item = await factory.agenda_item(w.meeting, o.report)
     w.action = await factory.action_item(o.pair, o.report, meeting_id=w.meeting.id)
-    w.template = await factory.template(name="Check-in")
+    w.template = await factory.template(name="Check-in", created_by=o.report.id)
     w.finding = await factory.finding(o.pair)
     w.endpoint = await factory.webhook_endpoint()
     return w
@@ -452,6 +452,14 @@ VALID: dict[tuple[str, str], tuple[str, Callable[[Any], Any]]] = {
         lambda w: {
             "name": "Quarterly",
             "description": "Goals",
+            "sections": [{"title": "Goals", "minutes": 10, "prompts": ["What went well?"]}],
+        },
+    ),
+    ("PATCH", "/v1/templates/{template_id}"): (
+        "report",
+        lambda w: {
+            "name": "Renamed",
+            "description": "Goals first",
             "sections": [{"title": "Goals", "minutes": 10, "prompts": ["What went well?"]}],
         },
     ),

@@ -157,3 +157,104 @@ async def test_only_participants_apply_templates(client, factory, who):
     r = await client.post(f"/v1/meetings/{m.id}:apply-template", headers=o.h[who], json={"template_id": t.id})
     assert r.status_code == 404
     assert (await client.get(f"/v1/meetings/{m.id}", headers=o.h["report"])).json()["agenda"] == []
+
+
+# --- editing and deleting ---------------------------------------------------------------------------------
+
+
+async def test_creator_edits_and_reorders_sections(client, factory, clock):
+    author = await factory.person()
+    h = await factory.token(author)
+    t = (await create(client, h, name="Weekly sync")).json()
+    assert t["builtin"] is False
+    clock.set(T0 + timedelta(minutes=5))
+    reordered = [SECTIONS[1], {**SECTIONS[0], "minutes": 10}]
+    r = await client.patch(f"/v1/templates/{t['id']}", headers=h, json={"sections": reordered})
+    assert r.status_code == 200, r.text
+    assert r.json()["sections"] == reordered  # the list's order is the template's order
+    assert (r.json()["name"], r.json()["updated_at"]) == ("Weekly sync", "2026-03-02T09:05:00Z")
+    r = await client.patch(f"/v1/templates/{t['id']}", headers=h, json={"name": "Weekly", "description": "new"})
+    assert (r.json()["name"], r.json()["description"], r.json()["sections"]) == ("Weekly", "new", reordered)
+    assert (await client.get(f"/v1/templates/{t['id']}", headers=h)).json() == r.json()
+
+
+async def test_applied_template_orders_the_agenda_as_edited(client, factory):
+    o = await factory.org()
+    t = (await create(client, o.h["manager"], name="Ordered")).json()
+    await client.patch(f"/v1/templates/{t['id']}", headers=o.h["manager"], json={"sections": SECTIONS[::-1]})
+    meeting = await factory.meeting(o.pair)
+    r = await client.post(
+        f"/v1/meetings/{meeting.id}:apply-template", headers=o.h["manager"], json={"template_id": t["id"]}
+    )
+    assert r.status_code == 200, r.text
+    agenda = (await client.get(f"/v1/meetings/{meeting.id}/agenda", headers=o.h["report"])).json()["items"]
+    assert [a["body"].splitlines()[0] for a in agenda] == ["Blockers", "Check-in"]
+
+
+async def test_only_the_creator_or_an_admin_edits_or_deletes(client, factory):
+    author, other = await factory.person(), await factory.person()
+    admin = await factory.person(role="admin")
+    h_author, h_other, h_admin = [await factory.token(p) for p in (author, other, admin)]
+    t = (await create(client, h_author, name="Mine")).json()
+    for method, kw in (("PATCH", {"json": {"name": "Theirs"}}), ("DELETE", {})):
+        r = await client.request(method, f"/v1/templates/{t['id']}", headers=h_other, **kw)
+        assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
+    assert (await client.get(f"/v1/templates/{t['id']}", headers=h_other)).json() == t
+    r = await client.patch(f"/v1/templates/{t['id']}", headers=h_admin, json={"name": "Renamed by admin"})
+    assert r.status_code == 200 and r.json()["name"] == "Renamed by admin"
+    assert r.json()["created_by"] == author.id
+    t2 = (await create(client, h_author, name="Second")).json()
+    assert (await client.delete(f"/v1/templates/{t2['id']}", headers=h_author)).status_code == 204
+    assert (await client.delete(f"/v1/templates/{t['id']}", headers=h_admin)).status_code == 204
+    for tid in (t["id"], t2["id"]):
+        assert (await client.get(f"/v1/templates/{tid}", headers=h_author)).status_code == 404
+        assert (await client.delete(f"/v1/templates/{tid}", headers=h_admin)).status_code == 404
+        assert (await client.patch(f"/v1/templates/{tid}", headers=h_admin, json={"name": "x"})).status_code == 404
+
+
+async def test_builtin_templates_are_protected(client, factory):
+    admin = await factory.person(role="admin")
+    h = await factory.token(admin)
+    builtin = await factory.template(name="Shipped", builtin=True)
+    for method, kw in (("PATCH", {"json": {"description": "mine now"}}), ("DELETE", {})):
+        r = await client.request(method, f"/v1/templates/{builtin.id}", headers=h, **kw)
+        assert r.status_code == 409 and r.headers["content-type"].startswith(PROBLEM)
+        assert "copy it: POST /v1/templates" in r.json()["detail"]
+    r = await client.get(f"/v1/templates/{builtin.id}", headers=h)
+    assert (r.json()["builtin"], r.json()["description"]) == (True, "")
+    # the documented way: copy it, then edit the copy
+    copy = await create(client, h, name="Shipped (copy)", sections=r.json()["sections"])
+    assert copy.status_code == 201 and copy.json()["builtin"] is False
+    r = await client.patch(f"/v1/templates/{copy.json()['id']}", headers=h, json={"description": "mine now"})
+    assert r.status_code == 200
+
+
+async def test_edit_refuses_a_taken_name_and_bad_sections(client, factory):
+    h = await factory.token(await factory.person())
+    await create(client, h, name="Taken")
+    t = (await create(client, h, name="Free")).json()
+    r = await client.patch(f"/v1/templates/{t['id']}", headers=h, json={"name": "TAKEN"})
+    assert r.status_code == 409
+    r = await client.patch(f"/v1/templates/{t['id']}", headers=h, json={"name": "FREE"})  # its own name, recased
+    assert r.status_code == 200 and r.json()["name"] == "FREE"
+    for body in ({"sections": []}, {"name": None}, {"sections": None}, {"name": ""}, {"builtin": False}, {"x": 1}):
+        r = await client.patch(f"/v1/templates/{t['id']}", headers=h, json=body)
+        assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM), body
+    assert (await client.get(f"/v1/templates/{t['id']}", headers=h)).json()["sections"] == SECTIONS
+
+
+async def test_deleting_a_template_keeps_the_agendas_it_made(client, factory):
+    o = await factory.org()
+    t = (await create(client, o.h["report"], name="Gone soon")).json()
+    meeting = await factory.meeting(o.pair)
+    await client.post(f"/v1/meetings/{meeting.id}:apply-template", headers=o.h["report"], json={"template_id": t["id"]})
+    assert (await client.delete(f"/v1/templates/{t['id']}", headers=o.h["report"])).status_code == 204
+    r = await client.get(f"/v1/meetings/{meeting.id}", headers=o.h["report"])
+    assert r.json()["template_id"] is None and len(r.json()["agenda"]) == 2
+
+
+async def test_edited_sections_keep_their_defaults(client, factory):
+    h = await factory.token(await factory.person())
+    t = (await create(client, h, name="Defaults")).json()
+    r = await client.patch(f"/v1/templates/{t['id']}", headers=h, json={"sections": [{"title": "Only", "minutes": 5}]})
+    assert r.status_code == 200 and r.json()["sections"] == [{"title": "Only", "minutes": 5, "prompts": []}]

@@ -41,11 +41,14 @@ async def fresh_url(request, tmp_path):
         await drop()
 
 
-async def templates_in(url: str) -> list[Template]:
+async def templates_in(url: str, *columns) -> list:
+    """The templates' rows, with the columns every revision has (and those asked for)."""
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as s:
-            return list((await s.scalars(select(Template))).all())
+            t = Template
+            query = select(t.name, t.created_by, t.sections, t.created_at, t.updated_at, *columns)
+            return list((await s.execute(query)).all())
     finally:
         await engine.dispose()
 
@@ -56,6 +59,8 @@ async def test_fresh_database_has_the_30_minute_template(fresh_url):
     await upgrade_async(fresh_url)
     [t] = await templates_in(fresh_url)
     assert (t.name, t.created_by, t.sections) == ("30-minute 1:1", None, EXPECTED)
+    [(builtin,)] = [tuple(row)[-1:] for row in await templates_in(fresh_url, Template.builtin)]
+    assert builtin is True  # 0015: protected from edits and deletion
     assert t.created_at == t.updated_at == datetime(2026, 3, 1, tzinfo=UTC)
     assert sum(s["minutes"] for s in t.sections) == 30
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,6 +65,8 @@ class Template(IdMixin, TimestampMixin, Base):
     # [{"title": str, "minutes": int, "prompts": [str]}]
     sections: Mapped[list] = mapped_column(JSON)
     created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("people.id", ondelete="SET NULL"))
+    # Shipped with the service (seeded by a migration): nobody edits or deletes it; copy it instead.
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AgendaItem(IdMixin, TimestampMixin, Base):
