@@ -11,7 +11,9 @@ after the other on loopback, each with a pool of the service's default size
 (`db_pool_size`; `--pool-size`); drives each with the same load (wrk if installed,
 else — or with `--tool python` — a built-in asyncio HTTP/1.1 keep-alive client), 32
 connections by default; prints requests/s, p50 and p99 of both and their ratios
-(targets: throughput ≥ 0.8× the bare endpoint's, p99 ≤ 2×); writes
+(targets: throughput ≥ 0.8× the bare endpoint's, p99 ≤ 2×), and beside the meeting
+detail the week view (`GET /v1/meetings?from&to` of a manager with 8 reports, 16
+meetings: target `week`, its figures as ratios to the detail's); writes
 bench/results/api.json (not with --smoke, whose figures mean nothing)."""
 
 from __future__ import annotations
@@ -50,8 +52,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def seed(dsn: str) -> tuple[int, int, str]:
-    """Returns (meeting id, caller person id, caller token)."""
+WEEK_REPORTS = 8  # the week view's manager has this many reports, two 1:1s each that week
+WEEK = (datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC))
+
+
+async def seed(dsn: str) -> tuple[int, int, str, str]:
+    """Returns (meeting id, caller person id, caller token, the manager's token)."""
     now = datetime(2026, 3, 2, 9, tzinfo=UTC)
     conn = await asyncpg.connect(dsn)
     try:
@@ -121,15 +127,68 @@ async def seed(dsn: str) -> tuple[int, int, str]:
             "My private thoughts",
             now,
         )
-        token = new_token()
-        await conn.execute(
-            "INSERT INTO api_tokens (person_id, name, token_hash, prefix, created_at) VALUES ($1, 'bench', $2, $3, $4)",
-            report,
-            hash_token(token),
-            token[:10],
-            now,
-        )
-        return meeting, report, token
+        # The week view: the manager's 8 pairs (Li's and 7 more), two 1:1s each this week
+        # with a shared and a private talking point, an open action item and a rating.
+        pairs = [pair]
+        for n in range(WEEK_REPORTS - 1):
+            other = await person(f"report{n}@acme.test", manager)
+            pairs.append(
+                await conn.fetchval(
+                    "INSERT INTO pairs (manager_id, report_id, active, cadence, cadence_days, created_at, updated_at) "
+                    "VALUES ($1, $2, true, 'weekly', 7, $3, $3) RETURNING id",
+                    manager,
+                    other,
+                    now,
+                )
+            )
+        for n, pair_id in enumerate(pairs):
+            for day in (0, 3):
+                start = WEEK[0] + timedelta(days=day, hours=9 + n)
+                week_meeting = await conn.fetchval(
+                    'INSERT INTO meetings (pair_id, title, original_start, start, "end", status, created_at, '
+                    "updated_at) VALUES ($1, '1:1', $2, $2, $3, 'scheduled', $4, $4) RETURNING id",
+                    pair_id,
+                    start,
+                    start + timedelta(minutes=30),
+                    now,
+                )
+                for private in (False, True):
+                    await conn.execute(
+                        "INSERT INTO agenda_items (meeting_id, author_id, body, private, position, done, "
+                        "created_at, updated_at) VALUES ($1, $2, 'Point', $3, 0, false, $4, $4)",
+                        week_meeting,
+                        manager,
+                        private,
+                        now,
+                    )
+                await conn.execute(
+                    "INSERT INTO feedback (meeting_id, person_id, rating, comment, created_at, updated_at) "
+                    "VALUES ($1, $2, 4, '', $3, $3)",
+                    week_meeting,
+                    manager,
+                    now,
+                )
+            await conn.execute(
+                "INSERT INTO action_items (pair_id, owner_id, body, created_at, updated_at) "
+                "VALUES ($1, $2, 'Follow up', $3, $3)",
+                pair_id,
+                manager,
+                now,
+            )
+
+        async def token_of(person_id: int) -> str:
+            token = new_token()
+            await conn.execute(
+                "INSERT INTO api_tokens (person_id, name, token_hash, prefix, created_at) "
+                "VALUES ($1, 'bench', $2, $3, $4)",
+                person_id,
+                hash_token(token),
+                token[:10],
+                now,
+            )
+            return token
+
+        return meeting, report, await token_of(report), await token_of(manager)
     finally:
         await conn.close()
 
@@ -238,7 +297,13 @@ def measure(pg_dsn: str, args: argparse.Namespace, tool: str) -> dict[str, dict[
     sa_url = pg.sqlalchemy_url(pg_dsn)
     print(f"migrating {pg_dsn.rsplit('/', 1)[1]} …", file=sys.stderr)
     upgrade(sa_url)
-    meeting_id, person_id, token = asyncio.run(seed(pg_dsn))
+    meeting_id, person_id, token, manager_token = asyncio.run(seed(pg_dsn))
+    service_env = {
+        "ONEONONE_DATABASE_URL": sa_url,
+        "ONEONONE_LOG_LEVEL": "WARNING",
+        "ONEONONE_DB_POOL_SIZE": str(args.pool_size),
+    }
+    week = f"from={WEEK[0].isoformat().replace('+00:00', 'Z')}&to={WEEK[1].isoformat().replace('+00:00', 'Z')}"
 
     targets = {
         "service": (
@@ -246,11 +311,15 @@ def measure(pg_dsn: str, args: argparse.Namespace, tool: str) -> dict[str, dict[
             True,
             f"/v1/meetings/{meeting_id}",
             {"Authorization": f"Bearer {token}"},
-            {
-                "ONEONONE_DATABASE_URL": sa_url,
-                "ONEONONE_LOG_LEVEL": "WARNING",
-                "ONEONONE_DB_POOL_SIZE": str(args.pool_size),
-            },
+            service_env,
+        ),
+        # the week view beside the meeting detail: a manager's 16 meetings over 8 pairs
+        "week": (
+            "service.runtime:app_factory",
+            True,
+            f"/v1/meetings?{week}",
+            {"Authorization": f"Bearer {manager_token}"},
+            service_env,
         ),
         "bare": (
             "bench.bare_app:app",
@@ -312,20 +381,30 @@ def main() -> int:
         results = measure(pg_dsn, args, tool)
     finally:
         asyncio.run(drop())
-    service, bare = results["service"], results["bare"]
+    service, bare, week = results["service"], results["bare"], results["week"]
     ratios = {
         "rps": service["rps"] / bare["rps"],
         "p50": service["p50_ms"] / bare["p50_ms"],
         "p99": service["p99_ms"] / bare["p99_ms"],
+    }
+    week_ratios = {
+        "rps": week["rps"] / service["rps"],
+        "p50": week["p50_ms"] / service["p50_ms"],
+        "p99": week["p99_ms"] / service["p99_ms"],
     }
     print(f"\n{args.connections} connections, pools of {args.pool_size}, {tool}, best of {args.rounds} round(s)")
     print("\n| target | req/s | p50 ms | p99 ms |\n|---|---|---|---|")
     for name, r in results.items():
         print(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} |")
     print(f"| service / bare | {ratios['rps']:.2f}× | {ratios['p50']:.2f}× | {ratios['p99']:.2f}× |")
+    print(f"| week / service | {week_ratios['rps']:.2f}× | {week_ratios['p50']:.2f}× | {week_ratios['p99']:.2f}× |")
     print(
         f"\nthroughput {ratios['rps']:.2f}× the bare endpoint's (target ≥ {THROUGHPUT_TARGET:.2f}×), "
         f"p99 {ratios['p99']:.2f}× (target ≤ {P99_TARGET:.2f}×)"
+    )
+    print(
+        f"week view (GET /v1/meetings?from&to, {WEEK_REPORTS} pairs, {2 * WEEK_REPORTS} meetings): "
+        f"{week_ratios['rps']:.2f}× the meeting detail's throughput, p99 {week_ratios['p99']:.2f}×"
     )
     if args.smoke:
         return 0
@@ -338,6 +417,7 @@ def main() -> int:
         "results": results,
         "ratio": ratios["rps"],
         "ratios": ratios,
+        "week_ratios": week_ratios,
     }
     (out / "api.json").write_text(json.dumps(report, indent=2))
     return 0
