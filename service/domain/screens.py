@@ -16,14 +16,16 @@ still gets only their own meetings and action items (content is for participants
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, func, not_, or_, select
+from sqlalchemy import and_, bindparam, case, exists, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from service.db.hot import HotQuery
 from service.db.models import ActionItem, AgendaItem, Feedback, Finding, Meeting, Pair, Person
 from service.domain.access import Principal
 from service.domain.actions import ActionStatus
@@ -67,7 +69,7 @@ class MyMeetingFilter:
     role: str | None = None  # "manager" | "report"
 
 
-def _mine(me: int, role: str | None) -> Any:
+def _mine(me: Any, role: str | None) -> Any:
     """SQL: pairs the caller takes part in (in `role`, if given)."""
     if role == "manager":
         return Pair.manager_id == me
@@ -76,12 +78,75 @@ def _mine(me: int, role: str | None) -> Any:
     return or_(Pair.manager_id == me, Pair.report_id == me)
 
 
-def _former_manager_after_end(me: int) -> Any:
-    """SQL: a meeting after the line ended, which its former manager may not see
-    (`access.content_access` as a filter)."""
-    return and_(
-        Pair.manager_id == me, Pair.active == false(), Pair.ended_at.is_not(None), Meeting.start >= Pair.ended_at
+# The week view is a hot read, like the meeting detail: one Core statement per filter
+# shape (which of from/to/status/role/cursor are given), built and compiled once, with
+# every value a bound parameter (`HotQuery`).
+_meetings, _pairs, _agenda, _actions, _feedback = (
+    Meeting.__table__,
+    Pair.__table__,
+    AgendaItem.__table__,
+    ActionItem.__table__,
+    Feedback.__table__,
+)
+_other = Person.__table__.alias("other")
+
+
+@functools.cache
+def _week_query(has_from: bool, has_to: bool, has_status: bool, role: str | None, has_after: bool) -> HotQuery:
+    me = bindparam("me")
+    m, p = _meetings, _pairs
+    agenda_items = (
+        select(func.count()).where(_agenda.c.meeting_id == m.c.id, visible_to(me)).correlate(m).scalar_subquery()
     )
+    has_shared = exists().where(_agenda.c.meeting_id == m.c.id, _agenda.c.private == false()).correlate(m)
+    open_actions = (
+        select(func.count())
+        .where(_actions.c.pair_id == m.c.pair_id, _actions.c.done_at.is_(None))
+        .correlate(m)
+        .scalar_subquery()
+    )
+    rated = exists().where(_feedback.c.meeting_id == m.c.id, _feedback.c.person_id == me).correlate(m)
+    mine = {
+        "manager": p.c.manager_id == me,
+        "report": p.c.report_id == me,
+        None: or_(p.c.manager_id == me, p.c.report_id == me),
+    }[role]
+    # a meeting after the line ended is none of its former manager's business (`access.content_access`)
+    after_end = and_(p.c.manager_id == me, p.c.active == false(), p.c.ended_at.is_not(None), m.c.start >= p.c.ended_at)
+    query = (
+        select(
+            m.c.id,
+            m.c.pair_id,
+            m.c.start,
+            m.c.end,
+            m.c.status,
+            m.c.title,
+            p.c.manager_id,
+            _other.c.id.label("other_id"),
+            _other.c.name.label("other_name"),
+            _other.c.email.label("other_email"),
+            _other.c.timezone.label("other_timezone"),
+            agenda_items.label("agenda_items"),
+            has_shared.label("has_shared"),
+            open_actions.label("open_action_items"),
+            rated.label("rated_by_me"),
+        )
+        .join(p, p.c.id == m.c.pair_id)
+        .join(_other, _other.c.id == case((p.c.manager_id == me, p.c.report_id), else_=p.c.manager_id))
+        .where(mine, not_(after_end))
+        .order_by(m.c.start, m.c.id)
+        .limit(bindparam("limit"))
+    )
+    if has_from:
+        query = query.where(m.c.start >= bindparam("start_from"))
+    if has_to:
+        query = query.where(m.c.start < bindparam("start_to"))
+    if has_status:
+        query = query.where(m.c.status == bindparam("status"))
+    if has_after:
+        after_start, after_id = bindparam("after_start"), bindparam("after_id")
+        query = query.where(or_(m.c.start > after_start, and_(m.c.start == after_start, m.c.id > after_id)))
+    return HotQuery(query)
 
 
 async def my_meetings(
@@ -96,55 +161,23 @@ async def my_meetings(
     if filters.start_from and filters.start_to and filters.start_to <= filters.start_from:
         raise ValidationFailed("empty time range", [{"field": "to", "message": "`to` must be after `from`"}])
     me = principal.person_id
-    other = aliased(Person)
-    agenda_items = (
-        select(func.count())
-        .where(AgendaItem.meeting_id == Meeting.id, visible_to(me))
-        .correlate(Meeting)
-        .scalar_subquery()
+    query = _week_query(
+        filters.start_from is not None,
+        filters.start_to is not None,
+        filters.status is not None,
+        filters.role,
+        bool(after),
     )
-    has_shared = exists().where(AgendaItem.meeting_id == Meeting.id, AgendaItem.private == false()).correlate(Meeting)
-    open_actions = (
-        select(func.count())
-        .where(ActionItem.pair_id == Meeting.pair_id, ActionItem.done_at.is_(None))
-        .correlate(Meeting)
-        .scalar_subquery()
-    )
-    rated = exists().where(Feedback.meeting_id == Meeting.id, Feedback.person_id == me).correlate(Meeting)
-    query = (
-        select(
-            Meeting.id,
-            Meeting.pair_id,
-            Meeting.start,
-            Meeting.end,
-            Meeting.status,
-            Meeting.title,
-            Pair.manager_id,
-            other.id.label("other_id"),
-            other.name.label("other_name"),
-            other.email.label("other_email"),
-            other.timezone.label("other_timezone"),
-            agenda_items.label("agenda_items"),
-            has_shared.label("has_shared"),
-            open_actions.label("open_action_items"),
-            rated.label("rated_by_me"),
-        )
-        .join(Pair, Pair.id == Meeting.pair_id)
-        .join(other, other.id == _other_id(me))
-        .where(_mine(me, filters.role), not_(_former_manager_after_end(me)))
-        .order_by(Meeting.start, Meeting.id)
-        .limit(limit)
-    )
+    params: dict[str, Any] = {"me": me, "limit": limit}
     if filters.start_from is not None:
-        query = query.where(Meeting.start >= filters.start_from)
+        params["start_from"] = filters.start_from
     if filters.start_to is not None:
-        query = query.where(Meeting.start < filters.start_to)
+        params["start_to"] = filters.start_to
     if filters.status is not None:
-        query = query.where(Meeting.status == filters.status)
+        params["status"] = filters.status
     if after is not None:
-        start, last_id = after
-        query = query.where(or_(Meeting.start > start, and_(Meeting.start == start, Meeting.id > last_id)))
-    rows = (await session.execute(query)).all()
+        params["after_start"], params["after_id"] = after
+    rows = await query.all(session, **params)
     return [
         MyMeeting(
             id=r.id,
@@ -162,11 +195,6 @@ async def my_meetings(
         )
         for r in rows
     ]
-
-
-def _other_id(me: int) -> Any:
-    """SQL: the pair's participant who is not `me`."""
-    return case((Pair.manager_id == me, Pair.report_id), else_=Pair.manager_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import event
 
+from service.db.hot import HotQuery
 from tests.conftest import T0
 
 PROBLEM = "application/problem+json"
@@ -234,15 +235,26 @@ async def test_my_action_items(client, factory):
 
 @contextmanager
 def count_statements(engine):
+    """Every statement sent: through SQLAlchemy, and the hot queries that go straight to
+    asyncpg on PostgreSQL (`service.db.hot`)."""
     statements: list[str] = []
 
     def before(conn, cursor, statement, parameters, context, executemany):
         statements.append(statement)
 
+    prepare = HotQuery._prepare
+
+    def counted(self, session, params):
+        compiled, args = prepare(self, session, params)
+        statements.append(compiled.sql)
+        return compiled, args
+
     event.listen(engine.sync_engine, "before_cursor_execute", before)
+    HotQuery._prepare = counted
     try:
         yield statements
     finally:
+        HotQuery._prepare = prepare
         event.remove(engine.sync_engine, "before_cursor_execute", before)
 
 
