@@ -12,12 +12,12 @@ from service.api.pagination import Cursor, Limit, Page, decode_int_cursor, encod
 from service.api.problems import responses
 from service.api.schemas.common import Id
 from service.api.schemas.pairs import PairOut, PairRole, PairUpdate
-from service.api.schemas.people import PersonSummary
 from service.db.models import Pair
 from service.domain import pairs as pairs_domain
 from service.domain import screens
 
 router = APIRouter(tags=["pairs"])
+_STORED = tuple(name for name in PairOut.model_fields if name in Pair.__mapper__.column_attrs)
 
 
 async def _outs(session: AsyncSession, pairs: list[Pair], now: datetime) -> list[PairOut]:
@@ -25,15 +25,16 @@ async def _outs(session: AsyncSession, pairs: list[Pair], now: datetime) -> list
     streaks = await pairs_domain.current_streaks(session, [p.id for p in pairs], now)
     extras = await screens.pair_extras(session, pairs)
     return [
-        PairOut.model_validate(p).model_copy(
-            update={
+        PairOut.model_validate(
+            {
+                **{name: getattr(p, name) for name in _STORED},
                 "days_since_last_held": pairs_domain.days_since_last_held(p, now),
                 "current_streak": streaks[p.id],
                 "streak": streaks[p.id],
                 "last_held_at": p.last_held,
                 "next_scheduled_at": p.next_scheduled,
-                "manager": PersonSummary.model_validate(extras[p.id].manager),
-                "report": PersonSummary.model_validate(extras[p.id].report),
+                "manager": extras[p.id].manager,
+                "report": extras[p.id].report,
                 "open_findings": extras[p.id].open_findings,
             }
         )

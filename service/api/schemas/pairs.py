@@ -37,8 +37,8 @@ class PairOut(Out):
         "declined one (0 if the latest was cancelled or declined, or none was held)",
     )
     updated_at: datetime
-    manager: PersonSummary | None = Field(None, description="The manager (always set in responses)")
-    report: PersonSummary | None = Field(None, description="The report (always set in responses)")
+    manager: PersonSummary
+    report: PersonSummary
     last_held_at: datetime | None = Field(None, description="Start of the latest held 1:1 (= `last_held`)")
     next_scheduled_at: datetime | None = Field(
         None, description="Start of the next scheduled 1:1, if any (= `next_scheduled`)"
