@@ -59,46 +59,16 @@ function mondayOf(d) {
 }
 const isoDay = (d) => d.toISOString().slice(0, 10);
 
-/** Without GET /v1/meetings (contract, issue 25): pairs, names, then each pair's meetings. */
-async function weekFallback(role, from, to) {
-  const pairs = await all("/pairs", { role, active: true, limit: 200 });
-  if (pairs.length && !pairs[0].manager) rememberPeople(await all("/people", { limit: 200 }));
-  const mine = me().id;
-  const lists = await Promise.all(
-    pairs.map((p) => api(`/pairs/${p.id}/meetings?${qs({ from, to, limit: 200 })}`).then((page) => [p, page.items])),
-  );
-  const items = [];
-  for (const [p, meetings] of lists) {
-    const otherId = p.manager_id === mine ? p.report_id : p.manager_id;
-    const other = (p.manager_id === mine ? p.report : p.manager) || person(otherId) || { id: otherId, name: `#${otherId}` };
-    for (const m of meetings) items.push({ ...m, role, other, agenda_items: null, open_action_items: null });
-  }
-  return items.sort((a, b) => a.start.localeCompare(b.start));
-}
-
 async function weekScreen(params) {
   const role = params.get("role") === "report" ? "report" : "manager";
   const start = mondayOf(params.get("week") ? new Date(`${params.get("week")}T12:00:00Z`) : now());
   const end = new Date(start.getTime() + 7 * DAY);
   const from = start.toISOString(), to = end.toISOString();
-  let items, fallback = false;
-  // The caller's open action items across pairs (GET /v1/me/action-items, issue 25): in
-  // parallel, and left out where the server has no such endpoint (one call per pair else).
-  const openActions = api(`/me/action-items?${qs({ status: "open", limit: 50 })}`).then(
-    (page) => page.items,
-    (e) => {
-      if (e instanceof ApiError && e.status === 404) return null;
-      throw e;
-    },
-  );
-  try {
-    items = await all("/meetings", { from, to, role, limit: 200 });
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 404) throw e;
-    fallback = true;
-    items = await weekFallback(role, from, to);
-  }
-  const actions = await openActions;
+  // One page of the caller's 1:1s that week and their open action items, in parallel.
+  const [items, actions] = await Promise.all([
+    all("/meetings", { from, to, role, limit: 200 }),
+    api(`/me/action-items?${qs({ status: "open", limit: 50 })}`).then((page) => page.items),
+  ]);
   for (const m of items) if (m.other) rememberPairOther(m.pair_id, m.other);
   const link = (r, w) => `#/week?${qs({ role: r, week: isoDay(w) })}`;
   const byDay = new Map();
@@ -120,7 +90,6 @@ async function weekScreen(params) {
       <button type="button" class="secondary" data-href="${link(role, mondayOf(now()))}">This week</button>
       <button type="button" class="secondary" data-href="${link(role, new Date(start.getTime() + 7 * DAY))}">Next week →</button>
     </div>
-    ${fallback ? html`<p class="muted">(This server has no <code>GET /v1/meetings</code> yet: one call per pair.)</p>` : ""}
     ${items.length ? "" : html`<p class="card">No 1:1s ${role === "manager" ? "with your reports" : "with your manager"} this week.</p>`}
     ${[...byDay].map(
       ([day, ms]) => html`<section class="day"><h2>${day}</h2><ul class="plain">
@@ -243,13 +212,7 @@ async function insightsScreen(pairId) {
       ${metricsList(ins.metrics, [["Your average rating", ins.own_average_rating ?? "–"], ["Streak", p ? p.current_streak ?? p.streak ?? "–" : "–"]])}</section>
       ${heldVsCancelledChart(monthBuckets(meetings, from, t), "Held vs cancelled 1:1s per month")}</div>`;
   } else if (managed.length) {
-    let meetings;
-    try {
-      meetings = await all("/meetings", { ...range, role: "manager", limit: 200 });
-    } catch (e) {
-      if (!(e instanceof ApiError) || e.status !== 404) throw e;
-      meetings = (await Promise.all(managed.map((p) => all(`/pairs/${p.id}/meetings`, { ...range, limit: 200 })))).flat();
-    }
+    const meetings = await all("/meetings", { ...range, role: "manager", limit: 200 });
     const team = await api(`/insights/managers/${mine}?${qs(range)}`);
     body = html`<div class="grid2"><section class="card"><h2>My team (${team.pair_count} pairs)</h2>${metricsList(team.metrics)}</section>
       ${heldVsCancelledChart(monthBuckets(meetings, from, t), "Team: held vs cancelled 1:1s per month")}</div>
