@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run lint test bench-api bench-sync bench-latency bench-detect bench-smoke openapi env-example lock clean
+.PHONY: run lint test bench-api bench-sync bench-latency bench-detect bench-events bench-smoke openapi env-example lock clean
 
 # Installing talks on stderr: `make run`'s stdout is the server's URL= and TOKEN= lines.
 $(STAMP): pyproject.toml
@@ -51,6 +51,10 @@ bench-sync: $(STAMP)  ## initial full sync of 100,000 events: SyncWorker + Googl
 bench-latency: $(STAMP)  ## webhook to finding: serve + worker processes on PostgreSQL vs the bare path, same run
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	$(PY) bench/latency.py
+
+bench-events: $(STAMP)  ## provider change to delivered webhook: 10,000 calendars, 100 changes/s for 60 s, serve + 2 workers on PostgreSQL vs the floor, same run
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
+	$(PY) bench/events.py
 
 bench-detect: $(STAMP)  ## 2,000 people × 12 months: pure detector and DB-backed recompute vs the issue's budgets
 	$(PY) bench/detect.py

@@ -23,6 +23,7 @@ SMOKES = [  # pytest-xdist hands the first ones out in pairs: the slowest (laten
     pytest.param(["-m", "bench.gen_demo_scenario"], id="gen_demo_scenario"),
     pytest.param(["bench/api.py"], id="api", marks=[pytest.mark.postgres, NEEDS_POSTGRES]),
     pytest.param(["bench/sync.py"], id="sync", marks=[pytest.mark.postgres, NEEDS_POSTGRES]),
+    pytest.param(["bench/events.py"], id="events", marks=[pytest.mark.postgres, NEEDS_POSTGRES]),
     pytest.param(["bench/detect.py"], id="detect"),
     pytest.param(["-m", "bench.gen_org_scenario"], id="gen_org_scenario"),
 ]
