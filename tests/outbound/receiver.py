@@ -37,7 +37,8 @@ class Step:
 
 class HookReceiver:
     def __init__(self, port: int = 0) -> None:
-        self.hits: list[Hit] = []
+        self.hits: list[Hit] = []  # answered, in the order answered
+        self.arrived: list[str] = []  # the event id of every request, as it arrives (before any delay)
         self.script: list[Step] = []
         self._lock = threading.Lock()
         self.server = LoopbackServer(
@@ -62,8 +63,10 @@ class HookReceiver:
 
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
-        pair = orjson.loads(body).get("data", {}).get("pair_id")
+        event = orjson.loads(body)
+        pair = event.get("data", {}).get("pair_id")
         with self._lock:
+            self.arrived.append(event.get("id"))
             i = next((i for i, s in enumerate(self.script) if s.pair in (None, pair)), None)
             step = self.script.pop(i) if i is not None else Step()
         if step.delay:
