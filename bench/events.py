@@ -492,7 +492,8 @@ def plan(org: Org, sandbox: SandboxProviders, count: int, seed: int) -> list[Pla
     for i, pair in enumerate(pairs):
         kind = KINDS[i % len(KINDS)]
         manager, report, _ = pair
-        change = changes.plan_next(sandbox, kind, report, partner=manager)
+        # Their next occurrences are less than a day ahead: a day's horizon finds them.
+        change = changes.plan_next(sandbox, kind, report, partner=manager, horizon=timedelta(days=1))
         out.append(Planned(kind, pair, change.ops))
     return out
 
@@ -646,8 +647,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.perf_counter()
             for op in org.creates():
                 sandbox.apply(op)
-            log(f"events: {org.calendars} calendars, {len(org.pairs)} weekly 1:1s at the fakes "
-                f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+            planned = plan(org, sandbox, count, args.seed)  # before the service connects: the fakes' state is final
+            log(f"events: {org.calendars} calendars, {len(org.pairs)} weekly 1:1s at the fakes, {count} changes "
+                f"planned ({time.perf_counter() - t0:.1f} s)")  # fmt: skip
             port = _free_port()
             base_url = f"http://127.0.0.1:{port}"
             secret_key = generate_key()
@@ -692,7 +694,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         "JOIN people m ON m.id = p.manager_id JOIN people r ON r.id = p.report_id"
                     )
                 }
-                planned = plan(org, sandbox, count, args.seed)
                 async with Floor(org, sandbox, dsn, f"{receiver_url}/hooks") as floor:
                     await asyncio.sleep(1.0)
                     log(f"events: {count} changes at {args.rate:g}/s for {args.seconds:g} s")

@@ -60,9 +60,11 @@ def plan_next(
     partner: str | None = None,
     minutes: int | None = None,
     at: datetime | None = None,
+    horizon: timedelta = HORIZON,
 ) -> Change:
     """The ops that make `kind` happen to the next occurrence (starting after `at`,
-    the fakes' now by default) of `email`'s 1:1 with `partner` (default: their manager)."""
+    the fakes' now by default, and before `at + horizon`) of `email`'s 1:1 with
+    `partner` (default: their manager)."""
     if kind not in KINDS:
         raise NoSuchChange(f"unknown change {kind!r}: one of {', '.join(KINDS)}")
     at = at or sandbox.clock.now()
@@ -71,7 +73,9 @@ def plan_next(
     if partner == email:
         raise NoSuchChange("a 1:1 takes two people")
     mine = [
-        o for o in _upcoming(sandbox, email, at) if o["people"] == {email, partner} and o["start"] > at and o["uid"]
+        o
+        for o in _upcoming(sandbox, email, at, horizon)
+        if o["people"] == {email, partner} and o["start"] > at and o["uid"]
     ]
     if not mine:
         raise NoSuchChange(f"{email} has no upcoming 1:1 series with {partner}")
@@ -79,7 +83,7 @@ def plan_next(
     copies = [
         (provider, calendar, o)
         for calendar in (email, partner)
-        for provider, o in _copies(sandbox, calendar, first["uid"], first["original_start"], at)
+        for provider, o in _copies(sandbox, calendar, first["uid"], first["original_start"], at, horizon)
     ]
     now = _utc(at)
     ops: list[dict[str, Any]] = []
@@ -111,23 +115,30 @@ def _manager(sandbox: SandboxProviders, email: str) -> str:
 
 
 def _provider(sandbox: SandboxProviders, calendar: str) -> str | None:
-    if calendar in sandbox.google.store.calendars():
+    if sandbox.google.store.has_calendar(calendar):
         return "google"
     if sandbox.graph.store.has_mailbox(calendar):
         return "microsoft"
     return None
 
 
-def _upcoming(sandbox: SandboxProviders, calendar: str, at: datetime) -> list[dict[str, Any]]:
+def _upcoming(
+    sandbox: SandboxProviders, calendar: str, at: datetime, horizon: timedelta = HORIZON
+) -> list[dict[str, Any]]:
     provider = _provider(sandbox, calendar)
     if provider is None:
         raise NoSuchChange(f"{calendar} has no calendar in the sandbox")
     store = sandbox.google.store if provider == "google" else sandbox.graph.store
-    return sorted(store.upcoming(calendar, at, at + HORIZON), key=lambda o: o["start"])
+    return sorted(store.upcoming(calendar, at, at + horizon), key=lambda o: o["start"])
 
 
 def _copies(
-    sandbox: SandboxProviders, calendar: str, uid: str, original_start: datetime, at: datetime
+    sandbox: SandboxProviders,
+    calendar: str,
+    uid: str,
+    original_start: datetime,
+    at: datetime,
+    horizon: timedelta = HORIZON,
 ) -> list[tuple[str, dict[str, Any]]]:
     """`calendar`'s copy of the occurrence, if it holds one (an attendee may not)."""
     provider = _provider(sandbox, calendar)
@@ -135,7 +146,7 @@ def _copies(
         return []
     return [
         (provider, o)
-        for o in _upcoming(sandbox, calendar, at)
+        for o in _upcoming(sandbox, calendar, at, horizon)
         if o["uid"] == uid and o["original_start"] == original_start
     ]
 

@@ -87,6 +87,9 @@ class GoogleStore(GoogleListing):
     def calendars(self) -> list[str]:
         return list(self._calendars)
 
+    def has_calendar(self, email: str) -> bool:
+        return email.lower() in self._calendars
+
     def rename_calendar(self, email: str, new: str) -> None:
         """The owner's primary address changed: so does the calendar's id. Event copies
         keep the addresses they were written with; sync tokens name the calendar by its
