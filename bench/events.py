@@ -64,7 +64,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,6 +82,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import pg  # noqa: E402
+from bench.floor import bare_webhook_app  # noqa: E402
 from bench.scenario_kit import Story, Weekly  # noqa: E402
 from service.clock import SystemClock  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
@@ -367,27 +368,6 @@ async def _ready(base_url: str) -> bool:
 
 
 # -- the floor --------------------------------------------------------------------------------------------
-def _bare_app(dsn: str) -> Starlette:
-    """Served on its own thread and loop (LoopbackServer): its pool is opened there."""
-    state: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette):
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-        yield
-        await state["pool"].close()
-
-    async def notified(request: Request) -> Response:
-        await request.body()
-        await state["pool"].execute(
-            "UPDATE bench_floor_calendars SET dirty = true WHERE channel_id = $1",
-            request.headers.get("x-goog-channel-id", ""),
-        )
-        return Response(status_code=200)
-
-    return Starlette(routes=[Route("/webhooks/google", notified, methods=["POST"])], lifespan=lifespan)
-
-
 class Floor:
     """One change → bare webhook (UPDATE) → incremental list → INSERT committed → POST to
     the receiver, on the outsider's calendar (no channel: the fake notifies nobody)."""
@@ -411,7 +391,7 @@ class Floor:
         await self.pool.execute("CREATE TABLE bench_floor_calendars (channel_id text PRIMARY KEY, dirty boolean)")
         await self.pool.execute("CREATE TABLE bench_floor_events (id bigserial PRIMARY KEY, event_id text, body jsonb)")
         await self.pool.execute("INSERT INTO bench_floor_calendars VALUES ('floor-channel', false)")
-        self.server = LoopbackServer(_bare_app(self.dsn), name="bench-floor-webhook", lifespan="on")
+        self.server = LoopbackServer(bare_webhook_app(self.dsn), name="bench-floor-webhook", lifespan="on")
         await asyncio.to_thread(self.server.start)
         google = self.sandbox.google_connection()
         self.service = google.build(google.delegated_credentials(OUTSIDER))

@@ -38,7 +38,6 @@ import statistics
 import subprocess
 import sys
 import time
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,15 +45,12 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import pg  # noqa: E402
+from bench.floor import bare_webhook_app  # noqa: E402
 from service.clock import SystemClock  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
 from service.db.migrate import upgrade_async  # noqa: E402
@@ -287,27 +283,6 @@ async def measure_service(
 
 
 # -- the floor ------------------------------------------------------------------------------------------
-def _bare_app(dsn: str) -> Starlette:
-    """Served on its own thread and loop (LoopbackServer): its pool is opened there."""
-    state: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette):
-        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-        yield
-        await state["pool"].close()
-
-    async def notified(request: Request) -> Response:
-        await request.body()
-        await state["pool"].execute(
-            "UPDATE bench_floor_calendars SET dirty = true WHERE channel_id = $1",
-            request.headers.get("x-goog-channel-id", ""),
-        )
-        return Response(status_code=200)
-
-    return Starlette(routes=[Route("/webhooks/google", notified, methods=["POST"])], lifespan=lifespan)
-
-
 async def measure_floor(
     story: Story, sandbox: SandboxProviders, url: str, clock: SystemClock, samples: int
 ) -> list[float]:
@@ -316,7 +291,7 @@ async def measure_floor(
     await pool.execute("CREATE TABLE bench_floor_calendars (channel_id text PRIMARY KEY, dirty boolean)")
     await pool.execute("CREATE TABLE bench_floor_events (id bigserial PRIMARY KEY, event_id text, body jsonb)")
     await pool.execute("INSERT INTO bench_floor_calendars VALUES ('floor-channel', false)")
-    server = LoopbackServer(_bare_app(dsn), name="bench-floor-webhook", lifespan="on")
+    server = LoopbackServer(bare_webhook_app(dsn), name="bench-floor-webhook", lifespan="on")
     server.start()
     try:
         google = sandbox.google_connection()

@@ -38,6 +38,14 @@ def _after(cursor: str | None) -> tuple[datetime, int] | None:
     return start, last_id
 
 
+# The filters of both meeting lists.
+StartFrom = Annotated[
+    UTCTimestamp | None, Query(alias="from", description="Starting at or after (RFC 3339 with offset)")
+]
+StartTo = Annotated[UTCTimestamp | None, Query(alias="to", description="Starting before (RFC 3339 with offset)")]
+StatusFilter = Annotated[MeetingStatus | None, Query(alias="status")]
+
+
 @router.get(
     "/pairs/{pair_id}/meetings",
     summary="List a pair's meetings",
@@ -50,13 +58,9 @@ async def list_meetings(
     caller: Caller,
     limit: Limit = 50,
     cursor: Cursor = None,
-    start_from: Annotated[
-        UTCTimestamp | None, Query(alias="from", description="Starting at or after (RFC 3339 with offset)")
-    ] = None,
-    start_to: Annotated[
-        UTCTimestamp | None, Query(alias="to", description="Starting before (RFC 3339 with offset)")
-    ] = None,
-    status_: Annotated[MeetingStatus | None, Query(alias="status")] = None,
+    start_from: StartFrom = None,
+    start_to: StartTo = None,
+    status_: StatusFilter = None,
 ):
     """Ordered by (start, id). Participants and admins (the schedule, not the content: to an
     admin a calendar-synced meeting is titled "1:1" and its `source_uid` is null)."""
@@ -80,13 +84,9 @@ async def list_my_meetings(
     caller: Caller,
     limit: Limit = 50,
     cursor: Cursor = None,
-    start_from: Annotated[
-        UTCTimestamp | None, Query(alias="from", description="Starting at or after (RFC 3339 with offset)")
-    ] = None,
-    start_to: Annotated[
-        UTCTimestamp | None, Query(alias="to", description="Starting before (RFC 3339 with offset)")
-    ] = None,
-    status_: Annotated[MeetingStatus | None, Query(alias="status")] = None,
+    start_from: StartFrom = None,
+    start_to: StartTo = None,
+    status_: StatusFilter = None,
     role: Annotated[
         PairRole | None, Query(description="Only pairs where the caller is the manager (or the report)")
     ] = None,
