@@ -83,6 +83,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import pg  # noqa: E402
 from bench.floor import bare_webhook_app  # noqa: E402
+from bench.processes import Processes  # noqa: E402
 from bench.scenario_kit import Story, Weekly  # noqa: E402
 from service.clock import SystemClock  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
@@ -317,37 +318,6 @@ def _environment(url: str, secret_key: str, sandbox: SandboxProviders, base_url:
         "ONEONONE_OUTBOUND__ALLOW_NETWORKS": "127.0.0.0/8",
         "ONEONONE_OUTBOUND__ALLOW_HTTP_LOOPBACK": "true",
     }
-
-
-class Processes:
-    def __init__(self) -> None:
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, env: dict[str, str], args: list[str], **kwargs: Any) -> subprocess.Popen:
-        logs = os.environ.get("BENCH_EVENTS_LOGS")  # a folder: each process's stderr goes to a file there
-        kwargs.setdefault("stdout", subprocess.DEVNULL)
-        if logs and "stderr" not in kwargs:
-            kwargs["stderr"] = open(Path(logs) / f"process-{len(self.started)}.log", "w")  # noqa: SIM115
-        kwargs.setdefault("stderr", subprocess.DEVNULL)
-        p = subprocess.Popen(args, cwd=ROOT, env=env, **kwargs)
-        self.started.append(p)
-        return p
-
-    def check(self) -> None:
-        for p in self.started:
-            if p.poll() is not None:
-                raise SystemExit(f"{' '.join(map(str, p.args))} exited with {p.returncode}")
-
-    def stop(self) -> None:
-        for p in self.started:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.started:
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
 
 
 async def _wait_for(what: str, probe, processes: Processes, timeout: float, every: float = 0.5) -> None:

@@ -35,7 +35,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -51,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import pg  # noqa: E402
 from bench.floor import bare_webhook_app  # noqa: E402
+from bench.processes import ONEONONE, Processes  # noqa: E402
 from service.clock import SystemClock  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
 from service.db.migrate import upgrade_async  # noqa: E402
@@ -199,37 +199,6 @@ def _environment(url: str, secret_key: str, sandbox: SandboxProviders, base_url:
     }
 
 
-class Processes:
-    def __init__(self) -> None:
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, env: dict[str, str], *args: str) -> None:
-        self.started.append(
-            subprocess.Popen(
-                [str(ROOT / ".venv" / "bin" / "oneonone"), *args],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-
-    def check(self) -> None:
-        for p in self.started:
-            if p.poll() is not None:
-                raise SystemExit(f"{' '.join(p.args)} exited with {p.returncode}")
-
-    def stop(self) -> None:
-        for p in self.started:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.started:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
 async def _wait_for(what: str, probe, timeout: float = 60.0, processes: Processes | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not await probe():
@@ -361,7 +330,9 @@ async def run(samples: int, reports: int, pause: float = 1.5, settle: float = 1.
             base_url = f"http://127.0.0.1:{port}"
             secret_key = generate_key()
             env = _environment(url, secret_key, sandbox, base_url)
-            processes.start(env, "serve", "--no-worker", "--no-migrate", "--host", "127.0.0.1", "--port", str(port))
+            processes.start(
+                env, [ONEONONE, "serve", "--no-worker", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)]
+            )
             await _wait_for("oneonone serve", lambda: _ready(base_url), processes=processes)
             engine = create_engine(url, pool_size=2)
             try:
@@ -387,7 +358,7 @@ async def run(samples: int, reports: int, pause: float = 1.5, settle: float = 1.
                     await session.commit()
             finally:
                 await engine.dispose()
-            processes.start(env, "worker")
+            processes.start(env, [ONEONONE, "worker"])
             conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
             try:
 
