@@ -34,6 +34,19 @@ async def world(db_url, sessions, clock):
         yield w
 
 
+async def connect_google_org(world: World, sessions) -> None:
+    """As `oneonone calendars connect-all` leaves it: the Google org grant, every person's calendar due."""
+    async with sessions() as s:
+        await connect_org(
+            s,
+            Vault(world.settings.secret_key.get_secret_value()),
+            provider="google",
+            secret=_org_secrets(world)["google"][0],
+            now=T0,
+        )
+        await s.commit()
+
+
 def _org_secrets(world: World) -> dict[str, tuple[str, str | None]]:
     """What `oneonone calendars connect-all` stores for each provider, and its tenant."""
     google, microsoft = world.sandbox.google_connection(), world.sandbox.microsoft_connection()
@@ -211,15 +224,7 @@ async def test_stopping_finishes_the_calendar_in_hand_and_hands_back_the_rest(wo
 async def test_run_once_keeps_channels_and_drains(world, factory, sessions):
     for n in range(2):
         await factory.person(email=world.add(f"once{n}@acme.test", "google"))
-    async with sessions() as s:
-        await connect_org(
-            s,
-            Vault(world.settings.secret_key.get_secret_value()),
-            provider="google",
-            secret=_org_secrets(world)["google"][0],
-            now=T0,
-        )
-        await s.commit()
+    await connect_google_org(world, sessions)
     worker = world.worker(sessions)
     try:
         assert await run_worker(worker, once=True) == 2
@@ -232,15 +237,7 @@ async def test_a_drain_syncs_again_a_calendar_notified_while_it_synced_then_stop
     world, factory, sessions, clock
 ):
     await factory.person(email=world.add("again@acme.test", "google"))
-    async with sessions() as s:
-        await connect_org(
-            s,
-            Vault(world.settings.secret_key.get_secret_value()),
-            provider="google",
-            secret=_org_secrets(world)["google"][0],
-            now=T0,
-        )
-        await s.commit()
+    await connect_google_org(world, sessions)
     worker = world.worker(sessions)
     google = worker.providers["google"]
     fetch = google.fetch_changes
@@ -277,15 +274,7 @@ async def test_a_drain_syncs_again_a_calendar_notified_while_it_synced_then_stop
 
 async def test_the_first_sync_opens_a_channel_and_later_upkeep_is_the_periodic_pass(world, factory, sessions, clock):
     await factory.person(email=world.add("upkeep@acme.test", "google"))
-    async with sessions() as s:
-        await connect_org(
-            s,
-            Vault(world.settings.secret_key.get_secret_value()),
-            provider="google",
-            secret=_org_secrets(world)["google"][0],
-            now=T0,
-        )
-        await s.commit()
+    await connect_google_org(world, sessions)
 
     async def live_channel_ids() -> list[str]:
         async with sessions() as s:

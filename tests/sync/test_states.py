@@ -23,7 +23,7 @@ from service.sync import queue
 from service.sync.webhooks import secret_hash
 from tests.conftest import T0
 from tests.sync.runtime_world import World, running_world
-from tests.sync.test_runtime import _org_secrets
+from tests.sync.test_runtime import _org_secrets, connect_google_org
 
 HOUR = timedelta(hours=1)
 
@@ -211,15 +211,7 @@ async def test_a_channel_that_cannot_be_opened_causes_no_resync_storm(world, fac
 async def test_the_first_channel_is_opened_under_the_lease(world, factory, sessions):
     email = (await factory.person(email=world.add("first@acme.test", "google"))).email
     world.sandbox.faults.delay(1.0, path_prefix=f"/calendar/v3/calendars/{email}/events/watch")
-    async with sessions() as s:
-        await connect_org(
-            s,
-            Vault(world.settings.secret_key.get_secret_value()),
-            provider="google",
-            secret=_org_secrets(world)["google"][0],
-            now=T0,
-        )
-        await s.commit()
+    await connect_google_org(world, sessions)
     first, upkeep = world.worker(sessions), world.worker(sessions)
     try:
         syncing = asyncio.create_task(first.drain())
