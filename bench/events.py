@@ -205,6 +205,30 @@ class Calls:
             return Counter(self.counts)
 
 
+class NotificationLag:
+    """How long each push notification the fakes send waits from being queued to being
+    answered by the service's webhook (the fakes' delivery plus the webhook's work)."""
+
+    def __init__(self, notifier: Any) -> None:
+        self.seconds: list[float] = []
+        self.recording = False
+        queued: dict[int, float] = {}
+        enqueue, send = notifier.enqueue, notifier._send
+
+        def timed_enqueue(delivery: Any) -> None:
+            queued[id(delivery)] = time.monotonic()
+            enqueue(delivery)
+
+        def timed_send(delivery: Any) -> Any:
+            result = send(delivery)
+            start = queued.pop(id(delivery), None)
+            if self.recording and start is not None:
+                self.seconds.append(time.monotonic() - start)
+            return result
+
+        notifier.enqueue, notifier._send = timed_enqueue, timed_send
+
+
 def _kind(method: str, path: str) -> str:
     if path.endswith("/events/watch") or path.endswith("/channels/stop"):
         return "channel"
@@ -423,12 +447,14 @@ class Planned:
     pair: tuple[str, str, str]
     ops: list[dict[str, Any]]
     at: float = 0.0  # monotonic, when applied
+    wall: float = 0.0  # time.time(), when applied (the database's timestamps are wall clock)
     late: float = 0.0  # how far behind its schedule it was applied
 
 
 @dataclass
 class Outcome:
     latencies: list[float] = field(default_factory=list)
+    by_path: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # "provider kind"
     lost: list[Any] = field(default_factory=list)
     wire_duplicates: int = 0
     distinct_duplicates: int = 0
@@ -456,7 +482,7 @@ async def drive(planned: list[Planned], sandbox: SandboxProviders, rate: float) 
         if wait > 0:
             await asyncio.sleep(wait)
         at = _stamp(sandbox.clock.now())
-        change.at = time.monotonic()
+        change.at, change.wall = time.monotonic(), time.time()
         change.late = max(0.0, change.at - due)
         for op in change.ops:
             sandbox.apply({**op, "at": at})
@@ -486,6 +512,7 @@ def score(planned: list[Planned], hits: list[list[Any]], pair_ids: dict[tuple[st
                 )
                 continue
             out.latencies.append(min(t for t, _ in got) - change.at)
+            out.by_path[f"{change.pair[2]} {change.kind}"].append(out.latencies[-1])
             out.distinct_duplicates += len({i for _, i in got}) - 1
     out.other = sum(len(v) for k, v in arrivals.items() if k not in expected)
     return out
@@ -510,6 +537,34 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 # -- the run ------------------------------------------------------------------------------------------------
+async def _dispatched(conn: asyncpg.Connection) -> dict[tuple[int, str, str | None], float]:
+    """When each event was handed to delivery (its first delivery row: the outbound worker's
+    fan-out, after the recompute committed it), by the receiver's key; wall clock."""
+    rows = await conn.fetch(
+        "SELECT o.pair_id, o.type, o.payload, min(d.created_at) AS at FROM outbox_events o "
+        "JOIN webhook_deliveries d ON d.event_id = o.id GROUP BY o.id"
+    )
+    out = {}
+    for r in rows:
+        payload = json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"]
+        key = (r["pair_id"], r["type"], payload.get("finding_type") if r["type"] == "finding.opened" else None)
+        at = r["at"] if r["at"].tzinfo else r["at"].replace(tzinfo=UTC)
+        out[key] = min(out.get(key, float("inf")), at.timestamp())
+    return out
+
+
+def stage(planned: list[Planned], dispatched: dict, pair_ids: dict[tuple[str, str], int]) -> list[float]:
+    """Change → handed to delivery, per expected event that got that far."""
+    out = []
+    for change in planned:
+        pair_id = pair_ids[(change.pair[0], change.pair[1])]
+        for kind, finding_type in EXPECTED[change.kind]:
+            at = dispatched.get((pair_id, kind, finding_type))
+            if at is not None:
+                out.append(at - change.wall)
+    return out
+
+
 async def _counts(conn: asyncpg.Connection) -> dict[str, int]:
     return dict(
         await conn.fetchrow(
@@ -593,6 +648,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sandbox = SandboxProviders(org.scenario(), clock=clock, auto_deliver=True)
         calls.wrap(sandbox.google, "google")
         calls.wrap(sandbox.graph, "graph")
+        lag = NotificationLag(sandbox.notifier)
         async with sandbox:
             t0 = time.perf_counter()
             for op in org.creates():
@@ -648,6 +704,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(1.0)
                     log(f"events: {count} changes at {args.rate:g}/s for {args.seconds:g} s")
                     before = calls.snapshot()
+                    lag.recording = True
                     stop = asyncio.Event()
                     loaded_floor = asyncio.create_task(floor.during(stop, 0.5))
                     await drive(planned, sandbox, args.rate)
@@ -664,6 +721,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         with suppress(SystemExit):
                             await _wait_for("the events", arrived, processes, args.drain, 0.5)
                         after = calls.snapshot()
+                        lag.recording = False
                         await asyncio.sleep(1.0)
                         idle = [floor.n + i for i in range(args.floor_samples)]
                         for _ in idle:
@@ -671,6 +729,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         await asyncio.sleep(0.5)
                         hits = (await client.get(f"{receiver_url}/dump")).json()
                     final = await _counts(conn)
+                    dispatched = await _dispatched(conn)
             finally:
                 await conn.close()
     finally:
@@ -699,6 +758,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "baseline_seconds": baseline_seconds,
         "expected_events": sum(len(EXPECTED[c.kind]) for c in planned),
         "service": summary(outcome.latencies),
+        "service_by_path": {path: summary(values) for path, values in sorted(outcome.by_path.items())},
+        "service_to_dispatch": summary(stage(planned, dispatched, pair_ids)),
+        "notification_lag": summary(lag.seconds),
         "floor_loaded": summary(floor_loaded),
         "floor_idle": summary(floor_idle),
         "lost": len(outcome.lost),
@@ -725,6 +787,8 @@ def report(result: dict[str, Any]) -> None:
     print("\n| path | p50 ms | p95 ms | p99 ms | max ms | samples |\n|---|---|---|---|---|---|")
     for label, r in (
         ("service: change → delivered (serve + 2 workers)", s),
+        ("  of which: change → handed to delivery (synced, detected, committed)", result["service_to_dispatch"]),
+        ("  a fake's notification: queued → answered by the webhook", result["notification_lag"]),
         ("floor under the same load", fl),
         ("floor, machine quiet", fi),
     ):
@@ -732,6 +796,9 @@ def report(result: dict[str, Any]) -> None:
             f"| {label} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['max_ms']:.0f} "
             f"| {r['samples']} |"
         )
+    for path, r in result["service_by_path"].items():
+        print(f"| service, {path} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['max_ms']:.0f} "
+              f"| {r['samples']} |")  # fmt: skip
     for label, f in (("the floor under load", fl), ("the quiet floor", fi)):
         ratios = ", ".join(f"{q} {_ratio(s[f'{q}_ms'], f[f'{q}_ms'])}" for q in ("p50", "p95", "p99"))
         print(f"service / {label}: {ratios}")

@@ -81,9 +81,9 @@ def time_driven_pass(
 
 # -- the worker ------------------------------------------------------------------------------------------
 class StoppableWorker(SyncWorker):
-    """A SyncWorker that stops between calendars: once `stopping` is set, the round in
-    progress finishes the calendar in hand and hands the rest of its batch back at
-    once, rather than leaving them leased until their leases expire. `outbound`: the
+    """A SyncWorker that stops between calendars: once `stopping` is set, the syncs in
+    progress finish and the calendars claimed but not begun are handed back at once,
+    rather than left leased until their leases expire. `outbound`: the
     webhook delivery worker running beside it (None: outbound delivery is off)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -131,7 +131,9 @@ def build_worker(
         providers=providers,
         vault=vault,
         clock=clock,
-        settings=settings.sync,
+        settings=settings.sync
+        if dialect.concurrent_writers(sessions.kw["bind"])
+        else settings.sync.model_copy(update={"concurrency": 1}),
         owner=owner,
         on_changed=on_changed or recompute_on_change(sessions, clock),
         channels=ChannelManager(sessions, clock, settings),

@@ -72,6 +72,9 @@ class SyncSettings(BaseModel):
     poll_minutes: float = Field(15, gt=0, description="Sync a calendar anyway after this long without a notification.")
     lease_seconds: float = Field(120, gt=0, description="A crashed worker's claim on a calendar expires after this.")
     batch_size: int = Field(10, ge=1, description="Calendars a worker claims per round.")
+    concurrency: int = Field(
+        16, ge=1, description="Calendars one worker syncs at once (PostgreSQL; an embedded SQLite worker syncs one)."
+    )
     google_channel_ttl_hours: int = Field(168, ge=1, description="Lifetime asked for Google watch channels.")
     graph_subscription_minutes: int = Field(
         4230, ge=45, description="Lifetime asked for Graph subscriptions (4230: Graph's maximum for events)."

@@ -139,6 +139,12 @@ async def notify(session: AsyncSession, channel: str) -> None:
         await session.execute(select(func.pg_notify(channel, "")))
 
 
+def concurrent_writers(engine: AsyncEngine) -> bool:
+    """Whether transactions of one process may write side by side: not on SQLite,
+    one writer at a time (its embedded worker syncs one calendar at a time)."""
+    return engine.dialect.name != "sqlite"
+
+
 def listen_dsn(engine: AsyncEngine) -> str | None:
     """A DSN for a LISTEN connection of its own (asyncpg), or None: no LISTEN (SQLite)."""
     if engine.dialect.name != "postgresql":

@@ -14,9 +14,12 @@ Two modes:
   `await flush()` (or `flush_sync()` from a thread without a loop serving the
   receiver) delivers everything queued, one at a time, in order, and returns
   the results once every receiver has answered;
-- auto (`auto=True`, for the demo): the queue is drained in the background
-  as soon as something is enqueued.
-Fault knobs (duplicates, seeded reordering) apply when a batch is drained.
+- auto (`auto=True`, for the demo and the benches): delivered in the
+  background as soon as enqueued, as the providers push, from many machines:
+  channels side by side (`AUTO_LANES` threads), each channel's notifications
+  one at a time, in order. `flush()` then only waits for what is in flight.
+Fault knobs (duplicates, seeded reordering) apply when a batch is drained; with
+either set, auto mode drains the queue in one lane, as manual mode does.
 Every result is recorded in `results` for tests."""
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import http.client
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +59,7 @@ class DeliveryResult:
     content_type: str = ""
 
 
+AUTO_LANES = 8  # auto mode's delivery threads: a channel always uses the same one
 # A reused keep-alive connection the receiver has meanwhile closed fails like this
 # before any answer: the request is sent again on a new connection.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
@@ -81,6 +86,9 @@ class Notifier:
             return list(self._pending)
 
     def enqueue(self, delivery: Delivery) -> None:
+        if self.auto and self.faults.reorder_rng is None and not self.faults.duplicate_notifications:
+            self._submit(f"channel-{zlib.crc32(delivery.channel.encode()) % AUTO_LANES}", self._send, delivery)
+            return
         with self._lock:
             self._pending.append(delivery)
             count = len(self._pending)
@@ -90,11 +98,24 @@ class Notifier:
                 self._submit("deliveries", self._drain)
 
     async def flush(self) -> list[DeliveryResult]:
-        """Deliver everything queued and wait for the answers (the results of this flush)."""
-        return await asyncio.wrap_future(self._submit("deliveries", self._drain))
+        """Deliver everything queued and wait for the answers (the results of this flush);
+        in auto mode, also wait for the deliveries already on their way."""
+        results = await asyncio.wrap_future(self._submit("deliveries", self._drain))
+        for future in self._in_flight():
+            await asyncio.wrap_future(future)
+        return results
 
     def flush_sync(self, timeout: float = 60.0) -> list[DeliveryResult]:
-        return self._submit("deliveries", self._drain).result(timeout)
+        results = self._submit("deliveries", self._drain).result(timeout)
+        for future in self._in_flight():
+            future.result(timeout)
+        return results
+
+    def _in_flight(self) -> list[Future]:
+        """A marker behind what each auto-mode channel lane holds now."""
+        with self._lock:
+            lanes = [lane for name, lane in self._lanes.items() if name.startswith("channel-")]
+        return [lane.submit(lambda: None) for lane in lanes]
 
     async def send_now(self, delivery: Delivery) -> DeliveryResult:
         """Deliver one request immediately, bypassing queue and faults (the validation handshake)."""

@@ -111,37 +111,60 @@ class SyncWorker:
 
     # -- the loop ---------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0, maintain_seconds: float = 60.0) -> None:
-        log.info("worker_started", owner=self.owner)
+        """Until `stop`: up to `settings.concurrency` syncs in flight at once, a slot
+        refilled as soon as a sync ends. A sync is mostly waiting on the provider, so
+        one at a time leaves a worker idle; the calendars' leases keep two syncs of
+        one calendar apart, whatever the concurrency."""
+        log.info("worker_started", owner=self.owner, concurrency=self.settings.concurrency)
         loop = asyncio.get_running_loop()
         next_maintenance = loop.time()
-        while not stop.is_set():
-            self.beat = loop.time()
-            try:
-                if loop.time() >= next_maintenance:
-                    await self.maintain()
-                    if self.on_tick is not None:
-                        await self.on_tick()
-                    next_maintenance = loop.time() + maintain_seconds
-                busy = await self.run_once()
-            except Exception:  # a bad round must not kill the worker; it is logged
-                log.exception("worker_round_failed")
-                busy = 0
-            if not busy:  # until a webhook rings (see doorbell), at most idle_seconds
-                await self.doorbell.wait(stop, idle_seconds)
+        syncing: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                self.beat = loop.time()
+                room = self.settings.concurrency - len(syncing)
+                claimed = 0
+                try:
+                    if loop.time() >= next_maintenance:
+                        await self.maintain()
+                        if self.on_tick is not None:
+                            await self.on_tick()
+                        next_maintenance = loop.time() + maintain_seconds
+                    if room > 0:
+                        claimed = await self._start(min(room, self.settings.batch_size), syncing)
+                except Exception:  # a bad round must not kill the worker; it is logged
+                    log.exception("worker_round_failed")
+                    room = 1  # rest a little before the next round (below)
+                if room <= 0:  # every slot busy: until one frees
+                    await asyncio.wait(syncing, timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED)
+                elif claimed < min(room, self.settings.batch_size):  # nothing more due: until a webhook rings
+                    await self.doorbell.wait(stop, idle_seconds)
+        finally:
+            if syncing:  # the syncs in hand finish (StoppableWorker's give back what they had not begun)
+                await asyncio.gather(*syncing, return_exceptions=True)
+
+    async def _start(self, limit: int, syncing: set[asyncio.Task[None]]) -> int:
+        """Claim up to `limit` due calendars and start a sync of each; returns how many."""
+        claims, loaded = await self._claim(limit)
+        LEASES_HELD.inc(len(claims))
+        for claim in claims:
+            task = asyncio.create_task(self._sync_released(claim, loaded.get(claim.calendar_id)))
+            syncing.add(task)
+            task.add_done_callback(syncing.discard)
+        return len(claims)
+
+    async def _sync_released(self, claim: queue.Claim, loaded: Loaded | None) -> None:
+        try:
+            await self.sync(claim, loaded)
+        except Exception:  # the lease expires and another round redoes it; the others go on
+            log.exception("sync_crashed", calendar_id=claim.calendar_id)
+        finally:
+            LEASES_HELD.dec()
 
     async def run_once(self) -> int:
-        """Claim a batch of due calendars and sync each; returns how many."""
-        now = self.clock.now()
-        async with self.sessions() as session:  # the claim and what the syncs need: one transaction
-            claims = await queue.claim(
-                session,
-                owner=self.owner,
-                now=now,
-                limit=self.settings.batch_size,
-                lease_until=now + timedelta(seconds=self.settings.lease_seconds),
-            )
-            loaded = await self._read(session, [c.calendar_id for c in claims]) if claims else {}
-            await session.commit()
+        """Claim a batch of due calendars and sync them one after the other, in claim
+        order (replays and `worker --once` are exact); returns how many."""
+        claims, loaded = await self._claim(self.settings.batch_size)
         held = len(claims)
         LEASES_HELD.inc(held)
         try:
@@ -152,6 +175,20 @@ class SyncWorker:
         finally:
             LEASES_HELD.dec(held)  # a sync raised: these leases expire
         return len(claims)
+
+    async def _claim(self, limit: int) -> tuple[list[queue.Claim], dict[int, Loaded]]:
+        now = self.clock.now()
+        async with self.sessions() as session:  # the claim and what the syncs need: one transaction
+            claims = await queue.claim(
+                session,
+                owner=self.owner,
+                now=now,
+                limit=limit,
+                lease_until=now + timedelta(seconds=self.settings.lease_seconds),
+            )
+            loaded = await self._read(session, [c.calendar_id for c in claims]) if claims else {}
+            await session.commit()
+        return claims, loaded
 
     async def drain(self, max_rounds: int = 1000) -> int:
         """Sync until nothing is due (replays, tests, the embedded server's start).
@@ -287,7 +324,7 @@ class SyncWorker:
             applied = await reconciler.apply(
                 session, calendar_id, changes, gone_series=gone, observed_at=now, first_sync=first
             )
-            self._requested_again |= await queue.done(session, job.claim)
+            again = await queue.done(session, job.claim)
             if applied.changed or applied.removed:
                 # Durable hand-off: if the recompute below fails, the periodic pass does it.
                 await schedule.mark_due(session, {locked.person_id}, now)
@@ -329,6 +366,9 @@ class SyncWorker:
                 async with self.sessions() as session:
                     await queue.release(session, [calendar_id], self.owner)
                     await session.commit()
+        if again:  # notified while it synced: due again now that its lease is back
+            self._requested_again = True
+            self.doorbell.ring()
         if (applied.changed or applied.removed) and self.on_changed is not None:
             await self.on_changed({locked.person_id})
         return "ok"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from service.sandbox.notifier import Delivery, Notifier
+from service.sandbox.notifier import AUTO_LANES, Delivery, Notifier
 from tests.sandbox.receiver import Receiver
 
 
@@ -92,3 +93,34 @@ async def test_a_validation_handshake_does_not_wait_behind_a_drain(notifier, rec
         waiting.join()
     assert (handshake.status, handshake.text) == (200, "abc")
     assert answered_after < receiver.slow_seconds
+
+
+def test_auto_mode_pushes_channels_side_by_side_each_in_order(receiver) -> None:
+    """As the providers push: a slow receiver of one channel holds up that channel's
+    notifications only; each channel's arrive in the order they were sent."""
+    receiver.slow_seconds = 1.0
+    notifier = Notifier(auto=True)
+    try:
+        started = time.monotonic()
+        notifier.enqueue(Delivery("graph", receiver.url("/slow/hook"), "sub-slow"))
+        fast = [c for c in (f"sub-{n}" for n in range(12)) if _lane(c) != _lane("sub-slow")]  # some share a lane
+        for n in range(3):
+            for channel in fast:
+                notifier.enqueue(Delivery("google", receiver.url(f"/google/hook?c={channel}&n={n}"), channel))
+        deadline = time.monotonic() + receiver.slow_seconds / 2
+        while time.monotonic() < deadline and len(notifier.results) < 3 * len(fast):
+            time.sleep(0.01)
+        delivered = [r.delivery.url for r in notifier.results]
+        assert len(delivered) == 3 * len(fast) and time.monotonic() - started < receiver.slow_seconds
+        for channel in fast:  # in order per channel
+            assert [u for u in delivered if f"c={channel}&" in u] == [
+                receiver.url(f"/google/hook?c={channel}&n={n}") for n in range(3)
+            ]
+        notifier.flush_sync()  # waits for the slow one too
+        assert len(notifier.results) == 3 * len(fast) + 1
+    finally:
+        notifier.close()
+
+
+def _lane(channel: str) -> int:
+    return zlib.crc32(channel.encode()) % AUTO_LANES

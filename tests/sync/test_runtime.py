@@ -5,6 +5,7 @@ in-process worker), exercised against the sandbox fakes on both databases."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from datetime import timedelta
@@ -182,7 +183,7 @@ async def test_rotated_refresh_tokens_are_stored_unless_the_grant_changed(world,
 
 
 # -- the loop -----------------------------------------------------------------------------------------------
-async def test_stopping_finishes_the_calendar_in_hand_and_hands_back_the_rest(world, factory, sessions):
+async def test_stopping_finishes_the_calendar_in_hand_and_leaves_the_rest_unleased(world, factory, sessions):
     emails = [world.add(f"batch{n}@acme.test", "google") for n in range(3)]
     for email in emails:
         await factory.person(email=email)
@@ -215,10 +216,56 @@ async def test_stopping_finishes_the_calendar_in_hand_and_hands_back_the_rest(wo
         calendars = (await s.scalars(select(Calendar).order_by(Calendar.id))).all()
     synced = [c for c in calendars if c.last_synced_at is not None]
     assert len(synced) == 1 and synced[0].next_poll_at is not None
-    # The other two were claimed in the same batch, and handed back: the next worker takes them at once.
+    # The other two were not begun: claimed beside it (concurrent syncs, PostgreSQL) and handed back,
+    # or never claimed (SQLite syncs one at a time). Either way no lease holds them: the next worker
+    # takes them at once.
     assert all(c.lease_owner is None and c.lease_expires_at is None for c in calendars)
-    assert sorted(released) == sorted(c.id for c in calendars if c not in synced)
+    others = sorted(c.id for c in calendars if c not in synced)
+    assert sorted(released) == (others if worker.settings.concurrency > 1 else [])
     assert sum(c.next_poll_at is None for c in calendars) == 2  # still due
+
+
+async def test_a_worker_syncs_calendars_side_by_side_on_postgresql_one_at_a_time_on_sqlite(
+    world, factory, sessions, engine
+):
+    emails = [world.add(f"side{n}@acme.test", "google") for n in range(3)]
+    for email in emails:
+        await factory.person(email=email)
+    await connect_google_org(world, sessions)
+    worker = world.worker(sessions)
+    google = worker.providers["google"]
+    fetch = google.fetch_changes
+    in_flight, most = [0], [0]
+    all_in = asyncio.Event()
+
+    async def fetch_together(*args, **kwargs):  # each fetch waits (2 s at most) for the other two to start
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        if in_flight[0] == len(emails):
+            all_in.set()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_in.wait(), 2)
+            return await fetch(*args, **kwargs)
+        finally:
+            in_flight[0] -= 1
+
+    google.fetch_changes = fetch_together
+
+    async def synced() -> int:
+        async with sessions() as s:
+            return await s.scalar(select(func.count()).where(Calendar.last_synced_at.is_not(None)))
+
+    running = asyncio.create_task(run_worker(worker))
+    try:
+        async with asyncio.timeout(30):
+            while await synced() < len(emails):
+                await asyncio.sleep(0.05)
+    finally:
+        worker.stopping.set()
+        await running
+        await close_worker(worker)
+    assert most[0] == (len(emails) if engine.dialect.name == "postgresql" else 1)
 
 
 async def test_run_once_keeps_channels_and_drains(world, factory, sessions):
