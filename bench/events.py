@@ -718,8 +718,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             hits = (await client.get(f"{receiver_url}/dump")).json()
                             return len(score(planned, hits, pair_ids).latencies) >= expected
 
-                        with suppress(SystemExit):
+                        with suppress(SystemExit):  # what has not arrived by then is lost
                             await _wait_for("the events", arrived, processes, args.drain, 0.5)
+                        processes.check()  # but a process that died ends the bench
                         after = calls.snapshot()
                         lag.recording = False
                         await asyncio.sleep(1.0)

@@ -27,9 +27,9 @@ from __future__ import annotations
 import asyncio
 import http.client
 import threading
+import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit

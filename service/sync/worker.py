@@ -122,22 +122,23 @@ class SyncWorker:
         try:
             while not stop.is_set():
                 self.beat = loop.time()
-                room = self.settings.concurrency - len(syncing)
-                claimed = 0
+                asked = claimed = 0
                 try:
                     if loop.time() >= next_maintenance:
                         await self.maintain()
                         if self.on_tick is not None:
                             await self.on_tick()
                         next_maintenance = loop.time() + maintain_seconds
-                    if room > 0:
-                        claimed = await self._start(min(room, self.settings.batch_size), syncing)
+                    asked = min(self.settings.concurrency - len(syncing), self.settings.batch_size)
+                    if asked > 0:
+                        claimed = await self._start(asked, syncing)
                 except Exception:  # a bad round must not kill the worker; it is logged
                     log.exception("worker_round_failed")
-                    room = 1  # rest a little before the next round (below)
-                if room <= 0:  # every slot busy: until one frees
-                    await asyncio.wait(syncing, timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED)
-                elif claimed < min(room, self.settings.batch_size):  # nothing more due: until a webhook rings
+                    asked, claimed = 1, 0  # rest until a ring or idle_seconds (below)
+                # Syncs end while the round awaits: count the slots now, not before it.
+                if len(syncing) >= self.settings.concurrency:  # every slot busy: until one frees
+                    await asyncio.wait(set(syncing), timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED)
+                elif claimed < asked:  # nothing more is due: until a webhook rings
                     await self.doorbell.wait(stop, idle_seconds)
         finally:
             if syncing:  # the syncs in hand finish (StoppableWorker's give back what they had not begun)

@@ -268,6 +268,37 @@ async def test_a_worker_syncs_calendars_side_by_side_on_postgresql_one_at_a_time
     assert most[0] == (len(emails) if engine.dialect.name == "postgresql" else 1)
 
 
+async def test_syncs_that_end_during_a_slow_round_do_not_stop_the_worker(world, factory, sessions):
+    """With every slot busy when a round begins and the syncs over by the time its upkeep
+    ends, the worker counts its slots again rather than waiting on no sync at all."""
+    for n in range(3):
+        await factory.person(email=world.add(f"slow{n}@acme.test", "google"))
+    await connect_google_org(world, sessions)
+    worker = world.worker(sessions)
+    worker.settings = worker.settings.model_copy(update={"concurrency": 1})
+
+    async def slow_tick() -> None:  # the periodic pass, taking longer than a sync
+        await asyncio.sleep(0.3)
+
+    worker.on_tick = slow_tick
+
+    async def synced() -> int:
+        async with sessions() as s:
+            return await s.scalar(select(func.count()).where(Calendar.last_synced_at.is_not(None)))
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop, idle_seconds=0.05, maintain_seconds=0))
+    try:
+        async with asyncio.timeout(30):
+            while await synced() < 3:
+                assert not running.done(), running.exception()
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await running
+        await close_worker(worker)
+
+
 async def test_run_once_keeps_channels_and_drains(world, factory, sessions):
     for n in range(2):
         await factory.person(email=world.add(f"once{n}@acme.test", "google"))
