@@ -42,12 +42,12 @@ SHUTDOWN_GRACE_SECONDS = 60.0  # the embedded worker's last calendar, before the
 
 # -- the hooks a worker needs --------------------------------------------------------------------------
 def recompute_on_change(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> OnChanged:
-    """After an increment changed someone's events: detect and persist the pairs they
-    are in, in a transaction of its own (the increment is already committed)."""
+    """After an increment changed someone's events: detect and persist the pairs it
+    concerns, in a transaction of its own (the increment is already committed)."""
 
-    async def on_changed(person_ids: set[int]) -> None:
+    async def on_changed(pair_ids: set[int]) -> None:
         async with sessions() as session:
-            await recompute(session, clock.now(), person_ids)
+            await recompute(session, clock.now(), pair_ids=pair_ids)
             await session.commit()
 
     return on_changed

@@ -7,7 +7,7 @@ pair's next such instant (`Pair.next_check_at`, from the detector's
 `next_change`), so this pass recomputes only the pairs that are due
 (`next_check_at <= now`) and never looks at the others. New pairs and pairs
 whose intended cadence changed are due at once, and so are the pairs of a person
-whose calendar changed (`mark_due`, in the sync's own transaction): the sync
+an increment concerns (`mark_due`, in the sync's own transaction): the sync
 recomputes them at once, and if that fails nothing is lost, this pass does it.
 
 The pass also closes meetings created through the API (no calendar source):
@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Meeting, MeetingStatus, Pair
@@ -59,11 +59,13 @@ async def recompute_due(
     return closed + len(pair_ids)
 
 
-async def mark_due(session: AsyncSession, person_ids: set[int], now: datetime) -> None:
-    """The active pairs these people are in must be recomputed (until a recompute says when next)."""
+async def mark_due(session: AsyncSession, pair_ids: set[int], now: datetime) -> None:
+    """These pairs must be recomputed (until a recompute says when next)."""
+    if not pair_ids:
+        return
     await session.execute(
         update(Pair)
-        .where(Pair.active.is_(True), or_(Pair.manager_id.in_(person_ids), Pair.report_id.in_(person_ids)))
+        .where(Pair.id.in_(sorted(pair_ids)))
         .values(next_check_at=now)
         .execution_options(synchronize_session=False)
     )

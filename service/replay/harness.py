@@ -30,6 +30,7 @@ from service.db.dialect import throwaway_database
 from service.db.engine import create_engine, session_factory
 from service.db.migrate import upgrade_async
 from service.db.models import Calendar, Pair, Person
+from service.domain import schedule
 from service.domain.connections import connect_org
 from service.domain.detection import Detection
 from service.domain.people import PersonRow, import_people
@@ -299,20 +300,26 @@ class Harness:
         await self.worker.drain()
         await self._detect()
 
-    async def _on_changed(self, person_ids: set[int]) -> None:
+    async def _on_changed(self, pair_ids: set[int]) -> None:
         """The worker's hook after an increment (production: the detector)."""
         if self._incremental:
-            self._changed |= person_ids
+            self._changed |= pair_ids
 
     async def _detect(self) -> None:
-        """The detector over the pairs of everyone whose calendar changed, once for
-        the increments of an instant (production runs it after each increment)."""
-        if not self._changed:
-            return
-        changed, self._changed = self._changed, set()
-        async with self.sessions() as session:
-            await recompute(session, self.clock.now(), changed, cache=self.history)
-            await session.commit()
+        """The detector over the pairs the increments of an instant concern, once for
+        them all (production runs it after each increment), then over the pairs that
+        time alone made due since the last instant (production's periodic pass)."""
+        if self._changed:
+            changed, self._changed = self._changed, set()
+            async with self.sessions() as session:
+                await recompute(session, self.clock.now(), pair_ids=changed, cache=self.history)
+                await session.commit()
+        if self._incremental:
+            handled = schedule.DEFAULT_LIMIT
+            while handled >= schedule.DEFAULT_LIMIT:
+                async with self.sessions() as session:
+                    handled = await schedule.recompute_due(session, self.clock.now())
+                    await session.commit()
 
     async def _calendar_ids(self, emails: list[str]) -> set[int]:
         """Calendars are connected once, at `start`: their ids are read once too."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.db.models import CalendarEvent, EventRevision
 from service.domain.event_codec import revision, row_matches, row_values, values_match
 from service.domain.events import EventSnapshot, Kind
+from service.domain.footprint import Footprint
 from service.sync.port import CalendarProvider, CalendarRef, ChangeSet, SyncWindow
 
 _CHUNK = 100  # rows per INSERT batch: few alive at once (see apply)
@@ -35,6 +36,7 @@ class Applied:
     removed: int = 0
     seen: int = 0  # snapshots received
     event_ids: set[str] = field(default_factory=set)
+    footprint: Footprint = field(default_factory=Footprint)  # what the changes can concern
 
 
 # -- before the write transaction: what only the provider can tell ------------------------------
@@ -193,7 +195,58 @@ async def apply(
         result.event_ids.add(event_id)
     await _update(session, removals)
     await _insert(session, EventRevision, revisions)
+    if changes.baseline is not None or gone_series or not stored:  # anything may have changed
+        result.footprint.widen()
+    elif result.event_ids:
+        await _trace(session, calendar_id, result, rows, {s.event_id: s for s in upserts})
     return result
+
+
+class _Version(NamedTuple):
+    kind: str
+    start: datetime | None
+    end: datetime | None
+    original_start: datetime | None
+    people: list[str]
+    series_id: str | None
+
+
+def _row_version(row: Row) -> _Version:
+    people = [row.organizer, *(a[0] for a in row.attendees or ())]
+    return _Version(row.kind, row.start, row.end, row.original_start, people, row.series_id)
+
+
+def _snapshot_version(s: EventSnapshot) -> _Version:
+    people = [s.organizer, *(a.email for a in s.attendees)]
+    return _Version(s.kind._value_, s.start, s.end, s.original_start, people, s.series_id)
+
+
+async def _trace(
+    session: AsyncSession,
+    calendar_id: int,
+    result: Applied,
+    rows: dict[str, Row],
+    snapshots: dict[str, EventSnapshot],
+) -> None:
+    """The footprint of the changed events: each one as it was (its stored row) and as
+    it is (its snapshot; none once removed). An instance also leaves its series' people
+    (a cancelled one is a stub without any) and its slot in the series."""
+    versions = [_row_version(rows[i]) for i in sorted(result.event_ids) if i in rows]
+    versions += [_snapshot_version(snapshots[i]) for i in sorted(result.event_ids) if i in snapshots]
+    series_ids = {v.series_id for v in versions if v.kind == Kind.instance.value and v.series_id}
+    series = {sid: rows[sid] for sid in series_ids & rows.keys()}
+    if missing := series_ids - rows.keys():
+        series.update((r.event_id, r) for r in await _rows(session, calendar_id, missing))
+    for version in versions:
+        master = series.get(version.series_id) if version.series_id else None
+        people, length = version.people, None
+        if master is not None:
+            people = [*people, *_row_version(master).people]
+            if master.start is not None and master.end is not None:
+                length = master.end - master.start
+        result.footprint.add(
+            version.kind, version.start, version.end, people, original_start=version.original_start, length=length
+        )
 
 
 # Built once: they run for every increment. Stored rows are read and written as

@@ -24,6 +24,7 @@ from service.clock import Clock
 from service.db.models import Calendar
 from service.domain import schedule
 from service.domain.calendar_states import RECOVERED, CalendarState, Failure, after_failure
+from service.domain.footprint import affected_pairs
 from service.metrics import EVENTS_CHANGED, LEASES_HELD, SYNC_ERRORS, SYNC_LAG, SYNC_SECONDS, SYNCS
 from service.security.crypto import Vault
 from service.settings import SyncSettings
@@ -41,7 +42,7 @@ from service.sync.port import (
 )
 
 log = structlog.get_logger(__name__)
-OnChanged = Callable[[set[int]], Awaitable[None]]
+OnChanged = Callable[[set[int]], Awaitable[None]]  # the pairs an increment concerns (service.domain.footprint)
 # A calendar (as grants.read_calendars reads it), its adapter, and what a call needs.
 Loaded = tuple[Row, CalendarProvider, CalendarRef]
 
@@ -326,9 +327,11 @@ class SyncWorker:
                 session, calendar_id, changes, gone_series=gone, observed_at=now, first_sync=first
             )
             again = await queue.done(session, job.claim)
+            concerned: set[int] = set()
             if applied.changed or applied.removed:
+                concerned = await affected_pairs(session, locked.person_id, applied.footprint)
                 # Durable hand-off: if the recompute below fails, the periodic pass does it.
-                await schedule.mark_due(session, {locked.person_id}, now)
+                await schedule.mark_due(session, concerned, now)
             # A first sync keeps its lease until its first channel is open (see below).
             keep_lease = first and self.channels is not None
             values = {
@@ -370,8 +373,8 @@ class SyncWorker:
         if again:  # notified while it synced: due again now that its lease is back
             self._requested_again = True
             self.doorbell.ring()
-        if (applied.changed or applied.removed) and self.on_changed is not None:
-            await self.on_changed({locked.person_id})
+        if concerned and self.on_changed is not None:
+            await self.on_changed(concerned)
         return "ok"
 
     async def _failed(self, job: Job, err: ProviderError) -> str:

@@ -1,0 +1,92 @@
+"""Which pairs an increment of one person's calendar can concern.
+
+A pair's findings depend on the pair's own 1:1s (always with both of them among
+the event's people) and, for double_booked, on any busy event of either calendar
+that overlaps one of its occurrences. So an increment of P's calendar concerns,
+among P's pairs:
+- those whose other person is among the people (organizer, attendees) of a
+  changed event, before or after the change;
+- those with a meeting overlapping a changed event, where it was or where it is
+  now (an instance also where its series had put it);
+- all of them when a series changed (its occurrences are everywhere) or an
+  event's place cannot be told.
+A manager's calendar change then recomputes the one pair it is about, not every
+pair of the manager."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from service.db.models import Meeting, Pair, Person
+from service.domain.events import Kind
+
+MAX_SPANS = 50  # beyond this many places, every pair of the person (one short query, not a long OR)
+
+
+@dataclass
+class Footprint:
+    people: set[str] = field(default_factory=set)  # lower-cased emails
+    spans: list[tuple[datetime, datetime]] = field(default_factory=list)
+    wide: bool = False  # every pair of the person
+
+    def add(
+        self,
+        kind: str,
+        start: datetime | None,
+        end: datetime | None,
+        people: Iterable[str],
+        *,
+        original_start: datetime | None = None,
+        length: timedelta | None = None,
+    ) -> None:
+        """One version of a changed event; `length`: its series' (where an instance's
+        original slot ends)."""
+        self.people.update(p.lower() for p in people if p)
+        if kind == Kind.series.value:
+            self.wide = True
+            return
+        placed = False
+        if start is not None and end is not None:
+            self.spans.append((start, end))
+            placed = True
+        if original_start is not None and (length is not None or placed):
+            self.spans.append((original_start, original_start + (length if length is not None else end - start)))
+            placed = True
+        self.wide |= not placed
+
+    def widen(self) -> None:
+        self.wide = True
+
+
+async def affected_pairs(session: AsyncSession, person_id: int, footprint: Footprint) -> set[int]:
+    """The active pairs of `person_id` that `footprint` can concern (see the module doc)."""
+    partner = aliased(Person)
+    rows = (
+        await session.execute(
+            select(Pair.id, partner.email)
+            .join(
+                partner,
+                or_(
+                    and_(Pair.manager_id == person_id, partner.id == Pair.report_id),
+                    and_(Pair.report_id == person_id, partner.id == Pair.manager_id),
+                ),
+            )
+            .where(Pair.active.is_(True))
+        )
+    ).all()
+    if footprint.wide or len(footprint.spans) > MAX_SPANS:
+        return {pair_id for pair_id, _ in rows}
+    found = {pair_id for pair_id, email in rows if email.lower() in footprint.people}
+    others = [pair_id for pair_id, _ in rows if pair_id not in found]
+    if others and footprint.spans:
+        overlapping = or_(*(and_(Meeting.start < end, Meeting.end > start) for start, end in footprint.spans))
+        found |= set(
+            await session.scalars(select(Meeting.pair_id).where(Meeting.pair_id.in_(others), overlapping).distinct())
+        )
+    return found
