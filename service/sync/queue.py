@@ -59,10 +59,13 @@ def _due_now():
     )
 
 
+# Requested calendars first, the longest waiting first (its oldest request), then those
+# due by their poll or backoff: by id, a backlog would starve the calendars with high ids.
+_OLDEST_REQUEST = select(func.min(_r.id)).where(_r.calendar_id == _c.id).scalar_subquery()
 _DUE = (
     select(_c.id)
     .where(*_due_now())
-    .order_by(_requested.desc(), _c.id)
+    .order_by(_OLDEST_REQUEST.asc().nulls_last(), _c.id)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True, key_share=True)
 )

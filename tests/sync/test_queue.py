@@ -32,6 +32,22 @@ async def test_due_means_requested_or_poll_time_reached_and_not_backing_off(fact
     assert await _claim(sessions, "w1", now) == {requested.id, polled.id, new.id, retry.id, probe.id}
 
 
+async def test_the_longest_waiting_request_is_claimed_first_then_polls(factory, sessions, clock):
+    """First come, first served: by id, a backlog would starve the calendars created last."""
+    now = clock.now()
+    polled = await calendar(factory, await factory.person(), next_poll_at=now - timedelta(hours=1))
+    cals = [await calendar(factory, await factory.person()) for _ in range(3)]
+    for cal in reversed(cals):  # the newest calendar asks first
+        async with sessions() as s:
+            await queue.request_sync(s, [cal.id], now)
+            await s.commit()
+    async with sessions() as s:  # the first asks again: its oldest request still counts
+        await queue.request_sync(s, [cals[-1].id], now)
+        await s.commit()
+    order = [await _claim(sessions, f"w{i}", now, limit=1) for i in range(4)]
+    assert order == [{cals[2].id}, {cals[1].id}, {cals[0].id}, {polled.id}]
+
+
 async def test_a_leased_calendar_is_not_claimed_again_until_the_lease_expires(factory, sessions, clock):
     cal = await calendar(factory, await factory.person(), requested=True)
     now = clock.now()
