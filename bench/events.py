@@ -48,7 +48,10 @@ a change at the fake, then its Google notification POSTed to a bare endpoint
 result to the same receiver, timed the same way (the change to the arrival).
 
 Prints p50/p95/p99 of both, the ratios, lost/duplicate counts and provider calls
-per change; writes bench/results/events.json (not with --smoke)."""
+per change, and where the service's time goes: change → handed to delivery (the
+outbox event fanned out: synced, detected, committed; from the database's clock),
+the fakes' notification lag (queued → answered by the webhook) and latency by
+provider and kind of change; writes bench/results/events.json (not with --smoke)."""
 
 from __future__ import annotations
 
