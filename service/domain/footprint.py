@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -64,29 +64,41 @@ class Footprint:
         self.wide = True
 
 
+# Built once (bound parameters): they run after every increment that changed something.
+_partner = aliased(Person)
+_person = bindparam("person_id")
+_PAIRS_OF = (
+    select(Pair.id, _partner.email)
+    .join(
+        _partner,
+        or_(
+            and_(Pair.manager_id == _person, _partner.id == Pair.report_id),
+            and_(Pair.report_id == _person, _partner.id == Pair.manager_id),
+        ),
+    )
+    .where(Pair.active.is_(True))
+)
+# Meetings of some pairs within a range; the exact overlaps are picked out in Python.
+_MEETINGS_WITHIN = select(Meeting.pair_id, Meeting.start, Meeting.end).where(
+    Meeting.pair_id.in_(bindparam("pair_ids", expanding=True)),
+    Meeting.start < bindparam("until"),
+    Meeting.end > bindparam("since"),
+)
+
+
 async def affected_pairs(session: AsyncSession, person_id: int, footprint: Footprint) -> set[int]:
     """The active pairs of `person_id` that `footprint` can concern (see the module doc)."""
-    partner = aliased(Person)
-    rows = (
-        await session.execute(
-            select(Pair.id, partner.email)
-            .join(
-                partner,
-                or_(
-                    and_(Pair.manager_id == person_id, partner.id == Pair.report_id),
-                    and_(Pair.report_id == person_id, partner.id == Pair.manager_id),
-                ),
-            )
-            .where(Pair.active.is_(True))
-        )
-    ).all()
+    rows = (await session.execute(_PAIRS_OF, {"person_id": person_id})).all()
     if footprint.wide or len(footprint.spans) > MAX_SPANS:
         return {pair_id for pair_id, _ in rows}
     found = {pair_id for pair_id, email in rows if email.lower() in footprint.people}
-    others = [pair_id for pair_id, _ in rows if pair_id not in found]
+    others = sorted(pair_id for pair_id, _ in rows if pair_id not in found)
     if others and footprint.spans:
-        overlapping = or_(*(and_(Meeting.start < end, Meeting.end > start) for start, end in footprint.spans))
-        found |= set(
-            await session.scalars(select(Meeting.pair_id).where(Meeting.pair_id.in_(others), overlapping).distinct())
-        )
+        since, until = min(s for s, _ in footprint.spans), max(e for _, e in footprint.spans)
+        meetings = await session.execute(_MEETINGS_WITHIN, {"pair_ids": others, "since": since, "until": until})
+        found |= {
+            pair_id
+            for pair_id, start, end in meetings
+            if any(start < span_end and end > span_start for span_start, span_end in footprint.spans)
+        }
     return found
