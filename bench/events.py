@@ -86,7 +86,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import pg  # noqa: E402
 from bench.floor import bare_webhook_app  # noqa: E402
-from bench.processes import Processes  # noqa: E402
+from bench.processes import Processes, ready  # noqa: E402
 from bench.scenario_kit import Story, Weekly  # noqa: E402
 from service.clock import SystemClock  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
@@ -345,23 +345,6 @@ def _environment(url: str, secret_key: str, sandbox: SandboxProviders, base_url:
         "ONEONONE_OUTBOUND__ALLOW_NETWORKS": "127.0.0.0/8",
         "ONEONONE_OUTBOUND__ALLOW_HTTP_LOOPBACK": "true",
     }
-
-
-async def _wait_for(what: str, probe, processes: Processes, timeout: float, every: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    while not await probe():
-        processes.check()
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        await asyncio.sleep(every)
-
-
-async def _ready(base_url: str) -> bool:
-    try:
-        async with httpx.AsyncClient() as client:
-            return (await client.get(f"{base_url}/readyz")).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 # -- the floor --------------------------------------------------------------------------------------------
@@ -666,7 +649,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             oneonone = str(ROOT / ".venv" / "bin" / "oneonone")
             serve = [oneonone, "serve", "--no-worker", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)]
             processes.start(env, serve)
-            await _wait_for("oneonone serve", lambda: _ready(base_url), processes, 60, 0.05)
+            await processes.wait_for("oneonone serve", lambda: ready(base_url))
             token = await setup_org(url, org, sandbox, secret_key, clock.now())
             for _ in range(2):
                 processes.start(env, [sys.executable, str(Path(__file__).resolve()), "--worker"])
@@ -686,7 +669,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         and c["requested"] == c["pairs_due"] == c["outbox_waiting"] == 0
                     )
 
-                await _wait_for("the baseline (syncs, channels, detector)", steady, processes, args.baseline_timeout)
+                await processes.wait_for("the baseline (syncs, channels, detector)", steady, args.baseline_timeout, 0.5)
                 baseline_seconds = time.perf_counter() - t0
                 log(f"events: steady state after {baseline_seconds:.0f} s")
                 async with httpx.AsyncClient(base_url=base_url) as api:
@@ -722,7 +705,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             return len(score(planned, hits, pair_ids).latencies) >= expected
 
                         with suppress(SystemExit):  # what has not arrived by then is lost
-                            await _wait_for("the events", arrived, processes, args.drain, 0.5)
+                            await processes.wait_for("the events", arrived, args.drain, 0.5)
                         processes.check()  # but a process that died ends the bench
                         after = calls.snapshot()
                         lag.recording = False

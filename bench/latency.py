@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import pg  # noqa: E402
 from bench.floor import bare_webhook_app  # noqa: E402
-from bench.processes import ONEONONE, Processes  # noqa: E402
+from bench.processes import ONEONONE, Processes, ready  # noqa: E402
 from service.clock import SystemClock  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
 from service.db.migrate import upgrade_async  # noqa: E402
@@ -199,24 +199,6 @@ def _environment(url: str, secret_key: str, sandbox: SandboxProviders, base_url:
     }
 
 
-async def _wait_for(what: str, probe, timeout: float = 60.0, processes: Processes | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not await probe():
-        if processes is not None:
-            processes.check()
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-async def _ready(base_url: str) -> bool:
-    try:
-        async with httpx.AsyncClient() as client:
-            return (await client.get(f"{base_url}/readyz")).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 async def _findings(conn: asyncpg.Connection) -> int:
     return await conn.fetchval(
         "SELECT count(*) FROM findings WHERE type = 'cancelled_without_reschedule' AND resolved_at IS NULL"
@@ -333,7 +315,7 @@ async def run(samples: int, reports: int, pause: float = 1.5, settle: float = 1.
             processes.start(
                 env, [ONEONONE, "serve", "--no-worker", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)]
             )
-            await _wait_for("oneonone serve", lambda: _ready(base_url), processes=processes)
+            await processes.wait_for("oneonone serve", lambda: ready(base_url))
             engine = create_engine(url, pool_size=2)
             try:
                 async with session_factory(engine)() as session:
@@ -368,7 +350,7 @@ async def run(samples: int, reports: int, pause: float = 1.5, settle: float = 1.
                     )
 
                 log(f"latency: {len(people)} calendars connecting (initial syncs, watch channels)")
-                await _wait_for("initial syncs and watch channels", connected, processes=processes)
+                await processes.wait_for("initial syncs and watch channels", connected)
                 await asyncio.sleep(settle)
                 log(f"latency: service, {samples} samples")
                 service = await measure_service(story, sandbox, conn, clock, samples, processes, pause)

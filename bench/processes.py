@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 ONEONONE = str(ROOT / ".venv" / "bin" / "oneonone")
@@ -42,3 +47,23 @@ class Processes:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+    async def wait_for(
+        self, what: str, probe: Callable[[], Awaitable[bool]], timeout: float = 60.0, every: float = 0.05
+    ) -> None:
+        """Until `probe()` holds; a process that exits meanwhile, or `timeout`, ends the bench."""
+        deadline = time.monotonic() + timeout
+        while not await probe():
+            self.check()
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out waiting for {what}")
+            await asyncio.sleep(every)
+
+
+async def ready(base_url: str) -> bool:
+    """Whether the service at `base_url` answers /readyz with 200."""
+    try:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(f"{base_url}/readyz")).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -60,9 +60,6 @@ class Footprint:
             placed = True
         self.wide |= not placed
 
-    def widen(self) -> None:
-        self.wide = True
-
 
 # Built once (bound parameters): they run after every increment that changed something.
 _partner = aliased(Person)

@@ -196,7 +196,7 @@ async def apply(
     await _update(session, removals)
     await _insert(session, EventRevision, revisions)
     if changes.baseline is not None or gone_series or not stored:  # anything may have changed
-        result.footprint.widen()
+        result.footprint.wide = True
     elif result.event_ids:
         await _trace(session, calendar_id, result, rows, {s.event_id: s for s in upserts})
     return result

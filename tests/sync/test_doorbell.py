@@ -12,15 +12,13 @@ from sqlalchemy import func, select
 
 from service.db.dialect import listen_dsn
 from service.db.models import Calendar, CalendarEvent
-from service.domain.connections import connect_org
 from service.runtime import close_worker, run_worker
-from service.security.crypto import Vault
 from service.sync import queue
 from service.sync.doorbell import BELL, Doorbell, listen
 from tests.conftest import T0
 from tests.sync.runtime_world import running_world
 from tests.sync.sync_factories import calendar
-from tests.sync.test_runtime import _org_secrets
+from tests.sync.test_runtime import connect_google_org
 
 IDLE = 60.0  # far longer than any wait below: only a ring can wake the worker
 
@@ -72,15 +70,7 @@ async def test_a_sync_request_rings_on_commit_only(factory, sessions, db_url):
 async def test_a_notification_wakes_an_idle_worker_at_once(db_url, sessions, clock, factory):
     async with running_world(db_url, clock) as world:  # the webhooks on their own thread and engine
         person = await factory.person(email=world.add("idle@acme.test", "google"))
-        async with sessions() as s:
-            await connect_org(
-                s,
-                Vault(world.settings.secret_key.get_secret_value()),
-                provider="google",
-                secret=_org_secrets(world)["google"][0],
-                now=T0,
-            )
-            await s.commit()
+        await connect_google_org(world, sessions)
         worker = world.worker(sessions)
         running = asyncio.create_task(run_worker(worker, idle_seconds=IDLE))
         loop = asyncio.get_running_loop()

@@ -390,15 +390,7 @@ async def test_the_in_process_worker_picks_up_a_new_calendar(db_url, sessions, c
     async with running_world(db_url, clock, worker=worker) as world:
         person = await factory.person(email=world.add("live@acme.test", "google"))
         world.one_on_one("google", person.email, "guest@acme.test", T0 - timedelta(days=1), event_id="live1")
-        async with sessions() as s:
-            await connect_org(
-                s,
-                Vault(world.settings.secret_key.get_secret_value()),
-                provider="google",
-                secret=_org_secrets(world)["google"][0],
-                now=T0,
-            )
-            await s.commit()
+        await connect_google_org(world, sessions)
         for _ in range(500):  # the worker idles a second between empty rounds
             if await _count(sessions, Calendar, Calendar.last_synced_at.is_not(None)):
                 break

@@ -264,16 +264,10 @@ async def test_a_failed_recompute_is_caught_up_by_the_periodic_pass(world, facto
     world.one_on_one("google", manager.email, report.email, T0 - timedelta(days=2), event_id="handoff1")
     async with sessions() as s:
         await s.execute(update(Pair).values(next_check_at=T0 + 24 * HOUR))  # not due by the clock
-        await connect_org(
-            s,
-            Vault(world.settings.secret_key.get_secret_value()),
-            provider="google",
-            secret=_org_secrets(world)["google"][0],
-            now=T0,
-        )
         await s.commit()
+    await connect_google_org(world, sessions)
 
-    async def crash(person_ids: set[int]) -> None:
+    async def crash(pair_ids: set[int]) -> None:
         raise RuntimeError("the recompute after the sync failed")
 
     worker = world.worker(sessions, on_changed=crash)
