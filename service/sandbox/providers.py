@@ -38,7 +38,7 @@ from service.sandbox.notifier import DeliveryResult, Notifier
 from service.sandbox.oauth import FAKE_LOGIN_HOST, LoopbackHttpClient, TokenIssuer
 from service.sandbox.oauth_google import CALENDAR_SCOPES
 from service.sandbox.scenario import Scenario, build_stores, load_scenario
-from service.sandbox.serve import LoopbackServer
+from service.sandbox.serve import LoopbackServer, stop_all
 
 GOOGLE_CLIENT_ID = "1234567890-sandbox.apps.googleusercontent.com"
 GOOGLE_CLIENT_SECRET = "GOCSPX-sandbox-not-a-secret"
@@ -224,8 +224,7 @@ class SandboxProviders:
         return self
 
     def stop(self) -> None:
-        self._google_server.stop()
-        self._graph_server.stop()
+        stop_all([self._google_server, self._graph_server])
         self.notifier.close()
 
     def __enter__(self) -> SandboxProviders:

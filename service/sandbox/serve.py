@@ -7,12 +7,36 @@ so `base_url` is known (and stable) as soon as the object exists."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
 from typing import Any
 
 import uvicorn
+
+
+class _Server(uvicorn.Server):
+    """uvicorn looks at `should_exit` on a 0.1 s tick; here `stop()`, from another thread,
+    wakes the loop at once (tests and replays stop thousands of servers). The tick's own
+    work (the Date header) still runs once a second."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def main_loop(self) -> None:
+        self._woken = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        counter = 0
+        while not await self.on_tick(counter):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), 1.0)
+            counter += 10  # on_tick refreshes the Date header when counter % 10 == 0
+
+    def wake(self) -> None:
+        """After `should_exit` is set: a loop not running yet sees it on its first tick."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._woken.set)
 
 
 class LoopbackServer:
@@ -49,7 +73,7 @@ class LoopbackServer:
             timeout_graceful_shutdown=1,
             timeout_keep_alive=30,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread: threading.Thread | None = None
 
     @property
@@ -73,16 +97,24 @@ class LoopbackServer:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self._thread is None:
-            self._sock.close()
-            return
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        self._thread = None
-        self._sock.close()
+        stop_all([self], timeout)
 
     def __enter__(self) -> LoopbackServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_all(servers: list[LoopbackServer], timeout: float = 5.0) -> None:
+    """Stop these servers side by side: each one's shutdown pauses 0.1 s (uvicorn's
+    grace for open connections), once for all of them here."""
+    for server in servers:
+        if server._thread is not None:
+            server._server.should_exit = True
+            server._server.wake()
+    for server in servers:
+        if server._thread is not None:
+            server._thread.join(timeout)
+            server._thread = None
+        server._sock.close()
