@@ -115,8 +115,14 @@ async def factory(sessions, clock) -> Factory:
 
 def pytest_collection_modifyitems(config, items):
     # A run that collects nothing must fail loudly (pytest exits 5); nothing to do here,
-    # but keep db tests grouped per backend for fewer engine switches.
-    items.sort(key=lambda item: getattr(getattr(item, "callspec", None), "params", {}).get("db_url", ""))
+    # but the slow tests go first (xdist hands tests out in this order: one started last
+    # would run alone at the end), then db tests grouped per backend for fewer engine switches.
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("slow") is None,
+            getattr(getattr(item, "callspec", None), "params", {}).get("db_url", ""),
+        )
+    )
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,6 +29,7 @@ SMOKES = [  # pytest-xdist hands the first ones out in pairs: the slowest (laten
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", SMOKES)
 def test_bench_runs_its_whole_path_at_a_tiny_size(command: list[str]) -> None:
     env = {**os.environ, "BENCH_PG_ADMIN": PG_ADMIN_DSN}

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from service.live import world
 
@@ -82,6 +83,7 @@ class Server:
         return out, err
 
 
+@pytest.mark.slow
 def test_a_cancel_in_the_live_sandbox_becomes_a_finding_within_a_second_and_a_restart_rebuilds(tmp_path):
     port = _free_port()
     server = Server(tmp_path, port)

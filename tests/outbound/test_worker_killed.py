@@ -69,6 +69,7 @@ async def _until(what: str, probe, deadline: float, every: float = 0.05) -> None
         await asyncio.sleep(every)
 
 
+@pytest.mark.slow
 async def test_a_worker_killed_mid_delivery_loses_nothing(tmp_path):
     url, drop = await throwaway_database(PG_URL)
     engine = create_engine(url, pool_size=2)

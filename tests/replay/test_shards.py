@@ -75,6 +75,7 @@ async def test_a_public_scenario_split_three_ways_scores_perfectly(path: Path):
     assert result["p_ok"] == result["p_total"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_an_org_split_in_shards_gives_the_single_replays_document(backend: str):
     """Team syncs and 1:1s cross the shards' boundaries; every finding type shows up."""
@@ -114,6 +115,7 @@ def _cli(path: Path, *flags: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 async def test_cli_jobs_runs_shards_in_processes(tmp_path):
     scenario = org_story(10, 1, seed=7).document()
     path = tmp_path / "org.json"

@@ -172,6 +172,7 @@ async def _requested(harness: Harness) -> set[int]:
         return set((await session.scalars(select(SyncRequest.calendar_id))).all())
 
 
+@pytest.mark.slow
 async def test_worker_processes_with_one_killed_mid_sync_end_in_the_fault_free_state(tmp_path):
     url = database_url("postgres")
     async with Harness(SCENARIO, database_url=url, providers=adapters(RecordingSleep())) as harness:

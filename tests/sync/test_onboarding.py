@@ -103,6 +103,7 @@ class _Nothing:
         return None
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 async def test_two_thousand_calendars_onboard_under_googles_documented_quotas(db_url, sessions):
     if not db_url.startswith("postgresql"):
