@@ -38,6 +38,19 @@ def _bind(app: FastAPI, engine: AsyncEngine, msal_http_client: Any) -> None:
     )
 
 
+def bind(app: FastAPI, clock: Clock, engine: AsyncEngine | None = None, msal_http_client: Any = None) -> None:
+    """Everything of the app's that holds state (clock, caches, logs, the engine's
+    sessions), new: create_app's, and tests' that serve one app to many tests (FastAPI
+    compiles a router's routes on an app's first request to it, dearer than most tests)."""
+    settings = app.state.settings
+    app.state.clock = clock
+    app.state.oidc = OIDCVerifier(settings.oidc) if settings.oidc.issuer else None
+    app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
+    app.state.webhook_rejections = RejectionLog(clock, timedelta(seconds=settings.webhooks.log_interval_seconds))
+    if engine is not None:  # tests hand in an engine; make state usable without lifespan
+        _bind(app, engine, msal_http_client)
+
+
 # What a browser on an allowed origin may send and read (service.settings.CorsSettings).
 CORS_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID")
@@ -89,14 +102,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
-    app.state.oidc = OIDCVerifier(settings.oidc) if settings.oidc.issuer else None
-    app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
-    app.state.webhook_rejections = RejectionLog(
-        app.state.clock, timedelta(seconds=settings.webhooks.log_interval_seconds)
-    )
-    if engine is not None:  # tests hand in an engine; make state usable without lifespan
-        _bind(app, engine, msal_http_client)
+    bind(app, clock or SystemClock(), engine, msal_http_client)
     problems.install(app)
     templates: dict[int, str] = {}  # id(route) → its path template as served (prefix included)
     app.add_middleware(RequestMiddleware, templates=templates)  # request id, metrics, access log, 500s

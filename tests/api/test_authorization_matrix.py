@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from service.api.app import create_app
+from service.api.app import bind, create_app
 from service.db.models import (
     ActionItem,
     AgendaItem,
@@ -454,10 +454,10 @@ def matrix_app(db_url, engine):
 
 
 @pytest.fixture
-def app(matrix_app, sessions, clock):
+def app(matrix_app, engine, sessions, clock):
     """One app per database for the whole matrix (building an app costs more than a cell);
     each cell still gets its own clock and freshly emptied tables."""
-    matrix_app.state.clock = clock
+    bind(matrix_app, clock, engine)
     return matrix_app
 
 

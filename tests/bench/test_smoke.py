@@ -18,18 +18,18 @@ from tests.conftest import BACKENDS, PG_ADMIN_DSN, ROOT
 TABLE = re.compile(r"^\|.+\|\n\|(?:-+\|)+$", re.MULTILINE)
 NEEDS_POSTGRES = pytest.mark.skipif("postgres" not in BACKENDS, reason="needs PostgreSQL (ONEONONE_TEST_DATABASES)")
 
-SMOKES = [  # pytest-xdist hands the first ones out in pairs: the slowest (latency) beside a quick one
-    pytest.param(["bench/latency.py"], id="latency", marks=[pytest.mark.postgres, NEEDS_POSTGRES]),
+SLOW_ON_POSTGRES = [pytest.mark.postgres, NEEDS_POSTGRES, pytest.mark.slow]
+SMOKES = [
+    pytest.param(["bench/latency.py"], id="latency", marks=SLOW_ON_POSTGRES),
     pytest.param(["-m", "bench.gen_demo_scenario"], id="gen_demo_scenario"),
-    pytest.param(["bench/api.py"], id="api", marks=[pytest.mark.postgres, NEEDS_POSTGRES]),
+    pytest.param(["bench/api.py"], id="api", marks=SLOW_ON_POSTGRES),
     pytest.param(["bench/sync.py"], id="sync", marks=[pytest.mark.postgres, NEEDS_POSTGRES]),
-    pytest.param(["bench/events.py"], id="events", marks=[pytest.mark.postgres, NEEDS_POSTGRES]),
+    pytest.param(["bench/events.py"], id="events", marks=SLOW_ON_POSTGRES),
     pytest.param(["bench/detect.py"], id="detect"),
     pytest.param(["-m", "bench.gen_org_scenario"], id="gen_org_scenario"),
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("command", SMOKES)
 def test_bench_runs_its_whole_path_at_a_tiny_size(command: list[str]) -> None:
     env = {**os.environ, "BENCH_PG_ADMIN": PG_ADMIN_DSN}
