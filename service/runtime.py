@@ -31,6 +31,7 @@ from service.settings import Settings, get_settings
 from service.sync import doorbell, queue
 from service.sync.budget import DatabaseBudget
 from service.sync.channels import ChannelManager
+from service.sync.coalesce import Coalescer
 from service.sync.grants import store_rotated_refresh_tokens
 from service.sync.port import UNLIMITED, CalendarProvider
 from service.sync.registry import ProviderSet, close_providers
@@ -43,14 +44,15 @@ SHUTDOWN_GRACE_SECONDS = 60.0  # the embedded worker's last calendar, before the
 # -- the hooks a worker needs --------------------------------------------------------------------------
 def recompute_on_change(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> OnChanged:
     """After an increment changed someone's events: detect and persist the pairs it
-    concerns, in a transaction of its own (the increment is already committed)."""
+    concerns, in a transaction of its own (the increment is already committed), with
+    those of the increments committed meanwhile (service.sync.coalesce)."""
 
-    async def on_changed(pair_ids: set[int]) -> None:
+    async def recompute_pairs(pair_ids: set[int]) -> None:
         async with sessions() as session:
             await recompute(session, clock.now(), pair_ids=pair_ids)
             await session.commit()
 
-    return on_changed
+    return Coalescer(recompute_pairs)
 
 
 def time_driven_pass(
