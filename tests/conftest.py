@@ -101,21 +101,23 @@ def settings(db_url) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def _apps() -> dict[str, FastAPI]:
+def _last_app() -> dict[int, tuple[str, FastAPI]]:
     return {}
 
 
 @pytest.fixture
-async def app(settings, engine, sessions, clock, _apps):
-    """Built once per settings and database (FastAPI compiles a router's routes on an
-    app's first request to it: ~20 ms, more than most tests), bound anew to each test's
-    clock, caches and logs."""
-    key = f"{id(engine)}:{json.dumps(settings.model_dump(), sort_keys=True, default=_revealed)}"
-    if key not in _apps:
-        _apps[key] = create_app(settings, engine=engine, clock=clock)
-    else:
-        bind(_apps[key], clock, engine)
-    return _apps[key]
+async def app(settings, engine, sessions, clock, _last_app):
+    """The previous test's app when its settings and database were the same (FastAPI
+    compiles a router's routes on an app's first request to it: ~20 ms, more than most
+    tests), bound anew to this test's clock, caches and logs."""
+    key = json.dumps(settings.model_dump(), sort_keys=True, default=_revealed)
+    kept = _last_app.get(id(engine))
+    if kept is not None and kept[0] == key:
+        bind(kept[1], clock, engine)
+        return kept[1]
+    built = create_app(settings, engine=engine, clock=clock)
+    _last_app[id(engine)] = key, built
+    return built
 
 
 def _revealed(value):
