@@ -26,6 +26,14 @@ class Recorder:
             raise RuntimeError(f"pairs {sorted(ids & self.fail)}")
 
 
+async def _held_run(run: Recorder, coalesce: Coalescer) -> asyncio.Task[None]:
+    """A hand-over of pair 1 whose run is under way and held until `run.release`."""
+    run.release.clear()
+    first = asyncio.create_task(coalesce({1}))
+    await asyncio.sleep(0)
+    return first
+
+
 async def test_an_idle_hand_over_runs_at_once_and_returns_when_done():
     run = Recorder()
     coalesce = Coalescer(run)
@@ -36,9 +44,7 @@ async def test_an_idle_hand_over_runs_at_once_and_returns_when_done():
 async def test_hand_overs_during_a_run_are_run_together_once_it_ends():
     run = Recorder()
     coalesce = Coalescer(run)
-    run.release.clear()
-    first = asyncio.create_task(coalesce({1}))
-    await asyncio.sleep(0)
+    first = await _held_run(run, coalesce)
     later = [asyncio.create_task(coalesce(ids)) for ids in ({2}, {3, 1}, {2})]
     await asyncio.sleep(0.01)
     assert run.runs == [{1}] and not any(t.done() for t in [first, *later])  # all wait for the held run
@@ -60,9 +66,7 @@ async def test_a_failed_run_fails_its_callers_only_and_the_next_run_goes_on():
 async def test_a_cancelled_caller_leaves_the_run_to_the_others():
     run = Recorder()
     coalesce = Coalescer(run)
-    run.release.clear()
-    first = asyncio.create_task(coalesce({1}))
-    await asyncio.sleep(0)
+    first = await _held_run(run, coalesce)
     leaving, staying = asyncio.create_task(coalesce({2})), asyncio.create_task(coalesce({3}))
     await asyncio.sleep(0.01)
     leaving.cancel()
