@@ -192,8 +192,12 @@ async def record(session: AsyncSession, claimed: Claimed, owner: str, attempt: A
         await session.execute(
             update(WebhookDelivery).where(mine).values(state=DELIVERED, delivered_at=attempt.at, **released)
         )
+        # Only an endpoint that was failing is written: a success must not lock the
+        # endpoint's row, which every delivery to it (in every worker) would queue on.
         await session.execute(
-            update(WebhookEndpoint).where(endpoint.id == claimed.endpoint_id).values(failing_since=None)
+            update(WebhookEndpoint)
+            .where(endpoint.id == claimed.endpoint_id, endpoint.failing_since.is_not(None))
+            .values(failing_since=None)
         )
         return
     await session.execute(

@@ -7,6 +7,7 @@ addresses are refused at delivery."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -278,3 +279,18 @@ async def test_redelivery_sends_the_same_id_again(out, receiver, sessions):
         await s.commit()
     await out.rounds()
     assert [h.headers["webhook-id"] for h in receiver.hits] == [event_id, event_id]
+
+
+async def test_a_success_does_not_queue_on_the_endpoints_row(out, receiver, sessions, db_url):
+    """Every delivery to an endpoint, in every worker, ends with its record: a success
+    that wrote the endpoint's row would wait for every other one in flight."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks: SQLite has one writer anyway")
+    endpoint_id, _ = await out.endpoint(receiver.url)
+    await out.emit(pair_id=7)
+    async with sessions() as holder:  # holding the row as an UPDATE of it would (not its key)
+        endpoint_row = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+        await holder.execute(endpoint_row.with_for_update(key_share=True))
+        await asyncio.wait_for(out.rounds(), 5)
+        await holder.rollback()
+    assert len(receiver.hits) == 1 and await out.pending() == []
