@@ -29,7 +29,7 @@ def _operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def _bind(app: FastAPI, engine: AsyncEngine, msal_http_client: Any) -> None:
+def _bind_engine(app: FastAPI, engine: AsyncEngine, msal_http_client: Any) -> None:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.read_sessions = read_session_factory(engine)
@@ -48,7 +48,7 @@ def bind(app: FastAPI, clock: Clock, engine: AsyncEngine | None = None, msal_htt
     app.state.principal_cache = PrincipalCache(settings.auth_cache_seconds)
     app.state.webhook_rejections = RejectionLog(clock, timedelta(seconds=settings.webhooks.log_interval_seconds))
     if engine is not None:  # tests hand in an engine; make state usable without lifespan
-        _bind(app, engine, msal_http_client)
+        _bind_engine(app, engine, msal_http_client)
 
 
 # What a browser on an allowed origin may send and read (service.settings.CorsSettings).
@@ -83,7 +83,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         owned = engine is None
-        _bind(app, engine or create_engine(settings.database_url, pool_size=settings.db_pool_size), msal_http_client)
+        _bind_engine(
+            app, engine or create_engine(settings.database_url, pool_size=settings.db_pool_size), msal_http_client
+        )
         # Everything built so far (modules, models, schemas) lives as long as the
         # process: freezing it keeps the collector's full passes from re-scanning it.
         gc.collect()

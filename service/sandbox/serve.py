@@ -99,6 +99,17 @@ class LoopbackServer:
     def stop(self, timeout: float = 5.0) -> None:
         stop_all([self], timeout)
 
+    def _ask_to_stop(self) -> None:
+        if self._thread is not None:
+            self._server.should_exit = True
+            self._server.wake()
+
+    def _stopped(self, timeout: float) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._sock.close()
+
     def __enter__(self) -> LoopbackServer:
         return self.start()
 
@@ -110,11 +121,6 @@ def stop_all(servers: list[LoopbackServer], timeout: float = 5.0) -> None:
     """Stop these servers side by side: each one's shutdown pauses 0.1 s (uvicorn's
     grace for open connections), once for all of them here."""
     for server in servers:
-        if server._thread is not None:
-            server._server.should_exit = True
-            server._server.wake()
+        server._ask_to_stop()
     for server in servers:
-        if server._thread is not None:
-            server._thread.join(timeout)
-            server._thread = None
-        server._sock.close()
+        server._stopped(timeout)

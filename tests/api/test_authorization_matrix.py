@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from service.api.app import bind, create_app
 from service.db.models import (
     ActionItem,
     AgendaItem,
@@ -441,24 +440,20 @@ def test_every_v1_route_is_in_the_matrix():
 
 
 @pytest.fixture(scope="module")
-def matrix_app(db_url, engine):
-    return create_app(
-        Settings(
-            database_url=db_url,
-            secret_key=generate_key(),
-            _env_file=None,
-            google=GoogleSettings(client_id="matrix", client_secret="matrix-secret"),
-        ),
-        engine=engine,
+def matrix_settings(db_url) -> Settings:
+    """One key for the whole matrix: the conftest's `app` then serves every cell the same
+    app (building one costs more than a cell), bound to the cell's clock."""
+    return Settings(
+        database_url=db_url,
+        secret_key=generate_key(),
+        _env_file=None,
+        google=GoogleSettings(client_id="matrix", client_secret="matrix-secret"),
     )
 
 
 @pytest.fixture
-def app(matrix_app, engine, sessions, clock):
-    """One app per database for the whole matrix (building an app costs more than a cell);
-    each cell still gets its own clock and freshly emptied tables."""
-    bind(matrix_app, clock, engine)
-    return matrix_app
+def settings(matrix_settings) -> Settings:
+    return matrix_settings
 
 
 @pytest.fixture
