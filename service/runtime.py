@@ -22,7 +22,7 @@ from service.clock import Clock
 from service.db import dialect
 from service.domain.outbox import UPCOMING_BATCH, emit_upcoming
 from service.domain.ratings import freeze_due
-from service.domain.recompute import recompute
+from service.domain.recompute import HistoryCache, recompute
 from service.domain.schedule import recompute_due
 from service.logging import configure
 from service.outbound.worker import OutboundWorker
@@ -42,14 +42,17 @@ SHUTDOWN_GRACE_SECONDS = 60.0  # the embedded worker's last calendar, before the
 
 
 # -- the hooks a worker needs --------------------------------------------------------------------------
-def recompute_on_change(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> OnChanged:
+def recompute_on_change(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, history: HistoryCache | None = None
+) -> OnChanged:
     """After an increment changed someone's events: detect and persist the pairs it
     concerns, in a transaction of its own (the increment is already committed), with
-    those of the increments committed meanwhile (service.sync.coalesce)."""
+    those of the increments committed meanwhile (service.sync.coalesce). `history`:
+    the calendars' parsed revisions kept between recomputes (see HistoryCache)."""
 
     async def recompute_pairs(pair_ids: set[int]) -> None:
         async with sessions() as session:
-            await recompute(session, clock.now(), pair_ids=pair_ids)
+            await recompute(session, clock.now(), pair_ids=pair_ids, cache=history)
             await session.commit()
 
     return Coalescer(recompute_pairs)
@@ -137,13 +140,18 @@ def build_worker(
         if dialect.concurrent_writers(sessions.kw["bind"])
         else settings.sync.model_copy(update={"concurrency": 1}),
         owner=owner,
-        on_changed=on_changed or recompute_on_change(sessions, clock),
+        on_changed=on_changed or recompute_on_change(sessions, clock, _history_cache(settings)),
         channels=ChannelManager(sessions, clock, settings),
         on_tick=time_driven_pass(sessions, clock, timedelta(hours=settings.outbound.upcoming_lead_hours)),
     )
     if settings.outbound.enabled:
         worker.outbound = OutboundWorker(sessions, vault, clock, settings.outbound, owner=worker.owner)
     return worker
+
+
+def _history_cache(settings: Settings) -> HistoryCache | None:
+    kept = settings.sync.history_cache_revisions
+    return HistoryCache(max_revisions=kept) if kept else None
 
 
 async def close_worker(worker: SyncWorker) -> None:

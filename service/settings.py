@@ -82,6 +82,11 @@ class SyncSettings(BaseModel):
     max_backoff_seconds: float = Field(
         3600, gt=0, description="Longest wait before retrying a calendar whose syncs keep failing."
     )
+    history_cache_revisions: int = Field(
+        200_000,
+        ge=0,
+        description="Calendar revisions a worker keeps parsed for the detector (about 1.3 KB each); 0: none.",
+    )
     quota: QuotaSettings = QuotaSettings()
 
 

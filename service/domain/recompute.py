@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+from collections import OrderedDict
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -107,6 +108,7 @@ class _Calendar:
 
     email: str
     last: int = 0  # highest revision id read
+    count: int = 0  # revisions read
     changes: dict[EventKey, list[EventChange]] = field(default_factory=dict)
     first: list[tuple[int, EventKey]] = field(default_factory=list)  # (first revision id, event)
 
@@ -117,19 +119,50 @@ class _Calendar:
             self.first.append((revision_id, change.key))
         stream.append(change)
         self.last = revision_id
+        self.count += 1
 
 
 class HistoryCache:
     """Parsed revisions per calendar, for a process that recomputes the same people
     over and over (a replay; a worker). Revisions are append-only, and a calendar's
-    are committed in id order (one sync of a calendar at a time, under its lease),
+    are committed in id order (inserted under its row lock, see SyncWorker._commit),
     so what was read stays valid and only newer revisions are read again, and a
     history is assembled from the calendars' event streams without re-reading or
-    re-grouping their revisions. One cache per database; not for a database whose
-    rows are deleted and re-created (tests), where ids come back."""
+    re-grouping their revisions. Before a calendar's cached revisions are used, their
+    count and highest id are checked against the database: a calendar whose rows were
+    deleted or replaced (ids can come back on SQLite) is read again from scratch.
 
-    def __init__(self) -> None:
-        self.calendars: dict[int, _Calendar] = {}
+    `max_revisions` bounds what is kept (a worker's memory): past it, the calendars
+    least recently used are dropped, never one the history being assembled needs."""
+
+    def __init__(self, max_revisions: int | None = None) -> None:
+        self.max_revisions = max_revisions
+        self.calendars: OrderedDict[int, _Calendar] = OrderedDict()  # least recently used first
+        self.revisions = 0  # kept, over all calendars
+
+    def take(self, calendar_id: int, email: str, count: int, last: int) -> _Calendar:
+        """The calendar's cached revisions when they are still what the database holds up
+        to the highest id read (`count` of them, the highest `last`); else a fresh entry."""
+        known = self.calendars.get(calendar_id)
+        if known is None or known.email != email or (known.count, known.last) != (count, last):
+            if known is not None:
+                self.revisions -= known.count
+            known = self.calendars[calendar_id] = _Calendar(email)
+        self.calendars.move_to_end(calendar_id)
+        return known
+
+    def grew(self, added: int, keep: Iterable[int]) -> None:
+        """`added` revisions were read into the cache; drop the least recently used
+        calendars, other than `keep`, while over the bound."""
+        self.revisions += added
+        if self.max_revisions is None:
+            return
+        needed = set(keep)
+        for calendar_id in list(self.calendars):
+            if self.revisions <= self.max_revisions:
+                break
+            if calendar_id not in needed:
+                self.revisions -= self.calendars.pop(calendar_id).count
 
 
 async def load_history(
@@ -203,31 +236,51 @@ async def _revisions(session: AsyncSession, *where, since: datetime | None = Non
 
 
 async def _cached_history(session: AsyncSession, emails: list[str], cache: HistoryCache) -> CalendarHistory:
-    calendars = (
-        await session.execute(
-            select(Calendar.id, Person.email)
-            .join(Person, Person.id == Calendar.person_id)
-            .where(Person.email.in_(emails))
+    calendars = dict(
+        (
+            await session.execute(
+                select(Calendar.id, Person.email)
+                .join(Person, Person.id == Calendar.person_id)
+                .where(Person.email.in_(emails))
+            )
+        ).all()
+    )
+    # What the database holds up to each cached calendar's highest id read, to check
+    # the cache against; then what is new since.
+    held = {
+        calendar_id: (0, 0)
+        for calendar_id in calendars
+        if calendar_id in cache.calendars and cache.calendars[calendar_id].count
+    }
+    for chunk in _chunks(list(held)):
+        upto = or_(
+            *(
+                and_(EventRevision.calendar_id == calendar_id, EventRevision.id <= cache.calendars[calendar_id].last)
+                for calendar_id in chunk
+            )
         )
-    ).all()
-    parsed: dict[int, _Calendar] = {}
-    for calendar_id, email in calendars:
-        known = cache.calendars.get(calendar_id)
-        if known is None or known.email != email:  # new, or the calendar changed hands: start over
-            known = cache.calendars[calendar_id] = _Calendar(email)
-        parsed[calendar_id] = known
-    # What is new since each calendar was last read: one statement per few calendars
-    # (SQLite bounds an expression's depth; a first read can cover the whole org).
-    ids = list(parsed)
-    for i in range(0, len(ids), _CALENDARS_PER_READ):
+        rows = await session.execute(
+            select(EventRevision.calendar_id, func.count(), func.max(EventRevision.id))
+            .where(upto)
+            .group_by(EventRevision.calendar_id)
+        )
+        held.update({calendar_id: (count, last) for calendar_id, count, last in rows})
+    parsed = {
+        calendar_id: cache.take(calendar_id, email, *held.get(calendar_id, (0, 0)))
+        for calendar_id, email in calendars.items()
+    }
+    added = 0
+    for chunk in _chunks(list(parsed)):
         newer = or_(
             *(
                 and_(EventRevision.calendar_id == calendar_id, EventRevision.id > parsed[calendar_id].last)
-                for calendar_id in ids[i : i + _CALENDARS_PER_READ]
+                for calendar_id in chunk
             )
         )
         for revision_id, calendar_id, change in await _revisions(session, newer):
             parsed[calendar_id].add(revision_id, change)
+            added += 1
+    cache.grew(added, parsed)
     # The events of all calendars in the order of their first revision, as
     # `CalendarHistory.add` over the merged revisions would have met them.
     streams: dict[EventKey, list[EventChange]] = {}
@@ -235,6 +288,12 @@ async def _cached_history(session: AsyncSession, emails: list[str], cache: Histo
         streams.update(c.changes)
     order = heapq.merge(*(c.first for c in parsed.values()))
     return CalendarHistory({key: streams[key] for _first, key in order})
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    """A few calendars per statement: SQLite bounds an expression's depth, and a
+    first read can cover the whole org."""
+    return (ids[i : i + _CALENDARS_PER_READ] for i in range(0, len(ids), _CALENDARS_PER_READ))
 
 
 def participants(history: CalendarHistory) -> set[str]:

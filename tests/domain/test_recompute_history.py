@@ -1,6 +1,7 @@
 """What a recompute reads: only the events with a state reaching the detector's
 reach (event_revisions.horizon; a year of history is mostly events long over),
-and from that it concludes exactly what the detector concludes from everything.
+and from that it concludes exactly what the detector concludes from everything;
+with a cache (a worker's), what a fresh read would give, reading only what is new.
 It holds the cyclic garbage collector off while it runs and always turns it back on."""
 
 from __future__ import annotations
@@ -8,14 +9,15 @@ from __future__ import annotations
 import gc
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from bench.detect import load
 from bench.synthetic_org import synthetic_org
-from service.db.models import EventRevision, Person
+from service.db.models import Calendar, EventRevision, Person
 from service.domain.detection import detect
 from service.domain.detection.rules import earliest
-from service.domain.recompute import _collector_paused, load_history, recompute
+from service.domain.event_codec import revision
+from service.domain.recompute import HistoryCache, _collector_paused, load_history, recompute
 from tests.domain.detection.builders import World, email, stamp, utc
 from tests.domain.test_schedule import load_world
 
@@ -91,3 +93,85 @@ def test_the_collector_waits_for_the_last_recompute_and_is_restored_as_it_was():
         assert not gc.isenabled()  # off before: left off
     finally:
         gc.enable()
+
+
+async def _revise(session, w: World, ids: dict[str, int], event_id: str) -> None:
+    """Store the latest change the world made to `event_id`, in every calendar holding it."""
+    for (calendar, event), stream in w.history.changes.items():
+        if event == event_id:
+            c = stream[-1]
+            session.add(EventRevision(**revision(ids[calendar], c.event_id, c.changed_at, c.changed_at, c.snapshot)))
+    await session.commit()
+
+
+def _same(cached, fresh) -> None:
+    assert list(cached.changes) == list(fresh.changes)  # the events, in the order the detector meets them
+    assert cached.changes == fresh.changes
+
+
+async def test_a_cached_history_reads_what_is_new_and_notices_rows_that_went(sessions):
+    w = World(now="2026-06-01T09:00Z")
+    w.person("maya")
+    w.person("li", manager="maya")
+    w.series(
+        "weekly",
+        at="2026-05-01T00:00Z",
+        start="2026-05-04T09:00",
+        tz="UTC",
+        rrule="FREQ=WEEKLY;BYDAY=MO",
+        organizer="maya",
+        attendees=["li"],
+    )
+    w.event("lunch", at="2026-05-01T00:00Z", start="2026-06-03T12:00Z", organizer="maya", attendees=["li"])
+    async with sessions() as s:
+        await load_world(s, w, w.now)
+        await s.commit()
+        ids = dict((await s.execute(select(Person.email, Calendar.id).join(Calendar))).all())
+    emails, cache = {email("maya"), email("li")}, HistoryCache()
+    async with sessions() as s:
+        first = await load_history(s, emails, cache)
+        _same(first, await load_history(s, emails))
+    assert cache.revisions == 4
+
+    w.update("lunch", at="2026-05-20T00:00Z", start="2026-06-04T12:00Z", end="2026-06-04T12:30Z")
+    w.cancel_occurrence("weekly", "2026-06-08T09:00Z", at="2026-05-21T00:00Z")
+    async with sessions() as s:
+        await _revise(s, w, ids, "lunch")
+        await _revise(s, w, ids, f"weekly_{stamp(utc('2026-06-08T09:00Z'))}")
+        second = await load_history(s, emails, cache)
+        _same(second, await load_history(s, emails))
+    lunch = (email("maya"), "lunch")
+    assert len(second.changes[lunch]) == 2
+    assert second.changes[lunch][0] is first.changes[lunch][0]  # kept, not read and parsed again
+    assert cache.revisions == 8
+
+    async with sessions() as s:  # rows the cache holds are gone (ids can come back on SQLite)
+        await s.execute(delete(EventRevision).where(EventRevision.event_id == "lunch"))
+        await s.commit()
+        third = await load_history(s, emails, cache)
+        _same(third, await load_history(s, emails))
+    assert lunch not in third.changes and cache.revisions == 4
+
+
+async def test_a_bounded_cache_drops_the_calendars_least_recently_used_but_never_those_it_serves(sessions):
+    w = World(now="2026-06-01T09:00Z")
+    for name in ("maya", "li", "sam"):
+        w.person(name)
+    w.event("a", at="2026-05-01T00:00Z", start="2026-06-03T12:00Z", organizer="maya", attendees=["li"])
+    w.event("b", at="2026-05-01T00:00Z", start="2026-06-03T14:00Z", organizer="li", attendees=["sam"])
+    w.event("c", at="2026-05-01T00:00Z", start="2026-06-03T16:00Z", organizer="sam")
+    async with sessions() as s:
+        await load_world(s, w, w.now)
+        await s.commit()
+        ids = dict((await s.execute(select(Person.email, Calendar.id).join(Calendar))).all())
+    cache = HistoryCache(max_revisions=3)
+    async with sessions() as s:
+        await load_history(s, {email("maya"), email("li")}, cache)  # 1 + 2 revisions: at the bound
+        await load_history(s, {email("maya")}, cache)  # maya is now the most recently used
+        assert set(cache.calendars) == {ids[email("li")], ids[email("maya")]}
+        history = await load_history(s, {email("sam")}, cache)  # 2 more: li, the least recent, goes
+        _same(history, await load_history(s, {email("sam")}))
+        assert list(cache.calendars) == [ids[email("maya")], ids[email("sam")]] and cache.revisions == 3
+        both = await load_history(s, {email("li"), email("sam")}, cache)  # maya goes; 4, yet both kept
+        _same(both, await load_history(s, {email("li"), email("sam")}))
+        assert set(cache.calendars) == {ids[email("li")], ids[email("sam")]} and cache.revisions == 4
