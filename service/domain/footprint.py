@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import bindparam, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -64,16 +64,12 @@ class Footprint:
 # Built once (bound parameters): they run after every increment that changed something.
 _partner = aliased(Person)
 _person = bindparam("person_id")
+# The partner joined by a CASE, not by an OR of two join conditions: PostgreSQL cannot
+# look an OR-ed join up by index, and compared every person with the pairs found.
 _PAIRS_OF = (
     select(Pair.id, _partner.email)
-    .join(
-        _partner,
-        or_(
-            and_(Pair.manager_id == _person, _partner.id == Pair.report_id),
-            and_(Pair.report_id == _person, _partner.id == Pair.manager_id),
-        ),
-    )
-    .where(Pair.active.is_(True))
+    .join(_partner, _partner.id == case((Pair.manager_id == _person, Pair.report_id), else_=Pair.manager_id))
+    .where(or_(Pair.manager_id == _person, Pair.report_id == _person), Pair.active.is_(True))
 )
 # Meetings of some pairs within a range; the exact overlaps are picked out in Python.
 _MEETINGS_WITHIN = select(Meeting.pair_id, Meeting.start, Meeting.end).where(

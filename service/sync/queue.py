@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Calendar, SyncRequest
@@ -62,9 +62,20 @@ def _due_now():
 # Requested calendars first, the longest waiting first (its oldest request), then those
 # due by their poll or backoff: by id, a backlog would starve the calendars with high ids.
 _OLDEST_REQUEST = select(func.min(_r.id)).where(_r.calendar_id == _c.id).scalar_subquery()
+# The calendars that can be due, each set found by index (requests, ix_calendars_due):
+# filtered directly, every claim weighed every calendar of the org, its requests
+# looked up one by one (3 ms at 2,000 calendars, growing with the org).
+_MAYBE_DUE = union(
+    select(_r.calendar_id),
+    select(_c.id).where(
+        _c.status.in_([_ACTIVE, _BACKING_OFF]),
+        or_(_c.next_poll_at.is_(None), _c.next_poll_at <= bindparam("now")),
+    ),
+    select(_c.id).where(_c.status.in_([_BACKING_OFF, _NEEDS_RECONNECT])),
+)
 _DUE = (
     select(_c.id)
-    .where(*_due_now())
+    .where(_c.id.in_(_MAYBE_DUE), *_due_now())
     .order_by(_OLDEST_REQUEST.asc().nulls_last(), _c.id)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True, key_share=True)
