@@ -75,7 +75,10 @@ async def load_pairs(
         .join(Person, Person.id == Pair.report_id)
         .where(Pair.active.is_(True), Person.manager_id == Pair.manager_id)
         .order_by(Pair.id)
-        .with_for_update(of=Pair)
+        # FOR NO KEY UPDATE: it keeps two recomputes of a pair apart, yet lets the rows
+        # that reference the pair (findings, meetings, outbox events, deliveries) be
+        # inserted meanwhile, whose foreign-key checks a FOR UPDATE would wait for.
+        .with_for_update(of=Pair, key_share=True)
     )
     if person_ids is not None:
         query = query.where(Pair.manager_id.in_(person_ids) | Pair.report_id.in_(person_ids))

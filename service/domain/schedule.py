@@ -78,7 +78,7 @@ async def due_pairs(session: AsyncSession, now: datetime, limit: int) -> list[in
         .where(Pair.active.is_(True), Pair.next_check_at <= now)
         .order_by(Pair.next_check_at, Pair.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, key_share=True)  # see recompute.load_pairs
     )
     return list((await session.scalars(query)).all())
 
