@@ -178,9 +178,12 @@ def migration_lock(connection: Connection, key: int) -> Iterator[None]:
 
 
 # -- scratch databases ---------------------------------------------------------------------------
-async def throwaway_database(server_url: str | None) -> tuple[str, Callable[[], Awaitable[None]]]:
+async def throwaway_database(
+    server_url: str | None, *, durable: bool = False
+) -> tuple[str, Callable[[], Awaitable[None]]]:
     """A new empty database and what drops it: a file in a temporary folder (SQLite,
-    the default), or one created beside the PostgreSQL database named."""
+    the default), or one created beside the PostgreSQL database named. `durable`:
+    commits wait for the disk as in production (the benchmarks)."""
     if server_url is None or is_sqlite(server_url):
         folder = tempfile.mkdtemp(prefix="oneonone-")
 
@@ -192,9 +195,10 @@ async def throwaway_database(server_url: str | None) -> tuple[str, Callable[[], 
     name = f"oneonone_scratch_{uuid.uuid4().hex[:12]}"
     admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     await _admin(admin_dsn, f'CREATE DATABASE "{name}"')
-    # Dropped after use: its commits need not wait for the disk (a crash loses the last
-    # few, never consistency). Tests and replays commit thousands of times.
-    await _admin(admin_dsn, f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    if not durable:
+        # Dropped after use: its commits need not wait for the disk (a crash loses the last
+        # few, never consistency). Tests and replays commit thousands of times.
+        await _admin(admin_dsn, f'ALTER DATABASE "{name}" SET synchronous_commit = off')
 
     async def drop() -> None:
         await _admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
