@@ -113,10 +113,15 @@ class DatabaseBudget:
         """Up to `want` whole tokens from the bucket; else how long until one refills."""
         now = self._wall()
         async with self._sessions() as session:
-            await session.execute(
-                insert_if_absent(session, QuotaBucket.__table__).values(key=key, tokens=rate.capacity, refreshed=now)
-            )
-            tokens, refreshed = (await session.execute(_READ, {"k": key})).one()
+            row = (await session.execute(_READ, {"k": key})).one_or_none()
+            if row is None:  # a bucket's first use (another process may be creating it too)
+                await session.execute(
+                    insert_if_absent(session, QuotaBucket.__table__).values(
+                        key=key, tokens=rate.capacity, refreshed=now
+                    )
+                )
+                row = (await session.execute(_READ, {"k": key})).one()
+            tokens, refreshed = row
             available = min(rate.capacity, tokens + max(0.0, now - refreshed) * rate.per_second)
             granted = min(want, int(available))
             await session.execute(_WRITE, {"k": key, "tokens": available - granted, "refreshed": now})
