@@ -184,7 +184,7 @@ class OutboundWebhookSettings(BaseModel):
     lease_seconds: float = Field(
         60, gt=10, description="A delivery claimed by a worker that crashed is retried by another after this."
     )
-    batch_size: int = Field(20, ge=1, le=500, description="Deliveries one worker round claims and sends at once.")
+    batch_size: int = Field(20, ge=1, le=500, description="Deliveries one worker has in flight at once.")
     idle_seconds: float = Field(0.5, gt=0, description="How often an idle worker looks for events to deliver.")
     connect_timeout_seconds: float = Field(2, gt=0, description="Connecting to an endpoint gives up after this.")
     timeout_seconds: float = Field(

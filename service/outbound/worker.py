@@ -1,6 +1,7 @@
-"""The delivery worker: each round fans new events out to the endpoints, claims due
-deliveries with a lease, sends them at once (each lane holds one at a time), and
-records each outcome in a transaction of its own. Failures are retried after
+"""The delivery worker: it fans new events out to the endpoints, claims due
+deliveries with a lease, keeps up to `batch_size` of them in flight (each lane holds
+one at a time; a slot is refilled as soon as a delivery ends), and records each
+outcome in a transaction of its own. Failures are retried after
 `first_retry_seconds`, doubling up to `max_retry_seconds`, with jitter, or after the
 endpoint's `Retry-After` when longer; an endpoint failing for `retry_window_hours`
 is disabled with a reason. Runs in `oneonone worker` and in the embedded worker
@@ -106,7 +107,14 @@ class OutboundWorker:
         await self.sender.close()
 
     async def run_once(self) -> int:
-        """One round: fan out, claim, deliver; returns how many deliveries were attempted."""
+        """One round: fan out, claim, deliver all it claimed; returns how many deliveries
+        were attempted (tests and `worker --once` are exact with it)."""
+        claimed = await self._claim(self.settings.batch_size)
+        await asyncio.gather(*(self.deliver(c) for c in claimed))
+        return len(claimed)
+
+    async def _claim(self, limit: int) -> list[queue.Claimed]:
+        """Fan new events out, then claim up to `limit` due deliveries."""
         while True:
             async with self.sessions() as session:
                 dispatched = await queue.fan_out(session, self.clock.now())
@@ -120,11 +128,10 @@ class OutboundWorker:
                 owner=self.owner,
                 now=now,
                 lease_until=now + timedelta(seconds=self.settings.lease_seconds),
-                limit=self.settings.batch_size,
+                limit=limit,
             )
             await session.commit()
-        await asyncio.gather(*(self.deliver(c) for c in claimed))
-        return len(claimed)
+        return claimed
 
     async def deliver(self, claimed: queue.Claimed) -> None:
         now = self.clock.now()
@@ -168,33 +175,55 @@ class OutboundWorker:
         self._pruned = now
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop`: rounds back to back while there is work, else waits for a commit
-        that recorded events (this process) or `idle_seconds` (other processes)."""
+        """Until `stop`: up to `batch_size` deliveries in flight, a slot refilled as soon
+        as one ends, so an endpoint slow to answer (up to the 10 s timeout) holds its own
+        lanes only, not every other delivery. Idle, it waits for a commit that recorded
+        events (this process), a delivery ending (its lane's next event is due), or
+        `idle_seconds` (other processes)."""
         rung = asyncio.Event()
         waiter = (asyncio.get_running_loop(), rung)
         WAKE.waiters.add(waiter)
+        sending: set[asyncio.Task[None]] = set()
         try:
             failures = 0
             while not stop.is_set():
-                busy = 0
+                free = self.settings.batch_size - len(sending)
+                claimed = 0
+                rung.clear()  # what was recorded before the claim below is seen by it
                 try:
                     await self.prune()
-                    busy = await self.run_once()
+                    if free > 0:
+                        claimed = self._send(await self._claim(free), sending)
                     failures = 0
                 except Exception:  # a database hiccup must not end the loop
                     failures += 1
                     log.exception("outbound_round_failed", owner=self.owner, failures=failures)
-                if busy:
-                    continue
+                if free > 0 and claimed == free:
+                    continue  # more may be due
+                # A failing database is retried after growing pauses, not every idle period.
+                pause = min(self.settings.idle_seconds * 2**failures, MAX_FAILURE_PAUSE_SECONDS)
                 stopped = asyncio.ensure_future(stop.wait())
                 woken = asyncio.ensure_future(rung.wait())
                 try:
-                    # A failing database is retried after growing pauses, not every idle period.
-                    pause = min(self.settings.idle_seconds * 2**failures, MAX_FAILURE_PAUSE_SECONDS)
-                    await asyncio.wait({stopped, woken}, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+                    wake = {stopped, *sending} if free <= 0 else {stopped, woken, *sending}
+                    await asyncio.wait(wake, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     stopped.cancel()
                     woken.cancel()
-                rung.clear()
         finally:
             WAKE.waiters.discard(waiter)
+            if sending:  # the deliveries in hand finish and are recorded
+                await asyncio.gather(*sending, return_exceptions=True)
+
+    def _send(self, claimed: list[queue.Claimed], sending: set[asyncio.Task[None]]) -> int:
+        for c in claimed:
+            task = asyncio.create_task(self._deliver_logged(c))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
+        return len(claimed)
+
+    async def _deliver_logged(self, claimed: queue.Claimed) -> None:
+        try:
+            await self.deliver(claimed)
+        except Exception:  # its lease expires and the delivery is attempted again
+            log.exception("webhook_delivery_crashed", endpoint_id=claimed.endpoint_id, event_id=claimed.event_id)

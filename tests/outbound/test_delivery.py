@@ -1,6 +1,7 @@
 """Delivering the outbox to a real receiver on loopback: signatures verify; a receiver
 that fails, times out, answers 429 with Retry-After or is down gets every event once
-per id after it recovers; order holds per endpoint and pair; a dead worker's lease
+per id after it recovers; order holds per endpoint and pair; a slow endpoint holds up
+its own lanes only; a dead worker's lease
 expires and another delivers; disabled endpoints get nothing; an endpoint failing for
 the whole retry window is disabled and, re-enabled, gets what it missed; SSRF
 addresses are refused at delivery."""
@@ -199,6 +200,30 @@ async def test_a_later_event_of_a_pair_waits_for_the_earlier_one(out, receiver):
     assert receiver.delivered() == [b1]
     await out.rounds(timedelta(seconds=30), count=2)
     assert receiver.delivered() == [b1, a1, a2]
+
+
+async def test_an_endpoint_slow_to_answer_holds_up_its_own_lane_only(out, receiver):
+    """The running worker keeps deliveries in flight side by side: while one waits for a
+    slow answer, the events of other lanes are claimed and delivered."""
+    await out.endpoint(receiver.url)
+    receiver.script = [Step(delay=0.8, pair=1)]  # under LOOPBACK's 1 s timeout
+    stop = asyncio.Event()
+    running = asyncio.create_task(out.worker.run(stop))
+    try:
+        async with asyncio.timeout(10):
+            [slow] = await out.emit(pair_id=1)
+            while slow not in receiver.arrived:  # its answer is on its way
+                await asyncio.sleep(0.01)
+            [fast] = await out.emit(pair_id=2)
+            while fast not in receiver.delivered():
+                await asyncio.sleep(0.01)
+            assert slow not in receiver.delivered()
+            while slow not in receiver.delivered():
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
+    assert await out.pending() == []
 
 
 async def test_a_dead_workers_lease_expires_and_another_delivers(out, receiver, sessions):
