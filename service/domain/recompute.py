@@ -249,13 +249,10 @@ async def _cached_history(session: AsyncSession, emails: list[str], cache: Histo
         ).all()
     )
     # What the database holds up to each cached calendar's highest id read, to check
-    # the cache against; then what is new since.
-    held = {
-        calendar_id: (0, 0)
-        for calendar_id in calendars
-        if calendar_id in cache.calendars and cache.calendars[calendar_id].count
-    }
-    for chunk in _chunks(list(held)):
+    # the cache against (none read: (0, 0)); then what is new since.
+    cached = [c for c in calendars if c in cache.calendars and cache.calendars[c].count]
+    held: dict[int, tuple[int, int]] = {}
+    for chunk in _chunks(cached):
         upto = or_(
             *(
                 and_(EventRevision.calendar_id == calendar_id, EventRevision.id <= cache.calendars[calendar_id].last)

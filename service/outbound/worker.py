@@ -205,7 +205,9 @@ class OutboundWorker:
                 stopped = asyncio.ensure_future(stop.wait())
                 woken = asyncio.ensure_future(rung.wait())
                 try:
-                    wake = {stopped, *sending} if free <= 0 else {stopped, woken, *sending}
+                    wake = {stopped, *sending}
+                    if free > 0:  # a slot is open: events just recorded can take it
+                        wake.add(woken)
                     await asyncio.wait(wake, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
                 finally:
                     stopped.cancel()

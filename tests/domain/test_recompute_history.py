@@ -95,6 +95,14 @@ def test_the_collector_waits_for_the_last_recompute_and_is_restored_as_it_was():
         gc.enable()
 
 
+async def _stored(sessions, w: World) -> dict[str, int]:
+    """The world loaded; its calendars' ids by owner's email."""
+    async with sessions() as s:
+        await load_world(s, w, w.now)
+        await s.commit()
+        return dict((await s.execute(select(Person.email, Calendar.id).join(Calendar))).all())
+
+
 async def _revise(session, w: World, ids: dict[str, int], event_id: str) -> None:
     """Store the latest change the world made to `event_id`, in every calendar holding it."""
     for (calendar, event), stream in w.history.changes.items():
@@ -123,10 +131,7 @@ async def test_a_cached_history_reads_what_is_new_and_notices_rows_that_went(ses
         attendees=["li"],
     )
     w.event("lunch", at="2026-05-01T00:00Z", start="2026-06-03T12:00Z", organizer="maya", attendees=["li"])
-    async with sessions() as s:
-        await load_world(s, w, w.now)
-        await s.commit()
-        ids = dict((await s.execute(select(Person.email, Calendar.id).join(Calendar))).all())
+    ids = await _stored(sessions, w)
     emails, cache = {email("maya"), email("li")}, HistoryCache()
     async with sessions() as s:
         first = await load_history(s, emails, cache)
@@ -160,10 +165,7 @@ async def test_a_bounded_cache_drops_the_calendars_least_recently_used_but_never
     w.event("a", at="2026-05-01T00:00Z", start="2026-06-03T12:00Z", organizer="maya", attendees=["li"])
     w.event("b", at="2026-05-01T00:00Z", start="2026-06-03T14:00Z", organizer="li", attendees=["sam"])
     w.event("c", at="2026-05-01T00:00Z", start="2026-06-03T16:00Z", organizer="sam")
-    async with sessions() as s:
-        await load_world(s, w, w.now)
-        await s.commit()
-        ids = dict((await s.execute(select(Person.email, Calendar.id).join(Calendar))).all())
+    ids = await _stored(sessions, w)
     cache = HistoryCache(max_revisions=3)
     async with sessions() as s:
         await load_history(s, {email("maya"), email("li")}, cache)  # 1 + 2 revisions: at the bound
