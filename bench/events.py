@@ -89,7 +89,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import pg  # noqa: E402
 from bench.floor import bare_webhook_app  # noqa: E402
-from bench.processes import Processes, ready  # noqa: E402
+from bench.processes import CpuMeter, Processes, postgres_pids, ready  # noqa: E402
 from bench.scenario_kit import Story, Weekly  # noqa: E402
 from service.clock import SystemClock  # noqa: E402
 from service.db.engine import create_engine, session_factory  # noqa: E402
@@ -654,11 +654,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             env = _environment(url, secret_key, sandbox, base_url)
             oneonone = str(ROOT / ".venv" / "bin" / "oneonone")
             serve = [oneonone, "serve", "--no-worker", "--no-migrate", "--host", "127.0.0.1", "--port", str(port)]
-            processes.start(env, serve)
+            served = processes.start(env, serve)
             await processes.wait_for("oneonone serve", lambda: ready(base_url))
             token = await setup_org(url, org, sandbox, secret_key, clock.now())
-            for _ in range(2):
-                processes.start(env, [sys.executable, str(Path(__file__).resolve()), "--worker"])
+            workers = [
+                processes.start(env, [sys.executable, str(Path(__file__).resolve()), "--worker"]) for _ in range(2)
+            ]
+            cpu = CpuMeter(
+                {
+                    "workers": lambda: [w.pid for w in workers],
+                    "serve": lambda: [served.pid],
+                    "postgresql": postgres_pids,
+                    "fakes and driver": lambda: [os.getpid()],
+                    "receiver": lambda: [receiver.pid],
+                }
+            )
             conn = await asyncpg.connect(dsn)
             try:
                 t0 = time.perf_counter()
@@ -701,6 +711,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(1.0)
                     log(f"events: {count} changes at {args.rate:g}/s for {args.seconds:g} s")
                     before = calls.snapshot()
+                    cpu.start()
                     lag.recording = True
                     stop = asyncio.Event()
                     loaded_floor = asyncio.create_task(floor.during(stop, 0.5))
@@ -719,6 +730,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             await processes.wait_for("the events", arrived, args.drain, 0.5)
                         processes.check()  # but a process that died ends the bench
                         after = calls.snapshot()
+                        cpu.stop()
                         lag.recording = False
                         vacuumed.set()
                         await vacuuming
@@ -774,6 +786,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "calendars_touched": touched,
         "calls_per_calendar_touched": total_calls / touched,
         "list_calls_per_calendar_touched": by_kind["list"] / touched,
+        "cpu_ms_per_change": {name: 1000 * used / count for name, used in cpu.used.items()},
+        "cpu_cores_busy": sum(cpu.used.values()) / cpu.wall,
         "state_after": final,
     }
 
@@ -812,6 +826,12 @@ def report(result: dict[str, Any]) -> None:
         f"provider calls per change {result['calls_per_change']:.2f} (target ≤ 1.2); per calendar touched "
         f"{result['calls_per_calendar_touched']:.2f} (lists alone {result['list_calls_per_calendar_touched']:.2f}); "
         f"by kind {result['provider_calls_by_kind']}; by fake and kind {result['provider_calls']}"
+    )
+    per_change = result["cpu_ms_per_change"]
+    print(
+        f"CPU per change {sum(per_change.values()):.1f} ms ("
+        + ", ".join(f"{name} {ms:.1f}" for name, ms in per_change.items())
+        + f"); {result['cpu_cores_busy']:.2f} cores busy from the first change to the last event"
     )
     print(
         f"baseline {result['baseline_seconds']:.0f} s; the driver was at most "

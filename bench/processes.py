@@ -67,3 +67,50 @@ async def ready(base_url: str) -> bool:
             return (await client.get(f"{base_url}/readyz")).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc); 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def postgres_pids() -> list[int]:
+    """This machine's PostgreSQL processes (the server and its backends)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(b"postgres"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuMeter:
+    """CPU time used by groups of processes between `start` and `stop`, so that a
+    bench can say what each part costs per unit of work, a figure that holds when
+    latencies swing with the machine's load. PostgreSQL's backends are found anew at
+    each reading: one that ended in between is not counted (pools keep theirs)."""
+
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups = groups
+        self.used: dict[str, float] = {}
+        self.wall = 0.0
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: cpu_seconds(pid) for pid in pids()} for name, pids in self.groups.items()}
+
+    def start(self) -> None:
+        self._began, self._t0 = self._read(), time.monotonic()
+
+    def stop(self) -> None:
+        self.wall = time.monotonic() - self._t0
+        ended = self._read()
+        self.used = {
+            name: sum(t - self._began[name].get(pid, 0.0) for pid, t in ended[name].items()) for name in self.groups
+        }
