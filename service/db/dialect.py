@@ -89,6 +89,15 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+async def single_statement(session: AsyncSession) -> None:
+    """Run the session's one statement as its own transaction: on PostgreSQL in
+    AUTOCOMMIT, so no BEGIN and COMMIT round trips, and a row it writes is locked
+    for the statement alone. Call before the statement; SQLite (in-process) keeps
+    its transaction."""
+    if session.bind.dialect.name != "sqlite":
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 async def raw_reader(conn: AsyncConnection) -> Any | None:
     """The asyncpg connection under an AUTOCOMMIT PostgreSQL connection, which hot
     queries may use directly (service.db.hot); None anywhere else."""

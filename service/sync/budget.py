@@ -5,9 +5,13 @@ the providers' quotas instead of running into 403/429 answers.
 
 Adapters spend one token of each before every API call. A process takes tokens
 from the database a few at a time (`batch`) and spends them locally, so the
-buckets cost one short transaction per batch of calls, not one per call. When a
-bucket is empty the caller waits for it to refill, up to `max_wait`; past that
-it is Throttled like a provider's own 429, and the calendar backs off.
+buckets cost one statement per batch of calls, not one per call: a bucket that
+holds the batch gives it in one conditional UPDATE, its own transaction, so the
+row is locked for that statement alone (every sync takes from its user's bucket,
+and the provider's is shared by all). Only a bucket that is missing or short is
+read and written in a transaction. When a bucket is empty the caller waits for
+it to refill, up to `max_wait`; past that it is Throttled like a provider's own
+429, and the calendar backs off.
 
 Quotas are about wall-clock seconds at the provider, so buckets refill by the
 wall clock (injected for tests), not by the service's clock, which a replay moves
@@ -21,10 +25,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Float, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from service.db.dialect import insert_if_absent
+from service.db.dialect import insert_if_absent, single_statement
 from service.db.models import QuotaBucket
 from service.settings import QuotaSettings
 from service.sync.port import Throttled
@@ -32,6 +36,16 @@ from service.sync.port import Throttled
 _b = QuotaBucket.__table__.c
 _READ = select(_b.tokens, _b.refreshed).where(_b.key == bindparam("k")).with_for_update()
 _WRITE = update(QuotaBucket.__table__).where(_b.key == bindparam("k"))
+# What the bucket holds at `now`: refilled since `refreshed` (never drained by a
+# wall clock gone back), up to its capacity. CASE, not LEAST/GREATEST: SQLite has neither.
+_now, _rate, _capacity, _want = (bindparam(name, type_=Float) for name in ("now", "rate", "capacity", "want"))
+_refilled = _b.tokens + case((_now > _b.refreshed, _now - _b.refreshed), else_=0.0) * _rate
+_available = case((_refilled > _capacity, _capacity), else_=_refilled)
+_TAKE = (
+    update(QuotaBucket.__table__)
+    .where(_b.key == bindparam("k"), _available >= _want)
+    .values(tokens=_available - _want, refreshed=_now)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +126,12 @@ class DatabaseBudget:
     async def _take(self, key: str, rate: Rate, want: int) -> tuple[int, float]:
         """Up to `want` whole tokens from the bucket; else how long until one refills."""
         now = self._wall()
+        params = {"k": key, "now": now, "rate": rate.per_second, "capacity": rate.capacity, "want": want}
+        async with self._sessions() as session:
+            await single_statement(session)
+            if (await session.execute(_TAKE, params)).rowcount:
+                await session.commit()
+                return want, 0.0
         async with self._sessions() as session:
             row = (await session.execute(_READ, {"k": key})).one_or_none()
             if row is None:  # a bucket's first use (another process may be creating it too)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import event, text
 
 from service.sync.budget import DatabaseBudget, Rate
 from service.sync.port import Throttled
@@ -64,3 +65,24 @@ async def test_past_the_longest_wait_the_call_is_throttled(sessions):
         await stingy.spend("google", "a@acme.test")
     assert err.value.retry_after == pytest.approx(60.0) and wall.slept == []
     assert await asyncio.wait_for(budget(sessions, wall).spend("microsoft", "x"), 1) is None  # no rate: free
+
+
+async def test_a_bucket_holding_the_batch_gives_it_in_one_statement(sessions):
+    """Every sync takes from its user's bucket and all share the provider's: a take
+    is one statement, its own transaction on PostgreSQL (a row lock held for that
+    statement alone), unless the bucket is missing or short."""
+    wall = Wall()
+    first = budget(sessions, wall, overall=(6000, 1000), user=(6000, 1000), batch=3)
+    await first.spend("google", "a@acme.test")  # creates both buckets
+    engine = sessions.kw["bind"].sync_engine
+    statements: list[str] = []
+    listen = lambda _conn, _cursor, sql, *_: statements.append(sql)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        await budget(sessions, wall, overall=(6000, 1000), user=(6000, 1000), batch=3).spend("google", "a@acme.test")
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert len(statements) == 2 and all(s.lstrip().startswith("UPDATE") for s in statements)  # one per bucket
+    async with sessions() as session:
+        tokens = dict((await session.execute(text("SELECT key, tokens FROM quota_buckets"))).all())
+    assert tokens == {"google": pytest.approx(1000 - 6), "google:a@acme.test": pytest.approx(1000 - 6)}
