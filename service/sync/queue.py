@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, or_, select, union, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, null, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Calendar, SyncRequest
@@ -37,48 +37,45 @@ class Claim:
 _calendars = Calendar.__table__
 _c = _calendars.c
 _r = SyncRequest.__table__.c
-_requested = exists().where(_r.calendar_id == _c.id)
 _ACTIVE, _BACKING_OFF, _NEEDS_RECONNECT = (
     CalendarState.active.value,
     CalendarState.backing_off.value,
     CalendarState.needs_reconnect.value,
 )
 
-
-def _due_now():
-    now = bindparam("now")
-    return (
+# The calendars that can be due, each set found by index, with its oldest request:
+# those requested (the requests, by calendar), those whose poll is due
+# (ix_calendars_due), those backing off or to be probed. Filtering the whole org,
+# every claim weighed every calendar, its requests looked up one by one (3 ms at
+# 2,000 calendars, growing with the org); looking each candidate's requests up
+# again (to filter, then to order) cost 5,000 buffer reads a claim under a backlog.
+_now = bindparam("now")
+_candidates = union_all(
+    select(_r.calendar_id.label("id"), func.min(_r.id).label("first")).group_by(_r.calendar_id),
+    select(_c.id, null()).where(
+        _c.status.in_([_ACTIVE, _BACKING_OFF]), or_(_c.next_poll_at.is_(None), _c.next_poll_at <= _now)
+    ),
+    select(_c.id, null()).where(_c.status.in_([_BACKING_OFF, _NEEDS_RECONNECT])),
+).subquery()
+_first = select(_candidates.c.id, func.min(_candidates.c.first).label("first")).group_by(_candidates.c.id).subquery()
+# Each candidate is requested, due by its poll, or not active: due unless held back.
+# Requested calendars first, the longest waiting first (its oldest request), then those
+# due by their poll or backoff: by id, a backlog would starve the calendars with high ids.
+_DUE = (
+    select(_c.id)
+    .join(_first, _first.c.id == _c.id)
+    .where(
         # needs_reconnect is probed only when a probe is set (see calendar_states)
         or_(
             _c.status.in_([_ACTIVE, _BACKING_OFF]),
             and_(_c.status == _NEEDS_RECONNECT, _c.backoff_until.is_not(None)),
         ),
-        or_(_c.backoff_until.is_(None), _c.backoff_until <= now),
-        or_(_c.lease_expires_at.is_(None), _c.lease_expires_at < now),
-        or_(_requested, _c.next_poll_at.is_(None), _c.next_poll_at <= now, _c.status != _ACTIVE),
+        or_(_c.backoff_until.is_(None), _c.backoff_until <= _now),
+        or_(_c.lease_expires_at.is_(None), _c.lease_expires_at < _now),
     )
-
-
-# Requested calendars first, the longest waiting first (its oldest request), then those
-# due by their poll or backoff: by id, a backlog would starve the calendars with high ids.
-_OLDEST_REQUEST = select(func.min(_r.id)).where(_r.calendar_id == _c.id).scalar_subquery()
-# The calendars that can be due, each set found by index (requests, ix_calendars_due):
-# filtered directly, every claim weighed every calendar of the org, its requests
-# looked up one by one (3 ms at 2,000 calendars, growing with the org).
-_MAYBE_DUE = union(
-    select(_r.calendar_id),
-    select(_c.id).where(
-        _c.status.in_([_ACTIVE, _BACKING_OFF]),
-        or_(_c.next_poll_at.is_(None), _c.next_poll_at <= bindparam("now")),
-    ),
-    select(_c.id).where(_c.status.in_([_BACKING_OFF, _NEEDS_RECONNECT])),
-)
-_DUE = (
-    select(_c.id)
-    .where(_c.id.in_(_MAYBE_DUE), *_due_now())
-    .order_by(_OLDEST_REQUEST.asc().nulls_last(), _c.id)
+    .order_by(_first.c.first.asc().nulls_last(), _c.id)
     .limit(bindparam("limit"))
-    .with_for_update(skip_locked=True, key_share=True)
+    .with_for_update(of=_calendars, skip_locked=True, key_share=True)
 )
 _CLAIM = (
     update(_calendars)
