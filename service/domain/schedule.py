@@ -60,12 +60,16 @@ async def recompute_due(
 
 
 async def mark_due(session: AsyncSession, pair_ids: set[int], now: datetime) -> None:
-    """These pairs must be recomputed (until a recompute says when next)."""
+    """These pairs must be recomputed (until a recompute says when next). Their rows
+    are locked in id order, as `recompute.load_pairs` locks them: an UPDATE alone
+    locks in the order it meets rows (the heap's), and a sync holding one pair while
+    a recompute held another waited on each other until PostgreSQL broke the deadlock."""
     if not pair_ids:
         return
+    locked = select(Pair.id).where(Pair.id.in_(sorted(pair_ids))).order_by(Pair.id).with_for_update(key_share=True)
     await session.execute(
         update(Pair)
-        .where(Pair.id.in_(sorted(pair_ids)))
+        .where(Pair.id.in_(locked.scalar_subquery()))
         .values(next_check_at=now)
         .execution_options(synchronize_session=False)
     )

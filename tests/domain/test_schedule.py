@@ -5,9 +5,11 @@ and API-created meetings are closed with their talking points carried over."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text, update
 
 from service.db.models import (
     AgendaItem,
@@ -21,8 +23,8 @@ from service.db.models import (
 )
 from service.domain.event_codec import revision
 from service.domain.people import PersonRow, import_people
-from service.domain.recompute import recompute
-from service.domain.schedule import recompute_due
+from service.domain.recompute import load_pairs, recompute
+from service.domain.schedule import mark_due, recompute_due
 from tests.domain.detection.builders import World, utc
 
 START = utc("2026-03-02T09:00Z")
@@ -278,3 +280,39 @@ async def test_setting_the_cadence_makes_the_pair_due(sessions, client, factory)
     async with sessions() as s:
         stored = await s.get(Pair, pair.id)
     assert (stored.cadence, stored.interval_days, stored.next_check_at) == ("none", 14, None)
+
+
+async def test_marking_pairs_due_takes_their_locks_in_the_recomputes_order(sessions, db_url):
+    """A sync marks the pairs of its increment due while recomputes hold pairs, locked
+    in id order: marked in another order (the heap's), a sync holding one pair and a
+    recompute holding another waited for each other until PostgreSQL broke the
+    deadlock a second later, failing the recompute."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("row locks: SQLite has one writer")
+    w = story()
+    async with sessions() as s:
+        await load_world(s, w, START)
+        await s.commit()
+    async with sessions() as s:
+        first, second = (await s.scalars(select(Pair.id).order_by(Pair.id))).all()
+        # The first pair's row rewritten: the heap now holds it after the second.
+        await s.execute(update(Pair).where(Pair.id == first).values(next_check_at=START))
+        await s.commit()
+    async with sessions() as recomputing, sessions() as syncing:
+        await recomputing.execute(text("SET LOCAL lock_timeout = '500ms'"))
+        await load_pairs(recomputing, pair_ids={first})
+
+        async def mark() -> None:
+            # The plan of a larger org's IN list: a scan in heap order.
+            await syncing.execute(text("SET LOCAL enable_indexscan = off"))
+            await syncing.execute(text("SET LOCAL enable_bitmapscan = off"))
+            await mark_due(syncing, {first, second}, START)
+            await syncing.commit()
+
+        marking = asyncio.create_task(mark())
+        await asyncio.sleep(0.3)  # the sync now waits for the first pair
+        assert [pair.id for pair, _m, _r in await load_pairs(recomputing, pair_ids={second})] == [second]
+        await recomputing.commit()
+        await asyncio.wait_for(marking, 5)
+    async with sessions() as s:
+        assert set((await s.scalars(select(Pair.next_check_at))).all()) == {START}
