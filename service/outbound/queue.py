@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from service.db import dialect
 from service.db.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -70,31 +69,39 @@ async def fan_out(session: AsyncSession, now: datetime, limit: int = FAN_OUT_BAT
     return len(events)
 
 
-_d = WebhookDelivery.__table__.c
-_earlier = aliased(WebhookDelivery)
-
-
-def _due(now: datetime, limit: int):
-    waiting_behind = exists().where(
-        _earlier.endpoint_id == _d.endpoint_id,
-        _earlier.pair_id == _d.pair_id,
-        _earlier.state == PENDING,
-        _earlier.event_id < _d.event_id,
+# Built once (bound parameters): a worker claims each time a delivery ends, and
+# building and caching the statement cost more than PostgreSQL's work on it.
+_deliveries = WebhookDelivery.__table__
+_d = _deliveries.c
+_e = WebhookEndpoint.__table__.c
+_earlier = _deliveries.alias("earlier")
+_now = bindparam("now")
+_waiting_behind = exists().where(
+    _earlier.c.endpoint_id == _d.endpoint_id,
+    _earlier.c.pair_id == _d.pair_id,
+    _earlier.c.state == PENDING,
+    _earlier.c.event_id < _d.event_id,
+)
+_DUE = (
+    select(_d.id)
+    .join(WebhookEndpoint.__table__, _e.id == _d.endpoint_id)
+    .where(
+        _d.state == PENDING,
+        _e.enabled,
+        _d.next_attempt_at <= _now,
+        or_(_d.lease_expires_at.is_(None), _d.lease_expires_at < _now),
+        ~_waiting_behind,
     )
-    return (
-        select(_d.id)
-        .join(WebhookEndpoint, WebhookEndpoint.id == _d.endpoint_id)
-        .where(
-            _d.state == PENDING,
-            WebhookEndpoint.enabled,
-            _d.next_attempt_at <= now,
-            or_(_d.lease_expires_at.is_(None), _d.lease_expires_at < now),
-            ~waiting_behind,
-        )
-        .order_by(_d.next_attempt_at, _d.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=WebhookDelivery.__table__)
-    )
+    .order_by(_d.next_attempt_at, _d.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True, of=_deliveries)
+)
+_CLAIM = (
+    update(_deliveries)
+    .where(_d.id.in_(_DUE.scalar_subquery()))
+    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("lease_until"))
+    .returning(_d.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +121,7 @@ async def claim(
     session: AsyncSession, *, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[Claimed]:
     ids = (
-        await session.scalars(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(_due(now, limit).scalar_subquery()))
-            .values(lease_owner=owner, lease_expires_at=lease_until)
-            .returning(WebhookDelivery.id)
-            .execution_options(synchronize_session=False)
-        )
+        await session.scalars(_CLAIM, {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until})
     ).all()
     if not ids:
         return []
