@@ -158,7 +158,7 @@ class HistoryCache:
         """`added` revisions were read into the cache; drop the least recently used
         calendars, other than `keep`, while over the bound."""
         self.revisions += added
-        if self.max_revisions is None:
+        if self.max_revisions is None or self.revisions <= self.max_revisions:
             return
         needed = set(keep)
         for calendar_id in list(self.calendars):
