@@ -101,6 +101,8 @@ class CpuMeter:
         self.groups = groups
         self.used: dict[str, float] = {}
         self.wall = 0.0
+        self._began: dict[str, dict[int, float]] = {}
+        self._t0 = 0.0
 
     def _read(self) -> dict[str, dict[int, float]]:
         return {name: {pid: cpu_seconds(pid) for pid in pids()} for name, pids in self.groups.items()}
