@@ -242,8 +242,10 @@ def _kind(method: str, path: str) -> str:
         return "subscription"
     if "token" in path or "/oauth2" in path or "openid" in path or "discovery" in path:
         return "token"
-    if method == "GET" and ("/events" in path or "/delta" in path or "calendarView" in path):
+    if method == "GET" and (path.endswith("/events") or "/delta" in path or "calendarView" in path):
         return "list"
+    if method == "GET" and "/events/" in path:  # one event: a Graph series master, a removal confirmed
+        return "get"
     return "other"
 
 
