@@ -25,7 +25,15 @@ from service.db.models import Calendar
 from service.domain import schedule
 from service.domain.calendar_states import RECOVERED, CalendarState, Failure, after_failure
 from service.domain.footprint import affected_pairs
-from service.metrics import EVENTS_CHANGED, LEASES_HELD, SYNC_ERRORS, SYNC_LAG, SYNC_SECONDS, SYNCS
+from service.metrics import (
+    EVENTS_CHANGED,
+    LEASES_HELD,
+    RECOMPUTES_DEFERRED,
+    SYNC_ERRORS,
+    SYNC_LAG,
+    SYNC_SECONDS,
+    SYNCS,
+)
 from service.security.crypto import Vault
 from service.settings import SyncSettings
 from service.sync import grants, orphans, queue, reconciler
@@ -374,8 +382,17 @@ class SyncWorker:
             self._requested_again = True
             self.doorbell.ring()
         if concerned and self.on_changed is not None:
-            await self.on_changed(concerned)
+            await self._hand_over(concerned, calendar_id)
         return "ok"
+
+    async def _hand_over(self, pair_ids: set[int], calendar_id: int) -> None:
+        """Recompute the pairs a committed increment concerns. A failure does not undo
+        the sync, which committed them as due: the periodic pass recomputes them."""
+        try:
+            await self.on_changed(pair_ids)
+        except Exception:
+            RECOMPUTES_DEFERRED.inc()
+            log.exception("recompute_deferred", calendar_id=calendar_id, pairs=len(pair_ids))
 
     async def _failed(self, job: Job, err: ProviderError) -> str:
         """Back off, or mark the calendar as needing a reconnect (calendar_states).
