@@ -52,11 +52,11 @@ SYNC_LAG = Histogram(
     buckets=(1, 5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 21600, 86400),
 )
 LEASES_HELD = Gauge("oneonone_leases_held", "Calendar leases this process holds (a sync or channel upkeep in hand)")
-
-# -- detection (service.domain.recompute) -----------------------------------------------------------------
 RECOMPUTES_DEFERRED = Counter(
     "oneonone_recomputes_deferred_total",
     "Recomputes after a committed sync that failed; their pairs are due and the periodic pass redoes them",
 )
+
+# -- detection (service.domain.recompute) -----------------------------------------------------------------
 FINDINGS_OPENED = Counter("oneonone_findings_opened_total", "Findings opened (new, or true again)", ["type"])
 FINDINGS_RESOLVED = Counter("oneonone_findings_resolved_total", "Findings resolved (no longer true)", ["type"])
