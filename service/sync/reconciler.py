@@ -22,6 +22,7 @@ from sqlalchemy import Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db.models import CalendarEvent, EventRevision
+from service.domain.detection.recurrence import slot_set
 from service.domain.event_codec import revision, row_matches, row_values, values_match
 from service.domain.events import EventSnapshot, Kind
 from service.domain.footprint import Footprint
@@ -62,7 +63,9 @@ async def confirm_removals(
       reports events outside the round's window that were added or updated, and
       events that left it, as deleted) count only for events stored inside that
       window, and only once the provider says the event is gone: one that still
-      exists (moved out of the window) is upserted as it is now. Removals of events
+      exists (moved out of the window) is upserted as it is now. An instance whose
+      slot the increment's own copy of its series lists as cancelled (Graph's
+      cancelledOccurrences, read after the delta) is gone without asking. Removals of events
       stored outside the window are dropped: history kept from earlier windows stays.
       A baseline's absentees are asked about the same way. Removals of series
       masters count as they are (the adapter asked)."""
@@ -87,6 +90,7 @@ async def confirm_removals(
 async def _checks(session: AsyncSession, calendar_id: int, changes: ChangeSet) -> _Checks:
     checks = _Checks()
     window = changes.removed_window
+    cancelled = _cancelled_slots(changes.upserts) if window is not None else {}
     ids = sorted(set(changes.removed))
     for i in range(0, len(ids), 500):  # keep IN lists bounded on both databases
         rows = await session.execute(
@@ -94,20 +98,23 @@ async def _checks(session: AsyncSession, calendar_id: int, changes: ChangeSet) -
                 CalendarEvent.event_id,
                 CalendarEvent.kind,
                 CalendarEvent.series_id,
+                CalendarEvent.original_start,
                 CalendarEvent.start,
                 CalendarEvent.end,
                 CalendarEvent.removed_at,
             ).where(CalendarEvent.calendar_id == calendar_id, CalendarEvent.event_id.in_(ids[i : i + 500]))
         )
-        for event_id, kind, series_id, start, end, removed_at in rows:
+        for event_id, kind, series_id, original_start, start, end, removed_at in rows:
             if window is not None and removed_at is not None:
                 continue  # removed already: nothing to ask
             if window is None or kind == Kind.series.value:
                 checks.removed.append(event_id)
-            elif _within(window, start, end):
-                checks.doubtful[event_id] = series_id
-            else:
+            elif not _within(window, start, end):
                 continue  # stored outside the round's window: not this removal's business
+            elif original_start in cancelled.get(series_id, ()):
+                checks.removed.append(event_id)  # its series, read after the delta, says so
+            else:
+                checks.doubtful[event_id] = series_id
             if series_id is not None:
                 checks.series.add(series_id)
     if changes.baseline is not None:
@@ -134,6 +141,15 @@ async def _checks(session: AsyncSession, calendar_id: int, changes: ChangeSet) -
             )
     checks.series -= {s.event_id for s in changes.upserts if s.kind is Kind.series}
     return checks
+
+
+def _cancelled_slots(upserts: list[EventSnapshot]) -> dict[str | None, frozenset[datetime]]:
+    """The slots each series snapshot in the increment excludes (EXDATE), by series id."""
+    return {
+        s.event_id: slot_set(s.recurrence, s.start, s.timezone).exdates
+        for s in upserts
+        if s.kind is Kind.series and s.start is not None
+    }
 
 
 def _within(window: SyncWindow, start: datetime | None, end: datetime | None) -> bool:

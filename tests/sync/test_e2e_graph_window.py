@@ -6,6 +6,7 @@ such a removal must not erase what is kept, nor turn a move into a deletion."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import select
@@ -118,3 +119,34 @@ async def test_a_meeting_moved_beyond_the_window_is_moved_not_deleted(backend):
         rows = await _rows(harness)
         cancelled = [r for r in rows.values() if r.original_start == at("2026-01-27T09:00:00Z")]
         assert [r.removed_at for r in cancelled] == [at("2026-01-21T09:00:00Z")]
+
+
+async def test_a_cancelled_occurrence_is_confirmed_by_its_series_without_a_get_of_its_own(backend):
+    """A cancellation changes the master: its occurrences come again as stubs, so the
+    increment reads the master, whose cancelledOccurrences names the slot. That read
+    confirms the removal; asking Graph for the occurrence too would be a call per
+    cancellation for nothing. A removal the master does not explain is still asked."""
+    story = scenario()
+    async with Harness(story, database_url=database_url(backend)) as harness:
+        await harness.connect()
+        await harness.apply_all(story["timeline"])
+        fake, asked = harness.sandbox.graph.app, []
+        inner = fake.app  # inside the fault middleware: what reached Graph over HTTP
+
+        async def counted(scope, receive, send) -> None:
+            if scope["type"] == "http" and scope["method"] == "GET" and "/events/" in scope["path"]:
+                asked.append(unquote(scope["path"].rsplit("/", 1)[1]))
+            await inner(scope, receive, send)
+
+        fake.app = counted
+        slot = at("2026-01-27T09:00:00Z")
+        await _change(harness, at("2026-01-21T09:00:00Z"), op="cancel_occurrence", event_id=SERIES, original_start=slot)
+        rows = await _rows(harness)
+        assert [r.removed_at for r in rows.values() if r.original_start == slot] == [at("2026-01-21T09:00:00Z")]
+        assert asked == [SERIES]  # the master alone
+
+        # The single meeting deleted: no series explains it, so Graph is asked (404).
+        asked.clear()
+        await _change(harness, at("2026-01-22T09:00:00Z"), op="delete", event_id=SINGLE)
+        assert asked == [SINGLE]
+        assert (await _rows(harness))[SINGLE].removed_at == at("2026-01-22T09:00:00Z")
