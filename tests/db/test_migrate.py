@@ -90,7 +90,11 @@ async def test_concurrent_migrations_on_a_fresh_postgres_database_all_succeed(tm
         try:
             async with engine.connect() as conn:
                 assert (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar() == 1
-                locks = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                # pg_locks is the whole server's: other tests' databases hold locks of their own.
+                locks = (
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                )
                 assert (await conn.execute(text(locks))).scalar() == 0  # every lock released
         finally:
             await engine.dispose()
