@@ -32,7 +32,7 @@ from service.sync import doorbell, queue
 from service.sync.budget import DatabaseBudget
 from service.sync.channels import ChannelManager
 from service.sync.coalesce import Coalescer
-from service.sync.grants import store_rotated_refresh_tokens
+from service.sync.grants import SharedTokens, store_rotated_refresh_tokens
 from service.sync.port import UNLIMITED, CalendarProvider
 from service.sync.registry import ProviderSet, close_providers
 from service.sync.worker import Loaded, OnChanged, SyncWorker
@@ -127,6 +127,7 @@ def build_worker(
             clock,
             msal_http_client=msal_http_client,
             on_refresh_token=store_rotated_refresh_tokens(sessions, vault, clock),
+            tokens=SharedTokens(sessions, vault, clock),
             budget=DatabaseBudget.from_settings(sessions, settings.sync.quota)
             if settings.sync.quota.enabled
             else UNLIMITED,

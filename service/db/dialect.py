@@ -140,6 +140,16 @@ def insert_if_absent(session: AsyncSession, table: Table) -> Insert:
     return build(table).on_conflict_do_nothing()
 
 
+def insert_or_replace(session: AsyncSession, table: Table, values: dict[str, Any]) -> Insert:
+    """INSERT … ON CONFLICT (primary key) DO UPDATE: the row ends up holding `values`."""
+    build = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = build(table).values(values)
+    keys = [column.name for column in table.primary_key]
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={name: statement.excluded[name] for name in values if name not in keys}
+    )
+
+
 # -- waking workers ------------------------------------------------------------------------------
 async def notify(session: AsyncSession, channel: str) -> None:
     """NOTIFY `channel` when (and only if) the session's transaction commits, on

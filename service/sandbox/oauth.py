@@ -101,6 +101,11 @@ class TokenIssuer:
             self._grants[grant.token] = grant
         return grant
 
+    def issued(self, audience: str) -> int:
+        """How many access tokens were issued for `audience` ("google", "graph") so far."""
+        with self._lock:
+            return sum(1 for grant in self._grants.values() if grant.audience == audience)
+
     def check(self, audience: str, authorization: str | None) -> Grant:
         """The grant behind an `Authorization: Bearer …` header, or TokenRejected."""
         if not authorization or not authorization.lower().startswith("bearer "):

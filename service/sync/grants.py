@@ -1,20 +1,24 @@
 """Stored grants as adapters need them: calendars read with their decrypted
-credentials (CalendarRef), and Entra's rotated refresh tokens stored back.
+credentials (CalendarRef), Entra's rotated refresh tokens stored back, and the
+access tokens minted from grants, shared by the worker processes (SharedTokens).
 
-Grants are Fernet-encrypted at rest (service.security.crypto.Vault) and never
-logged; a CalendarRef's `credentials` live only in memory, for one call."""
+Grants and tokens are Fernet-encrypted at rest (service.security.crypto.Vault) and
+never logged; a CalendarRef's `credentials` live only in memory, for one call."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 import structlog
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.clock import Clock
-from service.db.models import Calendar, CalendarConnection, Person
-from service.security.crypto import Vault
+from service.db import dialect
+from service.db.models import AccessToken, Calendar, CalendarConnection, Person
+from service.security.crypto import SecretKeyMissing, Vault
 from service.sync.port import CalendarRef, RefreshTokenHook
 
 log = structlog.get_logger(__name__)
@@ -88,3 +92,37 @@ def store_rotated_refresh_tokens(
         log.info("refresh_token_rotated", calendar_id=ref.calendar_id, connection_id=connection_id)
 
     return store
+
+
+class SharedTokens:
+    """TokenCache (service.sync.port) in the database. A cache: a token it cannot give
+    (absent, expired, encrypted under a key no longer configured, the database not
+    answering) is minted by the caller, and one it cannot keep is only logged."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], vault: Vault, clock: Clock) -> None:
+        self._sessions, self._vault, self._clock = sessions, vault, clock
+
+    async def get(self, key: str) -> tuple[str, datetime] | None:
+        try:
+            async with self._sessions() as session:
+                row = await session.get(AccessToken, key)
+        except SQLAlchemyError as exc:
+            log.warning("access_token_unread", error=type(exc).__name__)
+            return None
+        if row is None or row.expires_at <= self._clock.now():
+            return None
+        try:
+            return self._vault.decrypt(row.token_encrypted), row.expires_at
+        except SecretKeyMissing:
+            return None
+
+    async def put(self, key: str, token: str, expires_at: datetime) -> None:
+        values = {"key": key, "token_encrypted": self._vault.encrypt(token), "expires_at": expires_at}
+        try:
+            async with self._sessions() as session:
+                await session.execute(dialect.insert_or_replace(session, AccessToken.__table__, values))
+                # Tokens of calendars gone or grants changed are never asked for again.
+                await session.execute(delete(AccessToken).where(AccessToken.expires_at < self._clock.now()))
+                await session.commit()
+        except SQLAlchemyError as exc:
+            log.warning("access_token_unshared", error=type(exc).__name__)

@@ -99,6 +99,16 @@ class Channel:
 RefreshTokenHook = Callable[[CalendarRef, str], Awaitable[None]]
 
 
+class TokenCache(Protocol):
+    """Access tokens shared by a deployment's processes (service.sync.grants.SharedTokens),
+    so that each is minted once while it lives rather than once per process. `key`
+    names what a token is for (a digest, never a secret); times are the clock's."""
+
+    async def get(self, key: str) -> tuple[str, datetime] | None: ...
+
+    async def put(self, key: str, token: str, expires_at: datetime) -> None: ...
+
+
 class ProviderError(Exception):
     """A provider call failed. `retry_after` (seconds) when the provider said so."""
 

@@ -10,7 +10,15 @@ from service.clock import Clock
 from service.domain.connections import PROVIDERS
 from service.errors import AppError
 from service.settings import Settings
-from service.sync.port import UNLIMITED, CalendarProvider, CallBudget, ConnectFlow, DirectoryLookup, RefreshTokenHook
+from service.sync.port import (
+    UNLIMITED,
+    CalendarProvider,
+    CallBudget,
+    ConnectFlow,
+    DirectoryLookup,
+    RefreshTokenHook,
+    TokenCache,
+)
 from service.sync.providers.google.adapter import GoogleCalendarProvider
 from service.sync.providers.google.auth import GoogleConnect
 from service.sync.providers.microsoft.adapter import GraphCalendarProvider
@@ -44,11 +52,13 @@ def build_provider(
     msal_http_client: Any = None,
     on_refresh_token: RefreshTokenHook | None = None,
     budget: CallBudget = UNLIMITED,
+    tokens: TokenCache | None = None,
 ) -> CalendarProvider:
     """`msal_http_client`: MSAL's transport (None in production; the sandbox's loopback);
-    `budget`: the provider calls all workers may still make (service.sync.budget)."""
+    `budget`: the provider calls all workers may still make (service.sync.budget);
+    `tokens`: the access tokens the workers share (Google's delegated ones)."""
     if name == "google":
-        return GoogleCalendarProvider(settings.google, clock=clock, budget=budget)
+        return GoogleCalendarProvider(settings.google, clock=clock, budget=budget, tokens=tokens)
     if name == "microsoft":
         return GraphCalendarProvider(
             settings, clock=clock, msal_http_client=msal_http_client, on_refresh_token=on_refresh_token, budget=budget
@@ -93,8 +103,11 @@ class ProviderSet(Mapping[str, CalendarProvider]):
         msal_http_client: Any = None,
         on_refresh_token: RefreshTokenHook | None = None,
         budget: CallBudget = UNLIMITED,
+        tokens: TokenCache | None = None,
     ) -> None:
-        self._options = dict(msal_http_client=msal_http_client, on_refresh_token=on_refresh_token, budget=budget)
+        self._options = dict(
+            msal_http_client=msal_http_client, on_refresh_token=on_refresh_token, budget=budget, tokens=tokens
+        )
         self._settings, self._clock = settings, clock
         self._built = {
             name: build_provider(name, settings, clock, **self._options)

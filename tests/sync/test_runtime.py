@@ -112,6 +112,28 @@ async def test_connect_all_for_both_providers_then_a_drain_syncs_everyone(world,
     assert {s.mailbox for s in world.sandbox.graph.subscriptions.all()} == set(people["microsoft"])
 
 
+async def test_worker_processes_share_the_google_tokens_they_mint(world, factory, sessions):
+    """Domain-wide delegation mints a token per user: a second worker process syncing
+    the same people takes the first one's tokens (stored encrypted) instead of minting."""
+    manager = await factory.person(email=world.add("boss@acme.test", "google"))
+    await factory.person(manager=manager, email=world.add("dev@acme.test", "google"))
+    await connect_google_org(world, sessions)
+    issuer = world.sandbox.issuer
+    first, second = world.worker(sessions), world.worker(sessions)
+    try:
+        assert await first.drain() == 2
+        minted = issuer.issued("google")
+        assert minted == 2  # one per person
+        async with sessions() as s:
+            await queue.request_sync(s, (await s.scalars(select(Calendar.id))).all(), T0)
+            await s.commit()
+        assert await second.drain() == 2
+    finally:
+        await close_worker(first)
+        await close_worker(second)
+    assert issuer.issued("google") == minted
+
+
 async def test_connect_all_again_reuses_the_grant_and_skips_the_connected(world, factory, sessions):
     for n in range(3):
         await factory.person(email=f"p{n}@acme.test")

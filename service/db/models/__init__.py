@@ -2,6 +2,7 @@
 
 from service.db.models.base import Base
 from service.db.models.calendars import (
+    AccessToken,
     Calendar,
     CalendarConnection,
     CalendarEvent,
@@ -28,6 +29,7 @@ from service.db.models.people import ApiToken, Person, Role
 from service.db.models.ratings import FrozenRating, RatingMonth
 
 __all__ = [
+    "AccessToken",
     "ActionItem",
     "AgendaItem",
     "ApiToken",

@@ -201,3 +201,16 @@ class QuotaBucket(Base):
     key: Mapped[str] = mapped_column(String(400), primary_key=True)  # provider, or provider:account
     tokens: Mapped[float] = mapped_column(Float)
     refreshed: Mapped[float] = mapped_column(Float)
+
+
+class AccessToken(Base):
+    """A provider access token minted for one grant and subject (service.sync.grants.
+    SharedTokens): the worker processes share it, so a delegated user's token is minted
+    once while it lives, not once per process. Fernet-encrypted like the grants; `key`
+    is a SHA-256 of what the token is for, never the grant itself."""
+
+    __tablename__ = "access_tokens"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_encrypted: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -12,7 +12,9 @@ and handed back after the call, so connections (and their TLS sessions) outlive
 a call instead of being opened for each. One discovery service per adapter,
 with its `events` and `channels` resources, only *builds* requests for every
 calendar, never sends them (building it costs ~0.4 MB and milliseconds); each
-calendar keeps its own credentials (their access token) between calls.
+calendar keeps its own credentials (their access token) between calls, and given
+a TokenCache the tokens are shared with the other worker processes: a delegated
+user's token is minted once while it lives, not once per process.
 
 Whose calendar an org grant reads. Domain-wide delegation impersonates the JWT's
 `sub`, which Google takes only as a user's *primary* address (an alias, a former
@@ -38,9 +40,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import random
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
@@ -68,11 +71,12 @@ from service.sync.port import (
     ProviderError,
     ReconnectReason,
     SyncWindow,
+    TokenCache,
 )
 from service.sync.providers.google.auth import GoogleCredentials, org_admin
 from service.sync.providers.google.http import DEFAULT_RETRY, GoogleCalls, RetryPolicy
 from service.sync.providers.google.normalize import GoogleEventError, normalize_google_event
-from service.sync.providers.token_expiry import TokenExpiry
+from service.sync.providers.token_expiry import SKEW, TokenExpiry
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +85,23 @@ LOOKUPS_AT_ONCE = 8  # Directory users.get calls in flight while connect-all res
 T = TypeVar("T")
 IDLE_CONNECTIONS = 8  # kept open between calls: about the calls a worker runs at once
 UTC = UTC
+
+
+def _wall_now() -> datetime:
+    """The wall clock as google-auth reads it (naive UTC): what it compares `expiry` with."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _remaining(creds: Any) -> float:
+    """Seconds the credentials' access token still lives: google-auth set `expiry` from
+    its own wall-clock reading, so the difference to the wall clock now."""
+    return (creds.expiry - _wall_now()).total_seconds()
+
+
+def _shared_key(key: tuple) -> str:
+    """The shared cache's name for a calendar's credentials: a digest (the grant's own
+    digest is part of `key`), so the database never holds what a token is for."""
+    return hashlib.sha256("\0".join(("google", *map(str, key))).encode()).hexdigest()
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -120,8 +141,11 @@ class GoogleCalendarProvider:
         timeout: float = 30.0,
         cache_size: int = 4096,
         budget: CallBudget = UNLIMITED,
+        tokens: TokenCache | None = None,
     ) -> None:
+        """`tokens`: access tokens shared with the other processes (None: this one's only)."""
         self._settings = settings
+        self._tokens = tokens
         self._clock = clock or SystemClock()
         self._calls = GoogleCalls(clock=self._clock, sleep=sleep, rng=rng, retry=retry, budget=budget)
         self._timeout = timeout
@@ -145,7 +169,7 @@ class GoogleCalendarProvider:
     # -- the port ----------------------------------------------------------------------
     async def fetch_changes(self, calendar: CalendarRef, cursor: str | None, window: SyncWindow) -> ChangeSet:
         async def run(ref: CalendarRef) -> ChangeSet:
-            with self._session(ref) as (api, http):
+            async with self._session(ref) as (api, http):
                 return await self._list_all(ref, api, http, cursor, window)
 
         return await self._as_owner(calendar, run)
@@ -202,7 +226,7 @@ class GoogleCalendarProvider:
 
     async def get_event(self, calendar: CalendarRef, event_id: str) -> EventSnapshot | None:
         async def run(ref: CalendarRef) -> Any:
-            with self._session(ref) as (api, http):
+            async with self._session(ref) as (api, http):
                 return await self._calls.call(
                     ref,
                     "events.get",
@@ -235,7 +259,7 @@ class GoogleCalendarProvider:
             return api.events.watch(calendarId=ref.external_id, body={"id": ids[-1], **body}).execute(http=h)
 
         async def run(ref: CalendarRef) -> Any:
-            with self._session(ref) as (api, http):
+            async with self._session(ref) as (api, http):
                 return await self._calls.call(ref, "events.watch", http, lambda h: send(h, api, ref))
 
         answer = await self._as_owner(calendar, run)
@@ -269,7 +293,7 @@ class GoogleCalendarProvider:
         body = {"id": channel.channel_id, "resourceId": channel.resource_id}
 
         async def run(ref: CalendarRef) -> None:
-            with self._session(ref) as (api, http):
+            async with self._session(ref) as (api, http):
                 await self._calls.call(
                     ref, "channels.stop", http, lambda h: api.channels.stop(body=body).execute(http=h)
                 )
@@ -407,13 +431,34 @@ class GoogleCalendarProvider:
             self._built = _Api(events=service.events(), channels=service.channels())
         return self._built
 
-    @contextlib.contextmanager
-    def _session(self, calendar: CalendarRef) -> Iterator[tuple[_Api, Any]]:
+    @contextlib.asynccontextmanager
+    async def _session(self, calendar: CalendarRef) -> AsyncIterator[tuple[_Api, Any]]:
         """The resources and a private transport with the calendar's credentials for
-        one adapter call (used sequentially, never shared)."""
+        one adapter call (used sequentially, never shared). When this process holds no
+        live access token for them, the one another process shared is taken; one minted
+        during the call is shared."""
         key, creds = self._credentials.for_calendar(calendar)
+        await self._adopt_shared(key, creds)
+        held = creds.token
         with self._transport(key, creds) as http:
             yield self._api(), http
+        if self._tokens is not None and creds.token and creds.token != held:
+            expires_at = self._clock.now() + timedelta(seconds=_remaining(creds))
+            await self._tokens.put(_shared_key(key), creds.token, expires_at)
+
+    async def _adopt_shared(self, key: tuple, creds: Any) -> None:
+        if self._tokens is None or (creds.valid and not self._token_expiry.stale(key)):
+            return
+        shared = await self._tokens.get(_shared_key(key))
+        if shared is None:
+            return
+        token, expires_at = shared
+        remaining = (expires_at - self._clock.now()).total_seconds()
+        if remaining <= SKEW.total_seconds():
+            return  # about to expire: mint one that lives
+        # google-auth judges expiry by its wall-clock reading (see _transport).
+        creds.token, creds.expiry = token, _wall_now() + timedelta(seconds=remaining)
+        self._token_expiry.note(key, token, remaining)
 
     @contextlib.contextmanager
     def _transport(self, key: tuple, creds: Any) -> Iterator[Any]:
@@ -434,10 +479,7 @@ class GoogleCalendarProvider:
                 raw.close()
         finally:
             if creds.token and creds.expiry:
-                # google-auth set `expiry` from its own wall-clock reading: the difference
-                # to the wall clock now is the token's remaining lifetime.
-                remaining = creds.expiry - datetime.now(UTC).replace(tzinfo=None)
-                self._token_expiry.note(key, creds.token, remaining.total_seconds())
+                self._token_expiry.note(key, creds.token, _remaining(creds))
 
     def _normalize(
         self, calendar: CalendarRef, resource: dict[str, Any], zone: str | None, observed: datetime

@@ -18,6 +18,8 @@ from structlog.testing import capture_logs
 
 from service.domain.events import Kind, Status
 from service.sandbox.serve import LoopbackServer
+from service.security.crypto import Vault, generate_key
+from service.sync.grants import SharedTokens
 from service.sync.port import (
     AuthorizationFailed,
     CalendarProvider,
@@ -347,6 +349,35 @@ async def test_service_account_reads_a_users_calendar_by_delegation(
 
     # The key file names Google's token URI; the configured one (the fake) is used.
     assert any(r[1] == "/token" for r in world.recorder.requests)
+
+
+async def test_worker_processes_share_a_delegated_users_token(world: Sandbox, sessions) -> None:
+    """Domain-wide delegation mints a token per user. Two processes (two adapters) on one
+    database mint one between them while it lives, and a new one once it is gone."""
+    email = world.person("shared-token")
+    seed_calendar(world.store, email)
+    key = world.fake.auth.new_service_account("sync@oneonone-sandbox.iam.gserviceaccount.com")
+    ref = CalendarRef(
+        calendar_id=next(numbers), email=email, external_id=email, credentials=json.dumps(key), connection_kind="org"
+    )
+    tokens = SharedTokens(sessions, Vault(generate_key()), world.clock)
+    first, second = (GoogleCalendarProvider(world.settings, clock=world.clock, tokens=tokens) for _ in range(2))
+
+    def minted() -> int:
+        return len([r for r in world.recorder.requests if r[1] == "/token"])
+
+    await first.fetch_changes(ref, None, WINDOW)
+    assert minted() == 1
+    assert len((await second.fetch_changes(ref, None, WINDOW)).upserts) == 7  # with the first one's token
+    assert minted() == 1
+
+    world.clock.set(T0 + timedelta(hours=2))  # the token is gone on the fake's clock
+    try:
+        await second.fetch_changes(ref, None, WINDOW)
+        await first.fetch_changes(ref, None, WINDOW)
+    finally:
+        world.clock.set(T0)
+    assert minted() == 2  # one new token, minted by the second and taken by the first
 
 
 async def test_service_account_without_delegated_scope_fails_authorization(
