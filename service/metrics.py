@@ -56,6 +56,9 @@ RECOMPUTES_DEFERRED = Counter(
     "oneonone_recomputes_deferred_total",
     "Recomputes after a committed sync that failed; their pairs are due and the periodic pass redoes them",
 )
+SHARED_TOKENS = Counter(
+    "oneonone_shared_tokens_total", "Access tokens asked of, or given to, the workers' shared cache", ["outcome"]
+)  # outcome (service.sync.grants.SharedTokens): hit | miss (absent, expired, unreadable) | stored | failed
 
 # -- detection (service.domain.recompute) -----------------------------------------------------------------
 FINDINGS_OPENED = Counter("oneonone_findings_opened_total", "Findings opened (new, or true again)", ["type"])

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.clock import Clock
 from service.db import dialect
 from service.db.models import AccessToken, Calendar, CalendarConnection, Person
+from service.metrics import SHARED_TOKENS
 from service.security.crypto import SecretKeyMissing, Vault
 from service.sync.port import CalendarRef, RefreshTokenHook
 
@@ -103,6 +104,11 @@ class SharedTokens:
         self._sessions, self._vault, self._clock = sessions, vault, clock
 
     async def get(self, key: str) -> tuple[str, datetime] | None:
+        token = await self._read(key)
+        SHARED_TOKENS.labels("miss" if token is None else "hit").inc()
+        return token
+
+    async def _read(self, key: str) -> tuple[str, datetime] | None:
         try:
             async with self._sessions() as session:
                 row = await session.get(AccessToken, key)
@@ -125,4 +131,7 @@ class SharedTokens:
                 await session.execute(delete(AccessToken).where(AccessToken.expires_at < self._clock.now()))
                 await session.commit()
         except SQLAlchemyError as exc:
+            SHARED_TOKENS.labels("failed").inc()
             log.warning("access_token_unshared", error=type(exc).__name__)
+            return
+        SHARED_TOKENS.labels("stored").inc()
