@@ -52,9 +52,9 @@ bench-latency: $(STAMP)  ## webhook to finding: serve + worker processes on Post
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
 	$(PY) bench/latency.py
 
-bench-events: $(STAMP)  ## provider change to delivered webhook: 10,000 calendars, 100 changes/s for 60 s, serve + 2 workers on PostgreSQL vs the floor, same run
+bench-events: $(STAMP)  ## provider change to delivered webhook: 10,000 calendars, 100 changes/s for 60 s, serve + 2 workers on PostgreSQL vs the floor, same run (ARGS="--calendars 2000 --rate 30" for another size)
 	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start || true
-	$(PY) bench/events.py
+	$(PY) bench/events.py $(ARGS)
 
 bench-detect: $(STAMP)  ## 2,000 people × 12 months: pure detector and DB-backed recompute vs the issue's budgets
 	$(PY) bench/detect.py
