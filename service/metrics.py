@@ -29,7 +29,7 @@ WEBHOOK_REJECTIONS = Counter(
     ["provider", "reason"],
 )  # reason: forbidden | malformed (a notification) | too_large | invalid (a delivery)
 
-# -- sync workers (service.sync.worker) ------------------------------------------------------------------
+# -- sync workers (service.sync.worker, service.sync.grants) -------------------------------------------------------
 SYNCS = Counter(
     "oneonone_syncs_total", "Calendar sync increments", ["provider", "outcome"]
 )  # outcome: ok | failed (a provider error) | lease_lost | dropped (disconnected meanwhile) | crashed

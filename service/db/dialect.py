@@ -133,17 +133,20 @@ def utc_datetime_impl(dialect: Dialect) -> Any | None:
 
 
 # -- statements ----------------------------------------------------------------------------------
+def _insert(session: AsyncSession, table: Table) -> Any:
+    """The dialect's INSERT, which can say ON CONFLICT."""
+    return (postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
 def insert_if_absent(session: AsyncSession, table: Table) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING: of two transactions inserting one key at once,
     the second waits for the first, then inserts nothing (rowcount 0)."""
-    build = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    return build(table).on_conflict_do_nothing()
+    return _insert(session, table).on_conflict_do_nothing()
 
 
 def insert_or_replace(session: AsyncSession, table: Table, values: dict[str, Any]) -> Insert:
     """INSERT … ON CONFLICT (primary key) DO UPDATE: the row ends up holding `values`."""
-    build = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    statement = build(table).values(values)
+    statement = _insert(session, table).values(values)
     keys = [column.name for column in table.primary_key]
     return statement.on_conflict_do_update(
         index_elements=keys, set_={name: statement.excluded[name] for name in values if name not in keys}

@@ -90,8 +90,9 @@ async def confirm_removals(
 async def _checks(session: AsyncSession, calendar_id: int, changes: ChangeSet) -> _Checks:
     checks = _Checks()
     window = changes.removed_window
-    cancelled = _cancelled_slots(changes.upserts) if window is not None else {}
     ids = sorted(set(changes.removed))
+    # Only removals use it: a baseline holds every master of the window and removes nothing.
+    cancelled = _cancelled_slots(changes.upserts) if window is not None and ids else {}
     for i in range(0, len(ids), 500):  # keep IN lists bounded on both databases
         rows = await session.execute(
             select(
