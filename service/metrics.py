@@ -63,3 +63,7 @@ SHARED_TOKENS = Counter(
 # -- detection (service.domain.recompute) -----------------------------------------------------------------
 FINDINGS_OPENED = Counter("oneonone_findings_opened_total", "Findings opened (new, or true again)", ["type"])
 FINDINGS_RESOLVED = Counter("oneonone_findings_resolved_total", "Findings resolved (no longer true)", ["type"])
+HISTORY_READ = Counter(
+    "oneonone_history_revisions_read_total", "Event revisions a worker's detector read and parsed", ["reason"]
+)  # reason: new (committed since its calendar was cached) | uncached (its calendar was not: first use, or dropped)
+HISTORY_CACHED = Gauge("oneonone_history_cache_revisions", "Event revisions a worker's history cache keeps parsed")

@@ -51,7 +51,7 @@ from service.domain.detection import (
 from service.domain.detection.rules import earliest
 from service.domain.event_codec import UNBOUNDED, from_json
 from service.domain.events import CalendarHistory, EventChange, OrgPerson, Policy
-from service.metrics import FINDINGS_OPENED, FINDINGS_RESOLVED
+from service.metrics import FINDINGS_OPENED, FINDINGS_RESOLVED, HISTORY_CACHED, HISTORY_READ
 
 # Only occurrences this recent are re-judged: older meetings and findings keep
 # the state they had when they left the detector's window.
@@ -265,11 +265,14 @@ async def _cached_history(session: AsyncSession, emails: list[str], cache: Histo
             .group_by(EventRevision.calendar_id)
         )
         held.update({calendar_id: (count, last) for calendar_id, count, last in rows})
-    parsed = {
-        calendar_id: cache.take(calendar_id, email, *held.get(calendar_id, (0, 0)))
-        for calendar_id, email in calendars.items()
-    }
-    added = 0
+    parsed: dict[int, _Calendar] = {}
+    uncached: set[int] = set()  # read from scratch: not cached (first use, dropped under the bound, changed)
+    for calendar_id, email in calendars.items():
+        before = cache.calendars.get(calendar_id)
+        parsed[calendar_id] = cache.take(calendar_id, email, *held.get(calendar_id, (0, 0)))
+        if parsed[calendar_id] is not before:
+            uncached.add(calendar_id)
+    added = cold = 0
     for chunk in _chunks(list(parsed)):
         newer = or_(
             *(
@@ -280,7 +283,11 @@ async def _cached_history(session: AsyncSession, emails: list[str], cache: Histo
         for revision_id, calendar_id, change in await _revisions(session, newer):
             parsed[calendar_id].add(revision_id, change)
             added += 1
+            cold += calendar_id in uncached
     cache.grew(added, parsed)
+    HISTORY_READ.labels("uncached").inc(cold)
+    HISTORY_READ.labels("new").inc(added - cold)
+    HISTORY_CACHED.set(cache.revisions)
     # The events of all calendars in the order of their first revision, as
     # `CalendarHistory.add` over the merged revisions would have met them.
     streams: dict[EventKey, list[EventChange]] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import delete, select, update
 
 from bench.detect import load
@@ -112,6 +113,18 @@ async def _revise(session, w: World, ids: dict[str, int], event_id: str) -> None
     await session.commit()
 
 
+def _read() -> dict[str, float]:
+    """oneonone_history_revisions_read_total so far, by reason."""
+    return {
+        reason: REGISTRY.get_sample_value("oneonone_history_revisions_read_total", {"reason": reason}) or 0.0
+        for reason in ("new", "uncached")
+    }
+
+
+def _read_since(before: dict[str, float]) -> dict[str, float]:
+    return {reason: n - before[reason] for reason, n in _read().items()}
+
+
 def _same(cached, fresh) -> None:
     assert list(cached.changes) == list(fresh.changes)  # the events, in the order the detector meets them
     assert cached.changes == fresh.changes
@@ -143,7 +156,9 @@ async def test_a_cached_history_reads_what_is_new_and_notices_rows_that_went(ses
     async with sessions() as s:
         await _revise(s, w, ids, "lunch")
         await _revise(s, w, ids, f"weekly_{stamp(utc('2026-06-08T09:00Z'))}")
+        before = _read()
         second = await load_history(s, emails, cache)
+        assert _read_since(before) == {"new": 4, "uncached": 0}  # two changes, a copy in each calendar
         _same(second, await load_history(s, emails))
     lunch = (email("maya"), "lunch")
     assert len(second.changes[lunch]) == 2
@@ -167,13 +182,19 @@ async def test_a_bounded_cache_drops_the_calendars_least_recently_used_but_never
     w.event("c", at="2026-05-01T00:00Z", start="2026-06-03T16:00Z", organizer="sam")
     ids = await _stored(sessions, w)
     cache = HistoryCache(max_revisions=3)
+    cached = lambda: REGISTRY.get_sample_value("oneonone_history_cache_revisions")  # noqa: E731
     async with sessions() as s:
+        before = _read()
         await load_history(s, {email("maya"), email("li")}, cache)  # 1 + 2 revisions: at the bound
         await load_history(s, {email("maya")}, cache)  # maya is now the most recently used
         assert set(cache.calendars) == {ids[email("li")], ids[email("maya")]}
+        assert _read_since(before) == {"new": 0, "uncached": 3} and cached() == 3
         history = await load_history(s, {email("sam")}, cache)  # 2 more: li, the least recent, goes
         _same(history, await load_history(s, {email("sam")}))
         assert list(cache.calendars) == [ids[email("maya")], ids[email("sam")]] and cache.revisions == 3
+        before = _read()
         both = await load_history(s, {email("li"), email("sam")}, cache)  # maya goes; 4, yet both kept
         _same(both, await load_history(s, {email("li"), email("sam")}))
         assert set(cache.calendars) == {ids[email("li")], ids[email("sam")]} and cache.revisions == 4
+        # li was dropped: read again from scratch (the metric ops size the bound by); sam was kept
+        assert _read_since(before) == {"new": 0, "uncached": 2} and cached() == 4
