@@ -792,6 +792,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "list_calls_per_calendar_touched": by_kind["list"] / touched,
         "cpu_ms_per_change": {name: 1000 * used / count for name, used in cpu.used.items()},
         "cpu_cores_busy": sum(cpu.used.values()) / cpu.wall,
+        # What keeping up with the rate takes at this CPU a change, against what the machine has.
+        "cpu_cores_needed": sum(cpu.used.values()) / count * args.rate,
+        "cpu_cores_here": os.cpu_count(),
         "state_after": final,
     }
 
@@ -835,7 +838,9 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"CPU per change {sum(per_change.values()):.1f} ms ("
         + ", ".join(f"{name} {ms:.1f}" for name, ms in per_change.items())
-        + f"); {result['cpu_cores_busy']:.2f} cores busy from the first change to the last event"
+        + f"); {result['cpu_cores_busy']:.2f} cores busy from the first change to the last event; "
+        f"keeping up with {result['rate']:g} changes a second needs {result['cpu_cores_needed']:.1f} cores at that "
+        f"CPU a change, this machine has {result['cpu_cores_here']}"
     )
     print(
         f"baseline {result['baseline_seconds']:.0f} s; the driver was at most "
