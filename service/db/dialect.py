@@ -153,6 +153,11 @@ def insert_or_replace(session: AsyncSession, table: Table, values: dict[str, Any
     )
 
 
+def lateral_joins(session: AsyncSession) -> bool:
+    """Whether a statement may join a LATERAL subquery (PostgreSQL; not SQLite)."""
+    return session.bind.dialect.name == "postgresql"
+
+
 # -- waking workers ------------------------------------------------------------------------------
 async def notify(session: AsyncSession, channel: str) -> None:
     """NOTIFY `channel` when (and only if) the session's transaction commits, on

@@ -8,8 +8,9 @@ not wait for). A claim notes the newest request it saw (its watermark); the sync
 deletes the requests up to it, so those that arrive meanwhile make one
 follow-up increment, however many there are.
 
-On PostgreSQL the claim is `UPDATE … WHERE id IN (SELECT … FOR NO KEY UPDATE SKIP
-LOCKED)`: concurrent workers never block on, or take, each other's calendars.
+On PostgreSQL the claim is `UPDATE … WHERE id IN (SELECT …)` over the due calendars
+in order, each locked `FOR NO KEY UPDATE SKIP LOCKED` as it is reached: concurrent
+workers never block on, or take, each other's calendars.
 SQLite has one writer at a time (BEGIN IMMEDIATE), which serializes claims."""
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, delete, exists, func, insert, null, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, null, or_, select, true, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db import dialect
 from service.db.models import Calendar, SyncRequest
 from service.domain.calendar_states import CalendarState
 from service.sync import doorbell
@@ -57,31 +59,56 @@ _candidates = union_all(
     ),
     select(_c.id, null()).where(_c.status.in_([_BACKING_OFF, _NEEDS_RECONNECT])),
 ).subquery()
-_first = select(_candidates.c.id, func.min(_candidates.c.first).label("first")).group_by(_candidates.c.id).subquery()
+_first = select(_candidates.c.id, func.min(_candidates.c.first).label("first")).group_by(_candidates.c.id)
+
+
+def _longest_waiting_first(first, calendar_id) -> tuple:
+    """Requested calendars first, the longest waiting first (its oldest request), then
+    those due by their poll or backoff: by id, a backlog would starve the high ids."""
+    return first.asc().nulls_last(), calendar_id
+
+
 # Each candidate is requested, due by its poll, or not active: due unless held back.
-# Requested calendars first, the longest waiting first (its oldest request), then those
-# due by their poll or backoff: by id, a backlog would starve the calendars with high ids.
-_DUE = (
-    select(_c.id)
-    .join(_first, _first.c.id == _c.id)
-    .where(
-        # needs_reconnect is probed only when a probe is set (see calendar_states)
-        or_(
-            _c.status.in_([_ACTIVE, _BACKING_OFF]),
-            and_(_c.status == _NEEDS_RECONNECT, _c.backoff_until.is_not(None)),
-        ),
-        or_(_c.backoff_until.is_(None), _c.backoff_until <= _now),
-        or_(_c.lease_expires_at.is_(None), _c.lease_expires_at < _now),
-    )
-    .order_by(_first.c.first.asc().nulls_last(), _c.id)
-    .limit(bindparam("limit"))
-    .with_for_update(of=_calendars, skip_locked=True, key_share=True)
+_held = (
+    # needs_reconnect is probed only when a probe is set (see calendar_states)
+    or_(
+        _c.status.in_([_ACTIVE, _BACKING_OFF]),
+        and_(_c.status == _NEEDS_RECONNECT, _c.backoff_until.is_not(None)),
+    ),
+    or_(_c.backoff_until.is_(None), _c.backoff_until <= _now),
+    or_(_c.lease_expires_at.is_(None), _c.lease_expires_at < _now),
 )
-_CLAIM = (
+# PostgreSQL: the candidates in order, each calendar then looked up by its key and
+# locked, until `limit` are taken. Joined instead, the planner guessed the candidates
+# (grouped from a union, and requests are a queue whose statistics are always stale)
+# at 200 rows and scanned every calendar of the org for each claim: 8 ms at 10,000
+# calendars under the bench's load, 1 ms this way, and only the calendars taken are locked.
+_ordered = _first.order_by(
+    *_longest_waiting_first(_first.selected_columns.first, _first.selected_columns.id)
+).subquery()
+_probe = select(_c.id).where(_c.id == _ordered.c.id, *_held).with_for_update(skip_locked=True, key_share=True).lateral()
+_DUE_LATERAL = (
+    select(_probe.c.id)
+    .select_from(_ordered)
+    .join(_probe, true())
+    .order_by(*_longest_waiting_first(_ordered.c.first, _ordered.c.id))
+    .limit(bindparam("limit"))
+)
+# SQLite: joined; its single writer takes the place of the locks.
+_listed = _first.subquery()
+_DUE_JOINED = (
+    select(_c.id)
+    .join(_listed, _listed.c.id == _c.id)
+    .where(*_held)
+    .order_by(*_longest_waiting_first(_listed.c.first, _c.id))
+    .limit(bindparam("limit"))
+)
+_CLAIM_LATERAL, _CLAIM_JOINED = (
     update(_calendars)
-    .where(_c.id.in_(_DUE.scalar_subquery()))
+    .where(_c.id.in_(due.scalar_subquery()))
     .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("lease_until"))
     .returning(_c.id)
+    for due in (_DUE_LATERAL, _DUE_JOINED)
 )
 _WATERMARKS = (
     select(_r.calendar_id, func.max(_r.id))
@@ -114,7 +141,8 @@ _NEWER = select(exists().where(_r.calendar_id == bindparam("calendar_id"), _r.id
 
 
 async def claim(session: AsyncSession, *, owner: str, now: datetime, lease_until: datetime, limit: int) -> list[Claim]:
-    rows = await session.execute(_CLAIM, {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until})
+    statement = _CLAIM_LATERAL if dialect.lateral_joins(session) else _CLAIM_JOINED
+    rows = await session.execute(statement, {"now": now, "limit": limit, "owner": owner, "lease_until": lease_until})
     ids = sorted(rows.scalars())
     if not ids:
         return []

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from service.sync import queue
 from tests.sync.sync_factories import calendar, requests
 
@@ -66,6 +68,21 @@ async def test_concurrent_claimers_never_share_a_calendar(factory, sessions, clo
     claimed = [cid for r in results for cid in r]
     assert len(claimed) == len(set(claimed)) == 12
     assert set(claimed) == {c.id for c in cals}
+
+
+async def test_a_claim_in_progress_holds_only_the_calendars_it_takes(db_url, factory, sessions, clock):
+    """The due calendars are locked one by one as the claim reaches them, not all at
+    once: a second worker claiming meanwhile takes the next in line, not nothing."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: a second claim waits for the first")
+    cals = [await calendar(factory, await factory.person(), requested=True) for _ in range(3)]
+    now = clock.now()
+    async with sessions() as first:
+        taken = await queue.claim(first, owner="w1", now=now, lease_until=now + timedelta(minutes=2), limit=1)
+        assert [c.calendar_id for c in taken] == [cals[0].id]  # still uncommitted while w2 claims
+        assert await asyncio.wait_for(_claim(sessions, "w2", now, limit=1), 5) == {cals[1].id}
+        await first.commit()
+    assert await _claim(sessions, "w3", now) == {cals[2].id}
 
 
 async def test_requests_during_a_sync_coalesce_into_one_follow_up(factory, sessions, clock):
