@@ -5,8 +5,8 @@ driver in sqlite_driver.py) is the embedded default. Code elsewhere is written
 once for both: SQLAlchemy renders `FOR UPDATE [SKIP LOCKED]` on PostgreSQL and
 nothing on SQLite, whose single writer (BEGIN IMMEDIATE) serializes the same
 critical sections, so callers lock unconditionally. What SQLAlchemy does not
-hide is here: engine set-up, read-only sessions, column types, LISTEN/NOTIFY,
-the hot path's raw driver, and scratch databases."""
+hide is here: engine set-up, read-only sessions, column types, upserts, LATERAL
+joins, LISTEN/NOTIFY, the hot path's raw driver, and scratch databases."""
 
 from __future__ import annotations
 
