@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -73,7 +72,7 @@ from service.sync.port import (
     SyncWindow,
     TokenCache,
 )
-from service.sync.providers.google.auth import GoogleCredentials, org_admin
+from service.sync.providers.google.auth import GoogleCredentials, digest, org_admin
 from service.sync.providers.google.http import DEFAULT_RETRY, GoogleCalls, RetryPolicy
 from service.sync.providers.google.normalize import GoogleEventError, normalize_google_event
 from service.sync.providers.token_expiry import SKEW, TokenExpiry
@@ -101,7 +100,7 @@ def _remaining(creds: Any) -> float:
 def _shared_key(key: tuple) -> str:
     """The shared cache's name for a calendar's credentials: a digest (the grant's own
     digest is part of `key`), so the database never holds what a token is for."""
-    return hashlib.sha256("\0".join(("google", *map(str, key))).encode()).hexdigest()
+    return digest("\0".join(("google", *map(str, key))))
 
 
 def _rfc3339(moment: datetime) -> str:
