@@ -274,7 +274,7 @@ async def _cached_history(session: AsyncSession, emails: list[str], cache: Histo
         parsed[calendar_id] = cache.take(calendar_id, email, *held.get(calendar_id, (0, 0)))
         if parsed[calendar_id] is not before:
             uncached.add(calendar_id)
-    added = cold = 0
+    added = 0
     for chunk in _chunks(list(parsed)):
         newer = or_(
             *(
@@ -285,7 +285,7 @@ async def _cached_history(session: AsyncSession, emails: list[str], cache: Histo
         for revision_id, calendar_id, change in await _revisions(session, newer):
             parsed[calendar_id].add(revision_id, change)
             added += 1
-            cold += calendar_id in uncached
+    cold = sum(parsed[calendar_id].count for calendar_id in uncached)  # fresh entries hold only what was read
     cache.grew(added, parsed)
     HISTORY_READ.labels("uncached").inc(cold)
     HISTORY_READ.labels("new").inc(added - cold)
